@@ -1,0 +1,172 @@
+/**
+ * The schema of a bot4 pipeline config, one part per component. The TypeScript type of a config
+ * is inferred from it, so the two cannot disagree. Validation happens once, when the file is
+ * loaded (pipelines/config), and fails with the file, the key, what was expected and what was found.
+ */
+import { z } from 'zod';
+
+/** A decimal amount written as a string ("0.00001") or a number; kept exact. */
+const amount = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'a decimal string such as "0.001"'), z.number().nonnegative()]);
+const positiveAmount = z.union([z.string().regex(/^\d*\.?\d+$/, 'a decimal string such as "0.001"'), z.number().positive()]);
+const fraction = z.number().min(0).max(1);
+const featureRef = z.string().min(1);
+
+export const TIMEFRAME_VALUES = ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d'] as const;
+export const TIER_VALUES = ['survival', 'growth', 'acceleration', 'institutional', 'whale'] as const;
+const priceField = z.enum(['open', 'high', 'low', 'close', 'volume']);
+
+export const instrumentSchema = z.strictObject({
+  /** ccxt exchange id the instrument trades on (`binance`). */
+  venue: z.string().min(1),
+  /** Unified symbol BASE/QUOTE. */
+  symbol: z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, 'a unified symbol such as "BTC/USDT"'),
+  /** Lot size (quantity step), base currency. */
+  qtyStep: positiveAmount,
+  /** Price tick, quote currency. */
+  priceTick: z.number().positive(),
+  /** Minimum order quantity, base currency. Default: one lot. */
+  minQty: amount.optional(),
+  /** Minimum order notional, quote currency. Default 0. */
+  minNotional: amount.optional(),
+});
+
+export const featureSchema = z.strictObject({
+  /** Name the value is published under (multi-output indicators: `<id>.<output>`). */
+  id: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'an identifier such as "rsi14"'),
+  /** tulind indicator name. */
+  indicator: z.string().min(1),
+  /** Options in tulind's order. */
+  options: z.array(z.number()).optional(),
+  /** Bar fields for tulind's `real` inputs. */
+  inputs: z.array(priceField).optional(),
+  /** Rolling window in bars for indicators computed by tulind. */
+  window: z.number().int().positive().optional(),
+});
+
+const voteGroup = z.enum(['trend', 'momentum', 'volatility']);
+const weight = z.number().positive().optional();
+
+export const taRuleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('cross'), group: voteGroup, weight, fast: featureRef, slow: featureRef }),
+  z.strictObject({
+    kind: z.literal('level'),
+    group: voteGroup,
+    weight,
+    feature: featureRef,
+    low: z.number(),
+    high: z.number(),
+    mode: z.enum(['reversion', 'momentum']).optional(),
+  }),
+  z.strictObject({ kind: z.literal('sign'), group: voteGroup, weight, feature: featureRef, deadband: z.number().nonnegative().optional() }),
+  z.strictObject({
+    kind: z.literal('band'),
+    group: voteGroup,
+    weight,
+    lower: featureRef,
+    upper: featureRef,
+    price: featureRef.optional(),
+    mode: z.enum(['reversion', 'breakout']).optional(),
+  }),
+]);
+
+export const taSchema = z.strictObject({
+  rules: z.array(taRuleSchema).min(1),
+  threshold: fraction.optional(),
+  strengthFilter: z.strictObject({ feature: featureRef, min: z.number().positive() }).optional(),
+});
+
+export const mlInputSchema = z.strictObject({
+  /** Feature or bar field. */
+  ref: featureRef,
+  /** Use `ref / relativeTo − 1` (turns price levels into stationary ratios). */
+  relativeTo: featureRef.optional(),
+});
+
+/** How `run-pipeline train` builds the model this config uses. */
+export const mlTrainingSchema = z.strictObject({
+  inputs: z.array(mlInputSchema).min(1),
+  /** Label: close `horizon` bars ahead above the close now. Default 1. */
+  horizon: z.number().int().positive().optional(),
+  /** Share of the samples (oldest first) used for training; the rest, after the gap, for testing. Default 0.7. */
+  trainFraction: z.number().gt(0).lt(1).optional(),
+  /** Bars left out between training and test samples. Default: max(horizon, longest indicator warm-up). */
+  gapBars: z.number().int().nonnegative().optional(),
+  hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
+  iterations: z.number().int().positive().optional(),
+  learningRate: z.number().positive().optional(),
+  /** Seed of the weight initialisation: the same data, config and seed give the same model. Default 1. */
+  seed: z.number().int().optional(),
+});
+
+export const mlSchema = z.strictObject({
+  /** Model file, relative to the config file. */
+  model: z.string().min(1),
+  band: z.number().min(0).max(0.5).optional(),
+  allowInSample: z.boolean().optional(),
+  training: mlTrainingSchema.optional(),
+});
+
+export const fuseSchema = z.strictObject({
+  weights: z
+    .strictObject({
+      ta: fraction.optional(),
+      ml: fraction.optional(),
+      sentiment: fraction.optional(),
+      onchain: fraction.optional(),
+      macro: fraction.optional(),
+      news: fraction.optional(),
+    })
+    .refine((w) => Object.values(w).some((v) => v !== undefined && v > 0), 'at least one source with a positive weight'),
+  minScore: fraction.optional(),
+  minConfidence: fraction.optional(),
+});
+
+export const sizingSchema = z.strictObject({
+  kellyFraction: fraction.optional(),
+  misspecificationBuffer: z.number().min(0).max(0.99).optional(),
+  payoffRatio: z.number().positive().optional(),
+  maxPositionPct: fraction.optional(),
+  allowShort: z.boolean().optional(),
+  onFlat: z.enum(['hold', 'close']).optional(),
+  rebalanceThreshold: fraction.optional(),
+});
+
+export const riskSchema = z.strictObject({
+  maxPositionPct: fraction.optional(),
+  maxOrderNotional: z.number().positive().optional(),
+  maxDrawdown: fraction.optional(),
+});
+
+export const executionSchema = z.strictObject({
+  venue: z.literal('paper'),
+  takerFeeBps: z.number().min(0).max(1000).optional(),
+  slippageBps: z.number().min(0).max(1000).optional(),
+});
+
+export const journalSchema = z.strictObject({
+  /** `all`: every signal of every bar; `actionable`: only signals with a direction. Default all. */
+  signals: z.enum(['all', 'actionable']).optional(),
+});
+
+export const pipelineConfigSchema = z.strictObject({
+  /** Strategy id: namespaces client order ids. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
+  tier: z.enum(TIER_VALUES),
+  description: z.string().optional(),
+  instrument: instrumentSchema,
+  timeframe: z.enum(TIMEFRAME_VALUES),
+  capital: z.strictObject({ initial: positiveAmount }),
+  features: z.array(featureSchema).min(1),
+  signals: z.strictObject({
+    ta: taSchema.optional(),
+    ml: mlSchema.optional(),
+    fuse: fuseSchema,
+  }),
+  sizing: sizingSchema.optional(),
+  risk: riskSchema.optional(),
+  execution: executionSchema,
+  journal: journalSchema.optional(),
+});
+
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+export type PipelineConfigFile = z.output<typeof pipelineConfigSchema>;

@@ -1,0 +1,161 @@
+import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { timeframeMs, type Bar, type BarGap, type DeadLetter, type Timeframe, type TradeTick } from './types';
+
+export type AggregatedEvent = Bar | BarGap | DeadLetter;
+
+export interface AggregateBarsConfig {
+  /** Timeframes to build, in any order; bars of shorter timeframes are emitted first. */
+  readonly timeframes: readonly Timeframe[];
+  /**
+   * Emit the still-open bars when the source completes. Default false: an unfinished bar is not
+   * a bar (a backtest that ends mid-interval must not trade on a partial candle).
+   */
+  readonly emitPartialOnComplete?: boolean;
+  /** Clock for the `tsInit` of dead letters. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * Aggregates trade ticks into OHLCV bars per symbol and timeframe, in event time.
+ *
+ * A bar `[t, t + tf)` is emitted when the first tick at or after `t + tf` arrives — never on a wall
+ * clock, so replay and live agree. Intervals with no trade produce no bar: a {@link BarGap} says
+ * how many are missing. A tick older than the open bar (late or out of order) cannot be placed
+ * without rewriting an emitted bar: it becomes a {@link DeadLetter}.
+ *
+ * ```
+ * ticks (1m): -a-b----c--------d-|     a,b in minute 0 · c in minute 1 · d in minute 3
+ * bars:       --------A--------(GC)|   A = bar of a,b · C = bar of c · G = gap of 1 bar (minute 2)
+ * ```
+ *
+ * @example
+ * ticks$.pipe(aggregateBars({ timeframes: ['1m', '5m'] }))
+ */
+export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<TradeTick, AggregatedEvent> {
+  const timeframes = [...new Set(config.timeframes)].sort((a, b) => timeframeMs(a) - timeframeMs(b));
+  if (timeframes.length === 0) throw new RangeError('aggregateBars: config.timeframes must name at least one timeframe');
+  return (source) =>
+    new Observable<AggregatedEvent>((subscriber) => {
+      const scheduler = config.scheduler ?? asyncScheduler;
+      const series = new Map<string, SeriesState[]>();
+      let lastKey: string | undefined;
+      let lastStates: SeriesState[] | undefined;
+
+      const statesFor = (tick: TradeTick): SeriesState[] => {
+        const key = `${tick.venue}|${tick.symbol}`;
+        if (key === lastKey && lastStates) return lastStates;
+        let states = series.get(key);
+        if (!states) {
+          states = timeframes.map((tf) => new SeriesState(tick.venue, tick.symbol, tf));
+          series.set(key, states);
+        }
+        lastKey = key;
+        lastStates = states;
+        return states;
+      };
+
+      return source.subscribe({
+        next: (tick) => {
+          const states = statesFor(tick);
+          // A tick late for one timeframe is rejected for all of them, so that every timeframe is
+          // built from the same trades.
+          const late = states.find((state) => state.isLate(tick.tsEvent));
+          if (late) {
+            subscriber.next({
+              kind: 'dead-letter',
+              stage: 'aggregateBars',
+              reason: `late tick: ${tick.symbol} trade ${tick.tradeId} at ${tick.tsEvent} is before the open ${late.timeframe} bar (${late.tsOpen})`,
+              raw: tick,
+              tsInit: scheduler.now(),
+            });
+            return;
+          }
+          for (const state of states) state.add(tick, subscriber);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          if (config.emitPartialOnComplete) {
+            for (const states of series.values()) for (const state of states) state.flush(subscriber);
+          }
+          subscriber.complete();
+        },
+      });
+    });
+}
+
+/** The bar being built for one (venue, symbol, timeframe). */
+class SeriesState {
+  readonly tfMs: number;
+  tsOpen = -1;
+  private open = 0;
+  private high = 0;
+  private low = 0;
+  private close = 0;
+  private volume = 0;
+  private trades = 0;
+  /** tsEvent of the last emitted bar, to detect gaps across intervals with no trade. */
+  private lastClosedEnd = -1;
+
+  constructor(
+    readonly venue: string,
+    readonly symbol: string,
+    readonly timeframe: Timeframe,
+  ) {
+    this.tfMs = timeframeMs(timeframe);
+  }
+
+  isLate(ts: number): boolean {
+    return this.tsOpen >= 0 && ts < this.tsOpen;
+  }
+
+  add(tick: TradeTick, out: { next(event: AggregatedEvent): void }): void {
+    const ts = tick.tsEvent;
+    const bucket = ts - (ts % this.tfMs);
+    if (bucket !== this.tsOpen) {
+      if (this.tsOpen >= 0) this.flush(out);
+      if (this.lastClosedEnd >= 0 && bucket > this.lastClosedEnd) {
+        out.next({
+          kind: 'gap',
+          venue: this.venue,
+          symbol: this.symbol,
+          timeframe: this.timeframe,
+          from: this.lastClosedEnd,
+          to: bucket,
+          missing: (bucket - this.lastClosedEnd) / this.tfMs,
+          tsEvent: ts,
+        });
+      }
+      this.tsOpen = bucket;
+      this.open = this.high = this.low = this.close = tick.price;
+      this.volume = tick.qty;
+      this.trades = 1;
+      return;
+    }
+    if (tick.price > this.high) this.high = tick.price;
+    if (tick.price < this.low) this.low = tick.price;
+    this.close = tick.price;
+    this.volume += tick.qty;
+    this.trades++;
+  }
+
+  flush(out: { next(event: AggregatedEvent): void }): void {
+    if (this.tsOpen < 0) return;
+    const tsEvent = this.tsOpen + this.tfMs;
+    out.next({
+      kind: 'bar',
+      venue: this.venue,
+      symbol: this.symbol,
+      timeframe: this.timeframe,
+      tsOpen: this.tsOpen,
+      tsEvent,
+      open: this.open,
+      high: this.high,
+      low: this.low,
+      close: this.close,
+      volume: this.volume,
+      trades: this.trades,
+    });
+    this.lastClosedEnd = tsEvent;
+    this.tsOpen = -1;
+  }
+}

@@ -1,0 +1,88 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { featureVector, type CompiledModel } from './mlModel';
+import { isTimeframe, timeframeMs, type Direction, type Features, type Signal } from './types';
+
+export interface MlSignalConfig {
+  /** A compiled model (see `compileModel`); loading it from disk is the wiring's job. */
+  readonly model: CompiledModel;
+  /** Dead band around 0.5: p must exceed 0.5 + band for long, fall under 0.5 − band for short. Default 0.02. */
+  readonly band?: number;
+  /**
+   * Allow predictions on bars the model was trained on (at or before its last training sample
+   * plus the horizon). Default false: such bars get an unavailable signal, so a backtest over
+   * the training period does not score the model on data it has memorised.
+   */
+  readonly allowInSample?: boolean;
+}
+
+/**
+ * Probability of an up move from a brain.js model over the bar's feature vector.
+ *
+ * direction = +1 when p > 0.5 + band, −1 when p < 0.5 − band, else 0; strength = |2p − 1|.
+ * confidence = the model's measured out-of-sample skill, (accuracy − 0.5) / 0.1 clamped to 0..1:
+ * a model no better than a coin on unseen data gets no say, one right 60 % of the time full say.
+ * Unavailable while an input is warming up, and on in-sample bars unless allowed.
+ *
+ * Exactly one signal per features event.
+ *
+ * ```
+ * features: --a--b--c--|
+ * mlSignal: --A--B--C--|
+ * ```
+ */
+export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Signal> {
+  const { model } = config;
+  const band = config.band ?? 0.02;
+  const inSampleUntil = config.allowInSample ? -Infinity : inSampleEnd(model);
+  const confidence = Math.min(1, Math.max(0, (model.file.metrics.oosAccuracy - 0.5) / 0.1));
+  const width = model.file.inputs.length;
+
+  return (source) =>
+    new Observable<Signal>((subscriber) => {
+      const vector = new Float64Array(width);
+      return source.subscribe({
+        next: (features) => {
+          const bar = features.bar;
+          const base = {
+            kind: 'signal' as const,
+            id: `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:ml`,
+            source: 'ml' as const,
+            symbol: bar.symbol,
+            timeframe: bar.timeframe,
+            tsEvent: features.tsEvent,
+            price: bar.close,
+          };
+          if (features.tsEvent <= inSampleUntil) {
+            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'in-sample' } });
+            return;
+          }
+          if (!featureVector(features, model.file.inputs, vector)) {
+            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'warming up' } });
+            return;
+          }
+          const p = model.predict(vector);
+          if (!Number.isFinite(p)) {
+            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'model output not finite' } });
+            return;
+          }
+          const direction: Direction = p > 0.5 + band ? 1 : p < 0.5 - band ? -1 : 0;
+          subscriber.next({
+            ...base,
+            direction,
+            strength: Math.abs(2 * p - 1),
+            confidence,
+            available: true,
+            detail: { p },
+          });
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
+
+/** Last bar time whose label the model saw in training. */
+export function inSampleEnd(model: CompiledModel): number {
+  const tf = isTimeframe(model.file.timeframe) ? timeframeMs(model.file.timeframe) : 0;
+  return model.file.training.to + model.file.horizon * tf;
+}

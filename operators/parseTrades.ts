@@ -1,0 +1,302 @@
+import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { isTimeframe, type Bar, type DeadLetter, type Side, type Timeframe, type TradeTick, timeframeMs } from './types';
+
+/** What a market-data socket or a ccxt `watchTrades` call hands us. */
+export type RawMarketMessage = string | Uint8Array | object;
+
+export type ParsedMessage = TradeTick | Bar | DeadLetter;
+
+export interface ParseTradesConfig {
+  /** Venue the messages come from; stamped on every tick. Default `binance`. */
+  readonly venue?: string;
+  /**
+   * Exchange symbol → unified symbol (`BTCUSDT` → `BTC/USDT`). Symbols not listed are split at a
+   * known quote currency suffix (USDT, USDC, BTC, ETH…); failing that the exchange id is kept.
+   */
+  readonly symbols?: Readonly<Record<string, string>>;
+  /** Clock for `tsInit`. Default `asyncScheduler` (wall clock); backtests pass a virtual one. */
+  readonly scheduler?: SchedulerLike;
+}
+
+const KNOWN_QUOTES = ['USDT', 'FDUSD', 'USDC', 'BUSD', 'TUSD', 'DAI', 'BTC', 'ETH', 'BNB', 'EUR', 'TRY', 'BRL', 'GBP', 'JPY', 'USD'];
+
+/**
+ * Turns raw exchange messages into typed market events.
+ *
+ * Understands Binance's `trade`, `aggTrade` and `kline` stream payloads (bare or inside a
+ * combined-stream envelope `{"stream":…,"data":…}`), as text, bytes or parsed objects, and ccxt's
+ * unified trade objects. Only closed klines (`x: true`) become bars. Anything else becomes a
+ * {@link DeadLetter} naming what was wrong — the stream never errors on bad input.
+ *
+ * ```
+ * raw:    --t--x--k--|
+ * parse:  --T--D--B--|     T TradeTick · B Bar · D DeadLetter
+ * ```
+ *
+ * @example
+ * socketMessages$.pipe(parseTrades({ venue: 'binance' }))
+ */
+export function parseTrades(config: ParseTradesConfig = {}): OperatorFunction<RawMarketMessage, ParsedMessage> {
+  return (source) =>
+    new Observable<ParsedMessage>((subscriber) => {
+      const parser = new MessageParser(config);
+      return source.subscribe({
+        next: (message) => subscriber.next(parser.parse(message)),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
+
+/** The parsing state of one subscription: the symbol cache and the clock. */
+class MessageParser {
+  private readonly venue: string;
+  private readonly scheduler: SchedulerLike;
+  private readonly symbolCache = new Map<string, string>();
+  private readonly decoder = new TextDecoder();
+
+  constructor(config: ParseTradesConfig) {
+    this.venue = config.venue ?? 'binance';
+    this.scheduler = config.scheduler ?? asyncScheduler;
+    for (const [id, unified] of Object.entries(config.symbols ?? {})) this.symbolCache.set(id, unified);
+  }
+
+  parse(message: RawMarketMessage): ParsedMessage {
+    if (typeof message === 'string') return this.parseText(message);
+    if (message instanceof Uint8Array) return this.parseText(this.decoder.decode(message));
+    if (message !== null && typeof message === 'object') return this.parseObject(message as Record<string, unknown>, message);
+    return this.dead(`expected a string, bytes or an object, found ${describe(message)}`, message);
+  }
+
+  private parseText(text: string): ParsedMessage {
+    const fast = this.parseTradeFast(text);
+    if (fast !== undefined) return fast;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return this.dead(`not JSON: ${(err as Error).message}`, text);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return this.dead(`expected a JSON object, found ${describe(value)}`, text);
+    }
+    return this.parseObject(value as Record<string, unknown>, text);
+  }
+
+  /**
+   * Fast path for compact Binance `trade`/`aggTrade` payloads, the bulk of a market-data feed:
+   * reads the fields by position instead of building a JSON object. Returns undefined whenever
+   * the text is not in the exact compact form, and the general path decides.
+   */
+  private parseTradeFast(text: string): TradeTick | undefined {
+    let idKey: string;
+    if (text.startsWith('{"e":"trade",')) idKey = '"t":';
+    else if (text.startsWith('{"e":"aggTrade",')) idKey = '"a":';
+    else return undefined;
+    const symbol = stringField(text, '"s":"');
+    const tradeId = rawField(text, idKey);
+    const price = numberInString(text, '"p":"');
+    const qty = numberInString(text, '"q":"');
+    const time = rawField(text, '"T":');
+    const maker = rawField(text, '"m":');
+    if (symbol === undefined || tradeId === undefined || time === undefined || maker === undefined) return undefined;
+    const tsEvent = +time;
+    if (!(price > 0) || !(qty > 0) || !Number.isSafeInteger(tsEvent) || (maker !== 'true' && maker !== 'false')) return undefined;
+    if (!/^\d+$/.test(tradeId)) return undefined;
+    return {
+      kind: 'trade',
+      venue: this.venue,
+      symbol: this.unify(symbol),
+      price,
+      qty,
+      side: maker === 'true' ? 'sell' : 'buy',
+      tradeId,
+      tsEvent,
+      tsInit: this.scheduler.now(),
+    };
+  }
+
+  private parseObject(value: Record<string, unknown>, raw: unknown): ParsedMessage {
+    if ('stream' in value && 'data' in value) {
+      const data = value['data'];
+      if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        return this.dead(`combined stream "data" must be an object, found ${describe(data)}`, raw);
+      }
+      return this.parseObject(data as Record<string, unknown>, raw);
+    }
+    const event = value['e'];
+    if (event === 'trade' || event === 'aggTrade') return this.parseBinanceTrade(value, event, raw);
+    if (event === 'kline') return this.parseBinanceKline(value, raw);
+    if (typeof event === 'string') return this.dead(`unsupported event type "${event}"`, raw);
+    if ('price' in value && 'amount' in value && 'timestamp' in value) return this.parseCcxtTrade(value, raw);
+    return this.dead('unrecognised message: no Binance event type "e" and not a ccxt trade', raw);
+  }
+
+  private parseBinanceTrade(value: Record<string, unknown>, event: 'trade' | 'aggTrade', raw: unknown): ParsedMessage {
+    const idKey = event === 'trade' ? 't' : 'a';
+    const symbol = value['s'];
+    if (typeof symbol !== 'string' || symbol === '') return this.dead(`${event}: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
+    const price = positiveDecimal(value['p']);
+    if (price === undefined) return this.dead(`${event} ${symbol}: field "p" (price) must be a positive decimal, found ${describe(value['p'])}`, raw);
+    const qty = positiveDecimal(value['q']);
+    if (qty === undefined) return this.dead(`${event} ${symbol}: field "q" (quantity) must be a positive decimal, found ${describe(value['q'])}`, raw);
+    const tsEvent = value['T'];
+    if (!isTimestamp(tsEvent)) return this.dead(`${event} ${symbol}: field "T" (trade time, ms) must be an integer, found ${describe(tsEvent)}`, raw);
+    const id = value[idKey];
+    if (typeof id !== 'number' && typeof id !== 'string') return this.dead(`${event} ${symbol}: field "${idKey}" (trade id) is missing`, raw);
+    const maker = value['m'];
+    if (typeof maker !== 'boolean') return this.dead(`${event} ${symbol}: field "m" (buyer is maker) must be a boolean, found ${describe(maker)}`, raw);
+    return {
+      kind: 'trade',
+      venue: this.venue,
+      symbol: this.unify(symbol),
+      price,
+      qty,
+      side: maker ? 'sell' : 'buy',
+      tradeId: String(id),
+      tsEvent,
+      tsInit: this.scheduler.now(),
+    };
+  }
+
+  private parseBinanceKline(value: Record<string, unknown>, raw: unknown): ParsedMessage | Bar {
+    const k = value['k'];
+    if (k === null || typeof k !== 'object') return this.dead(`kline: field "k" must be an object, found ${describe(k)}`, raw);
+    const kline = k as Record<string, unknown>;
+    const symbol = kline['s'] ?? value['s'];
+    if (typeof symbol !== 'string' || symbol === '') return this.dead(`kline: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
+    const interval = kline['i'];
+    if (typeof interval !== 'string' || !isTimeframe(interval)) return this.dead(`kline ${symbol}: field "i" (interval) must be a supported timeframe, found ${describe(interval)}`, raw);
+    const tsOpen = kline['t'];
+    if (!isTimestamp(tsOpen)) return this.dead(`kline ${symbol}: field "t" (open time) must be an integer, found ${describe(tsOpen)}`, raw);
+    if (kline['x'] !== true) {
+      return this.dead(`kline ${symbol} ${interval} at ${tsOpen}: not closed yet ("x": ${describe(kline['x'])}); only closed klines become bars`, raw);
+    }
+    const fields = ['o', 'h', 'l', 'c', 'v'] as const;
+    const numbers: number[] = [];
+    for (const f of fields) {
+      const n = decimal(kline[f]);
+      if (n === undefined || n < 0) return this.dead(`kline ${symbol}: field "${f}" must be a non-negative decimal, found ${describe(kline[f])}`, raw);
+      numbers.push(n);
+    }
+    const [open, high, low, close, volume] = numbers as [number, number, number, number, number];
+    if (high < low || high < Math.max(open, close) || low > Math.min(open, close)) {
+      return this.dead(`kline ${symbol}: inconsistent prices o=${open} h=${high} l=${low} c=${close}`, raw);
+    }
+    const trades = kline['n'];
+    return {
+      kind: 'bar',
+      venue: this.venue,
+      symbol: this.unify(symbol),
+      timeframe: interval as Timeframe,
+      tsOpen,
+      tsEvent: tsOpen + timeframeMs(interval as Timeframe),
+      open,
+      high,
+      low,
+      close,
+      volume,
+      trades: typeof trades === 'number' && Number.isInteger(trades) ? trades : 0,
+    };
+  }
+
+  private parseCcxtTrade(value: Record<string, unknown>, raw: unknown): ParsedMessage {
+    const symbol = value['symbol'];
+    if (typeof symbol !== 'string' || symbol === '') return this.dead(`ccxt trade: "symbol" must be a non-empty string, found ${describe(symbol)}`, raw);
+    const price = value['price'];
+    if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price)) return this.dead(`ccxt trade ${symbol}: "price" must be a positive number, found ${describe(price)}`, raw);
+    const qty = value['amount'];
+    if (typeof qty !== 'number' || !(qty > 0) || !Number.isFinite(qty)) return this.dead(`ccxt trade ${symbol}: "amount" must be a positive number, found ${describe(qty)}`, raw);
+    const tsEvent = value['timestamp'];
+    if (!isTimestamp(tsEvent)) return this.dead(`ccxt trade ${symbol}: "timestamp" must be an integer (ms), found ${describe(tsEvent)}`, raw);
+    const side = value['side'];
+    if (side !== 'buy' && side !== 'sell') return this.dead(`ccxt trade ${symbol}: "side" must be "buy" or "sell", found ${describe(side)}`, raw);
+    const id = value['id'];
+    return {
+      kind: 'trade',
+      venue: this.venue,
+      symbol,
+      price,
+      qty,
+      side: side as Side,
+      tradeId: typeof id === 'string' || typeof id === 'number' ? String(id) : `${tsEvent}`,
+      tsEvent,
+      tsInit: this.scheduler.now(),
+    };
+  }
+
+  private unify(exchangeSymbol: string): string {
+    const cached = this.symbolCache.get(exchangeSymbol);
+    if (cached !== undefined) return cached;
+    let unified = exchangeSymbol;
+    if (!exchangeSymbol.includes('/')) {
+      const upper = exchangeSymbol.toUpperCase();
+      const quote = KNOWN_QUOTES.find((q) => upper.length > q.length && upper.endsWith(q));
+      if (quote) unified = `${upper.slice(0, upper.length - quote.length)}/${quote}`;
+    }
+    this.symbolCache.set(exchangeSymbol, unified);
+    return unified;
+  }
+
+  private dead(reason: string, raw: unknown): DeadLetter {
+    return { kind: 'dead-letter', stage: 'parseTrades', reason, raw, tsInit: this.scheduler.now() };
+  }
+}
+
+/** Value of `"key":"value"` (no escapes allowed), or undefined. */
+function stringField(text: string, key: string): string | undefined {
+  const start = text.indexOf(key);
+  if (start < 0) return undefined;
+  const from = start + key.length;
+  const end = text.indexOf('"', from);
+  if (end < 0) return undefined;
+  const value = text.slice(from, end);
+  return value.includes('\\') || value === '' ? undefined : value;
+}
+
+/** Raw text of a scalar `"key":value` up to the next `,` or `}`. */
+function rawField(text: string, key: string): string | undefined {
+  const start = text.indexOf(key);
+  if (start < 0) return undefined;
+  const from = start + key.length;
+  let end = from;
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    if (c === 44 /* , */ || c === 125 /* } */) break;
+    end++;
+  }
+  return end === from || end === text.length ? undefined : text.slice(from, end);
+}
+
+/** A decimal in a JSON string (`"p":"0.001"`) as a number; NaN when absent or malformed. */
+function numberInString(text: string, key: string): number {
+  const value = stringField(text, key);
+  if (value === undefined || !DECIMAL.test(value)) return NaN;
+  return +value;
+}
+
+const DECIMAL = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
+
+function decimal(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && DECIMAL.test(value)) return +value;
+  return undefined;
+}
+
+function positiveDecimal(value: unknown): number | undefined {
+  const n = decimal(value);
+  return n !== undefined && n > 0 ? n : undefined;
+}
+
+function isTimestamp(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}

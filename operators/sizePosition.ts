@@ -1,0 +1,133 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { absUnits, floorToStep, notionalOf, toUnits, unitsToNumber, type Units } from './money';
+import { positionQty } from './trackPortfolio';
+import type { Instrument, OrderIntent, Portfolio, Signal } from './types';
+
+export interface SizingInput {
+  readonly signal: Signal;
+  readonly portfolio: Portfolio;
+}
+
+export interface SizePositionConfig {
+  readonly instrument: Instrument;
+  /** Fraction of the full Kelly bet actually taken (spec §8.2). Default 0.25. */
+  readonly kellyFraction?: number;
+  /**
+   * Share of the estimated edge assumed to be estimation error and removed before Kelly
+   * (spec §8.2 "misspecification buffer": 0.5 = assume half the edge is not real). Default 0.5.
+   */
+  readonly misspecificationBuffer?: number;
+  /** Average win / average loss (Kelly's b). Default 1.5. */
+  readonly payoffRatio?: number;
+  /** Cap on the target position as a fraction of equity. Default 0.25. */
+  readonly maxPositionPct?: number;
+  /** Whether a short signal may open a short position (spot: no). Default false. */
+  readonly allowShort?: boolean;
+  /** What a flat signal does to an open position. Default `hold`. */
+  readonly onFlat?: 'hold' | 'close';
+  /**
+   * Skip rebalancing an open position in the same direction when the change is smaller than this
+   * fraction of the target (avoids paying fees for noise). Default 0.25.
+   */
+  readonly rebalanceThreshold?: number;
+}
+
+/**
+ * Sizes a fused signal into an order intent by fractional Kelly (spec §8.2).
+ *
+ *   p₀     = 1 / (1 + b)                               (break-even win rate at payoff ratio b)
+ *   p      = p₀ + strength·(1 − p₀)·(1 − buffer)       (strength 0 = no edge, 1 = certainty)
+ *   kelly  = (p·b − (1 − p)) / b                       (≤ 0 → no position)
+ *   target = min(kelly × kellyFraction × confidence, maxPositionPct) × equity / price
+ *
+ * A long signal targets +target, a short one −target (or flat when shorts are not allowed), a
+ * flat signal holds or closes per config. An intent is emitted only when the change from the
+ * current position, rounded down to the lot size, is worth an order: at least the venue's
+ * minimums and, when adding to a same-direction position, at least `rebalanceThreshold` of it.
+ *
+ * ```
+ * input:  --a--b--c--|    (signal + portfolio)
+ * intent: --A-----C--|    b needed no change
+ * ```
+ */
+export function sizePosition(config: SizePositionConfig): OperatorFunction<SizingInput, OrderIntent> {
+  const fraction = config.kellyFraction ?? 0.25;
+  const buffer = config.misspecificationBuffer ?? 0.5;
+  const payoff = config.payoffRatio ?? 1.5;
+  const maxPct = config.maxPositionPct ?? 0.25;
+  const allowShort = config.allowShort ?? false;
+  const onFlat = config.onFlat ?? 'hold';
+  const rebalance = config.rebalanceThreshold ?? 0.25;
+  const { instrument } = config;
+
+  return (source) =>
+    new Observable<OrderIntent>((subscriber) =>
+      source.subscribe({
+        next: ({ signal, portfolio }) => {
+          if (signal.symbol !== instrument.symbol) return;
+          const current = positionQty(portfolio, signal.symbol);
+          let targetPct: number;
+          let reason: string;
+          if (signal.direction === 0) {
+            if (onFlat === 'hold' || current === 0n) return;
+            targetPct = 0;
+            reason = 'flat signal closes the position';
+          } else if (signal.direction < 0 && !allowShort) {
+            if (current <= 0n) return;
+            targetPct = 0;
+            reason = 'short signal closes the long (shorting disabled)';
+          } else {
+            const kelly = kellyFractionOf(signal.strength, payoff, buffer);
+            targetPct = Math.min(kelly * fraction * signal.confidence, maxPct) * signal.direction;
+            reason = `kelly=${round(kelly)} × ${fraction} × confidence ${round(signal.confidence)} → ${round(targetPct * 100)}% of equity`;
+          }
+          if (!(signal.price > 0) || !(portfolio.equity > 0)) return;
+          const targetQty = floorToStep(toUnits((portfolio.equity * targetPct) / signal.price), instrument.qtyStep);
+          const delta = targetQty - current;
+          if (delta === 0n) return;
+          const sameDirection = current !== 0n && targetQty !== 0n && current > 0n === targetQty > 0n;
+          if (sameDirection && absUnits(delta) < rebalanceFloor(targetQty, rebalance)) return;
+          const qty = absUnits(delta);
+          const priceUnits = toUnits(signal.price);
+          const closesAll = targetQty === 0n;
+          // A close must go through whatever its size; a new or added position must meet the
+          // venue's minimums.
+          if (!closesAll && (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional)) return;
+          subscriber.next({
+            kind: 'intent',
+            id: `${signal.id}:0`,
+            signalId: signal.id,
+            symbol: signal.symbol,
+            side: delta > 0n ? 'buy' : 'sell',
+            qty,
+            refPrice: signal.price,
+            targetQty,
+            reducesRisk: absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
+            tsEvent: signal.tsEvent,
+            reason,
+          });
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
+/**
+ * Kelly fraction for a signal of the given strength. Strength 0 means the break-even win rate
+ * 1/(1+b) (no edge, no bet); the edge above it is shrunk by the misspecification buffer.
+ */
+export function kellyFractionOf(strength: number, payoff: number, buffer: number): number {
+  const breakEven = 1 / (1 + payoff);
+  const p = breakEven + Math.min(1, Math.max(0, strength)) * (1 - breakEven) * (1 - buffer);
+  const kelly = (p * payoff - (1 - p)) / payoff;
+  return kelly > 0 ? kelly : 0;
+}
+
+function rebalanceFloor(targetQty: Units, threshold: number): Units {
+  return toUnits(unitsToNumber(absUnits(targetQty)) * threshold);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `run-pipeline`: bot4's command line. Every command validates its inputs before it starts and
+ * exits non-zero with a message naming what was wrong.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import * as path from 'node:path';
+import { runBacktest } from './backtest';
+import { runTrain } from './train';
+import type { BacktestReport } from '../operators/backtestReport';
+
+function parseTime(value: string): number {
+  if (/^\d{10,}$/.test(value)) return Number(value);
+  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected an ISO date (2024-01-31, 2024-01-31T12:00:00Z) or epoch ms, found "${value}"`);
+  return ms;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)} %`;
+}
+
+export function formatReport(report: BacktestReport): string {
+  const denied = Object.entries(report.ordersDenied);
+  const rows: [string, string][] = [
+    ['period', `${report.from ?? '-'} → ${report.to ?? '-'} (${report.bars} bars)`],
+    ['equity', `${report.initialEquity.toFixed(2)} → ${report.finalEquity.toFixed(2)}`],
+    ['return', pct(report.totalReturn)],
+    ['buy & hold', pct(report.buyAndHoldReturn)],
+    ['max drawdown', pct(report.maxDrawdown)],
+    ['sharpe (annualised)', report.sharpe.toFixed(3)],
+    ['trades (fills)', String(report.trades)],
+    ['round trips', `${report.roundTrips}, win rate ${pct(report.winRate)}`],
+    ['fees', report.fees],
+    ['realized PnL (gross)', report.realizedPnl],
+    ['exposure', pct(report.exposure)],
+    ['signals', `long ${report.signals.long}, short ${report.signals.short}, flat ${report.signals.flat}`],
+    ['orders denied by risk', denied.length ? denied.map(([k, v]) => `${k}×${v}`).join(', ') : 'none'],
+    ['data', `${report.gaps} gaps (${report.missingBars} bars missing), ${report.deadLetters} bad rows/messages`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+export function buildCli(): Command {
+  const program = new Command('run-pipeline')
+    .description('bot4: run the trading pipeline in backtest mode, train its ML model, download history')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('backtest')
+    .description('replay historical bars through the pipeline in virtual time against the paper venue')
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. config/growth.yaml')
+    .requiredOption('-d, --data <file>', 'bars CSV: timestamp_ms,open,high,low,close,volume (see `download`)')
+    .option('-o, --out <dir>', 'folder for journal.jsonl and report.json (default: out/<config name>)')
+    .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
+    .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option('-q, --quiet', 'no progress output')
+    .action(async (opts: { config: string; data: string; out?: string; from?: number; until?: number; quiet?: boolean }) => {
+      const started = process.hrtime.bigint();
+      const result = await runBacktest({
+        configFile: opts.config,
+        dataFile: opts.data,
+        ...(opts.out ? { outDir: opts.out } : {}),
+        ...(opts.from !== undefined ? { from: opts.from } : {}),
+        ...(opts.until !== undefined ? { until: opts.until } : {}),
+        ...(opts.quiet ? {} : { onProgress: (done: number, bar: { tsEvent: number }) => process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`) }),
+      });
+      if (!opts.quiet) process.stderr.write('\n');
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const { report } = result;
+      process.stdout.write(`backtest ${report.config.name} (config ${report.config.hash}) on ${path.basename(opts.data)}\n`);
+      if (report.model) {
+        process.stdout.write(`  ML model ${report.model.id}: out-of-sample accuracy ${pct(report.model.oosAccuracy)}, trained until ${report.model.trainedUntil} (earlier bars get no ML signal)\n`);
+      }
+      process.stdout.write(`${formatReport(report)}\n`);
+      process.stdout.write(`  report: ${result.reportFile}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`);
+    });
+
+  program
+    .command('train')
+    .description('train the ML signal model on historical bars (time-ordered split) and save a versioned model file')
+    .requiredOption('-c, --config <file>', 'pipeline config whose signals.ml.training describes the model')
+    .requiredOption('-d, --data <file>', 'bars CSV to learn from')
+    .option('-o, --out <file>', "model file to write (default: the config's signals.ml.model)")
+    .option('--until <time>', 'use only bars before this time, keeping later ones unseen for backtests', parseTime)
+    .action(async (opts: { config: string; data: string; out?: string; until?: number }) => {
+      const result = await runTrain({
+        configFile: opts.config,
+        dataFile: opts.data,
+        ...(opts.out ? { out: opts.out } : {}),
+        ...(opts.until !== undefined ? { until: opts.until } : {}),
+        onProgress: (message) => process.stderr.write(`  ${message}\n`),
+      });
+      const { model } = result;
+      process.stdout.write(
+        `model ${model.id} written to ${result.file}${result.previous ? ` (previous model kept as ${result.previous})` : ''}\n` +
+          `  out-of-sample accuracy ${pct(model.metrics.oosAccuracy)} on ${model.training.testSamples} samples ` +
+          `(share of up moves ${pct(model.metrics.oosBaseRate)}; log loss ${model.metrics.oosLogLoss.toFixed(4)})\n` +
+          `  trained on ${new Date(model.training.from).toISOString()} → ${new Date(model.training.to).toISOString()}; ` +
+          `backtests before ${new Date(model.training.to).toISOString()} get no ML signal unless signals.ml.allowInSample\n`,
+      );
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildCli().parseAsync(process.argv);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    process.stderr.write(`run-pipeline: ${e.message}\n`);
+    process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 1;
+  }
+}
+
+if (require.main === module) void main();

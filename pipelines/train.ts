@@ -1,0 +1,209 @@
+/**
+ * `run-pipeline train`: fits the ML signal's brain.js network on historical bars, off the hot
+ * path. Features come from the same `computeFeatures` operator the pipeline runs, so training and
+ * trading see identical inputs.
+ *
+ * Validation is time-ordered: the oldest `trainFraction` of the samples train, then `gapBars`
+ * bars are left out (no label and no serially-correlated neighbour crosses the boundary), then
+ * the rest test. Nothing is shuffled across time. The normalisation is fitted on the training
+ * samples only.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { NeuralNetwork } from 'brain.js';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { buildLayout, computeFeatures } from '../operators/computeFeatures';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, featureVector, normalizationOf, type ModelFile, type ModelInput } from '../operators/mlModel';
+import type { Bar, Features } from '../operators/types';
+import { readBarsCsv } from '../sources/csvBars';
+import { canonicalJson, loadConfig, type PipelineConfig } from './config';
+import { saveModel } from './model';
+
+export interface TrainOptions {
+  readonly configFile: string;
+  readonly dataFile: string;
+  /** Model file to write. Default: the config's `signals.ml.model`. */
+  readonly out?: string;
+  /** Only bars opening before this time (ms) — keep later data for the backtest. */
+  readonly until?: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+export interface TrainResult {
+  readonly file: string;
+  readonly previous?: string;
+  readonly model: ModelFile;
+}
+
+export async function runTrain(options: TrainOptions): Promise<TrainResult> {
+  const config = loadConfig(options.configFile);
+  const bars = readBarsCsv(options.dataFile, {
+    venue: config.instrument.venue,
+    symbol: config.instrument.symbol,
+    timeframe: config.timeframe,
+    ...(options.until !== undefined ? { until: options.until } : {}),
+  });
+  const dataSha256 = createHash('sha256').update(readFileSync(options.dataFile)).digest('hex');
+  const model = await trainModel(config, bars, {
+    dataFile: path.basename(options.dataFile),
+    dataSha256,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const out = options.out ?? config.modelPath;
+  if (!out) throw new Error(`${config.file}: no signals.ml.model to write to; pass --out`);
+  const saved = saveModel(out, model);
+  return { file: saved.path, ...(saved.previous ? { previous: saved.previous } : {}), model };
+}
+
+export interface TrainModelOptions {
+  readonly dataFile: string;
+  readonly dataSha256: string;
+  readonly onProgress?: (message: string) => void;
+}
+
+export async function trainModel(config: PipelineConfig, bars: readonly Bar[], options: TrainModelOptions): Promise<ModelFile> {
+  const ml = config.signals.ml;
+  const training = ml?.training;
+  if (!ml || !training) {
+    throw new Error(`${config.file}: signals.ml.training is required to train (it lists the model inputs)`);
+  }
+  const progress = options.onProgress ?? (() => undefined);
+  const horizon = training.horizon ?? 1;
+  const inputs: ModelInput[] = training.inputs.map((i) => (i.relativeTo !== undefined ? { ref: i.ref, relativeTo: i.relativeTo } : { ref: i.ref }));
+  const layout = buildLayout(config.features);
+  const gapBars = training.gapBars ?? Math.max(horizon, layout.warmup);
+  const trainFraction = training.trainFraction ?? 0.7;
+  const hiddenLayers = training.hiddenLayers ?? [16, 8];
+  const iterations = training.iterations ?? 100;
+  const seed = training.seed ?? 1;
+
+  const features: Features[] = await lastValueFrom(from(bars).pipe(computeFeatures({ features: config.features }), toArray()));
+  // Sample i: inputs at bar i, label from bar i + horizon. Index by bar so gaps are in bars.
+  const samples: { index: number; vector: Float64Array; up: number; ts: number }[] = [];
+  for (let i = 0; i + horizon < features.length; i++) {
+    const vector = new Float64Array(inputs.length);
+    if (!featureVector(features[i]!, inputs, vector)) continue;
+    const now = features[i]!.bar.close;
+    const later = features[i + horizon]!.bar.close;
+    samples.push({ index: i, vector, up: later > now ? 1 : 0, ts: features[i]!.tsEvent });
+  }
+  if (samples.length < 100) throw new Error(`only ${samples.length} usable samples in ${bars.length} bars; need at least 100`);
+  const cut = Math.floor(samples.length * trainFraction);
+  const trainSet = samples.slice(0, cut);
+  const lastTrainIndex = trainSet[trainSet.length - 1]!.index;
+  const testSet = samples.slice(cut).filter((s) => s.index > lastTrainIndex + horizon + gapBars);
+  if (trainSet.length < 50 || testSet.length < 50) {
+    throw new Error(`not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`);
+  }
+  const normalization = normalizationOf(
+    trainSet.map((s) => s.vector),
+    inputs.length,
+  );
+  const normalize = (v: Float64Array): number[] => Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
+  progress(
+    `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
+      `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
+  );
+
+  const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
+  const data = trainSet.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
+  const state = withSeededRandom(seed, () =>
+    net.train(data, {
+      iterations,
+      errorThresh: 1e-6,
+      learningRate: training.learningRate ?? 0.1,
+      callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
+      callback: (s: { iterations: number; error: number }) => progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
+    }),
+  );
+
+  const evaluate = (set: typeof samples): { accuracy: number; logLoss: number; baseRate: number } => {
+    let right = 0;
+    let loss = 0;
+    let ups = 0;
+    for (const s of set) {
+      const p = Math.min(1 - 1e-12, Math.max(1e-12, net.run(normalize(s.vector))[0]!));
+      if ((p > 0.5 ? 1 : 0) === s.up) right++;
+      loss -= s.up ? Math.log(p) : Math.log(1 - p);
+      ups += s.up;
+    }
+    return { accuracy: right / set.length, logLoss: loss / set.length, baseRate: ups / set.length };
+  };
+  const trainMetrics = evaluate(trainSet);
+  const testMetrics = evaluate(testSet);
+  progress(
+    `out-of-sample accuracy ${(testMetrics.accuracy * 100).toFixed(2)} % on ${testSet.length} samples ` +
+      `(up moves ${(testMetrics.baseRate * 100).toFixed(2)} %, log loss ${testMetrics.logLoss.toFixed(4)}); in-sample ${(trainMetrics.accuracy * 100).toFixed(2)} %`,
+  );
+
+  const network = net.toJSON();
+  const body = {
+    kind: 'feedforward' as const,
+    symbol: config.instrument.symbol,
+    timeframe: config.timeframe,
+    features: config.features.filter((f) => inputs.some((i) => refersTo(i, f.id))),
+    inputs,
+    horizon,
+    normalization,
+    network,
+  };
+  const id = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    id,
+    ...body,
+    training: {
+      dataFile: options.dataFile,
+      dataSha256: options.dataSha256,
+      from: trainSet[0]!.ts,
+      to: trainSet[trainSet.length - 1]!.ts,
+      gapBars,
+      testFrom: testSet[0]!.ts,
+      testTo: testSet[testSet.length - 1]!.ts,
+      trainSamples: trainSet.length,
+      testSamples: testSet.length,
+      iterations: state.iterations,
+      trainError: state.error,
+      seed,
+      hiddenLayers,
+    },
+    metrics: {
+      oosAccuracy: testMetrics.accuracy,
+      oosBaseRate: testMetrics.baseRate,
+      oosLogLoss: testMetrics.logLoss,
+      trainAccuracy: trainMetrics.accuracy,
+    },
+  };
+}
+
+function refersTo(input: ModelInput, featureId: string): boolean {
+  const matches = (ref: string | undefined): boolean => ref !== undefined && (ref === featureId || ref.startsWith(`${featureId}.`));
+  return matches(input.ref) || matches(input.relativeTo);
+}
+
+/**
+ * Runs `fn` with Math.random replaced by a seeded generator (mulberry32): brain.js draws its
+ * initial weights from Math.random, and a model should be reproducible from its data and seed.
+ */
+function withSeededRandom<T>(seed: number, fn: () => T): T {
+  const original = Math.random;
+  let state = seed >>> 0;
+  Math.random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  try {
+    return fn();
+  } finally {
+    Math.random = original;
+  }
+}
+
+function iso(ts: number): string {
+  return new Date(ts).toISOString().replace('.000Z', 'Z');
+}
