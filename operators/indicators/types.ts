@@ -2,6 +2,19 @@
  * The contract every streaming indicator meets. Incremental indicators reproduce Tulip
  * Indicators (tulind) exactly — same formulas, same seeding, same first output — but update in
  * O(1) per bar instead of recomputing a window.
+ *
+ * Exactly means bit for bit: each implementation follows the floating-point operation order of
+ * Tulip's C source (the version inside tulind, 0.8.4), running sums and their drift included, and
+ * the tests compare every output of every bar of four real candle files with tulind's batch call.
+ *
+ * One deliberate exception: where Tulip's formula has no value — it divides by exactly zero or
+ * takes the square root of a rounding-negative variance, and tulind returns NaN or ±Infinity —
+ * an incremental indicator returns the limit value its docs state instead (rsi/mfi 50, cci 0,
+ * di/dx/adx 0, vwma the close, bbands collapsed onto the middle band), so that finite bars never
+ * produce a non-finite value. tulind-backed (windowed) indicators return whatever tulind returns.
+ *
+ * Bars must be finite: a NaN input is not rejected on the hot path and poisons recursive state
+ * (EMA, Wilder sums) from then on. Validate bars upstream (parse stage, dead-letter).
  */
 
 /** The price fields an indicator can read. Tulip names its single series input `real`. */
