@@ -1,0 +1,663 @@
+/**
+ * A local stand-in for Binance spot's REST API on loopback: the real ccxt code talks to it over
+ * HTTP exactly as it would to api.binance.com, so exchange code is tested end to end with the
+ * test double only at the network edge.
+ *
+ * Served now (public market data): `GET /api/v3/ping`, `/api/v3/time`, `/api/v3/exchangeInfo`,
+ * `/api/v3/klines`. Responses follow Binance's documented formats (string decimals, error bodies
+ * `{"code":-1121,"msg":"Invalid symbol."}`, `Retry-After` on 429/418, `X-MBX-USED-WEIGHT-1M`).
+ *
+ * A test can make the next requests of a path fail (status + Binance error body), wait, hang until
+ * released, or drop the connection, and can assert on every request the server received.
+ *
+ * Extending it: signed endpoints (`/api/v3/order`, `openOrders`, `account`) are new routes added
+ * with {@link BinanceServer.route}; WebSocket streams (trade, kline, depth) attach to the same
+ * `http.Server` through its `upgrade` event (a `ws` `WebSocketServer` with `noServer: true` on
+ * `/ws/*`), so REST and streams share one port as ccxtLocal expects.
+ *
+ * @example
+ * const server = await startBinanceServer({ klines: { BTCUSDT: { '5m': klines } } });
+ * server.failNext('/api/v3/klines', 429, { retryAfterSec: 1, skip: 1 });
+ * // … point ccxt at server.url …
+ * await server.close();
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One kline as Binance stores it; decimals are strings, as on the wire. */
+export interface Kline {
+  /** Open time, ms since the epoch (UTC). */
+  readonly openTime: number;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly close: string;
+  /** Base-asset volume. */
+  readonly volume: string;
+  /** Quote-asset volume; default "0". */
+  readonly quoteVolume?: string;
+  /** Number of trades; default 0. */
+  readonly trades?: number;
+  readonly takerBuyBaseVolume?: string;
+  readonly takerBuyQuoteVolume?: string;
+}
+
+/** A spot symbol as listed by `exchangeInfo`, with the filters ccxt reads limits and precision from. */
+export interface SymbolSpec {
+  /** Binance id, e.g. `BTCUSDT`. */
+  readonly symbol: string;
+  readonly baseAsset: string;
+  readonly quoteAsset: string;
+  /** Default `TRADING`. */
+  readonly status?: 'TRADING' | 'BREAK' | 'HALT' | 'END_OF_DAY';
+  /** PRICE_FILTER. */
+  readonly tickSize: string;
+  readonly minPrice: string;
+  readonly maxPrice: string;
+  /** LOT_SIZE. */
+  readonly stepSize: string;
+  readonly minQty: string;
+  readonly maxQty: string;
+  /** NOTIONAL (current spot) or MIN_NOTIONAL (legacy, still on some testnet symbols). */
+  readonly minNotional: string;
+  /** Which notional filter the symbol carries; default `NOTIONAL`. */
+  readonly notionalFilter?: 'NOTIONAL' | 'MIN_NOTIONAL';
+}
+
+export const BTCUSDT: SymbolSpec = {
+  symbol: 'BTCUSDT',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDT',
+  tickSize: '0.01000000',
+  minPrice: '0.01000000',
+  maxPrice: '1000000.00000000',
+  stepSize: '0.00001000',
+  minQty: '0.00001000',
+  maxQty: '9000.00000000',
+  minNotional: '5.00000000',
+};
+
+export const ETHUSDT: SymbolSpec = {
+  symbol: 'ETHUSDT',
+  baseAsset: 'ETH',
+  quoteAsset: 'USDT',
+  tickSize: '0.01000000',
+  minPrice: '0.01000000',
+  maxPrice: '1000000.00000000',
+  stepSize: '0.00010000',
+  minQty: '0.00010000',
+  maxQty: '9000.00000000',
+  minNotional: '5.00000000',
+};
+
+export const ETHBTC: SymbolSpec = {
+  symbol: 'ETHBTC',
+  baseAsset: 'ETH',
+  quoteAsset: 'BTC',
+  tickSize: '0.00001000',
+  minPrice: '0.00001000',
+  maxPrice: '922327.00000000',
+  stepSize: '0.00010000',
+  minQty: '0.00010000',
+  maxQty: '100000.00000000',
+  minNotional: '0.00010000',
+  notionalFilter: 'MIN_NOTIONAL',
+};
+
+export interface BinanceServerOptions {
+  /** Symbols listed by exchangeInfo. Default: BTCUSDT, ETHUSDT, ETHBTC. */
+  readonly symbols?: readonly SymbolSpec[];
+  /** Klines served, by Binance symbol id and interval (`1m`, `5m`…). Any order; sorted on load. */
+  readonly klines?: Readonly<Record<string, Readonly<Record<string, readonly Kline[]>>>>;
+  /** The server's clock (serverTime, weight windows), ms. Default: the wall clock. */
+  readonly now?: () => number;
+}
+
+/** What a faulted request gets instead of the normal answer. */
+export type Fault =
+  /** An HTTP status with a Binance error body; `Retry-After` when given (Binance sends it on 429/418). */
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      /** Binance error code; default depends on the status (-1003 for 429/418, -1000 otherwise). */
+      readonly code?: number;
+      readonly msg?: string;
+      /** Seconds, sent as the `Retry-After` header. */
+      readonly retryAfterSec?: number;
+      /** Raw body instead of the JSON error (e.g. an HTML page from a proxy). */
+      readonly rawBody?: string;
+    }
+  /** The normal answer, `ms` later. */
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** No answer until {@link BinanceServer.release} (then the normal answer) or close. */
+  | { readonly kind: 'hold' }
+  /** The TCP connection is destroyed without a response. */
+  | { readonly kind: 'close' }
+  /**
+   * The normal handler, but with the query and/or the answer altered: for exchange quirks other
+   * venues have (repeating the previous page's last bar, unsorted rows…).
+   */
+  | {
+      readonly kind: 'quirk';
+      readonly alterQuery?: (query: Readonly<Record<string, string>>) => Record<string, string>;
+      readonly alterBody?: (body: unknown) => unknown;
+    };
+
+export interface InjectOptions {
+  /** How many consecutive matching requests get the fault. Default 1. */
+  readonly times?: number;
+  /** Matching requests to let through normally before the fault starts. Default 0. */
+  readonly skip?: number;
+}
+
+export interface RecordedRequest {
+  /** 1-based arrival order over all paths. */
+  readonly seq: number;
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: http.IncomingHttpHeaders;
+  /** Server clock at arrival, ms. */
+  readonly receivedAt: number;
+  /** The fault applied, if any. */
+  readonly fault: Fault['kind'] | null;
+  /** Status sent, once the response is finished; null while pending or when the socket was dropped. */
+  readonly status: number | null;
+}
+
+/** A parsed request as route handlers see it. */
+export interface RouteRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface RouteResponse {
+  readonly status: number;
+  /** Serialized as JSON unless it is a string. */
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type RouteHandler = (request: RouteRequest) => RouteResponse;
+
+/** Request weights as Binance documents them (spot, 2024). */
+const WEIGHTS: Readonly<Record<string, number>> = {
+  '/api/v3/ping': 1,
+  '/api/v3/time': 1,
+  '/api/v3/exchangeInfo': 20,
+  '/api/v3/klines': 2,
+};
+
+const INTERVAL_MS: Readonly<Record<string, number>> = {
+  '1s': 1_000,
+  '1m': 60_000,
+  '3m': 180_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': 3_600_000,
+  '2h': 7_200_000,
+  '4h': 14_400_000,
+  '6h': 21_600_000,
+  '8h': 28_800_000,
+  '12h': 43_200_000,
+  '1d': 86_400_000,
+  '3d': 259_200_000,
+  '1w': 604_800_000,
+};
+
+/** Binance's documented error, as a route response. */
+export function binanceError(status: number, code: number, msg: string): RouteResponse {
+  return { status, body: { code, msg } };
+}
+
+function mandatory(name: string): RouteResponse {
+  return binanceError(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+}
+
+function illegalCharacters(name: string): RouteResponse {
+  return binanceError(400, -1100, `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,20}$'.`);
+}
+
+/** Close time of a kline: the last ms of its interval (calendar months for `1M`). */
+function klineCloseTime(openTime: number, interval: string): number {
+  if (interval === '1M') {
+    const open = new Date(openTime);
+    return Date.UTC(open.getUTCFullYear(), open.getUTCMonth() + 1, 1) - 1;
+  }
+  const ms = INTERVAL_MS[interval];
+  if (ms === undefined) throw new Error(`unknown interval ${interval}`);
+  return openTime + ms - 1;
+}
+
+function isInterval(value: string): boolean {
+  return value === '1M' || Object.prototype.hasOwnProperty.call(INTERVAL_MS, value);
+}
+
+/** Index of the first kline with openTime >= t (klines sorted ascending). */
+function lowerBound(klines: readonly Kline[], t: number): number {
+  let lo = 0;
+  let hi = klines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (klines[mid]!.openTime < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function defaultFaultBody(status: number, now: number): { code: number; msg: string } {
+  if (status === 429) {
+    return {
+      code: -1003,
+      msg: 'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.',
+    };
+  }
+  if (status === 418) {
+    return {
+      code: -1003,
+      msg: `Way too much request weight used; IP banned until ${now + 120_000}. Please use WebSocket Streams for live updates to avoid bans.`,
+    };
+  }
+  if (status === 503) return { code: -1008, msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.' };
+  return { code: -1000, msg: 'An unknown error occurred while processing the request.' };
+}
+
+interface PendingFault {
+  readonly fault: Fault;
+  skip: number;
+  times: number;
+}
+
+interface MutableRecord extends RecordedRequest {
+  status: number | null;
+}
+
+export class BinanceServer {
+  private readonly symbols: Map<string, SymbolSpec>;
+  private readonly klines = new Map<string, readonly Kline[]>();
+  private readonly routes = new Map<string, RouteHandler>();
+  private readonly faults = new Map<string, PendingFault[]>();
+  private readonly records: MutableRecord[] = [];
+  private readonly held = new Set<() => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly weightByMinute = new Map<number, number>();
+  private closed = false;
+
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  readonly url: string;
+  /** The server's clock, ms. */
+  readonly now: () => number;
+
+  /** @internal use {@link startBinanceServer}. */
+  constructor(
+    private readonly server: http.Server,
+    options: BinanceServerOptions,
+  ) {
+    const address = server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${address.port}`;
+    this.now = options.now ?? (() => Date.now());
+    this.symbols = new Map((options.symbols ?? [BTCUSDT, ETHUSDT, ETHBTC]).map((s) => [s.symbol, s]));
+    for (const [symbol, byInterval] of Object.entries(options.klines ?? {})) {
+      for (const [interval, klines] of Object.entries(byInterval)) this.setKlines(symbol, interval, klines);
+    }
+    this.route('GET', '/api/v3/ping', () => ({ status: 200, body: {} }));
+    this.route('GET', '/api/v3/time', () => ({ status: 200, body: { serverTime: this.now() } }));
+    this.route('GET', '/api/v3/exchangeInfo', (request) => this.exchangeInfo(request));
+    this.route('GET', '/api/v3/klines', (request) => this.serveKlines(request));
+    server.on('request', (req, res) => this.handle(req, res));
+    // Until streams are built, an upgrade attempt is refused rather than left hanging.
+    server.on('upgrade', (_req, socket) => socket.destroy());
+  }
+
+  /** Adds or replaces an endpoint (for signed order endpoints, or a test's own). */
+  route(method: string, path: string, handler: RouteHandler): void {
+    this.routes.set(`${method.toUpperCase()} ${path}`, handler);
+  }
+
+  /** Replaces the klines served for a symbol and interval (copied and sorted by open time). */
+  setKlines(symbol: string, interval: string, klines: readonly Kline[]): void {
+    if (!isInterval(interval)) throw new Error(`setKlines: ${interval} is not a Binance interval`);
+    const sorted = [...klines].sort((a, b) => a.openTime - b.openTime);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]!.openTime === sorted[i - 1]!.openTime) {
+        throw new Error(`setKlines: two klines open at ${sorted[i]!.openTime} (klines are identified by open time)`);
+      }
+    }
+    this.klines.set(`${symbol} ${interval}`, sorted);
+  }
+
+  /** Applies `fault` to the next matching requests of `path` (e.g. `/api/v3/klines`). */
+  inject(path: string, fault: Fault, options: InjectOptions = {}): void {
+    const times = options.times ?? 1;
+    const skip = options.skip ?? 0;
+    if (!(times >= 1) || !(skip >= 0)) throw new Error(`inject: times must be ≥ 1 and skip ≥ 0 (got ${times}, ${skip})`);
+    const queue = this.faults.get(path) ?? [];
+    queue.push({ fault, times, skip });
+    this.faults.set(path, queue);
+  }
+
+  /** The next requests of `path` get `status` with a Binance error body (and `Retry-After` when given). */
+  failNext(
+    path: string,
+    status: number,
+    options: InjectOptions & { code?: number; msg?: string; retryAfterSec?: number; rawBody?: string } = {},
+  ): void {
+    const fault: Fault = {
+      kind: 'status',
+      status,
+      ...(options.code !== undefined ? { code: options.code } : {}),
+      ...(options.msg !== undefined ? { msg: options.msg } : {}),
+      ...(options.retryAfterSec !== undefined ? { retryAfterSec: options.retryAfterSec } : {}),
+      ...(options.rawBody !== undefined ? { rawBody: options.rawBody } : {}),
+    };
+    this.inject(path, fault, options);
+  }
+
+  /** The next requests of `path` are answered normally, `ms` later. */
+  delayNext(path: string, ms: number, options: InjectOptions = {}): void {
+    this.inject(path, { kind: 'delay', ms }, options);
+  }
+
+  /** The next requests of `path` are held unanswered until {@link release}. */
+  holdNext(path: string, options: InjectOptions = {}): void {
+    this.inject(path, { kind: 'hold' }, options);
+  }
+
+  /** The next requests of `path` lose their connection without a response. */
+  closeNext(path: string, options: InjectOptions = {}): void {
+    this.inject(path, { kind: 'close' }, options);
+  }
+
+  /** Answers every held request normally. Returns how many there were. */
+  release(): number {
+    const pending = [...this.held];
+    this.held.clear();
+    for (const answer of pending) answer();
+    return pending.length;
+  }
+
+  /** Requests received so far, in arrival order; only those of `path` when given. */
+  requests(path?: string): readonly RecordedRequest[] {
+    return this.records.filter((r) => path === undefined || r.path === path).map((r) => ({ ...r }));
+  }
+
+  /** Faults injected but not yet used up, for `path` or all paths. */
+  pendingFaults(path?: string): number {
+    let n = 0;
+    for (const [p, queue] of this.faults) {
+      if (path === undefined || p === path) n += queue.reduce((sum, f) => sum + f.times, 0);
+    }
+    return n;
+  }
+
+  /** Stops listening and drops every connection (held and delayed requests included). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.held.clear();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private takeFault(path: string): Fault | null {
+    const queue = this.faults.get(path);
+    const next = queue?.[0];
+    if (!queue || !next) return null;
+    if (next.skip > 0) {
+      next.skip -= 1;
+      return null;
+    }
+    next.times -= 1;
+    if (next.times === 0) queue.shift();
+    return next.fault;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', this.url);
+      const request: RouteRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      const fault = this.takeFault(request.path);
+      const record: MutableRecord = {
+        seq: this.records.length + 1,
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: request.headers,
+        receivedAt: this.now(),
+        fault: fault?.kind ?? null,
+        status: null,
+      };
+      this.records.push(record);
+      res.on('finish', () => {
+        record.status = res.statusCode;
+      });
+      this.dispatch(request, fault, req, res);
+    });
+  }
+
+  private dispatch(request: RouteRequest, fault: Fault | null, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const answer = (): void => {
+      if (this.closed || res.destroyed) return;
+      this.send(res, request.path, this.answer(request));
+    };
+    switch (fault?.kind) {
+      case undefined:
+        answer();
+        return;
+      case 'status': {
+        const { code, msg } = { ...defaultFaultBody(fault.status, this.now()), ...pickDefined(fault) };
+        const headers: Record<string, string> = {};
+        if (fault.retryAfterSec !== undefined) headers['Retry-After'] = String(fault.retryAfterSec);
+        this.send(res, request.path, { status: fault.status, body: fault.rawBody ?? { code, msg }, headers });
+        return;
+      }
+      case 'delay': {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          answer();
+        }, fault.ms);
+        this.timers.add(timer);
+        return;
+      }
+      case 'hold':
+        this.held.add(answer);
+        return;
+      case 'close':
+        req.socket.destroy();
+        return;
+      case 'quirk': {
+        const altered = fault.alterQuery ? { ...request, query: fault.alterQuery(request.query) } : request;
+        const response = this.answer(altered);
+        this.send(res, request.path, fault.alterBody && response.status === 200 ? { ...response, body: fault.alterBody(response.body) } : response);
+        return;
+      }
+    }
+  }
+
+  private answer(request: RouteRequest): RouteResponse {
+    const handler = this.routes.get(`${request.method} ${request.path}`);
+    if (!handler) return { status: 404, body: '<html><body><h1>404 Not Found</h1></body></html>' };
+    try {
+      return handler(request);
+    } catch (error) {
+      // A bug in a handler must show up in the test, as Binance's generic internal error.
+      return binanceError(500, -1000, `An unknown error occurred while processing the request. (${String(error)})`);
+    }
+  }
+
+  private send(res: http.ServerResponse, path: string, response: RouteResponse): void {
+    const minute = Math.floor(this.now() / 60_000);
+    const used = (this.weightByMinute.get(minute) ?? 0) + (WEIGHTS[path] ?? 1);
+    this.weightByMinute.set(minute, used);
+    const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
+    const isJson = typeof response.body !== 'string' || text.startsWith('{') || text.startsWith('[');
+    res.writeHead(response.status, {
+      'Content-Type': isJson ? 'application/json;charset=UTF-8' : 'text/html',
+      'Content-Length': Buffer.byteLength(text),
+      'X-MBX-USED-WEIGHT-1M': String(used),
+      ...response.headers,
+    });
+    res.end(text);
+  }
+
+  private exchangeInfo(request: RouteRequest): RouteResponse {
+    const wanted = request.query['symbol'] ?? request.query['symbols'];
+    let specs = [...this.symbols.values()];
+    if (wanted !== undefined) {
+      const ids = wanted.startsWith('[') ? (JSON.parse(wanted) as string[]) : [wanted];
+      const unknown = ids.find((id) => !this.symbols.has(id));
+      if (unknown !== undefined) return binanceError(400, -1121, 'Invalid symbol.');
+      specs = specs.filter((s) => ids.includes(s.symbol));
+    }
+    return {
+      status: 200,
+      body: {
+        timezone: 'UTC',
+        serverTime: this.now(),
+        rateLimits: [
+          { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
+          { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+          { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
+          { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+        ],
+        exchangeFilters: [],
+        symbols: specs.map(symbolInfo),
+      },
+    };
+  }
+
+  /**
+   * Binance's kline semantics: klines whose open time is in [startTime, endTime], ascending; with
+   * only endTime (or neither) the most recent `limit` of them, otherwise the first `limit` from
+   * startTime. `limit` defaults to 500, at most 1000.
+   */
+  private serveKlines(request: RouteRequest): RouteResponse {
+    const { symbol, interval } = request.query;
+    if (!symbol) return mandatory('symbol');
+    if (!interval) return mandatory('interval');
+    if (!this.symbols.has(symbol)) return binanceError(400, -1121, 'Invalid symbol.');
+    if (!isInterval(interval)) return binanceError(400, -1120, 'Invalid interval.');
+    const numbers: Record<'startTime' | 'endTime' | 'limit', number | undefined> = {
+      startTime: undefined,
+      endTime: undefined,
+      limit: undefined,
+    };
+    for (const name of ['startTime', 'endTime', 'limit'] as const) {
+      const raw = request.query[name];
+      if (raw === undefined) continue;
+      if (!/^[0-9]{1,20}$/.test(raw)) return illegalCharacters(name);
+      numbers[name] = Number(raw);
+    }
+    const limit = numbers.limit ?? 500;
+    if (limit < 1 || limit > 1000) return binanceError(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const all = this.klines.get(`${symbol} ${interval}`) ?? [];
+    const from = numbers.startTime === undefined ? 0 : lowerBound(all, numbers.startTime);
+    const to = numbers.endTime === undefined ? all.length : lowerBound(all, numbers.endTime + 1);
+    const selected =
+      numbers.startTime === undefined
+        ? all.slice(Math.max(from, to - limit), to)
+        : all.slice(from, Math.min(to, from + limit));
+    return {
+      status: 200,
+      body: selected.map((k) => [
+        k.openTime,
+        k.open,
+        k.high,
+        k.low,
+        k.close,
+        k.volume,
+        klineCloseTime(k.openTime, interval),
+        k.quoteVolume ?? '0',
+        k.trades ?? 0,
+        k.takerBuyBaseVolume ?? '0',
+        k.takerBuyQuoteVolume ?? '0',
+        '0',
+      ]),
+    };
+  }
+}
+
+function pickDefined(fault: { code?: number; msg?: string }): { code?: number; msg?: string } {
+  return {
+    ...(fault.code !== undefined ? { code: fault.code } : {}),
+    ...(fault.msg !== undefined ? { msg: fault.msg } : {}),
+  };
+}
+
+function symbolInfo(spec: SymbolSpec): Record<string, unknown> {
+  const notional =
+    (spec.notionalFilter ?? 'NOTIONAL') === 'NOTIONAL'
+      ? {
+          filterType: 'NOTIONAL',
+          minNotional: spec.minNotional,
+          applyMinToMarket: true,
+          maxNotional: '9000000.00000000',
+          applyMaxToMarket: false,
+          avgPriceMins: 5,
+        }
+      : { filterType: 'MIN_NOTIONAL', minNotional: spec.minNotional, applyToMarket: true, avgPriceMins: 5 };
+  return {
+    symbol: spec.symbol,
+    status: spec.status ?? 'TRADING',
+    baseAsset: spec.baseAsset,
+    baseAssetPrecision: 8,
+    quoteAsset: spec.quoteAsset,
+    quotePrecision: 8,
+    quoteAssetPrecision: 8,
+    baseCommissionPrecision: 8,
+    quoteCommissionPrecision: 8,
+    orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'],
+    icebergAllowed: true,
+    ocoAllowed: true,
+    otoAllowed: true,
+    quoteOrderQtyMarketAllowed: true,
+    allowTrailingStop: true,
+    cancelReplaceAllowed: true,
+    isSpotTradingAllowed: true,
+    isMarginTradingAllowed: false,
+    filters: [
+      { filterType: 'PRICE_FILTER', minPrice: spec.minPrice, maxPrice: spec.maxPrice, tickSize: spec.tickSize },
+      { filterType: 'LOT_SIZE', minQty: spec.minQty, maxQty: spec.maxQty, stepSize: spec.stepSize },
+      { filterType: 'ICEBERG_PARTS', limit: 10 },
+      { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: spec.maxQty, stepSize: '0.00000000' },
+      { filterType: 'TRAILING_DELTA', minTrailingAboveDelta: 10, maxTrailingAboveDelta: 2000, minTrailingBelowDelta: 10, maxTrailingBelowDelta: 2000 },
+      { filterType: 'PERCENT_PRICE_BY_SIDE', bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5 },
+      notional,
+      { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
+      { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: 5 },
+    ],
+    permissions: [],
+    permissionSets: [['SPOT']],
+    defaultSelfTradePreventionMode: 'EXPIRE_MAKER',
+    allowedSelfTradePreventionModes: ['EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH'],
+  };
+}
+
+/** Starts a server on 127.0.0.1 with an OS-assigned port. */
+export async function startBinanceServer(options: BinanceServerOptions = {}): Promise<BinanceServer> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return new BinanceServer(server, options);
+}
