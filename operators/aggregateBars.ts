@@ -20,8 +20,9 @@ export interface AggregateBarsConfig {
  *
  * A bar `[t, t + tf)` is emitted when the first tick at or after `t + tf` arrives — never on a wall
  * clock, so replay and live agree. Intervals with no trade produce no bar: a {@link BarGap} says
- * how many are missing. A tick older than the open bar (late or out of order) cannot be placed
- * without rewriting an emitted bar: it becomes a {@link DeadLetter}.
+ * how many are missing. A tick out of order inside the open interval is placed by its event time
+ * (the open is the earliest trade, the close the latest). A tick older than the open bar cannot
+ * be placed without rewriting an emitted bar: it becomes a {@link DeadLetter}.
  *
  * ```
  * ticks (1m): -a-b----c--------d-|     a,b in minute 0 · c in minute 1 · d in minute 3
@@ -93,6 +94,9 @@ class SeriesState {
   private close = 0;
   private volume = 0;
   private trades = 0;
+  /** Event times of the trades that set open and close (ticks may arrive out of order within the interval). */
+  private tsFirst = 0;
+  private tsLast = 0;
   /** tsEvent of the last emitted bar, to detect gaps across intervals with no trade. */
   private lastClosedEnd = -1;
 
@@ -127,13 +131,22 @@ class SeriesState {
       }
       this.tsOpen = bucket;
       this.open = this.high = this.low = this.close = tick.price;
+      this.tsFirst = this.tsLast = ts;
       this.volume = tick.qty;
       this.trades = 1;
       return;
     }
     if (tick.price > this.high) this.high = tick.price;
     if (tick.price < this.low) this.low = tick.price;
-    this.close = tick.price;
+    // Open and close follow event time, not arrival order.
+    if (ts < this.tsFirst) {
+      this.tsFirst = ts;
+      this.open = tick.price;
+    }
+    if (ts >= this.tsLast) {
+      this.tsLast = ts;
+      this.close = tick.price;
+    }
     this.volume += tick.qty;
     this.trades++;
   }

@@ -54,6 +54,9 @@ class MessageParser {
   private readonly scheduler: SchedulerLike;
   private readonly symbolCache = new Map<string, string>();
   private readonly decoder = new TextDecoder();
+  /** The last exchange symbol seen on the fast path, and its unified form. */
+  private lastRawSymbol: string | undefined;
+  private lastUnifiedSymbol = '';
 
   constructor(config: ParseTradesConfig) {
     this.venue = config.venue ?? 'binance';
@@ -85,31 +88,77 @@ class MessageParser {
 
   /**
    * Fast path for compact Binance `trade`/`aggTrade` payloads, the bulk of a market-data feed:
-   * reads the fields by position instead of building a JSON object. Returns undefined whenever
-   * the text is not in the exact compact form, and the general path decides.
+   * one left-to-right scan that reads the fields in Binance's key order without building a JSON
+   * object or slicing the numbers out. Returns undefined whenever the text is not in exactly that
+   * form, and the general path decides — so both paths agree on every input.
    */
   private parseTradeFast(text: string): TradeTick | undefined {
+    let pos: number;
     let idKey: string;
-    if (text.startsWith('{"e":"trade",')) idKey = '"t":';
-    else if (text.startsWith('{"e":"aggTrade",')) idKey = '"a":';
+    if (text.startsWith('{"e":"trade",')) {
+      pos = 13;
+      idKey = '"t":';
+    } else if (text.startsWith('{"e":"aggTrade",')) {
+      pos = 16;
+      idKey = '"a":';
+    } else return undefined;
+    // A compact payload has no nested object: it is whole exactly when it ends with its brace.
+    if (text.charCodeAt(text.length - 1) !== 125 /* } */) return undefined;
+
+    const s = text.indexOf('"s":"', pos);
+    if (s < 0) return undefined;
+    const symbolStart = s + 5;
+    const symbolEnd = text.indexOf('"', symbolStart);
+    if (symbolEnd <= symbolStart) return undefined;
+    let symbol: string;
+    const last = this.lastRawSymbol;
+    if (last !== undefined && symbolEnd - symbolStart === last.length && text.startsWith(last, symbolStart)) {
+      symbol = this.lastUnifiedSymbol;
+    } else {
+      const raw = text.slice(symbolStart, symbolEnd);
+      if (raw.includes('\\')) return undefined;
+      symbol = this.unify(raw);
+      this.lastRawSymbol = raw;
+      this.lastUnifiedSymbol = symbol;
+    }
+
+    const id = text.indexOf(idKey, symbolEnd);
+    if (id < 0) return undefined;
+    const idStart = id + 4;
+    const idValue = integerAt(text, idStart);
+    if (idValue < 0 || text.charCodeAt(scanEnd) !== 44 /* , */) return undefined;
+    const tradeId = text.slice(idStart, scanEnd);
+
+    const p = text.indexOf('"p":"', scanEnd);
+    if (p < 0) return undefined;
+    const price = decimalAt(text, p + 5);
+    if (!(price > 0) || text.charCodeAt(scanEnd) !== 34 /* " */) return undefined;
+
+    const q = text.indexOf('"q":"', scanEnd);
+    if (q < 0) return undefined;
+    const qty = decimalAt(text, q + 5);
+    if (!(qty > 0) || text.charCodeAt(scanEnd) !== 34) return undefined;
+
+    const t = text.indexOf('"T":', scanEnd);
+    if (t < 0) return undefined;
+    const tsEvent = integerAt(text, t + 4);
+    const afterT = text.charCodeAt(scanEnd);
+    if (tsEvent < 0 || (afterT !== 44 && afterT !== 125)) return undefined;
+
+    const m = text.indexOf('"m":', scanEnd);
+    if (m < 0) return undefined;
+    let maker: boolean;
+    if (text.startsWith('true', m + 4)) maker = true;
+    else if (text.startsWith('false', m + 4)) maker = false;
     else return undefined;
-    const symbol = stringField(text, '"s":"');
-    const tradeId = rawField(text, idKey);
-    const price = numberInString(text, '"p":"');
-    const qty = numberInString(text, '"q":"');
-    const time = rawField(text, '"T":');
-    const maker = rawField(text, '"m":');
-    if (symbol === undefined || tradeId === undefined || time === undefined || maker === undefined) return undefined;
-    const tsEvent = +time;
-    if (!(price > 0) || !(qty > 0) || !Number.isSafeInteger(tsEvent) || (maker !== 'true' && maker !== 'false')) return undefined;
-    if (!/^\d+$/.test(tradeId)) return undefined;
+
     return {
       kind: 'trade',
       venue: this.venue,
-      symbol: this.unify(symbol),
+      symbol,
       price,
       qty,
-      side: maker === 'true' ? 'sell' : 'buy',
+      side: maker ? 'sell' : 'buy',
       tradeId,
       tsEvent,
       tsInit: this.scheduler.now(),
@@ -243,44 +292,63 @@ class MessageParser {
   }
 }
 
-/** Value of `"key":"value"` (no escapes allowed), or undefined. */
-function stringField(text: string, key: string): string | undefined {
-  const start = text.indexOf(key);
-  if (start < 0) return undefined;
-  const from = start + key.length;
-  const end = text.indexOf('"', from);
-  if (end < 0) return undefined;
-  const value = text.slice(from, end);
-  return value.includes('\\') || value === '' ? undefined : value;
-}
+/** Where the last `integerAt`/`decimalAt` scan stopped (module scratch: no allocation per call). */
+let scanEnd = 0;
 
-/** Raw text of a scalar `"key":value` up to the next `,` or `}`. */
-function rawField(text: string, key: string): string | undefined {
-  const start = text.indexOf(key);
-  if (start < 0) return undefined;
-  const from = start + key.length;
-  let end = from;
-  while (end < text.length) {
-    const c = text.charCodeAt(end);
-    if (c === 44 /* , */ || c === 125 /* } */) break;
-    end++;
+/**
+ * A non-negative decimal integer starting at `start` (at most 15 digits), or -1. Sets `scanEnd`
+ * to the index after its last digit.
+ */
+function integerAt(text: string, start: number): number {
+  let value = 0;
+  let i = start;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    value = value * 10 + c;
   }
-  return end === from || end === text.length ? undefined : text.slice(from, end);
+  scanEnd = i;
+  return i === start || i - start > 15 ? -1 : value;
 }
 
-/** A decimal in a JSON string (`"p":"0.001"`) as a number; NaN when absent or malformed. */
-function numberInString(text: string, key: string): number {
-  const value = stringField(text, key);
-  if (value === undefined || !DECIMAL.test(value)) return NaN;
-  return +value;
+/**
+ * A plain decimal (`123`, `0.00120000`) starting at `start`, or NaN. The digits are read as one
+ * integer m with k decimals and the value computed as m / 10^k: both are exact doubles
+ * (m < 2^53, k ≤ 22) and IEEE division rounds correctly, so the result equals `Number(text)`
+ * bit for bit. Longer numbers fall back to `Number`. Sets `scanEnd`.
+ */
+function decimalAt(text: string, start: number): number {
+  let mantissa = 0;
+  let digits = 0;
+  let decimals = -1;
+  let i = start;
+  for (; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 46 /* . */) {
+      if (decimals >= 0 || digits === 0) return NaN;
+      decimals = 0;
+      continue;
+    }
+    const c = code - 48;
+    if (c < 0 || c > 9) break;
+    mantissa = mantissa * 10 + c;
+    digits++;
+    if (decimals >= 0) decimals++;
+  }
+  scanEnd = i;
+  if (digits === 0 || decimals === 0) return NaN;
+  if (digits > 15 || decimals > 22) return Number(text.slice(start, i));
+  return decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
 }
+
+/** 10^0 … 10^22, built by exact multiplication (every one is an exact double). */
+const POWERS_OF_TEN: readonly number[] = Array.from({ length: 23 }).reduce<number[]>((acc, _, k) => acc.concat(k === 0 ? 1 : acc[k - 1]! * 10), []);
 
 const DECIMAL = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
 function decimal(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && DECIMAL.test(value)) return +value;
-  return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value) ? +value : NaN;
+  return Number.isFinite(n) ? n : undefined;
 }
 
 function positiveDecimal(value: unknown): number | undefined {

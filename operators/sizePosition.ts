@@ -17,7 +17,10 @@ export interface SizePositionConfig {
    * (spec §8.2 "misspecification buffer": 0.5 = assume half the edge is not real). Default 0.5.
    */
   readonly misspecificationBuffer?: number;
-  /** Average win / average loss (Kelly's b). Default 1.5. */
+  /**
+   * Average win / average loss (Kelly's b). Default 1: a symmetric bet, right for signals that
+   * predict the next move; set it to target distance / stop distance when exits are bracketed.
+   */
   readonly payoffRatio?: number;
   /** Cap on the target position as a fraction of equity. Default 0.25. */
   readonly maxPositionPct?: number;
@@ -35,9 +38,8 @@ export interface SizePositionConfig {
 /**
  * Sizes a fused signal into an order intent by fractional Kelly (spec §8.2).
  *
- *   p₀     = 1 / (1 + b)                               (break-even win rate at payoff ratio b)
- *   p      = p₀ + strength·(1 − p₀)·(1 − buffer)       (strength 0 = no edge, 1 = certainty)
- *   kelly  = (p·b − (1 − p)) / b                       (≤ 0 → no position)
+ *   p      = 0.5 + (1 − buffer) · strength / 2        (strength = |2·P(up) − 1|, shrunk by the buffer)
+ *   kelly  = p − (1 − p) / b                            (b = payoff ratio; ≤ 0 → no position)
  *   target = min(kelly × kellyFraction × confidence, maxPositionPct) × equity / price
  *
  * A long signal targets +target, a short one −target (or flat when shorts are not allowed), a
@@ -53,7 +55,7 @@ export interface SizePositionConfig {
 export function sizePosition(config: SizePositionConfig): OperatorFunction<SizingInput, OrderIntent> {
   const fraction = config.kellyFraction ?? 0.25;
   const buffer = config.misspecificationBuffer ?? 0.5;
-  const payoff = config.payoffRatio ?? 1.5;
+  const payoff = config.payoffRatio ?? 1;
   const maxPct = config.maxPositionPct ?? 0.25;
   const allowShort = config.allowShort ?? false;
   const onFlat = config.onFlat ?? 'hold';
@@ -114,13 +116,13 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
 }
 
 /**
- * Kelly fraction for a signal of the given strength. Strength 0 means the break-even win rate
- * 1/(1+b) (no edge, no bet); the edge above it is shrunk by the misspecification buffer.
+ * Kelly fraction for a signal of the given strength. The win probability is read from the
+ * strength (a signal of strength s says P(win) = 0.5 + s/2) with the edge over 0.5 shrunk by the
+ * misspecification buffer; then f = p − (1 − p)/b, floored at 0.
  */
 export function kellyFractionOf(strength: number, payoff: number, buffer: number): number {
-  const breakEven = 1 / (1 + payoff);
-  const p = breakEven + Math.min(1, Math.max(0, strength)) * (1 - breakEven) * (1 - buffer);
-  const kelly = (p * payoff - (1 - p)) / payoff;
+  const p = 0.5 + ((1 - buffer) * Math.min(1, Math.max(0, strength))) / 2;
+  const kelly = p - (1 - p) / payoff;
   return kelly > 0 ? kelly : 0;
 }
 

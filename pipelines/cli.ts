@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
 import { runBacktest } from './backtest';
+import { runDownload } from './download';
 import { runTrain } from './train';
 import type { BacktestReport } from '../operators/backtestReport';
 
@@ -45,6 +46,7 @@ export function formatReport(report: BacktestReport): string {
 export function buildCli(): Command {
   const program = new Command('run-pipeline')
     .description('bot4: run the trading pipeline in backtest mode, train its ML model, download history')
+    .helpOption('-h, --help', 'show help for a command: run-pipeline <command> --help')
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
 
@@ -101,6 +103,41 @@ export function buildCli(): Command {
           `  trained on ${new Date(model.training.from).toISOString()} → ${new Date(model.training.to).toISOString()}; ` +
           `backtests before ${new Date(model.training.to).toISOString()} get no ML signal unless signals.ml.allowInSample\n`,
       );
+    });
+
+  program
+    .command('download')
+    .description('download historical bars with ccxt fetchOHLCV (paged, resumable, with progress) into a CSV for backtest/train')
+    .requiredOption('-e, --exchange <id>', 'ccxt exchange id, e.g. binance, kraken, coinbase, bybit, okx')
+    .requiredOption('-s, --symbol <symbol>', 'unified symbol, e.g. BTC/USDT')
+    .requiredOption('-t, --timeframe <tf>', 'bar timeframe: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d')
+    .requiredOption('--since <time>', 'first bar (ISO date/time, UTC, or epoch ms); ignored when --out already holds bars (resume)')
+    .requiredOption('-o, --out <file>', 'CSV to create, or to continue after its last complete row')
+    .option('--until <time>', 'end of the range, exclusive (default: now)')
+    .option('--limit <n>', "bars per request (default: the exchange's maximum)")
+    .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, proxy)")
+    .action(async (opts: { exchange: string; symbol: string; timeframe: string; since: string; out: string; until?: string; limit?: string; apiUrl?: string }) => {
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        const summary = await runDownload(
+          {
+            exchange: opts.exchange,
+            symbol: opts.symbol,
+            timeframe: opts.timeframe,
+            since: opts.since,
+            out: opts.out,
+            ...(opts.until !== undefined ? { until: opts.until } : {}),
+            ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+            ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+          },
+          { progress: process.stderr, signal: abort.signal },
+        );
+        if (summary.aborted) process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
     });
 
   return program;

@@ -68,7 +68,7 @@ export function loadConfig(file: string): PipelineConfig {
 /** Validates config text as if read from `file` (relative paths resolve against its folder). */
 export function parseConfig(text: string, file: string): PipelineConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
@@ -301,7 +301,10 @@ function describe(value: unknown): string {
   return 'a mapping';
 }
 
-/** The candidate within edit distance 2 (or a third of the length), if any. */
+/**
+ * The candidate within edit distance 2 (or a third of the length); failing that, the candidate
+ * that contains the word's last dotted part (`macd.histogram` → `macd.macd_histogram`).
+ */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
@@ -312,7 +315,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
       bestDistance = d;
     }
   }
-  return best;
+  if (best) return best;
+  const last = word.toLowerCase().split('.').pop() ?? '';
+  return last.length >= 3 ? candidates.find((c) => c.toLowerCase().includes(last)) : undefined;
 }
 
 function editDistance(a: string, b: string): number {

@@ -1,0 +1,186 @@
+/**
+ * `npm run bench`: measures, on this machine, the numbers the issues set targets for. Nothing
+ * here asserts; it prints and writes out/bench.json. Run on a quiet machine and compare runs.
+ *
+ *   node dist/bench/index.js [--only parse,decision,backtest,indicators]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Subject, filter, from, map, zip } from 'rxjs';
+import { aggregateBars } from '../operators/aggregateBars';
+import { computeFeatures } from '../operators/computeFeatures';
+import { fuseSignals } from '../operators/fuseSignals';
+import { gateRisk } from '../operators/gateRisk';
+import { createIndicator } from '../operators/indicators/registry';
+import { createWindowedIndicator } from '../operators/indicators/tulindWindow';
+import { mlSignal } from '../operators/mlSignal';
+import { parseTrades } from '../operators/parseTrades';
+import { sizePosition } from '../operators/sizePosition';
+import { taSignal } from '../operators/taSignal';
+import { initialPortfolio } from '../operators/trackPortfolio';
+import type { Bar, TradeTick } from '../operators/types';
+import { loadConfig } from '../pipelines/config';
+import { loadModelFor } from '../pipelines/model';
+import { readBarsCsv } from '../sources/csvBars';
+import { randomWalkBars } from '../test/support/fixtures';
+import { sharedDataPath, repoRoot } from '../test/support/sharedData';
+
+type Result = Record<string, number | string>;
+const results: Record<string, Result> = {};
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function line(label: string, value: string): void {
+  process.stdout.write(`  ${label.padEnd(44)} ${value}\n`);
+}
+
+/** Compact Binance trade messages with realistic values and rising times. */
+function tradeMessages(count: number): string[] {
+  const out = new Array<string>(count);
+  let price = 43_000;
+  let t = Date.UTC(2024, 0, 1);
+  for (let i = 0; i < count; i++) {
+    price = Math.max(1, price + (((i * 7919) % 13) - 6) * 0.01);
+    t += (i * 31) % 7;
+    const qty = (((i * 104729) % 100000) / 1e6 + 0.00001).toFixed(5);
+    out[i] = `{"e":"trade","E":${t + 1},"s":"BTCUSDT","t":${3_000_000_000 + i},"p":"${price.toFixed(2)}","q":"${qty}","T":${t},"m":${i % 3 === 0},"M":true}`;
+  }
+  return out;
+}
+
+function benchParse(): void {
+  process.stdout.write('parse + aggregate (parseTrades → aggregateBars 1m+5m, one core)\n');
+  const messages = tradeMessages(2_000_000);
+  let runs: number[] = [];
+  let bars = 0;
+  let bad = 0;
+  for (let round = 0; round < 4; round++) {
+    bars = 0;
+    bad = 0;
+    const start = process.hrtime.bigint();
+    from(messages)
+      .pipe(
+        parseTrades({ venue: 'binance' }),
+        filter((e): e is TradeTick => {
+          if (e.kind === 'trade') return true;
+          bad++;
+          return false;
+        }),
+        aggregateBars({ timeframes: ['1m', '5m'] }),
+      )
+      .subscribe(() => bars++);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (round > 0) runs.push(messages.length / seconds); // round 0 warms the JIT
+  }
+  runs = runs.sort((a, b) => a - b);
+  const median = runs[Math.floor(runs.length / 2)]!;
+  line('messages', `${messages.length.toLocaleString('en')} (${bars} bars out, ${bad} rejected)`);
+  line('throughput (median of 3)', `${Math.round(median).toLocaleString('en')} msg/s  (${(1e6 / median).toFixed(3)} µs/msg)   target ≥ 1,000,000`);
+  results['parse'] = { messages: messages.length, msgPerSecond: Math.round(median), usPerMessage: 1e6 / median, runs: runs.map(Math.round).join(',') };
+}
+
+function loadBars(): { bars: Bar[]; source: string } {
+  const file = sharedDataPath('candles/binance_spot_BTCUSDT_5m_nfi.csv');
+  if (file) return { bars: readBarsCsv(file, { venue: 'binance', symbol: 'BTC/USDT', timeframe: '5m' }), source: file };
+  return { bars: randomWalkBars(65_741), source: 'generated random walk (../shared/data not found)' };
+}
+
+function benchDecision(): void {
+  process.stdout.write('per-bar decision: 12 indicators → TA + ML → fuse → size → risk (Growth config)\n');
+  const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
+  const model = loadModelFor(config);
+  const { bars, source } = loadBars();
+  const portfolio = initialPortfolio({ initialCash: config.initialCash, quote: 'USDT' });
+  const bars$ = new Subject<Bar>();
+  const features$ = new Subject<ReturnType<typeof Object>>();
+  void features$;
+  let decisions = 0;
+  const shared = bars$.pipe(computeFeatures({ features: config.features }));
+  const sharedFeatures = new Subject<import('../operators/types').Features>();
+  shared.subscribe(sharedFeatures);
+  zip(sharedFeatures.pipe(taSignal(config.signals.ta!)), sharedFeatures.pipe(mlSignal({ model, allowInSample: true })))
+    .pipe(
+      fuseSignals(config.signals.fuse),
+      map((signal) => ({ signal, portfolio })),
+      sizePosition({ instrument: config.instrument, ...config.sizing }),
+      map((intent) => ({ intent, portfolio, mode: 'Normal' as const })),
+      gateRisk({ instrument: config.instrument, ...config.risk, strategyId: config.name, configHash: config.hash }),
+    )
+    .subscribe(() => decisions++);
+  const latencies = new Float64Array(bars.length);
+  for (let i = 0; i < bars.length; i++) {
+    const start = process.hrtime.bigint();
+    bars$.next(bars[i]!);
+    latencies[i] = Number(process.hrtime.bigint() - start) / 1000;
+  }
+  const warm = latencies.slice(1000).sort();
+  line('bars', `${bars.length.toLocaleString('en')} from ${path.basename(source)} (${decisions} orders approved)`);
+  line('p50 / p99 / p99.9 / max', `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} / ${warm[warm.length - 1]!.toFixed(2)} µs   target p99 ≤ 50 µs`);
+  results['decision'] = { bars: bars.length, p50us: percentile(warm, 0.5), p99us: percentile(warm, 0.99), p999us: percentile(warm, 0.999), maxUs: warm[warm.length - 1]! };
+}
+
+function benchIndicators(): void {
+  process.stdout.write('indicator update: incremental vs tulind on a 300-bar window (per bar)\n');
+  const { bars } = loadBars();
+  const sample = bars.slice(0, 20_000);
+  const specs: [string, number[]][] = [['sma', [20]], ['ema', [20]], ['rsi', [14]], ['macd', [12, 26, 9]], ['bbands', [20, 2]], ['atr', [14]], ['adx', [14]], ['stoch', [14, 3, 3]], ['cci', [20]]];
+  const row: Result = {};
+  for (const [name, options] of specs) {
+    const incremental = createIndicator(name, options);
+    let start = process.hrtime.bigint();
+    for (const bar of sample) incremental.update(bar);
+    const inc = Number(process.hrtime.bigint() - start) / sample.length;
+    const windowed = createWindowedIndicator(name, options, 300);
+    start = process.hrtime.bigint();
+    for (const bar of sample) windowed.update(bar);
+    const win = Number(process.hrtime.bigint() - start) / sample.length;
+    line(`${name}(${options.join(',')})`, `${inc.toFixed(0).padStart(5)} ns incremental   ${(win / 1000).toFixed(1).padStart(6)} µs tulind window`);
+    row[`${name}Ns`] = Math.round(inc);
+    row[`${name}TulindNs`] = Math.round(win);
+  }
+  results['indicators'] = row;
+}
+
+function benchBacktest(): void {
+  const file = sharedDataPath('candles/binance_spot_BTCUSDT_5m_nfi.csv');
+  process.stdout.write('backtest, whole process: run-pipeline backtest config/growth.yaml over the 5m nfi file\n');
+  if (!file) {
+    line('skipped', '../shared/data/candles/binance_spot_BTCUSDT_5m_nfi.csv not found');
+    return;
+  }
+  const cli = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
+  const out = path.join(repoRoot, 'out', 'bench-backtest');
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = process.hrtime.bigint();
+    const result = spawnSync(process.execPath, [cli, 'backtest', '--config', path.join(repoRoot, 'config', 'growth.yaml'), '--data', file, '--out', out, '--quiet'], { encoding: 'utf8' });
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (result.status !== 0) throw new Error(`backtest failed: ${result.stderr}`);
+    times.push(seconds);
+  }
+  times.sort((a, b) => a - b);
+  line('bars', '65,741 (5m, Dec 2020 → Jul 2021)');
+  line('wall time, process start included', `${times.map((t) => t.toFixed(2)).join(' / ')} s (median ${times[1]!.toFixed(2)} s)   target ≤ 3 s`);
+  results['backtest'] = { bars: 65_741, medianSeconds: times[1]!, runs: times.map((t) => t.toFixed(3)).join(',') };
+}
+
+const BENCHES: Record<string, () => void> = { parse: benchParse, decision: benchDecision, indicators: benchIndicators, backtest: benchBacktest };
+
+function main(): void {
+  const onlyArg = process.argv.indexOf('--only');
+  const only = onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? '').split(',') : Object.keys(BENCHES);
+  process.stdout.write(`bot4 bench — node ${process.version}, ${require('node:os').cpus().length} cpus (${require('node:os').cpus()[0]?.model ?? '?'})\n`);
+  for (const name of only) {
+    const bench = BENCHES[name];
+    if (!bench) throw new Error(`unknown bench "${name}"; choose from ${Object.keys(BENCHES).join(', ')}`);
+    bench();
+  }
+  mkdirSync(path.join(repoRoot, 'out'), { recursive: true });
+  writeFileSync(path.join(repoRoot, 'out', 'bench.json'), JSON.stringify({ node: process.version, ...results }, null, 2) + '\n');
+  process.stdout.write(`results: out/bench.json\n`);
+}
+
+main();

@@ -1,0 +1,113 @@
+import { deepStrictEqual, equal, notDeepStrictEqual, ok } from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { backtestBars } from '../../pipelines/backtest';
+import { loadConfig } from '../../pipelines/config';
+import { loadModelFor } from '../../pipelines/model';
+import { trainModel } from '../../pipelines/train';
+import { saveModel } from '../../pipelines/model';
+import type { Bar } from '../../operators/types';
+import { randomWalkBars } from '../support/fixtures';
+import { writeTestGrowthConfig } from '../support/growthConfig';
+import { tempDir } from '../support/tmp';
+
+interface JournalLine {
+  kind: string;
+  tsEvent: number;
+  [key: string]: unknown;
+}
+
+function readJournal(file: string): JournalLine[] {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as JournalLine);
+}
+
+describe('backtest pipeline (Growth config, generated bars, virtual time)', function () {
+  this.timeout(120_000);
+  const tmp = tempDir();
+  const bars = randomWalkBars(4000, { seed: 7 });
+  let configFile: string;
+
+  before(async () => {
+    configFile = writeTestGrowthConfig(tmp.dir);
+    const config = loadConfig(configFile);
+    const model = await trainModel(config, bars.slice(0, 1500), { dataFile: 'generated', dataSha256: '0' });
+    saveModel(config.modelPath!, model);
+  });
+  after(() => tmp.cleanup());
+
+  async function run(input: readonly Bar[], name: string): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
+    const config = loadConfig(configFile);
+    const result = await backtestBars(config, input, { dataFile: 'generated.csv', outDir: path.join(tmp.dir, name), model: loadModelFor(config) });
+    const text = readFileSync(result.journalFile, 'utf8');
+    return { journal: readJournal(result.journalFile), text, report: result.report };
+  }
+
+  it('trades: the journal holds signals, intents, approvals, orders accepted and fills', async () => {
+    const { journal, report } = await run(bars, 'smoke');
+    const kinds = new Set(journal.map((e) => e.kind));
+    for (const kind of ['run-started', 'signal', 'intent', 'approved', 'order-accepted', 'fill']) ok(kinds.has(kind), `journal has no ${kind}`);
+    ok(report.trades > 0, 'no trade in 4,000 bars');
+    equal(report.bars, 4000);
+    equal(journal.filter((e) => e.kind === 'signal').length, 4000, 'one fused signal per bar');
+  });
+
+  it('produces byte-identical journals and equal reports when run twice on the same data and config', async () => {
+    const first = await run(bars, 'determinism-1');
+    const second = await run(bars, 'determinism-2');
+    ok(first.text.length > 0);
+    equal(second.text, first.text);
+    deepStrictEqual({ ...second.report, journal: null }, { ...first.report, journal: null });
+  });
+
+  it('never lets a change to bar N+1 (and later) alter any decision at or before bar N', async () => {
+    const baseline = await run(bars, 'lookahead-base');
+    const decisions = (journal: JournalLine[], until: number): JournalLine[] =>
+      journal.filter((e) => ['signal', 'intent', 'approved', 'denied'].includes(e.kind) && e.tsEvent <= until);
+    // Cut points spread over the run, including ones right where the baseline traded.
+    const fillTimes = baseline.journal.filter((e) => e.kind === 'intent').map((e) => e.tsEvent);
+    const cuts = [500, 1600, 2500, 3900].map((i) => bars[i]!.tsEvent).concat(fillTimes.slice(0, 3));
+    for (const cut of cuts) {
+      const n = bars.findIndex((b) => b.tsEvent === cut);
+      // A violent future: +30 % from bar N+1 on, with a wide range.
+      const perturbed = bars.map((b, i) => (i <= n ? b : { ...b, open: b.open * 1.3, high: b.high * 1.4, low: b.low * 1.2, close: b.close * 1.3, volume: b.volume * 5 }));
+      const changed = await run(perturbed, `lookahead-${n}`);
+      deepStrictEqual(decisions(changed.journal, cut), decisions(baseline.journal, cut), `a decision at or before bar ${n} changed`);
+      notDeepStrictEqual(changed.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'), baseline.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'), 'the perturbation must be visible after the cut, or the test proves nothing');
+    }
+  });
+
+  it('fills every order at a later bar’s open, never at or before the decision', async () => {
+    const { journal } = await run(bars, 'fill-times');
+    const approvals = new Map(journal.filter((e) => e.kind === 'approved').map((e) => [(e['order'] as { clientOrderId: string }).clientOrderId, e.tsEvent]));
+    const opens = new Map(bars.map((b) => [b.tsOpen, b.open]));
+    const fills = journal.filter((e) => e.kind === 'fill');
+    ok(fills.length > 0);
+    for (const fill of fills) {
+      const decided = approvals.get(fill['clientOrderId'] as string);
+      ok(decided !== undefined, 'fill without an approved order');
+      ok(fill.tsEvent >= decided, `filled at ${fill.tsEvent}, decided at ${decided}`);
+      ok(opens.has(fill.tsEvent), 'fill time is a bar open');
+      const open = opens.get(fill.tsEvent)!;
+      const price = Number(fill['price']);
+      ok(Math.abs(price / open - 1) <= 0.0002 + 1e-9, `fill price ${price} vs open ${open}: only the configured 2 bps slippage`);
+    }
+  });
+
+  it('traces every fill to an order, an approval, an intent and the signal that caused it, with fees charged', async () => {
+    const { journal, report } = await run(bars, 'trace');
+    const signals = new Set(journal.filter((e) => e.kind === 'signal').map((e) => e['id']));
+    const intents = new Set(journal.filter((e) => e.kind === 'intent').map((e) => e['signalId']));
+    const orders = new Map(journal.filter((e) => e.kind === 'approved').map((e) => [(e['order'] as { clientOrderId: string }).clientOrderId, e['order'] as { signalId: string; configHash: string }]));
+    for (const fill of journal.filter((e) => e.kind === 'fill')) {
+      const order = orders.get(fill['clientOrderId'] as string);
+      ok(order, `fill ${String(fill['clientOrderId'])} has no approved order`);
+      equal(order.signalId, fill['signalId']);
+      equal(order.configHash, report.config.hash);
+      ok(intents.has(order.signalId) && signals.has(order.signalId), `signal ${order.signalId} not journaled`);
+      ok(Number(fill['fee']) > 0, 'a fill without a fee');
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import { equal, match, ok, throws } from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, loadConfig, parseConfig } from '../../pipelines/config';
+import { repoRoot } from '../support/sharedData';
+
+const GROWTH = path.join(repoRoot, 'config', 'growth.yaml');
+const growthText = readFileSync(GROWTH, 'utf8');
+
+function problemsOf(text: string, file = '/configs/bad.yaml'): string {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.message;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('pipeline config', () => {
+  it('loads the Growth tier config, resolves the model path and hashes it', () => {
+    const config = loadConfig(GROWTH);
+    equal(config.tier, 'growth');
+    equal(config.instrument.symbol, 'BTC/USDT');
+    equal(config.instrument.minNotional, 500_000_000n);
+    equal(config.modelPath, path.join(repoRoot, 'config', 'models', 'growth-btc-5m.json'));
+    match(config.hash, /^[0-9a-f]{16}$/);
+    ok(Object.isFrozen(config) && Object.isFrozen(config.features));
+  });
+
+  it('hashes equal configs equally whatever the key order, and different configs differently', () => {
+    const a = parseConfig(growthText, GROWTH);
+    const reordered = growthText.replace('name: growth-btc\ntier: growth\n', 'tier: growth\nname: growth-btc\n');
+    equal(parseConfig(reordered, GROWTH).hash, a.hash);
+    ok(parseConfig(growthText.replace('maxDrawdown: 0.15', 'maxDrawdown: 0.14'), GROWTH).hash !== a.hash);
+  });
+
+  it('names file, line, key, expected and found for a misspelled key, with a suggestion', () => {
+    const message = problemsOf(growthText.replace('  kellyFraction: 0.25', '  kellyFractoin: 0.25'));
+    match(message, /^\/configs\/bad\.yaml: invalid config/);
+    match(message, /bad\.yaml:\d+:3 key "sizing\.kellyFractoin": expected one of the known keys \(kellyFraction, .*\); did you mean "kellyFraction"\?, found unknown key "kellyFractoin"/);
+  });
+
+  it('names key, expected type and found value for a wrong type', () => {
+    const message = problemsOf(growthText.replace('maxDrawdown: 0.15', 'maxDrawdown: "fifteen"'));
+    match(message, /key "risk\.maxDrawdown": expected number, found string "fifteen"/);
+  });
+
+  it('reports a missing required key', () => {
+    const message = problemsOf(growthText.replace(/^timeframe: 5m\n/m, ''));
+    match(message, /key "timeframe": expected one of "1m", .*found nothing/);
+  });
+
+  it('reports a value out of range and a bad enum', () => {
+    const message = problemsOf(growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('onFlat: hold', 'onFlat: sell'));
+    match(message, /key "sizing\.kellyFraction": expected a number ≤ 1, found number 2/);
+    match(message, /key "sizing\.onFlat": expected one of "hold", "close", found string "sell"/);
+  });
+
+  it('rejects an indicator tulind does not have, suggesting the closest name', () => {
+    const message = problemsOf(growthText.replace('indicator: rsi, options: [14]', 'indicator: rsii, options: [14]'));
+    match(message, /key "features\[4\]\.indicator": expected a tulind indicator name, found .*rsi/);
+  });
+
+  it('rejects options tulind would refuse', () => {
+    const message = problemsOf(growthText.replace('indicator: macd, options: [12, 26, 9]', 'indicator: macd, options: [12, 26]'));
+    match(message, /key "features\[5\]\.options"/);
+  });
+
+  it('rejects a rule that reads a feature nobody publishes', () => {
+    const message = problemsOf(growthText.replace('feature: macd.macd_histogram }', 'feature: macd.histogram }'));
+    match(message, /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macd\.macd_histogram"\?\), found "macd\.histogram"/);
+  });
+
+  it('rejects a weighted source without its section', () => {
+    const message = problemsOf(growthText.replace(/  ml:\n    model:[\s\S]*?  fuse:/, '  fuse:'));
+    match(message, /key "signals\.fuse\.weights\.ml": expected a signals\.ml section/);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    const message = problemsOf('name: x\n  bad: [\n');
+    match(message, /bad\.yaml:\d+:\d+ key "\(top level\)": expected valid YAML\/JSON/);
+  });
+
+  it('accepts JSON as well as YAML', () => {
+    const json = JSON.stringify(parseConfigAsPlain(growthText));
+    equal(parseConfig(json, GROWTH.replace('.yaml', '.json')).name, 'growth-btc');
+  });
+
+  it('fails with the path when the file cannot be read', () => {
+    throws(() => loadConfig('/nonexistent/config.yaml'), /nonexistent\/config\.yaml: invalid config[\s\S]*expected a readable YAML or JSON file/);
+  });
+});
+
+import { parse } from 'yaml';
+function parseConfigAsPlain(text: string): unknown {
+  return parse(text) as unknown;
+}
