@@ -26,7 +26,7 @@ export interface AggregateBarsConfig {
  *
  * ```
  * ticks (1m): -a-b----c--------d-|     a,b in minute 0 · c in minute 1 · d in minute 3
- * bars:       --------A--------(GC)|   A = bar of a,b · C = bar of c · G = gap of 1 bar (minute 2)
+ * bars:       --------A--------(CG)|   A = bar of a,b · C = bar of c · G = gap of 1 bar (minute 2)
  * ```
  *
  * @example
@@ -39,18 +39,21 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
     new Observable<AggregatedEvent>((subscriber) => {
       const scheduler = config.scheduler ?? asyncScheduler;
       const series = new Map<string, SeriesState[]>();
-      let lastKey: string | undefined;
-      let lastStates: SeriesState[] | undefined;
+      // The last series used: a feed is mostly one symbol, so skip the map lookup when it repeats.
+      let lastVenue: string | undefined;
+      let lastSymbol: string | undefined;
+      let lastStates: SeriesState[] = [];
 
       const statesFor = (tick: TradeTick): SeriesState[] => {
+        if (tick.symbol === lastSymbol && tick.venue === lastVenue) return lastStates;
         const key = `${tick.venue}|${tick.symbol}`;
-        if (key === lastKey && lastStates) return lastStates;
         let states = series.get(key);
         if (!states) {
           states = timeframes.map((tf) => new SeriesState(tick.venue, tick.symbol, tf));
           series.set(key, states);
         }
-        lastKey = key;
+        lastVenue = tick.venue;
+        lastSymbol = tick.symbol;
         lastStates = states;
         return states;
       };
@@ -60,7 +63,8 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
           const states = statesFor(tick);
           // A tick late for one timeframe is rejected for all of them, so that every timeframe is
           // built from the same trades.
-          const late = states.find((state) => state.isLate(tick.tsEvent));
+          let late: SeriesState | undefined;
+          for (let i = 0; i < states.length; i++) if (states[i]!.isLate(tick.tsEvent)) late = states[i];
           if (late) {
             subscriber.next({
               kind: 'dead-letter',
@@ -71,7 +75,7 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
             });
             return;
           }
-          for (const state of states) state.add(tick, subscriber);
+          for (let i = 0; i < states.length; i++) states[i]!.add(tick, subscriber);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {

@@ -32,11 +32,12 @@ export interface PaperVenueConfig {
  * Executes orders on a simulated venue (a paper account), deterministically.
  *
  * Market orders fill at the next available price after they were placed: the open of the next
- * bar or the next trade for their symbol (never a price at or before the decision), moved
+ * bar (opening at or after the decision) or the next trade strictly after it, moved
  * against the order by `slippageBps`, with the taker fee charged in quote. Like a real exchange
  * the venue keeps its own ledger and rejects what it could not do: a reused client order id
  * (nothing is executed twice), a quantity below the lot minimum, a notional below the minimum,
- * more than the free balance or held position.
+ * more than the free balance or held position. Orders still waiting when the market data
+ * completes are reported canceled (`EXPIRED`), never dropped silently.
  *
  * Orders may arrive while the venue is emitting (a decision made on the bar it just passed
  * through): they are queued and handled after the current event, so the output order is the
@@ -113,6 +114,7 @@ export function executeOrders(config: PaperVenueConfig): Venue {
           notional,
           fee,
           liquidity: 'taker',
+          leavesQty: 0n,
           tsEvent,
         };
         ledger = applyFill(ledger, fill);
@@ -120,13 +122,17 @@ export function executeOrders(config: PaperVenueConfig): Venue {
       };
 
       const onMarket = (event: Bar | TradeTick): void => {
+        // A bar's open is the first price after the bar before it closed: usable by an order
+        // decided at that close (tsOpen ≥ tsEvent). A trade must be strictly later than the
+        // decision: one in the same millisecond may have been part of what was decided on.
         const marketTime = event.kind === 'bar' ? event.tsOpen : event.tsEvent;
         const price = event.kind === 'bar' ? event.open : event.price;
         if (pending.length > 0) {
           const waiting: Order[] = [];
           for (const order of pending.splice(0)) {
             const instrument = instruments.get(order.symbol);
-            if (order.symbol !== event.symbol || !instrument || marketTime < order.tsEvent) waiting.push(order);
+            const tooEarly = event.kind === 'bar' ? marketTime < order.tsEvent : marketTime <= order.tsEvent;
+            if (order.symbol !== event.symbol || !instrument || tooEarly) waiting.push(order);
             else fillAt(order, instrument, price, marketTime);
           }
           pending.push(...waiting);
@@ -152,7 +158,19 @@ export function executeOrders(config: PaperVenueConfig): Venue {
           if (!draining) drain();
         },
         error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
+        complete: () => {
+          // The feed ended before these could fill: say so rather than letting them vanish.
+          for (const order of pending.splice(0)) {
+            subscriber.next({
+              kind: 'order-canceled',
+              clientOrderId: order.clientOrderId,
+              signalId: order.signalId,
+              reason: `EXPIRED: market data ended before a price after ${order.tsEvent} arrived`,
+              tsEvent: order.tsEvent,
+            });
+          }
+          subscriber.complete();
+        },
       });
     });
 }

@@ -56,6 +56,7 @@ class MessageParser {
   private readonly decoder = new TextDecoder();
   /** The last exchange symbol seen on the fast path, and its unified form. */
   private lastRawSymbol: string | undefined;
+  private readonly scan = new Scanner();
   private lastUnifiedSymbol = '';
 
   constructor(config: ParseTradesConfig) {
@@ -87,27 +88,28 @@ class MessageParser {
   }
 
   /**
-   * Fast path for compact Binance `trade`/`aggTrade` payloads, the bulk of a market-data feed:
-   * one left-to-right scan that reads the fields in Binance's key order without building a JSON
-   * object or slicing the numbers out. Returns undefined whenever the text is not in exactly that
-   * form, and the general path decides — so both paths agree on every input.
+   * Fast path for compact Binance `trade`/`aggTrade` payloads, the bulk of a market-data feed.
+   * A strict left-to-right match of Binance's exact layout — every key in order, every separator,
+   * nothing else — reading numbers in place instead of building a JSON object. Anything that
+   * deviates (whitespace, another key order, a duplicate key, an exponent, broken JSON) returns
+   * undefined and the general path (JSON.parse) decides, so both paths agree on every input.
+   *
+   *   trade:    {"e":"trade","E":int,"s":"SYM","t":int,"p":"dec","q":"dec"[,"b":int,"a":int],"T":int,"m":bool[,"M":bool]}
+   *   aggTrade: {"e":"aggTrade","E":int,"s":"SYM","a":int,"p":"dec","q":"dec","f":int,"l":int,"T":int,"m":bool[,"M":bool]}
    */
   private parseTradeFast(text: string): TradeTick | undefined {
-    let pos: number;
-    let idKey: string;
-    if (text.startsWith('{"e":"trade",')) {
-      pos = 13;
-      idKey = '"t":';
-    } else if (text.startsWith('{"e":"aggTrade",')) {
-      pos = 16;
-      idKey = '"a":';
+    const scan = this.scan;
+    let aggregate: boolean;
+    if (text.startsWith('{"e":"trade","E":')) {
+      scan.pos = 17;
+      aggregate = false;
+    } else if (text.startsWith('{"e":"aggTrade","E":')) {
+      scan.pos = 20;
+      aggregate = true;
     } else return undefined;
-    // A compact payload has no nested object: it is whole exactly when it ends with its brace.
-    if (text.charCodeAt(text.length - 1) !== 125 /* } */) return undefined;
+    if (scan.integer(text) < 0 || !scan.literal(text, ',"s":"')) return undefined;
 
-    const s = text.indexOf('"s":"', pos);
-    if (s < 0) return undefined;
-    const symbolStart = s + 5;
+    const symbolStart = scan.pos;
     const symbolEnd = text.indexOf('"', symbolStart);
     if (symbolEnd <= symbolStart) return undefined;
     let symbol: string;
@@ -116,41 +118,38 @@ class MessageParser {
       symbol = this.lastUnifiedSymbol;
     } else {
       const raw = text.slice(symbolStart, symbolEnd);
-      if (raw.includes('\\')) return undefined;
+      if (!/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
       symbol = this.unify(raw);
       this.lastRawSymbol = raw;
       this.lastUnifiedSymbol = symbol;
     }
+    scan.pos = symbolEnd;
 
-    const id = text.indexOf(idKey, symbolEnd);
-    if (id < 0) return undefined;
-    const idStart = id + 4;
-    const idValue = integerAt(text, idStart);
-    if (idValue < 0 || text.charCodeAt(scanEnd) !== 44 /* , */) return undefined;
-    const tradeId = text.slice(idStart, scanEnd);
+    if (!scan.literal(text, aggregate ? '","a":' : '","t":')) return undefined;
+    const idStart = scan.pos;
+    if (scan.integer(text) < 0) return undefined;
+    const tradeId = text.slice(idStart, scan.pos);
 
-    const p = text.indexOf('"p":"', scanEnd);
-    if (p < 0) return undefined;
-    const price = decimalAt(text, p + 5);
-    if (!(price > 0) || text.charCodeAt(scanEnd) !== 34 /* " */) return undefined;
+    if (!scan.literal(text, ',"p":"')) return undefined;
+    const price = scan.decimal(text);
+    if (!(price > 0) || !scan.literal(text, '","q":"')) return undefined;
+    const qty = scan.decimal(text);
+    if (!(qty > 0) || !scan.literal(text, '",')) return undefined;
 
-    const q = text.indexOf('"q":"', scanEnd);
-    if (q < 0) return undefined;
-    const qty = decimalAt(text, q + 5);
-    if (!(qty > 0) || text.charCodeAt(scanEnd) !== 34) return undefined;
+    if (aggregate) {
+      if (!scan.literal(text, '"f":') || scan.integer(text) < 0 || !scan.literal(text, ',"l":') || scan.integer(text) < 0 || !scan.literal(text, ',')) return undefined;
+    } else if (text.startsWith('"b":', scan.pos)) {
+      scan.pos += 4;
+      if (scan.integer(text) < 0 || !scan.literal(text, ',"a":') || scan.integer(text) < 0 || !scan.literal(text, ',')) return undefined;
+    }
 
-    const t = text.indexOf('"T":', scanEnd);
-    if (t < 0) return undefined;
-    const tsEvent = integerAt(text, t + 4);
-    const afterT = text.charCodeAt(scanEnd);
-    if (tsEvent < 0 || (afterT !== 44 && afterT !== 125)) return undefined;
-
-    const m = text.indexOf('"m":', scanEnd);
-    if (m < 0) return undefined;
-    let maker: boolean;
-    if (text.startsWith('true', m + 4)) maker = true;
-    else if (text.startsWith('false', m + 4)) maker = false;
-    else return undefined;
+    if (!scan.literal(text, '"T":')) return undefined;
+    const tsEvent = scan.integer(text);
+    if (tsEvent < 0 || !scan.literal(text, ',"m":')) return undefined;
+    const maker = scan.boolean(text);
+    if (maker === undefined) return undefined;
+    if (scan.literal(text, ',"M":') && scan.boolean(text) === undefined) return undefined;
+    if (!scan.literal(text, '}') || scan.pos !== text.length) return undefined;
 
     return {
       kind: 'trade',
@@ -292,53 +291,72 @@ class MessageParser {
   }
 }
 
-/** Where the last `integerAt`/`decimalAt` scan stopped (module scratch: no allocation per call). */
-let scanEnd = 0;
+/** A cursor over one message for the fast path: reads JSON tokens in place, advancing `pos`. */
+class Scanner {
+  pos = 0;
 
-/**
- * A non-negative decimal integer starting at `start` (at most 15 digits), or -1. Sets `scanEnd`
- * to the index after its last digit.
- */
-function integerAt(text: string, start: number): number {
-  let value = 0;
-  let i = start;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) break;
-    value = value * 10 + c;
+  /** Consumes `token` at the cursor; false (cursor unchanged) when it is not there. */
+  literal(text: string, token: string): boolean {
+    if (!text.startsWith(token, this.pos)) return false;
+    this.pos += token.length;
+    return true;
   }
-  scanEnd = i;
-  return i === start || i - start > 15 ? -1 : value;
-}
 
-/**
- * A plain decimal (`123`, `0.00120000`) starting at `start`, or NaN. The digits are read as one
- * integer m with k decimals and the value computed as m / 10^k: both are exact doubles
- * (m < 2^53, k ≤ 22) and IEEE division rounds correctly, so the result equals `Number(text)`
- * bit for bit. Longer numbers fall back to `Number`. Sets `scanEnd`.
- */
-function decimalAt(text: string, start: number): number {
-  let mantissa = 0;
-  let digits = 0;
-  let decimals = -1;
-  let i = start;
-  for (; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 46 /* . */) {
-      if (decimals >= 0 || digits === 0) return NaN;
-      decimals = 0;
-      continue;
+  /** A JSON boolean at the cursor, or undefined. */
+  boolean(text: string): boolean | undefined {
+    if (this.literal(text, 'true')) return true;
+    if (this.literal(text, 'false')) return false;
+    return undefined;
+  }
+
+  /**
+   * A non-negative JSON integer at the cursor (no leading zero, at most 15 digits), or -1.
+   */
+  integer(text: string): number {
+    const start = this.pos;
+    let value = 0;
+    let i = start;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      value = value * 10 + c;
     }
-    const c = code - 48;
-    if (c < 0 || c > 9) break;
-    mantissa = mantissa * 10 + c;
-    digits++;
-    if (decimals >= 0) decimals++;
+    const digits = i - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && text.charCodeAt(start) === 48)) return -1;
+    this.pos = i;
+    return value;
   }
-  scanEnd = i;
-  if (digits === 0 || decimals === 0) return NaN;
-  if (digits > 15 || decimals > 22) return Number(text.slice(start, i));
-  return decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
+
+  /**
+   * A plain decimal (`123`, `0.00120000`) at the cursor, or NaN. The digits are read as one
+   * integer m with k decimals and the value computed as m / 10^k: both are exact doubles
+   * (m < 2^53, k ≤ 22) and IEEE division rounds correctly, so the result equals `Number(text)`
+   * bit for bit. Longer numbers fall back to `Number`.
+   */
+  decimal(text: string): number {
+    const start = this.pos;
+    let mantissa = 0;
+    let digits = 0;
+    let decimals = -1;
+    let i = start;
+    for (; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code === 46 /* . */) {
+        if (decimals >= 0 || digits === 0) return NaN;
+        decimals = 0;
+        continue;
+      }
+      const c = code - 48;
+      if (c < 0 || c > 9) break;
+      mantissa = mantissa * 10 + c;
+      digits++;
+      if (decimals >= 0) decimals++;
+    }
+    if (digits === 0 || decimals === 0) return NaN;
+    this.pos = i;
+    if (digits > 15 || decimals > 22) return Number(text.slice(start, i));
+    return decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
+  }
 }
 
 /** 10^0 … 10^22, built by exact multiplication (every one is an exact double). */

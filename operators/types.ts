@@ -180,7 +180,22 @@ export interface OrderIntent {
   readonly reason: string;
 }
 
-export type OrderType = 'market';
+/**
+ * `market` fills at once; `limit` rests at `limitPrice`; `stop-market`/`stop-limit` trigger when
+ * the price trades through `stopPrice` (stop-losses); `take-profit-market`/`take-profit-limit`
+ * trigger at `stopPrice` in the profitable direction; `trailing-stop` follows the best price by
+ * `trailingBps` and triggers a market order when the price comes back that far.
+ */
+export type OrderType =
+  | 'market'
+  | 'limit'
+  | 'stop-market'
+  | 'stop-limit'
+  | 'take-profit-market'
+  | 'take-profit-limit'
+  | 'trailing-stop';
+
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
 
 /** An intent approved by risk, addressed to a venue. Immutable once created. */
 export interface Order {
@@ -194,11 +209,40 @@ export interface Order {
   readonly type: OrderType;
   readonly qty: Units;
   readonly refPrice: number;
+  /** Limit price (`limit`, `stop-limit`, `take-profit-limit`). */
+  readonly limitPrice?: number;
+  /** Trigger price (`stop-*`, `take-profit-*`). */
+  readonly stopPrice?: number;
+  /** Trailing distance in basis points (`trailing-stop`). */
+  readonly trailingBps?: number;
+  /** Default GTC for resting orders. */
+  readonly timeInForce?: TimeInForce;
+  /** Orders sharing a group are one-cancels-the-other: a fill of one cancels the rest. */
+  readonly ocoGroup?: string;
   readonly reducesRisk: boolean;
   /** Hash of the validated config that produced the order. */
   readonly configHash: string;
   readonly tsEvent: Timestamp;
 }
+
+/** Command: cancel one open order. */
+export interface CancelOrder {
+  readonly kind: 'cancel';
+  readonly clientOrderId: string;
+  readonly symbol: Symbol;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+/** Command: cancel every open order (of one symbol, or all). */
+export interface CancelAllOrders {
+  readonly kind: 'cancel-all';
+  readonly symbol?: Symbol;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+export type OrderCommand = Order | CancelOrder | CancelAllOrders;
 
 export interface Fill {
   readonly kind: 'fill';
@@ -214,6 +258,8 @@ export interface Fill {
   /** Fee charged, in quote units. */
   readonly fee: Units;
   readonly liquidity: 'maker' | 'taker';
+  /** Quantity of the order still open after this fill; 0 when the order is complete. */
+  readonly leavesQty: Units;
   readonly tsEvent: Timestamp;
 }
 
@@ -224,7 +270,12 @@ export type OrderRejectCode =
   | 'BELOW_MIN_NOTIONAL'
   | 'BELOW_MIN_QTY'
   | 'NO_MARKET_DATA'
-  | 'UNKNOWN_SYMBOL';
+  | 'UNKNOWN_SYMBOL'
+  | 'PRICE_PRECISION'
+  | 'QTY_PRECISION'
+  | 'RATE_LIMITED'
+  | 'UNKNOWN_ORDER'
+  | 'EXCHANGE_ERROR';
 
 export interface OrderRejected {
   readonly kind: 'order-rejected';
@@ -242,7 +293,54 @@ export interface OrderAccepted {
   readonly tsEvent: Timestamp;
 }
 
-export type OrderEvent = OrderAccepted | OrderRejected | Fill;
+export interface OrderCanceled {
+  readonly kind: 'order-canceled';
+  readonly clientOrderId: string;
+  readonly signalId: string;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+/**
+ * The venue did not confirm what happened to an order (timeout, lost response). Never a failure:
+ * the order may exist. Reconcile with the venue before anything is resent.
+ */
+export interface OrderStatusUnknown {
+  readonly kind: 'order-unknown';
+  readonly clientOrderId: string;
+  readonly signalId: string;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+export type OrderEvent = OrderAccepted | OrderRejected | Fill | OrderCanceled | OrderStatusUnknown;
+
+/** One price level: price, quantity (base). */
+export type BookLevel = readonly [price: number, qty: number];
+
+/** An L2 order book snapshot, bounded depth: bids descending, asks ascending. */
+export interface OrderBook {
+  readonly kind: 'book';
+  readonly venue: VenueId;
+  readonly symbol: Symbol;
+  readonly bids: readonly BookLevel[];
+  readonly asks: readonly BookLevel[];
+  /** Venue sequence number of the last update applied (Binance: lastUpdateId / u). */
+  readonly sequence: number;
+  readonly tsEvent: Timestamp;
+  readonly tsInit: Timestamp;
+}
+
+export interface Ticker {
+  readonly kind: 'ticker';
+  readonly venue: VenueId;
+  readonly symbol: Symbol;
+  readonly bid: number;
+  readonly ask: number;
+  readonly last: number;
+  readonly tsEvent: Timestamp;
+  readonly tsInit: Timestamp;
+}
 
 export interface Position {
   readonly symbol: Symbol;

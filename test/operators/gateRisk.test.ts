@@ -29,7 +29,7 @@ function intent(side: 'buy' | 'sell', qty: string, partial: Partial<OrderIntent>
 function holding(qty: string, price = 20_000): Portfolio {
   const q = toUnits(qty);
   const p = toUnits(price);
-  return applyFill(cashPortfolio('10000'), { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol: 'BTC/USDT', side: 'buy', qty: q, price: p, notional: (q * p) / 100_000_000n, fee: 0n, liquidity: 'taker', tsEvent: 0 });
+  return applyFill(cashPortfolio('10000'), { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol: 'BTC/USDT', side: 'buy', qty: q, price: p, notional: (q * p) / 100_000_000n, fee: 0n, liquidity: 'taker', leavesQty: 0n, tsEvent: 0 });
 }
 
 const input = (i: OrderIntent, portfolio: Portfolio = cashPortfolio('10000'), mode: Mode = 'Normal'): RiskInput => ({ intent: i, portfolio, mode });

@@ -16,7 +16,7 @@ function holding(qty: string, price: number): Portfolio {
   const q = toUnits(qty);
   const p = toUnits(price);
   const notional = (q * p) / 100_000_000n;
-  return applyFill(cashPortfolio('10000'), { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol: 'BTC/USDT', side: 'buy', qty: q, price: p, notional, fee: 0n, liquidity: 'taker', tsEvent: 0 });
+  return applyFill(cashPortfolio('10000'), { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol: 'BTC/USDT', side: 'buy', qty: q, price: p, notional, fee: 0n, liquidity: 'taker', leavesQty: 0n, tsEvent: 0 });
 }
 
 describe('sizePosition', () => {
