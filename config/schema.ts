@@ -28,6 +28,10 @@ export const instrumentSchema = z.strictObject({
   minQty: amount.optional(),
   /** Minimum order notional, quote currency. Default 0. */
   minNotional: amount.optional(),
+  /** Maximum order quantity, base currency. Default: none. */
+  maxQty: positiveAmount.optional(),
+  /** Sector for concentration limits. Default "unclassified". */
+  sector: z.string().min(1).optional(),
 });
 
 export const featureSchema = z.strictObject({
@@ -129,12 +133,36 @@ export const sizingSchema = z.strictObject({
   allowShort: z.boolean().optional(),
   onFlat: z.enum(['hold', 'close']).optional(),
   rebalanceThreshold: fraction.optional(),
+  /** Annualised volatility target: position ≤ volTarget / σ of equity. */
+  volTarget: z.number().positive().optional(),
 });
+
+/** A market-risk limit: a number, or null to switch it off. */
+const optionalLimit = z.number().positive().nullable().optional();
 
 export const riskSchema = z.strictObject({
   maxPositionPct: fraction.optional(),
+  maxVenuePct: fraction.optional(),
+  maxStrategyPct: fraction.optional(),
+  maxSectorPct: fraction.optional(),
+  maxLeverage: z.number().positive().optional(),
   maxOrderNotional: z.number().positive().optional(),
+  maxOrdersPerMinute: z.number().int().positive().optional(),
   maxDrawdown: fraction.optional(),
+  maxHeat: optionalLimit,
+  maxCorrelation: z.number().min(0).max(1).nullable().optional(),
+  volTarget: optionalLimit,
+  maxVar: optionalLimit,
+  exitParticipation: z.number().gt(0).max(1).optional(),
+  /** Rolling statistics behind the market-risk limits. */
+  marketStats: z
+    .strictObject({
+      /** EWMA decay per bar. */
+      lambda: z.number().gt(0).lt(1).optional(),
+      /** Returns before a volatility is trusted. */
+      minReturns: z.number().int().positive().optional(),
+    })
+    .optional(),
 });
 
 export const executionSchema = z.strictObject({

@@ -6,6 +6,8 @@ import type { Instrument, OrderIntent, Portfolio, Signal } from './types';
 export interface SizingInput {
   readonly signal: Signal;
   readonly portfolio: Portfolio;
+  /** Annualised volatility of the signal's symbol, when known (for volatility targeting). */
+  readonly volatility?: number;
 }
 
 export interface SizePositionConfig {
@@ -29,6 +31,12 @@ export interface SizePositionConfig {
   /** What a flat signal does to an open position. Default `hold`. */
   readonly onFlat?: 'hold' | 'close';
   /**
+   * Volatility target (annualised, spec §8.2: 0.15): the position is capped at
+   * volTarget / σ_symbol of equity, so a position alone never carries more volatility than the
+   * target. Needs `volatility` in the input; without it no position is opened. Default: off.
+   */
+  readonly volTarget?: number;
+  /**
    * Skip rebalancing an open position in the same direction when the change is smaller than this
    * fraction of the target (avoids paying fees for noise). Default 0.25.
    */
@@ -40,7 +48,7 @@ export interface SizePositionConfig {
  *
  *   p      = 0.5 + (1 − buffer) · strength / 2        (strength = |2·P(up) − 1|, shrunk by the buffer)
  *   kelly  = p − (1 − p) / b                            (b = payoff ratio; ≤ 0 → no position)
- *   target = min(kelly × kellyFraction × confidence, maxPositionPct) × equity / price
+ *   target = min(kelly × kellyFraction × confidence, maxPositionPct, volTarget / σ) × equity / price
  *
  * A long signal targets +target, a short one −target (or flat when shorts are not allowed), a
  * flat signal holds or closes per config. An intent is emitted only when the change from the
@@ -65,7 +73,7 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
   return (source) =>
     new Observable<OrderIntent>((subscriber) =>
       source.subscribe({
-        next: ({ signal, portfolio }) => {
+        next: ({ signal, portfolio, volatility }) => {
           if (signal.symbol !== instrument.symbol) return;
           const current = positionQty(portfolio, signal.symbol);
           let targetPct: number;
@@ -80,8 +88,18 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
             reason = 'short signal closes the long (shorting disabled)';
           } else {
             const kelly = kellyFractionOf(signal.strength, payoff, buffer);
-            targetPct = Math.min(kelly * fraction * signal.confidence, maxPct) * signal.direction;
-            reason = `kelly=${round(kelly)} × ${fraction} × confidence ${round(signal.confidence)} → ${round(targetPct * 100)}% of equity`;
+            let cap = maxPct;
+            let capReason = '';
+            if (config.volTarget !== undefined) {
+              if (volatility === undefined || !(volatility > 0)) return;
+              const volCap = config.volTarget / volatility;
+              if (volCap < cap) {
+                cap = volCap;
+                capReason = `, capped by vol target ${config.volTarget}/σ ${round(volatility)}`;
+              }
+            }
+            targetPct = Math.min(kelly * fraction * signal.confidence, cap) * signal.direction;
+            reason = `kelly=${round(kelly)} × ${fraction} × confidence ${round(signal.confidence)} → ${round(targetPct * 100)}% of equity${capReason}`;
           }
           if (!(signal.price > 0) || !(portfolio.equity > 0)) return;
           const targetQty = floorToStep(toUnits((portfolio.equity * targetPct) / signal.price), instrument.qtyStep);

@@ -33,6 +33,10 @@ export interface Instrument {
   readonly minQty: Units;
   /** Smallest order notional, in quote units. */
   readonly minNotional: Units;
+  /** Largest order quantity, in base units, when the venue has one. */
+  readonly maxQty?: Units;
+  /** Sector for concentration limits (`L1`, `DeFi`…). Default `unclassified`. */
+  readonly sector?: string;
 }
 
 export type Side = 'buy' | 'sell';
@@ -372,19 +376,40 @@ export interface Portfolio {
 export type Mode = 'Normal' | 'Paused' | 'Reduced' | 'Emergency';
 
 export type RiskDenyCode =
+  // trading state
   | 'MODE_PAUSED'
   | 'MODE_REDUCED_RISK_INCREASING'
   | 'MODE_EMERGENCY'
   | 'DRAWDOWN_HALT'
-  | 'POSITION_PCT_EXCEEDS_LIMIT'
+  // pre-trade
+  | 'UNKNOWN_INSTRUMENT'
+  | 'QTY_PRECISION'
+  | 'PRICE_PRECISION'
+  | 'BELOW_MIN_QTY'
+  | 'QTY_EXCEEDS_MAX'
+  | 'BELOW_MIN_NOTIONAL'
   | 'NOTIONAL_EXCEEDS_LIMIT'
   | 'NOTIONAL_EXCEEDS_FREE_BALANCE'
   | 'QTY_EXCEEDS_POSITION'
-  | 'BELOW_MIN_NOTIONAL';
+  | 'LEVERAGE_EXCEEDS_LIMIT'
+  | 'ORDER_RATE_EXCEEDED'
+  // portfolio
+  | 'POSITION_PCT_EXCEEDS_LIMIT'
+  | 'VENUE_CONCENTRATION_EXCEEDS_LIMIT'
+  | 'STRATEGY_CONCENTRATION_EXCEEDS_LIMIT'
+  | 'SECTOR_CONCENTRATION_EXCEEDS_LIMIT'
+  | 'PORTFOLIO_HEAT_EXCEEDS_LIMIT'
+  | 'CORRELATION_EXCEEDS_LIMIT'
+  | 'VOLATILITY_EXCEEDS_TARGET'
+  // market risk
+  | 'VAR_EXCEEDS_LIMIT'
+  | 'RISK_DATA_UNAVAILABLE';
 
 export interface OrderApproved {
   readonly kind: 'approved';
   readonly order: Order;
+  /** The measures the gate computed for the order (post-trade exposure, heat, VaR…). */
+  readonly numbers: Readonly<Record<string, number | string>>;
   readonly tsEvent: Timestamp;
 }
 

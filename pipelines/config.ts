@@ -98,6 +98,8 @@ export function parseConfig(text: string, file: string): PipelineConfig {
     priceTick: config.instrument.priceTick,
     minQty: toUnits(config.instrument.minQty ?? config.instrument.qtyStep),
     minNotional: toUnits(config.instrument.minNotional ?? 0),
+    ...(config.instrument.maxQty !== undefined ? { maxQty: toUnits(config.instrument.maxQty) } : {}),
+    ...(config.instrument.sector !== undefined ? { sector: config.instrument.sector } : {}),
   };
   const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
   const modelPath = config.signals.ml ? path.resolve(path.dirname(file), config.signals.ml.model) : undefined;

@@ -10,8 +10,9 @@
  *                └───────────────────────────────────────────────────────────────────────────┘
  *
  * The venue passes every bar through only after filling what that price filled, and the
- * portfolio state subscribes before the decision chain, so a decision on bar N always sees the
- * fills of bar N's open and the marks of bar N's close — and nothing later.
+ * portfolio state and the market statistics subscribe before the decision chain, so a decision
+ * on bar N always sees the fills of bar N's open and the marks and statistics of bar N's close —
+ * and nothing later.
  */
 import { BehaviorSubject, Observable, Subject, Subscription, connectable, filter, map, merge, share, zip, type Observable as Obs, type SchedulerLike } from 'rxjs';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -23,6 +24,7 @@ import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
 import { sizePosition } from '../operators/sizePosition';
 import { taSignal } from '../operators/taSignal';
+import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
   Bar,
@@ -74,9 +76,10 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
   const ml = config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
   const fuse = fuseSignals(config.signals.fuse);
   const size = sizePosition({ instrument, ...sizing });
+  const { marketStats: statsConfig, ...limits } = risk;
   const gate = gateRisk({
-    instrument,
-    ...risk,
+    instruments: [instrument],
+    ...limits,
     ...(execution.takerFeeBps !== undefined ? { takerFeeBps: execution.takerFeeBps } : {}),
     allowShort,
     strategyId: config.name,
@@ -91,6 +94,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       const orders$ = new Subject<Order>();
       const portfolio = new BehaviorSubject<Portfolio>(initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote }));
       const mode = new BehaviorSubject<Mode>('Normal');
+      let stats: MarketStats | undefined;
 
       // Connected last, once every consumer is subscribed, so that even a synchronous source
       // reaches all of them.
@@ -107,6 +111,9 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             trackPortfolio({ initialCash: config.initialCash, quote: instrument.quote }),
           )
           .subscribe({ next: (p) => portfolio.next(p), error: (err: unknown) => subscriber.error(err) }),
+      );
+      subscriptions.add(
+        venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: (err: unknown) => subscriber.error(err) }),
       );
       if (mode$) subscriptions.add(mode$.subscribe({ next: (m) => mode.next(m), error: (err: unknown) => subscriber.error(err) }));
 
@@ -134,12 +141,13 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
           .pipe(
             map((signal) => {
               if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
-              return { signal, portfolio: portfolio.value };
+              const volatility = stats?.volatility.get(signal.symbol);
+              return volatility === undefined ? { signal, portfolio: portfolio.value } : { signal, portfolio: portfolio.value, volatility };
             }),
             size,
             map((intent) => {
               emit(intent);
-              return { intent, portfolio: portfolio.value, mode: mode.value };
+              return { intent, portfolio: portfolio.value, mode: mode.value, market: stats ? { stats } : {} };
             }),
             gate,
           )
