@@ -1,10 +1,10 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { bpsToPpm, feeOf, formatUnits, notionalOf, toUnits, type Units } from './money';
 import { applyFill, initialPortfolio, positionQty } from './trackPortfolio';
-import type { Bar, Fill, Instrument, Order, OrderEvent, OrderRejectCode, Portfolio, TradeTick } from './types';
+import type { Bar, CancelAllOrders, CancelOrder, Fill, Instrument, Order, OrderCommand, OrderEvent, OrderRejectCode, Portfolio, TradeTick } from './types';
 
-/** What a venue consumes: orders, and the market data it fills them against. */
-export type VenueInput = Order | Bar | TradeTick;
+/** What a venue consumes: order commands, and the market data it fills orders against. */
+export type VenueInput = OrderCommand | Bar | TradeTick;
 
 /**
  * What a venue produces: order events, and each market event passed through *after* the fills it
@@ -38,6 +38,9 @@ export interface PaperVenueConfig {
  * (nothing is executed twice), a quantity below the lot minimum, a notional below the minimum,
  * more than the free balance or held position. Orders still waiting when the market data
  * completes are reported canceled (`EXPIRED`), never dropped silently.
+ *
+ * `cancel` removes one waiting order (an unknown id is rejected `UNKNOWN_ORDER`); `cancel-all`
+ * removes every waiting order (of a symbol, or all), each reported `order-canceled`.
  *
  * Orders may arrive while the venue is emitting (a decision made on the bar it just passed
  * through): they are queued and handled after the current event, so the output order is the
@@ -140,11 +143,38 @@ export function executeOrders(config: PaperVenueConfig): Venue {
         subscriber.next(event);
       };
 
+      const cancel = (command: CancelOrder | CancelAllOrders): void => {
+        const matches = (order: Order): boolean =>
+          command.kind === 'cancel' ? order.clientOrderId === command.clientOrderId : command.symbol === undefined || order.symbol === command.symbol;
+        const kept: Order[] = [];
+        let canceled = 0;
+        for (const order of pending.splice(0)) {
+          if (!matches(order)) {
+            kept.push(order);
+            continue;
+          }
+          canceled++;
+          subscriber.next({ kind: 'order-canceled', clientOrderId: order.clientOrderId, signalId: order.signalId, reason: command.reason, tsEvent: command.tsEvent });
+        }
+        pending.push(...kept);
+        if (command.kind === 'cancel' && canceled === 0) {
+          subscriber.next({
+            kind: 'order-rejected',
+            clientOrderId: command.clientOrderId,
+            signalId: '',
+            code: 'UNKNOWN_ORDER',
+            message: `cancel: no open order ${command.clientOrderId}`,
+            tsEvent: command.tsEvent,
+          });
+        }
+      };
+
       const drain = (): void => {
         draining = true;
         try {
           for (let input = queue.shift(); input !== undefined; input = queue.shift()) {
             if (input.kind === 'order') accept(input);
+            else if (input.kind === 'cancel' || input.kind === 'cancel-all') cancel(input);
             else onMarket(input);
           }
         } finally {

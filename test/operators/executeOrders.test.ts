@@ -50,6 +50,38 @@ const DECISION_BAR = bar(0, { o: 19_900, c: 19_950 });
 const NEXT_BAR = bar(M, { o: 20_000, h: 20_100, l: 19_800, c: 20_050 });
 
 describe('executeOrders', () => {
+  describe('cancels', () => {
+    it('cancels a waiting order: reported canceled, never filled', () => {
+      makeTestScheduler().run(({ hot, expectObservable }) => {
+        const o = order('c1', 'buy', '0.1', M);
+        const cancel = { kind: 'cancel' as const, clientOrderId: 'c1', symbol: 'BTC/USDT', reason: 'stop', tsEvent: M };
+        const source = hot<VenueInput>('-o-x-n-|', { o, x: cancel, n: NEXT_BAR });
+        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('-a-c-n-|', {
+          a: accepted(o),
+          c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'stop', tsEvent: M },
+          n: NEXT_BAR,
+        });
+      });
+    });
+
+    it('cancels every waiting order of a symbol on cancel-all, leaving other symbols, and rejects a cancel of an unknown id', () => {
+      makeTestScheduler().run(({ hot, expectObservable }) => {
+        const btc = order('c1', 'buy', '0.1', M);
+        const eth = order('c2', 'buy', '1', M, 'ETH/USDT');
+        const all = { kind: 'cancel-all' as const, symbol: 'BTC/USDT', reason: 'emergency', tsEvent: M };
+        const unknown = { kind: 'cancel' as const, clientOrderId: 'nope', symbol: 'BTC/USDT', reason: 'x', tsEvent: M };
+        const source = hot<VenueInput>('-b-e-x-u-|', { b: btc, e: eth, x: all, u: unknown });
+        expectObservable(source.pipe(executeOrders(CONFIG), messages({ UNKNOWN_ORDER: /no open order nope/ }))).toBe('-b-e-c-r-(z|)', {
+          b: accepted(btc),
+          e: accepted(eth),
+          c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'emergency', tsEvent: M },
+          r: { kind: 'order-rejected', clientOrderId: 'nope', signalId: '', code: 'UNKNOWN_ORDER', message: 'no open order nope', tsEvent: M },
+          z: { kind: 'order-canceled', clientOrderId: 'c2', signalId: 'signal-c2', reason: `EXPIRED: market data ended before a price after ${M} arrived`, tsEvent: M },
+        });
+      });
+    });
+  });
+
   describe('fills', () => {
     it('fills a buy at the next bar’s open plus slippage, charges the taker fee in exact units, then passes that bar through', () => {
       makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
