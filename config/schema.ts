@@ -165,6 +165,32 @@ export const riskSchema = z.strictObject({
     .optional(),
 });
 
+/** The trading-mode machine (spec §7.8). */
+export const modesSchema = z.strictObject({
+  /** Mode at start. Default Normal. */
+  initial: z.enum(['Normal', 'Paused', 'Reduced', 'Emergency']).optional(),
+  /** Drawdown at or above which the mode is at least Reduced. Default 0.15. */
+  reduceDrawdown: fraction.optional(),
+  /** Drawdown below which Reduced returns to Normal (hysteresis). Default 0.10. */
+  recoverDrawdown: fraction.optional(),
+  /** Drawdown at or above which the mode becomes Emergency (latched). Default 0.25. */
+  emergencyDrawdown: fraction.optional(),
+});
+
+/** Circuit breakers per component and global (spec §6.3, §8.4). Times in ms. */
+export const breakersSchema = z.strictObject({
+  windowMs: z.number().int().positive().optional(),
+  minCalls: z.number().int().positive().optional(),
+  tripErrorRate: fraction.optional(),
+  closeErrorRate: fraction.optional(),
+  consecutiveErrors: z.number().int().positive().optional(),
+  cooldownMs: z.number().int().positive().optional(),
+  cooldownBackoff: z.number().min(1).optional(),
+  maxCooldownMs: z.number().int().positive().optional(),
+  halfOpenSuccesses: z.number().int().positive().optional(),
+  globalOpenComponents: z.number().int().positive().optional(),
+});
+
 export const executionSchema = z.strictObject({
   venue: z.literal('paper'),
   takerFeeBps: z.number().min(0).max(1000).optional(),
@@ -192,6 +218,8 @@ export const pipelineConfigSchema = z.strictObject({
   }),
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),
+  modes: modesSchema.optional(),
+  breakers: breakersSchema.optional(),
   execution: executionSchema,
   journal: journalSchema.optional(),
 });

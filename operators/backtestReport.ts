@@ -35,6 +35,12 @@ export interface BacktestReport {
   readonly missingBars: number;
   readonly deadLetters: number;
   readonly signals: { readonly long: number; readonly short: number; readonly flat: number };
+  /** Trading mode at the end and how many times it changed. */
+  readonly mode: { readonly final: string; readonly changes: number };
+  /** Risk-increasing orders the kill switch stopped before the venue. */
+  readonly ordersHalted: number;
+  /** Open positions at the end, base quantity per symbol (empty when flat). */
+  readonly finalPositions: Readonly<Record<string, string>>;
 }
 
 /** Accumulates a run's events into a {@link BacktestReport}. O(1) memory. */
@@ -61,6 +67,9 @@ export class ReportBuilder {
   private deadLetters = 0;
   private readonly directions = { long: 0, short: 0, flat: 0 };
   private ledger: Portfolio;
+  private mode = 'Normal';
+  private modeChanges = 0;
+  private halted = 0;
 
   constructor(
     private readonly timeframe: Timeframe,
@@ -123,6 +132,15 @@ export class ReportBuilder {
     this.deadLetters++;
   }
 
+  addModeChange(to: string): void {
+    this.mode = to;
+    this.modeChanges++;
+  }
+
+  addHalted(): void {
+    this.halted++;
+  }
+
   addSignalDirection(direction: number): void {
     if (direction > 0) this.directions.long++;
     else if (direction < 0) this.directions.short++;
@@ -155,6 +173,9 @@ export class ReportBuilder {
       missingBars: this.missingBars,
       deadLetters: this.deadLetters,
       signals: { ...this.directions },
+      mode: { final: this.mode, changes: this.modeChanges },
+      ordersHalted: this.halted,
+      finalPositions: Object.fromEntries(Object.entries(this.ledger.positions).map(([symbol, p]) => [symbol, formatUnits(p.qty)])),
     };
   }
 }

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { VirtualTimeScheduler, concat, filter, lastValueFrom, of, tap } from 'rxjs';
+import { VirtualTimeScheduler, concat, filter, lastValueFrom, map, of, tap, timer } from 'rxjs';
 import { buildLayout } from '../operators/computeFeatures';
 import { ruleLabel } from '../operators/taSignal';
 import { ReportBuilder, type BacktestReport } from '../operators/backtestReport';
@@ -25,6 +25,11 @@ export interface BacktestOptions {
   readonly from?: number;
   /** Only bars opening before this time (ms). */
   readonly until?: number;
+  /**
+   * Simulate a kill-switch press at this event time (ms): a fire drill. The run must end flat with
+   * no risk-increasing order after the press.
+   */
+  readonly killAt?: number;
   /** Called about every 5 % of the bars with the share done (0..1). */
   readonly onProgress?: (done: number, bar: Bar) => void;
 }
@@ -87,7 +92,11 @@ export async function backtestBars(
       if (options.onProgress && seen % progressEvery === 0) options.onProgress(seen / bars.length, bar);
     }),
   );
-  const events$ = pipeline({ bars$: barsBySymbol }).pipe(
+  const kill$ =
+    options.killAt !== undefined
+      ? timer(new Date(options.killAt), scheduler).pipe(map(() => ({ reason: `simulated kill switch press at ${new Date(options.killAt!).toISOString()} (--kill-at)` })))
+      : undefined;
+  const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
     tap((event: PipelineEvent) => {
       switch (event.kind) {
         case 'portfolio': {
@@ -110,6 +119,12 @@ export async function backtestBars(
           break;
         case 'dead-letter':
           report.addDeadLetter();
+          break;
+        case 'mode-changed':
+          report.addModeChange(event.to);
+          break;
+        case 'order-halted':
+          report.addHalted();
           break;
         case 'signal':
           if (event.source === 'fused') report.addSignalDirection(event.direction);

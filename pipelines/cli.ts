@@ -38,6 +38,8 @@ export function formatReport(report: BacktestReport): string {
     ['signals', `long ${report.signals.long}, short ${report.signals.short}, flat ${report.signals.flat}`],
     ['orders denied by risk', denied.length ? denied.map(([k, v]) => `${k}×${v}`).join(', ') : 'none'],
     ['data', `${report.gaps} gaps (${report.missingBars} bars missing), ${report.deadLetters} bad rows/messages`],
+    ['mode', `${report.mode.final} at the end (${report.mode.changes} changes)${report.ordersHalted ? `, ${report.ordersHalted} orders halted by the kill switch` : ''}`],
+    ['open positions', Object.keys(report.finalPositions).length ? Object.entries(report.finalPositions).map(([s, q]) => `${s} ${q}`).join(', ') : 'none (flat)'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
@@ -58,8 +60,9 @@ export function buildCli(): Command {
     .option('-o, --out <dir>', 'folder for journal.jsonl and report.json (default: out/<config name>)')
     .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
     .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option('--kill-at <time>', 'fire drill: simulate a kill-switch press at this time; the run must end flat', parseTime)
     .option('-q, --quiet', 'no progress output')
-    .action(async (opts: { config: string; data: string; out?: string; from?: number; until?: number; quiet?: boolean }) => {
+    .action(async (opts: { config: string; data: string; out?: string; from?: number; until?: number; killAt?: number; quiet?: boolean }) => {
       const started = process.hrtime.bigint();
       const result = await runBacktest({
         configFile: opts.config,
@@ -67,6 +70,7 @@ export function buildCli(): Command {
         ...(opts.out ? { outDir: opts.out } : {}),
         ...(opts.from !== undefined ? { from: opts.from } : {}),
         ...(opts.until !== undefined ? { until: opts.until } : {}),
+        ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
         ...(opts.quiet ? {} : { onProgress: (done: number, bar: { tsEvent: number }) => process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`) }),
       });
       if (!opts.quiet) process.stderr.write('\n');

@@ -14,7 +14,28 @@
  * on bar N always sees the fills of bar N's open and the marks and statistics of bar N's close —
  * and nothing later.
  */
-import { BehaviorSubject, Observable, Subject, Subscription, connectable, filter, map, merge, share, zip, type Observable as Obs, type SchedulerLike } from 'rxjs';
+import {
+  BehaviorSubject,
+  NEVER,
+  Observable,
+  Subject,
+  Subscription,
+  connectable,
+  filter,
+  map,
+  materialize,
+  merge,
+  share,
+  shareReplay,
+  take,
+  zip,
+  type Observable as Obs,
+  type SchedulerLike,
+} from 'rxjs';
+import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
+import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergencyActions';
+import { haltOnKill } from '../operators/shortCircuit';
+import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
 import type { Venue, VenueOutput } from '../operators/executeOrders';
 import { fuseSignals } from '../operators/fuseSignals';
@@ -31,7 +52,8 @@ import type {
   BarGap,
   DeadLetter,
   Mode,
-  Order,
+  ModeChanged,
+  OrderCommand,
   OrderEvent,
   OrderIntent,
   Portfolio,
@@ -43,18 +65,45 @@ import type { PipelineConfig } from './config';
 export interface PipelineSources {
   /** Closed bars, in event time. */
   readonly bars$: Obs<Bar>;
-  /** Trading mode changes (kill switch, operator, breakers). Starts in `Normal`. */
-  readonly mode$?: Obs<Mode>;
+  /**
+   * The kill switch (GPIO button, process signal, a simulated press). Any value, an error or a
+   * completion counts as pressed — fail-closed. Omit it when there is no switch.
+   */
+  readonly kill$?: Obs<{ readonly reason?: string }>;
+  /** Operator commands: set a manual mode, or reset a latched Emergency. */
+  readonly commands$?: Obs<ModeRequest | ModeReset>;
+  /** Outcomes of calls to components (exchange, feeds, model) for the circuit breakers. */
+  readonly outcomes$?: Obs<ComponentOutcome>;
+}
+
+/** A risk-increasing order the kill switch stopped on its way to the venue. */
+export interface OrderHalted {
+  readonly kind: 'order-halted';
+  readonly clientOrderId: string;
+  readonly signalId: string;
+  readonly reason: string;
+  readonly tsEvent: number;
 }
 
 /** Everything the pipeline decided or observed, in the order it happened. */
-export type PipelineEvent = Signal | OrderIntent | RiskDecision | OrderEvent | BarGap | DeadLetter | Portfolio;
+export type PipelineEvent =
+  | Signal
+  | OrderIntent
+  | RiskDecision
+  | OrderEvent
+  | BarGap
+  | DeadLetter
+  | Portfolio
+  | ModeChanged
+  | BreakerStateChanged
+  | EmergencyCommand
+  | OrderHalted;
 
 export interface PipelineDeps {
   readonly venue: Venue;
   /** Required when the config has an ML section. */
   readonly model?: CompiledModel;
-  /** Clock for stages that stamp `tsInit`. */
+  /** Clock for stages that stamp `tsInit`, for timers (breaker cooldowns) and for releasing orders. */
   readonly scheduler: SchedulerLike;
 }
 
@@ -62,6 +111,12 @@ export interface PipelineDeps {
  * Builds the pipeline for a validated config. The returned function is pure wiring: nothing runs
  * until the resulting observable is subscribed, and each subscription has its own state.
  * The observable emits every {@link PipelineEvent} and completes when the bars complete.
+ *
+ * Safety wiring: the trading mode is a state machine over the kill switch, operator commands,
+ * the portfolio's drawdown and the global circuit breaker; the risk gate reads the current mode;
+ * entering Emergency cancels every open order and flattens every position; and the kill switch
+ * guards the very last step before the venue, so no risk-increasing order reaches the venue after
+ * a press — not even one already on its way through the operators.
  */
 export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (sources: PipelineSources) => Observable<PipelineEvent> {
   const { instrument } = config;
@@ -85,22 +140,48 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
     strategyId: config.name,
     configHash: config.hash,
   });
+  const modes = trackTradingMode(config.modes ?? {});
+  const breakers = trackBreakers({ ...(config.breakers ?? {}), scheduler: deps.scheduler });
+  const flatten = flattenOnEmergency({ strategyId: config.name, configHash: config.hash });
   const journalSignals = config.journal?.signals ?? 'all';
 
-  return ({ bars$, mode$ }) =>
+  return ({ bars$, kill$, commands$, outcomes$ }) =>
     new Observable<PipelineEvent>((subscriber) => {
       const subscriptions = new Subscription();
+      const fail = (err: unknown): void => subscriber.error(err);
       const emit = (event: PipelineEvent): void => subscriber.next(event);
-      const orders$ = new Subject<Order>();
+      const toVenue$ = new Subject<OrderCommand>();
+      const approved$ = new Subject<OrderCommand>();
+      const emergency$ = new Subject<EmergencyCommand>();
+      const portfolioAtBar$ = new Subject<Portfolio>();
       const portfolio = new BehaviorSubject<Portfolio>(initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote }));
-      const mode = new BehaviorSubject<Mode>('Normal');
+      let mode: Mode = config.modes?.initial ?? 'Normal';
       let stats: MarketStats | undefined;
+
+      // The kill switch, shared: the mode machine and the guard before the venue both watch it.
+      // Whatever it does — a value, an error, completing — is a press.
+      const killPresses$ = (kill$ ?? NEVER).pipe(
+        materialize(),
+        take(1),
+        map((n): KillSwitchChanged => ({
+          kind: 'kill-switch',
+          pressed: true,
+          reason:
+            n.kind === 'N'
+              ? (n.value.reason ?? 'kill switch pressed')
+              : n.kind === 'E'
+                ? `kill switch stream failed (${(n.error as Error)?.message ?? String(n.error)}): treated as pressed`
+                : 'kill switch stream ended: treated as pressed',
+          tsEvent: deps.scheduler.now(),
+        })),
+        shareReplay({ bufferSize: 1, refCount: false }),
+      );
 
       // Connected last, once every consumer is subscribed, so that even a synchronous source
       // reaches all of them.
       const sequenced$ = connectable(bars$.pipe(sequenceBars({ scheduler: deps.scheduler })), { connector: () => new Subject(), resetOnDisconnect: false });
       const marketBars$ = sequenced$.pipe(filter((e): e is Bar => e.kind === 'bar'));
-      const venue$: Obs<VenueOutput> = merge(marketBars$, orders$).pipe(deps.venue, share());
+      const venue$: Obs<VenueOutput> = merge(marketBars$, toVenue$).pipe(deps.venue, share());
       const venueBars$ = venue$.pipe(filter((e): e is Bar => e.kind === 'bar' && e.symbol === instrument.symbol && e.timeframe === config.timeframe));
 
       // 1. Fed-back state first: it must see bar N before the decision chain does.
@@ -110,27 +191,66 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             filter((e): e is PortfolioEvent => e.kind === 'fill' || e.kind === 'bar' || e.kind === 'trade'),
             trackPortfolio({ initialCash: config.initialCash, quote: instrument.quote }),
           )
-          .subscribe({ next: (p) => portfolio.next(p), error: (err: unknown) => subscriber.error(err) }),
+          .subscribe({ next: (p) => portfolio.next(p), error: fail }),
+      );
+      subscriptions.add(venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }));
+
+      // 2. Safety: breakers, the mode machine, emergency flattening, the kill switch guard.
+      const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
+      subscriptions.add(breakers$.subscribe({ next: emit, error: fail }));
+      const modeChanged$ = merge(killPresses$, commands$ ?? NEVER, portfolioAtBar$, breakers$).pipe(modes, share());
+      subscriptions.add(
+        modeChanged$.subscribe({
+          next: (change) => {
+            mode = change.to;
+            emit(change);
+          },
+          error: fail,
+        }),
       );
       subscriptions.add(
-        venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: (err: unknown) => subscriber.error(err) }),
+        merge(modeChanged$, portfolioAtBar$)
+          .pipe(flatten)
+          .subscribe({
+            next: (command) => {
+              emit(command);
+              emergency$.next(command);
+            },
+            error: fail,
+          }),
       );
-      if (mode$) subscriptions.add(mode$.subscribe({ next: (m) => mode.next(m), error: (err: unknown) => subscriber.error(err) }));
+      subscriptions.add(
+        merge(approved$, emergency$)
+          .pipe(
+            haltOnKill(killPresses$, {
+              scheduler: deps.scheduler,
+              onHalt: (item) => {
+                if (item.kind !== 'order') return;
+                emit({ kind: 'order-halted', clientOrderId: item.clientOrderId, signalId: item.signalId, reason: 'kill switch pressed', tsEvent: deps.scheduler.now() });
+              },
+            }),
+          )
+          .subscribe({ next: (command) => toVenue$.next(command), error: fail, complete: () => toVenue$.complete() }),
+      );
 
-      // 2. Observations: data problems, venue events, the portfolio at each bar.
+      // 3. Observations: data problems, venue events, the portfolio at each bar (which also
+      //    drives the mode machine's drawdown rules, before the decision on that bar).
       subscriptions.add(sequenced$.pipe(filter((e): e is BarGap | DeadLetter => e.kind !== 'bar')).subscribe(emit));
       subscriptions.add(
         venue$.subscribe({
           next: (e) => {
             if (e.kind === 'bar') {
-              if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) emit(portfolio.value);
+              if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) {
+                emit(portfolio.value);
+                portfolioAtBar$.next(portfolio.value);
+              }
             } else if (e.kind !== 'trade') emit(e);
           },
-          error: (err: unknown) => subscriber.error(err),
+          error: fail,
         }),
       );
 
-      // 3. Decisions.
+      // 4. Decisions.
       const features$ = venueBars$.pipe(features, share());
       const components: Obs<Signal>[] = [];
       if (ta) components.push(features$.pipe(ta));
@@ -147,36 +267,35 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             size,
             map((intent) => {
               emit(intent);
-              return { intent, portfolio: portfolio.value, mode: mode.value, market: stats ? { stats } : {} };
+              return { intent, portfolio: portfolio.value, mode, market: stats ? { stats } : {} };
             }),
             gate,
           )
           .subscribe({
             next: (decision) => {
               emit(decision);
-              if (decision.kind === 'approved') orders$.next(decision.order);
+              if (decision.kind === 'approved') approved$.next(decision.order);
             },
-            error: (err: unknown) => subscriber.error(err),
+            error: fail,
           }),
       );
 
-      // 4. Completion: when the bars end, no further price can fill anything.
-      subscriptions.add(
-        venue$.subscribe({
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        }),
-      );
+      // 5. Completion: when the bars end, nothing new is decided; what is on its way to the
+      //    venue still arrives (and expires there, with no later price to fill at).
+      subscriptions.add(venue$.subscribe({ error: fail, complete: () => subscriber.complete() }));
       subscriptions.add(
         sequenced$.subscribe({
           error: () => undefined,
-          complete: () => orders$.complete(),
+          complete: () => {
+            approved$.complete();
+            emergency$.complete();
+          },
         }),
       );
       subscriptions.add(sequenced$.connect());
       return () => {
         subscriptions.unsubscribe();
-        orders$.complete();
+        toVenue$.complete();
       };
     });
 }

@@ -38,9 +38,9 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
   });
   after(() => tmp.cleanup());
 
-  async function run(input: readonly Bar[], name: string): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
+  async function run(input: readonly Bar[], name: string, killAt?: number): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
     const config = loadConfig(configFile);
-    const result = await backtestBars(config, input, { dataFile: 'generated.csv', outDir: path.join(tmp.dir, name), model: loadModelFor(config) });
+    const result = await backtestBars(config, input, { dataFile: 'generated.csv', outDir: path.join(tmp.dir, name), model: loadModelFor(config), ...(killAt !== undefined ? { killAt } : {}) });
     const text = readFileSync(result.journalFile, 'utf8');
     return { journal: readJournal(result.journalFile), text, report: result.report };
   }
@@ -109,5 +109,45 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
       ok(intents.has(order.signalId) && signals.has(order.signalId), `signal ${order.signalId} not journaled`);
       ok(Number(fill['fee']) > 0, 'a fill without a fee');
     }
+  });
+
+  it('ends flat after a kill-switch press mid-run, with no order after the press but cancels and flattening', async () => {
+    const baseline = await run(bars, 'kill-baseline');
+    // Press while a position is open: two bars after a buy filled.
+    const buyFill = baseline.journal.find((e) => e.kind === 'fill' && e['side'] === 'buy' && e.tsEvent > bars[2000]!.tsEvent);
+    ok(buyFill, 'the baseline never bought after bar 2000');
+    const pressAt = buyFill.tsEvent + 2 * 300_000 + 1;
+    const { journal, report } = await run(bars, 'kill-drill', pressAt);
+
+    const change = journal.find((e) => e.kind === 'mode-changed');
+    ok(change, 'no mode change journaled');
+    equal(change['to'], 'Emergency');
+    equal(change.tsEvent, pressAt);
+    ok(journal.some((e) => e.kind === 'cancel-all' && e.tsEvent === pressAt), 'no cancel-all at the press');
+    const flattening = journal.filter((e) => e.kind === 'order' && String(e['signalId']).startsWith('emergency:'));
+    ok(flattening.length >= 1, 'no flattening order');
+    ok(flattening.every((o) => o['reducesRisk'] === true && o['side'] === 'sell'));
+
+    // After the press: nothing reaches the venue but the flattening orders.
+    const flattenIds = new Set(flattening.map((o) => o['clientOrderId']));
+    const accepted = journal.filter((e) => e.kind === 'order-accepted' && e.tsEvent >= pressAt);
+    ok(accepted.length >= 1);
+    for (const a of accepted) ok(flattenIds.has(a['clientOrderId']), `order ${String(a['clientOrderId'])} accepted after the press`);
+    const fills = journal.filter((e) => e.kind === 'fill' && e.tsEvent >= pressAt);
+    for (const f of fills) ok(flattenIds.has(f['clientOrderId']) && f['side'] === 'sell', 'a non-flattening fill after the press');
+    // New risk is refused by the gate (mode Emergency) rather than silently lost.
+    ok(journal.some((e) => e.kind === 'denied' && e['code'] === 'MODE_EMERGENCY' && e.tsEvent > pressAt));
+    deepStrictEqual(report.finalPositions, {});
+    equal(report.mode.final, 'Emergency');
+  });
+
+  it('stops an order decided in the same instant as the press: it never reaches the venue', async () => {
+    const baseline = await run(bars, 'same-frame-baseline');
+    const approval = baseline.journal.find((e) => e.kind === 'approved' && (e['order'] as { side: string }).side === 'buy' && e.tsEvent > bars[2500]!.tsEvent);
+    ok(approval, 'no buy approval to race against');
+    const { journal } = await run(bars, 'same-frame-drill', approval.tsEvent);
+    const clientOrderId = (approval['order'] as { clientOrderId: string }).clientOrderId;
+    ok(!journal.some((e) => (e.kind === 'order-accepted' || e.kind === 'fill') && e['clientOrderId'] === clientOrderId), 'the racing order reached the venue');
+    ok(!journal.some((e) => e.kind === 'order-accepted' && e.tsEvent >= approval.tsEvent && !String(e['signalId']).startsWith('emergency:')));
   });
 });
