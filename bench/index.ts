@@ -7,7 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Subject, filter, from, map, zip } from 'rxjs';
+import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
+import { executeOrders } from '../operators/executeOrders';
+import { type RiskInput } from '../operators/gateRisk';
+import { notionalOf, toUnits } from '../operators/money';
+import { tradingPipeline } from '../pipelines/tradingPipeline';
+import { benchGarch } from './garch';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
 import { fuseSignals } from '../operators/fuseSignals';
@@ -19,8 +24,8 @@ import { parseTrades } from '../operators/parseTrades';
 import { sizePosition } from '../operators/sizePosition';
 import { taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
-import { initialPortfolio } from '../operators/trackPortfolio';
-import type { Bar, Features, TradeTick } from '../operators/types';
+import { applyFill, initialPortfolio } from '../operators/trackPortfolio';
+import type { Bar, Features, OrderIntent, TradeTick } from '../operators/types';
 import { loadConfig } from '../pipelines/config';
 import { loadModelFor } from '../pipelines/model';
 import { readBarsCsv } from '../sources/csvBars';
@@ -169,20 +174,135 @@ function benchBacktest(): void {
   results['backtest'] = { bars: 65_741, medianSeconds: times[1]!, runs: times.map((t) => t.toFixed(3)).join(',') };
 }
 
-const BENCHES: Record<string, () => void> = { parse: benchParse, decision: benchDecision, indicators: benchIndicators, backtest: benchBacktest };
+function benchRiskGate(): void {
+  process.stdout.write('risk gate: one intent through every check (3 positions, 4 symbols with stats)\n');
+  const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
+  const symbols = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'BNB/USDT'];
+  const instruments = symbols.map((symbol, i) => ({ ...config.instrument, symbol, base: symbol.split('/')[0]!, sector: i < 2 ? 'L1' : 'other' }));
+  const prices = [30_000, 2_000, 50, 300];
+  let portfolio = initialPortfolio({ initialCash: toUnits('100000'), quote: 'USDT' });
+  for (let i = 1; i < 4; i++) {
+    const qty = toUnits(((100_000 * 0.03) / prices[i]!).toFixed(4));
+    const price = toUnits(prices[i]!);
+    const notional = notionalOf(qty, price);
+    portfolio = applyFill(portfolio, { kind: 'fill', clientOrderId: `x${i}`, signalId: 's', symbol: symbols[i]!, side: 'buy', qty, price, notional, fee: 0n, liquidity: 'taker', leavesQty: 0n, tsEvent: 0 });
+  }
+  const correlation = new Map<string, number>();
+  for (const a of symbols) for (const b of symbols) correlation.set(`${a}|${b}`, a === b ? 1 : 0.3);
+  const stats: MarketStats = {
+    kind: 'market-stats',
+    tsEvent: 0,
+    volatility: new Map(symbols.map((s, i) => [s, 0.5 + i * 0.1])),
+    adv: new Map(symbols.map((s) => [s, 1e9])),
+    price: new Map(symbols.map((s, i) => [s, prices[i]!])),
+    correlation: (a, b) => correlation.get(`${a}|${b}`),
+  };
+  const { marketStats: _ignored, ...limits } = config.risk ?? {};
+  const input$ = new Subject<RiskInput>();
+  let approved = 0;
+  input$.pipe(gateRisk({ instruments, ...limits, maxPositionPct: 0.05, maxOrdersPerMinute: 1e9, strategyId: config.name, configHash: config.hash })).subscribe((d) => {
+    if (d.kind === 'approved') approved++;
+  });
+  const n = 200_000;
+  const latencies = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const qty = toUnits((0.01 + (i % 7) * 0.005).toFixed(5));
+    const intent: OrderIntent = { kind: 'intent', id: `i${i}`, signalId: `s${i}`, symbol: 'BTC/USDT', side: 'buy', qty, refPrice: 30_000, targetQty: qty, reducesRisk: false, tsEvent: i * 1000, reason: 'bench' };
+    const start = process.hrtime.bigint();
+    input$.next({ intent, portfolio, mode: 'Normal', market: { stats } });
+    latencies[i] = Number(process.hrtime.bigint() - start) / 1000;
+  }
+  const warm = latencies.slice(10_000).sort();
+  line('decisions', `${n.toLocaleString('en')} (${approved} approved)`);
+  line('p50 / p99 / p99.9', `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} µs   target p99 ≤ 10 µs`);
+  results['riskGate'] = { decisions: n, p50us: percentile(warm, 0.5), p99us: percentile(warm, 0.99), p999us: percentile(warm, 0.999) };
+}
 
-function main(): void {
+async function benchKillSwitch(): Promise<void> {
+  process.stdout.write('kill switch: press → Emergency → every flattening order handed to the paper venue (asap scheduler)\n');
+  const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
+  const model = loadModelFor(config);
+  const { bars } = loadBars();
+  const times: number[] = [];
+  for (let trial = 0; trial < 30; trial++) {
+    const bars$ = new Subject<Bar>();
+    const kill$ = new Subject<{ reason: string }>();
+    let resolveFlat: (() => void) | undefined;
+    let long = false;
+    const paper = executeOrders({ instruments: [config.instrument], initialCash: config.initialCash, quote: 'USDT', allowShort: false });
+    const venue = (input$: import('rxjs').Observable<import('../operators/executeOrders').VenueInput>) =>
+      input$.pipe(
+        tap((input) => {
+          if (input.kind === 'order' && input.signalId.startsWith('emergency:')) resolveFlat?.();
+        }),
+        paper,
+      );
+    const pipeline = tradingPipeline({ ...config, signals: { ...config.signals, ml: { ...config.signals.ml!, allowInSample: true } } }, { venue, model, scheduler: asapScheduler });
+    const subscription = pipeline({ bars$, kill$ }).subscribe((e) => {
+      if (e.kind === 'portfolio') long = Object.keys(e.positions).length > 0;
+    });
+    // Trade until a position is open, then press. Bars arrive one by one with the pending
+    // microtasks (order releases) run in between, as on a live feed.
+    const start = 3000 + trial * 1500;
+    for (let i = start; i < bars.length && i < start + 5000 && !long; i++) {
+      bars$.next(bars[i]!);
+      await Promise.resolve();
+    }
+    await new Promise((r) => setImmediate(r));
+    if (!long) {
+      subscription.unsubscribe();
+      continue;
+    }
+    const flattened = new Promise<void>((r) => (resolveFlat = r));
+    const t0 = process.hrtime.bigint();
+    kill$.next({ reason: 'bench press' });
+    await flattened;
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    subscription.unsubscribe();
+  }
+  times.sort((a, b) => a - b);
+  if (times.length === 0) {
+    line('press → flatten', 'no trial had an open position to flatten');
+    return;
+  }
+  const p = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  line('trials with an open position', String(times.length));
+  line('press → flattening order at the venue', `median ${p(0.5).toFixed(3)} ms, max ${times[times.length - 1]!.toFixed(3)} ms   target ≤ 5 ms`);
+  results['killSwitch'] = { trials: times.length, medianMs: p(0.5), maxMs: times[times.length - 1]! };
+}
+
+function benchGarchRefit(): void {
+  process.stdout.write('GARCH(1,1)-t refit (fit + 1-day 99 % VaR/CVaR), 2,000 hourly returns\n');
+  const { refitMs, returns } = benchGarch();
+  line('one refit (median of 15)', `${refitMs.toFixed(1)} ms on ${returns} returns`);
+  results['garch'] = { refitMs, returns };
+}
+
+const BENCHES: Record<string, () => void | Promise<void>> = {
+  garch: benchGarchRefit,
+  parse: benchParse,
+  decision: benchDecision,
+  riskGate: benchRiskGate,
+  killSwitch: benchKillSwitch,
+  indicators: benchIndicators,
+  backtest: benchBacktest,
+};
+
+async function main(): Promise<void> {
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? '').split(',') : Object.keys(BENCHES);
   process.stdout.write(`bot4 bench — node ${process.version}, ${require('node:os').cpus().length} cpus (${require('node:os').cpus()[0]?.model ?? '?'})\n`);
   for (const name of only) {
     const bench = BENCHES[name];
     if (!bench) throw new Error(`unknown bench "${name}"; choose from ${Object.keys(BENCHES).join(', ')}`);
-    bench();
+    await bench();
   }
   mkdirSync(path.join(repoRoot, 'out'), { recursive: true });
   writeFileSync(path.join(repoRoot, 'out', 'bench.json'), JSON.stringify({ node: process.version, ...results }, null, 2) + '\n');
   process.stdout.write(`results: out/bench.json\n`);
 }
 
-main();
+void main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

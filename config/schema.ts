@@ -154,6 +154,20 @@ export const riskSchema = z.strictObject({
   volTarget: optionalLimit,
   maxVar: optionalLimit,
   exitParticipation: z.number().gt(0).max(1).optional(),
+  /**
+   * GARCH(1,1)-t VaR per symbol for maxVar (spec §8.1), refitted on a schedule. Without it the
+   * gate uses the normal approximation 2.326·σ_daily from marketStats.
+   */
+  garch: z
+    .strictObject({
+      /** Most recent bar returns fitted. Default 2000. */
+      windowBars: z.number().int().min(10).optional(),
+      /** Refit period in bars (UTC-aligned). Default one day of bars. */
+      refitEveryBars: z.number().int().positive().optional(),
+      /** Returns before the first fit. Default min(500, windowBars). */
+      minReturns: z.number().int().min(10).optional(),
+    })
+    .optional(),
   /** Rolling statistics behind the market-risk limits. */
   marketStats: z
     .strictObject({

@@ -34,6 +34,7 @@ import {
 } from 'rxjs';
 import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
 import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergencyActions';
+import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch';
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -97,7 +98,8 @@ export type PipelineEvent =
   | ModeChanged
   | BreakerStateChanged
   | EmergencyCommand
-  | OrderHalted;
+  | OrderHalted
+  | MarketRiskEstimate;
 
 export interface PipelineDeps {
   readonly venue: Venue;
@@ -131,7 +133,8 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
   const ml = config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
   const fuse = fuseSignals(config.signals.fuse);
   const size = sizePosition({ instrument, ...sizing });
-  const { marketStats: statsConfig, ...limits } = risk;
+  const { marketStats: statsConfig, garch: garchConfig, ...limits } = risk;
+  const garch = garchConfig ? estimateMarketRisk(garchConfig) : undefined;
   const gate = gateRisk({
     instruments: [instrument],
     ...limits,
@@ -157,6 +160,8 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       const portfolio = new BehaviorSubject<Portfolio>(initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote }));
       let mode: Mode = config.modes?.initial ?? 'Normal';
       let stats: MarketStats | undefined;
+      /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
+      const var99 = new Map<string, number>();
 
       // The kill switch, shared: the mode machine and the guard before the venue both watch it.
       // Whatever it does — a value, an error, completing — is a press.
@@ -267,7 +272,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             size,
             map((intent) => {
               emit(intent);
-              return { intent, portfolio: portfolio.value, mode, market: stats ? { stats } : {} };
+              return { intent, portfolio: portfolio.value, mode, market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {} };
             }),
             gate,
           )
@@ -279,6 +284,20 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             error: fail,
           }),
       );
+
+      // GARCH refits run after the decision on the bar that triggers them (a refit takes tens of
+      // milliseconds): that bar is decided on the previous fit, the next ones on the new fit.
+      if (garch) {
+        subscriptions.add(
+          venueBars$.pipe(garch).subscribe({
+            next: (estimate) => {
+              var99.set(estimate.symbol, 1 - Math.exp(-estimate.var));
+              emit(estimate);
+            },
+            error: fail,
+          }),
+        );
+      }
 
       // 5. Completion: when the bars end, nothing new is decided; what is on its way to the
       //    venue still arrives (and expires there, with no later price to fill at).
