@@ -1,0 +1,1982 @@
+/**
+ * The live venue: orders and cancels in, order events out, traded through a real ccxt exchange
+ * instance (any exchange ccxt implements; Binance spot is the tested one).
+ *
+ * ```
+ * input:   --a--o----------o2-----c------|        a account snapshot · o order · c cancel
+ * output:  --A--(Ao)--u----(f f)--x------|        A accepted · u status unknown · f fill · x canceled
+ *                     └ reconcile: fetchOrder(clientOrderId) → found → continue from its real state
+ * ```
+ *
+ * Guarantees, in the order they matter:
+ *
+ * - **Idempotent submission.** Every order goes out with its deterministic `clientOrderId` (ccxt's
+ *   unified `clientOrderId` param → Binance `newClientOrderId`), and ccxt's own retries are switched
+ *   off (`maxRetriesOnFailure = 0`): only this venue decides to send again.
+ * - **A timeout is never a failure.** A lost answer (ccxt `RequestTimeout`/`NetworkError`, HTTP 5xx,
+ *   Binance -1007, a response body that never completes — our own watchdog, because ccxt's timeout
+ *   stops at the headers — or anything unexpected) emits {@link OrderStatusUnknown}, then reconciles:
+ *   `fetchOrder` by client order id (Binance `origClientOrderId`), falling back to scanning open and
+ *   closed orders where the exchange cannot look up by client id. Found → the venue continues from
+ *   the order's real state (accepted, partially filled, filled, canceled). Not found → the answer
+ *   only counts once the lost request can no longer execute: Binance refuses a request later than
+ *   `timestamp + recvWindow`, so "absent" is conclusive `recvWindowMs + clockMarginMs` after the
+ *   failure; only then is the order sent again (same id), at most `retry.maxRetries` times. A
+ *   "Duplicate order sent." answer means the id is live on the exchange: reconcile, never reject.
+ * - **Rate limits.** ccxt's `enableRateLimit` plus our own order cap (`maxOrdersPerSecond`, token
+ *   bucket, bounded queue → `RATE_LIMITED` when full). A 429 or 418 pauses *every* request (limits
+ *   are per IP) until `Retry-After` (or Binance's "banned until") has passed, with
+ *   {@link VenueThrottled} / {@link VenueResumed} events; the refused order was not executed and is
+ *   sent again after the pause, a bounded number of times. All waits run on the injected scheduler.
+ * - **Order types.** Native where the exchange has them, emulated otherwise — see
+ *   {@link nativeSupport}: stop-loss / take-profit natively when ccxt's `features` for the market
+ *   declare `stopLossPrice` / `takeProfitPrice` (Binance spot: STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT));
+ *   trailing stops natively on Binance spot (`trailingDelta`); OCO natively on Binance spot through
+ *   an order list (`POST /api/v3/orderList/oco`). Emulated orders are held here and watch the bars
+ *   and trades that flow through the venue; when triggered they are sent as a market (or, for
+ *   `*-limit`, a limit) order with the same client order id. An emulated OCO group is emulated as a
+ *   whole: the first leg to trigger is sent, the others are canceled.
+ * - **Fills.** From the exchange's trades (the order response's trades, then `fetchOrderTrades` /
+ *   `fetchMyTrades`), de-duplicated by trade id, each a {@link Fill} with the `leavesQty` after it;
+ *   the fee is converted to quote at the trade price when charged in base. Resting orders are
+ *   polled every `pollIntervalMs` (one `fetchOpenOrders` per symbol, `fetchOrder` for orders that left
+ *   the book). Polling, not the user-data stream: it works on every ccxt exchange and against the
+ *   local test server.
+ * - **Start-up reconciliation.** Before the first order: `loadMarkets`, `fetchBalance`,
+ *   `fetchOpenOrders` per symbol → one {@link VenueAccountSnapshot} (balances, spot positions, open
+ *   orders, instruments) for the portfolio to fold. Open orders found are tracked (their later fills
+ *   are reported); an incoming order with the same client id claims it instead of being sent.
+ *   Orders from before this session (`tsEvent` < start; replayed after a crash) are looked up before
+ *   they are sent (`lookupBeforeSend`), because a filled order's id is free again on Binance.
+ * - **Secrets.** Keys come only from the config; every text this venue emits or throws is redacted
+ *   (keys, secret, `signature=`), ccxt `verbose` is forced off.
+ *
+ * Orders and cancels arriving before the snapshot are held; bars and trades pass through at once
+ * (after the emulated orders they trigger). When the input completes, the venue completes once
+ * nothing it sent is still unresolved; resting orders stay on the exchange (the next start-up
+ * snapshot reports them). Unsubscribing closes the exchange and its keep-alive sockets.
+ *
+ * @example
+ * const venue = makeCcxtVenue({ exchange: 'binance', apiKey: process.env.BINANCE_KEY!, secret: process.env.BINANCE_SECRET!, symbols: ['BTC/USDT'] });
+ * orders$.pipe(venue).subscribe((event) => journal.append(event));
+ */
+import { createHash } from 'node:crypto';
+import * as ccxt from 'ccxt';
+import { Observable, Subscription, asyncScheduler, filter, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
+import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
+import type {
+  Bar,
+  CancelAllOrders,
+  CancelOrder,
+  Fill,
+  Instrument,
+  Order,
+  OrderRejectCode,
+  OrderType,
+  Side,
+  Timestamp,
+  TradeTick,
+  VenueId,
+} from '../operators/types';
+
+const STAGE = 'ccxt-venue';
+
+// ── events beyond OrderEvent ─────────────────────────────────────────────────────────────────────
+
+export interface VenueBalance {
+  readonly free: Units;
+  readonly used: Units;
+  readonly total: Units;
+}
+
+/** An order found open on the exchange at start-up. */
+export interface VenueOpenOrder {
+  readonly clientOrderId: string;
+  readonly exchangeOrderId: string;
+  readonly symbol: string;
+  readonly side: Side;
+  /** ccxt's unified type (`limit`, `market`…) and, when present, the exchange's own (`STOP_LOSS_LIMIT`). */
+  readonly type: string;
+  readonly qty: Units;
+  readonly filledQty: Units;
+  readonly price: number | null;
+  readonly stopPrice: number | null;
+  readonly tsEvent: Timestamp;
+}
+
+/** The account as the exchange reports it at start-up: what the portfolio starts from. */
+export interface VenueAccountSnapshot {
+  readonly kind: 'venue-account';
+  readonly venue: VenueId;
+  /** Every asset with a non-zero total, in units of 1e-8. */
+  readonly balances: Readonly<Record<string, VenueBalance>>;
+  /** Spot positions: total base-asset holding per configured symbol (no cost basis: the exchange has none). */
+  readonly positions: Readonly<Record<string, Units>>;
+  readonly openOrders: readonly VenueOpenOrder[];
+  /** Lot and tick sizes and minimums of the configured symbols, from the exchange's markets. */
+  readonly instruments: readonly Instrument[];
+  readonly tsEvent: Timestamp;
+  readonly tsInit: Timestamp;
+}
+
+/** The exchange told us to slow down or banned us: nothing is sent until `until`. */
+export interface VenueThrottled {
+  readonly kind: 'venue-throttled';
+  readonly venue: VenueId;
+  /** 429 rate limit, 418 IP ban, null when the status is not known (a ccxt rate-limit error without one). */
+  readonly status: 429 | 418 | null;
+  readonly retryAfterMs: number;
+  readonly until: Timestamp;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+export interface VenueResumed {
+  readonly kind: 'venue-resumed';
+  readonly venue: VenueId;
+  readonly tsEvent: Timestamp;
+}
+
+export type VenueNoticeCode =
+  | 'ORDER_FOUND'
+  | 'ORDER_ABSENT'
+  | 'ORDER_RESENT'
+  | 'ORDER_ADOPTED'
+  | 'RECONCILE_FAILED'
+  | 'POLL_FAILED'
+  | 'EMULATED'
+  | 'EMULATED_TRIGGERED'
+  | 'OCO_PAIRED'
+  | 'OCO_LINKED'
+  | 'FILL_ADJUSTED'
+  | 'OPEN_AT_COMPLETION';
+
+/** What the venue did on its own (reconciliation, resends, emulation), for the journal. */
+export interface VenueNotice {
+  readonly kind: 'venue-notice';
+  readonly venue: VenueId;
+  readonly level: 'info' | 'warning';
+  readonly code: VenueNoticeCode;
+  readonly clientOrderId: string | null;
+  readonly message: string;
+  readonly tsEvent: Timestamp;
+}
+
+/** A cancel could not be done (already filled, unknown order, exchange refused). */
+export interface OrderCancelRejected {
+  readonly kind: 'cancel-rejected';
+  readonly clientOrderId: string;
+  readonly signalId: string;
+  readonly reason: string;
+  readonly tsEvent: Timestamp;
+}
+
+export type CcxtVenueEvent = VenueAccountSnapshot | VenueThrottled | VenueResumed | VenueNotice | OrderCancelRejected;
+export type CcxtVenueInput = VenueInput | CancelOrder | CancelAllOrders;
+export type CcxtVenueOutput = VenueOutput | CcxtVenueEvent;
+/** A {@link Venue} that also takes cancels and reports account, throttling and reconciliation events. */
+export type CcxtVenue = OperatorFunction<CcxtVenueInput, CcxtVenueOutput>;
+
+const VENUE_OUTPUT_KINDS = new Set(['order-accepted', 'order-rejected', 'fill', 'order-canceled', 'order-unknown', 'bar', 'trade']);
+
+export function isVenueOutput(event: CcxtVenueOutput): event is VenueOutput {
+  return VENUE_OUTPUT_KINDS.has(event.kind);
+}
+
+/**
+ * Narrows a {@link CcxtVenue} to the plain {@link Venue} contract the pipeline wires: the extra events
+ * go to `onEvent` (journal, portfolio seeding) instead of downstream.
+ */
+export function asVenue(venue: CcxtVenue, onEvent: (event: CcxtVenueEvent) => void = () => undefined): Venue {
+  return (source) =>
+    venue(source).pipe(
+      filter((event): event is VenueOutput => {
+        if (isVenueOutput(event)) return true;
+        onEvent(event);
+        return false;
+      }),
+    );
+}
+
+// ── config ───────────────────────────────────────────────────────────────────────────────────────
+
+export class CcxtVenueError extends Error {
+  readonly stage = STAGE;
+  constructor(
+    readonly code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CcxtVenueError';
+  }
+}
+
+const EXCHANGE_IDS: readonly string[] = ((ids: unknown): string[] =>
+  Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(ccxt.exchanges);
+
+const SECRET_KEYS = new Set(['apiKey', 'secret', 'password', 'uid']);
+
+const RetrySchema = z.strictObject({
+  /** Re-sends of a request the exchange refused for rate or that was confirmed absent. Default 5. */
+  maxRetries: z.number().int().min(0).max(50).default(5),
+  /** First backoff, ms; doubles per retry. Default 250. */
+  initialDelayMs: z.number().int().min(0).default(250),
+  /** Longest backoff, ms (a Retry-After is honoured even when longer). Default 30000. */
+  maxDelayMs: z.number().int().min(0).default(30_000),
+});
+
+const ReconcileSchema = z.strictObject({
+  /** Lookups per reconciliation pass before giving up (the poller tries again later). Default 8. */
+  maxAttempts: z.number().int().min(1).max(100).default(8),
+  /**
+   * How long after a failed submission "not found" becomes conclusive, ms. Default
+   * `recvWindowMs + clockMarginMs`: after that the lost request can no longer execute.
+   */
+  absentAfterMs: z.number().int().min(0).optional(),
+});
+
+export const CcxtVenueConfigSchema = z.strictObject({
+  /** ccxt exchange id (`binance`, `kraken`…). */
+  exchange: z.string().refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
+  /** API key. Never logged. The CLI reads it from the environment. */
+  apiKey: z.string().min(1),
+  /** API secret. Never logged. */
+  secret: z.string().min(1),
+  /** Passphrase, for exchanges that have one (okx, kucoin…). */
+  password: z.string().min(1).optional(),
+  uid: z.string().min(1).optional(),
+  /** Unified symbols traded (`BTC/USDT`): start-up reconciliation, polling, cancel-all scope. */
+  symbols: z.array(z.string().regex(/^[^/\s]+\/[^/\s]+$/, { message: 'a unified symbol such as BTC/USDT' })).min(1),
+  /** Base URL replacing the exchange's REST hosts (testnet, proxy, local test server). */
+  apiUrl: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, { message: 'an http(s) URL' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+  /** ccxt's sandbox mode (Binance spot testnet). Default false. */
+  sandbox: z.boolean().default(false),
+  /** Extra ccxt `options` (e.g. `{ fetchCurrencies: false }`). `maxRetriesOnFailure` is always 0. */
+  ccxtOptions: z.record(z.string(), z.unknown()).default({}),
+  /** ccxt's client-side rate limiter. Default true; only a benchmark turns it off. */
+  enableRateLimit: z.boolean().default(true),
+  /** ccxt request timeout, ms. Default 10000. */
+  timeoutMs: z.number().int().min(1).default(10_000),
+  /**
+   * Our own deadline on every exchange call beyond `timeoutMs`, ms: ccxt's timeout covers the
+   * response headers only, a body that never completes would hang forever. Default 2000.
+   */
+  watchdogGraceMs: z.number().int().min(0).default(2_000),
+  /** Binance `recvWindow`, ms: requests older than this are refused by the exchange. Default 5000. */
+  recvWindowMs: z.number().int().min(1).max(60_000).default(5_000),
+  /** Allowed difference between our clock and the exchange's, ms. Default 1000. */
+  clockMarginMs: z.number().int().min(0).default(1_000),
+  /** Our cap on new orders per second (burst = one second's worth). Default 5. */
+  maxOrdersPerSecond: z.number().positive().default(5),
+  /** Orders waiting for the cap or a ban before new ones are rejected `RATE_LIMITED`. Default 100. */
+  maxQueuedOrders: z.number().int().min(1).default(100),
+  /** How often resting orders are checked for fills, ms. Default 1000. */
+  pollIntervalMs: z.number().int().min(10).default(1_000),
+  retry: RetrySchema.prefault({}),
+  reconcile: ReconcileSchema.prefault({}),
+  /**
+   * Which orders are looked up by client id before they are sent: `replayed` (tsEvent before the
+   * venue started: they may have been placed by an earlier run), `always`, `never`. Default `replayed`.
+   */
+  lookupBeforeSend: z.enum(['replayed', 'always', 'never']).default('replayed'),
+  /** Order features to emulate even where the exchange has them natively. Default none. */
+  emulate: z.array(z.enum(['stop', 'take-profit', 'trailing', 'oco'])).default([]),
+  /** How long the first leg of a native OCO waits for its partner, ms. Default 500. */
+  ocoPairTimeoutMs: z.number().int().min(0).default(500),
+});
+
+export type CcxtVenueConfig = z.input<typeof CcxtVenueConfigSchema>;
+export type CcxtVenueSettings = Readonly<z.output<typeof CcxtVenueConfigSchema>>;
+
+export interface CcxtVenueEnv {
+  /** Clock and timers (polling, backoff, pauses, watchdogs). Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Called with each exchange instance the venue creates (instrumentation in benchmarks). */
+  readonly onExchange?: (exchange: ccxt.Exchange) => void;
+}
+
+/**
+ * Validates a venue config. Errors name the key, what was expected and what was found — except for
+ * credentials, whose values are never printed.
+ */
+export function parseCcxtVenueConfig(config: CcxtVenueConfig, source = 'ccxtVenue config'): CcxtVenueSettings {
+  const parsed = CcxtVenueConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    const text = parsed.error.issues
+      .map((issue) => {
+        const key = issue.path.length === 0 ? '(root)' : issue.path.join('.');
+        const top = String(issue.path[0] ?? '');
+        const found = issue.path.reduce<unknown>((v, k) => (isRecord(v) ? v[String(k)] : undefined), config);
+        const shown = SECRET_KEYS.has(top) ? (found === undefined ? 'nothing' : '(a value, not shown)') : found === undefined ? 'nothing' : JSON.stringify(found);
+        return `${source}: ${key}: expected ${issue.code === 'invalid_type' ? issue.expected : issue.message}, found ${shown}`;
+      })
+      .join('; ');
+    throw new CcxtVenueError('INVALID_CONFIG', redactWith(text, secretsOf(config)));
+  }
+  return Object.freeze(parsed.data);
+}
+
+// ── the venue ────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * A live venue on a ccxt exchange. See the module comment for what it guarantees.
+ *
+ * @param config validated before anything is subscribed; a broken config throws here.
+ * @param env scheduler (default `asyncScheduler`) and an instrumentation hook.
+ */
+export function makeCcxtVenue(config: CcxtVenueConfig, env: CcxtVenueEnv = {}): CcxtVenue {
+  const settings = parseCcxtVenueConfig(config);
+  const scheduler = env.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<CcxtVenueOutput>((subscriber) => {
+      const exchange = createExchange(settings);
+      env.onExchange?.(exchange);
+      const session = new Session(settings, exchange, scheduler, (event) => subscriber.next(event), (error) => subscriber.error(error), () => subscriber.complete());
+      const input = source.subscribe({
+        next: (value) => session.input(value),
+        error: (error: unknown) => session.fail(error),
+        complete: () => session.inputComplete(),
+      });
+      session.start();
+      return () => {
+        input.unsubscribe();
+        session.close();
+        disposeExchange(exchange);
+      };
+    });
+}
+
+type Phase = 'pending' | 'armed' | 'pairing' | 'queued' | 'submitting' | 'unknown' | 'open' | 'done';
+type EmulationKind = 'stop' | 'take-profit' | 'trailing' | 'touch';
+
+interface Emulation {
+  readonly kind: EmulationKind;
+  /** Trailing: best price since armed. */
+  ref: number | null;
+}
+
+interface Tracked {
+  order: Order;
+  phase: Phase;
+  adopted: boolean;
+  claimed: boolean;
+  accepted: boolean;
+  exchangeId: string | undefined;
+  filled: Units;
+  readonly seenTrades: Set<string>;
+  /** A flow (submission, reconciliation, refresh, cancel) is running for this order. */
+  inFlight: boolean;
+  cancelReason: string | null;
+  cancelAttempts: number;
+  emulation: Emulation | null;
+  /** How a triggered emulated order is sent. */
+  sendAs: 'market' | 'limit' | null;
+  unit: Unit | null;
+  /** Linked OCO group (emulated cancel-on-fill), when not a native order list. */
+  group: string | null;
+  firstSentAt: number | null;
+  /** When the last submission's outcome became unknown (scheduler time). */
+  failedAt: number | null;
+  /** Refreshes that found the exchange reporting more filled than the trades we could see. */
+  missingFillChecks: number;
+}
+
+interface OcoPlan {
+  readonly listClientOrderId: string;
+  readonly above: Tracked;
+  readonly below: Tracked;
+}
+
+interface Unit {
+  readonly legs: readonly Tracked[];
+  readonly oco: OcoPlan | null;
+}
+
+interface Capabilities {
+  readonly stop: boolean;
+  readonly takeProfit: boolean;
+  readonly trailing: boolean;
+  readonly oco: boolean;
+}
+
+class WatchdogTimeout extends Error {
+  constructor(label: string, ms: number) {
+    super(`${label}: no complete answer within ${ms} ms`);
+    this.name = 'WatchdogTimeout';
+  }
+}
+
+class Closed extends Error {
+  constructor() {
+    super('venue closed');
+    this.name = 'Closed';
+  }
+}
+
+type SubmitOutcome =
+  | { readonly kind: 'placed'; readonly orders: readonly ccxt.Order[] }
+  | { readonly kind: 'rejected'; readonly code: OrderRejectCode; readonly message: string }
+  | { readonly kind: 'duplicate'; readonly message: string }
+  | { readonly kind: 'rate-limited'; readonly message: string }
+  | { readonly kind: 'not-placed'; readonly message: string }
+  | { readonly kind: 'unknown'; readonly message: string };
+
+type LookupResult = { readonly kind: 'found'; readonly order: ccxt.Order } | { readonly kind: 'absent' } | { readonly kind: 'error'; readonly error: unknown };
+
+/** One subscription's state: everything mutable lives here and dies with it. */
+class Session {
+  private readonly venue: VenueId;
+  private readonly secrets: readonly string[];
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly doneIds = new Set<string>();
+  private readonly pairing = new Map<string, { readonly leg: Tracked; readonly timer: Subscription }>();
+  private readonly groups = new Map<string, Set<Tracked>>();
+  private readonly sendQueue: Unit[] = [];
+  private readonly held: CcxtVenueInput[] = [];
+  private readonly inputQueue: CcxtVenueInput[] = [];
+  private readonly timers = new Subscription();
+  private readonly capabilities = new Map<string, Capabilities>();
+  private readonly instruments = new Map<string, Instrument>();
+  private draining = false;
+  private pumping = false;
+  private ready = false;
+  private closed = false;
+  private inputDone = false;
+  private venueOps = 0;
+  private pausedUntil = 0;
+  private throttleStreak = 0;
+  private resumeTimer: Subscription | null = null;
+  private tokens: number;
+  private tokensAt: number;
+  private startedAt = 0;
+
+  constructor(
+    private readonly settings: CcxtVenueSettings,
+    private readonly exchange: ccxt.Exchange,
+    private readonly scheduler: SchedulerLike,
+    private readonly emit: (event: CcxtVenueOutput) => void,
+    private readonly error: (error: unknown) => void,
+    private readonly complete: () => void,
+  ) {
+    this.venue = settings.exchange;
+    this.secrets = secretsOf(settings);
+    this.tokens = settings.maxOrdersPerSecond;
+    this.tokensAt = scheduler.now();
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
+
+  start(): void {
+    this.startedAt = this.now();
+    this.tokensAt = this.startedAt;
+    this.reconcileAccount().catch((error: unknown) => this.fail(error));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timers.unsubscribe();
+  }
+
+  fail(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.timers.unsubscribe();
+    this.error(error instanceof CcxtVenueError ? error : new CcxtVenueError('INTERNAL', this.describe(error)));
+  }
+
+  inputComplete(): void {
+    this.inputDone = true;
+    this.maybeComplete();
+  }
+
+  private maybeComplete(): void {
+    if (this.closed || !this.inputDone || !this.ready || this.draining || this.held.length > 0) return;
+    if (this.sendQueue.length > 0 || this.pairing.size > 0 || this.venueOps > 0) return;
+    for (const t of this.tracked.values()) {
+      if (t.inFlight || t.phase === 'queued' || t.phase === 'submitting' || t.phase === 'pending') return;
+    }
+    // Emulated orders can no longer trigger: no more prices will come.
+    for (const t of [...this.tracked.values()]) {
+      if (t.phase === 'armed') this.cancelLocally(t, 'input completed: an emulated order can no longer trigger');
+    }
+    const open = [...this.tracked.values()].filter((t) => t.phase === 'open' || t.phase === 'unknown');
+    for (const t of open) {
+      this.notice('info', 'OPEN_AT_COMPLETION', t, `${t.order.clientOrderId} is ${t.phase === 'open' ? 'still open on the exchange' : 'still unresolved'} at completion`);
+    }
+    this.closed = true;
+    this.timers.unsubscribe();
+    this.complete();
+  }
+
+  // ── input ──────────────────────────────────────────────────────────────────────────────────────
+
+  input(value: CcxtVenueInput): void {
+    this.inputQueue.push(value);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.inputQueue.shift(); next !== undefined; next = this.inputQueue.shift()) {
+        if (this.closed) return;
+        this.handle(next);
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.maybeComplete();
+  }
+
+  private handle(value: CcxtVenueInput): void {
+    if (value.kind === 'bar' || value.kind === 'trade') {
+      if (this.ready) this.onMarket(value);
+      this.emit(value);
+      return;
+    }
+    if (!this.ready) {
+      this.held.push(value);
+      return;
+    }
+    if (value.kind === 'order') this.onOrder(value);
+    else if (value.kind === 'cancel') this.onCancel(value);
+    else this.onCancelAll(value);
+  }
+
+  private onOrder(order: Order): void {
+    const existing = this.tracked.get(order.clientOrderId);
+    if (existing && existing.adopted && !existing.claimed) {
+      // The order was already on the exchange at start-up (placed by an earlier run): continue it.
+      // The exchange's quantity stays authoritative for leavesQty; the incoming order brings the ids.
+      existing.order = { ...order, qty: existing.order.qty };
+      existing.claimed = true;
+      this.notice('info', 'ORDER_ADOPTED', existing, `${order.clientOrderId} was already on the exchange at start-up; continuing it`);
+      this.emit({ kind: 'order-accepted', clientOrderId: order.clientOrderId, signalId: order.signalId, tsEvent: this.now() });
+      return;
+    }
+    if (existing || this.doneIds.has(order.clientOrderId)) {
+      this.reject(order, 'DUPLICATE_CLIENT_ORDER_ID', `client order id ${order.clientOrderId} was already used in this session; nothing sent`);
+      return;
+    }
+    const problem = this.validate(order);
+    if (problem) {
+      this.reject(order, problem.code, problem.message);
+      return;
+    }
+    const t = this.track(order);
+    const caps = this.capabilities.get(order.symbol)!;
+    const emulation = emulationFor(order, caps);
+    if (order.ocoGroup !== undefined) {
+      if (caps.oco && emulation === null && this.pairable(order)) {
+        this.pair(t);
+        return;
+      }
+      this.link(t, order.ocoGroup);
+      const held = emulationFor(order, NO_NATIVE);
+      if (!caps.oco && held) {
+        // Emulated OCO: every leg waits here; the first to trigger is sent, the others are canceled.
+        this.arm(t, held);
+        return;
+      }
+    }
+    if (emulation) {
+      this.arm(t, emulation);
+      return;
+    }
+    this.enqueue({ legs: [t], oco: null });
+  }
+
+  private validate(order: Order): { code: OrderRejectCode; message: string } | null {
+    const instrument = this.instruments.get(order.symbol);
+    if (!instrument) return { code: 'UNKNOWN_SYMBOL', message: `symbol ${order.symbol} is not among this venue's symbols (${this.settings.symbols.join(', ')})` };
+    if (order.qty <= 0n) return { code: 'BELOW_MIN_QTY', message: `qty ${formatUnits(order.qty)} is not positive` };
+    if (instrument.qtyStep > 0n && order.qty % instrument.qtyStep !== 0n) {
+      return { code: 'QTY_PRECISION', message: `qty ${formatUnits(order.qty)} is not a multiple of the lot step ${formatUnits(instrument.qtyStep)}` };
+    }
+    if (order.qty < instrument.minQty) return { code: 'BELOW_MIN_QTY', message: `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}` };
+    const needsLimit = order.type === 'limit' || order.type === 'stop-limit' || order.type === 'take-profit-limit';
+    const needsStop = order.type === 'stop-market' || order.type === 'stop-limit' || order.type === 'take-profit-market' || order.type === 'take-profit-limit';
+    if (needsLimit && !(order.limitPrice !== undefined && order.limitPrice > 0)) return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive limitPrice` };
+    if (needsStop && !(order.stopPrice !== undefined && order.stopPrice > 0)) return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive stopPrice` };
+    if (order.type === 'trailing-stop' && !(order.trailingBps !== undefined && order.trailingBps > 0)) {
+      return { code: 'EXCHANGE_ERROR', message: 'invalid order: a trailing-stop order needs a positive trailingBps' };
+    }
+    return null;
+  }
+
+  private track(order: Order): Tracked {
+    const t: Tracked = {
+      order: { ...order },
+      phase: 'pending',
+      adopted: false,
+      claimed: true,
+      accepted: false,
+      exchangeId: undefined,
+      filled: 0n,
+      seenTrades: new Set(),
+      inFlight: false,
+      cancelReason: null,
+      cancelAttempts: 0,
+      emulation: null,
+      sendAs: null,
+      unit: null,
+      group: null,
+      firstSentAt: null,
+      failedAt: null,
+      missingFillChecks: 0,
+    };
+    this.tracked.set(order.clientOrderId, t);
+    return t;
+  }
+
+  private onCancel(command: CancelOrder): void {
+    const t = this.tracked.get(command.clientOrderId);
+    if (!t) {
+      const why = this.doneIds.has(command.clientOrderId) ? 'the order is already closed' : 'no such order in this session';
+      this.emit({ kind: 'cancel-rejected', clientOrderId: command.clientOrderId, signalId: '', reason: why, tsEvent: this.now() });
+      return;
+    }
+    this.requestCancel(t, command.reason);
+  }
+
+  private requestCancel(t: Tracked, reason: string): void {
+    switch (t.phase) {
+      case 'pending':
+      case 'armed':
+      case 'queued':
+        this.cancelLocally(t, reason);
+        return;
+      case 'pairing': {
+        const waiting = t.order.ocoGroup === undefined ? undefined : this.pairing.get(t.order.ocoGroup);
+        if (waiting && waiting.leg === t) {
+          waiting.timer.unsubscribe();
+          this.pairing.delete(t.order.ocoGroup!);
+        }
+        this.cancelLocally(t, reason);
+        return;
+      }
+      case 'submitting':
+      case 'unknown':
+        // What is in flight cannot be canceled yet: its flow cancels it once it knows the outcome.
+        t.cancelReason ??= reason;
+        return;
+      case 'open':
+        t.cancelReason ??= reason;
+        if (!t.inFlight) this.flow([t], () => this.cancelFlow(t));
+        return;
+      case 'done':
+        this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason: 'the order is already closed', tsEvent: this.now() });
+        return;
+    }
+  }
+
+  private onCancelAll(command: CancelAllOrders): void {
+    const inScope = (t: Tracked): boolean => command.symbol === undefined || t.order.symbol === command.symbol;
+    const onExchange: Tracked[] = [];
+    for (const t of [...this.tracked.values()]) {
+      if (!inScope(t)) continue;
+      if (t.phase === 'open' && !t.inFlight) {
+        t.cancelReason ??= command.reason;
+        onExchange.push(t);
+      } else {
+        this.requestCancel(t, command.reason);
+      }
+    }
+    const symbols = command.symbol !== undefined ? [command.symbol] : [...new Set([...this.settings.symbols, ...onExchange.map((t) => t.order.symbol)])];
+    if (!this.exchange.has['cancelAllOrders']) {
+      for (const t of onExchange) this.flow([t], () => this.cancelFlow(t));
+      return;
+    }
+    for (const t of onExchange) t.inFlight = true;
+    this.venueOps += 1;
+    (async () => {
+      for (const symbol of symbols) {
+        try {
+          await this.retrying(`cancelAllOrders ${symbol}`, () => this.exchange.cancelAllOrders(symbol));
+        } catch (error) {
+          // Nothing open on that symbol is not a failure; anything else is left to the per-order flows below.
+          if (!(error instanceof ccxt.OrderNotFound) && !(error instanceof Closed)) {
+            this.notice('warning', 'POLL_FAILED', null, `cancelAllOrders ${symbol}: ${this.describe(error)}`);
+          }
+        }
+      }
+      for (const t of onExchange) {
+        t.inFlight = false;
+        this.flow([t], () => this.cancelFlow(t, { alreadyRequested: true }));
+      }
+    })()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.venueOps -= 1;
+        this.maybeComplete();
+      });
+  }
+
+  // ── emulation and OCO pairing ──────────────────────────────────────────────────────────────────
+
+  private arm(t: Tracked, emulation: Emulation): void {
+    t.phase = 'armed';
+    t.emulation = emulation;
+    t.accepted = true;
+    this.emit({ kind: 'order-accepted', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, tsEvent: this.now() });
+    this.notice('info', 'EMULATED', t, `${t.order.clientOrderId} (${t.order.type}${t.order.ocoGroup !== undefined ? `, OCO group ${t.order.ocoGroup}` : ''}) is emulated by the venue: ${this.venue} has no native equivalent here`);
+  }
+
+  private onMarket(event: Bar | TradeTick): void {
+    const lo = event.kind === 'bar' ? event.low : event.price;
+    const hi = event.kind === 'bar' ? event.high : event.price;
+    for (const t of [...this.tracked.values()]) {
+      if (t.phase !== 'armed' || t.order.symbol !== event.symbol || !t.emulation) continue;
+      // No lookahead: a bar that opened before the order existed holds prices from before it.
+      if ((event.kind === 'bar' ? event.tsOpen : event.tsEvent) < t.order.tsEvent) continue;
+      const at = triggerPrice(t.order, t.emulation, lo, hi);
+      if (at === null) continue;
+      t.sendAs = t.order.type === 'limit' || t.order.type === 'stop-limit' || t.order.type === 'take-profit-limit' ? 'limit' : 'market';
+      this.notice('info', 'EMULATED_TRIGGERED', t, `${t.order.clientOrderId} triggered at ${at}; sending a ${t.sendAs} order`);
+      if (t.group !== null) {
+        for (const sibling of this.groups.get(t.group) ?? []) {
+          if (sibling !== t && sibling.phase === 'armed') this.cancelLocally(sibling, `oco: ${t.order.clientOrderId} triggered`);
+        }
+      }
+      t.phase = 'pending';
+      this.enqueue({ legs: [t], oco: null });
+    }
+  }
+
+  private pairable(order: Order): boolean {
+    return ocoRole(order) !== null;
+  }
+
+  private pair(t: Tracked): void {
+    const group = t.order.ocoGroup!;
+    const waiting = this.pairing.get(group);
+    if (!waiting) {
+      t.phase = 'pairing';
+      const timer = this.schedule(() => {
+        this.pairing.delete(group);
+        if (t.phase !== 'pairing') return;
+        // No partner in time: send alone, and link the group so a later leg is still one-cancels-the-other.
+        this.link(t, group);
+        t.phase = 'pending';
+        const emulation = emulationFor(t.order, this.capabilities.get(t.order.symbol)!);
+        if (emulation) this.arm(t, emulation);
+        else this.enqueue({ legs: [t], oco: null });
+        this.maybeComplete();
+      }, this.settings.ocoPairTimeoutMs);
+      this.pairing.set(group, { leg: t, timer });
+      return;
+    }
+    this.pairing.delete(group);
+    waiting.timer.unsubscribe();
+    const first = waiting.leg;
+    const plan = ocoPlan(first, t);
+    if (!plan) {
+      this.notice('warning', 'OCO_LINKED', t, `OCO group ${group}: legs ${first.order.clientOrderId} and ${t.order.clientOrderId} do not form a native order list (same symbol, side and qty; one stop and one take-profit/limit); sent separately and linked by the venue`);
+      for (const leg of [first, t]) {
+        this.link(leg, group);
+        leg.phase = 'pending';
+        const emulation = emulationFor(leg.order, this.capabilities.get(leg.order.symbol)!);
+        if (emulation) this.arm(leg, emulation);
+        else this.enqueue({ legs: [leg], oco: null });
+      }
+      return;
+    }
+    this.notice('info', 'OCO_PAIRED', t, `OCO group ${group}: ${plan.above.order.clientOrderId} (above) and ${plan.below.order.clientOrderId} (below) go out as one order list ${plan.listClientOrderId}`);
+    first.phase = 'pending';
+    t.phase = 'pending';
+    this.enqueue({ legs: [first, t], oco: plan });
+  }
+
+  private link(t: Tracked, group: string): void {
+    t.group = group;
+    const members = this.groups.get(group) ?? new Set<Tracked>();
+    members.add(t);
+    this.groups.set(group, members);
+  }
+
+  /** A linked (not natively listed) OCO leg traded: the others are canceled. */
+  private cancelSiblings(t: Tracked): void {
+    if (t.group === null) return;
+    for (const sibling of this.groups.get(t.group) ?? []) {
+      if (sibling !== t && sibling.phase !== 'done') this.requestCancel(sibling, `oco: ${t.order.clientOrderId} filled`);
+    }
+  }
+
+  // ── sending ────────────────────────────────────────────────────────────────────────────────────
+
+  private enqueue(unit: Unit): void {
+    if (this.sendQueue.length >= this.settings.maxQueuedOrders) {
+      for (const leg of unit.legs) {
+        this.finish(leg);
+        this.reject(leg.order, 'RATE_LIMITED', `order queue full (${this.settings.maxQueuedOrders} waiting for the rate cap or a ban to pass); not sent`);
+      }
+      return;
+    }
+    for (const leg of unit.legs) {
+      leg.phase = 'queued';
+      leg.unit = unit;
+    }
+    this.sendQueue.push(unit);
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Sends queued units in order, as fast as the pause and the order cap allow. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (!this.closed && this.sendQueue.length > 0) {
+        const head = this.sendQueue[0]!;
+        if (head.legs.every((leg) => leg.phase !== 'queued')) {
+          this.sendQueue.shift();
+          continue;
+        }
+        const wait = this.waitBeforeSend(true);
+        if (wait > 0) {
+          await this.sleep(wait);
+          continue;
+        }
+        this.sendQueue.shift();
+        const legs = head.legs.filter((leg) => leg.phase === 'queued');
+        if (legs.length !== head.legs.length) {
+          // A leg of an order list was canceled while waiting: send the rest on their own.
+          for (const leg of legs) this.flow([leg], () => this.submitFlow({ legs: [leg], oco: null }));
+          continue;
+        }
+        for (const leg of legs) leg.phase = 'submitting';
+        this.flow(legs, () => this.submitFlow(head));
+      }
+    } finally {
+      this.pumping = false;
+      this.maybeComplete();
+    }
+  }
+
+  /** 0 when a request may go now (an order also takes a token), else ms to wait. */
+  private waitBeforeSend(isOrder: boolean): number {
+    const now = this.now();
+    if (now < this.pausedUntil) return this.pausedUntil - now;
+    if (!isOrder) return 0;
+    const rate = this.settings.maxOrdersPerSecond;
+    const capacity = Math.max(1, rate);
+    this.tokens = Math.min(capacity, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate));
+  }
+
+  /** Runs one flow for some orders; one flow per order at a time. */
+  private flow(legs: readonly Tracked[], work: () => Promise<void>): void {
+    for (const leg of legs) leg.inFlight = true;
+    work()
+      .catch((error: unknown) => {
+        if (!(error instanceof Closed)) this.fail(error);
+      })
+      .finally(() => {
+        for (const leg of legs) leg.inFlight = false;
+        if (this.closed) return;
+        for (const leg of legs) this.afterFlow(leg);
+        this.maybeComplete();
+      });
+  }
+
+  private afterFlow(t: Tracked): void {
+    if (t.phase === 'open' && t.cancelReason !== null && !t.inFlight && t.cancelAttempts <= this.settings.retry.maxRetries) {
+      this.flow([t], () => this.cancelFlow(t));
+    }
+  }
+
+  private async submitFlow(unit: Unit): Promise<void> {
+    const label = unit.oco ? `order list ${unit.oco.listClientOrderId}` : unit.legs[0]!.order.clientOrderId;
+    const first = unit.legs[0]!;
+    const lookupFirst =
+      this.settings.lookupBeforeSend === 'always' || (this.settings.lookupBeforeSend === 'replayed' && first.order.tsEvent < this.startedAt);
+    let rateRetries = 0;
+    let resends = 0;
+    let attempt = 0;
+    if (lookupFirst) {
+      // Placed by an earlier run? Its id may be free again on the exchange (filled orders), so look first.
+      const result = await this.reconcile(unit, this.now() - this.absentAfterMs());
+      if (result === 'found') return;
+      if (result === 'unresolved') return this.leaveUnknown(unit);
+    }
+    for (;;) {
+      if (unit.legs.some((leg) => leg.cancelReason !== null)) {
+        for (const leg of unit.legs) this.cancelLocally(leg, leg.cancelReason ?? 'canceled with its order list');
+        return;
+      }
+      // The pump took this unit's slot under the order cap for the first attempt; re-sends take their own.
+      if (attempt > 0) await this.acquireOrderSlot();
+      attempt += 1;
+      for (const leg of unit.legs) {
+        leg.phase = 'submitting';
+        leg.firstSentAt ??= this.now();
+      }
+      const outcome = await this.place(unit);
+      switch (outcome.kind) {
+        case 'placed':
+          for (const [i, leg] of unit.legs.entries()) {
+            const order = unit.oco ? outcome.orders.find((o) => o.clientOrderId === leg.order.clientOrderId) : outcome.orders[i];
+            if (order) await this.applyOrder(leg, order);
+            else await this.refresh(leg);
+          }
+          return;
+        case 'rejected':
+          for (const leg of unit.legs) {
+            this.finish(leg);
+            this.reject(leg.order, outcome.code, outcome.message);
+          }
+          return;
+        case 'rate-limited':
+        case 'not-placed':
+          rateRetries += 1;
+          if (rateRetries > this.settings.retry.maxRetries) {
+            for (const leg of unit.legs) {
+              this.finish(leg);
+              this.reject(leg.order, outcome.kind === 'rate-limited' ? 'RATE_LIMITED' : 'EXCHANGE_ERROR', `not placed after ${rateRetries} attempts: ${outcome.message}`);
+            }
+            return;
+          }
+          // The exchange refused it before executing anything: wait (the pause, or a backoff) and send again.
+          if (outcome.kind === 'not-placed') await this.sleep(this.backoff(rateRetries));
+          await this.waitForPause();
+          continue;
+        case 'duplicate':
+        case 'unknown': {
+          const failedAt = this.now();
+          if (outcome.kind === 'unknown') {
+            for (const leg of unit.legs) {
+              leg.phase = 'unknown';
+              leg.failedAt = failedAt;
+              this.emit({ kind: 'order-unknown', clientOrderId: leg.order.clientOrderId, signalId: leg.order.signalId, reason: outcome.message, tsEvent: failedAt });
+            }
+          }
+          // A duplicate id is live on the exchange right now: "absent" could only be a race, so it is conclusive at once.
+          const result = await this.reconcile(unit, outcome.kind === 'duplicate' ? failedAt - this.absentAfterMs() : failedAt);
+          if (result === 'found') return;
+          if (result === 'unresolved') return this.leaveUnknown(unit);
+          if (outcome.kind === 'duplicate') {
+            for (const leg of unit.legs) {
+              this.finish(leg);
+              this.reject(leg.order, 'DUPLICATE_CLIENT_ORDER_ID', `${outcome.message} (and no order with this id could be found)`);
+            }
+            return;
+          }
+          resends += 1;
+          if (resends > this.settings.retry.maxRetries) {
+            for (const leg of unit.legs) {
+              this.finish(leg);
+              this.reject(leg.order, 'EXCHANGE_ERROR', `confirmed not placed after ${resends} attempts (last: ${outcome.message})`);
+            }
+            return;
+          }
+          for (const leg of unit.legs) this.notice('warning', 'ORDER_RESENT', leg, `${label}: the exchange confirms it does not exist (checked ${this.absentAfterMs()} ms after the failure); sending it again (attempt ${resends + 1})`);
+          continue;
+        }
+      }
+    }
+  }
+
+  private leaveUnknown(unit: Unit): void {
+    for (const leg of unit.legs) {
+      leg.phase = 'unknown';
+      this.notice('warning', 'RECONCILE_FAILED', leg, `${leg.order.clientOrderId}: could not find out whether the order exists; nothing is resent, the poller keeps looking`);
+    }
+  }
+
+  /** One attempt to place a unit; classifies what happened. Never throws (except Closed). */
+  private async place(unit: Unit): Promise<SubmitOutcome> {
+    try {
+      if (unit.oco) return { kind: 'placed', orders: await this.call('order list', () => this.createOrderList(unit.oco!)) };
+      const t = unit.legs[0]!;
+      return { kind: 'placed', orders: [await this.call(`createOrder ${t.order.clientOrderId}`, () => this.createOrder(t))] };
+    } catch (error) {
+      if (error instanceof Closed) throw error;
+      return this.classifySubmitError(error);
+    }
+  }
+
+  private classifySubmitError(error: unknown): SubmitOutcome {
+    const message = this.exchangeMessage(error);
+    if (error instanceof WatchdogTimeout) return { kind: 'unknown', message };
+    if (!(error instanceof ccxt.BaseError)) return { kind: 'unknown', message };
+    if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) return { kind: 'rate-limited', message };
+    if (error instanceof ccxt.InvalidNonce) return { kind: 'not-placed', message };
+    if (error instanceof ccxt.DuplicateOrderId || /Duplicate order sent/i.test(error.message)) return { kind: 'duplicate', message };
+    if (error instanceof ccxt.OperationFailed) return { kind: 'unknown', message };
+    if (error instanceof ccxt.ExchangeError) return { kind: 'rejected', code: rejectCodeOf(error), message };
+    return { kind: 'unknown', message };
+  }
+
+  private createOrder(t: Tracked): Promise<ccxt.Order> {
+    const o = t.order;
+    const amount = unitsToNumber(o.qty);
+    const params: Record<string, unknown> = { clientOrderId: o.clientOrderId };
+    const tif = o.timeInForce ?? 'GTC';
+    const kind: OrderType | 'market' | 'limit' = t.sendAs ?? o.type;
+    switch (kind) {
+      case 'market':
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, params);
+      case 'limit':
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, timeInForce: tif });
+      case 'stop-market':
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, { ...params, stopLossPrice: o.stopPrice });
+      case 'stop-limit':
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, stopLossPrice: o.stopPrice, timeInForce: tif });
+      case 'take-profit-market':
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, { ...params, takeProfitPrice: o.stopPrice });
+      case 'take-profit-limit':
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, takeProfitPrice: o.stopPrice, timeInForce: tif });
+      case 'trailing-stop':
+        // Binance spot: STOP_LOSS with trailingDelta (BIPS); without an activation price it trails from now.
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
+          ...params,
+          trailingPercent: (o.trailingBps ?? 0) / 100,
+          stopLossOrTakeProfit: 'stopLoss',
+        });
+    }
+  }
+
+  /** Binance spot OCO: one order list, `POST /api/v3/orderList/oco` (ccxt's implicit API). */
+  private async createOrderList(plan: OcoPlan): Promise<ccxt.Order[]> {
+    const { above, below } = plan;
+    const symbol = above.order.symbol;
+    const market = this.exchange.market(symbol);
+    const request: Record<string, unknown> = {
+      symbol: market['id'],
+      listClientOrderId: plan.listClientOrderId,
+      side: above.order.side.toUpperCase(),
+      quantity: this.exchange.amountToPrecision(symbol, unitsToNumber(above.order.qty)),
+      newOrderRespType: 'FULL',
+    };
+    for (const [prefix, leg] of [
+      ['above', above],
+      ['below', below],
+    ] as const) {
+      const o = leg.order;
+      request[`${prefix}ClientOrderId`] = o.clientOrderId;
+      request[`${prefix}Type`] = binanceListType(o);
+      if (o.type === 'limit' || o.type === 'stop-limit' || o.type === 'take-profit-limit') {
+        request[`${prefix}Price`] = this.exchange.priceToPrecision(symbol, o.limitPrice!);
+      }
+      if (o.type === 'stop-limit' || o.type === 'take-profit-limit') request[`${prefix}TimeInForce`] = o.timeInForce ?? 'GTC';
+      if (o.stopPrice !== undefined && o.type !== 'limit' && o.type !== 'trailing-stop') {
+        request[`${prefix}StopPrice`] = this.exchange.priceToPrecision(symbol, o.stopPrice);
+      }
+      if (o.type === 'trailing-stop') request[`${prefix}TrailingDelta`] = Math.round(o.trailingBps ?? 0);
+    }
+    const call = (this.exchange as unknown as Record<string, (request: Record<string, unknown>) => Promise<unknown>>)['privatePostOrderListOco'];
+    if (typeof call !== 'function') throw new ccxt.NotSupported(`${this.venue} has no order-list OCO endpoint`);
+    const response = await call.call(this.exchange, request);
+    const reports = isRecord(response) && Array.isArray(response['orderReports']) ? response['orderReports'] : [];
+    return reports.map((report) => this.exchange.parseOrder(report as Record<string, unknown>, market));
+  }
+
+  // ── reconciliation ─────────────────────────────────────────────────────────────────────────────
+
+  private absentAfterMs(): number {
+    return this.settings.reconcile.absentAfterMs ?? this.settings.recvWindowMs + this.settings.clockMarginMs;
+  }
+
+  /**
+   * Finds out whether a unit's orders exist. `found`: their real state has been applied. `absent`:
+   * the exchange says no, at a time when the lost request can no longer execute. `unresolved`:
+   * lookups kept failing.
+   */
+  private async reconcile(unit: Unit, failedAt: number): Promise<'found' | 'absent' | 'unresolved'> {
+    const conclusiveAt = failedAt + this.absentAfterMs();
+    let failures = 0;
+    for (;;) {
+      const results: LookupResult[] = [];
+      for (const leg of unit.legs) results.push(await this.lookup(leg));
+      const found = results.some((r) => r.kind === 'found');
+      if (found) {
+        for (const [i, leg] of unit.legs.entries()) {
+          const result = results[i]!;
+          this.notice('info', result.kind === 'found' ? 'ORDER_FOUND' : 'ORDER_ABSENT', leg, `${leg.order.clientOrderId}: reconciliation ${result.kind === 'found' ? `found it (${result.order.status ?? 'status not given'}, filled ${result.order.filled ?? 0})` : 'did not find this leg'}`);
+          if (result.kind === 'found') await this.applyOrder(leg, result.order);
+          else await this.refresh(leg);
+        }
+        return 'found';
+      }
+      if (results.every((r) => r.kind === 'absent')) {
+        const now = this.now();
+        if (now >= conclusiveAt) {
+          for (const leg of unit.legs) this.notice('info', 'ORDER_ABSENT', leg, `${leg.order.clientOrderId}: the exchange has no order with this id`);
+          return 'absent';
+        }
+        // Not yet conclusive: the lost request could still be executing.
+        await this.sleep(conclusiveAt - now);
+        continue;
+      }
+      failures += 1;
+      if (failures >= this.settings.reconcile.maxAttempts) return 'unresolved';
+      await this.sleep(this.backoff(failures));
+      await this.waitForPause();
+    }
+  }
+
+  /** The exchange's view of one order, by client order id. */
+  private async lookup(t: Tracked): Promise<LookupResult> {
+    const { symbol, clientOrderId } = t.order;
+    try {
+      const order = await this.call(`fetchOrder ${clientOrderId}`, () =>
+        this.exchange.fetchOrder(t.exchangeId as string, symbol, { clientOrderId }),
+      );
+      if (order.clientOrderId !== undefined && order.clientOrderId !== null && order.clientOrderId !== clientOrderId && t.exchangeId === undefined) {
+        // The exchange ignored the client id: scan instead.
+        return await this.scan(t);
+      }
+      return { kind: 'found', order };
+    } catch (error) {
+      if (error instanceof Closed) throw error;
+      if (error instanceof ccxt.OrderNotFound) return { kind: 'absent' };
+      if (error instanceof ccxt.NotSupported || error instanceof ccxt.ArgumentsRequired) {
+        try {
+          return await this.scan(t);
+        } catch (scanError) {
+          if (scanError instanceof Closed) throw scanError;
+          return { kind: 'error', error: scanError };
+        }
+      }
+      return { kind: 'error', error };
+    }
+  }
+
+  /** For exchanges that cannot look an order up by client id: open orders, then recent closed ones. */
+  private async scan(t: Tracked): Promise<LookupResult> {
+    const { symbol, clientOrderId } = t.order;
+    const open = await this.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+    const hit = open.find((o) => o.clientOrderId === clientOrderId);
+    if (hit) return { kind: 'found', order: hit };
+    const since = (t.firstSentAt ?? this.startedAt) - 60_000;
+    const closed = this.exchange.has['fetchClosedOrders']
+      ? await this.call(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, since))
+      : this.exchange.has['fetchOrders']
+        ? await this.call(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, since))
+        : [];
+    const done = closed.find((o) => o.clientOrderId === clientOrderId);
+    return done ? { kind: 'found', order: done } : { kind: 'absent' };
+  }
+
+  /** Re-reads an order the exchange has, and applies its state. */
+  private async refresh(t: Tracked): Promise<void> {
+    const result = await this.lookup(t);
+    if (result.kind === 'found') await this.applyOrder(t, result.order);
+    else if (result.kind === 'absent' && t.phase === 'open') {
+      this.notice('warning', 'RECONCILE_FAILED', t, `${t.order.clientOrderId} was accepted but the exchange no longer finds it`);
+    }
+  }
+
+  // ── applying the exchange's state ──────────────────────────────────────────────────────────────
+
+  private async applyOrder(t: Tracked, order: ccxt.Order): Promise<void> {
+    if (t.phase === 'done') return;
+    if (order.id !== undefined && order.id !== null) t.exchangeId = order.id;
+    if (!t.accepted) {
+      t.accepted = true;
+      this.emit({ kind: 'order-accepted', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, tsEvent: order.timestamp ?? this.now() });
+    }
+    const filledBefore = t.filled;
+    try {
+      await this.catchUpFills(t, order);
+    } catch (error) {
+      if (error instanceof Closed) throw error;
+      // The trades could not be read now: the poller comes back to this order.
+      this.notice('warning', 'POLL_FAILED', t, `${t.order.clientOrderId}: reading its trades failed: ${this.describe(error)}`);
+      if (t.filled > filledBefore) this.cancelSiblings(t);
+      t.phase = 'open';
+      return;
+    }
+    if (t.filled > filledBefore) this.cancelSiblings(t);
+    const status = order.status;
+    const exchangeFilled = order.filled === undefined || order.filled === null ? t.filled : toUnits(order.filled);
+    if (t.filled < exchangeFilled) {
+      t.missingFillChecks += 1;
+      if (t.missingFillChecks < 3) {
+        // The exchange reports fills whose trades are not listed yet: look again at the next poll.
+        t.phase = 'open';
+        return;
+      }
+      this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId}: the exchange reports ${formatUnits(exchangeFilled)} filled but lists trades for ${formatUnits(t.filled)}; the rest is reported from the order's average price`);
+      this.emitDerivedFill(t, order, exchangeFilled);
+    }
+    if (status === 'closed') {
+      if (t.filled < t.order.qty) {
+        this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId} closed with ${formatUnits(t.order.qty - t.filled)} never filled`);
+      }
+      this.finish(t);
+      return;
+    }
+    if (status === 'canceled' || status === 'expired' || status === 'rejected') {
+      this.finish(t);
+      if (status === 'rejected' && t.filled === 0n) {
+        this.reject(t.order, 'EXCHANGE_ERROR', `the exchange rejected ${t.order.clientOrderId} after accepting it`);
+        return;
+      }
+      const reason =
+        t.cancelReason ??
+        (status === 'expired'
+          ? t.unit?.oco
+            ? 'oco: the other order of the list executed'
+            : 'expired on the exchange (time in force or market protection)'
+          : 'canceled on the exchange');
+      this.emit({ kind: 'order-canceled', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: order.lastUpdateTimestamp ?? order.lastTradeTimestamp ?? this.now() });
+      return;
+    }
+    t.phase = 'open';
+  }
+
+  /** Emits the fills the exchange reports beyond what was already emitted, in trade order. */
+  private async catchUpFills(t: Tracked, order: ccxt.Order): Promise<void> {
+    const target = order.filled === undefined || order.filled === null ? t.filled : toUnits(order.filled);
+    if (target <= t.filled) return;
+    this.emitTrades(t, order.trades ?? []);
+    if (t.filled >= target) return;
+    const trades = await this.fetchTradesOf(t, order);
+    if (trades === null) {
+      // The exchange cannot list trades: derive one fill from the order's cumulative figures.
+      this.emitDerivedFill(t, order, target);
+      return;
+    }
+    this.emitTrades(t, trades);
+  }
+
+  private async fetchTradesOf(t: Tracked, order: ccxt.Order): Promise<ccxt.Trade[] | null> {
+    const { symbol } = t.order;
+    if (order.id === undefined || order.id === null) return null;
+    const id = order.id;
+    if (this.exchange.has['fetchOrderTrades']) {
+      return this.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () => this.exchange.fetchOrderTrades(id, symbol));
+    }
+    if (this.exchange.has['fetchMyTrades']) {
+      const since = (t.firstSentAt ?? this.startedAt) - 60_000;
+      const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
+      return trades.filter((trade) => trade.order === id);
+    }
+    return null;
+  }
+
+  private emitTrades(t: Tracked, trades: readonly ccxt.Trade[]): void {
+    const fresh = trades
+      .filter((trade) => trade.id !== undefined && trade.id !== null && !t.seenTrades.has(String(trade.id)))
+      .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
+    for (const trade of fresh) {
+      t.seenTrades.add(String(trade.id));
+      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null) continue;
+      let qty = toUnits(trade.amount);
+      if (t.filled + qty > t.order.qty) {
+        this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId}: trade ${trade.id} of ${trade.amount} exceeds the order's open quantity; reported as ${formatUnits(t.order.qty - t.filled)}`);
+        qty = t.order.qty - t.filled;
+        if (qty <= 0n) continue;
+      }
+      const price = toUnits(trade.price);
+      const notional = notionalOf(qty, price);
+      t.filled += qty;
+      this.emitFill(t, {
+        qty,
+        price,
+        notional,
+        fee: this.feeInQuote(t.order.symbol, trade.fee, price),
+        liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
+        tsEvent: trade.timestamp ?? this.now(),
+      });
+    }
+  }
+
+  private emitDerivedFill(t: Tracked, order: ccxt.Order, target: Units): void {
+    const qty = (target > t.order.qty ? t.order.qty : target) - t.filled;
+    if (qty <= 0n) return;
+    const average = order.average ?? order.price ?? 0;
+    const price = toUnits(average);
+    t.filled += qty;
+    this.emitFill(t, { qty, price, notional: notionalOf(qty, price), fee: 0n, liquidity: 'taker', tsEvent: order.lastTradeTimestamp ?? this.now() });
+  }
+
+  private emitFill(t: Tracked, f: { qty: Units; price: Units; notional: Units; fee: Units; liquidity: 'maker' | 'taker'; tsEvent: number }): void {
+    const fill: Fill = {
+      kind: 'fill',
+      clientOrderId: t.order.clientOrderId,
+      signalId: t.order.signalId,
+      symbol: t.order.symbol,
+      side: t.order.side,
+      qty: f.qty,
+      price: f.price,
+      notional: f.notional,
+      fee: f.fee,
+      liquidity: f.liquidity,
+      leavesQty: t.order.qty - t.filled,
+      tsEvent: f.tsEvent,
+    };
+    this.emit(fill);
+  }
+
+  /** Fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
+  private feeInQuote(symbol: string, fee: ccxt.Trade['fee'] | undefined, price: Units): Units {
+    if (!fee || fee.cost === undefined || fee.cost === null) return 0n;
+    const instrument = this.instruments.get(symbol);
+    const cost = toUnits(fee.cost);
+    if (!instrument || fee.currency === instrument.quote) return cost;
+    if (fee.currency === instrument.base) return notionalOf(cost, price);
+    return 0n;
+  }
+
+  // ── canceling ──────────────────────────────────────────────────────────────────────────────────
+
+  private async cancelFlow(t: Tracked, options: { alreadyRequested?: boolean } = {}): Promise<void> {
+    if (t.phase !== 'open') return;
+    t.cancelAttempts += 1;
+    if (!options.alreadyRequested) {
+      try {
+        await this.call(`cancelOrder ${t.order.clientOrderId}`, () =>
+          this.exchange.cancelOrder(t.exchangeId as string, t.order.symbol, { clientOrderId: t.order.clientOrderId }),
+        );
+      } catch (error) {
+        if (error instanceof Closed) throw error;
+        // Not found (already done), a lost answer, a refusal: the order's state says what happened.
+        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) await this.waitForPause();
+      }
+    }
+    await this.refresh(t);
+    if ((t.phase as Phase) === 'done') {
+      if (t.filled >= t.order.qty) {
+        this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason: 'the order filled before the cancel', tsEvent: this.now() });
+      }
+      if (t.unit?.oco) {
+        // Canceling one leg of an order list cancels the list.
+        for (const leg of t.unit.legs) {
+          if (leg === t || leg.phase !== 'open' || leg.inFlight) continue;
+          leg.cancelReason ??= `oco: canceled with ${t.order.clientOrderId}`;
+          await this.refresh(leg);
+        }
+      }
+      return;
+    }
+    if (t.cancelAttempts > this.settings.retry.maxRetries) {
+      const reason = `still open after ${t.cancelAttempts} cancel attempts`;
+      t.cancelReason = null;
+      this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: this.now() });
+      return;
+    }
+    await this.sleep(this.backoff(t.cancelAttempts));
+    // afterFlow sends the cancel again (cancelReason is still set).
+  }
+
+  private cancelLocally(t: Tracked, reason: string): void {
+    if (t.phase === 'done') return;
+    this.finish(t);
+    this.emit({ kind: 'order-canceled', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: this.now() });
+  }
+
+  private finish(t: Tracked): void {
+    t.phase = 'done';
+    this.tracked.delete(t.order.clientOrderId);
+    this.doneIds.add(t.order.clientOrderId);
+    if (t.group !== null) {
+      const members = this.groups.get(t.group);
+      members?.delete(t);
+      if (members && members.size === 0) this.groups.delete(t.group);
+    }
+  }
+
+  private reject(order: Order, code: OrderRejectCode, message: string): void {
+    this.emit({ kind: 'order-rejected', clientOrderId: order.clientOrderId, signalId: order.signalId, code, message: this.redact(message), tsEvent: this.now() });
+  }
+
+  // ── polling ────────────────────────────────────────────────────────────────────────────────────
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.schedule(() => {
+      this.poll()
+        .catch((error: unknown) => {
+          if (!(error instanceof Closed)) this.fail(error);
+        })
+        .finally(() => this.schedulePoll());
+    }, this.settings.pollIntervalMs);
+  }
+
+  private async poll(): Promise<void> {
+    const open = [...this.tracked.values()].filter((t) => (t.phase === 'open' || t.phase === 'unknown') && !t.inFlight);
+    if (open.length === 0) return;
+    for (const t of open.filter((t) => t.phase === 'unknown')) {
+      this.flow([t], async () => {
+        const result = await this.reconcile({ legs: [t], oco: null }, t.failedAt ?? -Infinity);
+        if (result === 'absent') {
+          // Conclusively never placed. The submission flow gave up on it a while ago and the market has
+          // moved since: the poller reports it and does not send it late.
+          if (t.cancelReason !== null) {
+            this.cancelLocally(t, t.cancelReason);
+            return;
+          }
+          this.finish(t);
+          this.reject(t.order, 'EXCHANGE_ERROR', `${t.order.clientOrderId}: status was unknown; the exchange confirms it does not exist, so it was never placed (not resent)`);
+        }
+      });
+    }
+    const bySymbol = new Map<string, Tracked[]>();
+    for (const t of open) if (t.phase === 'open') bySymbol.set(t.order.symbol, [...(bySymbol.get(t.order.symbol) ?? []), t]);
+    for (const [symbol, orders] of bySymbol) {
+      let listed: ccxt.Order[] | null = null;
+      if (this.exchange.has['fetchOpenOrders']) {
+        try {
+          listed = await this.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+        } catch (error) {
+          if (error instanceof Closed) throw error;
+          this.notice('warning', 'POLL_FAILED', null, `fetchOpenOrders ${symbol}: ${this.describe(error)}`);
+          continue;
+        }
+      }
+      const byClientId = new Map((listed ?? []).map((o) => [o.clientOrderId, o]));
+      for (const t of orders) {
+        if (t.inFlight || t.phase !== 'open') continue;
+        const seen = listed === null ? undefined : byClientId.get(t.order.clientOrderId);
+        if (listed !== null && seen !== undefined) {
+          if (toUnits(seen.filled ?? 0) > t.filled) this.flow([t], () => this.applyOrder(t, seen));
+        } else {
+          // Left the book (filled, canceled, expired) or the exchange cannot list: read its final state.
+          this.flow([t], () => this.refresh(t));
+        }
+      }
+    }
+  }
+
+  // ── start-up ───────────────────────────────────────────────────────────────────────────────────
+
+  private async reconcileAccount(): Promise<void> {
+    try {
+      await this.retrying('loadMarkets', () => this.exchange.loadMarkets());
+    } catch (error) {
+      throw this.startupError('loading markets', error);
+    }
+    for (const symbol of this.settings.symbols) {
+      const market = this.exchange.markets?.[symbol];
+      if (!market) throw new CcxtVenueError('UNKNOWN_SYMBOL', `${this.venue} has no market ${symbol} (config key symbols)`);
+      this.instruments.set(symbol, instrumentOf(this.exchange, market));
+      this.capabilities.set(symbol, nativeSupport(this.exchange, market, this.settings.emulate));
+    }
+    let balance: ccxt.Balances;
+    try {
+      balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
+    } catch (error) {
+      throw this.startupError('fetching the balance', error);
+    }
+    const openOrders: VenueOpenOrder[] = [];
+    for (const symbol of this.settings.symbols) {
+      let orders: ccxt.Order[];
+      try {
+        orders = await this.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+      } catch (error) {
+        throw this.startupError(`fetching open orders of ${symbol}`, error);
+      }
+      for (const o of orders) {
+        const view = openOrderOf(o, symbol);
+        openOrders.push(view);
+        if (view.clientOrderId !== '') await this.adopt(o, view);
+      }
+    }
+    const balances: Record<string, VenueBalance> = {};
+    const totals = (balance['total'] ?? {}) as unknown as Record<string, number | undefined>;
+    const frees = (balance['free'] ?? {}) as unknown as Record<string, number | undefined>;
+    const useds = (balance['used'] ?? {}) as unknown as Record<string, number | undefined>;
+    for (const [asset, total] of Object.entries(totals)) {
+      if (total === undefined || total === null || total === 0) continue;
+      balances[asset] = { free: toUnits(frees[asset] ?? 0), used: toUnits(useds[asset] ?? 0), total: toUnits(total) };
+    }
+    const positions: Record<string, Units> = {};
+    for (const symbol of this.settings.symbols) {
+      const instrument = this.instruments.get(symbol)!;
+      positions[symbol] = balances[instrument.base]?.total ?? 0n;
+    }
+    const now = this.now();
+    this.ready = true;
+    this.emit({
+      kind: 'venue-account',
+      venue: this.venue,
+      balances,
+      positions,
+      openOrders,
+      instruments: [...this.instruments.values()],
+      tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
+      tsInit: now,
+    });
+    this.schedulePoll();
+    for (const value of this.held.splice(0)) this.input(value);
+    this.maybeComplete();
+  }
+
+  /** An order found open at start-up is tracked so its later fills are reported. */
+  private async adopt(o: ccxt.Order, view: VenueOpenOrder): Promise<void> {
+    const order: Order = {
+      kind: 'order',
+      clientOrderId: view.clientOrderId,
+      intentId: '',
+      signalId: '',
+      symbol: view.symbol,
+      side: view.side,
+      type: o.type === 'market' ? 'market' : 'limit',
+      qty: view.qty,
+      refPrice: view.price ?? 0,
+      ...(view.price !== null ? { limitPrice: view.price } : {}),
+      ...(view.stopPrice !== null ? { stopPrice: view.stopPrice } : {}),
+      reducesRisk: false,
+      configHash: '',
+      tsEvent: view.tsEvent,
+    };
+    const t = this.track(order);
+    t.adopted = true;
+    t.claimed = false;
+    t.accepted = true;
+    t.exchangeId = view.exchangeOrderId;
+    t.phase = 'open';
+    t.filled = view.filledQty;
+    if (view.filledQty > 0n) {
+      // Fills before start-up are in the balances already; only later ones are reported.
+      const trades = await this.fetchTradesOf(t, o).catch(() => null);
+      for (const trade of trades ?? []) if (trade.id !== undefined && trade.id !== null) t.seenTrades.add(String(trade.id));
+    }
+  }
+
+  private startupError(what: string, error: unknown): CcxtVenueError {
+    if (error instanceof CcxtVenueError) return error;
+    const code = error instanceof ccxt.AuthenticationError ? 'AUTHENTICATION_FAILED' : 'STARTUP_FAILED';
+    return new CcxtVenueError(code, `${this.venue}: start-up reconciliation failed while ${what}: ${this.describe(error)}`);
+  }
+
+  // ── calling the exchange ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * One exchange call: waits out a pause, then runs `fn` under the watchdog. A 429/418 answer starts
+   * a pause for every request. Throws what `fn` throws (or WatchdogTimeout, Closed).
+   */
+  private call<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    // Synchronous when nothing has to be waited for: an order reaches ccxt in the same tick it arrived.
+    if (this.closed) return Promise.reject(new Closed());
+    if (this.waitBeforeSend(false) > 0) return this.waitForPause().then(() => this.call(label, fn));
+    let pending: Promise<T>;
+    try {
+      pending = fn();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return this.withWatchdog(label, pending).then(
+      (value) => {
+        this.throttleStreak = 0;
+        return value;
+      },
+      (error: unknown) => {
+        if (this.closed) throw new Closed();
+        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) this.throttle(error);
+        throw error;
+      },
+    );
+  }
+
+  /** {@link call} with bounded retries for reads and idempotent calls (transient failures and rate limits). */
+  private async retrying<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.call(label, fn);
+      } catch (error) {
+        if (error instanceof Closed) throw error;
+        const transient = error instanceof WatchdogTimeout || error instanceof ccxt.OperationFailed;
+        if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
+        if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded)) await this.sleep(this.backoff(attempt + 1));
+      }
+    }
+  }
+
+  private withWatchdog<T>(label: string, promise: Promise<T>): Promise<T> {
+    const ms = this.settings.timeoutMs + this.settings.watchdogGraceMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.schedule(() => reject(new WatchdogTimeout(label, ms)), ms);
+      promise.then(
+        (value) => {
+          timer.unsubscribe();
+          this.timers.remove(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          timer.unsubscribe();
+          this.timers.remove(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** A 429 or 418: nothing is sent until Retry-After (or the ban's end) has passed. */
+  private throttle(error: Error): void {
+    const now = this.now();
+    const status = /\b418\b/.test(error.message) ? 418 : /\b429\b/.test(error.message) ? 429 : null;
+    this.throttleStreak += 1;
+    // Without a Retry-After: a ban lasts at least 2 minutes on Binance; a rate limit doubles from 1 s.
+    const fallback = status === 418 ? 120_000 : Math.min(Math.max(this.settings.retry.maxDelayMs, 1_000), 1_000 * 2 ** (this.throttleStreak - 1));
+    const retryAfterMs = this.retryAfterOf(error, now) ?? fallback;
+    const until = now + retryAfterMs;
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.emit({
+      kind: 'venue-throttled',
+      venue: this.venue,
+      status,
+      retryAfterMs,
+      until,
+      reason: this.exchangeMessage(error),
+      tsEvent: now,
+    });
+    this.resumeTimer?.unsubscribe();
+    this.resumeTimer = this.schedule(() => {
+      if (this.now() >= this.pausedUntil) this.emit({ kind: 'venue-resumed', venue: this.venue, tsEvent: this.now() });
+    }, retryAfterMs);
+  }
+
+  private retryAfterOf(error: Error, now: number): number | null {
+    const banned = /banned until (\d{12,})/.exec(error.message);
+    if (banned) return Math.max(0, Number(banned[1]) - now);
+    const value = this.exchange.last_response_headers?.['Retry-After'];
+    if (value === undefined || value === null || value === '') return null;
+    const text = String(value).trim();
+    if (/^\d+$/.test(text)) return Number(text) * 1000;
+    const date = Date.parse(text);
+    return Number.isNaN(date) ? null : Math.max(0, date - now);
+  }
+
+  private async acquireOrderSlot(): Promise<void> {
+    for (;;) {
+      if (this.closed) throw new Closed();
+      const wait = this.waitBeforeSend(true);
+      if (wait <= 0) return;
+      await this.sleep(wait);
+    }
+  }
+
+  private async waitForPause(): Promise<void> {
+    for (;;) {
+      if (this.closed) throw new Closed();
+      const wait = this.waitBeforeSend(false);
+      if (wait <= 0) return;
+      await this.sleep(wait);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.settings.retry.maxDelayMs, this.settings.retry.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  }
+
+  // ── small helpers ──────────────────────────────────────────────────────────────────────────────
+
+  private now(): number {
+    return this.scheduler.now();
+  }
+
+  private schedule(work: () => void, delay: number): Subscription {
+    const subscription = this.scheduler.schedule(() => {
+      this.timers.remove(subscription);
+      if (!this.closed) work();
+    }, Math.max(0, delay));
+    this.timers.add(subscription);
+    return subscription;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.schedule(resolve, ms);
+    });
+  }
+
+  private notice(level: 'info' | 'warning', code: VenueNoticeCode, t: Tracked | null, message: string): void {
+    this.emit({ kind: 'venue-notice', venue: this.venue, level, code, clientOrderId: t?.order.clientOrderId ?? null, message: this.redact(message), tsEvent: this.now() });
+  }
+
+  private redact(text: string): string {
+    return redactWith(text, this.secrets);
+  }
+
+  /** `binance -2010: Account has insufficient balance…` when the exchange sent a coded error, else `Class: message`. */
+  private exchangeMessage(error: unknown): string {
+    if (error instanceof Error) {
+      const body = /\{\s*"code"\s*:\s*(-?\d+)\s*,\s*"msg"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(error.message);
+      if (body) return this.redact(`${this.venue} ${body[1]}: ${body[2]!.replace(/\\"/g, '"')}`);
+    }
+    return this.describe(error);
+  }
+
+  private describe(error: unknown): string {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return this.redact(text);
+  }
+}
+
+// ── pure helpers ─────────────────────────────────────────────────────────────────────────────────
+
+function secretsOf(config: { apiKey?: unknown; secret?: unknown; password?: unknown; uid?: unknown }): string[] {
+  return [config.apiKey, config.secret, config.password, config.uid].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}
+
+/** Removes credentials and request signatures from a text. */
+export function redactWith(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('***');
+  for (const secret of secrets) out = out.split(encodeURIComponent(secret)).join('***');
+  return out.replace(/(signature=)[^&\s"']+/gi, '$1***').replace(/(X-MBX-APIKEY["']?\s*[:=]\s*["']?)[^"',\s}]+/gi, '$1***');
+}
+
+function rejectCodeOf(error: Error): OrderRejectCode {
+  const text = error.message;
+  if (error instanceof ccxt.InsufficientFunds) return 'INSUFFICIENT_BALANCE';
+  if (error instanceof ccxt.BadSymbol) return 'UNKNOWN_SYMBOL';
+  if (/NOTIONAL/.test(text)) return 'BELOW_MIN_NOTIONAL';
+  if (/LOT_SIZE/.test(text)) return 'QTY_PRECISION';
+  if (/PRICE_FILTER|PERCENT_PRICE/.test(text)) return 'PRICE_PRECISION';
+  if (error instanceof ccxt.OrderNotFound) return 'UNKNOWN_ORDER';
+  if (error instanceof ccxt.RateLimitExceeded) return 'RATE_LIMITED';
+  return 'EXCHANGE_ERROR';
+}
+
+/**
+ * Which conditional orders an exchange takes natively for a market (the rest is emulated):
+ * - stop-loss / take-profit: ccxt `features[type].createOrder.stopLossPrice / takeProfitPrice`
+ *   (and, on Binance, the symbol's `orderTypes`);
+ * - trailing stop: Binance spot only (`trailingDelta`, if the symbol allows trailing stops) — ccxt's
+ *   generic `trailingPercent` means different things on different exchanges;
+ * - OCO: Binance spot only (order lists), if the symbol allows OCO.
+ */
+export function nativeSupport(exchange: ccxt.Exchange, market: ccxt.MarketInterface, forceEmulation: readonly string[] = []): Capabilities {
+  const type = market.spot ? 'spot' : market.swap ? 'swap' : market.future ? 'future' : 'spot';
+  const features = exchange.features as unknown;
+  const sub = market.linear ? 'linear' : market.inverse ? 'inverse' : undefined;
+  const createOrder =
+    type === 'spot' ? pick(features, 'spot', 'createOrder') : pick(features, type, sub ?? 'linear', 'createOrder');
+  const info = isRecord(market.info) ? market.info : {};
+  const binanceSpot = exchange.id === 'binance' && market.spot === true;
+  const orderTypes = Array.isArray(info['orderTypes']) ? (info['orderTypes'] as unknown[]).map(String) : null;
+  const allows = (t: string): boolean => !binanceSpot || orderTypes === null || orderTypes.includes(t);
+  return {
+    stop: !forceEmulation.includes('stop') && pick(createOrder, 'stopLossPrice') === true && allows('STOP_LOSS') && allows('STOP_LOSS_LIMIT'),
+    takeProfit: !forceEmulation.includes('take-profit') && pick(createOrder, 'takeProfitPrice') === true && allows('TAKE_PROFIT') && allows('TAKE_PROFIT_LIMIT'),
+    trailing: !forceEmulation.includes('trailing') && binanceSpot && info['allowTrailingStop'] !== false && allows('STOP_LOSS'),
+    oco: !forceEmulation.includes('oco') && binanceSpot && info['ocoAllowed'] !== false,
+  };
+}
+
+const NO_NATIVE: Capabilities = { stop: false, takeProfit: false, trailing: false, oco: false };
+
+/** How the venue holds an order the exchange cannot take natively (null: send it as it is). */
+function emulationFor(order: Order, caps: Capabilities): Emulation | null {
+  switch (order.type) {
+    case 'market':
+      return null;
+    case 'limit':
+      // Only an OCO leg is held: it goes out when the price touches its limit.
+      return caps === NO_NATIVE ? { kind: 'touch', ref: null } : null;
+    case 'stop-market':
+    case 'stop-limit':
+      return caps.stop ? null : { kind: 'stop', ref: null };
+    case 'take-profit-market':
+    case 'take-profit-limit':
+      return caps.takeProfit ? null : { kind: 'take-profit', ref: null };
+    case 'trailing-stop':
+      return caps.trailing ? null : { kind: 'trailing', ref: null };
+  }
+}
+
+/** The price at which an emulated order triggers within [lo, hi], or null. Updates a trailing reference. */
+function triggerPrice(order: Order, emulation: Emulation, lo: number, hi: number): number | null {
+  const sell = order.side === 'sell';
+  switch (emulation.kind) {
+    case 'touch': {
+      const limit = order.limitPrice ?? order.refPrice;
+      return sell ? (hi >= limit ? limit : null) : lo <= limit ? limit : null;
+    }
+    case 'stop': {
+      const stop = order.stopPrice ?? order.limitPrice ?? order.refPrice;
+      return sell ? (lo <= stop ? stop : null) : hi >= stop ? stop : null;
+    }
+    case 'take-profit': {
+      const target = order.stopPrice ?? order.refPrice;
+      return sell ? (hi >= target ? target : null) : lo <= target ? target : null;
+    }
+    case 'trailing': {
+      const distance = (order.trailingBps ?? 0) / 10_000;
+      const ref = emulation.ref ?? order.refPrice;
+      // Check against the best price so far before moving it: within one bar the order of high and low is unknown.
+      const level = sell ? ref * (1 - distance) : ref * (1 + distance);
+      const hit = sell ? lo <= level : hi >= level;
+      emulation.ref = sell ? Math.max(ref, hi) : Math.min(ref, lo);
+      return hit ? level : null;
+    }
+  }
+}
+
+/** Above/below role of an order in a Binance OCO list, or null if it cannot be a leg. */
+function ocoRole(order: Order): 'stop' | 'target' | null {
+  switch (order.type) {
+    case 'stop-market':
+    case 'stop-limit':
+    case 'trailing-stop':
+      return 'stop';
+    case 'limit':
+    case 'take-profit-market':
+    case 'take-profit-limit':
+      return 'target';
+    default:
+      return null;
+  }
+}
+
+function ocoPlan(a: Tracked, b: Tracked): OcoPlan | null {
+  const x = a.order;
+  const y = b.order;
+  if (x.symbol !== y.symbol || x.side !== y.side || x.qty !== y.qty) return null;
+  const roles = [ocoRole(x), ocoRole(y)];
+  if (!roles.includes('stop') || !roles.includes('target')) return null;
+  const stop = roles[0] === 'stop' ? a : b;
+  const target = stop === a ? b : a;
+  // SELL: the take-profit is above the market, the stop below; BUY: the other way round.
+  const [above, below] = x.side === 'sell' ? [target, stop] : [stop, target];
+  const digest = createHash('sha256').update(x.ocoGroup ?? '').update('\u0000').update(above.order.clientOrderId).update(below.order.clientOrderId).digest('base64url');
+  return { listClientOrderId: `b4L-${digest.slice(0, 24)}`, above, below };
+}
+
+function binanceListType(order: Order): string {
+  switch (order.type) {
+    case 'limit':
+      return 'LIMIT_MAKER';
+    case 'take-profit-market':
+      return 'TAKE_PROFIT';
+    case 'take-profit-limit':
+      return 'TAKE_PROFIT_LIMIT';
+    case 'stop-market':
+    case 'trailing-stop':
+      return 'STOP_LOSS';
+    case 'stop-limit':
+      return 'STOP_LOSS_LIMIT';
+    default:
+      return 'MARKET';
+  }
+}
+
+function instrumentOf(exchange: ccxt.Exchange, market: ccxt.MarketInterface): Instrument {
+  const step = (value: number | undefined): number | undefined => {
+    if (value === undefined || value === null) return undefined;
+    // ccxt precision modes: 2 decimal places, 3 significant digits, 4 tick size.
+    if (exchange.precisionMode === 4) return value;
+    if (exchange.precisionMode === 2) return 10 ** -value;
+    return undefined;
+  };
+  const qtyStep = step(market.precision.amount) ?? 1e-8;
+  const priceTick = step(market.precision.price) ?? 1e-8;
+  return {
+    venue: exchange.id,
+    symbol: market.symbol,
+    base: market.base,
+    quote: market.quote,
+    qtyStep: toUnits(qtyStep),
+    priceTick,
+    minQty: toUnits(market.limits.amount?.min ?? qtyStep),
+    minNotional: toUnits(market.limits.cost?.min ?? 0),
+  };
+}
+
+function openOrderOf(o: ccxt.Order, symbol: string): VenueOpenOrder {
+  const info = isRecord(o.info) ? o.info : {};
+  const nativeType = typeof info['type'] === 'string' ? ` (${info['type']})` : '';
+  return {
+    clientOrderId: o.clientOrderId ?? '',
+    exchangeOrderId: o.id ?? '',
+    symbol: o.symbol ?? symbol,
+    side: o.side === 'sell' ? 'sell' : 'buy',
+    type: `${o.type ?? 'unknown'}${nativeType}`,
+    qty: toUnits(o.amount ?? 0),
+    filledQty: toUnits(o.filled ?? 0),
+    price: o.price ?? null,
+    stopPrice: o.triggerPrice ?? o.stopPrice ?? null,
+    tsEvent: o.timestamp ?? 0,
+  };
+}
+
+function compareIds(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+type ExchangeConstructor = new (config: Record<string, unknown>) => ccxt.Exchange;
+
+function createExchange(settings: CcxtVenueSettings): ccxt.Exchange {
+  const Ctor = (ccxt as unknown as Record<string, unknown>)[settings.exchange];
+  if (typeof Ctor !== 'function') throw new CcxtVenueError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(settings.exchange)}`);
+  const exchange = new (Ctor as ExchangeConstructor)({
+    apiKey: settings.apiKey,
+    secret: settings.secret,
+    ...(settings.password !== undefined ? { password: settings.password } : {}),
+    ...(settings.uid !== undefined ? { uid: settings.uid } : {}),
+    enableRateLimit: settings.enableRateLimit,
+    timeout: settings.timeoutMs,
+    verbose: false,
+  });
+  if (settings.sandbox) exchange.setSandboxMode(true);
+  const options = exchange.options as Record<string, unknown>;
+  Object.assign(options, settings.ccxtOptions, {
+    // Only this venue decides whether a request is sent again.
+    maxRetriesOnFailure: 0,
+    recvWindow: settings.recvWindowMs,
+    warnOnFetchOpenOrdersWithoutSymbol: false,
+  });
+  if (settings.symbols.every((s) => !s.includes(':'))) {
+    const fetchMarkets = options['fetchMarkets'];
+    if (isRecord(fetchMarkets) && Array.isArray(fetchMarkets['types']) && fetchMarkets['types'].includes('spot') && !isRecord(settings.ccxtOptions['fetchMarkets'])) {
+      options['fetchMarkets'] = { ...fetchMarkets, types: ['spot'] };
+    }
+    options['defaultType'] = 'spot';
+    // Spot only: Binance would otherwise also load margin pairs (a signed sapi request) with the markets.
+    if (!('fetchMargins' in settings.ccxtOptions)) options['fetchMargins'] = false;
+  }
+  if (settings.apiUrl !== undefined) redirectRestApi(exchange.urls['api'], settings.apiUrl);
+  return exchange;
+}
+
+/** Points every `https://host` REST URL of ccxt's `urls.api` at `baseUrl`, keeping the path. */
+function redirectRestApi(api: unknown, baseUrl: string): void {
+  if (!isRecord(api)) return;
+  for (const [key, value] of Object.entries(api)) {
+    if (typeof value === 'string') {
+      const match = /^https:\/\/([^/]+)/.exec(value);
+      if (match) api[key] = baseUrl + value.slice(match[0].length);
+    } else {
+      redirectRestApi(value, baseUrl);
+    }
+  }
+}
+
+/**
+ * Closes WebSocket clients and destroys ccxt's keep-alive dispatcher. Destroy, not close: a request
+ * whose body never completes would keep a graceful close waiting forever; after unsubscribe no one
+ * wants its answer, and an order it carried is found by the next start-up reconciliation.
+ */
+function disposeExchange(exchange: ccxt.Exchange): void {
+  exchange.close().catch(() => undefined);
+  const dispatcher: unknown = exchange.fetchDispatcher;
+  if (isRecord(dispatcher) && typeof dispatcher['destroy'] === 'function') {
+    (dispatcher['destroy'] as () => Promise<void>).call(dispatcher).catch(() => undefined);
+  }
+}
+
+function pick(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) {
+    if (!isRecord(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
