@@ -11,7 +11,7 @@ import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
 import { executeOrders } from '../operators/executeOrders';
 import { type RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
-import { tradingPipeline } from '../pipelines/tradingPipeline';
+import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchGarch } from './garch';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -230,13 +230,14 @@ async function benchKillSwitch(): Promise<void> {
     let resolveFlat: (() => void) | undefined;
     let long = false;
     const paper = executeOrders({ instruments: [config.instrument], initialCash: config.initialCash, quote: 'USDT', allowShort: false });
-    const venue = (input$: import('rxjs').Observable<import('../operators/executeOrders').VenueInput>) =>
+    const venue = acceptingBooks((input$) =>
       input$.pipe(
         tap((input) => {
           if (input.kind === 'order' && input.signalId.startsWith('emergency:')) resolveFlat?.();
         }),
         paper,
-      );
+      ),
+    );
     const pipeline = tradingPipeline({ ...config, signals: { ...config.signals, ml: { ...config.signals.ml!, allowInSample: true } } }, { venue, model, scheduler: asapScheduler });
     const subscription = pipeline({ bars$, kill$ }).subscribe((e) => {
       if (e.kind === 'portfolio') long = Object.keys(e.positions).length > 0;

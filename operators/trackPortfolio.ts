@@ -9,6 +9,11 @@ export interface TrackPortfolioConfig {
   readonly quote: string;
   /** Time of the initial state, ms. Default 0. */
   readonly tsStart?: number;
+  /**
+   * A starting state other than cash only (live trading: the balances and positions the exchange
+   * reported at start). Its `initialCash` is the reference for the accounting identity.
+   */
+  readonly start?: Portfolio;
 }
 
 /** Events the portfolio folds: fills change holdings, bars and trades mark them to market. */
@@ -36,7 +41,7 @@ export function trackPortfolio(config: TrackPortfolioConfig): OperatorFunction<P
       case 'trade':
         return markToMarket(portfolio, event.symbol, event.price, event.tsEvent);
     }
-  }, initialPortfolio(config));
+  }, config.start ?? initialPortfolio(config));
 }
 
 export function initialPortfolio(config: TrackPortfolioConfig): Portfolio {
@@ -56,8 +61,22 @@ export function initialPortfolio(config: TrackPortfolioConfig): Portfolio {
   };
 }
 
-/** The portfolio after a fill (average-cost accounting; a fill may flip a position). */
+/**
+ * The portfolio after a fill (average-cost accounting; a fill may flip a position). A fee taken
+ * in the base asset (`feeBase`) is booked as a disposal of that quantity at its quote value `fee`
+ * whose proceeds pay the fee: no cash moves, the position shrinks by `feeBase`, `fee` counts as
+ * fees paid, and the accounting identity stays exact.
+ */
 export function applyFill(portfolio: Portfolio, fill: Fill): Portfolio {
+  if (fill.feeBase !== undefined && fill.feeBase > 0n) {
+    const { feeBase, ...trade } = fill;
+    const afterTrade = applyTrade(portfolio, { ...trade, fee: 0n });
+    return applyTrade(afterTrade, { ...trade, side: 'sell', qty: feeBase, notional: fill.fee, fee: fill.fee });
+  }
+  return applyTrade(portfolio, fill);
+}
+
+function applyTrade(portfolio: Portfolio, fill: Fill): Portfolio {
   const previous = portfolio.positions[fill.symbol];
   const qty = previous?.qty ?? 0n;
   const costBasis = previous?.costBasis ?? 0n;

@@ -259,8 +259,13 @@ export interface Fill {
   readonly price: Units;
   /** Quote amount, qty × price. */
   readonly notional: Units;
-  /** Fee charged, in quote units. */
+  /** Fee charged, in quote units (its quote value when it was taken in the base asset). */
   readonly fee: Units;
+  /**
+   * Set when the venue took the fee in the base asset (Binance: a buy's commission in the coin
+   * received): the base quantity withheld. The position grows by `qty − feeBase`.
+   */
+  readonly feeBase?: Units;
   readonly liquidity: 'maker' | 'taker';
   /** Quantity of the order still open after this fill; 0 when the order is complete. */
   readonly leavesQty: Units;

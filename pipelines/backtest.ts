@@ -14,7 +14,7 @@ import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
 import { makeJournalSink } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
-import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
+import { acceptingBooks, tradingPipeline, type PipelineEvent } from './tradingPipeline';
 
 export interface BacktestOptions {
   readonly configFile: string;
@@ -71,14 +71,14 @@ export async function backtestBars(
   const reportFile = path.join(outDir, 'report.json');
 
   const scheduler = new VirtualTimeScheduler();
-  const venue = executeOrders({
+  const venue = acceptingBooks(executeOrders({
     instruments: [config.instrument],
     initialCash: config.initialCash,
     quote: config.instrument.quote,
     ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
     ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
     allowShort: config.sizing?.allowShort ?? false,
-  });
+  }));
   const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
   const byTime = new Map<number, Bar>();

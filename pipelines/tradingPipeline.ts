@@ -16,6 +16,7 @@
  */
 import {
   BehaviorSubject,
+  EMPTY,
   NEVER,
   Observable,
   Subject,
@@ -28,8 +29,10 @@ import {
   share,
   shareReplay,
   take,
+  takeUntil,
   zip,
   type Observable as Obs,
+  type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
 import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
@@ -38,7 +41,7 @@ import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch'
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
-import type { Venue, VenueOutput } from '../operators/executeOrders';
+import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
 import type { CompiledModel } from '../operators/mlModel';
@@ -54,18 +57,31 @@ import type {
   DeadLetter,
   Mode,
   ModeChanged,
+  OrderBook,
   OrderCommand,
   OrderEvent,
   OrderIntent,
   Portfolio,
   RiskDecision,
   Signal,
+  Ticker,
+  TradeTick,
 } from '../operators/types';
 import type { PipelineConfig } from './config';
 
 export interface PipelineSources {
   /** Closed bars, in event time. */
   readonly bars$: Obs<Bar>;
+  /**
+   * Market data for the venue besides bars (trades, L2 books, tickers): a simulator fills against
+   * it, a live venue triggers emulated stops on it, and trades mark the portfolio.
+   */
+  readonly market$?: Obs<TradeTick | OrderBook | Ticker>;
+  /**
+   * Bars closing before this time only warm the indicators and statistics: their signals are
+   * journaled but never sized into orders (a session replays recent history before going live).
+   */
+  readonly tradeFrom?: number;
   /**
    * The kill switch (GPIO button, process signal, a simulated press). Any value, an error or a
    * completion counts as pressed — fail-closed. Omit it when there is no switch.
@@ -101,8 +117,20 @@ export type PipelineEvent =
   | OrderHalted
   | MarketRiskEstimate;
 
+/** What the pipeline hands its venue, and what it reads back. */
+export type PipelineVenueInput = VenueInput | OrderBook | Ticker;
+export type PipelineVenueOutput = VenueOutput | OrderBook | Ticker;
+export type PipelineVenue = OperatorFunction<PipelineVenueInput, PipelineVenueOutput>;
+
+/** Seats a venue that knows only bars and trades: books and tickers are not handed to it. */
+export function acceptingBooks(venue: Venue): PipelineVenue {
+  return (input$) => venue(input$.pipe(filter((e): e is VenueInput => e.kind !== 'book' && e.kind !== 'ticker')));
+}
+
 export interface PipelineDeps {
-  readonly venue: Venue;
+  readonly venue: PipelineVenue;
+  /** Starting portfolio when it is not cash only (live: what the exchange reported). */
+  readonly initialPortfolio?: Portfolio;
   /** Required when the config has an ML section. */
   readonly model?: CompiledModel;
   /** Clock for stages that stamp `tsInit`, for timers (breaker cooldowns) and for releasing orders. */
@@ -148,7 +176,9 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
   const flatten = flattenOnEmergency({ strategyId: config.name, configHash: config.hash });
   const journalSignals = config.journal?.signals ?? 'all';
 
-  return ({ bars$, kill$, commands$, outcomes$ }) =>
+  const start = deps.initialPortfolio ?? initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote });
+
+  return ({ bars$, market$, tradeFrom, kill$, commands$, outcomes$ }) =>
     new Observable<PipelineEvent>((subscriber) => {
       const subscriptions = new Subscription();
       const fail = (err: unknown): void => subscriber.error(err);
@@ -157,7 +187,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       const approved$ = new Subject<OrderCommand>();
       const emergency$ = new Subject<EmergencyCommand>();
       const portfolioAtBar$ = new Subject<Portfolio>();
-      const portfolio = new BehaviorSubject<Portfolio>(initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote }));
+      const portfolio = new BehaviorSubject<Portfolio>(start);
       let mode: Mode = config.modes?.initial ?? 'Normal';
       let stats: MarketStats | undefined;
       /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
@@ -186,7 +216,9 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       // reaches all of them.
       const sequenced$ = connectable(bars$.pipe(sequenceBars({ scheduler: deps.scheduler })), { connector: () => new Subject(), resetOnDisconnect: false });
       const marketBars$ = sequenced$.pipe(filter((e): e is Bar => e.kind === 'bar'));
-      const venue$: Obs<VenueOutput> = merge(marketBars$, toVenue$).pipe(deps.venue, share());
+      // Other market data lasts as long as the bars: when they end, the session ends.
+      const barsEnded$ = new Subject<void>();
+      const venue$: Obs<PipelineVenueOutput> = merge(marketBars$, (market$ ?? EMPTY).pipe(takeUntil(barsEnded$)), toVenue$).pipe(deps.venue, share());
       const venueBars$ = venue$.pipe(filter((e): e is Bar => e.kind === 'bar' && e.symbol === instrument.symbol && e.timeframe === config.timeframe));
 
       // 1. Fed-back state first: it must see bar N before the decision chain does.
@@ -194,7 +226,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
         venue$
           .pipe(
             filter((e): e is PortfolioEvent => e.kind === 'fill' || e.kind === 'bar' || e.kind === 'trade'),
-            trackPortfolio({ initialCash: config.initialCash, quote: instrument.quote }),
+            trackPortfolio({ initialCash: start.initialCash, quote: instrument.quote, start }),
           )
           .subscribe({ next: (p) => portfolio.next(p), error: fail }),
       );
@@ -249,7 +281,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
                 emit(portfolio.value);
                 portfolioAtBar$.next(portfolio.value);
               }
-            } else if (e.kind !== 'trade') emit(e);
+            } else if (e.kind !== 'trade' && e.kind !== 'book' && e.kind !== 'ticker') emit(e);
           },
           error: fail,
         }),
@@ -266,6 +298,10 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
           .pipe(
             map((signal) => {
               if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
+              return signal;
+            }),
+            filter((signal) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
+            map((signal) => {
               const volatility = stats?.volatility.get(signal.symbol);
               return volatility === undefined ? { signal, portfolio: portfolio.value } : { signal, portfolio: portfolio.value, volatility };
             }),
@@ -306,6 +342,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
         sequenced$.subscribe({
           error: () => undefined,
           complete: () => {
+            barsEnded$.next();
             approved$.complete();
             emergency$.complete();
           },

@@ -1284,6 +1284,7 @@ class Session {
         price,
         notional,
         fee: this.feeInQuote(t.order.symbol, trade.fee, price),
+        ...this.feeInBase(t.order.symbol, trade.fee),
         liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
         tsEvent: trade.timestamp ?? this.now(),
       });
@@ -1299,7 +1300,7 @@ class Session {
     this.emitFill(t, { qty, price, notional: notionalOf(qty, price), fee: 0n, liquidity: 'taker', tsEvent: order.lastTradeTimestamp ?? this.now() });
   }
 
-  private emitFill(t: Tracked, f: { qty: Units; price: Units; notional: Units; fee: Units; liquidity: 'maker' | 'taker'; tsEvent: number }): void {
+  private emitFill(t: Tracked, f: { qty: Units; price: Units; notional: Units; fee: Units; feeBase?: Units; liquidity: 'maker' | 'taker'; tsEvent: number }): void {
     const fill: Fill = {
       kind: 'fill',
       clientOrderId: t.order.clientOrderId,
@@ -1310,6 +1311,7 @@ class Session {
       price: f.price,
       notional: f.notional,
       fee: f.fee,
+      ...(f.feeBase !== undefined ? { feeBase: f.feeBase } : {}),
       liquidity: f.liquidity,
       leavesQty: t.order.qty - t.filled,
       tsEvent: f.tsEvent,
@@ -1325,6 +1327,13 @@ class Session {
     if (!instrument || fee.currency === instrument.quote) return cost;
     if (fee.currency === instrument.base) return notionalOf(cost, price);
     return 0n;
+  }
+
+  /** The base quantity withheld when the fee was taken in the base asset (the portfolio holds that much less). */
+  private feeInBase(symbol: string, fee: ccxt.Trade['fee'] | undefined): { feeBase?: Units } {
+    if (!fee || fee.cost === undefined || fee.cost === null) return {};
+    const instrument = this.instruments.get(symbol);
+    return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote ? { feeBase: toUnits(fee.cost) } : {};
   }
 
   // ── canceling ──────────────────────────────────────────────────────────────────────────────────

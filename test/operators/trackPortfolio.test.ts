@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { from, map } from 'rxjs';
 import { feeOf, notionalOf, toUnits, type Units } from '../../operators/money';
-import { accountingResidual, trackPortfolio, type PortfolioEvent } from '../../operators/trackPortfolio';
+import { accountingResidual, applyFill, initialPortfolio, trackPortfolio, type PortfolioEvent } from '../../operators/trackPortfolio';
 import type { Fill, Portfolio, Position, Side } from '../../operators/types';
 import { bar, tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
@@ -61,6 +61,22 @@ function state(initialCash: string, s: { cash: string; positions?: Position[]; r
 }
 
 describe('trackPortfolio', () => {
+  it('books a fee taken in the base asset: the position grows by qty − feeBase, no cash goes to the fee, the fee still counts, the books balance', () => {
+    const start = initialPortfolio({ initialCash: u('1000'), quote: 'USDT' });
+    const buy: Fill = { ...fill('buy', '1', '100'), fee: u('0.1'), feeBase: u('0.001') };
+    const after = applyFill(start, buy);
+    assert.equal(after.positions['BTC/USDT']!.qty, u('0.999'));
+    assert.equal(after.cash, u('900'));
+    assert.equal(after.feesPaid, u('0.1'));
+    assert.equal(accountingResidual(after), 0n);
+    const flat = applyFill(after, fill('sell', '0.999', '110', { fee: '0.1' }));
+    assert.equal(flat.positions['BTC/USDT'], undefined);
+    assert.equal(accountingResidual(flat), 0n);
+    // Paid 100 for 0.999 BTC, sold it for 109.89, fees 0.2 in all.
+    assert.equal(flat.cash, u('1000') - u('100') + u('109.89') - u('0.1'));
+    assert.equal(flat.cash, flat.initialCash + flat.realizedPnl - flat.feesPaid);
+  });
+
   it('takes a buy out of cash with its fee, then values the position at each bar close and trade, tracking peak and drawdown', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<PortfolioEvent>('a-b-c-d-e|', {
