@@ -1,28 +1,47 @@
 /**
- * A local stand-in for Binance spot's REST API on loopback: the real ccxt code talks to it over
- * HTTP exactly as it would to api.binance.com, so exchange code is tested end to end with the
- * test double only at the network edge.
+ * A local stand-in for Binance spot on loopback, REST and WebSocket streams on one port: the real
+ * ccxt code talks to it exactly as it would to api.binance.com / stream.binance.com, so exchange
+ * code is tested end to end with the test double only at the network edge.
  *
- * Served now (public market data): `GET /api/v3/ping`, `/api/v3/time`, `/api/v3/exchangeInfo`,
- * `/api/v3/klines`. Responses follow Binance's documented formats (string decimals, error bodies
- * `{"code":-1121,"msg":"Invalid symbol."}`, `Retry-After` on 429/418, `X-MBX-USED-WEIGHT-1M`).
+ * REST (public market data): `GET /api/v3/ping`, `/api/v3/time`, `/api/v3/exchangeInfo`,
+ * `/api/v3/klines`, `/api/v3/depth` (snapshot with `lastUpdateId`). Responses follow Binance's
+ * documented formats (string decimals, error bodies `{"code":-1121,"msg":"Invalid symbol."}`,
+ * `Retry-After` on 429/418, `X-MBX-USED-WEIGHT-1M`). A test can make the next requests of a path
+ * fail (status + Binance error body), wait, hang until released, or drop the connection, and can
+ * assert on every request the server received.
  *
- * A test can make the next requests of a path fail (status + Binance error body), wait, hang until
- * released, or drop the connection, and can assert on every request the server received.
+ * Streams (binanceStreams.ts): `/ws`, `/ws/<stream>`, `/stream?streams=a/b` with live
+ * SUBSCRIBE/UNSUBSCRIBE. The test pushes events — {@link BinanceServer.pushTrade},
+ * {@link BinanceServer.pushKline} (which also updates the klines REST serves, so stream and REST
+ * agree), {@link BinanceServer.pushDepth} (applied to the server's book, which `/api/v3/depth`
+ * serves), {@link BinanceServer.pushTicker}, {@link BinanceServer.pushStream} for recorded payloads —
+ * and breaks the feed: {@link BinanceServer.injectDepthGap} (an update the clients never get),
+ * {@link BinanceServer.dropConnections} (no close frame), {@link BinanceServer.silence} (a stalled
+ * socket), {@link BinanceServer.refuseUpgrades}.
  *
  * Extending it: signed endpoints (`/api/v3/order`, `openOrders`, `account`) are new routes added
- * with {@link BinanceServer.route}; WebSocket streams (trade, kline, depth) attach to the same
- * `http.Server` through its `upgrade` event (a `ws` `WebSocketServer` with `noServer: true` on
- * `/ws/*`), so REST and streams share one port as ccxtLocal expects.
+ * with {@link BinanceServer.route}.
  *
  * @example
  * const server = await startBinanceServer({ klines: { BTCUSDT: { '5m': klines } } });
  * server.failNext('/api/v3/klines', 429, { retryAfterSec: 1, skip: 1 });
+ * server.pushTrade('BTCUSDT', { price: '43000.10', qty: '0.01', buyerIsMaker: true });
  * // … point ccxt at server.url …
  * await server.close();
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  DepthBook,
+  StreamHub,
+  type DepthDiff,
+  type DepthSnapshot,
+  type DepthUpdateEvent,
+  type StreamConnectionInfo,
+  type StreamRequest,
+} from './binanceStreams';
+
+export type { DepthDiff, DepthSnapshot, DepthUpdateEvent, StreamConnectionInfo, StreamRequest, WireLevel } from './binanceStreams';
 
 /** One kline as Binance stores it; decimals are strings, as on the wire. */
 export interface Kline {
@@ -183,12 +202,61 @@ export interface RouteResponse {
 
 export type RouteHandler = (request: RouteRequest) => RouteResponse;
 
+/** A trade to send; decimals as strings, as on the wire. */
+export interface PushTrade {
+  readonly price: string;
+  readonly qty: string;
+  /** Binance's `m`: the buyer was the maker, i.e. the aggressor sold. */
+  readonly buyerIsMaker: boolean;
+  /** Trade id; default: the symbol's last id + 1 (ids start at 1). */
+  readonly id?: number;
+  /** Trade time `T`, ms; default the server clock. */
+  readonly time?: number;
+  /** Event time `E`, ms; default the trade time. */
+  readonly eventTime?: number;
+}
+
+/** A `<symbol>@trade` event as sent. */
+export interface TradeEvent {
+  readonly e: 'trade';
+  readonly E: number;
+  readonly s: string;
+  readonly t: number;
+  readonly p: string;
+  readonly q: string;
+  readonly T: number;
+  readonly m: boolean;
+  readonly M: boolean;
+}
+
+/** A 24h ticker to send; unset statistics default to the last price or "0". */
+export interface PushTicker {
+  readonly last: string;
+  readonly bid: string;
+  readonly ask: string;
+  readonly bidQty?: string;
+  readonly askQty?: string;
+  readonly lastQty?: string;
+  readonly open?: string;
+  readonly high?: string;
+  readonly low?: string;
+  readonly volume?: string;
+  readonly quoteVolume?: string;
+  readonly priceChange?: string;
+  readonly priceChangePercent?: string;
+  readonly weightedAvgPrice?: string;
+  /** Event time, ms; default the server clock. */
+  readonly time?: number;
+}
+
 /** Request weights as Binance documents them (spot, 2024). */
 const WEIGHTS: Readonly<Record<string, number>> = {
   '/api/v3/ping': 1,
   '/api/v3/time': 1,
   '/api/v3/exchangeInfo': 20,
   '/api/v3/klines': 2,
+  // 5 up to limit 100, 25 to 500, 50 to 1000, 250 to 5000: charged as the common case.
+  '/api/v3/depth': 5,
 };
 
 const INTERVAL_MS: Readonly<Record<string, number>> = {
@@ -278,13 +346,16 @@ interface MutableRecord extends RecordedRequest {
 
 export class BinanceServer {
   private readonly symbols: Map<string, SymbolSpec>;
-  private readonly klines = new Map<string, readonly Kline[]>();
+  private readonly klines = new Map<string, Kline[]>();
   private readonly routes = new Map<string, RouteHandler>();
   private readonly faults = new Map<string, PendingFault[]>();
   private readonly records: MutableRecord[] = [];
   private readonly held = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly weightByMinute = new Map<number, number>();
+  private readonly hub: StreamHub;
+  private readonly books = new Map<string, DepthBook>();
+  private readonly lastTradeId = new Map<string, number>();
   private closed = false;
 
   /** `http://127.0.0.1:<port>`, no trailing slash. */
@@ -308,9 +379,10 @@ export class BinanceServer {
     this.route('GET', '/api/v3/time', () => ({ status: 200, body: { serverTime: this.now() } }));
     this.route('GET', '/api/v3/exchangeInfo', (request) => this.exchangeInfo(request));
     this.route('GET', '/api/v3/klines', (request) => this.serveKlines(request));
+    this.route('GET', '/api/v3/depth', (request) => this.serveDepth(request));
     server.on('request', (req, res) => this.handle(req, res));
-    // Until streams are built, an upgrade attempt is refused rather than left hanging.
-    server.on('upgrade', (_req, socket) => socket.destroy());
+    this.hub = new StreamHub({ now: this.now });
+    this.hub.attach(server);
   }
 
   /** Adds or replaces an endpoint (for signed order endpoints, or a test's own). */
@@ -328,6 +400,214 @@ export class BinanceServer {
       }
     }
     this.klines.set(`${symbol} ${interval}`, sorted);
+  }
+
+  /** Adds or replaces one kline (by open time) in what REST serves, without sending anything. */
+  upsertKline(symbol: string, interval: string, kline: Kline): void {
+    if (!isInterval(interval)) throw new Error(`upsertKline: ${interval} is not a Binance interval`);
+    const key = `${symbol} ${interval}`;
+    let all = this.klines.get(key);
+    if (!all) {
+      all = [];
+      this.klines.set(key, all);
+    }
+    const i = lowerBound(all, kline.openTime);
+    if (all[i]?.openTime === kline.openTime) all[i] = kline;
+    else all.splice(i, 0, kline);
+  }
+
+  /** The klines REST serves for a symbol and interval, ascending. */
+  klinesOf(symbol: string, interval: string): readonly Kline[] {
+    return [...(this.klines.get(`${symbol} ${interval}`) ?? [])];
+  }
+
+  // ---- streams: events -------------------------------------------------------------------------
+
+  /**
+   * Sends a `<symbol>@trade` event. Trade ids count up per symbol from 1 unless given; times default
+   * to the server clock. Returns the event as sent (and how many connections got it).
+   */
+  pushTrade(symbol: string, trade: PushTrade): { readonly event: TradeEvent; readonly delivered: number } {
+    this.requireSymbol(symbol, 'pushTrade');
+    const id = trade.id ?? (this.lastTradeId.get(symbol) ?? 0) + 1;
+    this.lastTradeId.set(symbol, Math.max(id, this.lastTradeId.get(symbol) ?? 0));
+    const time = trade.time ?? this.now();
+    const event: TradeEvent = {
+      e: 'trade',
+      E: trade.eventTime ?? time,
+      s: symbol,
+      t: id,
+      p: trade.price,
+      q: trade.qty,
+      T: time,
+      m: trade.buyerIsMaker,
+      M: true,
+    };
+    return { event, delivered: this.hub.publish(`${symbol.toLowerCase()}@trade`, event) };
+  }
+
+  /**
+   * Sends a `<symbol>@kline_<interval>` event for `kline` and stores it as REST's kline of that open
+   * time (replacing an earlier version), so the stream and `/api/v3/klines` always agree.
+   * `final` is the event's `x` (the kline closed). With `broadcast: false` only the store changes:
+   * the exchange moved on while a client was not listening.
+   */
+  pushKline(symbol: string, interval: string, kline: Kline, options: { final?: boolean; broadcast?: boolean; eventTime?: number } = {}): number {
+    this.requireSymbol(symbol, 'pushKline');
+    this.upsertKline(symbol, interval, kline);
+    if (options.broadcast === false) return 0;
+    const trades = kline.trades ?? 0;
+    const event = {
+      e: 'kline',
+      E: options.eventTime ?? this.now(),
+      s: symbol,
+      k: {
+        t: kline.openTime,
+        T: klineCloseTime(kline.openTime, interval),
+        s: symbol,
+        i: interval,
+        f: trades > 0 ? 1 : -1,
+        L: trades > 0 ? trades : -1,
+        o: kline.open,
+        c: kline.close,
+        h: kline.high,
+        l: kline.low,
+        v: kline.volume,
+        n: trades,
+        x: options.final ?? false,
+        q: kline.quoteVolume ?? '0',
+        V: kline.takerBuyBaseVolume ?? '0',
+        Q: kline.takerBuyQuoteVolume ?? '0',
+        B: '0',
+      },
+    };
+    return this.hub.publish(`${symbol.toLowerCase()}@kline_${interval}`, event);
+  }
+
+  /** Sends a `<symbol>@ticker` (24hrTicker) event. Returns how many connections got it. */
+  pushTicker(symbol: string, ticker: PushTicker): number {
+    this.requireSymbol(symbol, 'pushTicker');
+    const time = ticker.time ?? this.now();
+    const event = {
+      e: '24hrTicker',
+      E: time,
+      s: symbol,
+      p: ticker.priceChange ?? '0',
+      P: ticker.priceChangePercent ?? '0',
+      w: ticker.weightedAvgPrice ?? ticker.last,
+      x: ticker.open ?? ticker.last,
+      c: ticker.last,
+      Q: ticker.lastQty ?? '0',
+      b: ticker.bid,
+      B: ticker.bidQty ?? '0',
+      a: ticker.ask,
+      A: ticker.askQty ?? '0',
+      o: ticker.open ?? ticker.last,
+      h: ticker.high ?? ticker.last,
+      l: ticker.low ?? ticker.last,
+      v: ticker.volume ?? '0',
+      q: ticker.quoteVolume ?? '0',
+      O: time - 86_400_000,
+      C: time,
+      F: 0,
+      L: 0,
+      n: 0,
+    };
+    return this.hub.publish(`${symbol.toLowerCase()}@ticker`, event);
+  }
+
+  /** Sends a `<symbol>@bookTicker` event (best bid/ask; it has no event type field, as on Binance). */
+  pushBookTicker(symbol: string, quote: { bid: string; bidQty: string; ask: string; askQty: string; updateId?: number }): number {
+    this.requireSymbol(symbol, 'pushBookTicker');
+    const event = { u: quote.updateId ?? this.now(), s: symbol, b: quote.bid, B: quote.bidQty, a: quote.ask, A: quote.askQty };
+    return this.hub.publish(`${symbol.toLowerCase()}@bookTicker`, event);
+  }
+
+  /** Sends a payload as is (an object or pre-serialized JSON) to the subscribers of `stream` — for recorded messages. */
+  pushStream(stream: string, payload: object | string): number {
+    return this.hub.publish(stream, payload);
+  }
+
+  /** Sets the server's order book of a symbol (what `/api/v3/depth` serves and diffs apply to). */
+  setBook(symbol: string, snapshot: DepthSnapshot): void {
+    this.requireSymbol(symbol, 'setBook');
+    this.books.set(symbol, new DepthBook(snapshot));
+  }
+
+  /** The server's current book of a symbol, best `limit` levels per side. */
+  book(symbol: string, limit?: number): DepthSnapshot {
+    const book = this.books.get(symbol);
+    if (!book) throw new Error(`book: no book for ${symbol} (setBook first)`);
+    return book.snapshot(limit);
+  }
+
+  /**
+   * Applies a diff to the server's book and sends it as a `depthUpdate` event on `<symbol>@depth`,
+   * `@depth@100ms` and `@depth@1000ms`. Update ids continue from the book unless given (recorded
+   * events carry their own; those already contained in the book change nothing but are still sent).
+   */
+  pushDepth(symbol: string, diff: DepthDiff): { readonly event: DepthUpdateEvent; readonly delivered: number } {
+    const event = this.depthBook(symbol, 'pushDepth').apply(symbol, diff, this.now());
+    const lower = symbol.toLowerCase();
+    const raw = JSON.stringify(event);
+    const delivered =
+      this.hub.publish(`${lower}@depth`, raw) + this.hub.publish(`${lower}@depth@100ms`, raw) + this.hub.publish(`${lower}@depth@1000ms`, raw);
+    return { event, delivered };
+  }
+
+  /**
+   * A sequence gap on the wire: the diff changes the server's book and uses up update ids, but no
+   * client is sent it. A client that keeps applying later diffs without noticing holds a corrupt book.
+   */
+  injectDepthGap(symbol: string, diff: DepthDiff = {}): DepthUpdateEvent {
+    return this.depthBook(symbol, 'injectDepthGap').apply(symbol, diff, this.now());
+  }
+
+  // ---- streams: faults and inspection ----------------------------------------------------------
+
+  /** Stalls the matching open stream connections: no data, replies or pongs from now on. Returns how many. */
+  silence(filter?: (c: StreamConnectionInfo) => boolean): number {
+    return this.hub.silence(filter);
+  }
+
+  /** Destroys the matching open stream connections without a close frame. Returns how many. */
+  dropConnections(filter?: (c: StreamConnectionInfo) => boolean): number {
+    return this.hub.drop(filter);
+  }
+
+  /** Closes the matching open stream connections with a close frame (`code`). Returns how many. */
+  disconnectStreams(code = 1000, reason = '', filter?: (c: StreamConnectionInfo) => boolean): number {
+    return this.hub.disconnect(code, reason, filter);
+  }
+
+  /** The next `count` WebSocket upgrades get an HTTP error (`status`, default 503) instead. */
+  refuseUpgrades(count: number, status = 503): void {
+    this.hub.refuseUpgrades(count, status);
+  }
+
+  /** Open stream connections. */
+  streamConnections(): readonly StreamConnectionInfo[] {
+    return this.hub.connections();
+  }
+
+  /** Every stream connection seen (recent closed ones too), by id. */
+  streamConnectionLog(): readonly StreamConnectionInfo[] {
+    return this.hub.connectionLog();
+  }
+
+  /** Control messages (SUBSCRIBE…) received on stream connections. */
+  streamRequests(): readonly StreamRequest[] {
+    return this.hub.requests();
+  }
+
+  /** Live (not silenced) connections subscribed to `stream`, e.g. `btcusdt@trade`. */
+  subscriberCount(stream: string): number {
+    return this.hub.subscriberCount(stream);
+  }
+
+  /** Largest amount of data queued in any open stream socket, bytes. */
+  maxBufferedAmount(): number {
+    return this.hub.maxBufferedAmount();
   }
 
   /** Applies `fault` to the next matching requests of `path` (e.g. `/api/v3/klines`). */
@@ -398,6 +678,7 @@ export class BinanceServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.hub.close();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.held.clear();
@@ -405,6 +686,31 @@ export class BinanceServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+  }
+
+  private requireSymbol(symbol: string, caller: string): void {
+    if (!this.symbols.has(symbol)) throw new Error(`${caller}: ${symbol} is not listed (symbols: ${[...this.symbols.keys()].join(', ')})`);
+  }
+
+  private depthBook(symbol: string, caller: string): DepthBook {
+    this.requireSymbol(symbol, caller);
+    const book = this.books.get(symbol);
+    if (!book) throw new Error(`${caller}: no book for ${symbol} (setBook first)`);
+    return book;
+  }
+
+  /** `/api/v3/depth`: the best `limit` levels (default 100, 1–5000) and the book's lastUpdateId. */
+  private serveDepth(request: RouteRequest): RouteResponse {
+    const { symbol } = request.query;
+    if (!symbol) return mandatory('symbol');
+    if (!this.symbols.has(symbol)) return binanceError(400, -1121, 'Invalid symbol.');
+    const raw = request.query['limit'];
+    if (raw !== undefined && !/^[0-9]{1,20}$/.test(raw)) return illegalCharacters('limit');
+    const limit = raw === undefined ? 100 : Number(raw);
+    if (limit < 1 || limit > 5000) return binanceError(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const book = this.books.get(symbol);
+    const snapshot = book ? book.snapshot(limit) : { lastUpdateId: 0, bids: [], asks: [] };
+    return { status: 200, body: snapshot };
   }
 
   private takeFault(path: string): Fault | null {
