@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { feeOf, formatUnits, notionalOf, toUnits, unitsToNumber } from './money';
+import { feeOf, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import type { MarketStats } from './trackMarketStats';
 import { positionQty } from './trackPortfolio';
 import type { Instrument, Mode, Order, OrderDenied, OrderIntent, Portfolio, RiskDecision, RiskDenyCode, Symbol } from './types';
@@ -22,6 +22,8 @@ export interface RiskInput {
   readonly portfolio: Portfolio;
   readonly mode: Mode;
   readonly market?: RiskMarket;
+  /** Signed quantity of the symbol's orders still open (sent, not yet filled): counted as held. */
+  readonly pending?: Units;
 }
 
 /**
@@ -141,7 +143,7 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       });
     });
 
-  function decide({ intent, portfolio, mode, market }: RiskInput, recent: number[]): RiskDecision {
+  function decide({ intent, portfolio, mode, market, pending }: RiskInput, recent: number[]): RiskDecision {
     const deny = (code: RiskDenyCode, numbers: Record<string, number | string>): OrderDenied => ({
       kind: 'denied',
       intent,
@@ -169,7 +171,7 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     if (instrument.maxQty !== undefined && intent.qty > instrument.maxQty) {
       return deny('QTY_EXCEEDS_MAX', { qty: formatUnits(intent.qty), max: formatUnits(instrument.maxQty) });
     }
-    const current = positionQty(portfolio, intent.symbol);
+    const current = positionQty(portfolio, intent.symbol) + (pending ?? 0n);
     const signedDelta = intent.side === 'buy' ? intent.qty : -intent.qty;
     const after = current + signedDelta;
     const notional = notionalOf(intent.qty, toUnits(intent.refPrice));

@@ -8,6 +8,12 @@ export interface SizingInput {
   readonly portfolio: Portfolio;
   /** Annualised volatility of the signal's symbol, when known (for volatility targeting). */
   readonly volatility?: number;
+  /**
+   * Signed quantity of the symbol's orders sent but not yet filled, canceled or rejected: counted
+   * as if already held, so that a second decision before the first order fills does not send it
+   * again. Default 0.
+   */
+  readonly pending?: Units;
 }
 
 export interface SizePositionConfig {
@@ -73,9 +79,9 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
   return (source) =>
     new Observable<OrderIntent>((subscriber) =>
       source.subscribe({
-        next: ({ signal, portfolio, volatility }) => {
+        next: ({ signal, portfolio, volatility, pending }) => {
           if (signal.symbol !== instrument.symbol) return;
-          const current = positionQty(portfolio, signal.symbol);
+          const current = positionQty(portfolio, signal.symbol) + (pending ?? 0n);
           let targetPct: number;
           let reason: string;
           if (signal.direction === 0) {

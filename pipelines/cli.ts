@@ -4,9 +4,11 @@
  * exits non-zero with a message naming what was wrong.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { Subject } from 'rxjs';
 import * as path from 'node:path';
 import { runBacktest } from './backtest';
 import { runDownload } from './download';
+import { runSession, type KillSwitchKind, type SessionMode } from './session';
 import { runTrain } from './train';
 import type { BacktestReport } from '../operators/backtestReport';
 
@@ -47,7 +49,7 @@ export function formatReport(report: BacktestReport): string {
 
 export function buildCli(): Command {
   const program = new Command('run-pipeline')
-    .description('bot4: run the trading pipeline in backtest mode, train its ML model, download history')
+    .description('bot4: backtest, paper-trade or trade the pipeline; train its ML model; download history')
     .helpOption('-h, --help', 'show help for a command: run-pipeline <command> --help')
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
@@ -108,6 +110,79 @@ export function buildCli(): Command {
           `backtests before ${new Date(model.training.to).toISOString()} get no ML signal unless signals.ml.allowInSample\n`,
       );
     });
+
+  for (const mode of ['paper', 'live'] as const) {
+    const command = program
+      .command(mode)
+      .description(
+        mode === 'paper'
+          ? 'trade live market data (ccxt.pro) against the paper exchange simulator: no real orders'
+          : 'trade for real through ccxt: needs BOT4_API_KEY / BOT4_API_SECRET in the environment and --confirm-live',
+      )
+      .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
+      .option('-o, --out <dir>', `folder for journal.jsonl and audit.jsonl (default: out/<config name>/${mode})`)
+      .option('--kill-switch <kind>', 'gpio (button on BCM17), signal (SIGUSR2), both, none', 'signal')
+      .option('--leds', 'drive the status LEDs on BCM22/23/24')
+      .option('--warmup-bars <n>', 'recent bars to warm up on before trading (default: what the config needs)')
+      .option('--status-every <seconds>', 'status line period', '60')
+      .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
+      .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
+      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
+    if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
+    command.action(
+      async (opts: { config: string; out?: string; killSwitch: string; leds?: boolean; warmupBars?: string; statusEvery: string; apiUrl?: string; wsUrl?: string; ccxtOptions?: string; confirmLive?: boolean }) => {
+        const kinds = ['gpio', 'signal', 'both', 'none'];
+        if (!kinds.includes(opts.killSwitch)) throw new InvalidArgumentError(`--kill-switch: expected one of ${kinds.join(', ')}, found "${opts.killSwitch}"`);
+        let ccxtOptions: Record<string, unknown> | undefined;
+        if (opts.ccxtOptions !== undefined) {
+          try {
+            ccxtOptions = JSON.parse(opts.ccxtOptions) as Record<string, unknown>;
+          } catch (err) {
+            throw new InvalidArgumentError(`--ccxt-options: expected JSON, found ${JSON.stringify(opts.ccxtOptions)} (${(err as Error).message})`);
+          }
+        }
+        const stop$ = new Subject<void>();
+        const onStop = (signal: string) => () => {
+          process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
+          stop$.next();
+        };
+        const onInt = onStop('SIGINT');
+        const onTerm = onStop('SIGTERM');
+        process.once('SIGINT', onInt);
+        process.once('SIGTERM', onTerm);
+        const apiKey = process.env['BOT4_API_KEY'];
+        const secret = process.env['BOT4_API_SECRET'];
+        const password = process.env['BOT4_API_PASSWORD'];
+        try {
+          const summary = await runSession({
+            mode: mode as SessionMode,
+            configFile: opts.config,
+            log: process.stderr,
+            stop$,
+            killSwitch: opts.killSwitch as KillSwitchKind,
+            leds: opts.leds === true,
+            statusEveryMs: Math.max(1, Number(opts.statusEvery)) * 1000,
+            ...(opts.out ? { outDir: opts.out } : {}),
+            ...(opts.warmupBars !== undefined ? { warmupBars: Number(opts.warmupBars) } : {}),
+            ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+            ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
+            ...(ccxtOptions ? { ccxtOptions } : {}),
+            ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
+            ...(mode === 'live' && apiKey && secret ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } } : {}),
+          });
+          process.stdout.write(
+            `${mode} session ${summary.config.name} ended: ${summary.warmupBars} warm-up bars, ${summary.liveBars} live bars, ` +
+              `${summary.orders} orders, ${summary.fills} fills, ${summary.denied} denied by risk; mode ${summary.finalMode}; ` +
+              `equity ${summary.equity.toFixed(2)}; positions ${Object.keys(summary.positions).length ? Object.entries(summary.positions).map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}\n` +
+              `  journal: ${summary.journal}\n  audit: ${summary.audit}\n`,
+          );
+        } finally {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+        }
+      },
+    );
+  }
 
   program
     .command('download')

@@ -45,6 +45,7 @@ import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders'
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
 import type { CompiledModel } from '../operators/mlModel';
+import type { Units } from '../operators/money';
 import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
 import { sizePosition } from '../operators/sizePosition';
@@ -190,6 +191,13 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       const portfolio = new BehaviorSubject<Portfolio>(start);
       let mode: Mode = config.modes?.initial ?? 'Normal';
       let stats: MarketStats | undefined;
+      /** Orders on their way or resting at the venue: signed quantity still to fill, per client order id. */
+      const open = new Map<string, { symbol: string; remaining: Units }>();
+      const pendingFor = (symbol: string): Units => {
+        let sum = 0n;
+        for (const o of open.values()) if (o.symbol === symbol) sum += o.remaining;
+        return sum;
+      };
       /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
       const var99 = new Map<string, number>();
 
@@ -263,6 +271,7 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
               scheduler: deps.scheduler,
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
+                open.delete(item.clientOrderId);
                 emit({ kind: 'order-halted', clientOrderId: item.clientOrderId, signalId: item.signalId, reason: 'kill switch pressed', tsEvent: deps.scheduler.now() });
               },
             }),
@@ -281,7 +290,16 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
                 emit(portfolio.value);
                 portfolioAtBar$.next(portfolio.value);
               }
-            } else if (e.kind !== 'trade' && e.kind !== 'book' && e.kind !== 'ticker') emit(e);
+            } else if (e.kind !== 'trade' && e.kind !== 'book' && e.kind !== 'ticker') {
+              if (e.kind === 'fill') {
+                const o = open.get(e.clientOrderId);
+                if (o) {
+                  if (e.leavesQty === 0n) open.delete(e.clientOrderId);
+                  else o.remaining = o.remaining > 0n ? e.leavesQty : -e.leavesQty;
+                }
+              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') open.delete(e.clientOrderId);
+              emit(e);
+            }
           },
           error: fail,
         }),
@@ -303,19 +321,24 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             filter((signal) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
             map((signal) => {
               const volatility = stats?.volatility.get(signal.symbol);
-              return volatility === undefined ? { signal, portfolio: portfolio.value } : { signal, portfolio: portfolio.value, volatility };
+              const pending = pendingFor(signal.symbol);
+              return { signal, portfolio: portfolio.value, pending, ...(volatility === undefined ? {} : { volatility }) };
             }),
             size,
             map((intent) => {
               emit(intent);
-              return { intent, portfolio: portfolio.value, mode, market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {} };
+              return { intent, portfolio: portfolio.value, mode, pending: pendingFor(intent.symbol), market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {} };
             }),
             gate,
           )
           .subscribe({
             next: (decision) => {
               emit(decision);
-              if (decision.kind === 'approved') approved$.next(decision.order);
+              if (decision.kind === 'approved') {
+                const order = decision.order;
+                open.set(order.clientOrderId, { symbol: order.symbol, remaining: order.side === 'buy' ? order.qty : -order.qty });
+                approved$.next(order);
+              }
             },
             error: fail,
           }),

@@ -84,8 +84,20 @@ describe('run-pipeline (end to end, as a user runs it)', function () {
     match(result.stderr, /bad\.csv: 1 problem[\s\S]*line 5: column volume: expected a non-negative number, found "abc"/);
   });
 
+  it('refuses live trading without --confirm-live, and without keys in the environment', () => {
+    const unconfirmed = runCli(['live', '--config', config], tmp.dir);
+    equal(unconfirmed.status, 1);
+    match(unconfirmed.stderr, /real orders with real money: pass --confirm-live/);
+    const env = { ...process.env };
+    delete env['BOT4_API_KEY'];
+    delete env['BOT4_API_SECRET'];
+    const noKeys = spawnSync(process.execPath, [CLI, 'live', '--config', config, '--confirm-live'], { cwd: tmp.dir, encoding: 'utf8', env, timeout: 60_000 });
+    equal(noKeys.status, 1);
+    match(noKeys.stderr, /BOT4_API_KEY and BOT4_API_SECRET/);
+  });
+
   it('shows help for every command', () => {
-    for (const args of [['--help'], ['backtest', '--help'], ['train', '--help']]) {
+    for (const args of [['--help'], ['backtest', '--help'], ['train', '--help'], ['download', '--help'], ['paper', '--help'], ['live', '--help']]) {
       const result = runCli(args, tmp.dir);
       equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       match(result.stdout, /Usage: run-pipeline/);

@@ -1,0 +1,221 @@
+/**
+ * Paper and live sessions end to end: `runSession` with the real ccxt.pro sources, the paper
+ * exchange or the live ccxt venue, the journals, the kill switch (a process-signal emitter) — all
+ * against the local Binance server (REST, WebSocket streams, signed order endpoints).
+ */
+import { equal, match, ok } from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Subject } from 'rxjs';
+import { runSession, SessionError, type SessionSummary } from '../../pipelines/session';
+import { BTCUSDT, startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
+import { eventually } from '../support/eventually';
+import { tempDir } from '../support/tmp';
+
+const FIVE_MINUTES = 300_000;
+
+/** A config that trades readily (short EMAs, TA only) with the market-risk limits off. */
+const CONFIG = `
+name: session-test
+tier: growth
+instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
+timeframe: 5m
+capital: { initial: "10000" }
+features:
+  - { id: ema3, indicator: ema, options: [3] }
+  - { id: ema8, indicator: ema, options: [8] }
+  - { id: roc1, indicator: roc, options: [1] }
+signals:
+  ta:
+    threshold: 0.5
+    rules:
+      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
+      - { kind: sign, group: momentum, feature: roc1 }
+  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
+sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: hold }
+risk:
+  maxPositionPct: 0.2
+  maxVenuePct: 0.5
+  maxStrategyPct: 0.5
+  maxHeat: null
+  maxCorrelation: null
+  volTarget: null
+  maxVar: null
+  marketStats: { minReturns: 20 }
+execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
+`;
+
+function kline(openTime: number, close: number): Kline {
+  const c = close.toFixed(2);
+  return { openTime, open: (close - 5).toFixed(2), high: (close + 10).toFixed(2), low: (close - 10).toFixed(2), close: c, volume: '12.5' };
+}
+
+function collect(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { stream, text: () => text };
+}
+
+function journal(file: string): { kind: string; [k: string]: unknown }[] {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string });
+}
+
+describe('paper and live sessions against the local Binance server', function () {
+  this.timeout(90_000);
+  let server: BinanceServer;
+  const tmp = tempDir();
+  const configFile = path.join(tmp.dir, 'session.yaml');
+  const now = Date.now();
+  const bucket = Math.floor(now / FIVE_MINUTES) * FIVE_MINUTES;
+  const history = Array.from({ length: 120 }, (_, i) => kline(bucket - (120 - i) * FIVE_MINUTES, 20_000 + Math.sin(i / 5) * 50));
+
+  before(async () => {
+    writeFileSync(configFile, CONFIG);
+    server = await startBinanceServer({ klines: { BTCUSDT: { '5m': history } } });
+    server.setBook('BTCUSDT', { lastUpdateId: 100, bids: [['19999.00', '5']], asks: [['20001.00', '5']] });
+  });
+  after(async () => {
+    await server.close();
+    tmp.cleanup();
+  });
+
+  /**
+   * Live bars rising from 20,000 (the strategy goes long), one at a time as an exchange sends
+   * them: the bar's last update and the next interval's first (which closes it on the stream),
+   * then — once the session has decided on it — a book move and a trade after its close.
+   */
+  async function pushRally(journalFile: string, from: number, count: number, onTrade?: (price: number) => void): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const openTime = bucket + (from + i) * FIVE_MINUTES;
+      const price = 20_000 + (from + i + 1) * 40;
+      server.pushKline('BTCUSDT', '5m', kline(openTime, price), { final: true });
+      server.pushKline('BTCUSDT', '5m', kline(openTime + FIVE_MINUTES, price), { final: false });
+      await eventually(() => ok(readFileSync(journalFile, 'utf8').includes(`"id":"BTC/USDT:5m:${openTime + FIVE_MINUTES}:fused"`), `no decision on the bar opening ${openTime}`), { timeoutMs: 20_000 });
+      const book = server.book('BTCUSDT');
+      server.pushDepth('BTCUSDT', {
+        b: [...book.bids.map(([p]) => [p, '0'] as const), [(price - 1).toFixed(2), '5']],
+        a: [...book.asks.map(([p]) => [p, '0'] as const), [(price + 1).toFixed(2), '5']],
+      });
+      onTrade?.(price);
+      server.pushTrade('BTCUSDT', { price: price.toFixed(2), qty: '0.01', buyerIsMaker: false, time: openTime + FIVE_MINUTES + 1 });
+    }
+  }
+
+  it('paper: warms up on history, trades live bars against the simulator, obeys the kill switch, and ends with flushed journals', async () => {
+    const log = collect();
+    const stop$ = new Subject<void>();
+    const signals = new EventEmitter();
+    const outDir = path.join(tmp.dir, 'paper');
+    const running = runSession({
+      mode: 'paper',
+      configFile,
+      outDir,
+      apiUrl: server.url,
+      wsUrl: server.url.replace(/^http/, 'ws'),
+      warmupBars: 100,
+      killSwitch: 'signal',
+      signalEmitter: signals as unknown as NodeJS.Process,
+      log: log.stream,
+      stop$,
+    });
+    await eventually(() => match(log.text(), /warm-up done \(100 bars\)/), { timeoutMs: 30_000 });
+    await eventually(() => ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
+    const journalFile = path.join(outDir, 'journal.jsonl');
+    await pushRally(journalFile, 0, 10);
+    await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
+    // The press: everything is flattened, nothing new goes out.
+    signals.emit('SIGUSR2');
+    await eventually(() => match(log.text(), /mode Normal → Emergency/), { timeoutMs: 10_000 });
+    await pushRally(journalFile, 10, 2);
+    await eventually(() => match(log.text(), /fill: sell/), { timeoutMs: 30_000 });
+    stop$.next();
+    const summary: SessionSummary = await running;
+
+    equal(summary.mode, 'paper');
+    equal(summary.warmupBars, 100);
+    ok(summary.liveBars >= 12, `${summary.liveBars} live bars`);
+    equal(summary.finalMode, 'Emergency');
+    equal(Object.keys(summary.positions).length, 0, 'flat after the press');
+    const events = journal(summary.journal);
+    equal(events[0]!.kind, 'session');
+    ok(events.some((e) => e.kind === 'feed-connected'));
+    const press = events.findIndex((e) => e.kind === 'mode-changed');
+    ok(press > 0);
+    const afterPress = events.slice(press);
+    for (const e of afterPress.filter((x) => x.kind === 'order-accepted')) match(String(e['signalId']), /^emergency:/);
+    // Warm-up bars were never traded: every intent is on a live bar.
+    for (const intent of events.filter((e) => e.kind === 'intent')) ok((intent['tsEvent'] as number) >= now - 1000, 'an intent on a warm-up bar');
+    const audit = journal(summary.audit);
+    ok(audit.some((e) => e.kind === 'mode-changed' && e['to'] === 'Emergency' && String(e['reason']).includes('SIGUSR2')));
+    ok(!audit.some((e) => e.kind === 'signal'), 'the audit journal holds only the audit trail');
+  });
+
+  describe('live', () => {
+    let orders: BinanceOrders;
+    const apiKey = 'live-test-key-1234567890';
+    const secret = 'live-test-secret-abcdefghij';
+
+    before(() => {
+      orders = mountBinanceOrders(server, { apiKey, secret, balances: { USDT: '10000', BTC: '0' }, prices: { BTCUSDT: '20000' } });
+    });
+
+    it('refuses to start without --confirm-live, and without keys, before touching the exchange', async () => {
+      const before = server.requests().length;
+      const log = collect();
+      await runSession({ mode: 'live', configFile, log: log.stream, apiUrl: server.url }).then(
+        () => Promise.reject(new Error('started')),
+        (err: unknown) => {
+          ok(err instanceof SessionError);
+          equal(err.code, 'LIVE_NOT_CONFIRMED');
+        },
+      );
+      await runSession({ mode: 'live', configFile, log: log.stream, apiUrl: server.url, confirmLive: true }).then(
+        () => Promise.reject(new Error('started')),
+        (err: unknown) => {
+          ok(err instanceof SessionError);
+          equal(err.code, 'MISSING_CREDENTIALS');
+          match(err.message, /BOT4_API_KEY/);
+        },
+      );
+      equal(server.requests().length, before);
+    });
+
+    it('starts from the exchange account, sends the strategy’s orders to the exchange, and never writes the keys', async () => {
+      const log = collect();
+      const stop$ = new Subject<void>();
+      const outDir = path.join(tmp.dir, 'live');
+      const running = runSession({
+        mode: 'live',
+        configFile,
+        outDir,
+        apiUrl: server.url,
+        wsUrl: server.url.replace(/^http/, 'ws'),
+        warmupBars: 100,
+        killSwitch: 'none',
+        credentials: { apiKey, secret },
+        confirmLive: true,
+        log: log.stream,
+        stop$,
+        ccxtOptions: { fetchCurrencies: false },
+      });
+      await eventually(() => match(log.text(), /account: .*USDT 10000/), { timeoutMs: 30_000 });
+      await eventually(() => match(log.text(), /warm-up done/), { timeoutMs: 30_000 });
+      await eventually(() => ok(server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
+      await pushRally(path.join(outDir, 'journal.jsonl'), 20, 10, (price) => orders.setPrice('BTCUSDT', price.toFixed(2)));
+      await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
+      stop$.next();
+      const summary = await running;
+      ok(summary.orders >= 1);
+      ok(orders.trades().length >= 1, 'no trade on the exchange');
+      const text = readFileSync(summary.journal, 'utf8') + readFileSync(summary.audit, 'utf8') + log.text();
+      ok(!text.includes(apiKey) && !text.includes(secret), 'a key reached the journal or the log');
+    });
+  });
+});
