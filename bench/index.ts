@@ -12,7 +12,9 @@ import { executeOrders } from '../operators/executeOrders';
 import { type RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
+import { benchCcxtIngest } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
 import { fuseSignals } from '../operators/fuseSignals';
@@ -279,8 +281,17 @@ function benchGarchRefit(): void {
   results['garch'] = { refitMs, returns };
 }
 
+async function benchCcxt(): Promise<void> {
+  results['ccxtIngest'] = await benchCcxtIngest(200_000);
+  process.stdout.write('signal to order: an approved order entering the live venue → request handed to ccxt (local server)\n');
+  const latency = await benchSignalToOrder({ orders: 2000 });
+  for (const text of describeOrderLatency(latency)) process.stdout.write(`  ${text}\n`);
+  results['orderLatency'] = { oursP50us: latency.ours.p50Us, oursP99us: latency.ours.p99Us, toHttpP50us: latency.toHttp.p50Us, toHttpP99us: latency.toHttp.p99Us };
+}
+
 const BENCHES: Record<string, () => void | Promise<void>> = {
   garch: benchGarchRefit,
+  ccxt: benchCcxt,
   parse: benchParse,
   decision: benchDecision,
   riskGate: benchRiskGate,

@@ -42,43 +42,48 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
       const vector = new Float64Array(width);
       return source.subscribe({
         next: (features) => {
-          const bar = features.bar;
-          const base = {
-            kind: 'signal' as const,
-            id: `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:ml`,
-            source: 'ml' as const,
-            symbol: bar.symbol,
-            timeframe: bar.timeframe,
-            tsEvent: features.tsEvent,
-            price: bar.close,
-          };
           if (features.tsEvent <= inSampleUntil) {
-            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'in-sample' } });
+            subscriber.next(mlSignalOf(features, 0, 0, 0, false, IN_SAMPLE));
             return;
           }
           if (!featureVector(features, model.file.inputs, vector)) {
-            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'warming up' } });
+            subscriber.next(mlSignalOf(features, 0, 0, 0, false, WARMING_UP));
             return;
           }
           const p = model.predict(vector);
           if (!Number.isFinite(p)) {
-            subscriber.next({ ...base, direction: 0, strength: 0, confidence: 0, available: false, detail: { reason: 'model output not finite' } });
+            subscriber.next(mlSignalOf(features, 0, 0, 0, false, NOT_FINITE));
             return;
           }
           const direction: Direction = p > 0.5 + band ? 1 : p < 0.5 - band ? -1 : 0;
-          subscriber.next({
-            ...base,
-            direction,
-            strength: Math.abs(2 * p - 1),
-            confidence,
-            available: true,
-            detail: { p },
-          });
+          subscriber.next(mlSignalOf(features, direction, Math.abs(2 * p - 1), confidence, true, { p }));
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
     });
+}
+
+const IN_SAMPLE = Object.freeze({ reason: 'in-sample' });
+const WARMING_UP = Object.freeze({ reason: 'warming up' });
+const NOT_FINITE = Object.freeze({ reason: 'model output not finite' });
+
+function mlSignalOf(features: Features, direction: Direction, strength: number, confidence: number, available: boolean, detail: Signal['detail']): Signal {
+  const bar = features.bar;
+  return {
+    kind: 'signal',
+    id: `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:ml`,
+    source: 'ml',
+    symbol: bar.symbol,
+    timeframe: bar.timeframe,
+    tsEvent: features.tsEvent,
+    price: bar.close,
+    direction,
+    strength,
+    confidence,
+    available,
+    detail,
+  };
 }
 
 /** Last bar time whose label the model saw in training. */
