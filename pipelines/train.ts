@@ -8,6 +8,7 @@
  * the rest test. Nothing is shuffled across time. The normalisation is fitted on the training
  * samples only.
  */
+import { mulberry32 } from '../operators/random';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -189,14 +190,7 @@ function refersTo(input: ModelInput, featureId: string): boolean {
  */
 function withSeededRandom<T>(seed: number, fn: () => T): T {
   const original = Math.random;
-  let state = seed >>> 0;
-  Math.random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  Math.random = mulberry32(seed);
   try {
     return fn();
   } finally {

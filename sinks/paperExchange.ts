@@ -85,6 +85,7 @@
  * A `Ticker` is used as a book of unknown depth (top of book, plus slippage) only for a symbol that
  * has no L2 book; its `last` always feeds the triggers.
  */
+import { mulberry32 } from '../operators/random';
 import { asyncScheduler, Observable, Subscription, type SchedulerLike } from 'rxjs';
 import type { PaperVenueConfig, VenueInput } from '../operators/executeOrders';
 import { PPM, bpsToPpm, feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
@@ -220,17 +221,7 @@ function describe(value: unknown): string {
   }
 }
 
-/** mulberry32: a small, fast, well-distributed 32-bit generator; same seed → same sequence. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** μ and σ of ln(latency) for a log-normal with the given mean and standard deviation. */
 export function logNormalParams(meanMs: number, stdMs: number): { readonly mu: number; readonly sigma: number } {

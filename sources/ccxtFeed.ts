@@ -19,6 +19,7 @@
  * Errors that no reconnect can fix (unknown symbol, unsupported method, rejected request) fail the
  * stream with a {@link CcxtSourceError}; so does running out of `reconnect.maxAttempts`.
  */
+import { mulberry32 } from '../operators/random';
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
@@ -247,16 +248,7 @@ export interface FeedEnv {
 }
 
 /** A small, fast seeded PRNG (mulberry32): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /**
  * The wait before reconnect attempt `attempt` (1-based): `initialDelayMs × multiplier^(attempt−1)`,

@@ -1,4 +1,5 @@
 /** Small builders of domain values for tests. */
+import { mulberry32 } from '../../operators/random';
 import { toUnits } from '../../operators/money';
 import type { Bar, Instrument, Timeframe, TradeTick } from '../../operators/types';
 import { timeframeMs } from '../../operators/types';
@@ -43,14 +44,7 @@ export function tick(tsEvent: number, price: number, qty = 1, tradeId = String(t
 export function randomWalkBars(count: number, options: { seed?: number; start?: number; timeframe?: Timeframe; price?: number } = {}): Bar[] {
   const timeframe = options.timeframe ?? '5m';
   const step = timeframeMs(timeframe);
-  let state = (options.seed ?? 42) >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(options.seed ?? 42);
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   let price = options.price ?? 20_000;
   let vol = 0.002;
