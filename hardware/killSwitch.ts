@@ -37,6 +37,7 @@
  * — fail-closed, as it must be when no button can be seen. Machines without a button use
  * `makeSignalKillSwitchSource` instead.
  */
+import { Bot4Error } from '../operators/errors';
 import { constants as osConstants } from 'node:os';
 import { Observable, asyncScheduler, defer, of, share, tap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Timestamp } from '../operators/types';
@@ -80,15 +81,9 @@ export interface RpioLike {
 
 export type GpioErrorCode = 'GPIO_LOAD_FAILED' | 'GPIO_INIT_FAILED' | 'GPIO_INIT_CONFLICT' | 'GPIO_OPEN_FAILED' | 'GPIO_WRITE_FAILED';
 
-export class GpioError extends Error {
-  readonly stage = 'hardware';
-  constructor(
-    readonly code: GpioErrorCode,
-    message: string,
-    options?: { readonly cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'GpioError';
+export class GpioError extends Bot4Error<GpioErrorCode> {
+  constructor(code: GpioErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, 'hardware', message, options);
   }
 }
 

@@ -1,3 +1,4 @@
+import { Bot4Error } from './errors';
 import { Observable, Subscription, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Timestamp } from './types';
 
@@ -60,22 +61,16 @@ export interface TrackBreakersConfig {
 }
 
 /** A config that cannot work, found when the operator is built (before anything subscribes). */
-export class BreakerConfigError extends Error {
-  readonly code = 'INVALID_BREAKER_CONFIG';
-  readonly stage = 'trackBreakers';
+export class BreakerConfigError extends Bot4Error<'INVALID_BREAKER_CONFIG'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'BreakerConfigError';
+    super('INVALID_BREAKER_CONFIG', 'trackBreakers', message);
   }
 }
 
 /** An outcome the breakers cannot account for (a broken invariant upstream): goes to the error channel. */
-export class BreakerInputError extends Error {
-  readonly code = 'INVALID_COMPONENT_OUTCOME';
-  readonly stage = 'trackBreakers';
+export class BreakerInputError extends Bot4Error<'INVALID_COMPONENT_OUTCOME'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'BreakerInputError';
+    super('INVALID_COMPONENT_OUTCOME', 'trackBreakers', message);
   }
 }
 

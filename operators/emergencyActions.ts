@@ -1,3 +1,4 @@
+import { Bot4Error } from './errors';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { clientOrderIdFor } from './gateRisk';
 import type { Units } from './money';
@@ -23,21 +24,15 @@ export interface FlattenOnEmergencyConfig {
   readonly resendAfterMs?: number;
 }
 
-export class EmergencyConfigError extends Error {
-  readonly code = 'INVALID_EMERGENCY_CONFIG';
-  readonly stage = 'flattenOnEmergency';
+export class EmergencyConfigError extends Bot4Error<'INVALID_EMERGENCY_CONFIG'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'EmergencyConfigError';
+    super('INVALID_EMERGENCY_CONFIG', 'flattenOnEmergency', message);
   }
 }
 
-export class EmergencyInputError extends Error {
-  readonly code = 'INVALID_EMERGENCY_INPUT';
-  readonly stage = 'flattenOnEmergency';
+export class EmergencyInputError extends Bot4Error<'INVALID_EMERGENCY_INPUT'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'EmergencyInputError';
+    super('INVALID_EMERGENCY_INPUT', 'flattenOnEmergency', message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { Bot4Error } from './errors';
 import { Observable, map, startWith, type OperatorFunction } from 'rxjs';
 import { GLOBAL_BREAKER, type BreakerStateChanged } from './circuitBreaker';
 import type { Mode, ModeChanged, Portfolio, Timestamp } from './types';
@@ -52,22 +53,16 @@ export interface TrackTradingModeConfig {
 }
 
 /** A config that cannot work, found when the operator is built. */
-export class ModeConfigError extends Error {
-  readonly code = 'INVALID_MODE_CONFIG';
-  readonly stage = 'trackTradingMode';
+export class ModeConfigError extends Bot4Error<'INVALID_MODE_CONFIG'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModeConfigError';
+    super('INVALID_MODE_CONFIG', 'trackTradingMode', message);
   }
 }
 
 /** An input the mode machine cannot interpret (a broken invariant upstream): goes to the error channel, which halts trading. */
-export class ModeInputError extends Error {
-  readonly code = 'INVALID_MODE_INPUT';
-  readonly stage = 'trackTradingMode';
+export class ModeInputError extends Bot4Error<'INVALID_MODE_INPUT'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModeInputError';
+    super('INVALID_MODE_INPUT', 'trackTradingMode', message);
   }
 }
 

@@ -9,6 +9,7 @@
  * line is cut off first), so an interrupted download is resumed by running the same command again.
  * Gaps between bars (exchange outages) are reported, never filled.
  */
+import { Bot4Error } from '../operators/errors';
 import type { Writable } from 'node:stream';
 import { Observable, asyncScheduler, fromEvent, takeUntil, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
@@ -86,15 +87,9 @@ export interface DownloadSummary {
 
 export type DownloadErrorCode = 'INVALID_OPTION' | 'FILE_MISMATCH';
 
-export class DownloadError extends Error {
-  readonly stage = 'download';
-  constructor(
-    readonly code: DownloadErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'DownloadError';
+export class DownloadError extends Bot4Error<DownloadErrorCode> {
+  constructor(code: DownloadErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, 'download', message, options);
   }
 }
 

@@ -15,6 +15,7 @@
  * 6. on stop (Ctrl-C / SIGTERM / the `stop` option) ends the bar stream, lets what is in flight
  *    settle, flushes the journals and switches the LEDs off.
  */
+import { Bot4Error } from '../operators/errors';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -118,14 +119,11 @@ export interface SessionSummary {
   readonly audit: string;
 }
 
-export class SessionError extends Error {
-  readonly stage = 'session';
-  constructor(
-    readonly code: 'LIVE_NOT_CONFIRMED' | 'MISSING_CREDENTIALS' | 'WARMUP_FAILED' | 'ACCOUNT_FAILED',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SessionError';
+export type SessionErrorCode = 'LIVE_NOT_CONFIRMED' | 'MISSING_CREDENTIALS' | 'WARMUP_FAILED' | 'ACCOUNT_FAILED';
+
+export class SessionError extends Bot4Error<SessionErrorCode> {
+  constructor(code: SessionErrorCode, message: string) {
+    super(code, 'session', message);
   }
 }
 

@@ -60,6 +60,7 @@
  * const venue = makeCcxtVenue({ exchange: 'binance', apiKey: process.env.BINANCE_KEY!, secret: process.env.BINANCE_SECRET!, symbols: ['BTC/USDT'] });
  * orders$.pipe(venue).subscribe((event) => journal.append(event));
  */
+import { Bot4Error } from '../operators/errors';
 import { createHash } from 'node:crypto';
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, filter, type OperatorFunction, type SchedulerLike } from 'rxjs';
@@ -202,15 +203,9 @@ export function asVenue(venue: CcxtVenue, onEvent: (event: CcxtVenueEvent) => vo
 
 // ── config ───────────────────────────────────────────────────────────────────────────────────────
 
-export class CcxtVenueError extends Error {
-  readonly stage = STAGE;
-  constructor(
-    readonly code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CcxtVenueError';
+export class CcxtVenueError extends Bot4Error<'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL'> {
+  constructor(code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL', message: string, options?: { readonly cause?: unknown }) {
+    super(code, STAGE, message, options);
   }
 }
 

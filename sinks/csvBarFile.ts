@@ -19,6 +19,7 @@
  * error, never silently dropped. Each batch is one append followed by fdatasync, so a crash loses
  * at most the batch in flight. A batch that does not start after the file's last row is refused.
  */
+import { Bot4Error } from '../operators/errors';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -31,15 +32,9 @@ export const CSV_BAR_HEADER = 'timestamp_ms,open,high,low,close,volume';
 
 export type CsvBarFileErrorCode = 'NOT_A_BAR_FILE' | 'CORRUPT_ROW' | 'OUT_OF_ORDER' | 'NOT_A_NUMBER';
 
-export class CsvBarFileError extends Error {
-  readonly stage = STAGE;
-  constructor(
-    readonly code: CsvBarFileErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CsvBarFileError';
+export class CsvBarFileError extends Bot4Error<CsvBarFileErrorCode> {
+  constructor(code: CsvBarFileErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, STAGE, message, options);
   }
 }
 

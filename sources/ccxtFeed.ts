@@ -19,6 +19,7 @@
  * Errors that no reconnect can fix (unknown symbol, unsupported method, rejected request) fail the
  * stream with a {@link CcxtSourceError}; so does running out of `reconnect.maxAttempts`.
  */
+import { Bot4Error } from '../operators/errors';
 import { mulberry32 } from '../operators/random';
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
@@ -38,15 +39,9 @@ export const PRO_EXCHANGE_IDS: readonly string[] = Object.freeze(
 
 export type CcxtSourceErrorCode = 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'NOT_SUPPORTED' | 'EXCHANGE_REJECTED' | 'RECONNECTS_EXHAUSTED';
 
-export class CcxtSourceError extends Error {
-  readonly stage = STAGE;
-  constructor(
-    readonly code: CcxtSourceErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CcxtSourceError';
+export class CcxtSourceError extends Bot4Error<CcxtSourceErrorCode> {
+  constructor(code: CcxtSourceErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, STAGE, message, options);
   }
 }
 

@@ -18,6 +18,7 @@
  * makeOhlcvHistorySource({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', since: Date.UTC(2024, 0, 1) })
  *   .subscribe((page) => console.log(page.bars.length, page.progress.fraction));
  */
+import { Bot4Error } from '../operators/errors';
 import * as ccxt from 'ccxt';
 import {
   EMPTY,
@@ -55,15 +56,9 @@ export type OhlcvHistoryErrorCode =
   | 'RETRIES_EXHAUSTED'
   | 'RETRY_AFTER_TOO_LONG';
 
-export class OhlcvHistoryError extends Error {
-  readonly stage = STAGE;
-  constructor(
-    readonly code: OhlcvHistoryErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'OhlcvHistoryError';
+export class OhlcvHistoryError extends Bot4Error<OhlcvHistoryErrorCode> {
+  constructor(code: OhlcvHistoryErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, STAGE, message, options);
   }
 }
 

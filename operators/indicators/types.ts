@@ -16,6 +16,7 @@
  * Bars must be finite: a NaN input is not rejected on the hot path and poisons recursive state
  * (EMA, Wilder sums) from then on. Validate bars upstream (parse stage, dead-letter).
  */
+import { Bot4Error } from '../errors';
 
 /** The price fields an indicator can read. Tulip names its single series input `real`. */
 export interface OhlcvInput {
@@ -50,12 +51,8 @@ export interface StreamingIndicator {
   update(bar: OhlcvInput): boolean;
 }
 
-export class IndicatorError extends Error {
-  readonly code: 'UNKNOWN_INDICATOR' | 'BAD_OPTIONS';
-  readonly stage = 'features';
+export class IndicatorError extends Bot4Error<'UNKNOWN_INDICATOR' | 'BAD_OPTIONS'> {
   constructor(code: 'UNKNOWN_INDICATOR' | 'BAD_OPTIONS', message: string) {
-    super(message);
-    this.name = 'IndicatorError';
-    this.code = code;
+    super(code, 'features', message);
   }
 }
