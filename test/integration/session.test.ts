@@ -72,15 +72,25 @@ describe('paper and live sessions against the local Binance server', function ()
   let server: BinanceServer;
   const tmp = tempDir();
   const configFile = path.join(tmp.dir, 'session.yaml');
-  const now = Date.now();
-  const bucket = Math.floor(now / FIVE_MINUTES) * FIVE_MINUTES;
-  const history = Array.from({ length: 120 }, (_, i) => kline(bucket - (120 - i) * FIVE_MINUTES, 20_000 + Math.sin(i / 5) * 50));
+  let now = 0;
+  let bucket = 0;
 
   before(async () => {
     writeFileSync(configFile, CONFIG);
-    server = await startBinanceServer({ klines: { BTCUSDT: { '5m': history } } });
-    server.setBook('BTCUSDT', { lastUpdateId: 100, bids: [['19999.00', '5']], asks: [['20001.00', '5']] });
+    server = await startBinanceServer({});
   });
+
+  /**
+   * History up to the current 5-minute bucket, set just before a session starts (a session asks
+   * for the bars before its own start; a bucket boundary between the two would shift them).
+   */
+  async function freshMarket(): Promise<void> {
+    await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 15_000, 'too close to a 5-minute boundary'), { timeoutMs: 20_000, intervalMs: 500 });
+    now = Date.now();
+    bucket = Math.floor(now / FIVE_MINUTES) * FIVE_MINUTES;
+    server.setKlines('BTCUSDT', '5m', Array.from({ length: 120 }, (_, i) => kline(bucket - (120 - i) * FIVE_MINUTES, 20_000 + Math.sin(i / 5) * 50)));
+    server.setBook('BTCUSDT', { lastUpdateId: 100, bids: [['19999.00', '5']], asks: [['20001.00', '5']] });
+  }
   after(async () => {
     await server.close();
     tmp.cleanup();
@@ -109,6 +119,7 @@ describe('paper and live sessions against the local Binance server', function ()
   }
 
   it('paper: warms up on history, trades live bars against the simulator, obeys the kill switch, and ends with flushed journals', async () => {
+    await freshMarket();
     const log = collect();
     const stop$ = new Subject<void>();
     const signals = new EventEmitter();
@@ -125,17 +136,21 @@ describe('paper and live sessions against the local Binance server', function ()
       log: log.stream,
       stop$,
     });
-    await eventually(() => match(log.text(), /warm-up done \(100 bars\)/), { timeoutMs: 30_000 });
-    await eventually(() => ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
-    const journalFile = path.join(outDir, 'journal.jsonl');
-    await pushRally(journalFile, 0, 10);
-    await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
-    // The press: everything is flattened, nothing new goes out.
-    signals.emit('SIGUSR2');
-    await eventually(() => match(log.text(), /mode Normal → Emergency/), { timeoutMs: 10_000 });
-    await pushRally(journalFile, 10, 2);
-    await eventually(() => match(log.text(), /fill: sell/), { timeoutMs: 30_000 });
-    stop$.next();
+    try {
+      await eventually(() => match(log.text(), /warm-up done \(100 bars\)/), { timeoutMs: 30_000 });
+      await eventually(() => ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
+      const journalFile = path.join(outDir, 'journal.jsonl');
+      await pushRally(journalFile, 0, 10);
+      await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
+      // The press: everything is flattened, nothing new goes out.
+      signals.emit('SIGUSR2');
+      await eventually(() => match(log.text(), /mode Normal → Emergency/), { timeoutMs: 10_000 });
+      await pushRally(journalFile, 10, 2);
+      await eventually(() => match(log.text(), /fill: sell/), { timeoutMs: 30_000 });
+    } finally {
+      // Stop the session whatever happened, so that a failure cannot leave sockets open.
+      stop$.next();
+    }
     const summary: SessionSummary = await running;
 
     equal(summary.mode, 'paper');
@@ -188,6 +203,7 @@ describe('paper and live sessions against the local Binance server', function ()
     });
 
     it('starts from the exchange account, sends the strategy’s orders to the exchange, and never writes the keys', async () => {
+      await freshMarket();
       const log = collect();
       const stop$ = new Subject<void>();
       const outDir = path.join(tmp.dir, 'live');
@@ -205,12 +221,15 @@ describe('paper and live sessions against the local Binance server', function ()
         stop$,
         ccxtOptions: { fetchCurrencies: false },
       });
-      await eventually(() => match(log.text(), /account: .*USDT 10000/), { timeoutMs: 30_000 });
-      await eventually(() => match(log.text(), /warm-up done/), { timeoutMs: 30_000 });
-      await eventually(() => ok(server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
-      await pushRally(path.join(outDir, 'journal.jsonl'), 20, 10, (price) => orders.setPrice('BTCUSDT', price.toFixed(2)));
-      await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
-      stop$.next();
+      try {
+        await eventually(() => match(log.text(), /account: .*USDT 10000/), { timeoutMs: 30_000 });
+        await eventually(() => match(log.text(), /warm-up done/), { timeoutMs: 30_000 });
+        await eventually(() => ok(server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
+        await pushRally(path.join(outDir, 'journal.jsonl'), 0, 10, (price) => orders.setPrice('BTCUSDT', price.toFixed(2)));
+        await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
+      } finally {
+        stop$.next();
+      }
       const summary = await running;
       ok(summary.orders >= 1);
       ok(orders.trades().length >= 1, 'no trade on the exchange');
