@@ -1,5 +1,5 @@
 import { equal, match, ok, throws } from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../pipelines/config';
 import { repoRoot } from '../support/sharedData';
@@ -26,6 +26,13 @@ describe('pipeline config', () => {
     equal(config.modelPath, path.join(repoRoot, 'config', 'models', 'growth-btc-5m.json'));
     match(config.hash, /^[0-9a-f]{16}$/);
     ok(Object.isFrozen(config) && Object.isFrozen(config.features));
+  });
+
+  it('loads every tier config shipped in config/', () => {
+    const files = readdirSync(path.join(repoRoot, 'config')).filter((f) => /\.(ya?ml|json)$/.test(f));
+    ok(files.length >= 2, `tier configs: ${files.join(', ')}`);
+    const tiers = files.map((f) => loadConfig(path.join(repoRoot, 'config', f)).tier);
+    ok(tiers.includes('growth') && tiers.includes('survival'));
   });
 
   it('hashes equal configs equally whatever the key order, and different configs differently', () => {
