@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { featureVector, type CompiledModel } from './mlModel';
+import { signalOnBar } from './taSignal';
 import { isTimeframe, timeframeMs, type Direction, type Features, type Signal } from './types';
 
 export interface MlSignalConfig {
@@ -43,20 +44,20 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
       return source.subscribe({
         next: (features) => {
           if (features.tsEvent <= inSampleUntil) {
-            subscriber.next(mlSignalOf(features, 0, 0, 0, false, IN_SAMPLE));
+            subscriber.next(signalOnBar(features, 'ml', 0, 0, 0, false, IN_SAMPLE));
             return;
           }
           if (!featureVector(features, model.file.inputs, vector)) {
-            subscriber.next(mlSignalOf(features, 0, 0, 0, false, WARMING_UP));
+            subscriber.next(signalOnBar(features, 'ml', 0, 0, 0, false, WARMING_UP));
             return;
           }
           const p = model.predict(vector);
           if (!Number.isFinite(p)) {
-            subscriber.next(mlSignalOf(features, 0, 0, 0, false, NOT_FINITE));
+            subscriber.next(signalOnBar(features, 'ml', 0, 0, 0, false, NOT_FINITE));
             return;
           }
           const direction: Direction = p > 0.5 + band ? 1 : p < 0.5 - band ? -1 : 0;
-          subscriber.next(mlSignalOf(features, direction, Math.abs(2 * p - 1), confidence, true, { p }));
+          subscriber.next(signalOnBar(features, 'ml', direction, Math.abs(2 * p - 1), confidence, true, { p }));
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
@@ -68,23 +69,6 @@ const IN_SAMPLE = Object.freeze({ reason: 'in-sample' });
 const WARMING_UP = Object.freeze({ reason: 'warming up' });
 const NOT_FINITE = Object.freeze({ reason: 'model output not finite' });
 
-function mlSignalOf(features: Features, direction: Direction, strength: number, confidence: number, available: boolean, detail: Signal['detail']): Signal {
-  const bar = features.bar;
-  return {
-    kind: 'signal',
-    id: `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:ml`,
-    source: 'ml',
-    symbol: bar.symbol,
-    timeframe: bar.timeframe,
-    tsEvent: features.tsEvent,
-    price: bar.close,
-    direction,
-    strength,
-    confidence,
-    available,
-    detail,
-  };
-}
 
 /** Last bar time whose label the model saw in training. */
 export function inSampleEnd(model: CompiledModel): number {

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { Direction, Features, Signal } from './types';
+import type { Direction, Features, Signal, SignalSource } from './types';
 
 /**
  * A value a rule reads: a published feature name (`rsi14`, `macd.macd_histogram`) or a field of
@@ -111,11 +111,9 @@ export function taSignal(config: TaSignalConfig): OperatorFunction<Features, Sig
       if (vote > 0) up += weight;
       else if (vote < 0) down += weight;
     }
-    const bar = features.bar;
-    const id = `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:ta`;
     const detail: Record<string, number | string | null> = { votes };
     if (warm === 0) {
-      return signal(id, features, 0, 0, 0, false, detail);
+      return signalOnBar(features, 'ta', 0, 0, 0, false, detail);
     }
     const score = weighted / totalWeight;
     const direction: Direction = Math.abs(score) >= threshold ? (score > 0 ? 1 : -1) : 0;
@@ -128,24 +126,28 @@ export function taSignal(config: TaSignalConfig): OperatorFunction<Features, Sig
       detail['filter'] = value;
     }
     detail['score'] = score;
-    return signal(id, features, direction, Math.abs(score), confidence, true, detail);
+    return signalOnBar(features, 'ta', direction, Math.abs(score), confidence, true, detail);
   });
 }
 
-function signal(
-  id: string,
+/**
+ * A source's signal on one bar: id `<symbol>:<timeframe>:<tsEvent>:<source>`, time and price from
+ * the bar the features were computed on. Shared by the signal operators.
+ */
+export function signalOnBar(
   features: Features,
+  source: Exclude<SignalSource, 'fused'>,
   direction: Direction,
   strength: number,
   confidence: number,
   available: boolean,
-  detail: Record<string, number | string | null>,
+  detail: Signal['detail'],
 ): Signal {
   const bar = features.bar;
   return {
     kind: 'signal',
-    id,
-    source: 'ta',
+    id: `${bar.symbol}:${bar.timeframe}:${features.tsEvent}:${source}`,
+    source,
     symbol: bar.symbol,
     timeframe: bar.timeframe,
     tsEvent: features.tsEvent,
