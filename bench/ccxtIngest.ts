@@ -40,8 +40,8 @@ function line(label: string, value: string): void {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Binance trade events with consecutive ids from `firstId`, pre-serialized (not part of the timing). */
-function tradeEvents(count: number, firstId: number): string[] {
+/** Compact Binance trade events with consecutive ids from `firstId`, realistic values and rising times, pre-serialized (not part of the timing). */
+export function tradeEvents(count: number, firstId: number): string[] {
   const out = new Array<string>(count);
   let price = 43_000;
   let t = Date.UTC(2024, 0, 1);

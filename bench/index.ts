@@ -12,7 +12,7 @@ import { executeOrders } from '../operators/executeOrders';
 import { type RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
-import { benchCcxtIngest } from './ccxtIngest';
+import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
@@ -45,23 +45,9 @@ function line(label: string, value: string): void {
   process.stdout.write(`  ${label.padEnd(44)} ${value}\n`);
 }
 
-/** Compact Binance trade messages with realistic values and rising times. */
-function tradeMessages(count: number): string[] {
-  const out = new Array<string>(count);
-  let price = 43_000;
-  let t = Date.UTC(2024, 0, 1);
-  for (let i = 0; i < count; i++) {
-    price = Math.max(1, price + (((i * 7919) % 13) - 6) * 0.01);
-    t += (i * 31) % 7;
-    const qty = (((i * 104729) % 100000) / 1e6 + 0.00001).toFixed(5);
-    out[i] = `{"e":"trade","E":${t + 1},"s":"BTCUSDT","t":${3_000_000_000 + i},"p":"${price.toFixed(2)}","q":"${qty}","T":${t},"m":${i % 3 === 0},"M":true}`;
-  }
-  return out;
-}
-
 function benchParse(): void {
   process.stdout.write('parse + aggregate (parseTrades → aggregateBars 1m+5m, one core)\n');
-  const messages = tradeMessages(2_000_000);
+  const messages = tradeEvents(2_000_000, 3_000_000_000);
   let runs: number[] = [];
   let bars = 0;
   let bad = 0;

@@ -29,6 +29,7 @@
  * // … point ccxt at server.url …
  * await server.close();
  */
+import { TIMEFRAMES, timeframeMs } from '../../operators/types';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -259,20 +260,10 @@ const WEIGHTS: Readonly<Record<string, number>> = {
   '/api/v3/depth': 5,
 };
 
+/** Binance's kline intervals: bot4's timeframes plus the ones only Binance has. */
 const INTERVAL_MS: Readonly<Record<string, number>> = {
   '1s': 1_000,
-  '1m': 60_000,
-  '3m': 180_000,
-  '5m': 300_000,
-  '15m': 900_000,
-  '30m': 1_800_000,
-  '1h': 3_600_000,
-  '2h': 7_200_000,
-  '4h': 14_400_000,
-  '6h': 21_600_000,
-  '8h': 28_800_000,
-  '12h': 43_200_000,
-  '1d': 86_400_000,
+  ...Object.fromEntries(TIMEFRAMES.map((tf) => [tf, timeframeMs(tf)])),
   '3d': 259_200_000,
   '1w': 604_800_000,
 };
