@@ -96,6 +96,15 @@ describe('run-pipeline (end to end, as a user runs it)', function () {
     match(noKeys.stderr, /BOT4_API_KEY and BOT4_API_SECRET/);
   });
 
+  it('installs run-pipeline as an executable bin, as npx runs it', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const bin = path.join(repoRoot, pkg.bin['run-pipeline']!);
+    const result = spawnSync(bin, ['--help'], { cwd: tmp.dir, encoding: 'utf8', timeout: 60_000 });
+    equal(result.error, undefined, `cannot execute ${bin}: ${String(result.error)}`);
+    equal(result.status, 0, result.stderr);
+    match(result.stdout, /Usage: run-pipeline/);
+  });
+
   it('shows help for every command', () => {
     for (const args of [['--help'], ['backtest', '--help'], ['train', '--help'], ['download', '--help'], ['paper', '--help'], ['live', '--help']]) {
       const result = runCli(args, tmp.dir);
