@@ -8,7 +8,7 @@
  * Wiring (bench/index.ts): `results['ccxtIngest'] = await benchCcxtIngest(200_000);` — it prints
  * its own lines and returns the numbers.
  */
-import * as ccxt from 'ccxt';
+import type * as ccxt from 'ccxt';
 import { makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { startBinanceServer, type BinanceServer } from '../test/support/binanceServer';
 import { makeLocalProBinance } from '../test/support/ccxtLocal';
@@ -49,7 +49,8 @@ export function tradeEvents(count: number, firstId: number): string[] {
     price = Math.max(1, price + (((i * 7919) % 13) - 6) * 0.01);
     t += (i * 31) % 7;
     const qty = (((i * 104729) % 100000) / 1e6 + 0.00001).toFixed(5);
-    out[i] = `{"e":"trade","E":${t + 1},"s":"BTCUSDT","t":${firstId + i},"p":"${price.toFixed(2)}","q":"${qty}","T":${t},"m":${i % 3 === 0},"M":true}`;
+    out[i] =
+      `{"e":"trade","E":${t + 1},"s":"BTCUSDT","t":${firstId + i},"p":"${price.toFixed(2)}","q":"${qty}","T":${t},"m":${i % 3 === 0},"M":true}`;
   }
   return out;
 }
@@ -105,8 +106,18 @@ async function pump(server: BinanceServer, events: readonly string[], counter: C
   return Number(counter.lastAt - start) / 1e9;
 }
 
-async function runSource(server: BinanceServer, events: readonly string[], firstId: number): Promise<{ seconds: number; counter: Counter }> {
-  const counter: Counter = { received: 0, lost: 0, duplicates: 0, lastId: firstId - 1, lastAt: process.hrtime.bigint() };
+async function runSource(
+  server: BinanceServer,
+  events: readonly string[],
+  firstId: number,
+): Promise<{ seconds: number; counter: Counter }> {
+  const counter: Counter = {
+    received: 0,
+    lost: 0,
+    duplicates: 0,
+    lastId: firstId - 1,
+    lastAt: process.hrtime.bigint(),
+  };
   const subscription = makeCcxtTradeSource({
     exchange: 'binance',
     symbols: ['BTC/USDT'],
@@ -126,8 +137,18 @@ async function runSource(server: BinanceServer, events: readonly string[], first
   }
 }
 
-async function runRawCcxt(server: BinanceServer, events: readonly string[], firstId: number): Promise<{ seconds: number; counter: Counter }> {
-  const counter: Counter = { received: 0, lost: 0, duplicates: 0, lastId: firstId - 1, lastAt: process.hrtime.bigint() };
+async function runRawCcxt(
+  server: BinanceServer,
+  events: readonly string[],
+  firstId: number,
+): Promise<{ seconds: number; counter: Counter }> {
+  const counter: Counter = {
+    received: 0,
+    lost: 0,
+    duplicates: 0,
+    lastId: firstId - 1,
+    lastAt: process.hrtime.bigint(),
+  };
   const exchange = makeLocalProBinance(server.url, { options: { tradesLimit: 2_000 } });
   await exchange.loadHttpProxyAgent();
   let running = true;
@@ -162,7 +183,9 @@ async function runRawCcxt(server: BinanceServer, events: readonly string[], firs
  *   up first.
  */
 export async function benchCcxtIngest(messages: number | readonly string[] = 200_000): Promise<CcxtIngestResult> {
-  process.stdout.write(`ccxt.pro ingest: local Binance server → ccxt.pro watchTrades → TradeTick (one thread, server included)\n`);
+  process.stdout.write(
+    `ccxt.pro ingest: local Binance server → ccxt.pro watchTrades → TradeTick (one thread, server included)\n`,
+  );
   const events = typeof messages === 'number' ? tradeEvents(messages, 1) : messages;
   if (events.length === 0) throw new Error('benchCcxtIngest: no messages');
   const firstId = (JSON.parse(events[0]!) as { t: number }).t;
@@ -189,11 +212,23 @@ export async function benchCcxtIngest(messages: number | readonly string[] = 200
       rssMb: memory.rss / 2 ** 20,
       heapUsedMb: memory.heapUsed / 2 ** 20,
     };
-    line('messages', `${events.length.toLocaleString('en')} trades (after a ${warmup.toLocaleString('en')}-trade warm-up)`);
-    line('makeCcxtTradeSource → TradeTick', `${result.msgPerSecond.toLocaleString('en')} msg/s  (${result.usPerMessage.toFixed(2)} µs/msg)`);
-    line('bare ccxt.pro watchTrades loop', `${result.rawCcxtMsgPerSecond.toLocaleString('en')} msg/s  (${result.rawCcxtUsPerMessage.toFixed(2)} µs/msg)`);
+    line(
+      'messages',
+      `${events.length.toLocaleString('en')} trades (after a ${warmup.toLocaleString('en')}-trade warm-up)`,
+    );
+    line(
+      'makeCcxtTradeSource → TradeTick',
+      `${result.msgPerSecond.toLocaleString('en')} msg/s  (${result.usPerMessage.toFixed(2)} µs/msg)`,
+    );
+    line(
+      'bare ccxt.pro watchTrades loop',
+      `${result.rawCcxtMsgPerSecond.toLocaleString('en')} msg/s  (${result.rawCcxtUsPerMessage.toFixed(2)} µs/msg)`,
+    );
     line('lost / repeated (source run)', `${result.lost} / ${result.duplicates}`);
-    line('process memory after the run', `RSS ${result.rssMb.toFixed(0)} MB, heap used ${result.heapUsedMb.toFixed(0)} MB`);
+    line(
+      'process memory after the run',
+      `RSS ${result.rssMb.toFixed(0)} MB, heap used ${result.heapUsedMb.toFixed(0)} MB`,
+    );
     return result;
   } finally {
     await server.close();

@@ -14,9 +14,12 @@ const WINDOW = 2000;
 
 function windowReturns(): Float64Array {
   const file = sharedDataPath('candles/binance_spot_BTCUSDT_1h_nfi.csv');
-  const bars: Bar[] = file ? readBarsCsv(file, { venue: 'binance', symbol: 'BTC/USDT', timeframe: '1h' }) : randomWalkBars(WINDOW + 50, { timeframe: '1h', seed: 7 });
+  const bars: Bar[] = file
+    ? readBarsCsv(file, { venue: 'binance', symbol: 'BTC/USDT', timeframe: '1h' })
+    : randomWalkBars(WINDOW + 50, { timeframe: '1h', seed: 7 });
   const returns: number[] = [];
-  for (let i = 1; i < bars.length; i++) if (bars[i]!.tsOpen === bars[i - 1]!.tsEvent) returns.push(Math.log(bars[i]!.close / bars[i - 1]!.close));
+  for (let i = 1; i < bars.length; i++)
+    if (bars[i]!.tsOpen === bars[i - 1]!.tsEvent) returns.push(Math.log(bars[i]!.close / bars[i - 1]!.close));
   return Float64Array.from(returns.slice(-WINDOW));
 }
 

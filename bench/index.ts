@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
 import { executeOrders } from '../operators/executeOrders';
-import { type RiskInput } from '../operators/gateRisk';
+import type { RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
@@ -72,8 +72,16 @@ function benchParse(): void {
   runs = runs.sort((a, b) => a - b);
   const median = runs[Math.floor(runs.length / 2)]!;
   line('messages', `${messages.length.toLocaleString('en')} (${bars} bars out, ${bad} rejected)`);
-  line('throughput (median of 3)', `${Math.round(median).toLocaleString('en')} msg/s  (${(1e6 / median).toFixed(3)} µs/msg)   target ≥ 1,000,000`);
-  results['parse'] = { messages: messages.length, msgPerSecond: Math.round(median), usPerMessage: 1e6 / median, runs: runs.map(Math.round).join(',') };
+  line(
+    'throughput (median of 3)',
+    `${Math.round(median).toLocaleString('en')} msg/s  (${(1e6 / median).toFixed(3)} µs/msg)   target ≥ 1,000,000`,
+  );
+  results['parse'] = {
+    messages: messages.length,
+    msgPerSecond: Math.round(median),
+    usPerMessage: 1e6 / median,
+    runs: runs.map(Math.round).join(','),
+  };
 }
 
 function loadBars(): { bars: Bar[]; source: string } {
@@ -99,7 +107,11 @@ function benchDecision(): void {
   zip(features$.pipe(taSignal(config.signals.ta!)), features$.pipe(mlSignal({ model, allowInSample: true })))
     .pipe(
       fuseSignals(config.signals.fuse),
-      map((signal) => ({ signal, portfolio, ...(stats?.volatility.has(signal.symbol) ? { volatility: stats.volatility.get(signal.symbol)! } : {}) })),
+      map((signal) => ({
+        signal,
+        portfolio,
+        ...(stats?.volatility.has(signal.symbol) ? { volatility: stats.volatility.get(signal.symbol)! } : {}),
+      })),
       sizePosition({ instrument: config.instrument, ...config.sizing }),
       map((intent) => ({ intent, portfolio, mode: 'Normal' as const, market: stats ? { stats } : {} })),
       gateRisk({ instruments: [config.instrument], ...limits, strategyId: config.name, configHash: config.hash }),
@@ -113,15 +125,34 @@ function benchDecision(): void {
   }
   const warm = latencies.slice(1000).sort();
   line('bars', `${bars.length.toLocaleString('en')} from ${path.basename(source)} (${decisions} risk decisions)`);
-  line('p50 / p99 / p99.9 / max', `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} / ${warm[warm.length - 1]!.toFixed(2)} µs   target p99 ≤ 50 µs`);
-  results['decision'] = { bars: bars.length, p50us: percentile(warm, 0.5), p99us: percentile(warm, 0.99), p999us: percentile(warm, 0.999), maxUs: warm[warm.length - 1]! };
+  line(
+    'p50 / p99 / p99.9 / max',
+    `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} / ${warm[warm.length - 1]!.toFixed(2)} µs   target p99 ≤ 50 µs`,
+  );
+  results['decision'] = {
+    bars: bars.length,
+    p50us: percentile(warm, 0.5),
+    p99us: percentile(warm, 0.99),
+    p999us: percentile(warm, 0.999),
+    maxUs: warm[warm.length - 1]!,
+  };
 }
 
 function benchIndicators(): void {
   process.stdout.write('indicator update: incremental vs tulind on a 300-bar window (per bar)\n');
   const { bars } = loadBars();
   const sample = bars.slice(0, 20_000);
-  const specs: [string, number[]][] = [['sma', [20]], ['ema', [20]], ['rsi', [14]], ['macd', [12, 26, 9]], ['bbands', [20, 2]], ['atr', [14]], ['adx', [14]], ['stoch', [14, 3, 3]], ['cci', [20]]];
+  const specs: [string, number[]][] = [
+    ['sma', [20]],
+    ['ema', [20]],
+    ['rsi', [14]],
+    ['macd', [12, 26, 9]],
+    ['bbands', [20, 2]],
+    ['atr', [14]],
+    ['adx', [14]],
+    ['stoch', [14, 3, 3]],
+    ['cci', [20]],
+  ];
   const row: Result = {};
   for (const [name, options] of specs) {
     const incremental = createIndicator(name, options);
@@ -132,7 +163,10 @@ function benchIndicators(): void {
     start = process.hrtime.bigint();
     for (const bar of sample) windowed.update(bar);
     const win = Number(process.hrtime.bigint() - start) / sample.length;
-    line(`${name}(${options.join(',')})`, `${inc.toFixed(0).padStart(5)} ns incremental   ${(win / 1000).toFixed(1).padStart(6)} µs tulind window`);
+    line(
+      `${name}(${options.join(',')})`,
+      `${inc.toFixed(0).padStart(5)} ns incremental   ${(win / 1000).toFixed(1).padStart(6)} µs tulind window`,
+    );
     row[`${name}Ns`] = Math.round(inc);
     row[`${name}TulindNs`] = Math.round(win);
   }
@@ -151,14 +185,31 @@ function benchBacktest(): void {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const start = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, [cli, 'backtest', '--config', path.join(repoRoot, 'config', 'growth.yaml'), '--data', file, '--out', out, '--quiet'], { encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'backtest',
+        '--config',
+        path.join(repoRoot, 'config', 'growth.yaml'),
+        '--data',
+        file,
+        '--out',
+        out,
+        '--quiet',
+      ],
+      { encoding: 'utf8' },
+    );
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (result.status !== 0) throw new Error(`backtest failed: ${result.stderr}`);
     times.push(seconds);
   }
   times.sort((a, b) => a - b);
   line('bars', '65,741 (5m, Dec 2020 → Jul 2021)');
-  line('wall time, process start included', `${times.map((t) => t.toFixed(2)).join(' / ')} s (median ${times[1]!.toFixed(2)} s)   target ≤ 3 s`);
+  line(
+    'wall time, process start included',
+    `${times.map((t) => t.toFixed(2)).join(' / ')} s (median ${times[1]!.toFixed(2)} s)   target ≤ 3 s`,
+  );
   results['backtest'] = { bars: 65_741, medianSeconds: times[1]!, runs: times.map((t) => t.toFixed(3)).join(',') };
 }
 
@@ -166,14 +217,32 @@ function benchRiskGate(): void {
   process.stdout.write('risk gate: one intent through every check (3 positions, 4 symbols with stats)\n');
   const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
   const symbols = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'BNB/USDT'];
-  const instruments = symbols.map((symbol, i) => ({ ...config.instrument, symbol, base: symbol.split('/')[0]!, sector: i < 2 ? 'L1' : 'other' }));
+  const instruments = symbols.map((symbol, i) => ({
+    ...config.instrument,
+    symbol,
+    base: symbol.split('/')[0]!,
+    sector: i < 2 ? 'L1' : 'other',
+  }));
   const prices = [30_000, 2_000, 50, 300];
   let portfolio = initialPortfolio({ initialCash: toUnits('100000'), quote: 'USDT' });
   for (let i = 1; i < 4; i++) {
     const qty = toUnits(((100_000 * 0.03) / prices[i]!).toFixed(4));
     const price = toUnits(prices[i]!);
     const notional = notionalOf(qty, price);
-    portfolio = applyFill(portfolio, { kind: 'fill', clientOrderId: `x${i}`, signalId: 's', symbol: symbols[i]!, side: 'buy', qty, price, notional, fee: 0n, liquidity: 'taker', leavesQty: 0n, tsEvent: 0 });
+    portfolio = applyFill(portfolio, {
+      kind: 'fill',
+      clientOrderId: `x${i}`,
+      signalId: 's',
+      symbol: symbols[i]!,
+      side: 'buy',
+      qty,
+      price,
+      notional,
+      fee: 0n,
+      liquidity: 'taker',
+      leavesQty: 0n,
+      tsEvent: 0,
+    });
   }
   const correlation = new Map<string, number>();
   for (const a of symbols) for (const b of symbols) correlation.set(`${a}|${b}`, a === b ? 1 : 0.3);
@@ -188,26 +257,59 @@ function benchRiskGate(): void {
   const { marketStats: _ignored, ...limits } = config.risk ?? {};
   const input$ = new Subject<RiskInput>();
   let approved = 0;
-  input$.pipe(gateRisk({ instruments, ...limits, maxPositionPct: 0.05, maxOrdersPerMinute: 1e9, strategyId: config.name, configHash: config.hash })).subscribe((d) => {
-    if (d.kind === 'approved') approved++;
-  });
+  input$
+    .pipe(
+      gateRisk({
+        instruments,
+        ...limits,
+        maxPositionPct: 0.05,
+        maxOrdersPerMinute: 1e9,
+        strategyId: config.name,
+        configHash: config.hash,
+      }),
+    )
+    .subscribe((d) => {
+      if (d.kind === 'approved') approved++;
+    });
   const n = 200_000;
   const latencies = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const qty = toUnits((0.01 + (i % 7) * 0.005).toFixed(5));
-    const intent: OrderIntent = { kind: 'intent', id: `i${i}`, signalId: `s${i}`, symbol: 'BTC/USDT', side: 'buy', qty, refPrice: 30_000, targetQty: qty, reducesRisk: false, tsEvent: i * 1000, reason: 'bench' };
+    const intent: OrderIntent = {
+      kind: 'intent',
+      id: `i${i}`,
+      signalId: `s${i}`,
+      symbol: 'BTC/USDT',
+      side: 'buy',
+      qty,
+      refPrice: 30_000,
+      targetQty: qty,
+      reducesRisk: false,
+      tsEvent: i * 1000,
+      reason: 'bench',
+    };
     const start = process.hrtime.bigint();
     input$.next({ intent, portfolio, mode: 'Normal', market: { stats } });
     latencies[i] = Number(process.hrtime.bigint() - start) / 1000;
   }
   const warm = latencies.slice(10_000).sort();
   line('decisions', `${n.toLocaleString('en')} (${approved} approved)`);
-  line('p50 / p99 / p99.9', `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} µs   target p99 ≤ 10 µs`);
-  results['riskGate'] = { decisions: n, p50us: percentile(warm, 0.5), p99us: percentile(warm, 0.99), p999us: percentile(warm, 0.999) };
+  line(
+    'p50 / p99 / p99.9',
+    `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} µs   target p99 ≤ 10 µs`,
+  );
+  results['riskGate'] = {
+    decisions: n,
+    p50us: percentile(warm, 0.5),
+    p99us: percentile(warm, 0.99),
+    p999us: percentile(warm, 0.999),
+  };
 }
 
 async function benchKillSwitch(): Promise<void> {
-  process.stdout.write('kill switch: press → Emergency → every flattening order handed to the paper venue (asap scheduler)\n');
+  process.stdout.write(
+    'kill switch: press → Emergency → every flattening order handed to the paper venue (asap scheduler)\n',
+  );
   const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
   const model = loadModelFor(config);
   const { bars } = loadBars();
@@ -217,7 +319,12 @@ async function benchKillSwitch(): Promise<void> {
     const kill$ = new Subject<{ reason: string }>();
     let resolveFlat: (() => void) | undefined;
     let long = false;
-    const paper = executeOrders({ instruments: [config.instrument], initialCash: config.initialCash, quote: 'USDT', allowShort: false });
+    const paper = executeOrders({
+      instruments: [config.instrument],
+      initialCash: config.initialCash,
+      quote: 'USDT',
+      allowShort: false,
+    });
     const venue = acceptingBooks((input$) =>
       input$.pipe(
         tap((input) => {
@@ -226,7 +333,10 @@ async function benchKillSwitch(): Promise<void> {
         paper,
       ),
     );
-    const pipeline = tradingPipeline({ ...config, signals: { ...config.signals, ml: { ...config.signals.ml!, allowInSample: true } } }, { venue, model, scheduler: asapScheduler });
+    const pipeline = tradingPipeline(
+      { ...config, signals: { ...config.signals, ml: { ...config.signals.ml!, allowInSample: true } } },
+      { venue, model, scheduler: asapScheduler },
+    );
     const subscription = pipeline({ bars$, kill$ }).subscribe((e) => {
       if (e.kind === 'portfolio') long = Object.keys(e.positions).length > 0;
     });
@@ -256,7 +366,10 @@ async function benchKillSwitch(): Promise<void> {
   }
   const p = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
   line('trials with an open position', String(times.length));
-  line('press → flattening order at the venue', `median ${p(0.5).toFixed(3)} ms, max ${times[times.length - 1]!.toFixed(3)} ms   target ≤ 5 ms`);
+  line(
+    'press → flattening order at the venue',
+    `median ${p(0.5).toFixed(3)} ms, max ${times[times.length - 1]!.toFixed(3)} ms   target ≤ 5 ms`,
+  );
   results['killSwitch'] = { trials: times.length, medianMs: p(0.5), maxMs: times[times.length - 1]! };
 }
 
@@ -269,10 +382,17 @@ function benchGarchRefit(): void {
 
 async function benchCcxt(): Promise<void> {
   results['ccxtIngest'] = await benchCcxtIngest(200_000);
-  process.stdout.write('signal to order: an approved order entering the live venue → request handed to ccxt (local server)\n');
+  process.stdout.write(
+    'signal to order: an approved order entering the live venue → request handed to ccxt (local server)\n',
+  );
   const latency = await benchSignalToOrder({ orders: 2000 });
   for (const text of describeOrderLatency(latency)) process.stdout.write(`  ${text}\n`);
-  results['orderLatency'] = { oursP50us: latency.ours.p50Us, oursP99us: latency.ours.p99Us, toHttpP50us: latency.toHttp.p50Us, toHttpP99us: latency.toHttp.p99Us };
+  results['orderLatency'] = {
+    oursP50us: latency.ours.p50Us,
+    oursP99us: latency.ours.p99Us,
+    toHttpP50us: latency.toHttp.p50Us,
+    toHttpP99us: latency.toHttp.p99Us,
+  };
 }
 
 const BENCHES: Record<string, () => void | Promise<void>> = {
@@ -289,14 +409,19 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
 async function main(): Promise<void> {
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? '').split(',') : Object.keys(BENCHES);
-  process.stdout.write(`bot4 bench — node ${process.version}, ${require('node:os').cpus().length} cpus (${require('node:os').cpus()[0]?.model ?? '?'})\n`);
+  process.stdout.write(
+    `bot4 bench — node ${process.version}, ${require('node:os').cpus().length} cpus (${require('node:os').cpus()[0]?.model ?? '?'})\n`,
+  );
   for (const name of only) {
     const bench = BENCHES[name];
     if (!bench) throw new Error(`unknown bench "${name}"; choose from ${Object.keys(BENCHES).join(', ')}`);
     await bench();
   }
   mkdirSync(path.join(repoRoot, 'out'), { recursive: true });
-  writeFileSync(path.join(repoRoot, 'out', 'bench.json'), JSON.stringify({ node: process.version, ...results }, null, 2) + '\n');
+  writeFileSync(
+    path.join(repoRoot, 'out', 'bench.json'),
+    `${JSON.stringify({ node: process.version, ...results }, null, 2)}\n`,
+  );
   process.stdout.write(`results: out/bench.json\n`);
 }
 

@@ -120,7 +120,8 @@ export async function benchSignalToOrder(options: OrderLatencyOptions = {}): Pro
     .subscribe({
       next: (event: CcxtVenueOutput) => {
         if (event.kind === 'venue-account') ready();
-        if (event.kind === 'order-rejected' || event.kind === 'order-unknown') failures.push(`${event.kind}: ${'message' in event ? event.message : event.reason}`);
+        if (event.kind === 'order-rejected' || event.kind === 'order-unknown')
+          failures.push(`${event.kind}: ${'message' in event ? event.message : event.reason}`);
         if ((event.kind === 'fill' && event.leavesQty === 0n) || event.kind === 'order-rejected') {
           filledAt.set(event.clientOrderId, performance.now());
           if (waiting && waiting.id === event.clientOrderId) {
@@ -197,7 +198,10 @@ export function describeOrderLatency(result: OrderLatencyResult): string[] {
 }
 
 if (require.main === module) {
-  benchSignalToOrder({ orders: Number(process.argv[2] ?? 2_000), enableRateLimit: process.argv.includes('--rate-limit') })
+  benchSignalToOrder({
+    orders: Number(process.argv[2] ?? 2_000),
+    enableRateLimit: process.argv.includes('--rate-limit'),
+  })
     .then((result) => process.stdout.write(`${describeOrderLatency(result).join('\n')}\n`))
     .catch((error: unknown) => {
       process.stderr.write(`${String(error)}\n`);

@@ -17,7 +17,15 @@ import * as path from 'node:path';
 import { Subscription } from 'rxjs';
 import type { Bar } from '../operators/types';
 import { makeCcxtOhlcvSource, makeCcxtTradeSource, seededRandom, type FeedEvent } from '../sources/ccxtMarketData';
-import { BTCUSDT, ETHBTC, ETHUSDT, startBinanceServer, type BinanceServer, type Kline, type SymbolSpec } from '../test/support/binanceServer';
+import {
+  BTCUSDT,
+  ETHBTC,
+  ETHUSDT,
+  startBinanceServer,
+  type BinanceServer,
+  type Kline,
+  type SymbolSpec,
+} from '../test/support/binanceServer';
 
 interface Options {
   readonly minutes: number;
@@ -51,7 +59,8 @@ function parseArgs(argv: readonly string[]): Options {
     const i = argv.indexOf(`--${name}`);
     if (i < 0) return fallback;
     const n = Number(argv[i + 1]);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: expected a positive number, found ${JSON.stringify(argv[i + 1])}`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new Error(`--${name}: expected a positive number, found ${JSON.stringify(argv[i + 1])}`);
     return n;
   };
   const outArg = argv.indexOf('--out');
@@ -72,7 +81,10 @@ const START_PRICE: Readonly<Record<string, number>> = { BTCUSDT: 43_000, ETHUSDT
 class Market {
   private readonly random = seededRandom(2024);
   private readonly price = new Map<string, number>();
-  private readonly candle = new Map<string, { openTime: number; open: number; high: number; low: number; close: number; volume: number; trades: number }>();
+  private readonly candle = new Map<
+    string,
+    { openTime: number; open: number; high: number; low: number; close: number; volume: number; trades: number }
+  >();
   sent = 0;
   readonly sentBySymbol = new Map<string, number>();
 
@@ -90,7 +102,9 @@ class Market {
     const spec = this.specs[this.sent % this.specs.length]!;
     const decimals = spec.tickSize.replace(/0+$/, '').split('.')[1]?.length ?? 0;
     const last = this.price.get(spec.symbol)!;
-    const price = Number(Math.max(Number(spec.tickSize), last * (1 + (this.random() - 0.5) * 0.0004)).toFixed(decimals));
+    const price = Number(
+      Math.max(Number(spec.tickSize), last * (1 + (this.random() - 0.5) * 0.0004)).toFixed(decimals),
+    );
     this.price.set(spec.symbol, price);
     const qty = (0.001 + this.random() * 0.5).toFixed(4);
     this.rollCandle(spec.symbol, now);
@@ -100,7 +114,12 @@ class Market {
     c.close = price;
     c.volume = Number((c.volume + Number(qty)).toFixed(4));
     c.trades += 1;
-    this.server.pushTrade(spec.symbol, { price: price.toFixed(decimals), qty, buyerIsMaker: this.random() < 0.5, time: now });
+    this.server.pushTrade(spec.symbol, {
+      price: price.toFixed(decimals),
+      qty,
+      buyerIsMaker: this.random() < 0.5,
+      time: now,
+    });
     this.sent += 1;
     this.sentBySymbol.set(spec.symbol, this.sentBySymbol.get(spec.symbol)! + 1);
   }
@@ -124,7 +143,15 @@ class Market {
 
   private kline(symbol: string): Kline {
     const c = this.candle.get(symbol)!;
-    return { openTime: c.openTime, open: String(c.open), high: String(c.high), low: String(c.low), close: String(c.close), volume: c.volume.toFixed(4), trades: c.trades };
+    return {
+      openTime: c.openTime,
+      open: String(c.open),
+      high: String(c.high),
+      low: String(c.low),
+      close: String(c.close),
+      volume: c.volume.toFixed(4),
+      trades: c.trades,
+    };
   }
 }
 
@@ -160,7 +187,9 @@ async function main(): Promise<void> {
   const market = new Market(server, specs);
   const local = { exchange: 'binance', symbols, apiUrl: server.url, wsUrl: server.url.replace(/^http/, 'ws') };
 
-  const received = new Map<string, { count: number; lastId: number; lost: number; duplicates: number }>(specs.map((s) => [`${s.baseAsset}/${s.quoteAsset}`, { count: 0, lastId: 0, lost: 0, duplicates: 0 }]));
+  const received = new Map<string, { count: number; lastId: number; lost: number; duplicates: number }>(
+    specs.map((s) => [`${s.baseAsset}/${s.quoteAsset}`, { count: 0, lastId: 0, lost: 0, duplicates: 0 }]),
+  );
   const bars = new Map<string, Bar[]>(symbols.map((s) => [s, []]));
   let barProblems = 0;
   let barsEmitted = 0;
@@ -200,7 +229,13 @@ async function main(): Promise<void> {
     }),
   );
   const deadline = Date.now() + 10_000;
-  while (specs.some((s) => server.subscriberCount(`${s.symbol.toLowerCase()}@trade`) !== 1 || server.subscriberCount(`${s.symbol.toLowerCase()}@kline_1m`) !== 1)) {
+  while (
+    specs.some(
+      (s) =>
+        server.subscriberCount(`${s.symbol.toLowerCase()}@trade`) !== 1 ||
+        server.subscriberCount(`${s.symbol.toLowerCase()}@kline_1m`) !== 1,
+    )
+  ) {
     if (Date.now() > deadline) throw new Error('the sources did not subscribe within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -209,7 +244,10 @@ async function main(): Promise<void> {
   const end = start + options.minutes * 60_000;
   const producer = setInterval(() => {
     const now = Date.now();
-    const due = Math.min(Math.floor(((now - start) / 1000) * options.rate), Math.floor((options.minutes * 60 * options.rate)));
+    const due = Math.min(
+      Math.floor(((now - start) / 1000) * options.rate),
+      Math.floor(options.minutes * 60 * options.rate),
+    );
     while (market.sent < due) market.trade(now);
   }, 5);
   const klines = setInterval(() => market.klineUpdates(Date.now()), 1_000);
@@ -221,7 +259,10 @@ async function main(): Promise<void> {
     gc?.();
     const m = process.memoryUsage();
     const now = Date.now();
-    const totals = [...received.values()].reduce((a, r) => ({ count: a.count + r.count, lost: a.lost + r.lost, duplicates: a.duplicates + r.duplicates }), { count: 0, lost: 0, duplicates: 0 });
+    const totals = [...received.values()].reduce(
+      (a, r) => ({ count: a.count + r.count, lost: a.lost + r.lost, duplicates: a.duplicates + r.duplicates }),
+      { count: 0, lost: 0, duplicates: 0 },
+    );
     const s: Sample = {
       minute: Math.round(((now - start) / 60_000) * 100) / 100,
       rssMb: mb(m.rss),
@@ -260,7 +301,8 @@ async function main(): Promise<void> {
   clearInterval(klines);
   // Let the tail arrive.
   const tailDeadline = Date.now() + 5_000;
-  while ([...received.values()].reduce((a, r) => a + r.count, 0) < market.sent && Date.now() < tailDeadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while ([...received.values()].reduce((a, r) => a + r.count, 0) < market.sent && Date.now() < tailDeadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
 
   // Bars: every emitted bar (the last 120 per symbol are kept) equals what the server served for that minute.
   let barMismatches = 0;
@@ -270,7 +312,13 @@ async function main(): Promise<void> {
     for (const bar of bars.get(`${spec.baseAsset}/${spec.quoteAsset}`)!) {
       barsTotal += 1;
       const k = served.get(bar.tsOpen);
-      if (!k || [k.open, k.high, k.low, k.close, k.volume].map(Number).some((v, i) => v !== [bar.open, bar.high, bar.low, bar.close, bar.volume][i])) barMismatches += 1;
+      if (
+        !k ||
+        [k.open, k.high, k.low, k.close, k.volume]
+          .map(Number)
+          .some((v, i) => v !== [bar.open, bar.high, bar.low, bar.close, bar.volume][i])
+      )
+        barMismatches += 1;
     }
   }
   const final = sample();
@@ -303,7 +351,7 @@ async function main(): Promise<void> {
     maxRssMb: Math.max(...samples.map((s) => s.rssMb)),
   };
   mkdirSync(path.dirname(options.out), { recursive: true });
-  writeFileSync(options.out, JSON.stringify({ node: process.version, options, summary, samples }, null, 2) + '\n');
+  writeFileSync(options.out, `${JSON.stringify({ node: process.version, options, summary, samples }, null, 2)}\n`);
   process.stdout.write(
     `\nsummary: sent ${summary.tradesSent}, received ${summary.tradesReceived}, lost ${summary.lost}, repeated ${summary.duplicates}; ` +
       `bars ${summary.barsEmitted} emitted (${summary.barsChecked} compared), ${summary.barHolesOrRepeats} holes/repeats, ${summary.barMismatches} differing from the server; reconnects ${summary.reconnects}\n` +

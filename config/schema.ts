@@ -6,8 +6,14 @@
 import { z } from 'zod';
 
 /** A decimal amount written as a string ("0.00001") or a number; kept exact. */
-const amount = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'a decimal string such as "0.001"'), z.number().nonnegative()]);
-const positiveAmount = z.union([z.string().regex(/^\d*\.?\d+$/, 'a decimal string such as "0.001"'), z.number().positive()]);
+const amount = z.union([
+  z.string().regex(/^\d+(\.\d+)?$/, 'a decimal string such as "0.001"'),
+  z.number().nonnegative(),
+]);
+const positiveAmount = z.union([
+  z.string().regex(/^\d*\.?\d+$/, 'a decimal string such as "0.001"'),
+  z.number().positive(),
+]);
 const fraction = z.number().min(0).max(1);
 const featureRef = z.string().min(1);
 
@@ -61,7 +67,13 @@ export const taRuleSchema = z.discriminatedUnion('kind', [
     high: z.number(),
     mode: z.enum(['reversion', 'momentum']).optional(),
   }),
-  z.strictObject({ kind: z.literal('sign'), group: voteGroup, weight, feature: featureRef, deadband: z.number().nonnegative().optional() }),
+  z.strictObject({
+    kind: z.literal('sign'),
+    group: voteGroup,
+    weight,
+    feature: featureRef,
+    deadband: z.number().nonnegative().optional(),
+  }),
   z.strictObject({
     kind: z.literal('band'),
     group: voteGroup,
@@ -120,7 +132,10 @@ export const fuseSchema = z.strictObject({
       macro: fraction.optional(),
       news: fraction.optional(),
     })
-    .refine((w) => Object.values(w).some((v) => v !== undefined && v > 0), 'at least one source with a positive weight'),
+    .refine(
+      (w) => Object.values(w).some((v) => v !== undefined && v > 0),
+      'at least one source with a positive weight',
+    ),
   minScore: fraction.optional(),
   minConfidence: fraction.optional(),
 });

@@ -47,7 +47,18 @@ import type { Timestamp } from '../operators/types';
 // ---------------------------------------------------------------------------------------------
 
 /** Boards rpio can emulate in mock mode (Raspberry Pi only: bot4 wires BCM numbers). */
-export type RpioMockBoard = 'raspi-b-r1' | 'raspi-a' | 'raspi-b' | 'raspi-a+' | 'raspi-b+' | 'raspi-2' | 'raspi-3' | 'raspi-4' | 'raspi-400' | 'raspi-zero' | 'raspi-zero-w';
+export type RpioMockBoard =
+  | 'raspi-b-r1'
+  | 'raspi-a'
+  | 'raspi-b'
+  | 'raspi-a+'
+  | 'raspi-b+'
+  | 'raspi-2'
+  | 'raspi-3'
+  | 'raspi-4'
+  | 'raspi-400'
+  | 'raspi-zero'
+  | 'raspi-zero-w';
 
 export interface RpioInitOptions {
   readonly gpiomem?: boolean;
@@ -79,7 +90,12 @@ export interface RpioLike {
   close(pin: number, reset?: number): void;
 }
 
-export type GpioErrorCode = 'GPIO_LOAD_FAILED' | 'GPIO_INIT_FAILED' | 'GPIO_INIT_CONFLICT' | 'GPIO_OPEN_FAILED' | 'GPIO_WRITE_FAILED';
+export type GpioErrorCode =
+  | 'GPIO_LOAD_FAILED'
+  | 'GPIO_INIT_FAILED'
+  | 'GPIO_INIT_CONFLICT'
+  | 'GPIO_OPEN_FAILED'
+  | 'GPIO_WRITE_FAILED';
 
 export class GpioError extends Bot4Error<GpioErrorCode> {
   constructor(code: GpioErrorCode, message: string, options?: { readonly cause?: unknown }) {
@@ -116,7 +132,10 @@ export function initRpio(rpio: RpioLike, mock: RpioMockBoard | undefined): void 
   const done = initialised.get(rpio);
   if (done !== undefined) {
     if (done !== wanted) {
-      throw new GpioError('GPIO_INIT_CONFLICT', `rpio was initialised with mock=${done}, this driver asks for mock=${wanted}: every hardware driver of one process must use the same setting`);
+      throw new GpioError(
+        'GPIO_INIT_CONFLICT',
+        `rpio was initialised with mock=${done}, this driver asks for mock=${wanted}: every hardware driver of one process must use the same setting`,
+      );
     }
     return;
   }
@@ -245,8 +264,10 @@ export function makeKillSwitchSource(config: KillSwitchConfig = {}): Observable<
   const debounceMs = config.debounceMs ?? 50;
   const levelCheckMs = config.levelCheckMs ?? 1000;
   checkBcmPin(pin, 'killSwitch.pin');
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new RangeError(`killSwitch.debounceMs: expected ms ≥ 0, found ${String(debounceMs)}`);
-  if (!Number.isFinite(levelCheckMs) || levelCheckMs < 0) throw new RangeError(`killSwitch.levelCheckMs: expected ms ≥ 0 (0 = off), found ${String(levelCheckMs)}`);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0)
+    throw new RangeError(`killSwitch.debounceMs: expected ms ≥ 0, found ${String(debounceMs)}`);
+  if (!Number.isFinite(levelCheckMs) || levelCheckMs < 0)
+    throw new RangeError(`killSwitch.levelCheckMs: expected ms ≥ 0 (0 = off), found ${String(levelCheckMs)}`);
   const scheduler = config.scheduler ?? asyncScheduler;
   const name = `BCM${pin}`;
 
@@ -335,7 +356,10 @@ export function makeKillSwitchSource(config: KillSwitchConfig = {}): Observable<
     // Read after the poll is registered, so a press between the two is not lost.
     const atStart = readLevel(io, 'at start');
     if (atStart === 'low') {
-      press('PIN_LOW_AT_START', `${name} reads LOW when watching starts: button held, or the wiring or pull-up is broken (in rpio mock mode an input reads LOW until written HIGH)`);
+      press(
+        'PIN_LOW_AT_START',
+        `${name} reads LOW when watching starts: button held, or the wiring or pull-up is broken (in rpio mock mode an input reads LOW until written HIGH)`,
+      );
     }
     if (subscriber.closed) return stop;
 
@@ -389,8 +413,10 @@ const UNLISTENABLE = new Set<string>(['SIGKILL', 'SIGSTOP', 'SIGUSR1']);
  */
 export function makeSignalKillSwitchSource(config: SignalKillSwitchConfig = {}): Observable<KillSwitchEvent> {
   const signal = config.signal ?? 'SIGUSR2';
-  if (!Object.prototype.hasOwnProperty.call(osConstants.signals, signal) || UNLISTENABLE.has(signal)) {
-    throw new RangeError(`signalKillSwitch.signal: expected a signal node can listen to other than SIGUSR1 (e.g. SIGUSR2), found ${String(signal)}`);
+  if (!Object.hasOwn(osConstants.signals, signal) || UNLISTENABLE.has(signal)) {
+    throw new RangeError(
+      `signalKillSwitch.signal: expected a signal node can listen to other than SIGUSR1 (e.g. SIGUSR2), found ${String(signal)}`,
+    );
   }
   const emitter: SignalEmitter = config.emitter ?? process;
   const scheduler = config.scheduler ?? asyncScheduler;
@@ -412,14 +438,28 @@ export function makeSignalKillSwitchSource(config: SignalKillSwitchConfig = {}):
           // the press still counts; only a second signal is left to its default action
         }
       }
-      subscriber.next({ kind: 'kill-switch', pressed: true, source: 'signal', code: 'SIGNAL_RECEIVED', reason: `${signal} received`, tsEvent: scheduler.now() });
+      subscriber.next({
+        kind: 'kill-switch',
+        pressed: true,
+        source: 'signal',
+        code: 'SIGNAL_RECEIVED',
+        reason: `${signal} received`,
+        tsEvent: scheduler.now(),
+      });
       subscriber.complete();
     };
     try {
       emitter.on(signal, onSignal);
       listening = true;
     } catch (err) {
-      subscriber.next({ kind: 'kill-switch', pressed: true, source: 'signal', code: 'SIGNAL_LISTEN_FAILED', reason: `cannot listen to ${signal}: ${messageOf(err)}`, tsEvent: scheduler.now() });
+      subscriber.next({
+        kind: 'kill-switch',
+        pressed: true,
+        source: 'signal',
+        code: 'SIGNAL_LISTEN_FAILED',
+        reason: `cannot listen to ${signal}: ${messageOf(err)}`,
+        tsEvent: scheduler.now(),
+      });
       subscriber.complete();
     }
     return () => {

@@ -78,11 +78,19 @@ export function ledFor(mode: Mode): LedColor {
  * @param config BCM pins, rpio board, rpio.
  * @throws RangeError at once for pins that are not distinct BCM numbers 0..31.
  */
-export function makeStatusLedSink(config: StatusLedConfig = {}): (mode$: Observable<Mode>) => Observable<StatusLedState> {
-  const pins: StatusLedPins = { green: config.pins?.green ?? 22, yellow: config.pins?.yellow ?? 23, red: config.pins?.red ?? 24 };
+export function makeStatusLedSink(
+  config: StatusLedConfig = {},
+): (mode$: Observable<Mode>) => Observable<StatusLedState> {
+  const pins: StatusLedPins = {
+    green: config.pins?.green ?? 22,
+    yellow: config.pins?.yellow ?? 23,
+    red: config.pins?.red ?? 24,
+  };
   for (const color of COLORS) checkBcmPin(pins[color], `statusLeds.pins.${color}`);
   if (new Set(COLORS.map((c) => pins[c])).size !== COLORS.length) {
-    throw new RangeError(`statusLeds.pins: expected three different BCM numbers, found green=${pins.green} yellow=${pins.yellow} red=${pins.red}`);
+    throw new RangeError(
+      `statusLeds.pins: expected three different BCM numbers, found green=${pins.green} yellow=${pins.yellow} red=${pins.red}`,
+    );
   }
 
   return (mode$) =>
@@ -148,7 +156,13 @@ export function makeStatusLedSink(config: StatusLedConfig = {}): (mode$: Observa
           opened.push(color);
         } catch (err) {
           closeAll(rpio.PIN_RESET);
-          subscriber.error(new GpioError('GPIO_OPEN_FAILED', `status LED ${color} (BCM${pins[color]}): cannot open: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+          subscriber.error(
+            new GpioError(
+              'GPIO_OPEN_FAILED',
+              `status LED ${color} (BCM${pins[color]}): cannot open: ${err instanceof Error ? err.message : String(err)}`,
+              { cause: err },
+            ),
+          );
           return;
         }
       }
@@ -161,7 +175,13 @@ export function makeStatusLedSink(config: StatusLedConfig = {}): (mode$: Observa
           try {
             if (color !== lit) show(color);
           } catch (err) {
-            failSafe(new GpioError('GPIO_WRITE_FAILED', `status LEDs: cannot show ${color} for ${next}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+            failSafe(
+              new GpioError(
+                'GPIO_WRITE_FAILED',
+                `status LEDs: cannot show ${color} for ${next}: ${err instanceof Error ? err.message : String(err)}`,
+                { cause: err },
+              ),
+            );
             return;
           }
           mode = next;
@@ -172,7 +192,13 @@ export function makeStatusLedSink(config: StatusLedConfig = {}): (mode$: Observa
           try {
             show(null);
           } catch (err) {
-            failSafe(new GpioError('GPIO_WRITE_FAILED', `status LEDs: cannot turn off: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+            failSafe(
+              new GpioError(
+                'GPIO_WRITE_FAILED',
+                `status LEDs: cannot turn off: ${err instanceof Error ? err.message : String(err)}`,
+                { cause: err },
+              ),
+            );
             return;
           }
           closeAll(rpio.PIN_RESET);

@@ -34,7 +34,8 @@ export interface AggregateBarsConfig {
  */
 export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<TradeTick, AggregatedEvent> {
   const timeframes = [...new Set(config.timeframes)].sort((a, b) => timeframeMs(a) - timeframeMs(b));
-  if (timeframes.length === 0) throw new RangeError('aggregateBars: config.timeframes must name at least one timeframe');
+  if (timeframes.length === 0)
+    throw new RangeError('aggregateBars: config.timeframes must name at least one timeframe');
   return (source) =>
     new Observable<AggregatedEvent>((subscriber) => {
       const scheduler = config.scheduler ?? asyncScheduler;

@@ -175,7 +175,9 @@ export class ReportBuilder {
       signals: { ...this.directions },
       mode: { final: this.mode, changes: this.modeChanges },
       ordersHalted: this.halted,
-      finalPositions: Object.fromEntries(Object.entries(this.ledger.positions).map(([symbol, p]) => [symbol, formatUnits(p.qty)])),
+      finalPositions: Object.fromEntries(
+        Object.entries(this.ledger.positions).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
+      ),
     };
   }
 }

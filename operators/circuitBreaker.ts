@@ -140,7 +140,9 @@ interface Breaker {
  * @param config thresholds, with units; see {@link TrackBreakersConfig}. Validated here.
  * @throws {BreakerConfigError} when a threshold is out of range.
  */
-export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunction<ComponentOutcome, BreakerStateChanged> {
+export function trackBreakers(
+  config: TrackBreakersConfig = {},
+): OperatorFunction<ComponentOutcome, BreakerStateChanged> {
   const c = resolve(config);
 
   return (source) =>
@@ -149,7 +151,14 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
       let globalOpen = false;
       const timers = new Subscription();
 
-      const emit = (component: string, from: BreakerState, to: BreakerState, reason: string, numbers: Record<string, number | string>, tsEvent: Timestamp): void => {
+      const emit = (
+        component: string,
+        from: BreakerState,
+        to: BreakerState,
+        reason: string,
+        numbers: Record<string, number | string>,
+        tsEvent: Timestamp,
+      ): void => {
         subscriber.next({ kind: 'breaker-state-changed', component, from, to, reason, numbers, tsEvent });
       };
 
@@ -162,11 +171,25 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
         }
         if (!globalOpen && open.length >= c.globalOpenComponents) {
           globalOpen = true;
-          emit(GLOBAL_BREAKER, 'CLOSED', 'OPEN', `${open.length} components open ≥ ${c.globalOpenComponents}: ${open.join(', ')}`, { open: open.length, limit: c.globalOpenComponents, components: open.join(',') }, tsEvent);
+          emit(
+            GLOBAL_BREAKER,
+            'CLOSED',
+            'OPEN',
+            `${open.length} components open ≥ ${c.globalOpenComponents}: ${open.join(', ')}`,
+            { open: open.length, limit: c.globalOpenComponents, components: open.join(',') },
+            tsEvent,
+          );
         } else if (globalOpen && notClosed.length < c.globalOpenComponents) {
           globalOpen = false;
           const which = notClosed.length > 0 ? `: ${notClosed.join(', ')}` : '';
-          emit(GLOBAL_BREAKER, 'OPEN', 'CLOSED', `${notClosed.length} components not closed < ${c.globalOpenComponents}${which}`, { notClosed: notClosed.length, limit: c.globalOpenComponents, components: notClosed.join(',') }, tsEvent);
+          emit(
+            GLOBAL_BREAKER,
+            'OPEN',
+            'CLOSED',
+            `${notClosed.length} components not closed < ${c.globalOpenComponents}${which}`,
+            { notClosed: notClosed.length, limit: c.globalOpenComponents, components: notClosed.join(',') },
+            tsEvent,
+          );
         }
       };
 
@@ -188,7 +211,14 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
         evaluateGlobal(tsEvent);
       };
 
-      const open = (name: string, b: Breaker, from: BreakerState, reason: string, numbers: Record<string, number | string>, tsEvent: Timestamp): void => {
+      const open = (
+        name: string,
+        b: Breaker,
+        from: BreakerState,
+        reason: string,
+        numbers: Record<string, number | string>,
+        tsEvent: Timestamp,
+      ): void => {
         b.state = 'OPEN';
         b.openedAt = tsEvent;
         b.cooldown = Math.min(c.cooldownMs * c.cooldownBackoff ** b.reopens, c.maxCooldownMs);
@@ -204,19 +234,44 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
         }, b.cooldown);
         b.timer = timer;
         timers.add(timer);
-        emit(name, from, 'OPEN', `${reason}; cooldown ${b.cooldown} ms`, { ...numbers, cooldownMs: b.cooldown }, tsEvent);
+        emit(
+          name,
+          from,
+          'OPEN',
+          `${reason}; cooldown ${b.cooldown} ms`,
+          { ...numbers, cooldownMs: b.cooldown },
+          tsEvent,
+        );
         evaluateGlobal(tsEvent);
       };
 
       const onOutcome = (outcome: ComponentOutcome): void => {
         const { component: name, ok, tsEvent } = outcome;
-        if (typeof name !== 'string' || name === '' || name === GLOBAL_BREAKER) throw new BreakerInputError(`component must be a non-empty name other than "${GLOBAL_BREAKER}", got ${JSON.stringify(name)}`);
-        if (typeof ok !== 'boolean') throw new BreakerInputError(`outcome of ${name}: ok must be a boolean, got ${JSON.stringify(ok)}`);
-        if (!Number.isFinite(tsEvent)) throw new BreakerInputError(`outcome of ${name}: tsEvent must be a finite time in ms, got ${String(tsEvent)}`);
+        if (typeof name !== 'string' || name === '' || name === GLOBAL_BREAKER)
+          throw new BreakerInputError(
+            `component must be a non-empty name other than "${GLOBAL_BREAKER}", got ${JSON.stringify(name)}`,
+          );
+        if (typeof ok !== 'boolean')
+          throw new BreakerInputError(`outcome of ${name}: ok must be a boolean, got ${JSON.stringify(ok)}`);
+        if (!Number.isFinite(tsEvent))
+          throw new BreakerInputError(
+            `outcome of ${name}: tsEvent must be a finite time in ms, got ${String(tsEvent)}`,
+          );
 
         let b = breakers.get(name);
         if (!b) {
-          b = { state: 'CLOSED', calls: [], head: 0, errorsInWindow: 0, errorsInRow: 0, successesInHalfOpen: 0, reopens: 0, openedAt: 0, cooldown: 0, timer: undefined };
+          b = {
+            state: 'CLOSED',
+            calls: [],
+            head: 0,
+            errorsInWindow: 0,
+            errorsInRow: 0,
+            successesInHalfOpen: 0,
+            reopens: 0,
+            openedAt: 0,
+            cooldown: 0,
+            timer: undefined,
+          };
           breakers.set(name, b);
         }
         // Event time may run ahead of the scheduler (a fast replay): the cooldown is over either way.
@@ -229,14 +284,35 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
 
         if (b.state === 'CLOSED') {
           if (calls >= c.minCalls && rate >= c.tripErrorRate) {
-            open(name, b, 'CLOSED', `error rate ${rate.toFixed(2)} ≥ ${c.tripErrorRate} over ${calls} calls in ${c.windowMs} ms`, { ...windowNumbers, tripErrorRate: c.tripErrorRate }, tsEvent);
+            open(
+              name,
+              b,
+              'CLOSED',
+              `error rate ${rate.toFixed(2)} ≥ ${c.tripErrorRate} over ${calls} calls in ${c.windowMs} ms`,
+              { ...windowNumbers, tripErrorRate: c.tripErrorRate },
+              tsEvent,
+            );
           } else if (b.errorsInRow >= c.consecutiveErrors) {
-            open(name, b, 'CLOSED', `${b.errorsInRow} consecutive errors ≥ ${c.consecutiveErrors}`, { errorsInRow: b.errorsInRow, consecutiveErrors: c.consecutiveErrors }, tsEvent);
+            open(
+              name,
+              b,
+              'CLOSED',
+              `${b.errorsInRow} consecutive errors ≥ ${c.consecutiveErrors}`,
+              { errorsInRow: b.errorsInRow, consecutiveErrors: c.consecutiveErrors },
+              tsEvent,
+            );
           }
         } else if (b.state === 'HALF_OPEN') {
           if (!ok) {
             b.reopens += 1;
-            open(name, b, 'HALF_OPEN', `error in half-open (reopen ${b.reopens}, backoff ×${c.cooldownBackoff}, max ${c.maxCooldownMs} ms)`, { reopens: b.reopens }, tsEvent);
+            open(
+              name,
+              b,
+              'HALF_OPEN',
+              `error in half-open (reopen ${b.reopens}, backoff ×${c.cooldownBackoff}, max ${c.maxCooldownMs} ms)`,
+              { reopens: b.reopens },
+              tsEvent,
+            );
           } else {
             b.successesInHalfOpen += 1;
             if (b.successesInHalfOpen >= c.halfOpenSuccesses && rate <= c.closeErrorRate) {
@@ -248,7 +324,12 @@ export function trackBreakers(config: TrackBreakersConfig = {}): OperatorFunctio
                 'HALF_OPEN',
                 'CLOSED',
                 `${b.successesInHalfOpen} successes in half-open ≥ ${c.halfOpenSuccesses}, error rate ${rate.toFixed(2)} ≤ ${c.closeErrorRate} over ${calls} calls in ${c.windowMs} ms`,
-                { successes: b.successesInHalfOpen, halfOpenSuccesses: c.halfOpenSuccesses, ...windowNumbers, closeErrorRate: c.closeErrorRate },
+                {
+                  successes: b.successesInHalfOpen,
+                  halfOpenSuccesses: c.halfOpenSuccesses,
+                  ...windowNumbers,
+                  closeErrorRate: c.closeErrorRate,
+                },
                 tsEvent,
               );
               evaluateGlobal(tsEvent);
@@ -330,9 +411,12 @@ function resolve(config: TrackBreakersConfig): Resolved {
   count('halfOpenSuccesses');
   count('globalOpenComponents');
   if (!(r.tripErrorRate > 0 && r.tripErrorRate <= 1)) fail('tripErrorRate', 'in (0, 1]', r.tripErrorRate);
-  if (!(r.closeErrorRate >= 0 && r.closeErrorRate < r.tripErrorRate)) fail('closeErrorRate', `in [0, tripErrorRate = ${r.tripErrorRate})`, r.closeErrorRate);
-  if (!(Number.isFinite(r.cooldownBackoff) && r.cooldownBackoff >= 1)) fail('cooldownBackoff', 'a finite number ≥ 1', r.cooldownBackoff);
-  if (!(Number.isFinite(r.maxCooldownMs) && r.maxCooldownMs >= r.cooldownMs)) fail('maxCooldownMs', `a finite number ≥ cooldownMs = ${r.cooldownMs}`, r.maxCooldownMs);
+  if (!(r.closeErrorRate >= 0 && r.closeErrorRate < r.tripErrorRate))
+    fail('closeErrorRate', `in [0, tripErrorRate = ${r.tripErrorRate})`, r.closeErrorRate);
+  if (!(Number.isFinite(r.cooldownBackoff) && r.cooldownBackoff >= 1))
+    fail('cooldownBackoff', 'a finite number ≥ 1', r.cooldownBackoff);
+  if (!(Number.isFinite(r.maxCooldownMs) && r.maxCooldownMs >= r.cooldownMs))
+    fail('maxCooldownMs', `a finite number ≥ cooldownMs = ${r.cooldownMs}`, r.maxCooldownMs);
   return r;
 }
 

@@ -95,7 +95,8 @@ export function buildLayout(features: readonly FeatureSpec[]): FeatureLayout {
   const names = keys.flat();
   const seen = new Set<string>();
   for (const name of names) {
-    if (seen.has(name)) throw new RangeError(`computeFeatures: two features publish "${name}"; give each feature a unique id`);
+    if (seen.has(name))
+      throw new RangeError(`computeFeatures: two features publish "${name}"; give each feature a unique id`);
     seen.add(name);
   }
   return {

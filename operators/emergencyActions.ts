@@ -80,11 +80,22 @@ interface Coverage {
  * ```
  * @param config ids, hash and the resend interval (ms of event time).
  */
-export function flattenOnEmergency(config: FlattenOnEmergencyConfig): OperatorFunction<EmergencyInput, EmergencyCommand> {
+export function flattenOnEmergency(
+  config: FlattenOnEmergencyConfig,
+): OperatorFunction<EmergencyInput, EmergencyCommand> {
   const resendAfterMs = config.resendAfterMs ?? 30_000;
-  if (typeof config.strategyId !== 'string' || config.strategyId === '') throw new EmergencyConfigError(`flattenOnEmergency: strategyId must be a non-empty string, found ${JSON.stringify(config.strategyId)}`);
-  if (typeof config.configHash !== 'string') throw new EmergencyConfigError(`flattenOnEmergency: configHash must be a string, found ${JSON.stringify(config.configHash)}`);
-  if (!(Number.isFinite(resendAfterMs) && resendAfterMs > 0)) throw new EmergencyConfigError(`flattenOnEmergency: resendAfterMs must be a finite number > 0, found ${resendAfterMs}`);
+  if (typeof config.strategyId !== 'string' || config.strategyId === '')
+    throw new EmergencyConfigError(
+      `flattenOnEmergency: strategyId must be a non-empty string, found ${JSON.stringify(config.strategyId)}`,
+    );
+  if (typeof config.configHash !== 'string')
+    throw new EmergencyConfigError(
+      `flattenOnEmergency: configHash must be a string, found ${JSON.stringify(config.configHash)}`,
+    );
+  if (!(Number.isFinite(resendAfterMs) && resendAfterMs > 0))
+    throw new EmergencyConfigError(
+      `flattenOnEmergency: resendAfterMs must be a finite number > 0, found ${resendAfterMs}`,
+    );
 
   return (source) =>
     new Observable<EmergencyCommand>((subscriber) => {
@@ -129,7 +140,8 @@ export function flattenOnEmergency(config: FlattenOnEmergencyConfig): OperatorFu
         for (const [symbol, cover] of covers) {
           const qty = portfolio.positions[symbol]?.qty ?? 0n;
           const prev = cover.lastQty;
-          if (qty !== 0n && qty > 0n !== prev > 0n) cover.covered = 0n; // flipped: the old reduce-only orders cannot act on it
+          if (qty !== 0n && qty > 0n !== prev > 0n)
+            cover.covered = 0n; // flipped: the old reduce-only orders cannot act on it
           else {
             const shrunk = abs(prev) - abs(qty);
             if (shrunk > 0n) cover.covered = cover.covered > shrunk ? cover.covered - shrunk : 0n;
@@ -142,7 +154,10 @@ export function flattenOnEmergency(config: FlattenOnEmergencyConfig): OperatorFu
       };
 
       const onInput = (input: EmergencyInput): void => {
-        if (!Number.isFinite(input.tsEvent)) throw new EmergencyInputError(`${String(input.kind)}: tsEvent must be a finite time in ms, found ${String(input.tsEvent)}`);
+        if (!Number.isFinite(input.tsEvent))
+          throw new EmergencyInputError(
+            `${String(input.kind)}: tsEvent must be a finite time in ms, found ${String(input.tsEvent)}`,
+          );
         switch (input.kind) {
           case 'mode-changed':
             if (input.to !== 'Emergency') {
@@ -161,7 +176,9 @@ export function flattenOnEmergency(config: FlattenOnEmergencyConfig): OperatorFu
             return;
           default: {
             const unknown: never = input;
-            throw new EmergencyInputError(`unknown emergency input kind ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
+            throw new EmergencyInputError(
+              `unknown emergency input kind ${JSON.stringify((unknown as { kind?: unknown }).kind)}`,
+            );
           }
         }
       };

@@ -1,7 +1,19 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { bpsToPpm, feeOf, formatUnits, notionalOf, toUnits, type Units } from './money';
 import { applyFill, initialPortfolio, positionQty } from './trackPortfolio';
-import type { Bar, CancelAllOrders, CancelOrder, Fill, Instrument, Order, OrderCommand, OrderEvent, OrderRejectCode, Portfolio, TradeTick } from './types';
+import type {
+  Bar,
+  CancelAllOrders,
+  CancelOrder,
+  Fill,
+  Instrument,
+  Order,
+  OrderCommand,
+  OrderEvent,
+  OrderRejectCode,
+  Portfolio,
+  TradeTick,
+} from './types';
 
 /** What a venue consumes: order commands, and the market data it fills orders against. */
 export type VenueInput = OrderCommand | Bar | TradeTick;
@@ -66,12 +78,24 @@ export function executeOrders(config: PaperVenueConfig): Venue {
       let draining = false;
 
       const reject = (order: Order, code: OrderRejectCode, message: string, tsEvent: number): void => {
-        subscriber.next({ kind: 'order-rejected', clientOrderId: order.clientOrderId, signalId: order.signalId, code, message, tsEvent });
+        subscriber.next({
+          kind: 'order-rejected',
+          clientOrderId: order.clientOrderId,
+          signalId: order.signalId,
+          code,
+          message,
+          tsEvent,
+        });
       };
 
       const accept = (order: Order): void => {
         if (seen.has(order.clientOrderId)) {
-          reject(order, 'DUPLICATE_CLIENT_ORDER_ID', `client order id ${order.clientOrderId} was already used; nothing executed`, order.tsEvent);
+          reject(
+            order,
+            'DUPLICATE_CLIENT_ORDER_ID',
+            `client order id ${order.clientOrderId} was already used; nothing executed`,
+            order.tsEvent,
+          );
           return;
         }
         seen.add(order.clientOrderId);
@@ -81,10 +105,20 @@ export function executeOrders(config: PaperVenueConfig): Venue {
           return;
         }
         if (order.qty < instrument.minQty) {
-          reject(order, 'BELOW_MIN_QTY', `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}`, order.tsEvent);
+          reject(
+            order,
+            'BELOW_MIN_QTY',
+            `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}`,
+            order.tsEvent,
+          );
           return;
         }
-        subscriber.next({ kind: 'order-accepted', clientOrderId: order.clientOrderId, signalId: order.signalId, tsEvent: order.tsEvent });
+        subscriber.next({
+          kind: 'order-accepted',
+          clientOrderId: order.clientOrderId,
+          signalId: order.signalId,
+          tsEvent: order.tsEvent,
+        });
         pending.push(order);
       };
 
@@ -94,16 +128,31 @@ export function executeOrders(config: PaperVenueConfig): Venue {
         const notional = notionalOf(order.qty, price);
         const fee = feeOf(notional, feePpm);
         if (notional < instrument.minNotional) {
-          reject(order, 'BELOW_MIN_NOTIONAL', `notional ${formatUnits(notional)} below minimum ${formatUnits(instrument.minNotional)}`, tsEvent);
+          reject(
+            order,
+            'BELOW_MIN_NOTIONAL',
+            `notional ${formatUnits(notional)} below minimum ${formatUnits(instrument.minNotional)}`,
+            tsEvent,
+          );
           return;
         }
         if (order.side === 'buy' && notional + fee > ledger.cash) {
-          reject(order, 'INSUFFICIENT_BALANCE', `needs ${formatUnits(notional + fee)} ${config.quote}, free ${formatUnits(ledger.cash)}`, tsEvent);
+          reject(
+            order,
+            'INSUFFICIENT_BALANCE',
+            `needs ${formatUnits(notional + fee)} ${config.quote}, free ${formatUnits(ledger.cash)}`,
+            tsEvent,
+          );
           return;
         }
         const held = positionQty(ledger, order.symbol);
         if (order.side === 'sell' && !allowShort && order.qty > held) {
-          reject(order, 'INSUFFICIENT_POSITION', `sells ${formatUnits(order.qty)} ${instrument.base}, holds ${formatUnits(held)}`, tsEvent);
+          reject(
+            order,
+            'INSUFFICIENT_POSITION',
+            `sells ${formatUnits(order.qty)} ${instrument.base}, holds ${formatUnits(held)}`,
+            tsEvent,
+          );
           return;
         }
         const fill: Fill = {
@@ -145,7 +194,9 @@ export function executeOrders(config: PaperVenueConfig): Venue {
 
       const cancel = (command: CancelOrder | CancelAllOrders): void => {
         const matches = (order: Order): boolean =>
-          command.kind === 'cancel' ? order.clientOrderId === command.clientOrderId : command.symbol === undefined || order.symbol === command.symbol;
+          command.kind === 'cancel'
+            ? order.clientOrderId === command.clientOrderId
+            : command.symbol === undefined || order.symbol === command.symbol;
         const kept: Order[] = [];
         let canceled = 0;
         for (const order of pending.splice(0)) {
@@ -154,7 +205,13 @@ export function executeOrders(config: PaperVenueConfig): Venue {
             continue;
           }
           canceled++;
-          subscriber.next({ kind: 'order-canceled', clientOrderId: order.clientOrderId, signalId: order.signalId, reason: command.reason, tsEvent: command.tsEvent });
+          subscriber.next({
+            kind: 'order-canceled',
+            clientOrderId: order.clientOrderId,
+            signalId: order.signalId,
+            reason: command.reason,
+            tsEvent: command.tsEvent,
+          });
         }
         pending.push(...kept);
         if (command.kind === 'cancel' && canceled === 0) {

@@ -35,7 +35,10 @@ export interface FuseSignalsConfig {
  * zip(ta$, ml$).pipe(fuseSignals({ weights: { ta: 0.5, ml: 0.5 } }))
  */
 export function fuseSignals(config: FuseSignalsConfig): OperatorFunction<readonly Signal[], Signal> {
-  const entries = Object.entries(config.weights).filter(([, w]) => w !== undefined && w > 0) as [FusableSource, number][];
+  const entries = Object.entries(config.weights).filter(([, w]) => w !== undefined && w > 0) as [
+    FusableSource,
+    number,
+  ][];
   const total = entries.reduce((sum, [, w]) => sum + w, 0);
   if (!(total > 0)) throw new RangeError('fuseSignals: config.weights must give at least one source a positive weight');
   const weights = new Map<SignalSource, number>(entries.map(([source, w]) => [source, w / total]));

@@ -55,8 +55,8 @@ export class GarchError extends Error {
 
 const LANCZOS_G = 7;
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 const LN_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -125,13 +125,16 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number, xc: n
 }
 
 function assertNu(nu: number, min = 0): void {
-  if (!(nu > min) || !Number.isFinite(nu)) throw new GarchError('INVALID_ARGUMENT', `degrees of freedom must be a finite number > ${min}, got ${nu}`);
+  if (!(nu > min) || !Number.isFinite(nu))
+    throw new GarchError('INVALID_ARGUMENT', `degrees of freedom must be a finite number > ${min}, got ${nu}`);
 }
 
 /** Density of the (classic, not rescaled) Student-t with ν degrees of freedom. */
 export function studentTPdf(x: number, nu: number): number {
   assertNu(nu);
-  return Math.exp(lnGamma((nu + 1) / 2) - lnGamma(nu / 2) - 0.5 * Math.log(nu * Math.PI) - ((nu + 1) / 2) * Math.log1p((x * x) / nu));
+  return Math.exp(
+    lnGamma((nu + 1) / 2) - lnGamma(nu / 2) - 0.5 * Math.log(nu * Math.PI) - ((nu + 1) / 2) * Math.log1p((x * x) / nu),
+  );
 }
 
 /** P(T > x) for x ≥ 0: ½ I_{ν/(ν+x²)}(ν/2, ½), computed without cancellation in either tail. */
@@ -152,7 +155,9 @@ export function studentTCdf(x: number, nu: number): number {
 /** Initial guess: Abramowitz–Stegun 26.2.23 normal quantile (|error| < 4.5e-4), upper tail `q`. */
 function normalUpperQuantileGuess(q: number): number {
   const t = Math.sqrt(-2 * Math.log(q));
-  return t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
+  return (
+    t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+  );
 }
 
 /** x ≥ 0 with P(T > x) = q, for 0 < q ≤ ½: safeguarded Newton on ln P(T > x), bracketed. */
@@ -217,7 +222,8 @@ export function standardizedTExpectedShortfall(confidence: number, nu: number): 
 }
 
 function assertConfidence(confidence: number): void {
-  if (!(confidence > 0 && confidence < 1)) throw new GarchError('INVALID_ARGUMENT', `confidence must be in (0, 1), got ${confidence}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new GarchError('INVALID_ARGUMENT', `confidence must be in (0, 1), got ${confidence}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +316,16 @@ function fromNatural(mu: number, omega: number, alpha: number, beta: number, nu:
 }
 
 /** Log-likelihood of the standardized-t GARCH(1,1) and, when `grad` is given, its gradient in (μ, ω, α, β, ν). */
-function garchTLogLik(y: ArrayLike<number>, mu: number, omega: number, alpha: number, beta: number, nu: number, backcast: number, grad?: Float64Array): number {
+function garchTLogLik(
+  y: ArrayLike<number>,
+  mu: number,
+  omega: number,
+  alpha: number,
+  beta: number,
+  nu: number,
+  backcast: number,
+  grad?: Float64Array,
+): number {
   const n = y.length;
   const c = lnGamma((nu + 1) / 2) - lnGamma(nu / 2) - 0.5 * Math.log(Math.PI * (nu - 2));
   const half = 0.5 * (nu + 1);
@@ -381,7 +396,11 @@ function garchTLogLik(y: ArrayLike<number>, mu: number, omega: number, alpha: nu
  * Log-likelihood of returns under given GARCH(1,1)-t parameters, with the same backcast rule as
  * {@link fitGarchT} (useful to compare fits, or to evaluate a reference implementation's optimum).
  */
-export function garchTLogLikelihood(returns: Float64Array | readonly number[], params: GarchTParams, options: Pick<FitGarchTOptions, 'backcast'> = {}): number {
+export function garchTLogLikelihood(
+  returns: Float64Array | readonly number[],
+  params: GarchTParams,
+  options: Pick<FitGarchTOptions, 'backcast'> = {},
+): number {
   const r = checkedReturns(returns, 1);
   const bc = backcastOf(r, meanOf(r), options.backcast ?? 'ewma');
   return garchTLogLik(r, params.mu, params.omega, params.alpha, params.beta, params.nu, bc);
@@ -391,7 +410,11 @@ export function garchTLogLikelihood(returns: Float64Array | readonly number[], p
  * Gradient of the log-likelihood in (μ, ω, α, β, ν), analytic (the variance derivatives follow
  * the GARCH recursion). Exposed for tests and standard errors.
  */
-export function garchTLogLikelihoodGradient(returns: Float64Array | readonly number[], params: GarchTParams, options: Pick<FitGarchTOptions, 'backcast'> = {}): Float64Array {
+export function garchTLogLikelihoodGradient(
+  returns: Float64Array | readonly number[],
+  params: GarchTParams,
+  options: Pick<FitGarchTOptions, 'backcast'> = {},
+): Float64Array {
   const r = checkedReturns(returns, 1);
   const bc = backcastOf(r, meanOf(r), options.backcast ?? 'ewma');
   const grad = new Float64Array(5);
@@ -405,7 +428,11 @@ export function garchTLogLikelihoodGradient(returns: Float64Array | readonly num
  * errors; arch reports Bollerslev–Wooldridge robust ones by default. NaN where the Hessian is not
  * positive definite (an estimate on a constraint boundary).
  */
-export function garchTStandardErrors(returns: Float64Array | readonly number[], fit: GarchTFit, options: Pick<FitGarchTOptions, 'backcast'> = {}): GarchTParams {
+export function garchTStandardErrors(
+  returns: Float64Array | readonly number[],
+  fit: GarchTFit,
+  options: Pick<FitGarchTOptions, 'backcast'> = {},
+): GarchTParams {
   const r = checkedReturns(returns, 1);
   const bc = backcastOf(r, meanOf(r), options.backcast ?? 'ewma');
   const p = fit.params;
@@ -423,7 +450,8 @@ export function garchTStandardErrors(returns: Float64Array | readonly number[], 
     garchTLogLik(r, down[0]!, down[1]!, down[2]!, down[3]!, down[4]!, bc, gMinus);
     hessian.push(Array.from({ length: 5 }, (_, i) => -(gPlus[i]! - gMinus[i]!) / (2 * h)));
   }
-  for (let i = 0; i < 5; i++) for (let j = 0; j < i; j++) hessian[i]![j] = hessian[j]![i] = 0.5 * (hessian[i]![j]! + hessian[j]![i]!);
+  for (let i = 0; i < 5; i++)
+    for (let j = 0; j < i; j++) hessian[i]![j] = hessian[j]![i] = 0.5 * (hessian[i]![j]! + hessian[j]![i]!);
   const inverse = invert(hessian);
   const se = (i: number): number => (inverse && inverse[i]![i]! > 0 ? Math.sqrt(inverse[i]![i]!) : NaN);
   return { mu: se(0), omega: se(1), alpha: se(2), beta: se(3), nu: se(4) };
@@ -434,7 +462,10 @@ function invert(matrix: readonly (readonly number[])[]): number[][] | undefined 
   const n = matrix.length;
   // Equilibrate: the parameters live on scales from 1e-8 (ω) to 1 (α).
   const d = matrix.map((row, i) => 1 / Math.sqrt(Math.abs(row[i]!) || 1));
-  const a = matrix.map((row, i) => [...row.map((v, j) => v * d[i]! * d[j]!), ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+  const a = matrix.map((row, i) => [
+    ...row.map((v, j) => v * d[i]! * d[j]!),
+    ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)),
+  ]);
   for (let col = 0; col < n; col++) {
     let pivot = col;
     for (let i = col + 1; i < n; i++) if (Math.abs(a[i]![col]!) > Math.abs(a[pivot]![col]!)) pivot = i;
@@ -469,7 +500,8 @@ function meanOf(r: ArrayLike<number>): number {
 
 function backcastOf(r: ArrayLike<number>, mean: number, rule: 'ewma' | 'sample-variance' | number): number {
   if (typeof rule === 'number') {
-    if (!(rule > 0) || !Number.isFinite(rule)) throw new GarchError('INVALID_ARGUMENT', `backcast must be a finite variance > 0, got ${rule}`);
+    if (!(rule > 0) || !Number.isFinite(rule))
+      throw new GarchError('INVALID_ARGUMENT', `backcast must be a finite variance > 0, got ${rule}`);
     return rule;
   }
   if (rule === 'sample-variance') {
@@ -492,11 +524,20 @@ function backcastOf(r: ArrayLike<number>, mean: number, rule: 'ewma' | 'sample-v
 /** What is wrong with fit options, or undefined. */
 function fitOptionsProblem(options: FitGarchTOptions): string | undefined {
   const { minObservations, gradientTolerance, maxIterations, starts, backcast } = options;
-  if (minObservations !== undefined && (!Number.isInteger(minObservations) || minObservations < 10)) return `minObservations must be an integer ≥ 10, got ${minObservations}`;
-  if (gradientTolerance !== undefined && !(gradientTolerance > 0 && gradientTolerance < 1)) return `gradientTolerance must be in (0, 1), got ${gradientTolerance}`;
-  if (maxIterations !== undefined && (!Number.isInteger(maxIterations) || maxIterations < 1)) return `maxIterations must be an integer ≥ 1, got ${maxIterations}`;
-  if (starts !== undefined && (!Number.isInteger(starts) || starts < 1 || starts > 32)) return `starts must be an integer in [1, 32], got ${starts}`;
-  if (backcast !== undefined && backcast !== 'ewma' && backcast !== 'sample-variance' && !(typeof backcast === 'number' && backcast > 0 && Number.isFinite(backcast))) {
+  if (minObservations !== undefined && (!Number.isInteger(minObservations) || minObservations < 10))
+    return `minObservations must be an integer ≥ 10, got ${minObservations}`;
+  if (gradientTolerance !== undefined && !(gradientTolerance > 0 && gradientTolerance < 1))
+    return `gradientTolerance must be in (0, 1), got ${gradientTolerance}`;
+  if (maxIterations !== undefined && (!Number.isInteger(maxIterations) || maxIterations < 1))
+    return `maxIterations must be an integer ≥ 1, got ${maxIterations}`;
+  if (starts !== undefined && (!Number.isInteger(starts) || starts < 1 || starts > 32))
+    return `starts must be an integer in [1, 32], got ${starts}`;
+  if (
+    backcast !== undefined &&
+    backcast !== 'ewma' &&
+    backcast !== 'sample-variance' &&
+    !(typeof backcast === 'number' && backcast > 0 && Number.isFinite(backcast))
+  ) {
     return `backcast must be 'ewma', 'sample-variance' or a finite variance > 0, got ${String(backcast)}`;
   }
   return undefined;
@@ -644,7 +685,8 @@ function bfgs(objective: Objective, x0: Float64Array, gtol: number, maxIteration
       const yHy = dot(y, Hy);
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < n; j++) {
-          H[i * n + j] = H[i * n + j]! - rho * (Hy[i]! * s[j]! + s[i]! * Hy[j]!) + (rho * rho * yHy + rho) * s[i]! * s[j]!;
+          H[i * n + j] =
+            H[i * n + j]! - rho * (Hy[i]! * s[j]! + s[i]! * Hy[j]!) + (rho * rho * yHy + rho) * s[i]! * s[j]!;
         }
       }
     }
@@ -700,7 +742,8 @@ export function fitGarchT(returns: Float64Array | readonly number[], options: Fi
     maxDev = Math.max(maxDev, Math.abs(r[i]! - mean));
   }
   const sd = Math.sqrt(ss / n);
-  if (!(sd > 0) || maxDev <= 1e-12 * Math.max(Math.abs(mean), 1e-300)) throw new GarchError('DEGENERATE', `returns are constant (${mean}): no variance to model`);
+  if (!(sd > 0) || maxDev <= 1e-12 * Math.max(Math.abs(mean), 1e-300))
+    throw new GarchError('DEGENERATE', `returns are constant (${mean}): no variance to model`);
 
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) y[i] = r[i]! / sd;
@@ -757,7 +800,8 @@ export function fitGarchT(returns: Float64Array | readonly number[], options: Fi
     evaluations += run.evaluations;
     if (run.f <= best.f) best = { ...run, iterations: best.iterations + run.iterations };
   }
-  if (!best || !Number.isFinite(best.f)) throw new GarchError('DEGENERATE', 'the likelihood is not finite at any starting value');
+  if (!best || !Number.isFinite(best.f))
+    throw new GarchError('DEGENERATE', 'the likelihood is not finite at any starting value');
   // A run that stalled short of the tolerance (stale curvature, a flat valley) restarts from
   // its end with a fresh Hessian, as long as that still improves the likelihood.
   for (let restart = 0; restart < 5 && best.gradientNorm >= gtol; restart++) {
@@ -812,7 +856,8 @@ export interface VarianceForecast {
  * @param horizon steps ahead, in bars (integer ≥ 1)
  */
 export function forecastVariance(fit: Pick<GarchTFit, 'params' | 'nextVariance'>, horizon: number): VarianceForecast {
-  if (!Number.isInteger(horizon) || horizon < 1) throw new GarchError('INVALID_ARGUMENT', `horizon must be an integer ≥ 1 (bars), got ${horizon}`);
+  if (!Number.isInteger(horizon) || horizon < 1)
+    throw new GarchError('INVALID_ARGUMENT', `horizon must be an integer ≥ 1 (bars), got ${horizon}`);
   const { omega, alpha, beta } = fit.params;
   const perStep = new Array<number>(horizon);
   let v = fit.nextVariance;
@@ -871,7 +916,12 @@ export interface VarCvar {
  * @param confidence e.g. 0.99 (probability, in (0, 1))
  * @param horizon bars (integer ≥ 1); for one day of 1h bars, 24
  */
-export function varCvarT(fit: Pick<GarchTFit, 'params' | 'nextVariance'>, confidence: number, horizon: number, options: VarCvarOptions = {}): VarCvar {
+export function varCvarT(
+  fit: Pick<GarchTFit, 'params' | 'nextVariance'>,
+  confidence: number,
+  horizon: number,
+  options: VarCvarOptions = {},
+): VarCvar {
   assertConfidence(confidence);
   const { total } = forecastVariance(fit, horizon);
   const sigma = Math.sqrt(total);
@@ -879,7 +929,16 @@ export function varCvarT(fit: Pick<GarchTFit, 'params' | 'nextVariance'>, confid
   const quantile = standardizedTQuantile(confidence, nu);
   const shortfall = standardizedTExpectedShortfall(confidence, nu);
   const mean = options.includeMean ? horizon * fit.params.mu : 0;
-  return { var: sigma * quantile - mean, cvar: sigma * shortfall - mean, sigma, mean, quantile, shortfall, confidence, horizon };
+  return {
+    var: sigma * quantile - mean,
+    cvar: sigma * shortfall - mean,
+    sigma,
+    mean,
+    quantile,
+    shortfall,
+    confidence,
+    horizon,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -956,16 +1015,26 @@ function resolveConfig(config: EstimateMarketRiskConfig): ResolvedConfig {
   const windowBars = config.windowBars ?? 2000;
   if (!Number.isInteger(windowBars) || windowBars < 10) fail('windowBars', 'an integer ≥ 10', config.windowBars);
   const minReturns = config.minReturns ?? Math.min(500, windowBars);
-  if (!Number.isInteger(minReturns) || minReturns < 10 || minReturns > windowBars) fail('minReturns', `an integer in [10, windowBars = ${windowBars}]`, config.minReturns);
+  if (!Number.isInteger(minReturns) || minReturns < 10 || minReturns > windowBars)
+    fail('minReturns', `an integer in [10, windowBars = ${windowBars}]`, config.minReturns);
   const refitEveryBars = config.refitEveryBars;
-  if (refitEveryBars !== undefined && (!Number.isInteger(refitEveryBars) || refitEveryBars < 1)) fail('refitEveryBars', 'an integer ≥ 1', refitEveryBars);
+  if (refitEveryBars !== undefined && (!Number.isInteger(refitEveryBars) || refitEveryBars < 1))
+    fail('refitEveryBars', 'an integer ≥ 1', refitEveryBars);
   const confidence = config.confidence ?? 0.99;
   if (!(confidence > 0 && confidence < 1)) fail('confidence', 'a probability in (0, 1)', config.confidence);
   const fitProblem = fitOptionsProblem(config.fit ?? {});
   if (fitProblem) fail('fit', 'valid fit options', fitProblem);
   const minObservations = config.fit?.minObservations ?? minReturns;
-  if (!Number.isInteger(minObservations) || minObservations < 10 || minObservations > minReturns) fail('fit.minObservations', `an integer in [10, minReturns = ${minReturns}]`, minObservations);
-  return { windowBars, refitEveryBars, minReturns, confidence, includeMean: config.includeMean ?? false, fit: { ...config.fit, minObservations } };
+  if (!Number.isInteger(minObservations) || minObservations < 10 || minObservations > minReturns)
+    fail('fit.minObservations', `an integer in [10, minReturns = ${minReturns}]`, minObservations);
+  return {
+    windowBars,
+    refitEveryBars,
+    minReturns,
+    confidence,
+    includeMean: config.includeMean ?? false,
+    fit: { ...config.fit, minObservations },
+  };
 }
 
 interface SeriesState {
@@ -1053,7 +1122,10 @@ function onBar(series: Map<string, SeriesState>, bar: Bar, config: ResolvedConfi
     const previous = state.last;
     if (bar.tsOpen < previous.tsEvent) return undefined;
     previousEvent = previous.tsEvent;
-    const r = bar.tsOpen === previous.tsEvent && validClose(previous) && validClose(bar) ? Math.log(bar.close / previous.close) : NaN;
+    const r =
+      bar.tsOpen === previous.tsEvent && validClose(previous) && validClose(bar)
+        ? Math.log(bar.close / previous.close)
+        : NaN;
     if (Number.isFinite(r)) {
       state.ring[state.head] = r;
       state.head = (state.head + 1) % config.windowBars;

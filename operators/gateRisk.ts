@@ -3,7 +3,17 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { feeOf, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import type { MarketStats } from './trackMarketStats';
 import { positionQty } from './trackPortfolio';
-import type { Instrument, Mode, Order, OrderDenied, OrderIntent, Portfolio, RiskDecision, RiskDenyCode, Symbol } from './types';
+import type {
+  Instrument,
+  Mode,
+  Order,
+  OrderDenied,
+  OrderIntent,
+  Portfolio,
+  RiskDecision,
+  RiskDenyCode,
+  Symbol,
+} from './types';
 
 /** What the gate knows of the market when an intent arrives. */
 export interface RiskMarket {
@@ -123,7 +133,8 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     maxVar: config.maxVar === undefined ? 0.02 : config.maxVar,
     exitParticipation: config.exitParticipation ?? 0.1,
   };
-  const needsMarket = limits.maxHeat !== null || limits.maxCorrelation !== null || limits.volTarget !== null || limits.maxVar !== null;
+  const needsMarket =
+    limits.maxHeat !== null || limits.maxCorrelation !== null || limits.volTarget !== null || limits.maxVar !== null;
   const feePpm = BigInt(Math.round((config.takerFeeBps ?? 10) * 100));
   const allowShort = config.allowShort ?? false;
   const instruments = new Map(config.instruments.map((i) => [i.symbol, i]));
@@ -167,7 +178,8 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     if (instrument.qtyStep > 0n && intent.qty % instrument.qtyStep !== 0n) {
       return deny('QTY_PRECISION', { qty: formatUnits(intent.qty), step: formatUnits(instrument.qtyStep) });
     }
-    if (intent.qty < instrument.minQty) return deny('BELOW_MIN_QTY', { qty: formatUnits(intent.qty), min: formatUnits(instrument.minQty) });
+    if (intent.qty < instrument.minQty)
+      return deny('BELOW_MIN_QTY', { qty: formatUnits(intent.qty), min: formatUnits(instrument.minQty) });
     if (instrument.maxQty !== undefined && intent.qty > instrument.maxQty) {
       return deny('QTY_EXCEEDS_MAX', { qty: formatUnits(intent.qty), max: formatUnits(instrument.maxQty) });
     }
@@ -178,13 +190,18 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     const notionalNumber = unitsToNumber(notional);
     if (intent.side === 'buy') {
       const required = notional + feeOf(notional, feePpm);
-      if (required > portfolio.cash) return deny('NOTIONAL_EXCEEDS_FREE_BALANCE', { required: formatUnits(required), free: formatUnits(portfolio.cash) });
+      if (required > portfolio.cash)
+        return deny('NOTIONAL_EXCEEDS_FREE_BALANCE', {
+          required: formatUnits(required),
+          free: formatUnits(portfolio.cash),
+        });
     } else if (!allowShort && after < 0n) {
       return deny('QTY_EXCEEDS_POSITION', { qty: formatUnits(intent.qty), position: formatUnits(current) });
     }
     if (reduces) return approve(intent, { positionAfter: formatUnits(after) });
 
-    if (notional < instrument.minNotional) return deny('BELOW_MIN_NOTIONAL', { notional: formatUnits(notional), min: formatUnits(instrument.minNotional) });
+    if (notional < instrument.minNotional)
+      return deny('BELOW_MIN_NOTIONAL', { notional: formatUnits(notional), min: formatUnits(instrument.minNotional) });
     if (limits.maxOrderNotional !== undefined && notionalNumber > limits.maxOrderNotional) {
       return deny('NOTIONAL_EXCEEDS_LIMIT', { notional: round(notionalNumber), limit: limits.maxOrderNotional });
     }
@@ -194,7 +211,8 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     }
 
     // 3. Portfolio.
-    if (portfolio.drawdown >= limits.maxDrawdown) return deny('DRAWDOWN_HALT', { drawdown: round(portfolio.drawdown), limit: limits.maxDrawdown });
+    if (portfolio.drawdown >= limits.maxDrawdown)
+      return deny('DRAWDOWN_HALT', { drawdown: round(portfolio.drawdown), limit: limits.maxDrawdown });
     const equity = portfolio.equity;
     if (!(equity > 0)) return deny('LEVERAGE_EXCEEDS_LIMIT', { equity: round(equity) });
     const exposures = exposuresAfter(portfolio, intent.symbol, unitsToNumber(after) * intent.refPrice);
@@ -211,17 +229,33 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       bySector.set(sector, (bySector.get(sector) ?? 0) + abs);
     }
     const leverage = gross / equity;
-    if (leverage > limits.maxLeverage + 1e-9) return deny('LEVERAGE_EXCEEDS_LIMIT', { leverage: round(leverage), limit: limits.maxLeverage });
+    if (leverage > limits.maxLeverage + 1e-9)
+      return deny('LEVERAGE_EXCEEDS_LIMIT', { leverage: round(leverage), limit: limits.maxLeverage });
     const positionPct = Math.abs(exposures.get(intent.symbol) ?? 0) / equity;
     if (positionPct > limits.maxPositionPct + 1e-9) {
-      return deny('POSITION_PCT_EXCEEDS_LIMIT', { position: round(positionPct), limit: limits.maxPositionPct, equity: round(equity) });
+      return deny('POSITION_PCT_EXCEEDS_LIMIT', {
+        position: round(positionPct),
+        limit: limits.maxPositionPct,
+        equity: round(equity),
+      });
     }
     const venuePct = (byVenue.get(instrument.venue) ?? 0) / equity;
-    if (venuePct > limits.maxVenuePct + 1e-9) return deny('VENUE_CONCENTRATION_EXCEEDS_LIMIT', { venue: instrument.venue, exposure: round(venuePct), limit: limits.maxVenuePct });
-    if (leverage > limits.maxStrategyPct + 1e-9) return deny('STRATEGY_CONCENTRATION_EXCEEDS_LIMIT', { exposure: round(leverage), limit: limits.maxStrategyPct });
+    if (venuePct > limits.maxVenuePct + 1e-9)
+      return deny('VENUE_CONCENTRATION_EXCEEDS_LIMIT', {
+        venue: instrument.venue,
+        exposure: round(venuePct),
+        limit: limits.maxVenuePct,
+      });
+    if (leverage > limits.maxStrategyPct + 1e-9)
+      return deny('STRATEGY_CONCENTRATION_EXCEEDS_LIMIT', { exposure: round(leverage), limit: limits.maxStrategyPct });
     const sector = instrument.sector ?? 'unclassified';
     const sectorPct = (bySector.get(sector) ?? 0) / equity;
-    if (sectorPct > limits.maxSectorPct + 1e-9) return deny('SECTOR_CONCENTRATION_EXCEEDS_LIMIT', { sector, exposure: round(sectorPct), limit: limits.maxSectorPct });
+    if (sectorPct > limits.maxSectorPct + 1e-9)
+      return deny('SECTOR_CONCENTRATION_EXCEEDS_LIMIT', {
+        sector,
+        exposure: round(sectorPct),
+        limit: limits.maxSectorPct,
+      });
 
     const numbers: Record<string, number | string> = {
       positionPct: round(positionPct),
@@ -236,7 +270,8 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     const sigma = new Map<Symbol, number>();
     for (const symbol of exposures.keys()) {
       const s = stats?.volatility.get(symbol);
-      if (s === undefined || !Number.isFinite(s)) return deny('RISK_DATA_UNAVAILABLE', { symbol, missing: 'volatility' });
+      if (s === undefined || !Number.isFinite(s))
+        return deny('RISK_DATA_UNAVAILABLE', { symbol, missing: 'volatility' });
       sigma.set(symbol, s);
     }
     const correlation = (a: Symbol, b: Symbol): number | undefined => (a === b ? 1 : stats?.correlation(a, b));
@@ -249,18 +284,24 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
         heat += (Math.abs(value) / equity) * sigma.get(symbol)! * Math.sqrt(liquidity);
       }
       numbers['heat'] = round(heat);
-      if (!(heat <= limits.maxHeat + 1e-9)) return deny('PORTFOLIO_HEAT_EXCEEDS_LIMIT', { heat: round(heat), limit: limits.maxHeat });
+      if (!(heat <= limits.maxHeat + 1e-9))
+        return deny('PORTFOLIO_HEAT_EXCEEDS_LIMIT', { heat: round(heat), limit: limits.maxHeat });
     }
     const orderSign = Math.sign(unitsToNumber(signedDelta));
     if (limits.maxCorrelation !== null) {
       for (const [symbol, value] of exposures) {
         if (symbol === intent.symbol || value === 0) continue;
         const rho = correlation(intent.symbol, symbol);
-        if (rho === undefined) return deny('RISK_DATA_UNAVAILABLE', { symbol: `${intent.symbol}~${symbol}`, missing: 'correlation' });
+        if (rho === undefined)
+          return deny('RISK_DATA_UNAVAILABLE', { symbol: `${intent.symbol}~${symbol}`, missing: 'correlation' });
         // The order adds to the other position's risk when both move together in its direction.
         const adds = rho * orderSign * Math.sign(value) > 0;
         if (adds && Math.abs(rho) > limits.maxCorrelation) {
-          return deny('CORRELATION_EXCEEDS_LIMIT', { with: symbol, correlation: round(rho), limit: limits.maxCorrelation });
+          return deny('CORRELATION_EXCEEDS_LIMIT', {
+            with: symbol,
+            correlation: round(rho),
+            limit: limits.maxCorrelation,
+          });
         }
       }
     }
@@ -287,8 +328,10 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       const var99 = Math.sqrt(Math.max(0, varSquared));
       numbers['volatility'] = round(vol);
       numbers['var99'] = round(var99);
-      if (limits.volTarget !== null && vol > limits.volTarget + 1e-9) return deny('VOLATILITY_EXCEEDS_TARGET', { volatility: round(vol), target: limits.volTarget });
-      if (limits.maxVar !== null && var99 > limits.maxVar + 1e-9) return deny('VAR_EXCEEDS_LIMIT', { var99: round(var99), limit: limits.maxVar });
+      if (limits.volTarget !== null && vol > limits.volTarget + 1e-9)
+        return deny('VOLATILITY_EXCEEDS_TARGET', { volatility: round(vol), target: limits.volTarget });
+      if (limits.maxVar !== null && var99 > limits.maxVar + 1e-9)
+        return deny('VAR_EXCEEDS_LIMIT', { var99: round(var99), limit: limits.maxVar });
     }
     return approve(intent, numbers);
   }

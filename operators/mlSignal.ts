@@ -69,7 +69,6 @@ const IN_SAMPLE = Object.freeze({ reason: 'in-sample' });
 const WARMING_UP = Object.freeze({ reason: 'warming up' });
 const NOT_FINITE = Object.freeze({ reason: 'model output not finite' });
 
-
 /** Last bar time whose label the model saw in training. */
 export function inSampleEnd(model: CompiledModel): number {
   const tf = isTimeframe(model.file.timeframe) ? timeframeMs(model.file.timeframe) : 0;

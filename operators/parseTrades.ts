@@ -1,5 +1,13 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { isTimeframe, type Bar, type DeadLetter, type Side, type Timeframe, type TradeTick, timeframeMs } from './types';
+import {
+  isTimeframe,
+  type Bar,
+  type DeadLetter,
+  type Side,
+  type Timeframe,
+  type TradeTick,
+  timeframeMs,
+} from './types';
 
 /** What a market-data socket or a ccxt `watchTrades` call hands us. */
 export type RawMarketMessage = string | Uint8Array | object;
@@ -18,7 +26,23 @@ export interface ParseTradesConfig {
   readonly scheduler?: SchedulerLike;
 }
 
-const KNOWN_QUOTES = ['USDT', 'FDUSD', 'USDC', 'BUSD', 'TUSD', 'DAI', 'BTC', 'ETH', 'BNB', 'EUR', 'TRY', 'BRL', 'GBP', 'JPY', 'USD'];
+const KNOWN_QUOTES = [
+  'USDT',
+  'FDUSD',
+  'USDC',
+  'BUSD',
+  'TUSD',
+  'DAI',
+  'BTC',
+  'ETH',
+  'BNB',
+  'EUR',
+  'TRY',
+  'BRL',
+  'GBP',
+  'JPY',
+  'USD',
+];
 
 /**
  * Turns raw exchange messages into typed market events.
@@ -68,7 +92,8 @@ class MessageParser {
   parse(message: RawMarketMessage): ParsedMessage {
     if (typeof message === 'string') return this.parseText(message);
     if (message instanceof Uint8Array) return this.parseText(this.decoder.decode(message));
-    if (message !== null && typeof message === 'object') return this.parseObject(message as Record<string, unknown>, message);
+    if (message !== null && typeof message === 'object')
+      return this.parseObject(message as Record<string, unknown>, message);
     return this.dead(`expected a string, bytes or an object, found ${describe(message)}`, message);
   }
 
@@ -137,10 +162,18 @@ class MessageParser {
     if (!(qty > 0) || !scan.literal(text, '",')) return undefined;
 
     if (aggregate) {
-      if (!scan.literal(text, '"f":') || scan.integer(text) < 0 || !scan.literal(text, ',"l":') || scan.integer(text) < 0 || !scan.literal(text, ',')) return undefined;
+      if (
+        !scan.literal(text, '"f":') ||
+        scan.integer(text) < 0 ||
+        !scan.literal(text, ',"l":') ||
+        scan.integer(text) < 0 ||
+        !scan.literal(text, ',')
+      )
+        return undefined;
     } else if (text.startsWith('"b":', scan.pos)) {
       scan.pos += 4;
-      if (scan.integer(text) < 0 || !scan.literal(text, ',"a":') || scan.integer(text) < 0 || !scan.literal(text, ',')) return undefined;
+      if (scan.integer(text) < 0 || !scan.literal(text, ',"a":') || scan.integer(text) < 0 || !scan.literal(text, ','))
+        return undefined;
     }
 
     if (!scan.literal(text, '"T":')) return undefined;
@@ -183,17 +216,35 @@ class MessageParser {
   private parseBinanceTrade(value: Record<string, unknown>, event: 'trade' | 'aggTrade', raw: unknown): ParsedMessage {
     const idKey = event === 'trade' ? 't' : 'a';
     const symbol = value['s'];
-    if (typeof symbol !== 'string' || symbol === '') return this.dead(`${event}: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
+    if (typeof symbol !== 'string' || symbol === '')
+      return this.dead(`${event}: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
     const price = positiveDecimal(value['p']);
-    if (price === undefined) return this.dead(`${event} ${symbol}: field "p" (price) must be a positive decimal, found ${describe(value['p'])}`, raw);
+    if (price === undefined)
+      return this.dead(
+        `${event} ${symbol}: field "p" (price) must be a positive decimal, found ${describe(value['p'])}`,
+        raw,
+      );
     const qty = positiveDecimal(value['q']);
-    if (qty === undefined) return this.dead(`${event} ${symbol}: field "q" (quantity) must be a positive decimal, found ${describe(value['q'])}`, raw);
+    if (qty === undefined)
+      return this.dead(
+        `${event} ${symbol}: field "q" (quantity) must be a positive decimal, found ${describe(value['q'])}`,
+        raw,
+      );
     const tsEvent = value['T'];
-    if (!isTimestamp(tsEvent)) return this.dead(`${event} ${symbol}: field "T" (trade time, ms) must be an integer, found ${describe(tsEvent)}`, raw);
+    if (!isTimestamp(tsEvent))
+      return this.dead(
+        `${event} ${symbol}: field "T" (trade time, ms) must be an integer, found ${describe(tsEvent)}`,
+        raw,
+      );
     const id = value[idKey];
-    if (typeof id !== 'number' && typeof id !== 'string') return this.dead(`${event} ${symbol}: field "${idKey}" (trade id) is missing`, raw);
+    if (typeof id !== 'number' && typeof id !== 'string')
+      return this.dead(`${event} ${symbol}: field "${idKey}" (trade id) is missing`, raw);
     const maker = value['m'];
-    if (typeof maker !== 'boolean') return this.dead(`${event} ${symbol}: field "m" (buyer is maker) must be a boolean, found ${describe(maker)}`, raw);
+    if (typeof maker !== 'boolean')
+      return this.dead(
+        `${event} ${symbol}: field "m" (buyer is maker) must be a boolean, found ${describe(maker)}`,
+        raw,
+      );
     return {
       kind: 'trade',
       venue: this.venue,
@@ -209,22 +260,36 @@ class MessageParser {
 
   private parseBinanceKline(value: Record<string, unknown>, raw: unknown): ParsedMessage | Bar {
     const k = value['k'];
-    if (k === null || typeof k !== 'object') return this.dead(`kline: field "k" must be an object, found ${describe(k)}`, raw);
+    if (k === null || typeof k !== 'object')
+      return this.dead(`kline: field "k" must be an object, found ${describe(k)}`, raw);
     const kline = k as Record<string, unknown>;
     const symbol = kline['s'] ?? value['s'];
-    if (typeof symbol !== 'string' || symbol === '') return this.dead(`kline: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
+    if (typeof symbol !== 'string' || symbol === '')
+      return this.dead(`kline: field "s" (symbol) must be a non-empty string, found ${describe(symbol)}`, raw);
     const interval = kline['i'];
-    if (typeof interval !== 'string' || !isTimeframe(interval)) return this.dead(`kline ${symbol}: field "i" (interval) must be a supported timeframe, found ${describe(interval)}`, raw);
+    if (typeof interval !== 'string' || !isTimeframe(interval))
+      return this.dead(
+        `kline ${symbol}: field "i" (interval) must be a supported timeframe, found ${describe(interval)}`,
+        raw,
+      );
     const tsOpen = kline['t'];
-    if (!isTimestamp(tsOpen)) return this.dead(`kline ${symbol}: field "t" (open time) must be an integer, found ${describe(tsOpen)}`, raw);
+    if (!isTimestamp(tsOpen))
+      return this.dead(`kline ${symbol}: field "t" (open time) must be an integer, found ${describe(tsOpen)}`, raw);
     if (kline['x'] !== true) {
-      return this.dead(`kline ${symbol} ${interval} at ${tsOpen}: not closed yet ("x": ${describe(kline['x'])}); only closed klines become bars`, raw);
+      return this.dead(
+        `kline ${symbol} ${interval} at ${tsOpen}: not closed yet ("x": ${describe(kline['x'])}); only closed klines become bars`,
+        raw,
+      );
     }
     const fields = ['o', 'h', 'l', 'c', 'v'] as const;
     const numbers: number[] = [];
     for (const f of fields) {
       const n = decimal(kline[f]);
-      if (n === undefined || n < 0) return this.dead(`kline ${symbol}: field "${f}" must be a non-negative decimal, found ${describe(kline[f])}`, raw);
+      if (n === undefined || n < 0)
+        return this.dead(
+          `kline ${symbol}: field "${f}" must be a non-negative decimal, found ${describe(kline[f])}`,
+          raw,
+        );
       numbers.push(n);
     }
     const [open, high, low, close, volume] = numbers as [number, number, number, number, number];
@@ -250,15 +315,20 @@ class MessageParser {
 
   private parseCcxtTrade(value: Record<string, unknown>, raw: unknown): ParsedMessage {
     const symbol = value['symbol'];
-    if (typeof symbol !== 'string' || symbol === '') return this.dead(`ccxt trade: "symbol" must be a non-empty string, found ${describe(symbol)}`, raw);
+    if (typeof symbol !== 'string' || symbol === '')
+      return this.dead(`ccxt trade: "symbol" must be a non-empty string, found ${describe(symbol)}`, raw);
     const price = value['price'];
-    if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price)) return this.dead(`ccxt trade ${symbol}: "price" must be a positive number, found ${describe(price)}`, raw);
+    if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price))
+      return this.dead(`ccxt trade ${symbol}: "price" must be a positive number, found ${describe(price)}`, raw);
     const qty = value['amount'];
-    if (typeof qty !== 'number' || !(qty > 0) || !Number.isFinite(qty)) return this.dead(`ccxt trade ${symbol}: "amount" must be a positive number, found ${describe(qty)}`, raw);
+    if (typeof qty !== 'number' || !(qty > 0) || !Number.isFinite(qty))
+      return this.dead(`ccxt trade ${symbol}: "amount" must be a positive number, found ${describe(qty)}`, raw);
     const tsEvent = value['timestamp'];
-    if (!isTimestamp(tsEvent)) return this.dead(`ccxt trade ${symbol}: "timestamp" must be an integer (ms), found ${describe(tsEvent)}`, raw);
+    if (!isTimestamp(tsEvent))
+      return this.dead(`ccxt trade ${symbol}: "timestamp" must be an integer (ms), found ${describe(tsEvent)}`, raw);
     const side = value['side'];
-    if (side !== 'buy' && side !== 'sell') return this.dead(`ccxt trade ${symbol}: "side" must be "buy" or "sell", found ${describe(side)}`, raw);
+    if (side !== 'buy' && side !== 'sell')
+      return this.dead(`ccxt trade ${symbol}: "side" must be "buy" or "sell", found ${describe(side)}`, raw);
     const id = value['id'];
     return {
       kind: 'trade',
@@ -360,7 +430,10 @@ class Scanner {
 }
 
 /** 10^0 … 10^22, built by exact multiplication (every one is an exact double). */
-const POWERS_OF_TEN: readonly number[] = Array.from({ length: 23 }).reduce<number[]>((acc, _, k) => acc.concat(k === 0 ? 1 : acc[k - 1]! * 10), []);
+const POWERS_OF_TEN: readonly number[] = Array.from({ length: 23 }).reduce<number[]>(
+  (acc, _, k) => acc.concat(k === 0 ? 1 : acc[k - 1]! * 10),
+  [],
+);
 
 const DECIMAL = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 

@@ -114,17 +114,25 @@ function bookKey(venue: VenueId, symbol: Symbol): string {
 }
 
 function validate(config: RouteOrdersConfig): void {
-  if (config.venues.length === 0) throw new RangeError('routeOrders config: venues: expected at least one venue, found none');
+  if (config.venues.length === 0)
+    throw new RangeError('routeOrders config: venues: expected at least one venue, found none');
   const seen = new Set<string>();
   config.venues.forEach((venue, i) => {
-    if (seen.has(venue.venue)) throw new RangeError(`routeOrders config: venues[${i}].venue: expected a unique venue id, found ${venue.venue} twice`);
+    if (seen.has(venue.venue))
+      throw new RangeError(
+        `routeOrders config: venues[${i}].venue: expected a unique venue id, found ${venue.venue} twice`,
+      );
     seen.add(venue.venue);
     for (const key of ['takerFeeBps', 'makerFeeBps', 'penaltyBps'] as const) {
       const value = venue[key];
-      if (value !== undefined && !Number.isFinite(value)) throw new RangeError(`routeOrders config: venues[${i}].${key}: expected a finite number of basis points, found ${value}`);
+      if (value !== undefined && !Number.isFinite(value))
+        throw new RangeError(
+          `routeOrders config: venues[${i}].${key}: expected a finite number of basis points, found ${value}`,
+        );
     }
   });
-  if (config.maxBookAgeMs !== undefined && !(config.maxBookAgeMs >= 0)) throw new RangeError(`routeOrders config: maxBookAgeMs: expected ms ≥ 0, found ${config.maxBookAgeMs}`);
+  if (config.maxBookAgeMs !== undefined && !(config.maxBookAgeMs >= 0))
+    throw new RangeError(`routeOrders config: maxBookAgeMs: expected ms ≥ 0, found ${config.maxBookAgeMs}`);
 }
 
 interface Candidate {
@@ -143,7 +151,11 @@ interface Allocation {
 }
 
 /** The plan for one order, given the latest book per venue (pure). */
-export function planRoute(order: Order, bookOf: (venue: VenueId) => OrderBook | undefined, config: RouteOrdersConfig): RoutePlan {
+export function planRoute(
+  order: Order,
+  bookOf: (venue: VenueId) => OrderBook | undefined,
+  config: RouteOrdersConfig,
+): RoutePlan {
   const maxAge = config.maxBookAgeMs ?? 5000;
   const buy = order.side === 'buy';
   const candidates: Candidate[] = [];
@@ -157,16 +169,26 @@ export function planRoute(order: Order, bookOf: (venue: VenueId) => OrderBook | 
     candidates.push({ index, venue, instrument, levels, costFactor: buy ? 1 + rate : 1 - rate });
   });
   const plan = (legs: RouteLeg[], unroutedQty: Units, reason: string): RoutePlan => {
-    const expectedQuote = legs.reduce((sum, leg) => sum + (buy ? leg.expectedNotional + leg.expectedFee : leg.expectedNotional - leg.expectedFee), 0n);
+    const expectedQuote = legs.reduce(
+      (sum, leg) => sum + (buy ? leg.expectedNotional + leg.expectedFee : leg.expectedNotional - leg.expectedFee),
+      0n,
+    );
     return { kind: 'route', parent: order, legs, unroutedQty, expectedQuote, reason, tsEvent: order.tsEvent };
   };
   if (candidates.length === 0) return plan([], order.qty, `no configured venue trades ${order.symbol}`);
 
   if (order.type !== 'market' && order.type !== 'limit') {
     const priced = candidates.filter((c) => c.levels.length > 0);
-    const best = priced.length === 0 ? candidates[0]! : priced.reduce((a, b) => (better(effective(b, b.levels[0]![0]), effective(a, a.levels[0]![0]), buy) ? b : a));
+    const best =
+      priced.length === 0
+        ? candidates[0]!
+        : priced.reduce((a, b) => (better(effective(b, b.levels[0]![0]), effective(a, a.levels[0]![0]), buy) ? b : a));
     const leg = makeLeg(order, best, order.qty, { qty: 0n, notional: 0n });
-    return plan([leg], 0n, `${order.type} not split: ${priced.length === 0 ? `no fresh book, first venue trading ${order.symbol}` : `best effective top of book`} → ${best.venue.venue}`);
+    return plan(
+      [leg],
+      0n,
+      `${order.type} not split: ${priced.length === 0 ? `no fresh book, first venue trading ${order.symbol}` : `best effective top of book`} → ${best.venue.venue}`,
+    );
   }
 
   const limit = order.type === 'limit' ? order.limitPrice : undefined;
@@ -181,7 +203,9 @@ export function planRoute(order: Order, bookOf: (venue: VenueId) => OrderBook | 
     });
     if (!tooSmall) break;
     const a = allocations.get(tooSmall.index)!;
-    dropped.push(`${tooSmall.venue.venue} (qty ${formatUnits(a.qty)}, notional ${formatUnits(a.notional)} below its minimum)`);
+    dropped.push(
+      `${tooSmall.venue.venue} (qty ${formatUnits(a.qty)}, notional ${formatUnits(a.notional)} below its minimum)`,
+    );
     usable = usable.filter((c) => c !== tooSmall);
   }
 
@@ -194,12 +218,20 @@ export function planRoute(order: Order, bookOf: (venue: VenueId) => OrderBook | 
   let restVenue: Candidate | undefined;
   if (limit !== undefined && rest > 0n) {
     // The remainder of a limit order rests where making is cheapest (and the venue's lot allows it).
-    const makerCost = (c: Candidate): number => (c.venue.makerFeeBps ?? c.venue.takerFeeBps) + (c.venue.penaltyBps ?? 0);
+    const makerCost = (c: Candidate): number =>
+      (c.venue.makerFeeBps ?? c.venue.takerFeeBps) + (c.venue.penaltyBps ?? 0);
     const fits = candidates.filter((c) => {
       const total = (legs.get(c.index)?.qty ?? 0n) + rest;
-      return floorToStep(rest, c.instrument.qtyStep) === rest && total >= c.instrument.minQty && notionalOf(total, toUnits(limit)) >= c.instrument.minNotional;
+      return (
+        floorToStep(rest, c.instrument.qtyStep) === rest &&
+        total >= c.instrument.minQty &&
+        notionalOf(total, toUnits(limit)) >= c.instrument.minNotional
+      );
     });
-    restVenue = fits.reduce<Candidate | undefined>((best, c) => (best === undefined || makerCost(c) < makerCost(best) ? c : best), undefined);
+    restVenue = fits.reduce<Candidate | undefined>(
+      (best, c) => (best === undefined || makerCost(c) < makerCost(best) ? c : best),
+      undefined,
+    );
     if (restVenue) {
       const leg = legs.get(restVenue.index);
       if (leg) leg.qty += rest;
@@ -208,12 +240,21 @@ export function planRoute(order: Order, bookOf: (venue: VenueId) => OrderBook | 
     }
   }
 
-  const routed = [...legs.entries()].sort(([a], [b]) => a - b).map(([index, leg]) => makeLeg(order, candidates.find((c) => c.index === index)!, leg.qty, leg.take));
-  const parts = routed.map((leg) => `${leg.venue} ${formatUnits(leg.order.qty)}${leg.expectedPrice === undefined ? '' : ` @ ${round(leg.expectedPrice)}`}`);
+  const routed = [...legs.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([index, leg]) => makeLeg(order, candidates.find((c) => c.index === index)!, leg.qty, leg.take));
+  const parts = routed.map(
+    (leg) =>
+      `${leg.venue} ${formatUnits(leg.order.qty)}${leg.expectedPrice === undefined ? '' : ` @ ${round(leg.expectedPrice)}`}`,
+  );
   const reason = [
-    routed.length === 0 ? 'no venue has liquidity' : `${config.split === false ? 'single venue' : 'best effective price after fees'}: ${parts.join(', ')}`,
+    routed.length === 0
+      ? 'no venue has liquidity'
+      : `${config.split === false ? 'single venue' : 'best effective price after fees'}: ${parts.join(', ')}`,
     restVenue ? `rest ${formatUnits(order.qty - taken)} rests on ${restVenue.venue.venue} (lowest maker fee)` : '',
-    rest > 0n ? `unrouted ${formatUnits(rest)} (${limit === undefined ? 'beyond visible depth' : 'no venue can rest it'})` : '',
+    rest > 0n
+      ? `unrouted ${formatUnits(rest)} (${limit === undefined ? 'beyond visible depth' : 'no venue can rest it'})`
+      : '',
     dropped.length > 0 ? `dropped ${dropped.join(', ')}` : '',
   ]
     .filter((part) => part !== '')
@@ -238,12 +279,17 @@ function marketable(price: number, limit: number | undefined, buy: boolean): boo
 }
 
 /** Takes the best effective levels across all venues first (ties: venue order, then book order). */
-function allocateGreedy(order: Order, usable: readonly Candidate[], limit: number | undefined): Map<number, Allocation> {
+function allocateGreedy(
+  order: Order,
+  usable: readonly Candidate[],
+  limit: number | undefined,
+): Map<number, Allocation> {
   const buy = order.side === 'buy';
   const levels: { c: Candidate; price: number; qty: Units; rank: number }[] = [];
   for (const c of usable) {
     c.levels.forEach(([price, qty], rank) => {
-      if (marketable(price, limit, buy)) levels.push({ c, price, qty: floorToStep(toUnits(qty), c.instrument.qtyStep), rank });
+      if (marketable(price, limit, buy))
+        levels.push({ c, price, qty: floorToStep(toUnits(qty), c.instrument.qtyStep), rank });
     });
   }
   levels.sort((a, b) => {
@@ -268,7 +314,11 @@ function allocateGreedy(order: Order, usable: readonly Candidate[], limit: numbe
 }
 
 /** The one venue that fills the most, then at the best effective average price. */
-function allocateSingle(order: Order, usable: readonly Candidate[], limit: number | undefined): Map<number, Allocation> {
+function allocateSingle(
+  order: Order,
+  usable: readonly Candidate[],
+  limit: number | undefined,
+): Map<number, Allocation> {
   let best: { c: Candidate; a: Allocation } | undefined;
   for (const c of usable) {
     const a = allocateGreedy(order, [c], limit).get(c.index);
@@ -281,7 +331,8 @@ function allocateSingle(order: Order, usable: readonly Candidate[], limit: numbe
       if (a.qty > best.a.qty) best = { c, a };
       continue;
     }
-    const avg = (x: { c: Candidate; a: Allocation }): number => (unitsToNumber(x.a.notional) / unitsToNumber(x.a.qty)) * x.c.costFactor;
+    const avg = (x: { c: Candidate; a: Allocation }): number =>
+      (unitsToNumber(x.a.notional) / unitsToNumber(x.a.qty)) * x.c.costFactor;
     if (better(avg({ c, a }), avg(best), order.side === 'buy')) best = { c, a };
   }
   return best ? new Map([[best.c.index, best.a]]) : new Map();

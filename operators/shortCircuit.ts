@@ -73,7 +73,10 @@ export function increasesRisk(item: HaltableItem): boolean {
  * @param kill$ the kill switch (e.g. GPIO BCM17, debounced): a pressed value, an error or completion latches.
  * @param config release scheduler and classifiers; see {@link HaltOnKillConfig}.
  */
-export function haltOnKill<T extends HaltableItem>(kill$: Observable<unknown>, config: HaltOnKillConfig<T> = {}): MonoTypeOperatorFunction<T> {
+export function haltOnKill<T extends HaltableItem>(
+  kill$: Observable<unknown>,
+  config: HaltOnKillConfig<T> = {},
+): MonoTypeOperatorFunction<T> {
   const scheduler = config.scheduler ?? asapScheduler;
   const isPressed = config.isPressed ?? ((value: unknown) => value !== false);
   const addsRisk: (item: T) => boolean = config.increasesRisk ?? increasesRisk;

@@ -128,7 +128,8 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
             qty,
             refPrice: signal.price,
             targetQty,
-            reducesRisk: absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
+            reducesRisk:
+              absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
             tsEvent: signal.tsEvent,
             reason,
           });
@@ -147,7 +148,7 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
 export function kellyFractionOf(strength: number, payoff: number, buffer: number): number {
   const p = 0.5 + ((1 - buffer) * Math.min(1, Math.max(0, strength))) / 2;
   const kelly = p - (1 - p) / payoff;
-  return kelly > 0 ? kelly : 0;
+  return Math.max(kelly, 0);
 }
 
 function rebalanceFloor(targetQty: Units, threshold: number): Units {

@@ -126,7 +126,10 @@ function applyTrade(portfolio: Portfolio, fill: Fill): Portfolio {
 export function markToMarket(portfolio: Portfolio, symbol: string, price: number, tsEvent: number): Portfolio {
   const position = portfolio.positions[symbol];
   if (!position) return tsEvent === portfolio.tsEvent ? portfolio : { ...portfolio, tsEvent };
-  return revalue({ ...portfolio, positions: { ...portfolio.positions, [symbol]: { ...position, markPrice: price } } }, tsEvent);
+  return revalue(
+    { ...portfolio, positions: { ...portfolio.positions, [symbol]: { ...position, markPrice: price } } },
+    tsEvent,
+  );
 }
 
 function revalue(portfolio: Portfolio, tsEvent: number): Portfolio {

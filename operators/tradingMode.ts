@@ -116,9 +116,12 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
   const reduceAt = config.reduceDrawdown ?? 0.15;
   const recoverBelow = config.recoverDrawdown ?? 0.1;
   const emergencyAt = config.emergencyDrawdown ?? 0.25;
-  if (!MODES.includes(initial)) throw new ModeConfigError(`trackTradingMode: initial must be one of ${MODES.join(', ')}, found ${String(initial)}`);
+  if (!MODES.includes(initial))
+    throw new ModeConfigError(`trackTradingMode: initial must be one of ${MODES.join(', ')}, found ${String(initial)}`);
   if (!(recoverBelow >= 0 && recoverBelow < reduceAt && reduceAt < emergencyAt && emergencyAt <= 1)) {
-    throw new ModeConfigError(`trackTradingMode: drawdown thresholds must satisfy 0 ≤ recoverDrawdown < reduceDrawdown < emergencyDrawdown ≤ 1, found ${recoverBelow}, ${reduceAt}, ${emergencyAt}`);
+    throw new ModeConfigError(
+      `trackTradingMode: drawdown thresholds must satisfy 0 ≤ recoverDrawdown < reduceDrawdown < emergencyDrawdown ≤ 1, found ${recoverBelow}, ${reduceAt}, ${emergencyAt}`,
+    );
   }
 
   return (source) =>
@@ -152,7 +155,8 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
         if (next === mode) return;
         const from = mode;
         mode = next;
-        const still = MODE_SEVERITY[next] < MODE_SEVERITY[from] && next !== 'Normal' ? `; still ${next}: ${causes()}` : '';
+        const still =
+          MODE_SEVERITY[next] < MODE_SEVERITY[from] && next !== 'Normal' ? `; still ${next}: ${causes()}` : '';
         subscriber.next({ kind: 'mode-changed', from, to: next, reason: `${reason}${still}`, tsEvent });
       };
       const latch = (reason: string, tsEvent: Timestamp): void => {
@@ -161,7 +165,10 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
       };
 
       const onInput = (input: ModeInput): void => {
-        if (!Number.isFinite(input.tsEvent)) throw new ModeInputError(`${String(input.kind)}: tsEvent must be a finite time in ms, found ${String(input.tsEvent)}`);
+        if (!Number.isFinite(input.tsEvent))
+          throw new ModeInputError(
+            `${String(input.kind)}: tsEvent must be a finite time in ms, found ${String(input.tsEvent)}`,
+          );
         switch (input.kind) {
           case 'kill-switch':
             killPressed = input.pressed;
@@ -176,7 +183,10 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
             return;
           }
           case 'mode-request':
-            if (!MODES.includes(input.to)) throw new ModeInputError(`mode-request: to must be one of ${MODES.join(', ')}, found ${String(input.to)}`);
+            if (!MODES.includes(input.to))
+              throw new ModeInputError(
+                `mode-request: to must be one of ${MODES.join(', ')}, found ${String(input.to)}`,
+              );
             if (input.to === 'Emergency') {
               if (!latched) latch(`operator: ${input.reason}`, input.tsEvent);
               return;
@@ -187,7 +197,8 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
             return;
           case 'portfolio': {
             const dd = input.drawdown;
-            if (!Number.isFinite(dd) || dd < 0) throw new ModeInputError(`portfolio: drawdown must be a finite fraction ≥ 0, found ${String(dd)}`);
+            if (!Number.isFinite(dd) || dd < 0)
+              throw new ModeInputError(`portfolio: drawdown must be a finite fraction ≥ 0, found ${String(dd)}`);
             drawdown = dd;
             if (acknowledged !== undefined && dd < emergencyAt) acknowledged = undefined;
             if (dd >= emergencyAt && (acknowledged === undefined || dd > acknowledged)) {
@@ -243,7 +254,11 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
  * @param initial the same `initial` as {@link trackTradingMode}'s config. Default `Normal`.
  */
 export function currentMode(initial: Mode = 'Normal'): OperatorFunction<ModeChanged, Mode> {
-  return (changes) => changes.pipe(map((change) => change.to), startWith(initial));
+  return (changes) =>
+    changes.pipe(
+      map((change) => change.to),
+      startWith(initial),
+    );
 }
 
 function fmt(fraction: number): string {

@@ -57,7 +57,20 @@ export interface TradeTick {
 /** Bar timeframes, as ccxt spells them. */
 export type Timeframe = '1m' | '3m' | '5m' | '15m' | '30m' | '1h' | '2h' | '4h' | '6h' | '8h' | '12h' | '1d';
 
-export const TIMEFRAMES: readonly Timeframe[] = ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d'];
+export const TIMEFRAMES: readonly Timeframe[] = [
+  '1m',
+  '3m',
+  '5m',
+  '15m',
+  '30m',
+  '1h',
+  '2h',
+  '4h',
+  '6h',
+  '8h',
+  '12h',
+  '1d',
+];
 
 const TIMEFRAME_MS: Readonly<Record<Timeframe, number>> = {
   '1m': 60_000,
@@ -79,7 +92,7 @@ export function timeframeMs(timeframe: Timeframe): number {
 }
 
 export function isTimeframe(value: string): value is Timeframe {
-  return Object.prototype.hasOwnProperty.call(TIMEFRAME_MS, value);
+  return Object.hasOwn(TIMEFRAME_MS, value);
 }
 
 /**

@@ -71,14 +71,16 @@ export async function backtestBars(
   const reportFile = path.join(outDir, 'report.json');
 
   const scheduler = new VirtualTimeScheduler();
-  const venue = acceptingBooks(executeOrders({
-    instruments: [config.instrument],
-    initialCash: config.initialCash,
-    quote: config.instrument.quote,
-    ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
-    ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
-    allowShort: config.sizing?.allowShort ?? false,
-  }));
+  const venue = acceptingBooks(
+    executeOrders({
+      instruments: [config.instrument],
+      initialCash: config.initialCash,
+      quote: config.instrument.quote,
+      ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
+      ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
+      allowShort: config.sizing?.allowShort ?? false,
+    }),
+  );
   const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
   const byTime = new Map<number, Bar>();
@@ -94,7 +96,11 @@ export async function backtestBars(
   );
   const kill$ =
     options.killAt !== undefined
-      ? timer(new Date(options.killAt), scheduler).pipe(map(() => ({ reason: `simulated kill switch press at ${new Date(options.killAt!).toISOString()} (--kill-at)` })))
+      ? timer(new Date(options.killAt), scheduler).pipe(
+          map(() => ({
+            reason: `simulated kill switch press at ${new Date(options.killAt!).toISOString()} (--kill-at)`,
+          })),
+        )
       : undefined;
   const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
     tap((event: PipelineEvent) => {
@@ -133,12 +139,19 @@ export async function backtestBars(
           break;
       }
     }),
-    filter((event: PipelineEvent): event is Exclude<PipelineEvent, { kind: 'portfolio' }> => event.kind !== 'portfolio'),
+    filter(
+      (event: PipelineEvent): event is Exclude<PipelineEvent, { kind: 'portfolio' }> => event.kind !== 'portfolio',
+    ),
   );
   const header = {
     kind: 'run-started',
     mode: 'backtest',
-    config: { file: path.relative(process.cwd(), config.file), name: config.name, hash: config.hash, tier: config.tier },
+    config: {
+      file: path.relative(process.cwd(), config.file),
+      name: config.name,
+      hash: config.hash,
+      tier: config.tier,
+    },
     data: path.basename(options.dataFile ?? ''),
     model: options.model ? options.model.file.id : null,
     features: buildLayout(config.features).names,
@@ -162,6 +175,6 @@ export async function backtestBars(
     ...report.build(),
     journal: { file: journalFile, lines: journal.lines },
   };
-  writeFileSync(reportFile, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(reportFile, `${JSON.stringify(result, null, 2)}\n`);
   return { report: result, reportFile, journalFile };
 }

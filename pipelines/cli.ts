@@ -18,7 +18,10 @@ import type { BacktestReport } from '../operators/backtestReport';
 function parseTime(value: string): number {
   if (/^\d{10,}$/.test(value)) return Number(value);
   const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`expected an ISO date (2024-01-31, 2024-01-31T12:00:00Z) or epoch ms, found "${value}"`);
+  if (!Number.isFinite(ms))
+    throw new InvalidArgumentError(
+      `expected an ISO date (2024-01-31, 2024-01-31T12:00:00Z) or epoch ms, found "${value}"`,
+    );
   return ms;
 }
 
@@ -43,8 +46,18 @@ export function formatReport(report: BacktestReport): string {
     ['signals', `long ${report.signals.long}, short ${report.signals.short}, flat ${report.signals.flat}`],
     ['orders denied by risk', denied.length ? denied.map(([k, v]) => `${k}×${v}`).join(', ') : 'none'],
     ['data', `${report.gaps} gaps (${report.missingBars} bars missing), ${report.deadLetters} bad rows/messages`],
-    ['mode', `${report.mode.final} at the end (${report.mode.changes} changes)${report.ordersHalted ? `, ${report.ordersHalted} orders halted by the kill switch` : ''}`],
-    ['open positions', Object.keys(report.finalPositions).length ? Object.entries(report.finalPositions).map(([s, q]) => `${s} ${q}`).join(', ') : 'none (flat)'],
+    [
+      'mode',
+      `${report.mode.final} at the end (${report.mode.changes} changes)${report.ordersHalted ? `, ${report.ordersHalted} orders halted by the kill switch` : ''}`,
+    ],
+    [
+      'open positions',
+      Object.keys(report.finalPositions).length
+        ? Object.entries(report.finalPositions)
+            .map(([s, q]) => `${s} ${q}`)
+            .join(', ')
+        : 'none (flat)',
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
@@ -65,29 +78,54 @@ export function buildCli(): Command {
     .option('-o, --out <dir>', 'folder for journal.jsonl and report.json (default: out/<config name>)')
     .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
     .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
-    .option('--kill-at <time>', 'fire drill: simulate a kill-switch press at this time; the run must end flat', parseTime)
+    .option(
+      '--kill-at <time>',
+      'fire drill: simulate a kill-switch press at this time; the run must end flat',
+      parseTime,
+    )
     .option('-q, --quiet', 'no progress output')
-    .action(async (opts: { config: string; data: string; out?: string; from?: number; until?: number; killAt?: number; quiet?: boolean }) => {
-      const started = process.hrtime.bigint();
-      const result = await runBacktest({
-        configFile: opts.config,
-        dataFile: opts.data,
-        ...(opts.out ? { outDir: opts.out } : {}),
-        ...(opts.from !== undefined ? { from: opts.from } : {}),
-        ...(opts.until !== undefined ? { until: opts.until } : {}),
-        ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
-        ...(opts.quiet ? {} : { onProgress: (done: number, bar: { tsEvent: number }) => process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`) }),
-      });
-      if (!opts.quiet) process.stderr.write('\n');
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const { report } = result;
-      process.stdout.write(`backtest ${report.config.name} (config ${report.config.hash}) on ${path.basename(opts.data)}\n`);
-      if (report.model) {
-        process.stdout.write(`  ML model ${report.model.id}: out-of-sample accuracy ${pct(report.model.oosAccuracy)}, trained until ${report.model.trainedUntil} (earlier bars get no ML signal)\n`);
-      }
-      process.stdout.write(`${formatReport(report)}\n`);
-      process.stdout.write(`  report: ${result.reportFile}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`);
-    });
+    .action(
+      async (opts: {
+        config: string;
+        data: string;
+        out?: string;
+        from?: number;
+        until?: number;
+        killAt?: number;
+        quiet?: boolean;
+      }) => {
+        const started = process.hrtime.bigint();
+        const result = await runBacktest({
+          configFile: opts.config,
+          dataFile: opts.data,
+          ...(opts.out ? { outDir: opts.out } : {}),
+          ...(opts.from !== undefined ? { from: opts.from } : {}),
+          ...(opts.until !== undefined ? { until: opts.until } : {}),
+          ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
+          ...(opts.quiet
+            ? {}
+            : {
+                onProgress: (done: number, bar: { tsEvent: number }) =>
+                  process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`),
+              }),
+        });
+        if (!opts.quiet) process.stderr.write('\n');
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const { report } = result;
+        process.stdout.write(
+          `backtest ${report.config.name} (config ${report.config.hash}) on ${path.basename(opts.data)}\n`,
+        );
+        if (report.model) {
+          process.stdout.write(
+            `  ML model ${report.model.id}: out-of-sample accuracy ${pct(report.model.oosAccuracy)}, trained until ${report.model.trainedUntil} (earlier bars get no ML signal)\n`,
+          );
+        }
+        process.stdout.write(`${formatReport(report)}\n`);
+        process.stdout.write(
+          `  report: ${result.reportFile}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`,
+        );
+      },
+    );
 
   program
     .command('train')
@@ -133,15 +171,31 @@ export function buildCli(): Command {
       .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
     if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
     command.action(
-      async (opts: { config: string; out?: string; killSwitch: string; leds?: boolean; warmupBars?: string; statusEvery: string; apiUrl?: string; wsUrl?: string; ccxtOptions?: string; confirmLive?: boolean }) => {
+      async (opts: {
+        config: string;
+        out?: string;
+        killSwitch: string;
+        leds?: boolean;
+        warmupBars?: string;
+        statusEvery: string;
+        apiUrl?: string;
+        wsUrl?: string;
+        ccxtOptions?: string;
+        confirmLive?: boolean;
+      }) => {
         const kinds = ['gpio', 'signal', 'both', 'none'];
-        if (!kinds.includes(opts.killSwitch)) throw new InvalidArgumentError(`--kill-switch: expected one of ${kinds.join(', ')}, found "${opts.killSwitch}"`);
+        if (!kinds.includes(opts.killSwitch))
+          throw new InvalidArgumentError(
+            `--kill-switch: expected one of ${kinds.join(', ')}, found "${opts.killSwitch}"`,
+          );
         let ccxtOptions: Record<string, unknown> | undefined;
         if (opts.ccxtOptions !== undefined) {
           try {
             ccxtOptions = JSON.parse(opts.ccxtOptions) as Record<string, unknown>;
           } catch (err) {
-            throw new InvalidArgumentError(`--ccxt-options: expected JSON, found ${JSON.stringify(opts.ccxtOptions)} (${(err as Error).message})`);
+            throw new InvalidArgumentError(
+              `--ccxt-options: expected JSON, found ${JSON.stringify(opts.ccxtOptions)} (${(err as Error).message})`,
+            );
           }
         }
         const stop$ = new Subject<void>();
@@ -172,12 +226,20 @@ export function buildCli(): Command {
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
-            ...(mode === 'live' && apiKey && secret ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } } : {}),
+            ...(mode === 'live' && apiKey && secret
+              ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
+              : {}),
           });
           process.stdout.write(
             `${mode} session ${summary.config.name} ended: ${summary.warmupBars} warm-up bars, ${summary.liveBars} live bars, ` +
               `${summary.orders} orders, ${summary.fills} fills, ${summary.denied} denied by risk; mode ${summary.finalMode}; ` +
-              `equity ${summary.equity.toFixed(2)}; positions ${Object.keys(summary.positions).length ? Object.entries(summary.positions).map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}\n` +
+              `equity ${summary.equity.toFixed(2)}; positions ${
+                Object.keys(summary.positions).length
+                  ? Object.entries(summary.positions)
+                      .map(([k, v]) => `${k} ${v}`)
+                      .join(', ')
+                  : 'none'
+              }\n` +
               `  journal: ${summary.journal}\n  audit: ${summary.audit}\n`,
           );
         } finally {
@@ -190,39 +252,55 @@ export function buildCli(): Command {
 
   program
     .command('download')
-    .description('download historical bars with ccxt fetchOHLCV (paged, resumable, with progress) into a CSV for backtest/train')
+    .description(
+      'download historical bars with ccxt fetchOHLCV (paged, resumable, with progress) into a CSV for backtest/train',
+    )
     .requiredOption('-e, --exchange <id>', 'ccxt exchange id, e.g. binance, kraken, coinbase, bybit, okx')
     .requiredOption('-s, --symbol <symbol>', 'unified symbol, e.g. BTC/USDT')
     .requiredOption('-t, --timeframe <tf>', 'bar timeframe: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d')
-    .requiredOption('--since <time>', 'first bar (ISO date/time, UTC, or epoch ms); ignored when --out already holds bars (resume)')
+    .requiredOption(
+      '--since <time>',
+      'first bar (ISO date/time, UTC, or epoch ms); ignored when --out already holds bars (resume)',
+    )
     .requiredOption('-o, --out <file>', 'CSV to create, or to continue after its last complete row')
     .option('--until <time>', 'end of the range, exclusive (default: now)')
     .option('--limit <n>', "bars per request (default: the exchange's maximum)")
     .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, proxy)")
-    .action(async (opts: { exchange: string; symbol: string; timeframe: string; since: string; out: string; until?: string; limit?: string; apiUrl?: string }) => {
-      const abort = new AbortController();
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      try {
-        const { runDownload } = require('./download') as typeof DownloadModule;
-        const summary = await runDownload(
-          {
-            exchange: opts.exchange,
-            symbol: opts.symbol,
-            timeframe: opts.timeframe,
-            since: opts.since,
-            out: opts.out,
-            ...(opts.until !== undefined ? { until: opts.until } : {}),
-            ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-            ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
-          },
-          { progress: process.stderr, signal: abort.signal },
-        );
-        if (summary.aborted) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSignal);
-      }
-    });
+    .action(
+      async (opts: {
+        exchange: string;
+        symbol: string;
+        timeframe: string;
+        since: string;
+        out: string;
+        until?: string;
+        limit?: string;
+        apiUrl?: string;
+      }) => {
+        const abort = new AbortController();
+        const onSignal = (): void => abort.abort();
+        process.once('SIGINT', onSignal);
+        try {
+          const { runDownload } = require('./download') as typeof DownloadModule;
+          const summary = await runDownload(
+            {
+              exchange: opts.exchange,
+              symbol: opts.symbol,
+              timeframe: opts.timeframe,
+              since: opts.since,
+              out: opts.out,
+              ...(opts.until !== undefined ? { until: opts.until } : {}),
+              ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+              ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+            },
+            { progress: process.stderr, signal: abort.signal },
+          );
+          if (summary.aborted) process.exitCode = 130;
+        } finally {
+          process.off('SIGINT', onSignal);
+        }
+      },
+    );
 
   return program;
 }

@@ -60,7 +60,9 @@ export function loadConfig(file: string): PipelineConfig {
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (err) {
-    throw new ConfigError(absolute, [{ key: '', expected: 'a readable YAML or JSON file', found: (err as Error).message }]);
+    throw new ConfigError(absolute, [
+      { key: '', expected: 'a readable YAML or JSON file', found: (err as Error).message },
+    ]);
   }
   return parseConfig(text, absolute);
 }
@@ -74,16 +76,25 @@ export function parseConfig(text: string, file: string): PipelineConfig {
       file,
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return { key: '', expected: 'valid YAML/JSON', found: e.message.split('\n')[0] ?? e.message, ...(pos ? { line: pos.line, column: pos.col } : {}) };
+        return {
+          key: '',
+          expected: 'valid YAML/JSON',
+          found: e.message.split('\n')[0] ?? e.message,
+          ...(pos ? { line: pos.line, column: pos.col } : {}),
+        };
       }),
     );
   }
   const raw: unknown = doc.toJS();
-  const locate = (keyPath: readonly PropertyKey[]): { line?: number; column?: number } => locateKey(doc, lineCounter, keyPath);
+  const locate = (keyPath: readonly PropertyKey[]): { line?: number; column?: number } =>
+    locateKey(doc, lineCounter, keyPath);
 
   const parsed = pipelineConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.map((issue) => problemOf(issue, raw, locate)));
+    throw new ConfigError(
+      file,
+      parsed.error.issues.map((issue) => problemOf(issue, raw, locate)),
+    );
   }
   const config = parsed.data;
   const problems = semanticProblems(config).map((p) => ({ ...p, ...locate(p.keyPath) }));
@@ -140,7 +151,12 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
     try {
       published = buildLayout(config.features).names;
     } catch (err) {
-      problems.push({ keyPath: ['features'], key: 'features', expected: 'unique feature ids', found: (err as Error).message });
+      problems.push({
+        keyPath: ['features'],
+        key: 'features',
+        expected: 'unique feature ids',
+        found: (err as Error).message,
+      });
     }
   }
   const known = new Set([...published, ...BAR_FIELDS]);
@@ -157,17 +173,29 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
     }
   };
   config.signals.ta?.rules.forEach((rule, i) => {
-    const fields = rule.kind === 'cross' ? ['fast', 'slow'] : rule.kind === 'band' ? ['lower', 'upper', 'price'] : ['feature'];
+    const fields =
+      rule.kind === 'cross' ? ['fast', 'slow'] : rule.kind === 'band' ? ['lower', 'upper', 'price'] : ['feature'];
     const refs = ruleRefs(rule);
     refs.forEach((ref, j) => checkRef(ref, ['signals', 'ta', 'rules', i, fields[j] ?? 'feature']));
   });
-  if (config.signals.ta?.strengthFilter) checkRef(config.signals.ta.strengthFilter.feature, ['signals', 'ta', 'strengthFilter', 'feature']);
+  if (config.signals.ta?.strengthFilter)
+    checkRef(config.signals.ta.strengthFilter.feature, ['signals', 'ta', 'strengthFilter', 'feature']);
   const weights = config.signals.fuse.weights;
   if ((weights.ta ?? 0) > 0 && !config.signals.ta) {
-    problems.push({ keyPath: ['signals', 'fuse', 'weights', 'ta'], key: 'signals.fuse.weights.ta', expected: 'a signals.ta section for a weighted ta source', found: 'no signals.ta' });
+    problems.push({
+      keyPath: ['signals', 'fuse', 'weights', 'ta'],
+      key: 'signals.fuse.weights.ta',
+      expected: 'a signals.ta section for a weighted ta source',
+      found: 'no signals.ta',
+    });
   }
   if ((weights.ml ?? 0) > 0 && !config.signals.ml) {
-    problems.push({ keyPath: ['signals', 'fuse', 'weights', 'ml'], key: 'signals.fuse.weights.ml', expected: 'a signals.ml section for a weighted ml source', found: 'no signals.ml' });
+    problems.push({
+      keyPath: ['signals', 'fuse', 'weights', 'ml'],
+      key: 'signals.fuse.weights.ml',
+      expected: 'a signals.ml section for a weighted ml source',
+      found: 'no signals.ml',
+    });
   }
   for (const source of ['sentiment', 'onchain', 'macro', 'news'] as const) {
     if ((weights[source] ?? 0) > 0) {
@@ -181,12 +209,17 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
   }
   config.signals.ml?.training?.inputs.forEach((input, i) => {
     checkRef(input.ref, ['signals', 'ml', 'training', 'inputs', i, 'ref']);
-    if (input.relativeTo !== undefined) checkRef(input.relativeTo, ['signals', 'ml', 'training', 'inputs', i, 'relativeTo']);
+    if (input.relativeTo !== undefined)
+      checkRef(input.relativeTo, ['signals', 'ml', 'training', 'inputs', i, 'relativeTo']);
   });
   return problems;
 }
 
-function problemOf(issue: z.core.$ZodIssue, raw: unknown, locate: (p: readonly PropertyKey[]) => { line?: number; column?: number }): ConfigProblem {
+function problemOf(
+  issue: z.core.$ZodIssue,
+  raw: unknown,
+  locate: (p: readonly PropertyKey[]) => { line?: number; column?: number },
+): ConfigProblem {
   const keyPath = issue.path;
   const value = valueAt(raw, keyPath);
   switch (issue.code) {
@@ -203,25 +236,50 @@ function problemOf(issue: z.core.$ZodIssue, raw: unknown, locate: (p: readonly P
       };
     }
     case 'invalid_type':
-      return { key: dotted(keyPath), expected: value === undefined ? `${issue.expected} (required)` : issue.expected, found: describe(value), ...locate(keyPath) };
+      return {
+        key: dotted(keyPath),
+        expected: value === undefined ? `${issue.expected} (required)` : issue.expected,
+        found: describe(value),
+        ...locate(keyPath),
+      };
     case 'invalid_value':
-      return { key: dotted(keyPath), expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, found: describe(value), ...locate(keyPath) };
+      return {
+        key: dotted(keyPath),
+        expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+        found: describe(value),
+        ...locate(keyPath),
+      };
     case 'invalid_union': {
       if ('discriminator' in issue && issue.discriminator) {
         const options = (issue as unknown as { options?: unknown[] }).options ?? [];
-        return { key: dotted(keyPath), expected: `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, found: describe(value), ...locate(keyPath) };
+        return {
+          key: dotted(keyPath),
+          expected: `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`,
+          found: describe(value),
+          ...locate(keyPath),
+        };
       }
       const expected = issue.errors
         .map((branch) => branch.map((e) => (e.code === 'invalid_type' ? e.expected : e.message)).join(' and '))
         .join(' or ');
-      return { key: dotted(keyPath), expected: expected || 'a valid value', found: describe(value), ...locate(keyPath) };
+      return {
+        key: dotted(keyPath),
+        expected: expected || 'a valid value',
+        found: describe(value),
+        ...locate(keyPath),
+      };
     }
     case 'too_small':
     case 'too_big': {
       const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
       const relation = issue.code === 'too_small' ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<';
       const what = issue.origin === 'array' ? 'number of items' : issue.origin === 'string' ? 'length' : 'a number';
-      return { key: dotted(keyPath), expected: `${what} ${relation} ${String(bound)}`, found: describe(value), ...locate(keyPath) };
+      return {
+        key: dotted(keyPath),
+        expected: `${what} ${relation} ${String(bound)}`,
+        found: describe(value),
+        ...locate(keyPath),
+      };
     }
     case 'invalid_format':
       return { key: dotted(keyPath), expected: issue.message, found: describe(value), ...locate(keyPath) };
@@ -235,23 +293,35 @@ function allowedKeys(keyPath: readonly PropertyKey[]): string[] {
   let schema: unknown = pipelineConfigSchema;
   for (const key of keyPath) {
     schema = unwrap(schema);
-    if (schema && typeof schema === 'object' && 'shape' in schema) schema = (schema as { shape: Record<string, unknown> }).shape[String(key)];
-    else if (schema && typeof schema === 'object' && 'element' in schema) schema = (schema as { element: unknown }).element;
+    if (schema && typeof schema === 'object' && 'shape' in schema)
+      schema = (schema as { shape: Record<string, unknown> }).shape[String(key)];
+    else if (schema && typeof schema === 'object' && 'element' in schema)
+      schema = (schema as { element: unknown }).element;
     else return [];
   }
   schema = unwrap(schema);
-  return schema && typeof schema === 'object' && 'shape' in schema ? Object.keys((schema as { shape: object }).shape) : [];
+  return schema && typeof schema === 'object' && 'shape' in schema
+    ? Object.keys((schema as { shape: object }).shape)
+    : [];
 }
 
 function unwrap(schema: unknown): unknown {
   let current = schema;
-  for (let i = 0; i < 5 && current && typeof current === 'object' && 'unwrap' in current && !('shape' in current); i++) {
+  for (
+    let i = 0;
+    i < 5 && current && typeof current === 'object' && 'unwrap' in current && !('shape' in current);
+    i++
+  ) {
     current = (current as { unwrap(): unknown }).unwrap();
   }
   return current;
 }
 
-function locateKey(doc: Document, lineCounter: LineCounter, keyPath: readonly PropertyKey[]): { line?: number; column?: number } {
+function locateKey(
+  doc: Document,
+  lineCounter: LineCounter,
+  keyPath: readonly PropertyKey[],
+): { line?: number; column?: number } {
   // Find the deepest node that exists on the path; point at its key when there is one.
   for (let depth = keyPath.length; depth >= 0; depth--) {
     const parentPath = keyPath.slice(0, depth - 1) as unknown[];
@@ -291,7 +361,10 @@ function valueAt(raw: unknown, keyPath: readonly PropertyKey[]): unknown {
 }
 
 function dotted(keyPath: readonly PropertyKey[]): string {
-  return keyPath.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return keyPath.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function describe(value: unknown): string {
@@ -339,7 +412,9 @@ function editDistance(a: string, b: string): number {
 /** JSON with object keys sorted, so equal configs hash equal whatever the key order in the file. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 

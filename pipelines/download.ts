@@ -14,7 +14,12 @@ import type { Writable } from 'node:stream';
 import { Observable, asyncScheduler, fromEvent, takeUntil, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { timeframeMs, isTimeframe, type BarGap, type Timeframe, type Timestamp } from '../operators/types';
-import { makeOhlcvHistorySource, parseOhlcvHistoryConfig, type OhlcvHistoryConfig, type OhlcvRetry } from '../sources/ohlcvHistory';
+import {
+  makeOhlcvHistorySource,
+  parseOhlcvHistoryConfig,
+  type OhlcvHistoryConfig,
+  type OhlcvRetry,
+} from '../sources/ohlcvHistory';
 import { makeCsvBarFileSink, readCsvBarFileTail, type CsvBarRow } from '../sinks/csvBarFile';
 
 export const DownloadOptionsSchema = z.strictObject({
@@ -103,18 +108,27 @@ export async function runDownload(options: DownloadOptions, io: DownloadIo): Pro
   const scheduler = io.scheduler ?? asyncScheduler;
   const parsed = DownloadOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    throw new DownloadError('INVALID_OPTION', parsed.error.issues.map((issue) => describeOptionIssue(issue, options)).join('; '));
+    throw new DownloadError(
+      'INVALID_OPTION',
+      parsed.error.issues.map((issue) => describeOptionIssue(issue, options)).join('; '),
+    );
   }
   const o = parsed.data;
   if (!isTimeframe(o.timeframe)) {
-    throw new DownloadError('INVALID_OPTION', `download: timeframe: expected one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, found ${JSON.stringify(o.timeframe)}`);
+    throw new DownloadError(
+      'INVALID_OPTION',
+      `download: timeframe: expected one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, found ${JSON.stringify(o.timeframe)}`,
+    );
   }
   const timeframe = o.timeframe;
   const step = timeframeMs(timeframe);
   const requestedSince = parseTime(o.since, 'since');
   const until = o.until === undefined ? Math.floor(scheduler.now()) : parseTime(o.until, 'until');
   if (until <= requestedSince) {
-    throw new DownloadError('INVALID_OPTION', `download: until: expected a time after since (${iso(requestedSince)}), found ${iso(until)}`);
+    throw new DownloadError(
+      'INVALID_OPTION',
+      `download: until: expected a time after since (${iso(requestedSince)}), found ${iso(until)}`,
+    );
   }
 
   // The source's own checks (exchange id, symbol form, timeframe offered…) before touching the file.
@@ -130,7 +144,9 @@ export async function runDownload(options: DownloadOptions, io: DownloadIo): Pro
   };
 
   if (tail.incompleteTail !== null) {
-    write(`${o.out}: last line was incomplete (${JSON.stringify(truncate(tail.incompleteTail, 60))}, ${tail.incompleteTail.length} bytes), probably from an interrupted run; cutting it off`);
+    write(
+      `${o.out}: last line was incomplete (${JSON.stringify(truncate(tail.incompleteTail, 60))}, ${tail.incompleteTail.length} bytes), probably from an interrupted run; cutting it off`,
+    );
   }
   if (resumedAfter !== null) {
     const note = since !== requestedSince ? ` (since=${iso(requestedSince)} only applies to a new file)` : '';
@@ -194,50 +210,48 @@ export async function runDownload(options: DownloadOptions, io: DownloadIo): Pro
       resolve(summary(true));
       return;
     }
-    source$
-      .pipe(takeUntil(abort$), makeCsvBarFileSink({ path: o.out }))
-      .subscribe({
-        next: (event) => {
-          if (event.kind === 'csv-opened') return;
-          const page = event.batch;
-          for (const bar of page.bars) {
-            if (previousTsOpen !== null && bar.tsOpen - previousTsOpen > step) {
-              const from = previousTsOpen + step;
-              gaps.push(
-                Object.freeze({
-                  kind: 'gap',
-                  venue: page.venue,
-                  symbol: page.symbol,
-                  timeframe,
-                  from,
-                  to: bar.tsOpen,
-                  missing: Math.round((bar.tsOpen - from) / step),
-                  tsEvent: bar.tsEvent,
-                }),
-              );
-            }
-            firstTsOpen ??= bar.tsOpen;
-            previousTsOpen = bar.tsOpen;
+    source$.pipe(takeUntil(abort$), makeCsvBarFileSink({ path: o.out })).subscribe({
+      next: (event) => {
+        if (event.kind === 'csv-opened') return;
+        const page = event.batch;
+        for (const bar of page.bars) {
+          if (previousTsOpen !== null && bar.tsOpen - previousTsOpen > step) {
+            const from = previousTsOpen + step;
+            gaps.push(
+              Object.freeze({
+                kind: 'gap',
+                venue: page.venue,
+                symbol: page.symbol,
+                timeframe,
+                from,
+                to: bar.tsOpen,
+                missing: Math.round((bar.tsOpen - from) / step),
+                tsEvent: bar.tsEvent,
+              }),
+            );
           }
-          barsWritten += event.rows;
-          pages = page.progress.pages;
-          requests = page.progress.requests;
-          retries = page.progress.retries;
-          write(
-            `${label}: ${barsWritten} bars written (+${event.rows}), up to ${iso(page.progress.reached)}, ` +
-              `${(100 * fractionOf(page.progress.reached, since, until)).toFixed(1)}%`,
-          );
-        },
-        error: (error: unknown) => {
-          write(`${label}: stopped after ${barsWritten} bars written to ${o.out}; run again to resume`);
-          reject(error);
-        },
-        complete: () => {
-          const result = summary(aborted());
-          for (const line of describeSummary(result)) write(line);
-          resolve(result);
-        },
-      });
+          firstTsOpen ??= bar.tsOpen;
+          previousTsOpen = bar.tsOpen;
+        }
+        barsWritten += event.rows;
+        pages = page.progress.pages;
+        requests = page.progress.requests;
+        retries = page.progress.retries;
+        write(
+          `${label}: ${barsWritten} bars written (+${event.rows}), up to ${iso(page.progress.reached)}, ` +
+            `${(100 * fractionOf(page.progress.reached, since, until)).toFixed(1)}%`,
+        );
+      },
+      error: (error: unknown) => {
+        write(`${label}: stopped after ${barsWritten} bars written to ${o.out}; run again to resume`);
+        reject(error);
+      },
+      complete: () => {
+        const result = summary(aborted());
+        for (const line of describeSummary(result)) write(line);
+        resolve(result);
+      },
+    });
   });
 }
 
@@ -253,14 +267,20 @@ function describeOptionIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return `download: ${issue.message} (known options: ${Object.keys(DownloadOptionsSchema.shape).join(', ')})`;
   }
   const found = issue.path.reduce<unknown>(
-    (value, k) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[String(k)] : undefined),
+    (value, k) =>
+      typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[String(k)] : undefined,
     input,
   );
   const expected = EXPECTED[key] ?? (issue.code === 'invalid_type' ? issue.expected : issue.message);
   return `download: ${key}: expected ${expected}, found ${found === undefined ? 'nothing' : JSON.stringify(found)}`;
 }
 
-function sourceConfigFor(o: z.output<typeof DownloadOptionsSchema>, timeframe: Timeframe, since: Timestamp, until: Timestamp): OhlcvHistoryConfig {
+function sourceConfigFor(
+  o: z.output<typeof DownloadOptionsSchema>,
+  timeframe: Timeframe,
+  since: Timestamp,
+  until: Timestamp,
+): OhlcvHistoryConfig {
   return {
     exchange: o.exchange,
     symbol: o.symbol,
@@ -292,13 +312,15 @@ export function describeSummary(s: DownloadSummary): string[] {
   } else {
     lines.push(
       `${label}: ${how}: ${s.barsWritten} bars written to ${s.out}, ${iso(s.firstTsOpen!)} … ${iso(s.lastTsOpen!)} ` +
-        `(${s.pages} pages, ${s.requests} requests, ${s.retries} ${s.retries === 1 ? "retry" : "retries"})`,
+        `(${s.pages} pages, ${s.requests} requests, ${s.retries} ${s.retries === 1 ? 'retry' : 'retries'})`,
     );
   }
   if (s.gaps.length === 0) {
     if (s.barsWritten > 0) lines.push(`${label}: no gaps`);
   } else {
-    lines.push(`${label}: ${s.gaps.length} gap${s.gaps.length === 1 ? '' : 's'}, ${s.missingBars} bars missing (not filled):`);
+    lines.push(
+      `${label}: ${s.gaps.length} gap${s.gaps.length === 1 ? '' : 's'}, ${s.missingBars} bars missing (not filled):`,
+    );
     for (const gap of s.gaps.slice(0, 20)) {
       lines.push(`  ${iso(gap.from)} → ${iso(gap.to)}: ${gap.missing} bar${gap.missing === 1 ? '' : 's'} missing`);
     }
@@ -324,10 +346,19 @@ export function parseTime(value: string | number, option: string): Timestamp {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : fail();
   const text = value.trim();
   if (/^\d{12,}$/.test(text)) return Number.isSafeInteger(Number(text)) ? Number(text) : fail();
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
   if (!match) return fail();
   const [, y, mo, d, h = '0', mi = '0', s = '0', ms = '0', zone] = match;
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms.padEnd(3, '0')));
+  const local = Date.UTC(
+    Number(y),
+    Number(mo) - 1,
+    Number(d),
+    Number(h),
+    Number(mi),
+    Number(s),
+    Number(ms.padEnd(3, '0')),
+  );
   const check = new Date(local);
   if (
     check.getUTCFullYear() !== Number(y) ||

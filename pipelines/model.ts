@@ -1,7 +1,13 @@
 /** Loading and saving ML model files (the side-effect half of operators/mlModel). */
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { compileModel, MODEL_FORMAT, MODEL_FORMAT_VERSION, type CompiledModel, type ModelFile } from '../operators/mlModel';
+import {
+  compileModel,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  type CompiledModel,
+  type ModelFile,
+} from '../operators/mlModel';
 import { canonicalJson, type PipelineConfig } from './config';
 
 export class ModelError extends Error {
@@ -34,10 +40,16 @@ export function loadModelFor(config: PipelineConfig): CompiledModel {
     throw new ModelError(file, `not a JSON model file: ${(err as Error).message}`);
   }
   if (model.format !== MODEL_FORMAT || model.version !== MODEL_FORMAT_VERSION) {
-    throw new ModelError(file, `expected format "${MODEL_FORMAT}" version ${MODEL_FORMAT_VERSION}, found ${JSON.stringify(model.format)} version ${JSON.stringify(model.version)}`);
+    throw new ModelError(
+      file,
+      `expected format "${MODEL_FORMAT}" version ${MODEL_FORMAT_VERSION}, found ${JSON.stringify(model.format)} version ${JSON.stringify(model.version)}`,
+    );
   }
   if (model.symbol !== config.instrument.symbol || model.timeframe !== config.timeframe) {
-    throw new ModelError(file, `trained for ${model.symbol} ${model.timeframe}, but the config trades ${config.instrument.symbol} ${config.timeframe}`);
+    throw new ModelError(
+      file,
+      `trained for ${model.symbol} ${model.timeframe}, but the config trades ${config.instrument.symbol} ${config.timeframe}`,
+    );
   }
   const configured = new Map(config.features.map((f) => [f.id, canonicalJson(f)]));
   const mismatched = model.features.filter((f) => configured.get(f.id) !== canonicalJson(f));
@@ -49,7 +61,10 @@ export function loadModelFor(config: PipelineConfig): CompiledModel {
   }
   const expectedInputs = model.inputs.length;
   if (model.normalization.mean.length !== expectedInputs || model.normalization.std.length !== expectedInputs) {
-    throw new ModelError(file, `normalisation has ${model.normalization.mean.length} entries for ${expectedInputs} inputs`);
+    throw new ModelError(
+      file,
+      `normalisation has ${model.normalization.mean.length} entries for ${expectedInputs} inputs`,
+    );
   }
   try {
     return compileModel(model);
@@ -69,7 +84,7 @@ export function saveModel(file: string, model: ModelFile): { path: string; previ
     try {
       const old = JSON.parse(readFileSync(file, 'utf8')) as Partial<ModelFile>;
       const id = typeof old.id === 'string' ? old.id.slice(0, 12) : 'previous';
-      previous = file.replace(/\.json$/, '') + `.${id}.json`;
+      previous = `${file.replace(/\.json$/, '')}.${id}.json`;
       if (!existsSync(previous)) renameSync(file, previous);
     } catch {
       previous = `${file}.bak`;
@@ -77,7 +92,7 @@ export function saveModel(file: string, model: ModelFile): { path: string; previ
     }
   }
   const temporary = `${file}.tmp`;
-  writeFileSync(temporary, JSON.stringify(model, null, 1) + '\n');
+  writeFileSync(temporary, `${JSON.stringify(model, null, 1)}\n`);
   renameSync(temporary, file);
   return previous ? { path: file, previous } : { path: file };
 }

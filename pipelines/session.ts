@@ -49,7 +49,12 @@ import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import type { Bar, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
 import { timeframeMs } from '../operators/types';
-import { makeKillSwitchSource, makeSignalKillSwitchSource, type KillSwitchEvent, type SignalEmitter } from '../hardware/killSwitch';
+import {
+  makeKillSwitchSource,
+  makeSignalKillSwitchSource,
+  type KillSwitchEvent,
+  type SignalEmitter,
+} from '../hardware/killSwitch';
 import { makeStatusLedSink } from '../hardware/statusLeds';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { makeJournalSink, type Journaled } from '../sinks/journal';
@@ -128,7 +133,14 @@ export class SessionError extends Bot4Error<SessionErrorCode> {
 }
 
 /** Mode changes, kill-switch presses and orders stopped by it: the audit trail. */
-const AUDIT_KINDS = new Set(['session', 'mode-changed', 'order-halted', 'kill-switch', 'cancel-all', 'breaker-state-changed']);
+const AUDIT_KINDS = new Set([
+  'session',
+  'mode-changed',
+  'order-halted',
+  'kill-switch',
+  'cancel-all',
+  'breaker-state-changed',
+]);
 
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
   const scheduler = options.scheduler ?? asyncScheduler;
@@ -138,10 +150,16 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   const config = loadConfig(options.configFile);
   if (options.mode === 'live') {
     if (!options.confirmLive) {
-      throw new SessionError('LIVE_NOT_CONFIRMED', 'live trading sends real orders with real money: pass --confirm-live to confirm (and try `run-pipeline paper` first)');
+      throw new SessionError(
+        'LIVE_NOT_CONFIRMED',
+        'live trading sends real orders with real money: pass --confirm-live to confirm (and try `run-pipeline paper` first)',
+      );
     }
     if (!options.credentials?.apiKey || !options.credentials.secret) {
-      throw new SessionError('MISSING_CREDENTIALS', 'live trading needs API keys in the environment: BOT4_API_KEY and BOT4_API_SECRET (BOT4_API_PASSWORD where the exchange has a passphrase)');
+      throw new SessionError(
+        'MISSING_CREDENTIALS',
+        'live trading needs API keys in the environment: BOT4_API_KEY and BOT4_API_SECRET (BOT4_API_PASSWORD where the exchange has a passphrase)',
+      );
     }
   }
   const model: CompiledModel | undefined = config.signals.ml ? loadModelFor(config) : undefined;
@@ -159,7 +177,9 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   const journalFile = path.join(outDir, 'journal.jsonl');
   const auditFile = path.join(outDir, 'audit.jsonl');
   const startedAt = scheduler.now();
-  log(`${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${instrument.symbol} ${config.timeframe}; journal ${journalFile}`);
+  log(
+    `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${instrument.symbol} ${config.timeframe}; journal ${journalFile}`,
+  );
 
   // Live bars first (buffered), so that nothing closes unseen while the history loads.
   const feedEvents$ = new Subject<FeedEvent>();
@@ -171,8 +191,13 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     until,
     ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
   });
-  const handover = new BarHandover((from, until) => makeOhlcvHistorySource(historyConfig(from, until), { scheduler }).pipe(map((page) => page.bars)));
-  const liveSubscription = makeCcxtOhlcvSource({ exchange, symbols: [instrument.symbol], timeframes: [config.timeframe], ...endpoints }, { scheduler }).subscribe({
+  const handover = new BarHandover((from, until) =>
+    makeOhlcvHistorySource(historyConfig(from, until), { scheduler }).pipe(map((page) => page.bars)),
+  );
+  const liveSubscription = makeCcxtOhlcvSource(
+    { exchange, symbols: [instrument.symbol], timeframes: [config.timeframe], ...endpoints },
+    { scheduler },
+  ).subscribe({
     next: (e) => {
       if (e.kind === 'bar') {
         if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) handover.live(e);
@@ -192,7 +217,11 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     warmup = (
       await lastValueFrom(
         makeOhlcvHistorySource(historyConfig(firstOpen, Math.floor(startedAt / tf) * tf), { scheduler }).pipe(
-          tap((page) => log(`warm-up: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`)),
+          tap((page) =>
+            log(
+              `warm-up: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`,
+            ),
+          ),
           map((page) => page.bars),
           toArray(),
         ),
@@ -201,7 +230,10 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     if (warmup.length === 0) throw new Error('the exchange returned no bars');
   } catch (err) {
     liveSubscription.unsubscribe();
-    throw new SessionError('WARMUP_FAILED', `warm-up history could not be loaded from ${exchange}: ${(err as Error).message}`);
+    throw new SessionError(
+      'WARMUP_FAILED',
+      `warm-up history could not be loaded from ${exchange}: ${(err as Error).message}`,
+    );
   }
   const lastClose = warmup[warmup.length - 1]!.close;
 
@@ -224,7 +256,13 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     }
     // The account as the exchange has it is where the portfolio starts.
     initial = portfolioFromAccount(snapshot, instrument.quote, { [instrument.symbol]: lastClose }, startedAt);
-    log(`account: ${Object.entries(snapshot.balances).map(([asset, b]) => `${asset} ${formatUnits(b.total)}`).join(', ') || 'empty'}; equity ${initial.equity.toFixed(2)} ${instrument.quote}`);
+    log(
+      `account: ${
+        Object.entries(snapshot.balances)
+          .map(([asset, b]) => `${asset} ${formatUnits(b.total)}`)
+          .join(', ') || 'empty'
+      }; equity ${initial.equity.toFixed(2)} ${instrument.quote}`,
+    );
     venue = acceptingBooks(asVenue(makeCcxtVenue(venueConfig, { scheduler }), (event) => venueSide$.next(event)));
   } else {
     venue = makePaperExchange({
@@ -239,17 +277,25 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   }
 
   const stopped$ = new Subject<void>();
-  const stopSubscription = (options.stop$ ?? NEVER).subscribe({ next: () => stopped$.next(), complete: () => stopped$.next() });
+  const stopSubscription = (options.stop$ ?? NEVER).subscribe({
+    next: () => stopped$.next(),
+    complete: () => stopped$.next(),
+  });
   const warmedUp$ = new Subject<void>();
-  const bars$ = handover.bars(warmup, tf, () => {
-    log(`warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()}`);
-    warmedUp$.next();
-    warmedUp$.complete();
-  }).pipe(takeUntil(stopped$));
+  const bars$ = handover
+    .bars(warmup, tf, () => {
+      log(`warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()}`);
+      warmedUp$.next();
+      warmedUp$.complete();
+    })
+    .pipe(takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
   const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
-  const books$ = options.mode === 'paper' ? makeCcxtOrderBookSource({ exchange, symbols: [instrument.symbol], depth: 20, ...endpoints }, { scheduler }) : EMPTY;
+  const books$ =
+    options.mode === 'paper'
+      ? makeCcxtOrderBookSource({ exchange, symbols: [instrument.symbol], depth: 20, ...endpoints }, { scheduler })
+      : EMPTY;
   const market$ = warmedUp$.pipe(
     switchMap(() => merge(trades$, books$)),
     filter((e): e is TradeTick | OrderBook => {
@@ -263,9 +309,14 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   const kills: Observable<KillSwitchEvent>[] = [];
   const kind = options.killSwitch ?? 'signal';
   if (kind === 'gpio' || kind === 'both') kills.push(makeKillSwitchSource({ scheduler }));
-  if (kind === 'signal' || kind === 'both') kills.push(makeSignalKillSwitchSource({ scheduler, ...(options.signalEmitter ? { emitter: options.signalEmitter } : {}) }));
+  if (kind === 'signal' || kind === 'both')
+    kills.push(
+      makeSignalKillSwitchSource({ scheduler, ...(options.signalEmitter ? { emitter: options.signalEmitter } : {}) }),
+    );
   const kill$ = kills.length > 0 ? merge(...kills).pipe(share()) : undefined;
-  const killLog = kill$?.subscribe((press) => log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`));
+  const killLog = kill$?.subscribe((press) =>
+    log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`),
+  );
 
   // Circuit breakers: every feed and venue event is an outcome of its component.
   const outcomes$ = merge(
@@ -280,7 +331,11 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     ),
     venueSide$.pipe(
       map((e): ComponentOutcome | undefined =>
-        e.kind === 'venue-throttled' ? { component: 'venue', ok: false, tsEvent: scheduler.now() } : e.kind === 'venue-resumed' ? { component: 'venue', ok: true, tsEvent: scheduler.now() } : undefined,
+        e.kind === 'venue-throttled'
+          ? { component: 'venue', ok: false, tsEvent: scheduler.now() }
+          : e.kind === 'venue-resumed'
+            ? { component: 'venue', ok: true, tsEvent: scheduler.now() }
+            : undefined,
       ),
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
@@ -362,9 +417,15 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     symbol: instrument.symbol,
     tsEvent: startedAt,
   };
-  const journal = lastValueFrom(makeJournalSink({ file: journalFile, append: true, bufferBytes: 1, syncEachFlush: options.mode === 'live' })(concat(of(header), journalEvents$)));
+  const journal = lastValueFrom(
+    makeJournalSink({ file: journalFile, append: true, bufferBytes: 1, syncEachFlush: options.mode === 'live' })(
+      concat(of(header), journalEvents$),
+    ),
+  );
   const audit = lastValueFrom(
-    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true })(concat(of(header), journalEvents$.pipe(filter((e) => AUDIT_KINDS.has(e.kind))))),
+    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true })(
+      concat(of(header), journalEvents$.pipe(filter((e) => AUDIT_KINDS.has(e.kind)))),
+    ),
   );
   // Status LEDs follow the mode.
   const ledSubscription = options.leds
@@ -392,8 +453,15 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     venueSide$.complete();
     feedEvents$.complete();
   }
-  const positions = Object.fromEntries(Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]));
-  if (Object.keys(positions).length > 0) log(`open positions at stop: ${Object.entries(positions).map(([s, q]) => `${s} ${q}`).join(', ')}`);
+  const positions = Object.fromEntries(
+    Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
+  );
+  if (Object.keys(positions).length > 0)
+    log(
+      `open positions at stop: ${Object.entries(positions)
+        .map(([s, q]) => `${s} ${q}`)
+        .join(', ')}`,
+    );
   return {
     mode: options.mode,
     config: { name: config.name, hash: config.hash },
@@ -512,7 +580,12 @@ async function accountSnapshot(venue: ReturnType<typeof makeCcxtVenue>): Promise
 }
 
 /** The portfolio an exchange account amounts to: quote cash, and holdings valued at `price`. */
-export function portfolioFromAccount(snapshot: VenueAccountSnapshot, quote: string, prices: Readonly<Record<string, number>>, tsEvent: number): Portfolio {
+export function portfolioFromAccount(
+  snapshot: VenueAccountSnapshot,
+  quote: string,
+  prices: Readonly<Record<string, number>>,
+  tsEvent: number,
+): Portfolio {
   const cash = snapshot.balances[quote]?.total ?? 0n;
   const positions: Record<string, Position> = {};
   let cost = 0n;
@@ -546,7 +619,9 @@ export function portfolioFromAccount(snapshot: VenueAccountSnapshot, quote: stri
 function defaultWarmup(config: PipelineConfig): number {
   const indicators = buildLayout(config.features).warmup;
   const stats = (config.risk?.marketStats?.minReturns ?? 50) + 1;
-  const garch = config.risk?.garch ? (config.risk.garch.minReturns ?? Math.min(500, config.risk.garch.windowBars ?? 2000)) + 1 : 0;
+  const garch = config.risk?.garch
+    ? (config.risk.garch.minReturns ?? Math.min(500, config.risk.garch.windowBars ?? 2000)) + 1
+    : 0;
   return Math.max(300, indicators + 1, stats, garch);
 }
 

@@ -149,7 +149,10 @@ export interface PipelineDeps {
  * guards the very last step before the venue, so no risk-increasing order reaches the venue after
  * a press — not even one already on its way through the operators.
  */
-export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (sources: PipelineSources) => Observable<PipelineEvent> {
+export function tradingPipeline(
+  config: PipelineConfig,
+  deps: PipelineDeps,
+): (sources: PipelineSources) => Observable<PipelineEvent> {
   const { instrument } = config;
   const sizing = config.sizing ?? {};
   const risk = config.risk ?? {};
@@ -159,7 +162,8 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
   const features = computeFeatures({ features: config.features });
   const ta = config.signals.ta ? taSignal(config.signals.ta) : undefined;
   if (config.signals.ml && !deps.model) throw new Error(`config ${config.file} has signals.ml but no model was loaded`);
-  const ml = config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
+  const ml =
+    config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
   const fuse = fuseSignals(config.signals.fuse);
   const size = sizePosition({ instrument, ...sizing });
   const { marketStats: statsConfig, garch: garchConfig, ...limits } = risk;
@@ -206,28 +210,39 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
       const killPresses$ = (kill$ ?? NEVER).pipe(
         materialize(),
         take(1),
-        map((n): KillSwitchChanged => ({
-          kind: 'kill-switch',
-          pressed: true,
-          reason:
-            n.kind === 'N'
-              ? (n.value.reason ?? 'kill switch pressed')
-              : n.kind === 'E'
-                ? `kill switch stream failed (${(n.error as Error)?.message ?? String(n.error)}): treated as pressed`
-                : 'kill switch stream ended: treated as pressed',
-          tsEvent: deps.scheduler.now(),
-        })),
+        map(
+          (n): KillSwitchChanged => ({
+            kind: 'kill-switch',
+            pressed: true,
+            reason:
+              n.kind === 'N'
+                ? (n.value.reason ?? 'kill switch pressed')
+                : n.kind === 'E'
+                  ? `kill switch stream failed (${(n.error as Error)?.message ?? String(n.error)}): treated as pressed`
+                  : 'kill switch stream ended: treated as pressed',
+            tsEvent: deps.scheduler.now(),
+          }),
+        ),
         shareReplay({ bufferSize: 1, refCount: false }),
       );
 
       // Connected last, once every consumer is subscribed, so that even a synchronous source
       // reaches all of them.
-      const sequenced$ = connectable(bars$.pipe(sequenceBars({ scheduler: deps.scheduler })), { connector: () => new Subject(), resetOnDisconnect: false });
+      const sequenced$ = connectable(bars$.pipe(sequenceBars({ scheduler: deps.scheduler })), {
+        connector: () => new Subject(),
+        resetOnDisconnect: false,
+      });
       const marketBars$ = sequenced$.pipe(filter((e): e is Bar => e.kind === 'bar'));
       // Other market data lasts as long as the bars: when they end, the session ends.
       const barsEnded$ = new Subject<void>();
-      const venue$: Obs<PipelineVenueOutput> = merge(marketBars$, (market$ ?? EMPTY).pipe(takeUntil(barsEnded$)), toVenue$).pipe(deps.venue, share());
-      const venueBars$ = venue$.pipe(filter((e): e is Bar => e.kind === 'bar' && e.symbol === instrument.symbol && e.timeframe === config.timeframe));
+      const venue$: Obs<PipelineVenueOutput> = merge(
+        marketBars$,
+        (market$ ?? EMPTY).pipe(takeUntil(barsEnded$)),
+        toVenue$,
+      ).pipe(deps.venue, share());
+      const venueBars$ = venue$.pipe(
+        filter((e): e is Bar => e.kind === 'bar' && e.symbol === instrument.symbol && e.timeframe === config.timeframe),
+      );
 
       // 1. Fed-back state first: it must see bar N before the decision chain does.
       subscriptions.add(
@@ -238,7 +253,9 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
           )
           .subscribe({ next: (p) => portfolio.next(p), error: fail }),
       );
-      subscriptions.add(venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }));
+      subscriptions.add(
+        venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }),
+      );
 
       // 2. Safety: breakers, the mode machine, emergency flattening, the kill switch guard.
       const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
@@ -272,7 +289,13 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
                 open.delete(item.clientOrderId);
-                emit({ kind: 'order-halted', clientOrderId: item.clientOrderId, signalId: item.signalId, reason: 'kill switch pressed', tsEvent: deps.scheduler.now() });
+                emit({
+                  kind: 'order-halted',
+                  clientOrderId: item.clientOrderId,
+                  signalId: item.signalId,
+                  reason: 'kill switch pressed',
+                  tsEvent: deps.scheduler.now(),
+                });
               },
             }),
           )
@@ -322,12 +345,23 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
             map((signal) => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
-              return { signal, portfolio: portfolio.value, pending, ...(volatility === undefined ? {} : { volatility }) };
+              return {
+                signal,
+                portfolio: portfolio.value,
+                pending,
+                ...(volatility === undefined ? {} : { volatility }),
+              };
             }),
             size,
             map((intent) => {
               emit(intent);
-              return { intent, portfolio: portfolio.value, mode, pending: pendingFor(intent.symbol), market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {} };
+              return {
+                intent,
+                portfolio: portfolio.value,
+                mode,
+                pending: pendingFor(intent.symbol),
+                market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {},
+              };
             }),
             gate,
           )
@@ -336,7 +370,10 @@ export function tradingPipeline(config: PipelineConfig, deps: PipelineDeps): (so
               emit(decision);
               if (decision.kind === 'approved') {
                 const order = decision.order;
-                open.set(order.clientOrderId, { symbol: order.symbol, remaining: order.side === 'buy' ? order.qty : -order.qty });
+                open.set(order.clientOrderId, {
+                  symbol: order.symbol,
+                  remaining: order.side === 'buy' ? order.qty : -order.qty,
+                });
                 approved$.next(order);
               }
             },

@@ -15,7 +15,14 @@ import * as path from 'node:path';
 import { NeuralNetwork } from 'brain.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, featureVector, normalizationOf, type ModelFile, type ModelInput } from '../operators/mlModel';
+import {
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  featureVector,
+  normalizationOf,
+  type ModelFile,
+  type ModelInput,
+} from '../operators/mlModel';
 import type { Bar, Features } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
 import { canonicalJson, loadConfig, type PipelineConfig } from './config';
@@ -63,7 +70,11 @@ export interface TrainModelOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-export async function trainModel(config: PipelineConfig, bars: readonly Bar[], options: TrainModelOptions): Promise<ModelFile> {
+export async function trainModel(
+  config: PipelineConfig,
+  bars: readonly Bar[],
+  options: TrainModelOptions,
+): Promise<ModelFile> {
   const ml = config.signals.ml;
   const training = ml?.training;
   if (!ml || !training) {
@@ -71,7 +82,9 @@ export async function trainModel(config: PipelineConfig, bars: readonly Bar[], o
   }
   const progress = options.onProgress ?? (() => undefined);
   const horizon = training.horizon ?? 1;
-  const inputs: ModelInput[] = training.inputs.map((i) => (i.relativeTo !== undefined ? { ref: i.ref, relativeTo: i.relativeTo } : { ref: i.ref }));
+  const inputs: ModelInput[] = training.inputs.map((i) =>
+    i.relativeTo !== undefined ? { ref: i.ref, relativeTo: i.relativeTo } : { ref: i.ref },
+  );
   const layout = buildLayout(config.features);
   const gapBars = training.gapBars ?? Math.max(horizon, layout.warmup);
   const trainFraction = training.trainFraction ?? 0.7;
@@ -79,7 +92,9 @@ export async function trainModel(config: PipelineConfig, bars: readonly Bar[], o
   const iterations = training.iterations ?? 100;
   const seed = training.seed ?? 1;
 
-  const features: Features[] = await lastValueFrom(from(bars).pipe(computeFeatures({ features: config.features }), toArray()));
+  const features: Features[] = await lastValueFrom(
+    from(bars).pipe(computeFeatures({ features: config.features }), toArray()),
+  );
   // Sample i: inputs at bar i, label from bar i + horizon. Index by bar so gaps are in bars.
   const samples: { index: number; vector: Float64Array; up: number; ts: number }[] = [];
   for (let i = 0; i + horizon < features.length; i++) {
@@ -89,19 +104,23 @@ export async function trainModel(config: PipelineConfig, bars: readonly Bar[], o
     const later = features[i + horizon]!.bar.close;
     samples.push({ index: i, vector, up: later > now ? 1 : 0, ts: features[i]!.tsEvent });
   }
-  if (samples.length < 100) throw new Error(`only ${samples.length} usable samples in ${bars.length} bars; need at least 100`);
+  if (samples.length < 100)
+    throw new Error(`only ${samples.length} usable samples in ${bars.length} bars; need at least 100`);
   const cut = Math.floor(samples.length * trainFraction);
   const trainSet = samples.slice(0, cut);
   const lastTrainIndex = trainSet[trainSet.length - 1]!.index;
   const testSet = samples.slice(cut).filter((s) => s.index > lastTrainIndex + horizon + gapBars);
   if (trainSet.length < 50 || testSet.length < 50) {
-    throw new Error(`not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`);
+    throw new Error(
+      `not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`,
+    );
   }
   const normalization = normalizationOf(
     trainSet.map((s) => s.vector),
     inputs.length,
   );
-  const normalize = (v: Float64Array): number[] => Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
+  const normalize = (v: Float64Array): number[] =>
+    Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
   progress(
     `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
       `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
@@ -115,7 +134,8 @@ export async function trainModel(config: PipelineConfig, bars: readonly Bar[], o
       errorThresh: 1e-6,
       learningRate: training.learningRate ?? 0.1,
       callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
-      callback: (s: { iterations: number; error: number }) => progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
+      callback: (s: { iterations: number; error: number }) =>
+        progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
     }),
   );
 
@@ -180,7 +200,8 @@ export async function trainModel(config: PipelineConfig, bars: readonly Bar[], o
 }
 
 function refersTo(input: ModelInput, featureId: string): boolean {
-  const matches = (ref: string | undefined): boolean => ref !== undefined && (ref === featureId || ref.startsWith(`${featureId}.`));
+  const matches = (ref: string | undefined): boolean =>
+    ref !== undefined && (ref === featureId || ref.startsWith(`${featureId}.`));
   return matches(input.ref) || matches(input.relativeTo);
 }
 

@@ -180,7 +180,15 @@ export type CcxtVenueOutput = VenueOutput | CcxtVenueEvent;
 /** A {@link Venue} that also takes cancels and reports account, throttling and reconciliation events. */
 export type CcxtVenue = OperatorFunction<CcxtVenueInput, CcxtVenueOutput>;
 
-const VENUE_OUTPUT_KINDS = new Set(['order-accepted', 'order-rejected', 'fill', 'order-canceled', 'order-unknown', 'bar', 'trade']);
+const VENUE_OUTPUT_KINDS = new Set([
+  'order-accepted',
+  'order-rejected',
+  'fill',
+  'order-canceled',
+  'order-unknown',
+  'bar',
+  'trade',
+]);
 
 export function isVenueOutput(event: CcxtVenueOutput): event is VenueOutput {
   return VENUE_OUTPUT_KINDS.has(event.kind);
@@ -203,14 +211,22 @@ export function asVenue(venue: CcxtVenue, onEvent: (event: CcxtVenueEvent) => vo
 
 // ── config ───────────────────────────────────────────────────────────────────────────────────────
 
-export class CcxtVenueError extends Bot4Error<'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL'> {
-  constructor(code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL', message: string, options?: { readonly cause?: unknown }) {
+export class CcxtVenueError extends Bot4Error<
+  'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL'
+> {
+  constructor(
+    code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL',
+    message: string,
+    options?: { readonly cause?: unknown },
+  ) {
     super(code, STAGE, message, options);
   }
 }
 
 const EXCHANGE_IDS: readonly string[] = ((ids: unknown): string[] =>
-  Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(ccxt.exchanges);
+  Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(
+  ccxt.exchanges,
+);
 
 const SECRET_KEYS = new Set(['apiKey', 'secret', 'password', 'uid']);
 
@@ -235,7 +251,9 @@ const ReconcileSchema = z.strictObject({
 
 export const CcxtVenueConfigSchema = z.strictObject({
   /** ccxt exchange id (`binance`, `kraken`…). */
-  exchange: z.string().refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
+  exchange: z
+    .string()
+    .refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
   /** API key. Never logged. The CLI reads it from the environment. */
   apiKey: z.string().min(1),
   /** API secret. Never logged. */
@@ -309,7 +327,13 @@ export function parseCcxtVenueConfig(config: CcxtVenueConfig, source = 'ccxtVenu
         const key = issue.path.length === 0 ? '(root)' : issue.path.join('.');
         const top = String(issue.path[0] ?? '');
         const found = issue.path.reduce<unknown>((v, k) => (isRecord(v) ? v[String(k)] : undefined), config);
-        const shown = SECRET_KEYS.has(top) ? (found === undefined ? 'nothing' : '(a value, not shown)') : found === undefined ? 'nothing' : JSON.stringify(found);
+        const shown = SECRET_KEYS.has(top)
+          ? found === undefined
+            ? 'nothing'
+            : '(a value, not shown)'
+          : found === undefined
+            ? 'nothing'
+            : JSON.stringify(found);
         return `${source}: ${key}: expected ${issue.code === 'invalid_type' ? issue.expected : issue.message}, found ${shown}`;
       })
       .join('; ');
@@ -333,7 +357,14 @@ export function makeCcxtVenue(config: CcxtVenueConfig, env: CcxtVenueEnv = {}): 
     new Observable<CcxtVenueOutput>((subscriber) => {
       const exchange = createExchange(settings);
       env.onExchange?.(exchange);
-      const session = new Session(settings, exchange, scheduler, (event) => subscriber.next(event), (error) => subscriber.error(error), () => subscriber.complete());
+      const session = new Session(
+        settings,
+        exchange,
+        scheduler,
+        (event) => subscriber.next(event),
+        (error) => subscriber.error(error),
+        () => subscriber.complete(),
+      );
       const input = source.subscribe({
         next: (value) => session.input(value),
         error: (error: unknown) => session.fail(error),
@@ -423,7 +454,10 @@ type SubmitOutcome =
   | { readonly kind: 'not-placed'; readonly message: string }
   | { readonly kind: 'unknown'; readonly message: string };
 
-type LookupResult = { readonly kind: 'found'; readonly order: ccxt.Order } | { readonly kind: 'absent' } | { readonly kind: 'error'; readonly error: unknown };
+type LookupResult =
+  | { readonly kind: 'found'; readonly order: ccxt.Order }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'error'; readonly error: unknown };
 
 /** One subscription's state: everything mutable lives here and dies with it. */
 class Session {
@@ -503,7 +537,12 @@ class Session {
     }
     const open = [...this.tracked.values()].filter((t) => t.phase === 'open' || t.phase === 'unknown');
     for (const t of open) {
-      this.notice('info', 'OPEN_AT_COMPLETION', t, `${t.order.clientOrderId} is ${t.phase === 'open' ? 'still open on the exchange' : 'still unresolved'} at completion`);
+      this.notice(
+        'info',
+        'OPEN_AT_COMPLETION',
+        t,
+        `${t.order.clientOrderId} is ${t.phase === 'open' ? 'still open on the exchange' : 'still unresolved'} at completion`,
+      );
     }
     this.closed = true;
     this.timers.unsubscribe();
@@ -544,17 +583,31 @@ class Session {
 
   private onOrder(order: Order): void {
     const existing = this.tracked.get(order.clientOrderId);
-    if (existing && existing.adopted && !existing.claimed) {
+    if (existing?.adopted && !existing.claimed) {
       // The order was already on the exchange at start-up (placed by an earlier run): continue it.
       // The exchange's quantity stays authoritative for leavesQty; the incoming order brings the ids.
       existing.order = { ...order, qty: existing.order.qty };
       existing.claimed = true;
-      this.notice('info', 'ORDER_ADOPTED', existing, `${order.clientOrderId} was already on the exchange at start-up; continuing it`);
-      this.emit({ kind: 'order-accepted', clientOrderId: order.clientOrderId, signalId: order.signalId, tsEvent: this.now() });
+      this.notice(
+        'info',
+        'ORDER_ADOPTED',
+        existing,
+        `${order.clientOrderId} was already on the exchange at start-up; continuing it`,
+      );
+      this.emit({
+        kind: 'order-accepted',
+        clientOrderId: order.clientOrderId,
+        signalId: order.signalId,
+        tsEvent: this.now(),
+      });
       return;
     }
     if (existing || this.doneIds.has(order.clientOrderId)) {
-      this.reject(order, 'DUPLICATE_CLIENT_ORDER_ID', `client order id ${order.clientOrderId} was already used in this session; nothing sent`);
+      this.reject(
+        order,
+        'DUPLICATE_CLIENT_ORDER_ID',
+        `client order id ${order.clientOrderId} was already used in this session; nothing sent`,
+      );
       return;
     }
     const problem = this.validate(order);
@@ -587,16 +640,33 @@ class Session {
 
   private validate(order: Order): { code: OrderRejectCode; message: string } | null {
     const instrument = this.instruments.get(order.symbol);
-    if (!instrument) return { code: 'UNKNOWN_SYMBOL', message: `symbol ${order.symbol} is not among this venue's symbols (${this.settings.symbols.join(', ')})` };
+    if (!instrument)
+      return {
+        code: 'UNKNOWN_SYMBOL',
+        message: `symbol ${order.symbol} is not among this venue's symbols (${this.settings.symbols.join(', ')})`,
+      };
     if (order.qty <= 0n) return { code: 'BELOW_MIN_QTY', message: `qty ${formatUnits(order.qty)} is not positive` };
     if (instrument.qtyStep > 0n && order.qty % instrument.qtyStep !== 0n) {
-      return { code: 'QTY_PRECISION', message: `qty ${formatUnits(order.qty)} is not a multiple of the lot step ${formatUnits(instrument.qtyStep)}` };
+      return {
+        code: 'QTY_PRECISION',
+        message: `qty ${formatUnits(order.qty)} is not a multiple of the lot step ${formatUnits(instrument.qtyStep)}`,
+      };
     }
-    if (order.qty < instrument.minQty) return { code: 'BELOW_MIN_QTY', message: `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}` };
+    if (order.qty < instrument.minQty)
+      return {
+        code: 'BELOW_MIN_QTY',
+        message: `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}`,
+      };
     const needsLimit = order.type === 'limit' || order.type === 'stop-limit' || order.type === 'take-profit-limit';
-    const needsStop = order.type === 'stop-market' || order.type === 'stop-limit' || order.type === 'take-profit-market' || order.type === 'take-profit-limit';
-    if (needsLimit && !(order.limitPrice !== undefined && order.limitPrice > 0)) return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive limitPrice` };
-    if (needsStop && !(order.stopPrice !== undefined && order.stopPrice > 0)) return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive stopPrice` };
+    const needsStop =
+      order.type === 'stop-market' ||
+      order.type === 'stop-limit' ||
+      order.type === 'take-profit-market' ||
+      order.type === 'take-profit-limit';
+    if (needsLimit && !(order.limitPrice !== undefined && order.limitPrice > 0))
+      return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive limitPrice` };
+    if (needsStop && !(order.stopPrice !== undefined && order.stopPrice > 0))
+      return { code: 'EXCHANGE_ERROR', message: `invalid order: a ${order.type} order needs a positive stopPrice` };
     if (order.type === 'trailing-stop' && !(order.trailingBps !== undefined && order.trailingBps > 0)) {
       return { code: 'EXCHANGE_ERROR', message: 'invalid order: a trailing-stop order needs a positive trailingBps' };
     }
@@ -631,8 +701,16 @@ class Session {
   private onCancel(command: CancelOrder): void {
     const t = this.tracked.get(command.clientOrderId);
     if (!t) {
-      const why = this.doneIds.has(command.clientOrderId) ? 'the order is already closed' : 'no such order in this session';
-      this.emit({ kind: 'cancel-rejected', clientOrderId: command.clientOrderId, signalId: '', reason: why, tsEvent: this.now() });
+      const why = this.doneIds.has(command.clientOrderId)
+        ? 'the order is already closed'
+        : 'no such order in this session';
+      this.emit({
+        kind: 'cancel-rejected',
+        clientOrderId: command.clientOrderId,
+        signalId: '',
+        reason: why,
+        tsEvent: this.now(),
+      });
       return;
     }
     this.requestCancel(t, command.reason);
@@ -664,7 +742,13 @@ class Session {
         if (!t.inFlight) this.flow([t], () => this.cancelFlow(t));
         return;
       case 'done':
-        this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason: 'the order is already closed', tsEvent: this.now() });
+        this.emit({
+          kind: 'cancel-rejected',
+          clientOrderId: t.order.clientOrderId,
+          signalId: t.order.signalId,
+          reason: 'the order is already closed',
+          tsEvent: this.now(),
+        });
         return;
     }
   }
@@ -681,7 +765,10 @@ class Session {
         this.requestCancel(t, command.reason);
       }
     }
-    const symbols = command.symbol !== undefined ? [command.symbol] : [...new Set([...this.settings.symbols, ...onExchange.map((t) => t.order.symbol)])];
+    const symbols =
+      command.symbol !== undefined
+        ? [command.symbol]
+        : [...new Set([...this.settings.symbols, ...onExchange.map((t) => t.order.symbol)])];
     if (!this.exchange.has['cancelAllOrders']) {
       for (const t of onExchange) this.flow([t], () => this.cancelFlow(t));
       return;
@@ -717,8 +804,18 @@ class Session {
     t.phase = 'armed';
     t.emulation = emulation;
     t.accepted = true;
-    this.emit({ kind: 'order-accepted', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, tsEvent: this.now() });
-    this.notice('info', 'EMULATED', t, `${t.order.clientOrderId} (${t.order.type}${t.order.ocoGroup !== undefined ? `, OCO group ${t.order.ocoGroup}` : ''}) is emulated by the venue: ${this.venue} has no native equivalent here`);
+    this.emit({
+      kind: 'order-accepted',
+      clientOrderId: t.order.clientOrderId,
+      signalId: t.order.signalId,
+      tsEvent: this.now(),
+    });
+    this.notice(
+      'info',
+      'EMULATED',
+      t,
+      `${t.order.clientOrderId} (${t.order.type}${t.order.ocoGroup !== undefined ? `, OCO group ${t.order.ocoGroup}` : ''}) is emulated by the venue: ${this.venue} has no native equivalent here`,
+    );
   }
 
   private onMarket(event: Bar | TradeTick): void {
@@ -730,11 +827,20 @@ class Session {
       if ((event.kind === 'bar' ? event.tsOpen : event.tsEvent) < t.order.tsEvent) continue;
       const at = triggerPrice(t.order, t.emulation, lo, hi);
       if (at === null) continue;
-      t.sendAs = t.order.type === 'limit' || t.order.type === 'stop-limit' || t.order.type === 'take-profit-limit' ? 'limit' : 'market';
-      this.notice('info', 'EMULATED_TRIGGERED', t, `${t.order.clientOrderId} triggered at ${at}; sending a ${t.sendAs} order`);
+      t.sendAs =
+        t.order.type === 'limit' || t.order.type === 'stop-limit' || t.order.type === 'take-profit-limit'
+          ? 'limit'
+          : 'market';
+      this.notice(
+        'info',
+        'EMULATED_TRIGGERED',
+        t,
+        `${t.order.clientOrderId} triggered at ${at}; sending a ${t.sendAs} order`,
+      );
       if (t.group !== null) {
         for (const sibling of this.groups.get(t.group) ?? []) {
-          if (sibling !== t && sibling.phase === 'armed') this.cancelLocally(sibling, `oco: ${t.order.clientOrderId} triggered`);
+          if (sibling !== t && sibling.phase === 'armed')
+            this.cancelLocally(sibling, `oco: ${t.order.clientOrderId} triggered`);
         }
       }
       t.phase = 'pending';
@@ -770,7 +876,12 @@ class Session {
     const first = waiting.leg;
     const plan = ocoPlan(first, t);
     if (!plan) {
-      this.notice('warning', 'OCO_LINKED', t, `OCO group ${group}: legs ${first.order.clientOrderId} and ${t.order.clientOrderId} do not form a native order list (same symbol, side and qty; one stop and one take-profit/limit); sent separately and linked by the venue`);
+      this.notice(
+        'warning',
+        'OCO_LINKED',
+        t,
+        `OCO group ${group}: legs ${first.order.clientOrderId} and ${t.order.clientOrderId} do not form a native order list (same symbol, side and qty; one stop and one take-profit/limit); sent separately and linked by the venue`,
+      );
       for (const leg of [first, t]) {
         this.link(leg, group);
         leg.phase = 'pending';
@@ -780,7 +891,12 @@ class Session {
       }
       return;
     }
-    this.notice('info', 'OCO_PAIRED', t, `OCO group ${group}: ${plan.above.order.clientOrderId} (above) and ${plan.below.order.clientOrderId} (below) go out as one order list ${plan.listClientOrderId}`);
+    this.notice(
+      'info',
+      'OCO_PAIRED',
+      t,
+      `OCO group ${group}: ${plan.above.order.clientOrderId} (above) and ${plan.below.order.clientOrderId} (below) go out as one order list ${plan.listClientOrderId}`,
+    );
     first.phase = 'pending';
     t.phase = 'pending';
     this.enqueue({ legs: [first, t], oco: plan });
@@ -797,7 +913,8 @@ class Session {
   private cancelSiblings(t: Tracked): void {
     if (t.group === null) return;
     for (const sibling of this.groups.get(t.group) ?? []) {
-      if (sibling !== t && sibling.phase !== 'done') this.requestCancel(sibling, `oco: ${t.order.clientOrderId} filled`);
+      if (sibling !== t && sibling.phase !== 'done')
+        this.requestCancel(sibling, `oco: ${t.order.clientOrderId} filled`);
     }
   }
 
@@ -807,7 +924,11 @@ class Session {
     if (this.sendQueue.length >= this.settings.maxQueuedOrders) {
       for (const leg of unit.legs) {
         this.finish(leg);
-        this.reject(leg.order, 'RATE_LIMITED', `order queue full (${this.settings.maxQueuedOrders} waiting for the rate cap or a ban to pass); not sent`);
+        this.reject(
+          leg.order,
+          'RATE_LIMITED',
+          `order queue full (${this.settings.maxQueuedOrders} waiting for the rate cap or a ban to pass); not sent`,
+        );
       }
       return;
     }
@@ -882,7 +1003,12 @@ class Session {
   }
 
   private afterFlow(t: Tracked): void {
-    if (t.phase === 'open' && t.cancelReason !== null && !t.inFlight && t.cancelAttempts <= this.settings.retry.maxRetries) {
+    if (
+      t.phase === 'open' &&
+      t.cancelReason !== null &&
+      !t.inFlight &&
+      t.cancelAttempts <= this.settings.retry.maxRetries
+    ) {
       this.flow([t], () => this.cancelFlow(t));
     }
   }
@@ -891,7 +1017,8 @@ class Session {
     const label = unit.oco ? `order list ${unit.oco.listClientOrderId}` : unit.legs[0]!.order.clientOrderId;
     const first = unit.legs[0]!;
     const lookupFirst =
-      this.settings.lookupBeforeSend === 'always' || (this.settings.lookupBeforeSend === 'replayed' && first.order.tsEvent < this.startedAt);
+      this.settings.lookupBeforeSend === 'always' ||
+      (this.settings.lookupBeforeSend === 'replayed' && first.order.tsEvent < this.startedAt);
     let rateRetries = 0;
     let resends = 0;
     let attempt = 0;
@@ -917,7 +1044,9 @@ class Session {
       switch (outcome.kind) {
         case 'placed':
           for (const [i, leg] of unit.legs.entries()) {
-            const order = unit.oco ? outcome.orders.find((o) => o.clientOrderId === leg.order.clientOrderId) : outcome.orders[i];
+            const order = unit.oco
+              ? outcome.orders.find((o) => o.clientOrderId === leg.order.clientOrderId)
+              : outcome.orders[i];
             if (order) await this.applyOrder(leg, order);
             else await this.refresh(leg);
           }
@@ -934,7 +1063,11 @@ class Session {
           if (rateRetries > this.settings.retry.maxRetries) {
             for (const leg of unit.legs) {
               this.finish(leg);
-              this.reject(leg.order, outcome.kind === 'rate-limited' ? 'RATE_LIMITED' : 'EXCHANGE_ERROR', `not placed after ${rateRetries} attempts: ${outcome.message}`);
+              this.reject(
+                leg.order,
+                outcome.kind === 'rate-limited' ? 'RATE_LIMITED' : 'EXCHANGE_ERROR',
+                `not placed after ${rateRetries} attempts: ${outcome.message}`,
+              );
             }
             return;
           }
@@ -949,17 +1082,30 @@ class Session {
             for (const leg of unit.legs) {
               leg.phase = 'unknown';
               leg.failedAt = failedAt;
-              this.emit({ kind: 'order-unknown', clientOrderId: leg.order.clientOrderId, signalId: leg.order.signalId, reason: outcome.message, tsEvent: failedAt });
+              this.emit({
+                kind: 'order-unknown',
+                clientOrderId: leg.order.clientOrderId,
+                signalId: leg.order.signalId,
+                reason: outcome.message,
+                tsEvent: failedAt,
+              });
             }
           }
           // A duplicate id is live on the exchange right now: "absent" could only be a race, so it is conclusive at once.
-          const result = await this.reconcile(unit, outcome.kind === 'duplicate' ? failedAt - this.absentAfterMs() : failedAt);
+          const result = await this.reconcile(
+            unit,
+            outcome.kind === 'duplicate' ? failedAt - this.absentAfterMs() : failedAt,
+          );
           if (result === 'found') return;
           if (result === 'unresolved') return this.leaveUnknown(unit);
           if (outcome.kind === 'duplicate') {
             for (const leg of unit.legs) {
               this.finish(leg);
-              this.reject(leg.order, 'DUPLICATE_CLIENT_ORDER_ID', `${outcome.message} (and no order with this id could be found)`);
+              this.reject(
+                leg.order,
+                'DUPLICATE_CLIENT_ORDER_ID',
+                `${outcome.message} (and no order with this id could be found)`,
+              );
             }
             return;
           }
@@ -967,11 +1113,21 @@ class Session {
           if (resends > this.settings.retry.maxRetries) {
             for (const leg of unit.legs) {
               this.finish(leg);
-              this.reject(leg.order, 'EXCHANGE_ERROR', `confirmed not placed after ${resends} attempts (last: ${outcome.message})`);
+              this.reject(
+                leg.order,
+                'EXCHANGE_ERROR',
+                `confirmed not placed after ${resends} attempts (last: ${outcome.message})`,
+              );
             }
             return;
           }
-          for (const leg of unit.legs) this.notice('warning', 'ORDER_RESENT', leg, `${label}: the exchange confirms it does not exist (checked ${this.absentAfterMs()} ms after the failure); sending it again (attempt ${resends + 1})`);
+          for (const leg of unit.legs)
+            this.notice(
+              'warning',
+              'ORDER_RESENT',
+              leg,
+              `${label}: the exchange confirms it does not exist (checked ${this.absentAfterMs()} ms after the failure); sending it again (attempt ${resends + 1})`,
+            );
           continue;
         }
       }
@@ -981,16 +1137,25 @@ class Session {
   private leaveUnknown(unit: Unit): void {
     for (const leg of unit.legs) {
       leg.phase = 'unknown';
-      this.notice('warning', 'RECONCILE_FAILED', leg, `${leg.order.clientOrderId}: could not find out whether the order exists; nothing is resent, the poller keeps looking`);
+      this.notice(
+        'warning',
+        'RECONCILE_FAILED',
+        leg,
+        `${leg.order.clientOrderId}: could not find out whether the order exists; nothing is resent, the poller keeps looking`,
+      );
     }
   }
 
   /** One attempt to place a unit; classifies what happened. Never throws (except Closed). */
   private async place(unit: Unit): Promise<SubmitOutcome> {
     try {
-      if (unit.oco) return { kind: 'placed', orders: await this.call('order list', () => this.createOrderList(unit.oco!)) };
+      if (unit.oco)
+        return { kind: 'placed', orders: await this.call('order list', () => this.createOrderList(unit.oco!)) };
       const t = unit.legs[0]!;
-      return { kind: 'placed', orders: [await this.call(`createOrder ${t.order.clientOrderId}`, () => this.createOrder(t))] };
+      return {
+        kind: 'placed',
+        orders: [await this.call(`createOrder ${t.order.clientOrderId}`, () => this.createOrder(t))],
+      };
     } catch (error) {
       if (error instanceof Closed) throw error;
       return this.classifySubmitError(error);
@@ -1001,9 +1166,11 @@ class Session {
     const message = this.exchangeMessage(error);
     if (error instanceof WatchdogTimeout) return { kind: 'unknown', message };
     if (!(error instanceof ccxt.BaseError)) return { kind: 'unknown', message };
-    if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) return { kind: 'rate-limited', message };
+    if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded)
+      return { kind: 'rate-limited', message };
     if (error instanceof ccxt.InvalidNonce) return { kind: 'not-placed', message };
-    if (error instanceof ccxt.DuplicateOrderId || /Duplicate order sent/i.test(error.message)) return { kind: 'duplicate', message };
+    if (error instanceof ccxt.DuplicateOrderId || /Duplicate order sent/i.test(error.message))
+      return { kind: 'duplicate', message };
     if (error instanceof ccxt.OperationFailed) return { kind: 'unknown', message };
     if (error instanceof ccxt.ExchangeError) return { kind: 'rejected', code: rejectCodeOf(error), message };
     return { kind: 'unknown', message };
@@ -1019,15 +1186,32 @@ class Session {
       case 'market':
         return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, params);
       case 'limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, timeInForce: tif });
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
+          ...params,
+          timeInForce: tif,
+        });
       case 'stop-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, { ...params, stopLossPrice: o.stopPrice });
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
+          ...params,
+          stopLossPrice: o.stopPrice,
+        });
       case 'stop-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, stopLossPrice: o.stopPrice, timeInForce: tif });
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
+          ...params,
+          stopLossPrice: o.stopPrice,
+          timeInForce: tif,
+        });
       case 'take-profit-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, { ...params, takeProfitPrice: o.stopPrice });
+        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
+          ...params,
+          takeProfitPrice: o.stopPrice,
+        });
       case 'take-profit-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, { ...params, takeProfitPrice: o.stopPrice, timeInForce: tif });
+        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
+          ...params,
+          takeProfitPrice: o.stopPrice,
+          timeInForce: tif,
+        });
       case 'trailing-stop':
         // Binance spot: STOP_LOSS with trailingDelta (BIPS); without an activation price it trails from now.
         return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
@@ -1060,13 +1244,16 @@ class Session {
       if (o.type === 'limit' || o.type === 'stop-limit' || o.type === 'take-profit-limit') {
         request[`${prefix}Price`] = this.exchange.priceToPrecision(symbol, o.limitPrice!);
       }
-      if (o.type === 'stop-limit' || o.type === 'take-profit-limit') request[`${prefix}TimeInForce`] = o.timeInForce ?? 'GTC';
+      if (o.type === 'stop-limit' || o.type === 'take-profit-limit')
+        request[`${prefix}TimeInForce`] = o.timeInForce ?? 'GTC';
       if (o.stopPrice !== undefined && o.type !== 'limit' && o.type !== 'trailing-stop') {
         request[`${prefix}StopPrice`] = this.exchange.priceToPrecision(symbol, o.stopPrice);
       }
       if (o.type === 'trailing-stop') request[`${prefix}TrailingDelta`] = Math.round(o.trailingBps ?? 0);
     }
-    const call = (this.exchange as unknown as Record<string, (request: Record<string, unknown>) => Promise<unknown>>)['privatePostOrderListOco'];
+    const call = (this.exchange as unknown as Record<string, (request: Record<string, unknown>) => Promise<unknown>>)[
+      'privatePostOrderListOco'
+    ];
     if (typeof call !== 'function') throw new ccxt.NotSupported(`${this.venue} has no order-list OCO endpoint`);
     const response = await call.call(this.exchange, request);
     const reports = isRecord(response) && Array.isArray(response['orderReports']) ? response['orderReports'] : [];
@@ -1094,7 +1281,12 @@ class Session {
       if (found) {
         for (const [i, leg] of unit.legs.entries()) {
           const result = results[i]!;
-          this.notice('info', result.kind === 'found' ? 'ORDER_FOUND' : 'ORDER_ABSENT', leg, `${leg.order.clientOrderId}: reconciliation ${result.kind === 'found' ? `found it (${result.order.status ?? 'status not given'}, filled ${result.order.filled ?? 0})` : 'did not find this leg'}`);
+          this.notice(
+            'info',
+            result.kind === 'found' ? 'ORDER_FOUND' : 'ORDER_ABSENT',
+            leg,
+            `${leg.order.clientOrderId}: reconciliation ${result.kind === 'found' ? `found it (${result.order.status ?? 'status not given'}, filled ${result.order.filled ?? 0})` : 'did not find this leg'}`,
+          );
           if (result.kind === 'found') await this.applyOrder(leg, result.order);
           else await this.refresh(leg);
         }
@@ -1103,7 +1295,13 @@ class Session {
       if (results.every((r) => r.kind === 'absent')) {
         const now = this.now();
         if (now >= conclusiveAt) {
-          for (const leg of unit.legs) this.notice('info', 'ORDER_ABSENT', leg, `${leg.order.clientOrderId}: the exchange has no order with this id`);
+          for (const leg of unit.legs)
+            this.notice(
+              'info',
+              'ORDER_ABSENT',
+              leg,
+              `${leg.order.clientOrderId}: the exchange has no order with this id`,
+            );
           return 'absent';
         }
         // Not yet conclusive: the lost request could still be executing.
@@ -1124,7 +1322,12 @@ class Session {
       const order = await this.call(`fetchOrder ${clientOrderId}`, () =>
         this.exchange.fetchOrder(t.exchangeId as string, symbol, { clientOrderId }),
       );
-      if (order.clientOrderId !== undefined && order.clientOrderId !== null && order.clientOrderId !== clientOrderId && t.exchangeId === undefined) {
+      if (
+        order.clientOrderId !== undefined &&
+        order.clientOrderId !== null &&
+        order.clientOrderId !== clientOrderId &&
+        t.exchangeId === undefined
+      ) {
         // The exchange ignored the client id: scan instead.
         return await this.scan(t);
       }
@@ -1165,7 +1368,12 @@ class Session {
     const result = await this.lookup(t);
     if (result.kind === 'found') await this.applyOrder(t, result.order);
     else if (result.kind === 'absent' && t.phase === 'open') {
-      this.notice('warning', 'RECONCILE_FAILED', t, `${t.order.clientOrderId} was accepted but the exchange no longer finds it`);
+      this.notice(
+        'warning',
+        'RECONCILE_FAILED',
+        t,
+        `${t.order.clientOrderId} was accepted but the exchange no longer finds it`,
+      );
     }
   }
 
@@ -1176,7 +1384,12 @@ class Session {
     if (order.id !== undefined && order.id !== null) t.exchangeId = order.id;
     if (!t.accepted) {
       t.accepted = true;
-      this.emit({ kind: 'order-accepted', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, tsEvent: order.timestamp ?? this.now() });
+      this.emit({
+        kind: 'order-accepted',
+        clientOrderId: t.order.clientOrderId,
+        signalId: t.order.signalId,
+        tsEvent: order.timestamp ?? this.now(),
+      });
     }
     const filledBefore = t.filled;
     try {
@@ -1184,7 +1397,12 @@ class Session {
     } catch (error) {
       if (error instanceof Closed) throw error;
       // The trades could not be read now: the poller comes back to this order.
-      this.notice('warning', 'POLL_FAILED', t, `${t.order.clientOrderId}: reading its trades failed: ${this.describe(error)}`);
+      this.notice(
+        'warning',
+        'POLL_FAILED',
+        t,
+        `${t.order.clientOrderId}: reading its trades failed: ${this.describe(error)}`,
+      );
       if (t.filled > filledBefore) this.cancelSiblings(t);
       t.phase = 'open';
       return;
@@ -1199,12 +1417,22 @@ class Session {
         t.phase = 'open';
         return;
       }
-      this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId}: the exchange reports ${formatUnits(exchangeFilled)} filled but lists trades for ${formatUnits(t.filled)}; the rest is reported from the order's average price`);
+      this.notice(
+        'warning',
+        'FILL_ADJUSTED',
+        t,
+        `${t.order.clientOrderId}: the exchange reports ${formatUnits(exchangeFilled)} filled but lists trades for ${formatUnits(t.filled)}; the rest is reported from the order's average price`,
+      );
       this.emitDerivedFill(t, order, exchangeFilled);
     }
     if (status === 'closed') {
       if (t.filled < t.order.qty) {
-        this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId} closed with ${formatUnits(t.order.qty - t.filled)} never filled`);
+        this.notice(
+          'warning',
+          'FILL_ADJUSTED',
+          t,
+          `${t.order.clientOrderId} closed with ${formatUnits(t.order.qty - t.filled)} never filled`,
+        );
       }
       this.finish(t);
       return;
@@ -1222,7 +1450,13 @@ class Session {
             ? 'oco: the other order of the list executed'
             : 'expired on the exchange (time in force or market protection)'
           : 'canceled on the exchange');
-      this.emit({ kind: 'order-canceled', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: order.lastUpdateTimestamp ?? order.lastTradeTimestamp ?? this.now() });
+      this.emit({
+        kind: 'order-canceled',
+        clientOrderId: t.order.clientOrderId,
+        signalId: t.order.signalId,
+        reason,
+        tsEvent: order.lastUpdateTimestamp ?? order.lastTradeTimestamp ?? this.now(),
+      });
       return;
     }
     t.phase = 'open';
@@ -1248,7 +1482,9 @@ class Session {
     if (order.id === undefined || order.id === null) return null;
     const id = order.id;
     if (this.exchange.has['fetchOrderTrades']) {
-      return this.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () => this.exchange.fetchOrderTrades(id, symbol));
+      return this.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () =>
+        this.exchange.fetchOrderTrades(id, symbol),
+      );
     }
     if (this.exchange.has['fetchMyTrades']) {
       const since = (t.firstSentAt ?? this.startedAt) - 60_000;
@@ -1264,10 +1500,16 @@ class Session {
       .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
     for (const trade of fresh) {
       t.seenTrades.add(String(trade.id));
-      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null) continue;
+      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
+        continue;
       let qty = toUnits(trade.amount);
       if (t.filled + qty > t.order.qty) {
-        this.notice('warning', 'FILL_ADJUSTED', t, `${t.order.clientOrderId}: trade ${trade.id} of ${trade.amount} exceeds the order's open quantity; reported as ${formatUnits(t.order.qty - t.filled)}`);
+        this.notice(
+          'warning',
+          'FILL_ADJUSTED',
+          t,
+          `${t.order.clientOrderId}: trade ${trade.id} of ${trade.amount} exceeds the order's open quantity; reported as ${formatUnits(t.order.qty - t.filled)}`,
+        );
         qty = t.order.qty - t.filled;
         if (qty <= 0n) continue;
       }
@@ -1292,10 +1534,28 @@ class Session {
     const average = order.average ?? order.price ?? 0;
     const price = toUnits(average);
     t.filled += qty;
-    this.emitFill(t, { qty, price, notional: notionalOf(qty, price), fee: 0n, liquidity: 'taker', tsEvent: order.lastTradeTimestamp ?? this.now() });
+    this.emitFill(t, {
+      qty,
+      price,
+      notional: notionalOf(qty, price),
+      fee: 0n,
+      liquidity: 'taker',
+      tsEvent: order.lastTradeTimestamp ?? this.now(),
+    });
   }
 
-  private emitFill(t: Tracked, f: { qty: Units; price: Units; notional: Units; fee: Units; feeBase?: Units; liquidity: 'maker' | 'taker'; tsEvent: number }): void {
+  private emitFill(
+    t: Tracked,
+    f: {
+      qty: Units;
+      price: Units;
+      notional: Units;
+      fee: Units;
+      feeBase?: Units;
+      liquidity: 'maker' | 'taker';
+      tsEvent: number;
+    },
+  ): void {
     const fill: Fill = {
       kind: 'fill',
       clientOrderId: t.order.clientOrderId,
@@ -1328,7 +1588,9 @@ class Session {
   private feeInBase(symbol: string, fee: ccxt.Trade['fee'] | undefined): { feeBase?: Units } {
     if (!fee || fee.cost === undefined || fee.cost === null) return {};
     const instrument = this.instruments.get(symbol);
-    return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote ? { feeBase: toUnits(fee.cost) } : {};
+    return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote
+      ? { feeBase: toUnits(fee.cost) }
+      : {};
   }
 
   // ── canceling ──────────────────────────────────────────────────────────────────────────────────
@@ -1350,7 +1612,13 @@ class Session {
     await this.refresh(t);
     if ((t.phase as Phase) === 'done') {
       if (t.filled >= t.order.qty) {
-        this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason: 'the order filled before the cancel', tsEvent: this.now() });
+        this.emit({
+          kind: 'cancel-rejected',
+          clientOrderId: t.order.clientOrderId,
+          signalId: t.order.signalId,
+          reason: 'the order filled before the cancel',
+          tsEvent: this.now(),
+        });
       }
       if (t.unit?.oco) {
         // Canceling one leg of an order list cancels the list.
@@ -1365,7 +1633,13 @@ class Session {
     if (t.cancelAttempts > this.settings.retry.maxRetries) {
       const reason = `still open after ${t.cancelAttempts} cancel attempts`;
       t.cancelReason = null;
-      this.emit({ kind: 'cancel-rejected', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: this.now() });
+      this.emit({
+        kind: 'cancel-rejected',
+        clientOrderId: t.order.clientOrderId,
+        signalId: t.order.signalId,
+        reason,
+        tsEvent: this.now(),
+      });
       return;
     }
     await this.sleep(this.backoff(t.cancelAttempts));
@@ -1375,7 +1649,13 @@ class Session {
   private cancelLocally(t: Tracked, reason: string): void {
     if (t.phase === 'done') return;
     this.finish(t);
-    this.emit({ kind: 'order-canceled', clientOrderId: t.order.clientOrderId, signalId: t.order.signalId, reason, tsEvent: this.now() });
+    this.emit({
+      kind: 'order-canceled',
+      clientOrderId: t.order.clientOrderId,
+      signalId: t.order.signalId,
+      reason,
+      tsEvent: this.now(),
+    });
   }
 
   private finish(t: Tracked): void {
@@ -1390,7 +1670,14 @@ class Session {
   }
 
   private reject(order: Order, code: OrderRejectCode, message: string): void {
-    this.emit({ kind: 'order-rejected', clientOrderId: order.clientOrderId, signalId: order.signalId, code, message: this.redact(message), tsEvent: this.now() });
+    this.emit({
+      kind: 'order-rejected',
+      clientOrderId: order.clientOrderId,
+      signalId: order.signalId,
+      code,
+      message: this.redact(message),
+      tsEvent: this.now(),
+    });
   }
 
   // ── polling ────────────────────────────────────────────────────────────────────────────────────
@@ -1420,12 +1707,17 @@ class Session {
             return;
           }
           this.finish(t);
-          this.reject(t.order, 'EXCHANGE_ERROR', `${t.order.clientOrderId}: status was unknown; the exchange confirms it does not exist, so it was never placed (not resent)`);
+          this.reject(
+            t.order,
+            'EXCHANGE_ERROR',
+            `${t.order.clientOrderId}: status was unknown; the exchange confirms it does not exist, so it was never placed (not resent)`,
+          );
         }
       });
     }
     const bySymbol = new Map<string, Tracked[]>();
-    for (const t of open) if (t.phase === 'open') bySymbol.set(t.order.symbol, [...(bySymbol.get(t.order.symbol) ?? []), t]);
+    for (const t of open)
+      if (t.phase === 'open') bySymbol.set(t.order.symbol, [...(bySymbol.get(t.order.symbol) ?? []), t]);
     for (const [symbol, orders] of bySymbol) {
       let listed: ccxt.Order[] | null = null;
       if (this.exchange.has['fetchOpenOrders']) {
@@ -1461,7 +1753,8 @@ class Session {
     }
     for (const symbol of this.settings.symbols) {
       const market = this.exchange.markets?.[symbol];
-      if (!market) throw new CcxtVenueError('UNKNOWN_SYMBOL', `${this.venue} has no market ${symbol} (config key symbols)`);
+      if (!market)
+        throw new CcxtVenueError('UNKNOWN_SYMBOL', `${this.venue} has no market ${symbol} (config key symbols)`);
       this.instruments.set(symbol, instrumentOf(this.exchange, market));
       this.capabilities.set(symbol, nativeSupport(this.exchange, market, this.settings.emulate));
     }
@@ -1543,14 +1836,18 @@ class Session {
     if (view.filledQty > 0n) {
       // Fills before start-up are in the balances already; only later ones are reported.
       const trades = await this.fetchTradesOf(t, o).catch(() => null);
-      for (const trade of trades ?? []) if (trade.id !== undefined && trade.id !== null) t.seenTrades.add(String(trade.id));
+      for (const trade of trades ?? [])
+        if (trade.id !== undefined && trade.id !== null) t.seenTrades.add(String(trade.id));
     }
   }
 
   private startupError(what: string, error: unknown): CcxtVenueError {
     if (error instanceof CcxtVenueError) return error;
     const code = error instanceof ccxt.AuthenticationError ? 'AUTHENTICATION_FAILED' : 'STARTUP_FAILED';
-    return new CcxtVenueError(code, `${this.venue}: start-up reconciliation failed while ${what}: ${this.describe(error)}`);
+    return new CcxtVenueError(
+      code,
+      `${this.venue}: start-up reconciliation failed while ${what}: ${this.describe(error)}`,
+    );
   }
 
   // ── calling the exchange ───────────────────────────────────────────────────────────────────────
@@ -1591,7 +1888,8 @@ class Session {
         if (error instanceof Closed) throw error;
         const transient = error instanceof WatchdogTimeout || error instanceof ccxt.OperationFailed;
         if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
-        if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded)) await this.sleep(this.backoff(attempt + 1));
+        if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded))
+          await this.sleep(this.backoff(attempt + 1));
       }
     }
   }
@@ -1621,7 +1919,10 @@ class Session {
     const status = /\b418\b/.test(error.message) ? 418 : /\b429\b/.test(error.message) ? 429 : null;
     this.throttleStreak += 1;
     // Without a Retry-After: a ban lasts at least 2 minutes on Binance; a rate limit doubles from 1 s.
-    const fallback = status === 418 ? 120_000 : Math.min(Math.max(this.settings.retry.maxDelayMs, 1_000), 1_000 * 2 ** (this.throttleStreak - 1));
+    const fallback =
+      status === 418
+        ? 120_000
+        : Math.min(Math.max(this.settings.retry.maxDelayMs, 1_000), 1_000 * 2 ** (this.throttleStreak - 1));
     const retryAfterMs = this.retryAfterOf(error, now) ?? fallback;
     const until = now + retryAfterMs;
     if (until <= this.pausedUntil) return;
@@ -1681,10 +1982,13 @@ class Session {
   }
 
   private schedule(work: () => void, delay: number): Subscription {
-    const subscription = this.scheduler.schedule(() => {
-      this.timers.remove(subscription);
-      if (!this.closed) work();
-    }, Math.max(0, delay));
+    const subscription = this.scheduler.schedule(
+      () => {
+        this.timers.remove(subscription);
+        if (!this.closed) work();
+      },
+      Math.max(0, delay),
+    );
     this.timers.add(subscription);
     return subscription;
   }
@@ -1696,7 +2000,15 @@ class Session {
   }
 
   private notice(level: 'info' | 'warning', code: VenueNoticeCode, t: Tracked | null, message: string): void {
-    this.emit({ kind: 'venue-notice', venue: this.venue, level, code, clientOrderId: t?.order.clientOrderId ?? null, message: this.redact(message), tsEvent: this.now() });
+    this.emit({
+      kind: 'venue-notice',
+      venue: this.venue,
+      level,
+      code,
+      clientOrderId: t?.order.clientOrderId ?? null,
+      message: this.redact(message),
+      tsEvent: this.now(),
+    });
   }
 
   private redact(text: string): string {
@@ -1721,7 +2033,9 @@ class Session {
 // ── pure helpers ─────────────────────────────────────────────────────────────────────────────────
 
 function secretsOf(config: { apiKey?: unknown; secret?: unknown; password?: unknown; uid?: unknown }): string[] {
-  return [config.apiKey, config.secret, config.password, config.uid].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  return [config.apiKey, config.secret, config.password, config.uid].filter(
+    (s): s is string => typeof s === 'string' && s.length >= 4,
+  );
 }
 
 /** Removes credentials and request signatures from a text. */
@@ -1729,7 +2043,9 @@ export function redactWith(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join('***');
   for (const secret of secrets) out = out.split(encodeURIComponent(secret)).join('***');
-  return out.replace(/(signature=)[^&\s"']+/gi, '$1***').replace(/(X-MBX-APIKEY["']?\s*[:=]\s*["']?)[^"',\s}]+/gi, '$1***');
+  return out
+    .replace(/(signature=)[^&\s"']+/gi, '$1***')
+    .replace(/(X-MBX-APIKEY["']?\s*[:=]\s*["']?)[^"',\s}]+/gi, '$1***');
 }
 
 function rejectCodeOf(error: Error): OrderRejectCode {
@@ -1752,7 +2068,11 @@ function rejectCodeOf(error: Error): OrderRejectCode {
  *   generic `trailingPercent` means different things on different exchanges;
  * - OCO: Binance spot only (order lists), if the symbol allows OCO.
  */
-export function nativeSupport(exchange: ccxt.Exchange, market: ccxt.MarketInterface, forceEmulation: readonly string[] = []): Capabilities {
+export function nativeSupport(
+  exchange: ccxt.Exchange,
+  market: ccxt.MarketInterface,
+  forceEmulation: readonly string[] = [],
+): Capabilities {
   const type = market.spot ? 'spot' : market.swap ? 'swap' : market.future ? 'future' : 'spot';
   const features = exchange.features as unknown;
   const sub = market.linear ? 'linear' : market.inverse ? 'inverse' : undefined;
@@ -1763,9 +2083,18 @@ export function nativeSupport(exchange: ccxt.Exchange, market: ccxt.MarketInterf
   const orderTypes = Array.isArray(info['orderTypes']) ? (info['orderTypes'] as unknown[]).map(String) : null;
   const allows = (t: string): boolean => !binanceSpot || orderTypes === null || orderTypes.includes(t);
   return {
-    stop: !forceEmulation.includes('stop') && pick(createOrder, 'stopLossPrice') === true && allows('STOP_LOSS') && allows('STOP_LOSS_LIMIT'),
-    takeProfit: !forceEmulation.includes('take-profit') && pick(createOrder, 'takeProfitPrice') === true && allows('TAKE_PROFIT') && allows('TAKE_PROFIT_LIMIT'),
-    trailing: !forceEmulation.includes('trailing') && binanceSpot && info['allowTrailingStop'] !== false && allows('STOP_LOSS'),
+    stop:
+      !forceEmulation.includes('stop') &&
+      pick(createOrder, 'stopLossPrice') === true &&
+      allows('STOP_LOSS') &&
+      allows('STOP_LOSS_LIMIT'),
+    takeProfit:
+      !forceEmulation.includes('take-profit') &&
+      pick(createOrder, 'takeProfitPrice') === true &&
+      allows('TAKE_PROFIT') &&
+      allows('TAKE_PROFIT_LIMIT'),
+    trailing:
+      !forceEmulation.includes('trailing') && binanceSpot && info['allowTrailingStop'] !== false && allows('STOP_LOSS'),
     oco: !forceEmulation.includes('oco') && binanceSpot && info['ocoAllowed'] !== false,
   };
 }
@@ -1845,7 +2174,12 @@ function ocoPlan(a: Tracked, b: Tracked): OcoPlan | null {
   const target = stop === a ? b : a;
   // SELL: the take-profit is above the market, the stop below; BUY: the other way round.
   const [above, below] = x.side === 'sell' ? [target, stop] : [stop, target];
-  const digest = createHash('sha256').update(x.ocoGroup ?? '').update('\u0000').update(above.order.clientOrderId).update(below.order.clientOrderId).digest('base64url');
+  const digest = createHash('sha256')
+    .update(x.ocoGroup ?? '')
+    .update('\u0000')
+    .update(above.order.clientOrderId)
+    .update(below.order.clientOrderId)
+    .digest('base64url');
   return { listClientOrderId: `b4L-${digest.slice(0, 24)}`, above, below };
 }
 
@@ -1915,7 +2249,8 @@ type ExchangeConstructor = new (config: Record<string, unknown>) => ccxt.Exchang
 
 function createExchange(settings: CcxtVenueSettings): ccxt.Exchange {
   const Ctor = (ccxt as unknown as Record<string, unknown>)[settings.exchange];
-  if (typeof Ctor !== 'function') throw new CcxtVenueError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(settings.exchange)}`);
+  if (typeof Ctor !== 'function')
+    throw new CcxtVenueError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(settings.exchange)}`);
   const exchange = new (Ctor as ExchangeConstructor)({
     apiKey: settings.apiKey,
     secret: settings.secret,
@@ -1935,7 +2270,12 @@ function createExchange(settings: CcxtVenueSettings): ccxt.Exchange {
   });
   if (settings.symbols.every((s) => !s.includes(':'))) {
     const fetchMarkets = options['fetchMarkets'];
-    if (isRecord(fetchMarkets) && Array.isArray(fetchMarkets['types']) && fetchMarkets['types'].includes('spot') && !isRecord(settings.ccxtOptions['fetchMarkets'])) {
+    if (
+      isRecord(fetchMarkets) &&
+      Array.isArray(fetchMarkets['types']) &&
+      fetchMarkets['types'].includes('spot') &&
+      !isRecord(settings.ccxtOptions['fetchMarkets'])
+    ) {
       options['fetchMarkets'] = { ...fetchMarkets, types: ['spot'] };
     }
     options['defaultType'] = 'spot';

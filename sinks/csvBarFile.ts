@@ -284,7 +284,14 @@ async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTai
   }
   if (size < headerLine.length) {
     // Nothing, or a header cut short by a crash: start over with the header.
-    return { path: file, exists: true, last: null, previous: null, completeBytes: 0, incompleteTail: size === 0 ? null : headText };
+    return {
+      path: file,
+      exists: true,
+      last: null,
+      previous: null,
+      completeBytes: 0,
+      incompleteTail: size === 0 ? null : headText,
+    };
   }
   // Walk back from the end until the last three newlines (or the header) are in hand.
   let start = size;
@@ -306,7 +313,10 @@ async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTai
   const rows = dataLines.map((line) => {
     const row = parseBarRow(line.endsWith('\r') ? line.slice(0, -1) : line);
     if (!row) {
-      throw new CsvBarFileError('CORRUPT_ROW', `${file}: complete row ${JSON.stringify(line)} is not timestamp_ms,open,high,low,close,volume; fix or remove it before resuming`);
+      throw new CsvBarFileError(
+        'CORRUPT_ROW',
+        `${file}: complete row ${JSON.stringify(line)} is not timestamp_ms,open,high,low,close,volume; fix or remove it before resuming`,
+      );
     }
     return row;
   });

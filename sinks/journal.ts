@@ -33,7 +33,9 @@ export type Journaled = { readonly kind: string };
  * completes once the input has completed and the file is flushed, fsynced and closed. On an input
  * error the buffered lines are still written before the error is passed on.
  */
-export function makeJournalSink(config: JournalSinkConfig): (events$: Observable<Journaled>) => Observable<JournalStats> {
+export function makeJournalSink(
+  config: JournalSinkConfig,
+): (events$: Observable<Journaled>) => Observable<JournalStats> {
   const limit = config.bufferBytes ?? 256 * 1024;
   return (events$) =>
     new Observable<JournalStats>((subscriber) => {

@@ -88,7 +88,17 @@
 import { mulberry32 } from '../operators/random';
 import { asyncScheduler, Observable, Subscription, type SchedulerLike } from 'rxjs';
 import type { PaperVenueConfig, VenueInput } from '../operators/executeOrders';
-import { PPM, bpsToPpm, feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
+import {
+  PPM,
+  bpsToPpm,
+  feeOf,
+  floorToStep,
+  formatUnits,
+  notionalOf,
+  toUnits,
+  unitsToNumber,
+  type Units,
+} from '../operators/money';
 import { applyFill, initialPortfolio, positionQty } from '../operators/trackPortfolio';
 import type {
   Bar,
@@ -121,7 +131,9 @@ export type PaperExchangeOutput = OrderEvent | PaperMarketEvent;
  * The operator: order events, and the market events of the input passed through. Typed so that
  * with a {@link VenueInput} source its output is a `VenueOutput`: it is assignable to `Venue`.
  */
-export type PaperExchange = <I extends PaperExchangeInput>(source: Observable<I>) => Observable<OrderEvent | Exclude<I, OrderCommand>>;
+export type PaperExchange = <I extends PaperExchangeInput>(
+  source: Observable<I>,
+) => Observable<OrderEvent | Exclude<I, OrderCommand>>;
 
 /** One fee tier: from a 30-day quote volume on, these rates apply. */
 export interface FeeTier {
@@ -264,19 +276,27 @@ const DAY_MS = 86_400_000;
 const FEE_WINDOW_DAYS = 30;
 
 function finite(key: string, value: unknown, min: number, expected: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new PaperExchangeConfigError(key, expected, value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+    throw new PaperExchangeConfigError(key, expected, value);
   return value;
 }
 
 function resolveConfig(config: PaperExchangeConfig): Settings {
-  if (!Array.isArray(config.instruments) || config.instruments.length === 0) throw new PaperExchangeConfigError('instruments', 'a non-empty list of instruments', config.instruments);
+  if (!Array.isArray(config.instruments) || config.instruments.length === 0)
+    throw new PaperExchangeConfigError('instruments', 'a non-empty list of instruments', config.instruments);
   const instruments = new Map<Symbol, Instrument>();
   config.instruments.forEach((instrument, i) => {
-    if (instrument.qtyStep < 0n || instrument.minQty < 0n || instrument.minNotional < 0n) throw new PaperExchangeConfigError(`instruments[${i}]`, 'non-negative qtyStep, minQty and minNotional', instrument);
+    if (instrument.qtyStep < 0n || instrument.minQty < 0n || instrument.minNotional < 0n)
+      throw new PaperExchangeConfigError(
+        `instruments[${i}]`,
+        'non-negative qtyStep, minQty and minNotional',
+        instrument,
+      );
     finite(`instruments[${i}].priceTick`, instrument.priceTick, 0, 'a price tick ≥ 0');
     instruments.set(instrument.symbol, instrument);
   });
-  if (typeof config.initialCash !== 'bigint' || config.initialCash < 0n) throw new PaperExchangeConfigError('initialCash', 'quote units ≥ 0 (bigint)', config.initialCash);
+  if (typeof config.initialCash !== 'bigint' || config.initialCash < 0n)
+    throw new PaperExchangeConfigError('initialCash', 'quote units ≥ 0 (bigint)', config.initialCash);
 
   let tierList: readonly FeeTier[];
   if (config.feeTiers !== undefined) tierList = config.feeTiers;
@@ -284,22 +304,38 @@ function resolveConfig(config: PaperExchangeConfig): Settings {
     const takerBps = config.takerFeeBps ?? 10;
     tierList = [{ name: 'flat', minVolume30d: 0n, makerBps: config.makerFeeBps ?? takerBps, takerBps }];
   } else tierList = BINANCE_SPOT_FEE_TIERS;
-  if (tierList.length === 0 || tierList[0]!.minVolume30d !== 0n) throw new PaperExchangeConfigError('feeTiers', 'a non-empty list whose first tier starts at volume 0', tierList);
+  if (tierList.length === 0 || tierList[0]!.minVolume30d !== 0n)
+    throw new PaperExchangeConfigError('feeTiers', 'a non-empty list whose first tier starts at volume 0', tierList);
   const tiers = tierList.map((tier, i): ResolvedTier => {
-    if (i > 0 && !(tier.minVolume30d > tierList[i - 1]!.minVolume30d)) throw new PaperExchangeConfigError(`feeTiers[${i}].minVolume30d`, 'strictly ascending volumes', tier.minVolume30d);
+    if (i > 0 && !(tier.minVolume30d > tierList[i - 1]!.minVolume30d))
+      throw new PaperExchangeConfigError(
+        `feeTiers[${i}].minVolume30d`,
+        'strictly ascending volumes',
+        tier.minVolume30d,
+      );
     const takerBps = finite(`feeTiers[${i}].takerBps`, tier.takerBps, 0, 'basis points ≥ 0');
     const makerBps = finite(`feeTiers[${i}].makerBps`, tier.makerBps, -takerBps, 'basis points ≥ −takerBps');
-    return { name: tier.name, minVolume30d: tier.minVolume30d, makerPpm: bpsToPpm(makerBps), takerPpm: bpsToPpm(takerBps) };
+    return {
+      name: tier.name,
+      minVolume30d: tier.minVolume30d,
+      makerPpm: bpsToPpm(makerBps),
+      takerPpm: bpsToPpm(takerBps),
+    };
   });
 
-  const slippageBps = config.slippageBps === undefined ? 2 : finite('slippageBps', config.slippageBps, 0, 'basis points ≥ 0');
+  const slippageBps =
+    config.slippageBps === undefined ? 2 : finite('slippageBps', config.slippageBps, 0, 'basis points ≥ 0');
   const gamma = config.impact === undefined ? 0 : finite('impact.gamma', config.impact.gamma, 0, 'a number ≥ 0');
   const adv = new Map<Symbol, number>();
   for (const [symbol, value] of Object.entries(config.impact?.adv ?? {})) {
-    if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw new PaperExchangeConfigError(`impact.adv.${symbol}`, 'base units per day > 0', value);
+    if (!(typeof value === 'number' && Number.isFinite(value) && value > 0))
+      throw new PaperExchangeConfigError(`impact.adv.${symbol}`, 'base units per day > 0', value);
     adv.set(symbol, value);
   }
-  const advWindowMs = config.impact?.advWindowMs === undefined ? DAY_MS : finite('impact.advWindowMs', config.impact.advWindowMs, 1, 'ms ≥ 1');
+  const advWindowMs =
+    config.impact?.advWindowMs === undefined
+      ? DAY_MS
+      : finite('impact.advWindowMs', config.impact.advWindowMs, 1, 'ms ≥ 1');
 
   let latency: Settings['latency'];
   if (config.latency !== undefined) {
@@ -310,7 +346,8 @@ function resolveConfig(config: PaperExchangeConfig): Settings {
   let ordersPerSecond: number | undefined;
   if (config.rateLimit !== undefined) {
     ordersPerSecond = finite('rateLimit.ordersPerSecond', config.rateLimit.ordersPerSecond, 1, 'an integer ≥ 1');
-    if (!Number.isInteger(ordersPerSecond)) throw new PaperExchangeConfigError('rateLimit.ordersPerSecond', 'an integer ≥ 1', ordersPerSecond);
+    if (!Number.isInteger(ordersPerSecond))
+      throw new PaperExchangeConfigError('rateLimit.ordersPerSecond', 'an integer ≥ 1', ordersPerSecond);
   }
   const seed = config.seed ?? 1;
   if (!Number.isInteger(seed)) throw new PaperExchangeConfigError('seed', 'an integer', seed);
@@ -347,7 +384,9 @@ export function makePaperExchange(config: PaperExchangeConfig): PaperExchange {
   const settings = resolveConfig(config);
   return <I extends PaperExchangeInput>(source: Observable<I>) =>
     new Observable<OrderEvent | Exclude<I, OrderCommand>>((subscriber) => {
-      type Item = { readonly kind: 'input'; readonly value: PaperExchangeInput } | { readonly kind: 'arrive'; readonly command: OrderCommand; readonly time: number };
+      type Item =
+        | { readonly kind: 'input'; readonly value: PaperExchangeInput }
+        | { readonly kind: 'arrive'; readonly command: OrderCommand; readonly time: number };
       const queue: Item[] = [];
       const timers = new Subscription();
       let draining = false;
@@ -358,7 +397,9 @@ export function makePaperExchange(config: PaperExchangeConfig): PaperExchange {
       let lastArrival = -Infinity;
 
       // Market events are passed through unchanged: they are members of I that are not commands.
-      const engine = new MatchingEngine(settings, (event) => subscriber.next(event as OrderEvent | Exclude<I, OrderCommand>));
+      const engine = new MatchingEngine(settings, (event) =>
+        subscriber.next(event as OrderEvent | Exclude<I, OrderCommand>),
+      );
 
       const latencyMs = (): number => {
         const latency = settings.latency!;
@@ -499,9 +540,20 @@ interface Leg {
   readonly level?: Level;
 }
 
-const TRIGGERED: ReadonlySet<Order['type']> = new Set(['stop-market', 'stop-limit', 'take-profit-market', 'take-profit-limit', 'trailing-stop']);
+const TRIGGERED: ReadonlySet<Order['type']> = new Set([
+  'stop-market',
+  'stop-limit',
+  'take-profit-market',
+  'take-profit-limit',
+  'trailing-stop',
+]);
 const LIMIT_TYPES: ReadonlySet<Order['type']> = new Set(['limit', 'stop-limit', 'take-profit-limit']);
-const STOP_TYPES: ReadonlySet<Order['type']> = new Set(['stop-market', 'stop-limit', 'take-profit-market', 'take-profit-limit']);
+const STOP_TYPES: ReadonlySet<Order['type']> = new Set([
+  'stop-market',
+  'stop-limit',
+  'take-profit-market',
+  'take-profit-limit',
+]);
 
 function isMultiple(price: number, tick: number): boolean {
   if (!(tick > 0)) return true;
@@ -539,11 +591,14 @@ class MatchingEngine {
   arrive(command: OrderCommand, time: number): void {
     switch (command.kind) {
       case 'order':
-        return this.place(command, time);
+        this.place(command, time);
+        return;
       case 'cancel':
-        return this.cancel(command, time);
+        this.cancel(command, time);
+        return;
       case 'cancel-all':
-        return this.cancelAll(command, time);
+        this.cancelAll(command, time);
+        return;
     }
   }
 
@@ -558,8 +613,20 @@ class MatchingEngine {
     }
   }
 
-  private reject(order: Pick<Order, 'clientOrderId' | 'signalId'>, code: OrderRejectCode, message: string, tsEvent: number): void {
-    this.out({ kind: 'order-rejected', clientOrderId: order.clientOrderId, signalId: order.signalId, code, message, tsEvent });
+  private reject(
+    order: Pick<Order, 'clientOrderId' | 'signalId'>,
+    code: OrderRejectCode,
+    message: string,
+    tsEvent: number,
+  ): void {
+    this.out({
+      kind: 'order-rejected',
+      clientOrderId: order.clientOrderId,
+      signalId: order.signalId,
+      code,
+      message,
+      tsEvent,
+    });
   }
 
   private place(order: Order, t: number): void {
@@ -567,13 +634,23 @@ class MatchingEngine {
     if (s.ordersPerSecond !== undefined) {
       this.orderTimes = this.orderTimes.filter((time) => time > t - 1000);
       if (this.orderTimes.length >= s.ordersPerSecond) {
-        this.reject(order, 'RATE_LIMITED', `${this.orderTimes.length} orders in the last 1000 ms, limit ${s.ordersPerSecond}/s; not executed, id not used`, t);
+        this.reject(
+          order,
+          'RATE_LIMITED',
+          `${this.orderTimes.length} orders in the last 1000 ms, limit ${s.ordersPerSecond}/s; not executed, id not used`,
+          t,
+        );
         return;
       }
       this.orderTimes.push(t);
     }
     if (this.known.has(order.clientOrderId)) {
-      this.reject(order, 'DUPLICATE_CLIENT_ORDER_ID', `client order id ${order.clientOrderId} was already used; nothing executed`, t);
+      this.reject(
+        order,
+        'DUPLICATE_CLIENT_ORDER_ID',
+        `client order id ${order.clientOrderId} was already used; nothing executed`,
+        t,
+      );
       return;
     }
     this.known.set(order.clientOrderId, order.signalId);
@@ -588,38 +665,69 @@ class MatchingEngine {
       return;
     }
     if (order.qty < instrument.minQty) {
-      this.reject(order, 'BELOW_MIN_QTY', `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}`, t);
+      this.reject(
+        order,
+        'BELOW_MIN_QTY',
+        `qty ${formatUnits(order.qty)} below minimum ${formatUnits(instrument.minQty)}`,
+        t,
+      );
       return;
     }
     if (instrument.maxQty !== undefined && order.qty > instrument.maxQty) {
-      this.reject(order, 'EXCHANGE_ERROR', `LOT_SIZE: qty ${formatUnits(order.qty)} above maximum ${formatUnits(instrument.maxQty)}`, t);
+      this.reject(
+        order,
+        'EXCHANGE_ERROR',
+        `LOT_SIZE: qty ${formatUnits(order.qty)} above maximum ${formatUnits(instrument.maxQty)}`,
+        t,
+      );
       return;
     }
     if (instrument.qtyStep > 0n && order.qty % instrument.qtyStep !== 0n) {
-      this.reject(order, 'QTY_PRECISION', `qty ${formatUnits(order.qty)} is not a multiple of the lot size ${formatUnits(instrument.qtyStep)}`, t);
+      this.reject(
+        order,
+        'QTY_PRECISION',
+        `qty ${formatUnits(order.qty)} is not a multiple of the lot size ${formatUnits(instrument.qtyStep)}`,
+        t,
+      );
       return;
     }
     for (const key of ['limitPrice', 'stopPrice'] as const) {
       const price = order[key];
       if (price !== undefined && !isMultiple(price, instrument.priceTick)) {
-        this.reject(order, 'PRICE_PRECISION', `${key} ${price} is not a multiple of the tick ${instrument.priceTick}`, t);
+        this.reject(
+          order,
+          'PRICE_PRECISION',
+          `${key} ${price} is not a multiple of the tick ${instrument.priceTick}`,
+          t,
+        );
         return;
       }
     }
     const market = this.state(order.symbol);
     if (STOP_TYPES.has(order.type) && market.last !== undefined && triggers(order, order.stopPrice!, market.last)) {
-      this.reject(order, 'EXCHANGE_ERROR', `WOULD_TRIGGER_IMMEDIATELY: ${order.type} ${order.side} stopPrice ${order.stopPrice} vs last ${market.last}`, t);
+      this.reject(
+        order,
+        'EXCHANGE_ERROR',
+        `WOULD_TRIGGER_IMMEDIATELY: ${order.type} ${order.side} stopPrice ${order.stopPrice} vs last ${market.last}`,
+        t,
+      );
       return;
     }
 
-    const trailLevel = order.type === 'trailing-stop' && market.last !== undefined ? trailingLevel(order, market.last) : undefined;
+    const trailLevel =
+      order.type === 'trailing-stop' && market.last !== undefined ? trailingLevel(order, market.last) : undefined;
     const limit = LIMIT_TYPES.has(order.type) ? order.limitPrice : undefined;
     const top = order.type === 'market' ? this.topPrice(market, order.side) : undefined;
     const refPrice = limit ?? order.stopPrice ?? trailLevel ?? top;
     if (refPrice !== undefined) {
       const notional = notionalOf(order.qty, toUnits(refPrice));
       if (notional < instrument.minNotional) {
-        this.reject(order, 'BELOW_MIN_NOTIONAL', `notional ${formatUnits(notional)} below minimum ${formatUnits(instrument.minNotional)}`, t);
+        this.reject(
+          order,
+          'BELOW_MIN_NOTIONAL',
+          `notional ${formatUnits(notional)} below minimum ${formatUnits(instrument.minNotional)}`,
+          t,
+        );
         return;
       }
     }
@@ -629,7 +737,7 @@ class MatchingEngine {
       instrument,
       seq: this.seq++,
       engineTime: t,
-      tif: order.type === 'market' ? 'IOC' : order.timeInForce ?? 'GTC',
+      tif: order.type === 'market' ? 'IOC' : (order.timeInForce ?? 'GTC'),
       exec: limit === undefined ? 'market' : 'limit',
       limit,
       reservePrice: order.side === 'buy' ? (limit ?? order.stopPrice ?? trailLevel) : undefined,
@@ -643,9 +751,18 @@ class MatchingEngine {
     if (order.side === 'sell' && !s.allowShort) {
       const held = positionQty(this.ledger, order.symbol);
       const reserved = this.reservedBase(order.symbol, w);
-      const need = this.groupNeed(w, (o) => o.leaves, (o) => o.order.side === 'sell' && o.order.symbol === order.symbol);
+      const need = this.groupNeed(
+        w,
+        (o) => o.leaves,
+        (o) => o.order.side === 'sell' && o.order.symbol === order.symbol,
+      );
       if (need > held - reserved) {
-        this.reject(order, 'INSUFFICIENT_POSITION', `sells ${formatUnits(need)} ${instrument.base}, holds ${formatUnits(held)}${reservedNote(reserved)}`, t);
+        this.reject(
+          order,
+          'INSUFFICIENT_POSITION',
+          `sells ${formatUnits(need)} ${instrument.base}, holds ${formatUnits(held)}${reservedNote(reserved)}`,
+          t,
+        );
         return;
       }
     }
@@ -655,13 +772,22 @@ class MatchingEngine {
         const legs = this.plan(w, market, undefined);
         if (legs !== undefined) need = legs.reduce((sum, leg) => sum + this.cost(leg, 'taker', t), 0n);
       } else if (w.reservePrice !== undefined) {
-        need = this.groupNeed(w, (o) => this.quoteNeed(o, t), (o) => o.order.side === 'buy');
+        need = this.groupNeed(
+          w,
+          (o) => this.quoteNeed(o, t),
+          (o) => o.order.side === 'buy',
+        );
       }
       if (need !== undefined) {
         const reserved = this.reservedQuote(w, t);
         const free = this.ledger.cash - reserved;
         if (need > free) {
-          this.reject(order, 'INSUFFICIENT_BALANCE', `needs ${formatUnits(need)} ${s.quote}, free ${formatUnits(free)}${reservedNote(reserved)}`, t);
+          this.reject(
+            order,
+            'INSUFFICIENT_BALANCE',
+            `needs ${formatUnits(need)} ${s.quote}, free ${formatUnits(free)}${reservedNote(reserved)}`,
+            t,
+          );
           return;
         }
       }
@@ -677,7 +803,12 @@ class MatchingEngine {
     if (!w || w.order.symbol !== command.symbol) {
       const signalId = this.known.get(command.clientOrderId);
       const why = signalId === undefined ? 'never seen' : 'no longer open';
-      this.reject({ clientOrderId: command.clientOrderId, signalId: signalId ?? '' }, 'UNKNOWN_ORDER', `cancel of ${command.clientOrderId} on ${command.symbol}: order ${why}`, t);
+      this.reject(
+        { clientOrderId: command.clientOrderId, signalId: signalId ?? '' },
+        'UNKNOWN_ORDER',
+        `cancel of ${command.clientOrderId} on ${command.symbol}: order ${why}`,
+        t,
+      );
       return;
     }
     this.close(w, command.reason, t);
@@ -695,13 +826,20 @@ class MatchingEngine {
 
   private close(w: Working, reason: string, t: number): void {
     this.open.delete(w.order.clientOrderId);
-    this.out({ kind: 'order-canceled', clientOrderId: w.order.clientOrderId, signalId: w.order.signalId, reason, tsEvent: t });
+    this.out({
+      kind: 'order-canceled',
+      clientOrderId: w.order.clientOrderId,
+      signalId: w.order.signalId,
+      reason,
+      tsEvent: t,
+    });
   }
 
   private cancelSiblings(w: Working, reason: string, t: number): void {
     const group = w.order.ocoGroup;
     if (group === undefined) return;
-    for (const other of [...this.open.values()]) if (other !== w && other.order.ocoGroup === group) this.close(other, reason, t);
+    for (const other of [...this.open.values()])
+      if (other !== w && other.order.ocoGroup === group) this.close(other, reason, t);
   }
 
   /** Ends an order that cannot continue: rejected if nothing was filled yet, else canceled. */
@@ -750,7 +888,8 @@ class MatchingEngine {
   private groupNeed(w: Working, need: (o: Working) => Units, same: (o: Working) => boolean): Units {
     let total = need(w);
     if (w.order.ocoGroup === undefined) return total;
-    for (const o of this.open.values()) if (o !== w && o.order.ocoGroup === w.order.ocoGroup && same(o)) total = maxUnits(total, need(o));
+    for (const o of this.open.values())
+      if (o !== w && o.order.ocoGroup === w.order.ocoGroup && same(o)) total = maxUnits(total, need(o));
     return total;
   }
 
@@ -771,12 +910,20 @@ class MatchingEngine {
 
   /** Quote reserved by open buys other than `except` and its OCO group. */
   private reservedQuote(except: Working, t: number): Units {
-    return this.sumReserved(except, (o) => o.order.side === 'buy', (o) => this.quoteNeed(o, t));
+    return this.sumReserved(
+      except,
+      (o) => o.order.side === 'buy',
+      (o) => this.quoteNeed(o, t),
+    );
   }
 
   /** Base reserved by open spot sells of `symbol` other than `except` and its OCO group. */
   private reservedBase(symbol: Symbol, except: Working): Units {
-    return this.sumReserved(except, (o) => o.order.side === 'sell' && o.order.symbol === symbol, (o) => o.leaves);
+    return this.sumReserved(
+      except,
+      (o) => o.order.side === 'sell' && o.order.symbol === symbol,
+      (o) => o.leaves,
+    );
   }
 
   // ----- execution ----------------------------------------------------------------------------
@@ -784,14 +931,23 @@ class MatchingEngine {
   private state(symbol: Symbol): MarketState {
     let state = this.markets.get(symbol);
     if (!state) {
-      state = { book: undefined, ticker: undefined, last: undefined, barTimeframe: this.s.barTimeframe, volumeSource: undefined, volumes: [], firstStart: undefined };
+      state = {
+        book: undefined,
+        ticker: undefined,
+        last: undefined,
+        barTimeframe: this.s.barTimeframe,
+        volumeSource: undefined,
+        volumes: [],
+        firstStart: undefined,
+      };
       this.markets.set(symbol, state);
     }
     return state;
   }
 
   private topPrice(market: MarketState, side: Order['side']): number | undefined {
-    if (market.book) return (side === 'buy' ? market.book.asks : market.book.bids).find((level) => level.qty > 0n)?.price;
+    if (market.book)
+      return (side === 'buy' ? market.book.asks : market.book.bids).find((level) => level.qty > 0n)?.price;
     if (market.ticker) return side === 'buy' ? market.ticker.ask : market.ticker.bid;
     return undefined;
   }
@@ -809,7 +965,13 @@ class MatchingEngine {
     return qty > 0 ? (qty * DAY_MS) / span : undefined;
   }
 
-  private recordVolume(market: MarketState, source: 'trade' | Timeframe, start: number, end: number, qty: number): void {
+  private recordVolume(
+    market: MarketState,
+    source: 'trade' | Timeframe,
+    start: number,
+    end: number,
+    qty: number,
+  ): void {
     market.volumeSource ??= source;
     if (market.volumeSource !== source) return;
     market.firstStart ??= start;
@@ -848,7 +1010,8 @@ class MatchingEngine {
       }
       return legs;
     }
-    const price = fallback ?? (market.ticker ? (w.order.side === 'buy' ? market.ticker.ask : market.ticker.bid) : undefined);
+    const price =
+      fallback ?? (market.ticker ? (w.order.side === 'buy' ? market.ticker.ask : market.ticker.bid) : undefined);
     if (price === undefined) return undefined;
     if (!this.marketable(w, price)) return [];
     return [{ qty: w.leaves, price: this.takerPrice(w, price, this.s.slippage) }];
@@ -863,14 +1026,23 @@ class MatchingEngine {
     if (legs === undefined) return; // no price yet: wait for the first one
     const available = legs.reduce((sum, leg) => sum + leg.qty, 0n);
     if (w.tif === 'FOK' && available < w.leaves) {
-      this.close(w, `FOK: only ${formatUnits(available)} of ${formatUnits(w.leaves)} available${w.limit === undefined ? '' : ` at ${w.limit}`}; nothing executed`, t);
+      this.close(
+        w,
+        `FOK: only ${formatUnits(available)} of ${formatUnits(w.leaves)} available${w.limit === undefined ? '' : ` at ${w.limit}`}; nothing executed`,
+        t,
+      );
       return;
     }
     if (!w.notionalChecked && legs[0] !== undefined) {
       w.notionalChecked = true;
       const notional = notionalOf(w.order.qty, legs[0].price);
       if (notional < w.instrument.minNotional) {
-        this.fail(w, 'BELOW_MIN_NOTIONAL', `notional ${formatUnits(notional)} below minimum ${formatUnits(w.instrument.minNotional)}`, t);
+        this.fail(
+          w,
+          'BELOW_MIN_NOTIONAL',
+          `notional ${formatUnits(notional)} below minimum ${formatUnits(w.instrument.minNotional)}`,
+          t,
+        );
         return;
       }
     }
@@ -884,7 +1056,11 @@ class MatchingEngine {
       return;
     }
     const why = w.exec === 'market' ? (market.book ? 'book depth exhausted' : 'no liquidity') : 'not marketable';
-    this.close(w, `IOC: ${why}; filled ${formatUnits(w.filled)} of ${formatUnits(w.order.qty)}, ${formatUnits(w.leaves)} canceled`, t);
+    this.close(
+      w,
+      `IOC: ${why}; filled ${formatUnits(w.filled)} of ${formatUnits(w.order.qty)}, ${formatUnits(w.leaves)} canceled`,
+      t,
+    );
   }
 
   /** Books one fill of `w` if the account can pay for it; false (and the order ended) if not. */
@@ -896,14 +1072,24 @@ class MatchingEngine {
       const reserved = this.reservedQuote(w, t);
       const free = this.ledger.cash - reserved;
       if (notional + fee > free) {
-        this.fail(w, 'INSUFFICIENT_BALANCE', `needs ${formatUnits(notional + fee)} ${this.s.quote}, free ${formatUnits(free)}${reservedNote(reserved)}`, t);
+        this.fail(
+          w,
+          'INSUFFICIENT_BALANCE',
+          `needs ${formatUnits(notional + fee)} ${this.s.quote}, free ${formatUnits(free)}${reservedNote(reserved)}`,
+          t,
+        );
         return false;
       }
     } else if (!this.s.allowShort) {
       const held = positionQty(this.ledger, order.symbol);
       const reserved = this.reservedBase(order.symbol, w);
       if (qty > held - reserved) {
-        this.fail(w, 'INSUFFICIENT_POSITION', `sells ${formatUnits(qty)} ${w.instrument.base}, holds ${formatUnits(held)}${reservedNote(reserved)}`, t);
+        this.fail(
+          w,
+          'INSUFFICIENT_POSITION',
+          `sells ${formatUnits(qty)} ${w.instrument.base}, holds ${formatUnits(held)}${reservedNote(reserved)}`,
+          t,
+        );
         return false;
       }
     }
@@ -940,7 +1126,10 @@ class MatchingEngine {
 
   /** A resting order filled at its limit as maker, up to `available` (undefined: all of it). Returns what was filled. */
   private fillMaker(w: Working, available: Units | undefined, t: number): Units {
-    const qty = floorToStep(available === undefined || available > w.leaves ? w.leaves : available, w.instrument.qtyStep);
+    const qty = floorToStep(
+      available === undefined || available > w.leaves ? w.leaves : available,
+      w.instrument.qtyStep,
+    );
     if (qty <= 0n) return 0n;
     return this.fill(w, qty, toUnits(w.limit!), 'maker', t) ? qty : 0n;
   }
@@ -948,7 +1137,8 @@ class MatchingEngine {
   /** Open orders of `symbol` that may see a market event at `time` (no order sees a price from before it). */
   private eligible(symbol: Symbol, phase: Phase, seesEventAt: (w: Working) => boolean): Working[] {
     const list: Working[] = [];
-    for (const w of this.open.values()) if (w.order.symbol === symbol && w.phase === phase && seesEventAt(w)) list.push(w);
+    for (const w of this.open.values())
+      if (w.order.symbol === symbol && w.phase === phase && seesEventAt(w)) list.push(w);
     return list;
   }
 
@@ -969,7 +1159,15 @@ class MatchingEngine {
    * Armed orders at a price point: trigger (then execute), or follow the price (trailing).
    * `previous` is the price the market moved continuously from (inside a bar), else undefined (a jump).
    */
-  private checkTriggers(market: MarketState, symbol: Symbol, price: number, previous: number | undefined, t: number, seesEventAt: (w: Working) => boolean, useBook: boolean): void {
+  private checkTriggers(
+    market: MarketState,
+    symbol: Symbol,
+    price: number,
+    previous: number | undefined,
+    t: number,
+    seesEventAt: (w: Working) => boolean,
+    useBook: boolean,
+  ): void {
     for (const w of this.eligible(symbol, 'armed', seesEventAt)) {
       if (!this.stillOpen(w, 'armed')) continue;
       const order = w.order;
@@ -1014,7 +1212,10 @@ class MatchingEngine {
     const market = this.state(book.symbol);
     const instrument = this.s.instruments.get(book.symbol);
     const levels = (side: readonly (readonly [number, number])[]): Level[] =>
-      side.map(([price, qty]) => ({ price, qty: instrument ? floorToStep(toUnits(qty), instrument.qtyStep) : toUnits(qty) }));
+      side.map(([price, qty]) => ({
+        price,
+        qty: instrument ? floorToStep(toUnits(qty), instrument.qtyStep) : toUnits(qty),
+      }));
     market.book = { bids: levels(book.bids), asks: levels(book.asks) };
     const bid = book.bids[0]?.[0];
     const ask = book.asks[0]?.[0];
@@ -1022,7 +1223,8 @@ class MatchingEngine {
     const t = book.tsEvent;
     const sees = (w: Working): boolean => t >= w.engineTime;
 
-    for (const w of this.eligible(book.symbol, 'pending', sees)) if (this.stillOpen(w, 'pending')) this.activate(w, market, undefined, t);
+    for (const w of this.eligible(book.symbol, 'pending', sees))
+      if (this.stillOpen(w, 'pending')) this.activate(w, market, undefined, t);
     for (const w of this.resting(book.symbol, sees)) {
       const opposite = w.order.side === 'buy' ? market.book.asks : market.book.bids;
       for (const level of opposite) {
@@ -1042,7 +1244,8 @@ class MatchingEngine {
     const t = ticker.tsEvent;
     const sees = (w: Working): boolean => t >= w.engineTime;
     if (!market.book) {
-      for (const w of this.eligible(ticker.symbol, 'pending', sees)) if (this.stillOpen(w, 'pending')) this.activate(w, market, undefined, t);
+      for (const w of this.eligible(ticker.symbol, 'pending', sees))
+        if (this.stillOpen(w, 'pending')) this.activate(w, market, undefined, t);
       for (const w of this.resting(ticker.symbol, sees)) {
         if (!this.stillOpen(w, 'resting')) continue;
         const through = w.order.side === 'buy' ? ticker.ask < w.limit! : ticker.bid > w.limit!;
@@ -1058,7 +1261,8 @@ class MatchingEngine {
     market.last = trade.price;
     const t = trade.tsEvent;
     const sees = (w: Working): boolean => t > w.engineTime; // a trade in the decision's millisecond is not after it
-    for (const w of this.eligible(trade.symbol, 'pending', sees)) if (this.stillOpen(w, 'pending')) this.activate(w, market, trade.price, t);
+    for (const w of this.eligible(trade.symbol, 'pending', sees))
+      if (this.stillOpen(w, 'pending')) this.activate(w, market, trade.price, t);
     let left = instrument ? floorToStep(toUnits(trade.qty), instrument.qtyStep) : 0n;
     for (const w of this.resting(trade.symbol, sees)) {
       if (left <= 0n) break;
@@ -1083,7 +1287,8 @@ class MatchingEngine {
     for (const price of path) {
       const t = previous === undefined ? bar.tsOpen : bar.tsEvent;
       if (previous === undefined) {
-        for (const w of this.eligible(bar.symbol, 'pending', sees)) if (this.stillOpen(w, 'pending')) this.activate(w, market, price, t);
+        for (const w of this.eligible(bar.symbol, 'pending', sees))
+          if (this.stillOpen(w, 'pending')) this.activate(w, market, price, t);
       }
       for (const w of this.resting(bar.symbol, sees)) {
         if (left <= 0n) break;
@@ -1112,9 +1317,13 @@ function malformedReason(order: Order): string | undefined {
       return positive(order.stopPrice) ? undefined : `${order.type} order needs stopPrice > 0, got ${order.stopPrice}`;
     case 'stop-limit':
     case 'take-profit-limit':
-      return positive(order.stopPrice) && positive(order.limitPrice) ? undefined : `${order.type} order needs stopPrice > 0 and limitPrice > 0, got ${order.stopPrice} and ${order.limitPrice}`;
+      return positive(order.stopPrice) && positive(order.limitPrice)
+        ? undefined
+        : `${order.type} order needs stopPrice > 0 and limitPrice > 0, got ${order.stopPrice} and ${order.limitPrice}`;
     case 'trailing-stop':
-      return positive(order.trailingBps) && order.trailingBps! < 10_000 ? undefined : `trailing-stop order needs 0 < trailingBps < 10000, got ${order.trailingBps}`;
+      return positive(order.trailingBps) && order.trailingBps! < 10_000
+        ? undefined
+        : `trailing-stop order needs 0 < trailingBps < 10000, got ${order.trailingBps}`;
     default:
       return `unsupported order type ${String((order as { type: unknown }).type)}`;
   }

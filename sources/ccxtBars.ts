@@ -153,11 +153,14 @@ export class BarSeries {
     }
     const { scheduler, closeGraceMs } = this.config;
     const due = pending[0] + this.step + closeGraceMs;
-    this.closeTimer = scheduler.schedule(() => {
-      this.closeTimer = null;
-      // Still the same forming candle after its interval ended: ask REST for the final bar.
-      if (this.pending === pending) this.requestBackfill();
-    }, Math.max(0, due - scheduler.now()));
+    this.closeTimer = scheduler.schedule(
+      () => {
+        this.closeTimer = null;
+        // Still the same forming candle after its interval ended: ask REST for the final bar.
+        if (this.pending === pending) this.requestBackfill();
+      },
+      Math.max(0, due - scheduler.now()),
+    );
   }
 
   private requestBackfill(): void {

@@ -37,7 +37,12 @@ export const PRO_EXCHANGE_IDS: readonly string[] = Object.freeze(
   ),
 );
 
-export type CcxtSourceErrorCode = 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'NOT_SUPPORTED' | 'EXCHANGE_REJECTED' | 'RECONNECTS_EXHAUSTED';
+export type CcxtSourceErrorCode =
+  | 'INVALID_CONFIG'
+  | 'UNKNOWN_SYMBOL'
+  | 'NOT_SUPPORTED'
+  | 'EXCHANGE_REJECTED'
+  | 'RECONNECTS_EXHAUSTED';
 
 export class CcxtSourceError extends Bot4Error<CcxtSourceErrorCode> {
   constructor(code: CcxtSourceErrorCode, message: string, options?: { readonly cause?: unknown }) {
@@ -63,13 +68,17 @@ export const ReconnectSchema = z.strictObject({
 const originUrl = (schemes: string, example: string) =>
   z
     .string()
-    .regex(new RegExp(`^(${schemes}):\\/\\/[^/\\s]+(\\/\\S*)?$`), { message: `a ${schemes.split('|').join('/')} URL, e.g. ${example}` })
+    .regex(new RegExp(`^(${schemes}):\\/\\/[^/\\s]+(\\/\\S*)?$`), {
+      message: `a ${schemes.split('|').join('/')} URL, e.g. ${example}`,
+    })
     .transform((url) => url.replace(/\/+$/, ''));
 
 /** Fields every ccxt market-data source takes. */
 export const FeedConfigShape = {
   /** A ccxt.pro exchange id (`binance`, `kraken`, `okx`…), one of `ccxt.pro.exchanges`. */
-  exchange: z.string().refine((id) => PRO_EXCHANGE_IDS.includes(id), { message: 'a ccxt.pro exchange id (see ccxt.pro.exchanges)' }),
+  exchange: z
+    .string()
+    .refine((id) => PRO_EXCHANGE_IDS.includes(id), { message: 'a ccxt.pro exchange id (see ccxt.pro.exchanges)' }),
   /** Unified symbols (`BTC/USDT`, or `BTC/USDT:USDT` for a swap), at least one, no repeats. */
   symbols: z
     .array(z.string().regex(/^[^/\s]+\/[^/\s]+$/, { message: 'a unified symbol such as BTC/USDT' }))
@@ -111,8 +120,12 @@ export function parseFeedConfig<S extends z.ZodObject>(schema: S, config: unknow
     const message = parsed.error.issues
       .map((issue) => {
         const key = issue.path.length === 0 ? '(root)' : issue.path.join('.');
-        if (issue.code === 'unrecognized_keys') return `${source}: ${key}: ${issue.message} (allowed: ${Object.keys(schema.shape).join(', ')})`;
-        const found = issue.path.reduce<unknown>((value, k) => (isRecord(value) ? value[String(k)] : undefined), config);
+        if (issue.code === 'unrecognized_keys')
+          return `${source}: ${key}: ${issue.message} (allowed: ${Object.keys(schema.shape).join(', ')})`;
+        const found = issue.path.reduce<unknown>(
+          (value, k) => (isRecord(value) ? value[String(k)] : undefined),
+          config,
+        );
         const expected = issue.code === 'invalid_type' ? issue.expected : issue.message;
         return `${source}: ${key}: expected ${expected}, found ${found === undefined ? 'nothing' : JSON.stringify(found)}`;
       })
@@ -270,7 +283,11 @@ export const PRECISION_MODE = Object.freeze({ DECIMAL_PLACES: 2, SIGNIFICANT_DIG
  * @param venue the ccxt exchange id the market belongs to.
  * @param precisionMode `exchange.precisionMode` ({@link PRECISION_MODE}). Default TICK_SIZE.
  */
-export function instrumentFromMarket(market: ccxt.MarketInterface, venue: VenueId, precisionMode: number = PRECISION_MODE.TICK_SIZE): Instrument {
+export function instrumentFromMarket(
+  market: ccxt.MarketInterface,
+  venue: VenueId,
+  precisionMode: number = PRECISION_MODE.TICK_SIZE,
+): Instrument {
   const step = (value: unknown): number => {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 0;
     if (precisionMode === PRECISION_MODE.DECIMAL_PLACES) return Number(`1e-${Math.round(value)}`);
@@ -323,7 +340,8 @@ type ExchangeConstructor = new (config: Record<string, unknown>) => ccxt.Exchang
  */
 export function createProExchange(settings: FeedSettings, extraOptions: Record<string, unknown>): ccxt.Exchange {
   const Ctor = (ccxt.pro as unknown as Record<string, unknown>)[settings.exchange];
-  if (typeof Ctor !== 'function') throw new CcxtSourceError('INVALID_CONFIG', `no ccxt.pro class for exchange ${JSON.stringify(settings.exchange)}`);
+  if (typeof Ctor !== 'function')
+    throw new CcxtSourceError('INVALID_CONFIG', `no ccxt.pro class for exchange ${JSON.stringify(settings.exchange)}`);
   const options = deepMerge(
     {
       // Public market data only; currency lists need keys on some venues.
@@ -594,7 +612,10 @@ export function runFeed<Out>(spec: FeedSpec<Out>): Observable<Out | FeedEvent> {
   const probe = createProExchange(settings, spec.exchangeOptions);
   const missing = spec.requires.filter((method) => !probe.has[method]);
   if (missing.length > 0) {
-    throw new CcxtSourceError('NOT_SUPPORTED', `${settings.exchange} does not support ${missing.join(', ')} in ccxt.pro ${ccxt.version}`);
+    throw new CcxtSourceError(
+      'NOT_SUPPORTED',
+      `${settings.exchange} does not support ${missing.join(', ')} in ccxt.pro ${ccxt.version}`,
+    );
   }
   spec.check?.(probe);
   return new Observable<Out | FeedEvent>((subscriber) => {
@@ -626,10 +647,20 @@ export function runFeed<Out>(spec: FeedSpec<Out>): Observable<Out | FeedEvent> {
       const instruments = new Map<Symbol, Instrument>();
       for (const symbol of settings.symbols) {
         const market = exchange.markets?.[symbol];
-        if (!market) throw new CcxtSourceError('UNKNOWN_SYMBOL', `${venue} has no market ${symbol} (markets loaded: ${Object.keys(exchange.markets ?? {}).length})`);
+        if (!market)
+          throw new CcxtSourceError(
+            'UNKNOWN_SYMBOL',
+            `${venue} has no market ${symbol} (markets loaded: ${Object.keys(exchange.markets ?? {}).length})`,
+          );
         instruments.set(symbol, instrumentFromMarket(market, venue, exchange.precisionMode));
       }
-      emitEvent({ kind: 'feed-markets-loaded', venue, stream, instruments: [...instruments.values()], tsInit: scheduler.now() });
+      emitEvent({
+        kind: 'feed-markets-loaded',
+        venue,
+        stream,
+        instruments: [...instruments.values()],
+        tsInit: scheduler.now(),
+      });
       driver = spec.makeDriver({
         exchange,
         instruments,
@@ -707,15 +738,27 @@ export function runFeed<Out>(spec: FeedSpec<Out>): Observable<Out | FeedEvent> {
         subscriber.error(fatal);
         return;
       }
-      emitEvent({ kind: 'feed-disconnected', venue, stream, session, code: disconnectCode(error), reason, tsInit: scheduler.now() });
+      emitEvent({
+        kind: 'feed-disconnected',
+        venue,
+        stream,
+        session,
+        code: disconnectCode(error),
+        reason,
+        tsInit: scheduler.now(),
+      });
       attempt += 1;
       const { maxAttempts } = settings.reconnect;
       if (maxAttempts !== undefined && attempt > maxAttempts) {
         closed = true;
         subscriber.error(
-          new CcxtSourceError('RECONNECTS_EXHAUSTED', `${venue} ${stream}: still failing after ${maxAttempts} reconnect attempts (last: ${reason})`, {
-            cause: error,
-          }),
+          new CcxtSourceError(
+            'RECONNECTS_EXHAUSTED',
+            `${venue} ${stream}: still failing after ${maxAttempts} reconnect attempts (last: ${reason})`,
+            {
+              cause: error,
+            },
+          ),
         );
         return;
       }
@@ -744,11 +787,15 @@ function fatalError(error: unknown, venue: VenueId): CcxtSourceError | null {
   if (error instanceof FeedSilent) return null;
   if (!(error instanceof WatchFailed)) {
     // Not from ccxt: a bug in a driver. Reconnecting would hide it.
-    return error instanceof CcxtSourceError ? error : new CcxtSourceError('EXCHANGE_REJECTED', `${venue}: ${describeError(error)}`, { cause: error });
+    return error instanceof CcxtSourceError
+      ? error
+      : new CcxtSourceError('EXCHANGE_REJECTED', `${venue}: ${describeError(error)}`, { cause: error });
   }
   const cause = error.cause;
-  if (cause instanceof ccxt.BadSymbol) return new CcxtSourceError('UNKNOWN_SYMBOL', `${venue}: ${error.message}`, { cause });
-  if (cause instanceof ccxt.NotSupported) return new CcxtSourceError('NOT_SUPPORTED', `${venue}: ${error.message}`, { cause });
+  if (cause instanceof ccxt.BadSymbol)
+    return new CcxtSourceError('UNKNOWN_SYMBOL', `${venue}: ${error.message}`, { cause });
+  if (cause instanceof ccxt.NotSupported)
+    return new CcxtSourceError('NOT_SUPPORTED', `${venue}: ${error.message}`, { cause });
   if (isFatalCcxtError(cause)) return new CcxtSourceError('EXCHANGE_REJECTED', `${venue}: ${error.message}`, { cause });
   return null;
 }

@@ -115,7 +115,14 @@ export function makeCcxtTradeSource(config: CcxtTradeSourceConfig, env: FeedEnv 
       const state = new Map(
         settings.symbols.map((symbol) => {
           const instrument = instruments.get(symbol)!;
-          return [symbol, { recent: new RecentIds(settings.dedupWindow), price: gridRounder(instrument.priceTick), qty: gridRounder(unitsStep(instrument.qtyStep)) }];
+          return [
+            symbol,
+            {
+              recent: new RecentIds(settings.dedupWindow),
+              price: gridRounder(instrument.priceTick),
+              qty: gridRounder(unitsStep(instrument.qtyStep)),
+            },
+          ];
         }),
       );
       return {
@@ -154,10 +161,14 @@ function normaliseTrade(
   tsInit: number,
 ): TradeTick | DeadLetter {
   const { price, amount, side, timestamp } = trade;
-  if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price)) return deadLetter('ccxt-trades', `price: expected a positive number, found ${String(price)}`, trade.info, tsInit);
-  if (typeof amount !== 'number' || !(amount > 0) || !Number.isFinite(amount)) return deadLetter('ccxt-trades', `amount: expected a positive number, found ${String(amount)}`, trade.info, tsInit);
-  if (side !== 'buy' && side !== 'sell') return deadLetter('ccxt-trades', `side: expected buy or sell, found ${String(side)}`, trade.info, tsInit);
-  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return deadLetter('ccxt-trades', `timestamp: expected ms, found ${String(timestamp)}`, trade.info, tsInit);
+  if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price))
+    return deadLetter('ccxt-trades', `price: expected a positive number, found ${String(price)}`, trade.info, tsInit);
+  if (typeof amount !== 'number' || !(amount > 0) || !Number.isFinite(amount))
+    return deadLetter('ccxt-trades', `amount: expected a positive number, found ${String(amount)}`, trade.info, tsInit);
+  if (side !== 'buy' && side !== 'sell')
+    return deadLetter('ccxt-trades', `side: expected buy or sell, found ${String(side)}`, trade.info, tsInit);
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp))
+    return deadLetter('ccxt-trades', `timestamp: expected ms, found ${String(timestamp)}`, trade.info, tsInit);
   return {
     kind: 'trade',
     venue,
@@ -248,7 +259,10 @@ export function makeCcxtOhlcvSource(config: CcxtOhlcvSourceConfig, env: FeedEnv 
       const offered = Object.keys(exchange.timeframes ?? {});
       const unknown = timeframes.find((tf) => !offered.includes(tf));
       if (unknown !== undefined) {
-        throw new CcxtSourceError('INVALID_CONFIG', `ccxt OHLCV source config: timeframes: expected ${settings.exchange}'s timeframes (${offered.join(', ')}), found ${JSON.stringify(unknown)}`);
+        throw new CcxtSourceError(
+          'INVALID_CONFIG',
+          `ccxt OHLCV source config: timeframes: expected ${settings.exchange}'s timeframes (${offered.join(', ')}), found ${JSON.stringify(unknown)}`,
+        );
       }
     },
     makeDriver: ({ exchange, instruments, scheduler, emitEvent, emitData }) => {
@@ -279,7 +293,11 @@ export function makeCcxtOhlcvSource(config: CcxtOhlcvSourceConfig, env: FeedEnv 
                   ...(settings.apiUrl !== undefined ? { apiUrl: settings.apiUrl } : {}),
                 },
                 { scheduler },
-              ).subscribe({ next: (page) => handlers.next(page.bars), complete: handlers.done, error: handlers.failed }),
+              ).subscribe({
+                next: (page) => handlers.next(page.bars),
+                complete: handlers.done,
+                error: handlers.failed,
+              }),
           });
           series.push({ symbol, timeframe, bars });
         }
@@ -296,7 +314,14 @@ export function makeCcxtOhlcvSource(config: CcxtOhlcvSourceConfig, env: FeedEnv 
                   context.heard();
                   const invalid = bars.onCandles(candles);
                   for (const row of invalid) {
-                    emit(deadLetter('ccxt-ohlcv', `${symbol} ${timeframe}: not a candle [time on the ${timeframe} grid, o, h, l, c, v]`, row, context.scheduler.now()));
+                    emit(
+                      deadLetter(
+                        'ccxt-ohlcv',
+                        `${symbol} ${timeframe}: not a candle [time on the ${timeframe} grid, o, h, l, c, v]`,
+                        row,
+                        context.scheduler.now(),
+                      ),
+                    );
                   }
                 },
                 { deadLetter: (reason) => deadLetter('ccxt-ohlcv', reason, null, context.scheduler.now()) },
@@ -341,10 +366,16 @@ export type CcxtOrderBookEvent = OrderBook | FeedEvent | DeadLetter;
  * @example
  * makeCcxtOrderBookSource({ exchange: 'binance', symbols: ['BTC/USDT'], depth: 10 })
  */
-export function makeCcxtOrderBookSource(config: CcxtOrderBookSourceConfig, env: FeedEnv = {}): Observable<CcxtOrderBookEvent> {
+export function makeCcxtOrderBookSource(
+  config: CcxtOrderBookSourceConfig,
+  env: FeedEnv = {},
+): Observable<CcxtOrderBookEvent> {
   const settings = parseFeedConfig(CcxtOrderBookSourceConfigSchema, config, 'ccxt order book source config');
   if (settings.bookLimit < settings.depth) {
-    throw new CcxtSourceError('INVALID_CONFIG', `ccxt order book source config: bookLimit: expected at least depth (${settings.depth}), found ${settings.bookLimit}`);
+    throw new CcxtSourceError(
+      'INVALID_CONFIG',
+      `ccxt order book source config: bookLimit: expected at least depth (${settings.depth}), found ${settings.bookLimit}`,
+    );
   }
   return runFeed<OrderBook | DeadLetter>({
     stream: 'book',
@@ -360,7 +391,15 @@ export function makeCcxtOrderBookSource(config: CcxtOrderBookSourceConfig, env: 
       const state = new Map(
         settings.symbols.map((symbol) => {
           const instrument = instruments.get(symbol)!;
-          return [symbol, { gaps: 0, lastSequence: null as number | null, price: gridRounder(instrument.priceTick), qty: gridRounder(unitsStep(instrument.qtyStep)) }];
+          return [
+            symbol,
+            {
+              gaps: 0,
+              lastSequence: null as number | null,
+              price: gridRounder(instrument.priceTick),
+              qty: gridRounder(unitsStep(instrument.qtyStep)),
+            },
+          ];
         }),
       );
       return {
@@ -377,7 +416,15 @@ export function makeCcxtOrderBookSource(config: CcxtOrderBookSourceConfig, env: 
                   const tsInit = context.scheduler.now();
                   const sequence = typeof book.nonce === 'number' ? book.nonce : -1;
                   if (s.gaps > 0) {
-                    emitEvent({ kind: 'feed-book-resynced', venue: settings.exchange, stream: 'book', symbol, sequence, gaps: s.gaps, tsInit });
+                    emitEvent({
+                      kind: 'feed-book-resynced',
+                      venue: settings.exchange,
+                      stream: 'book',
+                      symbol,
+                      sequence,
+                      gaps: s.gaps,
+                      tsInit,
+                    });
                     s.gaps = 0;
                   }
                   s.lastSequence = sequence;
@@ -427,7 +474,12 @@ export function makeCcxtOrderBookSource(config: CcxtOrderBookSourceConfig, env: 
 }
 
 /** The best `n` levels of a ccxt book side, copied (ccxt updates its rows in place). */
-function topLevels(side: readonly (readonly [unknown, unknown])[], n: number, price: (v: number) => number, qty: (v: number) => number): BookLevel[] {
+function topLevels(
+  side: readonly (readonly [unknown, unknown])[],
+  n: number,
+  price: (v: number) => number,
+  qty: (v: number) => number,
+): BookLevel[] {
   const count = Math.min(n, side.length);
   const out = new Array<BookLevel>(count);
   for (let i = 0; i < count; i++) {
@@ -487,7 +539,14 @@ export function makeCcxtTickerSource(config: CcxtTickerSourceConfig, env: FeedEn
                 const tsInit = context.scheduler.now();
                 const { bid, ask, last } = ticker;
                 if (!isPrice(bid) || !isPrice(ask) || !isPrice(last)) {
-                  emit(deadLetter('ccxt-ticker', `${symbol}: ticker without bid/ask/last (bid=${String(bid)}, ask=${String(ask)}, last=${String(last)})`, ticker.info, tsInit));
+                  emit(
+                    deadLetter(
+                      'ccxt-ticker',
+                      `${symbol}: ticker without bid/ask/last (bid=${String(bid)}, ask=${String(ask)}, last=${String(last)})`,
+                      ticker.info,
+                      tsInit,
+                    ),
+                  );
                   return;
                 }
                 emit({

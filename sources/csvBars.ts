@@ -15,7 +15,9 @@ export class CsvBarsError extends Error {
     readonly file: string,
     readonly problems: readonly string[],
   ) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
     this.name = 'CsvBarsError';
   }
 }
@@ -52,7 +54,9 @@ export function parseBarsCsv(text: string, file: string, config: ReadBarsCsvConf
   const bars: Bar[] = [];
   const header = (lines[0] ?? '').trim();
   if (header !== CSV_HEADER) {
-    throw new CsvBarsError(file, [`line 1: expected header "${CSV_HEADER}", found ${JSON.stringify(header.slice(0, 80))}`]);
+    throw new CsvBarsError(file, [
+      `line 1: expected header "${CSV_HEADER}", found ${JSON.stringify(header.slice(0, 80))}`,
+    ]);
   }
   let previousOpen = -Infinity;
   for (let i = 1; i < lines.length && problems.length < 20; i++) {
@@ -89,11 +93,15 @@ export function parseBarsCsv(text: string, file: string, config: ReadBarsCsvConf
       continue;
     }
     if (ts % tf !== 0) {
-      problems.push(`line ${lineNo}: timestamp ${ts} is not aligned to ${config.timeframe} bars (is the timeframe right?)`);
+      problems.push(
+        `line ${lineNo}: timestamp ${ts} is not aligned to ${config.timeframe} bars (is the timeframe right?)`,
+      );
       continue;
     }
     if (ts <= previousOpen) {
-      problems.push(`line ${lineNo}: timestamp ${ts} is not after the previous row's ${previousOpen} (rows must ascend without duplicates)`);
+      problems.push(
+        `line ${lineNo}: timestamp ${ts} is not after the previous row's ${previousOpen} (rows must ascend without duplicates)`,
+      );
       continue;
     }
     previousOpen = ts;

@@ -36,7 +36,15 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { z } from 'zod';
-import { TIMEFRAMES, isTimeframe, timeframeMs, type Bar, type Timeframe, type Timestamp, type VenueId } from '../operators/types';
+import {
+  TIMEFRAMES,
+  isTimeframe,
+  timeframeMs,
+  type Bar,
+  type Timeframe,
+  type Timestamp,
+  type VenueId,
+} from '../operators/types';
 
 const STAGE = 'ohlcv-history';
 
@@ -46,7 +54,9 @@ const STAGE = 'ohlcv-history';
  */
 export const EXCHANGE_IDS: readonly string[] = Object.freeze(
   ((ids: unknown): string[] =>
-    Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(ccxt.exchanges),
+    Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(
+    ccxt.exchanges,
+  ),
 );
 
 export type OhlcvHistoryErrorCode =
@@ -76,7 +86,9 @@ const RetrySchema = z.strictObject({
 
 export const OhlcvHistoryConfigSchema = z.strictObject({
   /** A ccxt exchange id (`binance`, `kraken`…), one of `ccxt.exchanges`. */
-  exchange: z.string().refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
+  exchange: z
+    .string()
+    .refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
   /** Unified symbol, `BASE/QUOTE` for spot (`BTC/USDT`), `BASE/QUOTE:SETTLE` for swaps. */
   symbol: z.string().regex(/^[^/\s]+\/[^/\s]+$/, { message: 'a unified symbol such as BTC/USDT' }),
   timeframe: z.string().refine(isTimeframe, { message: `one of ${TIMEFRAMES.join(', ')}` }),
@@ -168,7 +180,10 @@ export interface OhlcvPage {
  * key, what was expected and what was found. Checks against the exchange's ccxt description too
  * (fetchOHLCV support, timeframes) without any network access.
  */
-export function parseOhlcvHistoryConfig(config: OhlcvHistoryConfig, source = 'ohlcvHistory config'): OhlcvHistorySettings {
+export function parseOhlcvHistoryConfig(
+  config: OhlcvHistoryConfig,
+  source = 'ohlcvHistory config',
+): OhlcvHistorySettings {
   const parsed = OhlcvHistoryConfigSchema.safeParse(config);
   if (!parsed.success) {
     throw new OhlcvHistoryError('INVALID_CONFIG', describeIssues(source, config, parsed.error.issues));
@@ -274,7 +289,9 @@ function pages$(
           return timer(delayMs, scheduler);
         },
       }),
-      catchError((error: unknown) => throwError(() => explain(error, label, symbol, request, settings.retry.maxRetries))),
+      catchError((error: unknown) =>
+        throwError(() => explain(error, label, symbol, request, settings.retry.maxRetries)),
+      ),
     );
 
   const digest = (requestedSince: Timestamp, rows: readonly (readonly unknown[])[]): PageResult => {
@@ -288,7 +305,14 @@ function pages$(
         malformed += 1;
         continue;
       }
-      const [tsOpen, open, high, low, close, volume] = values as number[] as [number, number, number, number, number, number];
+      const [tsOpen, open, high, low, close, volume] = values as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       if (tsOpen <= lastTsOpen || tsOpen < requestedSince) {
         duplicates += 1;
         continue;
@@ -385,16 +409,28 @@ function errorText(error: unknown): string {
 }
 
 /** Turns whatever ended a request into an error that says which exchange, symbol and page. */
-function explain(error: unknown, label: string, symbol: string, request: 'markets' | Timestamp, maxRetries: number): Error {
+function explain(
+  error: unknown,
+  label: string,
+  symbol: string,
+  request: 'markets' | Timestamp,
+  maxRetries: number,
+): Error {
   if (error instanceof OhlcvHistoryError) return error;
   const where = `${label}: ${describeRequest(request)}`;
   if (error instanceof ccxt.BadSymbol) {
-    return new OhlcvHistoryError('UNKNOWN_SYMBOL', `${where}: unknown symbol ${symbol} (${errorText(error)})`, { cause: error });
-  }
-  if (isTransient(error)) {
-    return new OhlcvHistoryError('RETRIES_EXHAUSTED', `${where}: still failing after ${maxRetries} retries (${errorText(error)})`, {
+    return new OhlcvHistoryError('UNKNOWN_SYMBOL', `${where}: unknown symbol ${symbol} (${errorText(error)})`, {
       cause: error,
     });
+  }
+  if (isTransient(error)) {
+    return new OhlcvHistoryError(
+      'RETRIES_EXHAUSTED',
+      `${where}: still failing after ${maxRetries} retries (${errorText(error)})`,
+      {
+        cause: error,
+      },
+    );
   }
   return new OhlcvHistoryError('EXCHANGE_REJECTED', `${where}: failed (${errorText(error)})`, { cause: error });
 }
@@ -403,7 +439,8 @@ type ExchangeConstructor = new (config: Record<string, unknown>) => ccxt.Exchang
 
 function createExchange(id: string, timeoutMs: number): ccxt.Exchange {
   const Ctor = (ccxt as unknown as Record<string, unknown>)[id];
-  if (typeof Ctor !== 'function') throw new OhlcvHistoryError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(id)}`);
+  if (typeof Ctor !== 'function')
+    throw new OhlcvHistoryError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(id)}`);
   return new (Ctor as ExchangeConstructor)({
     enableRateLimit: true,
     timeout: timeoutMs,
@@ -432,7 +469,10 @@ function defaultPageLimit(exchange: ccxt.Exchange, symbol: string): number | und
   const features: unknown = exchange.features;
   if (!isRecord(features)) return undefined;
   const candidates: unknown[] = symbol.includes(':')
-    ? [pick(features, 'swap', 'linear', 'fetchOHLCV', 'limit'), pick(features, 'swap', 'inverse', 'fetchOHLCV', 'limit')]
+    ? [
+        pick(features, 'swap', 'linear', 'fetchOHLCV', 'limit'),
+        pick(features, 'swap', 'inverse', 'fetchOHLCV', 'limit'),
+      ]
     : [pick(features, 'spot', 'fetchOHLCV', 'limit')];
   const limit = candidates.find((c): c is number => typeof c === 'number' && Number.isInteger(c) && c > 0);
   return limit;
@@ -488,7 +528,8 @@ function describeIssues(source: string, input: unknown, issues: readonly z.core.
   return issues
     .map((issue) => {
       const key = issue.path.length === 0 ? '(root)' : issue.path.join('.');
-      if (issue.code === 'unrecognized_keys') return `${source}: ${key}: ${issue.message} (allowed: ${Object.keys(OhlcvHistoryConfigSchema.shape).join(', ')})`;
+      if (issue.code === 'unrecognized_keys')
+        return `${source}: ${key}: ${issue.message} (allowed: ${Object.keys(OhlcvHistoryConfigSchema.shape).join(', ')})`;
       const found = issue.path.reduce<unknown>((value, k) => (isRecord(value) ? value[String(k)] : undefined), input);
       const expected = issue.code === 'invalid_type' ? issue.expected : issue.message;
       return `${source}: ${key}: expected ${expected}, found ${found === undefined ? 'nothing' : JSON.stringify(found)}`;

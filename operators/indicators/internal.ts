@@ -47,14 +47,25 @@ function describeRule(rule: OptionRule): string {
  * Checks count, type and bounds of `options` against `rules`; returns them as a frozen copy.
  * Throws IndicatorError 'BAD_OPTIONS' naming the indicator, the option and what was found.
  */
-export function checkOptions(indicator: string, options: readonly number[], rules: readonly OptionRule[]): readonly number[] {
+export function checkOptions(
+  indicator: string,
+  options: readonly number[],
+  rules: readonly OptionRule[],
+): readonly number[] {
   const names = rules.map((r) => r.name).join(', ');
   if (!Array.isArray(options)) {
-    throw new IndicatorError('BAD_OPTIONS', `${indicator}: options must be an array (${names || 'none'}), found ${typeof options}`);
+    throw new IndicatorError(
+      'BAD_OPTIONS',
+      `${indicator}: options must be an array (${names || 'none'}), found ${typeof options}`,
+    );
   }
   if (options.length !== rules.length) {
-    const expected = rules.length === 0 ? 'no options' : `${rules.length} option${rules.length > 1 ? 's' : ''} (${names})`;
-    throw new IndicatorError('BAD_OPTIONS', `${indicator} takes ${expected}, found ${options.length}: ${formatOptions(options)}`);
+    const expected =
+      rules.length === 0 ? 'no options' : `${rules.length} option${rules.length > 1 ? 's' : ''} (${names})`;
+    throw new IndicatorError(
+      'BAD_OPTIONS',
+      `${indicator} takes ${expected}, found ${options.length}: ${formatOptions(options)}`,
+    );
   }
   rules.forEach((rule, i) => {
     const value: unknown = options[i];
@@ -288,7 +299,10 @@ export function resolveInputFields(
   const reals = inputNames.filter((n) => n === 'real').length;
   const given = inputs ?? [];
   if (!Array.isArray(given)) {
-    throw new IndicatorError('BAD_OPTIONS', `${indicator}: inputs must be an array of bar fields, found ${typeof given}`);
+    throw new IndicatorError(
+      'BAD_OPTIONS',
+      `${indicator}: inputs must be an array of bar fields, found ${typeof given}`,
+    );
   }
   if (reals === 0 && given.length > 0) {
     throw new IndicatorError(

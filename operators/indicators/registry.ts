@@ -100,7 +100,7 @@ export interface IndicatorDescription {
 
 /** True when `name` has an O(1) incremental implementation. */
 export function isIncremental(name: string): boolean {
-  return Object.prototype.hasOwnProperty.call(INCREMENTAL, name);
+  return Object.hasOwn(INCREMENTAL, name);
 }
 
 /** The names with an incremental implementation, sorted. */

@@ -20,7 +20,11 @@ const OUTPUTS: readonly string[] = Object.freeze(['stoch_k', 'stoch_d']);
  */
 export function createStoch(options: readonly number[]): StreamingIndicator {
   return new Stoch(
-    checkOptions('stoch', options, [periodRule(1, '%k period'), periodRule(1, '%k slowing period'), periodRule(1, '%d period')]),
+    checkOptions('stoch', options, [
+      periodRule(1, '%k period'),
+      periodRule(1, '%k slowing period'),
+      periodRule(1, '%d period'),
+    ]),
   );
 }
 

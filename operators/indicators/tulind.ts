@@ -49,7 +49,7 @@ function load(): TulindBinding {
 /** tulind's indicator `name`, or undefined when tulind has none by that name. */
 export function tulindIndicator(name: string): TulindIndicator | undefined {
   const { indicators } = load();
-  return Object.prototype.hasOwnProperty.call(indicators, name) ? indicators[name] : undefined;
+  return Object.hasOwn(indicators, name) ? indicators[name] : undefined;
 }
 
 /** Every tulind indicator name, in tulind's (alphabetical) order. */
@@ -87,7 +87,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
       d[i * cols + j] = v;
     }
   }

@@ -27,7 +27,10 @@ export function unknownIndicator(name: unknown): IndicatorError {
   const hint =
     close.length === 0
       ? 'see describeIndicator() or tulind.indicators for the list'
-      : `did you mean ${close.map((n) => `'${n}'`).join(close.length > 2 ? ', ' : ' or ').replace(/, ('[^']+')$/, ' or $1')}?`;
+      : `did you mean ${close
+          .map((n) => `'${n}'`)
+          .join(close.length > 2 ? ', ' : ' or ')
+          .replace(/, ('[^']+')$/, ' or $1')}?`;
   return new IndicatorError('UNKNOWN_INDICATOR', `unknown indicator '${text}' (tulind has ${names.length}); ${hint}`);
 }
 
@@ -38,12 +41,19 @@ export function unknownIndicator(name: unknown): IndicatorError {
  */
 export function tulindStart(info: TulindIndicator, options: readonly number[]): number {
   const names = info.option_names;
-  const listed = names.length === 0 ? 'no options' : `${names.length} option${names.length > 1 ? 's' : ''} (${names.join(', ')})`;
+  const listed =
+    names.length === 0 ? 'no options' : `${names.length} option${names.length > 1 ? 's' : ''} (${names.join(', ')})`;
   if (!Array.isArray(options)) {
-    throw new IndicatorError('BAD_OPTIONS', `${info.name}: options must be an array of ${listed}, found ${typeof options}`);
+    throw new IndicatorError(
+      'BAD_OPTIONS',
+      `${info.name}: options must be an array of ${listed}, found ${typeof options}`,
+    );
   }
   if (options.length !== names.length) {
-    throw new IndicatorError('BAD_OPTIONS', `${info.name} takes ${listed}, found ${options.length}: ${formatOptions(options)}`);
+    throw new IndicatorError(
+      'BAD_OPTIONS',
+      `${info.name} takes ${listed}, found ${options.length}: ${formatOptions(options)}`,
+    );
   }
   names.forEach((optionName, i) => {
     const value: unknown = options[i];

@@ -17,7 +17,14 @@
 import { deepStrictEqual, equal, match, ok, throws } from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { map } from 'rxjs';
-import { initRpio, loadRpio, makeKillSwitchSource, makeSignalKillSwitchSource, type KillSwitchEvent, type RpioLike } from '../../hardware/killSwitch';
+import {
+  initRpio,
+  loadRpio,
+  makeKillSwitchSource,
+  makeSignalKillSwitchSource,
+  type KillSwitchEvent,
+  type RpioLike,
+} from '../../hardware/killSwitch';
 import { consistently, eventually } from '../support/eventually';
 import { makeTestScheduler } from '../support/marbles';
 
@@ -78,7 +85,9 @@ describe('hardware/killSwitch: makeKillSwitchSource (rpio mock mode)', () => {
     released();
     const events: KillSwitchEvent[] = [];
     const before = timers();
-    const subscription = makeKillSwitchSource({ rpio, mock: MOCK, levelCheckMs: 0, debounceMs: 1 }).subscribe((e) => events.push(e));
+    const subscription = makeKillSwitchSource({ rpio, mock: MOCK, levelCheckMs: 0, debounceMs: 1 }).subscribe((e) =>
+      events.push(e),
+    );
     equal(timers(), before + 1, 'rpio.poll starts its interval');
     rpio.write(PIN, rpio.LOW);
     await consistently(() => deepStrictEqual(events, []), { durationMs: 50 });
@@ -92,7 +101,14 @@ describe('hardware/killSwitch: makeKillSwitchSource (rpio mock mode)', () => {
       const killSwitch$ = makeKillSwitchSource({ rpio, mock: MOCK, scheduler, debounceMs: 50, levelCheckMs: 0 });
       scheduler.schedule(() => fallingEdge(), 100);
       expectObservable(killSwitch$).toBe('150ms (a|)', {
-        a: { kind: 'kill-switch', pressed: true, source: 'gpio', code: 'BUTTON_PRESSED', reason: 'BCM17 still LOW 50 ms after a falling edge', tsEvent: 150 },
+        a: {
+          kind: 'kill-switch',
+          pressed: true,
+          source: 'gpio',
+          code: 'BUTTON_PRESSED',
+          reason: 'BCM17 still LOW 50 ms after a falling edge',
+          tsEvent: 150,
+        },
       });
     });
     equal(rpio.listenerCount(`pin${PIN}`), 0, 'poll unregistered after the press');
@@ -159,7 +175,9 @@ describe('hardware/killSwitch: makeKillSwitchSource (rpio mock mode)', () => {
     const scheduler = makeTestScheduler();
     scheduler.run(({ expectObservable }) => {
       rpio.write(PIN, rpio.LOW);
-      expectObservable(makeKillSwitchSource({ rpio, mock: MOCK, scheduler }).pipe(codeAt)).toBe('(a|)', { a: 'PIN_LOW_AT_START@0' });
+      expectObservable(makeKillSwitchSource({ rpio, mock: MOCK, scheduler }).pipe(codeAt)).toBe('(a|)', {
+        a: 'PIN_LOW_AT_START@0',
+      });
     });
   });
 
@@ -178,7 +196,10 @@ describe('hardware/killSwitch: makeKillSwitchSource (rpio mock mode)', () => {
   it('GPIO that rpio cannot open is pressed (fail-closed): a pin not on the board', () => {
     const events: KillSwitchEvent[] = [];
     let completed = false;
-    makeKillSwitchSource({ rpio, mock: MOCK, pin: 28 }).subscribe({ next: (e) => events.push(e), complete: () => (completed = true) });
+    makeKillSwitchSource({ rpio, mock: MOCK, pin: 28 }).subscribe({
+      next: (e) => events.push(e),
+      complete: () => (completed = true),
+    });
     equal(events.length, 1);
     equal(events[0]!.code, 'GPIO_OPEN_FAILED');
     match(events[0]!.reason, /BCM28: cannot open the kill-switch input: Pin 28 is not valid when using gpio mapping/);
@@ -240,7 +261,9 @@ describe('hardware/killSwitch: makeKillSwitchSource (rpio mock mode)', () => {
     released();
     const before = timers();
     const events: KillSwitchEvent[] = [];
-    const subscription = makeKillSwitchSource({ rpio, mock: MOCK, debounceMs: 1000, levelCheckMs: 0 }).subscribe((e) => events.push(e));
+    const subscription = makeKillSwitchSource({ rpio, mock: MOCK, debounceMs: 1000, levelCheckMs: 0 }).subscribe((e) =>
+      events.push(e),
+    );
     equal(rpio.listenerCount(`pin${PIN}`), 1);
     equal(timers(), before + 1, "rpio's poll interval runs");
     fallingEdge();
@@ -294,9 +317,22 @@ describe('hardware/killSwitch: makeSignalKillSwitchSource', () => {
     equal(emitter.listenerCount('SIGUSR2'), 1);
     emitter.emit('SIGUSR2', 'SIGUSR2');
     emitter.emit('SIGUSR2', 'SIGUSR2');
-    deepStrictEqual(events, [{ kind: 'kill-switch', pressed: true, source: 'signal', code: 'SIGNAL_RECEIVED', reason: 'SIGUSR2 received', tsEvent: 0 }]);
+    deepStrictEqual(events, [
+      {
+        kind: 'kill-switch',
+        pressed: true,
+        source: 'signal',
+        code: 'SIGNAL_RECEIVED',
+        reason: 'SIGUSR2 received',
+        tsEvent: 0,
+      },
+    ]);
     ok(completed);
-    equal(emitter.listenerCount('SIGUSR2'), 1, 'an absorbing listener stays, so a second signal cannot kill the process');
+    equal(
+      emitter.listenerCount('SIGUSR2'),
+      1,
+      'an absorbing listener stays, so a second signal cannot kill the process',
+    );
     const later: KillSwitchEvent[] = [];
     killSwitch$.subscribe((e) => later.push(e));
     deepStrictEqual(later, events);

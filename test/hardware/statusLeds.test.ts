@@ -92,7 +92,11 @@ describe('hardware/statusLeds: makeStatusLedSink (rpio mock mode)', () => {
     const scheduler = makeTestScheduler();
     scheduler.run(({ cold, expectObservable }) => {
       const mode$ = cold('--n--#', MODES, new Error('mode stream broke'));
-      expectObservable(makeStatusLedSink({ rpio: io, mock: MOCK })(mode$)).toBe('--a--(b#)', { a: state('Normal', 'green'), b: state(null, 'red') }, new Error('mode stream broke'));
+      expectObservable(makeStatusLedSink({ rpio: io, mock: MOCK })(mode$)).toBe(
+        '--a--(b#)',
+        { a: state('Normal', 'green'), b: state(null, 'red') },
+        new Error('mode stream broke'),
+      );
     });
     deepStrictEqual(closes, [
       { pin: GREEN, reset: 'preserve', level: 0 },
@@ -106,7 +110,9 @@ describe('hardware/statusLeds: makeStatusLedSink (rpio mock mode)', () => {
     const scheduler = makeTestScheduler();
     scheduler.run(({ cold, expectObservable }) => {
       const mode$ = cold('--e------', MODES);
-      expectObservable(makeStatusLedSink({ rpio: io, mock: MOCK })(mode$), '^ 4ms !').toBe('--a', { a: state('Emergency', 'red') });
+      expectObservable(makeStatusLedSink({ rpio: io, mock: MOCK })(mode$), '^ 4ms !').toBe('--a', {
+        a: state('Emergency', 'red'),
+      });
     });
     deepStrictEqual(
       closes.map((c) => [c.pin, c.reset, c.level]),
@@ -138,7 +144,10 @@ describe('hardware/statusLeds: makeStatusLedSink (rpio mock mode)', () => {
     const { io, closes } = recording(YELLOW);
     const shown: StatusLedState[] = [];
     let error: unknown;
-    makeStatusLedSink({ rpio: io, mock: MOCK })(of<Mode>('Paused')).subscribe({ next: (s) => shown.push(s), error: (e: unknown) => (error = e) });
+    makeStatusLedSink({ rpio: io, mock: MOCK })(of<Mode>('Paused')).subscribe({
+      next: (s) => shown.push(s),
+      error: (e: unknown) => (error = e),
+    });
     ok(error instanceof Error);
     equal((error as { code?: string }).code, 'GPIO_WRITE_FAILED');
     match(error.message, /cannot show yellow for Paused: write to 23 failed/);
@@ -156,9 +165,14 @@ describe('hardware/statusLeds: makeStatusLedSink (rpio mock mode)', () => {
   it('a pin rpio cannot open errors with GPIO_OPEN_FAILED and closes the pins already opened', () => {
     const { io, closes } = recording();
     let error: unknown;
-    makeStatusLedSink({ rpio: io, mock: MOCK, pins: { red: 28 } })(of<Mode>('Normal')).subscribe({ error: (e: unknown) => (error = e) });
+    makeStatusLedSink({ rpio: io, mock: MOCK, pins: { red: 28 } })(of<Mode>('Normal')).subscribe({
+      error: (e: unknown) => (error = e),
+    });
     equal((error as { code?: string }).code, 'GPIO_OPEN_FAILED');
-    match((error as Error).message, /status LED red \(BCM28\): cannot open: Pin 28 is not valid when using gpio mapping/);
+    match(
+      (error as Error).message,
+      /status LED red \(BCM28\): cannot open: Pin 28 is not valid when using gpio mapping/,
+    );
     deepStrictEqual(
       closes.map((c) => c.pin),
       [GREEN, YELLOW],

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
 import { Subscription, asyncScheduler, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import type { Bar, BookLevel, DeadLetter, OrderBook, Ticker, TradeTick } from '../../operators/types';
+import type { Bar, BookLevel, DeadLetter, OrderBook, Ticker } from '../../operators/types';
 import {
   CcxtSourceError,
   PRECISION_MODE,
@@ -22,7 +22,13 @@ import {
   type FeedEvent,
 } from '../../sources/ccxtMarketData';
 import { gridRounder } from '../../sources/ccxtFeed';
-import { loadRecordedBooks, loadRecordedKlines, loadRecordedTrade, RECORDED_BOOK_SYMBOLS, type RecordedBooks } from '../support/binanceRecordings';
+import {
+  loadRecordedBooks,
+  loadRecordedKlines,
+  loadRecordedTrade,
+  RECORDED_BOOK_SYMBOLS,
+  type RecordedBooks,
+} from '../support/binanceRecordings';
 import { BTCUSDT, ETHBTC, ETHUSDT, startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
 import type { DepthSnapshot } from '../support/binanceStreams';
 import { makeLocalProBinance } from '../support/ccxtLocal';
@@ -101,12 +107,15 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
   let server: BinanceServer;
   let subscriptions = new Subscription();
 
-  const local = (s: BinanceServer) => ({ exchange: 'binance', apiUrl: s.url, wsUrl: s.url.replace(/^http/, 'ws') }) as const;
+  const local = (s: BinanceServer) =>
+    ({ exchange: 'binance', apiUrl: s.url, wsUrl: s.url.replace(/^http/, 'ws') }) as const;
 
   function record<T extends AnyEvent>(source$: Observable<T>): Recorder<T> {
     const items: T[] = [];
     const errors: unknown[] = [];
-    subscriptions.add(source$.subscribe({ next: (item) => items.push(item), error: (error: unknown) => errors.push(error) }));
+    subscriptions.add(
+      source$.subscribe({ next: (item) => items.push(item), error: (error: unknown) => errors.push(error) }),
+    );
     return {
       items,
       errors,
@@ -127,17 +136,24 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
 
   describe('trades', () => {
     it('normalises trades of several symbols: price, quantity, aggressor side, trade id, trade time', async function () {
-      const recorded = loadRecordedTrade(requireSharedData(this, 'messages/binance_spot_ws_trade_ETHUSDT_nautilus.json'));
+      const recorded = loadRecordedTrade(
+        requireSharedData(this, 'messages/binance_spot_ws_trade_ETHUSDT_nautilus.json'),
+      );
       const clock = new RecordingScheduler();
-      const trades = record(makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT', 'ETH/USDT'] }, { scheduler: clock }));
+      const trades = record(
+        makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT', 'ETH/USDT'] }, { scheduler: clock }),
+      );
       await eventually(() => {
         assert.equal(server.subscriberCount('btcusdt@trade'), 1);
         assert.equal(server.subscriberCount('ethusdt@trade'), 1);
       });
       const sent = [
-        server.pushTrade('BTCUSDT', { price: '43000.10', qty: '0.01230', buyerIsMaker: true, time: 1_704_067_200_000 }).event,
-        server.pushTrade('ETHUSDT', { price: '2281.55', qty: '1.5', buyerIsMaker: false, time: 1_704_067_200_001 }).event,
-        server.pushTrade('BTCUSDT', { price: '43000.11', qty: '0.5', buyerIsMaker: false, time: 1_704_067_200_002 }).event,
+        server.pushTrade('BTCUSDT', { price: '43000.10', qty: '0.01230', buyerIsMaker: true, time: 1_704_067_200_000 })
+          .event,
+        server.pushTrade('ETHUSDT', { price: '2281.55', qty: '1.5', buyerIsMaker: false, time: 1_704_067_200_001 })
+          .event,
+        server.pushTrade('BTCUSDT', { price: '43000.11', qty: '0.5', buyerIsMaker: false, time: 1_704_067_200_002 })
+          .event,
       ];
       // The recorded Binance message, as received on the wire.
       server.pushStream('ethusdt@trade', recorded);
@@ -148,19 +164,56 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       assert.deepEqual(
         bySymbol('BTC/USDT').map(({ tsInit: _, ...t }) => t),
         [
-          { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 43000.1, qty: 0.0123, side: 'sell', tradeId: String(sent[0]!.t), tsEvent: 1_704_067_200_000 },
-          { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 43000.11, qty: 0.5, side: 'buy', tradeId: String(sent[2]!.t), tsEvent: 1_704_067_200_002 },
+          {
+            kind: 'trade',
+            venue: 'binance',
+            symbol: 'BTC/USDT',
+            price: 43000.1,
+            qty: 0.0123,
+            side: 'sell',
+            tradeId: String(sent[0]!.t),
+            tsEvent: 1_704_067_200_000,
+          },
+          {
+            kind: 'trade',
+            venue: 'binance',
+            symbol: 'BTC/USDT',
+            price: 43000.11,
+            qty: 0.5,
+            side: 'buy',
+            tradeId: String(sent[2]!.t),
+            tsEvent: 1_704_067_200_002,
+          },
         ],
       );
       assert.deepEqual(
         bySymbol('ETH/USDT').map(({ tsInit: _, ...t }) => t),
         [
-          { kind: 'trade', venue: 'binance', symbol: 'ETH/USDT', price: 2281.55, qty: 1.5, side: 'buy', tradeId: String(sent[1]!.t), tsEvent: 1_704_067_200_001 },
+          {
+            kind: 'trade',
+            venue: 'binance',
+            symbol: 'ETH/USDT',
+            price: 2281.55,
+            qty: 1.5,
+            side: 'buy',
+            tradeId: String(sent[1]!.t),
+            tsEvent: 1_704_067_200_001,
+          },
           // m: true — the buyer was the maker, so the aggressor sold.
-          { kind: 'trade', venue: 'binance', symbol: 'ETH/USDT', price: 4149.74, qty: 0.4387, side: 'sell', tradeId: '705291099', tsEvent: 1_639_351_062_243 },
+          {
+            kind: 'trade',
+            venue: 'binance',
+            symbol: 'ETH/USDT',
+            price: 4149.74,
+            qty: 0.4387,
+            side: 'sell',
+            tradeId: '705291099',
+            tsEvent: 1_639_351_062_243,
+          },
         ],
       );
-      for (const tick of ticks) assert.ok(Math.abs(tick.tsInit - clock.now()) < 5_000, 'tsInit comes from the scheduler');
+      for (const tick of ticks)
+        assert.ok(Math.abs(tick.tsInit - clock.now()) < 5_000, 'tsInit comes from the scheduler');
       const events = trades.events().map((e) => e.kind);
       assert.deepEqual(events, ['feed-markets-loaded', 'feed-connected']);
       assert.deepEqual(trades.errors, []);
@@ -174,16 +227,35 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       // ccxt cannot parse this one: it rejects the waiting watch call but keeps the connection.
       // (A bad message that arrives in the same burst as good ones, while no call is waiting, ccxt
       // drops without a trace.)
-      server.pushStream('btcusdt@trade', { e: 'trade', E: 1, s: 'BTCUSDT', t: 8, p: 'not-a-price', q: '1', T: 1, m: false, M: true });
+      server.pushStream('btcusdt@trade', {
+        e: 'trade',
+        E: 1,
+        s: 'BTCUSDT',
+        t: 8,
+        p: 'not-a-price',
+        q: '1',
+        T: 1,
+        m: false,
+        M: true,
+      });
       await eventually(() => assert.equal(trades.of('dead-letter').length, 1));
       server.pushTrade('BTCUSDT', { id: 7, price: '100.00', qty: '1', buyerIsMaker: false });
       server.pushTrade('BTCUSDT', { id: 9, price: '100.01', qty: '2', buyerIsMaker: true });
-      await eventually(() => assert.deepEqual(trades.of('trade').map((t) => t.tradeId), ['7', '9']));
+      await eventually(() =>
+        assert.deepEqual(
+          trades.of('trade').map((t) => t.tradeId),
+          ['7', '9'],
+        ),
+      );
       const dead = trades.of('dead-letter') as DeadLetter[];
       assert.equal(dead.length, 1);
       assert.match(dead[0]!.reason, /watchTrades\(BTC\/USDT\): ccxt could not read a message/);
       assert.equal(dead[0]!.stage, 'ccxt-trades');
-      assert.deepEqual(trades.events().map((e) => e.kind), ['feed-markets-loaded', 'feed-connected'], 'no reconnect');
+      assert.deepEqual(
+        trades.events().map((e) => e.kind),
+        ['feed-markets-loaded', 'feed-connected'],
+        'no reconnect',
+      );
       assert.equal(server.streamConnectionLog().length, 1);
       assert.deepEqual(trades.errors, []);
     });
@@ -200,8 +272,14 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         server.pushTrade('BTCUSDT', { price: '1.00', qty: '1', buyerIsMaker: true });
         other.pushTrade('BTCUSDT', { price: '2.00', qty: '1', buyerIsMaker: true });
         await eventually(() => {
-          assert.deepEqual(a.of('trade').map((t) => [t.venue, t.price]), [['binance', 1]]);
-          assert.deepEqual(b.of('trade').map((t) => [t.venue, t.price]), [['binanceus', 2]]);
+          assert.deepEqual(
+            a.of('trade').map((t) => [t.venue, t.price]),
+            [['binance', 1]],
+          );
+          assert.deepEqual(
+            b.of('trade').map((t) => [t.venue, t.price]),
+            [['binanceus', 2]],
+          );
         });
       } finally {
         subscriptions.unsubscribe();
@@ -212,7 +290,12 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
 
   describe('reconnects', () => {
     it('reconnects after the socket drops mid-stream and keeps delivering', async () => {
-      const trades = record(makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT'], reconnect: { initialDelayMs: 20 } }, { random: seededRandom(7) }));
+      const trades = record(
+        makeCcxtTradeSource(
+          { ...local(server), symbols: ['BTC/USDT'], reconnect: { initialDelayMs: 20 } },
+          { random: seededRandom(7) },
+        ),
+      );
       await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
       server.pushTrade('BTCUSDT', { price: '100.00', qty: '1', buyerIsMaker: false });
       await eventually(() => assert.equal(trades.of('trade').length, 1));
@@ -222,12 +305,21 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       await eventually(() => assert.equal(trades.of('trade').length, 2));
 
       const kinds = trades.events().map((e) => e.kind);
-      assert.deepEqual(kinds, ['feed-markets-loaded', 'feed-connected', 'feed-disconnected', 'feed-reconnecting', 'feed-connected']);
+      assert.deepEqual(kinds, [
+        'feed-markets-loaded',
+        'feed-connected',
+        'feed-disconnected',
+        'feed-reconnecting',
+        'feed-connected',
+      ]);
       const disconnected = trades.of('feed-disconnected')[0]!;
       assert.equal(disconnected.code, 'CONNECTION_LOST');
       const reconnecting = trades.of('feed-reconnecting')[0]!;
       assert.equal(reconnecting.attempt, 1);
-      assert.deepEqual(trades.of('feed-connected').map((e) => e.session), [1, 2]);
+      assert.deepEqual(
+        trades.of('feed-connected').map((e) => e.session),
+        [1, 2],
+      );
       assert.equal(server.streamConnectionLog()[0]!.closeCode, 1006);
     });
 
@@ -235,7 +327,12 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       const reconnect = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 1_000, jitter: 0.5 } as const;
       const scheduler = new RecordingScheduler();
       server.refuseUpgrades(3);
-      const trades = record(makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT'], reconnect }, { scheduler, random: seededRandom(42) }));
+      const trades = record(
+        makeCcxtTradeSource(
+          { ...local(server), symbols: ['BTC/USDT'], reconnect },
+          { scheduler, random: seededRandom(42) },
+        ),
+      );
       await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
       server.pushTrade('BTCUSDT', { price: '100.00', qty: '1', buyerIsMaker: false });
       await eventually(() => assert.equal(trades.of('trade').length, 1));
@@ -248,14 +345,25 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         waits.map((e) => [e.attempt, e.delayMs]),
         expected.map((d, i) => [i + 1, d]),
       );
-      for (const d of expected) assert.ok(scheduler.delays.includes(d), `the ${d} ms wait ran on the injected scheduler`);
+      for (const d of expected)
+        assert.ok(scheduler.delays.includes(d), `the ${d} ms wait ran on the injected scheduler`);
       // Jitter keeps each wait within ±50 % of 20·2^(n−1).
       expected.forEach((d, i) => assert.ok(d >= 10 * 2 ** i && d <= 30 * 2 ** i, `${d} ms for attempt ${i + 1}`));
-      assert.deepEqual(trades.of('feed-connected').map((e) => e.session), [4]);
+      assert.deepEqual(
+        trades.of('feed-connected').map((e) => e.session),
+        [4],
+      );
     });
 
     it('treats a silent socket as dead: closes it, reconnects, and resumes', async () => {
-      const trades = record(makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT'], silenceMs: 300, reconnect: { initialDelayMs: 20 } }));
+      const trades = record(
+        makeCcxtTradeSource({
+          ...local(server),
+          symbols: ['BTC/USDT'],
+          silenceMs: 300,
+          reconnect: { initialDelayMs: 20 },
+        }),
+      );
       await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
       server.pushTrade('BTCUSDT', { price: '100.00', qty: '1', buyerIsMaker: false });
       await eventually(() => assert.equal(trades.of('trade').length, 1));
@@ -271,13 +379,22 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       });
       server.pushTrade('BTCUSDT', { price: '100.02', qty: '1', buyerIsMaker: false });
       await eventually(() => assert.equal(trades.of('trade').length, 2));
-      assert.deepEqual(trades.of('trade').map((t) => t.price), [100, 100.02]);
+      assert.deepEqual(
+        trades.of('trade').map((t) => t.price),
+        [100, 100.02],
+      );
       assert.deepEqual(trades.errors, []);
     });
 
     it('gives up with RECONNECTS_EXHAUSTED after reconnect.maxAttempts failures in a row', async () => {
       server.refuseUpgrades(100);
-      const trades = record(makeCcxtTradeSource({ ...local(server), symbols: ['BTC/USDT'], reconnect: { initialDelayMs: 5, maxAttempts: 2 } }));
+      const trades = record(
+        makeCcxtTradeSource({
+          ...local(server),
+          symbols: ['BTC/USDT'],
+          reconnect: { initialDelayMs: 5, maxAttempts: 2 },
+        }),
+      );
       await eventually(() => assert.equal(trades.errors.length, 1));
       const error = trades.errors[0] as CcxtSourceError;
       assert.ok(error instanceof CcxtSourceError);
@@ -288,12 +405,21 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
 
   describe('bars', () => {
     it('backfills the bars missed while disconnected: no hole, no repeat, equal to the server’s klines', async function () {
-      const klines = loadRecordedKlines(requireSharedData(this, 'messages/binance_spot_rest_klines_BTCUSDT_1m_nautilus.json'));
+      const klines = loadRecordedKlines(
+        requireSharedData(this, 'messages/binance_spot_rest_klines_BTCUSDT_1m_nautilus.json'),
+      );
       assert.equal(klines.length, 10);
       const minute = 60_000;
       const t0 = klines[0]!.openTime;
       const grace = 5_000;
-      const forming = (k: Kline): Kline => ({ openTime: k.openTime, open: k.open, high: k.open, low: k.open, close: k.open, volume: '0.00100000' });
+      const forming = (k: Kline): Kline => ({
+        openTime: k.openTime,
+        open: k.open,
+        high: k.open,
+        low: k.open,
+        close: k.open,
+        volume: '0.00100000',
+      });
       const clock = new TestClock(t0 + 1_000);
       const bars = record(
         makeCcxtOhlcvSource(
@@ -333,7 +459,13 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       await eventually(() => assert.equal(bars.of('feed-bars-backfilled').length, 1));
       const backfilled = bars.of('feed-bars-backfilled')[0]!;
       assert.deepEqual(
-        { bars: backfilled.bars, from: backfilled.from, to: backfilled.to, missing: backfilled.missing, error: backfilled.error },
+        {
+          bars: backfilled.bars,
+          from: backfilled.from,
+          to: backfilled.to,
+          missing: backfilled.missing,
+          error: backfilled.error,
+        },
         { bars: 5, from: t0 + 4 * minute, to: t0 + 9 * minute, missing: 0, error: null },
       );
       await eventually(() => assert.equal(bars.of('bar').length, 9));
@@ -352,9 +484,18 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       assert.deepEqual(expected, klines, 'the server ended with the recorded klines');
       assert.deepEqual(
         emitted.map((b: Bar) => [b.tsOpen, b.tsEvent, b.open, b.high, b.low, b.close, b.volume]),
-        expected.map((k) => [k.openTime, k.openTime + minute, Number(k.open), Number(k.high), Number(k.low), Number(k.close), Number(k.volume)]),
+        expected.map((k) => [
+          k.openTime,
+          k.openTime + minute,
+          Number(k.open),
+          Number(k.high),
+          Number(k.low),
+          Number(k.close),
+          Number(k.volume),
+        ]),
       );
-      for (const bar of emitted) assert.deepEqual([bar.venue, bar.symbol, bar.timeframe], ['binance', 'BTC/USDT', '1m']);
+      for (const bar of emitted)
+        assert.deepEqual([bar.venue, bar.symbol, bar.timeframe], ['binance', 'BTC/USDT', '1m']);
       assert.deepEqual(bars.errors, []);
       assert.deepEqual(bars.of('dead-letter'), []);
     });
@@ -362,10 +503,19 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
     it('never emits the forming candle', async () => {
       const t0 = Date.UTC(2024, 0, 1);
       const clock = new TestClock(t0 + 1_000);
-      const bars = record(makeCcxtOhlcvSource({ ...local(server), symbols: ['ETH/USDT'], silenceMs: 3_600_000 }, { scheduler: clock }));
+      const bars = record(
+        makeCcxtOhlcvSource({ ...local(server), symbols: ['ETH/USDT'], silenceMs: 3_600_000 }, { scheduler: clock }),
+      );
       await eventually(() => assert.equal(server.subscriberCount('ethusdt@kline_1m'), 1));
       for (let update = 0; update < 5; update++) {
-        server.pushKline('ETHUSDT', '1m', { openTime: t0, open: '1', high: String(1 + update), low: '1', close: '1', volume: String(update) });
+        server.pushKline('ETHUSDT', '1m', {
+          openTime: t0,
+          open: '1',
+          high: String(1 + update),
+          low: '1',
+          close: '1',
+          volume: String(update),
+        });
       }
       await eventually(() => assert.equal(bars.of('feed-connected').length, 1));
       await consistently(() => assert.equal(bars.of('bar').length, 0), { durationMs: 200 });
@@ -407,12 +557,20 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         const limit = Number(request.query['limit'] ?? 100);
         const snapshot = recordedAnswers.get(id) ?? server.book(id);
         recordedAnswers.delete(id);
-        return { status: 200, body: { lastUpdateId: snapshot.lastUpdateId, bids: snapshot.bids.slice(0, limit), asks: snapshot.asks.slice(0, limit) } };
+        return {
+          status: 200,
+          body: {
+            lastUpdateId: snapshot.lastUpdateId,
+            bids: snapshot.bids.slice(0, limit),
+            asks: snapshot.asks.slice(0, limit),
+          },
+        };
       });
       server.holdNext('/api/v3/depth', { times: symbols.length });
       const books = record(makeCcxtOrderBookSource({ ...local(server), symbols, depth: DEPTH, bookLimit: 100 }));
       await eventually(() => {
-        for (const spec of RECORDED_BOOK_SYMBOLS) assert.equal(server.subscriberCount(`${spec.symbol.toLowerCase()}@depth@100ms`), 1);
+        for (const spec of RECORDED_BOOK_SYMBOLS)
+          assert.equal(server.subscriberCount(`${spec.symbol.toLowerCase()}@depth@100ms`), 1);
         assert.equal(server.requests('/api/v3/depth').length, symbols.length);
       });
 
@@ -425,7 +583,10 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       const lastOf = (id: string) => recordedBooks.events.filter((e) => e.s === id).at(-1)!.u;
       await eventually(() => {
         for (const symbol of symbols) {
-          const latest = books.of('book').filter((b) => b.symbol === symbol).at(-1);
+          const latest = books
+            .of('book')
+            .filter((b) => b.symbol === symbol)
+            .at(-1);
           assert.equal(latest?.sequence, lastOf(idOf.get(symbol)!), symbol);
         }
       });
@@ -451,11 +612,18 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       }
       const serverNow = server.book(nkn, DEPTH);
       await eventually(() => {
-        const latest = books.of('book').filter((b) => b.symbol === 'NKN/USDT').at(-1)!;
+        const latest = books
+          .of('book')
+          .filter((b) => b.symbol === 'NKN/USDT')
+          .at(-1)!;
         assert.equal(latest.sequence, serverNow.lastUpdateId);
         assert.deepEqual(latest.bids, toLevels(serverNow.bids));
         assert.deepEqual(latest.asks, toLevels(serverNow.asks));
-        assert.equal(latest.bids[0]![0], Number((bestBid + 0.0001).toFixed(8)), 'the update lost on the wire is in the book');
+        assert.equal(
+          latest.bids[0]![0],
+          Number((bestBid + 0.0001).toFixed(8)),
+          'the update lost on the wire is in the book',
+        );
       });
       const resynced = books.of('feed-book-resynced')[0]!;
       assert.ok(resynced.sequence > gap.u, 'the fresh snapshot is past the gap');
@@ -465,7 +633,11 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         const id = idOf.get(book.symbol)!;
         const state = states.get(`${id} ${book.sequence}`);
         assert.ok(state, `${book.symbol} ${book.sequence} is an update id the server's book passed through`);
-        assert.deepEqual([book.bids, book.asks], [toLevels(state.bids), toLevels(state.asks)], `${book.symbol} at ${book.sequence}`);
+        assert.deepEqual(
+          [book.bids, book.asks],
+          [toLevels(state.bids), toLevels(state.asks)],
+          `${book.symbol} at ${book.sequence}`,
+        );
         assert.ok(book.bids.length <= DEPTH && book.asks.length <= DEPTH);
       }
       // One snapshot per symbol, plus the resync.
@@ -490,10 +662,19 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         const limit = Number(request.query['limit'] ?? 100);
         const snapshot = answeredRecorded ? server.book(id) : recorded;
         answeredRecorded = true;
-        return { status: 200, body: { lastUpdateId: snapshot.lastUpdateId, bids: snapshot.bids.slice(0, limit), asks: snapshot.asks.slice(0, limit) } };
+        return {
+          status: 200,
+          body: {
+            lastUpdateId: snapshot.lastUpdateId,
+            bids: snapshot.bids.slice(0, limit),
+            asks: snapshot.asks.slice(0, limit),
+          },
+        };
       });
       server.holdNext('/api/v3/depth');
-      const books = record(makeCcxtOrderBookSource({ ...local(server), symbols: ['NKN/USDT'], depth: DEPTH, bookLimit: 100 }));
+      const books = record(
+        makeCcxtOrderBookSource({ ...local(server), symbols: ['NKN/USDT'], depth: DEPTH, bookLimit: 100 }),
+      );
       await eventually(() => assert.equal(server.requests('/api/v3/depth').length, 1));
 
       // The recording, with one diff after the snapshot's lastUpdateId lost on the wire.
@@ -535,8 +716,24 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       const bySymbol = new Map((tickers.of('ticker') as Ticker[]).map((t) => [t.symbol, t]));
       const { tsInit: _a, ...btc } = bySymbol.get('BTC/USDT')!;
       const { tsInit: _b, ...eth } = bySymbol.get('ETH/BTC')!;
-      assert.deepEqual(btc, { kind: 'ticker', venue: 'binance', symbol: 'BTC/USDT', bid: 43000.49, ask: 43000.51, last: 43000.5, tsEvent: 1_704_067_200_000 });
-      assert.deepEqual(eth, { kind: 'ticker', venue: 'binance', symbol: 'ETH/BTC', bid: 0.053, ask: 0.05302, last: 0.05301, tsEvent: 1_704_067_200_001 });
+      assert.deepEqual(btc, {
+        kind: 'ticker',
+        venue: 'binance',
+        symbol: 'BTC/USDT',
+        bid: 43000.49,
+        ask: 43000.51,
+        last: 43000.5,
+        tsEvent: 1_704_067_200_000,
+      });
+      assert.deepEqual(eth, {
+        kind: 'ticker',
+        venue: 'binance',
+        symbol: 'ETH/BTC',
+        bid: 0.053,
+        ask: 0.05302,
+        last: 0.05301,
+        tsEvent: 1_704_067_200_001,
+      });
     });
   });
 
@@ -547,9 +744,27 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       const [loaded] = trades.of('feed-markets-loaded');
       assert.deepEqual(loaded!.instruments, [
         // BTCUSDT: tick 0.01, step 0.00001, NOTIONAL min 5 USDT.
-        { venue: 'binance', symbol: 'BTC/USDT', base: 'BTC', quote: 'USDT', qtyStep: 1_000n, priceTick: 0.01, minQty: 1_000n, minNotional: 500_000_000n },
+        {
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          base: 'BTC',
+          quote: 'USDT',
+          qtyStep: 1_000n,
+          priceTick: 0.01,
+          minQty: 1_000n,
+          minNotional: 500_000_000n,
+        },
         // ETHBTC: tick 0.00001, step 0.0001, legacy MIN_NOTIONAL 0.0001 BTC.
-        { venue: 'binance', symbol: 'ETH/BTC', base: 'ETH', quote: 'BTC', qtyStep: 10_000n, priceTick: 0.00001, minQty: 10_000n, minNotional: 10_000n },
+        {
+          venue: 'binance',
+          symbol: 'ETH/BTC',
+          base: 'ETH',
+          quote: 'BTC',
+          qtyStep: 10_000n,
+          priceTick: 0.00001,
+          minQty: 10_000n,
+          minNotional: 10_000n,
+        },
       ]);
     });
 
@@ -593,10 +808,22 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
 
   describe('configuration and teardown', () => {
     it('rejects a broken config before anything is subscribed, naming the key', () => {
-      assert.throws(() => makeCcxtTradeSource({ exchange: 'nope', symbols: ['BTC/USDT'] }), (e: CcxtSourceError) => e.code === 'INVALID_CONFIG' && /exchange/.test(e.message));
-      assert.throws(() => makeCcxtTradeSource({ exchange: 'binance', symbols: ['BTCUSDT'] }), (e: CcxtSourceError) => e.code === 'INVALID_CONFIG' && /symbols\.0/.test(e.message));
-      assert.throws(() => makeCcxtOrderBookSource({ exchange: 'binance', symbols: ['BTC/USDT'], depth: 50, bookLimit: 20 }), /bookLimit/);
-      assert.throws(() => makeCcxtOhlcvSource({ exchange: 'binance', symbols: ['BTC/USDT'], timeframes: ['2m'] }), /timeframes/);
+      assert.throws(
+        () => makeCcxtTradeSource({ exchange: 'nope', symbols: ['BTC/USDT'] }),
+        (e: CcxtSourceError) => e.code === 'INVALID_CONFIG' && /exchange/.test(e.message),
+      );
+      assert.throws(
+        () => makeCcxtTradeSource({ exchange: 'binance', symbols: ['BTCUSDT'] }),
+        (e: CcxtSourceError) => e.code === 'INVALID_CONFIG' && /symbols\.0/.test(e.message),
+      );
+      assert.throws(
+        () => makeCcxtOrderBookSource({ exchange: 'binance', symbols: ['BTC/USDT'], depth: 50, bookLimit: 20 }),
+        /bookLimit/,
+      );
+      assert.throws(
+        () => makeCcxtOhlcvSource({ exchange: 'binance', symbols: ['BTC/USDT'], timeframes: ['2m'] }),
+        /timeframes/,
+      );
     });
 
     it('fails the stream with UNKNOWN_SYMBOL for a symbol the exchange does not list', async () => {
@@ -614,7 +841,8 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       sources.add(makeCcxtOrderBookSource({ ...base, bookLimit: 100 }).subscribe());
       sources.add(makeCcxtTickerSource(base).subscribe());
       await eventually(() => {
-        for (const stream of ['btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@depth@100ms', 'btcusdt@ticker']) assert.equal(server.subscriberCount(stream), 1, stream);
+        for (const stream of ['btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@depth@100ms', 'btcusdt@ticker'])
+          assert.equal(server.subscriberCount(stream), 1, stream);
       });
       sources.unsubscribe();
       await eventually(() => assert.equal(server.streamConnections().length, 0));
@@ -624,7 +852,10 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
     it('lets the process exit after unsubscribing (no socket, keep-alive connection or timer left)', async () => {
       server.setBook('BTCUSDT', { lastUpdateId: 1, bids: [['100.00', '1']], asks: [['101.00', '1']] });
       const probe = path.join(__dirname, '..', 'support', 'ccxtExitProbe.js');
-      const child = spawn(process.execPath, [probe], { env: { ...process.env, BINANCE_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [probe], {
+        env: { ...process.env, BINANCE_URL: server.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -635,17 +866,27 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       try {
         await eventually(
           () => {
-            for (const stream of ['btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@depth@100ms', 'btcusdt@ticker']) assert.equal(server.subscriberCount(stream), 1, stream);
+            for (const stream of ['btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@depth@100ms', 'btcusdt@ticker'])
+              assert.equal(server.subscriberCount(stream), 1, stream);
           },
           { timeoutMs: 10_000 },
         );
         server.pushTrade('BTCUSDT', { price: '100.50', qty: '1', buyerIsMaker: true });
-        server.pushKline('BTCUSDT', '1m', { openTime: Date.UTC(2024, 0, 1), open: '1', high: '1', low: '1', close: '1', volume: '1' });
+        server.pushKline('BTCUSDT', '1m', {
+          openTime: Date.UTC(2024, 0, 1),
+          open: '1',
+          high: '1',
+          low: '1',
+          close: '1',
+          volume: '1',
+        });
         server.pushDepth('BTCUSDT', { b: [['100.00', '2']] });
         server.pushTicker('BTCUSDT', { last: '100.50', bid: '100.00', ask: '101.00' });
         await eventually(() => assert.match(stdout, /unsubscribed/), { timeoutMs: 10_000 });
         const unsubscribedAt = performance.now();
-        await eventually(() => assert.notEqual(exitCode, undefined, `child still running; stderr: ${stderr}`), { timeoutMs: 5_000 });
+        await eventually(() => assert.notEqual(exitCode, undefined, `child still running; stderr: ${stderr}`), {
+          timeoutMs: 5_000,
+        });
         assert.equal(exitCode, 0, stderr);
         assert.ok(performance.now() - unsubscribedAt < 5_000);
       } finally {
@@ -684,10 +925,20 @@ describe('local Binance stream server (the test double itself)', () => {
       server.pushTrade('ETHUSDT', { id: 1, price: '3.00', qty: '4', buyerIsMaker: false, time: 6 });
       await eventually(() => assert.equal(combined.messages.length, 2));
       assert.deepEqual(combined.messages, [
-        { stream: 'btcusdt@trade', data: { e: 'trade', E: 5, s: 'BTCUSDT', t: 1, p: '1.00', q: '2', T: 5, m: true, M: true } },
-        { stream: 'ethusdt@trade', data: { e: 'trade', E: 6, s: 'ETHUSDT', t: 1, p: '3.00', q: '4', T: 6, m: false, M: true } },
+        {
+          stream: 'btcusdt@trade',
+          data: { e: 'trade', E: 5, s: 'BTCUSDT', t: 1, p: '1.00', q: '2', T: 5, m: true, M: true },
+        },
+        {
+          stream: 'ethusdt@trade',
+          data: { e: 'trade', E: 6, s: 'ETHUSDT', t: 1, p: '3.00', q: '4', T: 6, m: false, M: true },
+        },
       ]);
-      await eventually(() => assert.deepEqual(raw.messages, [{ e: 'trade', E: 5, s: 'BTCUSDT', t: 1, p: '1.00', q: '2', T: 5, m: true, M: true }]));
+      await eventually(() =>
+        assert.deepEqual(raw.messages, [
+          { e: 'trade', E: 5, s: 'BTCUSDT', t: 1, p: '1.00', q: '2', T: 5, m: true, M: true },
+        ]),
+      );
     } finally {
       combined.socket.terminate();
       raw.socket.terminate();
@@ -718,19 +969,53 @@ describe('local Binance stream server (the test double itself)', () => {
   });
 
   it('keeps the book: diffs carry U/u continuing the snapshot, a gap skips ids, /api/v3/depth serves the current book', async () => {
-    server.setBook('BTCUSDT', { lastUpdateId: 10, bids: [['100.00', '1'], ['99.00', '2']], asks: [['101.00', '1']] });
+    server.setBook('BTCUSDT', {
+      lastUpdateId: 10,
+      bids: [
+        ['100.00', '1'],
+        ['99.00', '2'],
+      ],
+      asks: [['101.00', '1']],
+    });
     const { socket, messages } = await connect('/ws/btcusdt@depth@100ms');
     try {
-      server.pushDepth('BTCUSDT', { b: [['100.00', '0'], ['98.00', '5']], E: 1 });
+      server.pushDepth('BTCUSDT', {
+        b: [
+          ['100.00', '0'],
+          ['98.00', '5'],
+        ],
+        E: 1,
+      });
       server.injectDepthGap('BTCUSDT', { a: [['102.00', '7']] });
       server.pushDepth('BTCUSDT', { a: [['101.00', '3']], E: 2 });
       await eventually(() => assert.equal(messages.length, 2));
       assert.deepEqual(messages, [
-        { e: 'depthUpdate', E: 1, s: 'BTCUSDT', U: 11, u: 12, b: [['100.00', '0'], ['98.00', '5']], a: [] },
+        {
+          e: 'depthUpdate',
+          E: 1,
+          s: 'BTCUSDT',
+          U: 11,
+          u: 12,
+          b: [
+            ['100.00', '0'],
+            ['98.00', '5'],
+          ],
+          a: [],
+        },
         { e: 'depthUpdate', E: 2, s: 'BTCUSDT', U: 14, u: 14, b: [], a: [['101.00', '3']] },
       ]);
       const response = await fetch(`${server.url}/api/v3/depth?symbol=BTCUSDT&limit=5`);
-      assert.deepEqual(await response.json(), { lastUpdateId: 14, bids: [['99.00', '2'], ['98.00', '5']], asks: [['101.00', '3'], ['102.00', '7']] });
+      assert.deepEqual(await response.json(), {
+        lastUpdateId: 14,
+        bids: [
+          ['99.00', '2'],
+          ['98.00', '5'],
+        ],
+        asks: [
+          ['101.00', '3'],
+          ['102.00', '7'],
+        ],
+      });
     } finally {
       socket.terminate();
     }

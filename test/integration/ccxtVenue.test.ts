@@ -80,7 +80,16 @@ async function start(
     },
     { onExchange: (exchange) => exchanges.push(exchange) },
   );
-  const h: Harness = { server, account, input, events, errors, exchanges, subscription: undefined as unknown as Subscription, completed: false };
+  const h: Harness = {
+    server,
+    account,
+    input,
+    events,
+    errors,
+    exchanges,
+    subscription: undefined as unknown as Subscription,
+    completed: false,
+  };
   h.subscription = input.pipe(venue).subscribe({
     next: (event) => events.push(event),
     error: (error: unknown) => errors.push(error),
@@ -110,10 +119,15 @@ function order(partial: Partial<Order> & Pick<Order, 'side' | 'qty'>): Order {
   };
 }
 
-function of<K extends CcxtVenueOutput['kind']>(h: Harness, kind: K, clientOrderId?: string): Extract<CcxtVenueOutput, { kind: K }>[] {
+function of<K extends CcxtVenueOutput['kind']>(
+  h: Harness,
+  kind: K,
+  clientOrderId?: string,
+): Extract<CcxtVenueOutput, { kind: K }>[] {
   return h.events.filter(
     (e): e is Extract<CcxtVenueOutput, { kind: K }> =>
-      e.kind === kind && (clientOrderId === undefined || (e as { clientOrderId?: string | null }).clientOrderId === clientOrderId),
+      e.kind === kind &&
+      (clientOrderId === undefined || (e as { clientOrderId?: string | null }).clientOrderId === clientOrderId),
   );
 }
 
@@ -135,7 +149,10 @@ function json(value: unknown): string {
 
 /** Every event and error text must be free of the credentials. */
 function assertNoSecrets(h: Harness): void {
-  const texts = [json(h.events), ...h.errors.map((e) => (e instanceof Error ? `${e.name} ${e.message} ${e.stack ?? ''} ${json(e)}` : String(e)))];
+  const texts = [
+    json(h.events),
+    ...h.errors.map((e) => (e instanceof Error ? `${e.name} ${e.message} ${e.stack ?? ''} ${json(e)}` : String(e))),
+  ];
   for (const text of texts) {
     assert.ok(!text.includes(API_KEY), `API key leaked: ${text.slice(0, 300)}`);
     assert.ok(!text.includes(SECRET), `secret leaked: ${text.slice(0, 300)}`);
@@ -158,7 +175,15 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
   it('reconciles balances, positions and open orders at start-up, and reports later fills of an order it found open', async () => {
     const h = await start({
       before: (account) => {
-        account.placeDirect({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.01000000', price: '48000.00', newClientOrderId: 'earlier-run-1' });
+        account.placeDirect({
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'LIMIT',
+          timeInForce: 'GTC',
+          quantity: '0.01000000',
+          price: '48000.00',
+          newClientOrderId: 'earlier-run-1',
+        });
       },
     });
     const s = await snapshot(h);
@@ -192,7 +217,12 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     h.account.faultNext('POST', ORDER, { kind: 'lose' });
     const o = order({ side: 'buy', qty: toUnits('0.002') });
     h.input.next(o);
-    await eventually(() => assert.deepEqual(kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'), ['order-unknown', 'order-accepted', 'fill']));
+    await eventually(() =>
+      assert.deepEqual(
+        kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'),
+        ['order-unknown', 'order-accepted', 'fill'],
+      ),
+    );
     const [unknown] = of(h, 'order-unknown', o.clientOrderId);
     assert.match(unknown!.reason, /WatchdogTimeout/);
     const [fill] = of(h, 'fill', o.clientOrderId);
@@ -201,7 +231,11 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     assert.equal(fill!.signalId, o.signalId);
     assert.ok(of(h, 'venue-notice', o.clientOrderId).some((n) => n.code === 'ORDER_FOUND'));
     assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1);
-    assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 1, 'the order was never sent again');
+    assert.equal(
+      h.server.requests(ORDER).filter((r) => r.method === 'POST').length,
+      1,
+      'the order was never sent again',
+    );
   });
 
   it('a connection dropped mid-answer is unknown too, and a duplicate submission of the same id is refused without reaching the exchange', async () => {
@@ -210,9 +244,16 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     h.account.faultNext('POST', ORDER, { kind: 'drop' });
     const o = order({ side: 'sell', qty: toUnits('0.01'), type: 'limit', limitPrice: 51_000 });
     h.input.next(o);
-    await eventually(() => assert.deepEqual(kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'), ['order-unknown', 'order-accepted']));
+    await eventually(() =>
+      assert.deepEqual(
+        kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'),
+        ['order-unknown', 'order-accepted'],
+      ),
+    );
     h.input.next(o);
-    await eventually(() => assert.equal(of(h, 'order-rejected', o.clientOrderId)[0]?.code, 'DUPLICATE_CLIENT_ORDER_ID'));
+    await eventually(() =>
+      assert.equal(of(h, 'order-rejected', o.clientOrderId)[0]?.code, 'DUPLICATE_CLIENT_ORDER_ID'),
+    );
     assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1);
     assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 1);
   });
@@ -225,9 +266,15 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     const o = order({ side: 'buy', qty: toUnits('0.001') });
     h.input.next(o);
     await eventually(() => assert.equal(of(h, 'fill', o.clientOrderId).length, 1), { timeoutMs: 5_000 });
-    assert.deepEqual(kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'), ['order-unknown', 'order-accepted', 'fill']);
+    assert.deepEqual(
+      kindsFor(h, o.clientOrderId).filter((k) => k !== 'venue-notice'),
+      ['order-unknown', 'order-accepted', 'fill'],
+    );
     assert.equal(of(h, 'venue-notice', o.clientOrderId).filter((n) => n.code === 'ORDER_RESENT').length, 0);
-    assert.deepEqual(h.account.lateRequests().map((r) => r.executed), [true]);
+    assert.deepEqual(
+      h.account.lateRequests().map((r) => r.executed),
+      [true],
+    );
     assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1);
     assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 1);
   });
@@ -243,10 +290,24 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     await eventually(() => assert.equal(of(h, 'fill', o.clientOrderId).length, 1), { timeoutMs: 8_000 });
     const resent = of(h, 'venue-notice', o.clientOrderId).find((n) => n.code === 'ORDER_RESENT');
     assert.ok(resent, 'a resend notice');
-    assert.ok(resent.tsEvent - sentAt >= 1_000 + 100, `resent ${resent.tsEvent - sentAt} ms after sending: before recvWindow + margin`);
-    await eventually(() => assert.deepEqual(h.account.lateRequests().map((r) => r.executed), [false]), { timeoutMs: 5_000 });
+    assert.ok(
+      resent.tsEvent - sentAt >= 1_000 + 100,
+      `resent ${resent.tsEvent - sentAt} ms after sending: before recvWindow + margin`,
+    );
+    await eventually(
+      () =>
+        assert.deepEqual(
+          h.account.lateRequests().map((r) => r.executed),
+          [false],
+        ),
+      { timeoutMs: 5_000 },
+    );
     assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 2);
-    assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1, 'the late original was refused, the resend placed exactly one order');
+    assert.equal(
+      h.account.ordersWithClientId(o.clientOrderId).length,
+      1,
+      'the late original was refused, the resend placed exactly one order',
+    );
   });
 
   it('429 then 418: backs off, sends nothing during the ban (polls included), then places the order once', async () => {
@@ -256,7 +317,12 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     const resting = order({ side: 'buy', qty: toUnits('0.001'), type: 'limit', limitPrice: 40_000 });
     h.input.next(resting);
     await eventually(() => assert.equal(of(h, 'order-accepted', resting.clientOrderId).length, 1));
-    h.account.faultNext('POST', ORDER, { kind: 'status', status: 429, retryAfterSec: 1 }, { kind: 'status', status: 418, retryAfterSec: 2 });
+    h.account.faultNext(
+      'POST',
+      ORDER,
+      { kind: 'status', status: 429, retryAfterSec: 1 },
+      { kind: 'status', status: 418, retryAfterSec: 2 },
+    );
     const o = order({ side: 'buy', qty: toUnits('0.001') });
     h.input.next(o);
     await eventually(() => assert.equal(of(h, 'fill', o.clientOrderId).length, 1), { timeoutMs: 10_000 });
@@ -267,7 +333,10 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     );
     assert.equal(throttles[0]!.retryAfterMs, 1_000);
     // Binance's 418 names the end of the ban ("banned until <ms>"): the wait runs to it.
-    assert.ok(throttles[1]!.retryAfterMs > 1_900 && throttles[1]!.retryAfterMs <= 2_000, `418 wait ${throttles[1]!.retryAfterMs} ms`);
+    assert.ok(
+      throttles[1]!.retryAfterMs > 1_900 && throttles[1]!.retryAfterMs <= 2_000,
+      `418 wait ${throttles[1]!.retryAfterMs} ms`,
+    );
     assert.ok(of(h, 'venue-resumed').length >= 1);
     assert.deepEqual(h.account.violations(), [], 'no request while told to wait');
     const posts = h.server.requests(ORDER).filter((r) => r.method === 'POST' && r.query['symbol'] === undefined);
@@ -277,10 +346,18 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     assert.ok(orderPosts[1]!.receivedAt - orderPosts[0]!.receivedAt >= 1_000, '429 Retry-After honoured');
     assert.ok(orderPosts[2]!.receivedAt - banStart >= 2_000, '418 Retry-After honoured');
     // Requests already on their way when the 418 was sent (≤ 50 ms) cannot be helped; nothing after.
-    const duringBan = h.server.requests().filter((r) => r.receivedAt > banStart + 50 && r.receivedAt < banStart + 2_000);
-    assert.deepEqual(duringBan.map((r) => `${r.method} ${r.path}`), []);
+    const duringBan = h.server
+      .requests()
+      .filter((r) => r.receivedAt > banStart + 50 && r.receivedAt < banStart + 2_000);
+    assert.deepEqual(
+      duringBan.map((r) => `${r.method} ${r.path}`),
+      [],
+    );
     assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1);
-    assert.ok(!kindsFor(h, o.clientOrderId).includes('order-unknown'), 'a 429/418 is a refusal, not an unknown outcome');
+    assert.ok(
+      !kindsFor(h, o.clientOrderId).includes('order-unknown'),
+      'a 429/418 is a refusal, not an unknown outcome',
+    );
   });
 
   it('our orders/second cap spreads a burst, and a full queue rejects with RATE_LIMITED instead of growing', async () => {
@@ -291,15 +368,22 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     for (const o of burst) h.input.next(o);
     await eventually(() => assert.equal(of(h, 'fill').length, 8), { timeoutMs: 5_000 });
     const rejected = of(h, 'order-rejected');
-    assert.deepEqual(rejected.map((r) => [r.clientOrderId, r.code]), [
-      [burst[8]!.clientOrderId, 'RATE_LIMITED'],
-      [burst[9]!.clientOrderId, 'RATE_LIMITED'],
-    ]);
-    const times = h.server.requests(ORDER).filter((r) => r.method === 'POST').map((r) => r.receivedAt);
+    assert.deepEqual(
+      rejected.map((r) => [r.clientOrderId, r.code]),
+      [
+        [burst[8]!.clientOrderId, 'RATE_LIMITED'],
+        [burst[9]!.clientOrderId, 'RATE_LIMITED'],
+      ],
+    );
+    const times = h.server
+      .requests(ORDER)
+      .filter((r) => r.method === 'POST')
+      .map((r) => r.receivedAt);
     assert.equal(times.length, 8);
     // A burst of 5 (one second's worth), then one every 200 ms.
     assert.ok(times[4]! - times[0]! < 100, `the first five took ${times[4]! - times[0]!} ms`);
-    for (let i = 5; i < 8; i++) assert.ok(times[i]! - times[i - 1]! >= 150, `orders ${i - 1} and ${i} ${times[i]! - times[i - 1]!} ms apart`);
+    for (let i = 5; i < 8; i++)
+      assert.ok(times[i]! - times[i - 1]! >= 150, `orders ${i - 1} and ${i} ${times[i]! - times[i - 1]!} ms apart`);
   });
 
   it('partial fills: one Fill per trade with the right leavesQty, nothing reported twice', async () => {
@@ -339,7 +423,10 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     const [rejected] = of(h, 'order-rejected', tooBig.clientOrderId);
     assert.ok(rejected);
     assert.equal(rejected.code, 'INSUFFICIENT_BALANCE');
-    assert.match(rejected.message, /^InsufficientFunds: binance Account has insufficient balance for requested action\.$/);
+    assert.match(
+      rejected.message,
+      /^InsufficientFunds: binance Account has insufficient balance for requested action\.$/,
+    );
     assert.equal(rejected.signalId, tooBig.signalId);
     assert.deepEqual(kindsFor(h, tooBig.clientOrderId), ['order-rejected']);
   });
@@ -365,25 +452,52 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     const c = order({ side: 'buy', qty: toUnits('0.01'), type: 'limit', limitPrice: 2_000, symbol: 'ETH/USDT' });
     for (const o of [a, b, c]) h.input.next(o);
     await eventually(() => assert.equal(of(h, 'order-accepted').length, 3));
-    h.input.next({ kind: 'cancel', clientOrderId: a.clientOrderId, symbol: 'BTC/USDT', reason: 'signal reversed', tsEvent: Date.now() });
+    h.input.next({
+      kind: 'cancel',
+      clientOrderId: a.clientOrderId,
+      symbol: 'BTC/USDT',
+      reason: 'signal reversed',
+      tsEvent: Date.now(),
+    });
     await eventually(() => assert.equal(of(h, 'order-canceled', a.clientOrderId)[0]?.reason, 'signal reversed'));
     assert.equal(h.account.ordersWithClientId(a.clientOrderId)[0]!.status, 'CANCELED');
     h.input.next({ kind: 'cancel-all', reason: 'mode: Emergency', tsEvent: Date.now() });
     await eventually(() => assert.equal(of(h, 'order-canceled').length, 3));
     assert.equal(of(h, 'order-canceled', b.clientOrderId)[0]!.reason, 'mode: Emergency');
     assert.equal(of(h, 'order-canceled', c.clientOrderId)[0]!.reason, 'mode: Emergency');
-    assert.deepEqual(h.account.orders().filter((o) => o.status === 'NEW'), []);
+    assert.deepEqual(
+      h.account.orders().filter((o) => o.status === 'NEW'),
+      [],
+    );
     assert.equal(h.account.balance('USDT').locked, '0');
     // Canceling what is already closed is reported, not thrown.
-    h.input.next({ kind: 'cancel', clientOrderId: a.clientOrderId, symbol: 'BTC/USDT', reason: 'again', tsEvent: Date.now() });
+    h.input.next({
+      kind: 'cancel',
+      clientOrderId: a.clientOrderId,
+      symbol: 'BTC/USDT',
+      reason: 'again',
+      tsEvent: Date.now(),
+    });
     await eventually(() => assert.equal(of(h, 'cancel-rejected', a.clientOrderId).length, 1));
   });
 
   it('a stop-loss and a trailing stop reach the exchange as native STOP_LOSS orders and fill when triggered', async () => {
     const h = await start();
     await snapshot(h);
-    const stop = order({ side: 'sell', qty: toUnits('0.01'), type: 'stop-market', stopPrice: 45_000, reducesRisk: true });
-    const trailing = order({ side: 'sell', qty: toUnits('0.01'), type: 'trailing-stop', trailingBps: 200, reducesRisk: true });
+    const stop = order({
+      side: 'sell',
+      qty: toUnits('0.01'),
+      type: 'stop-market',
+      stopPrice: 45_000,
+      reducesRisk: true,
+    });
+    const trailing = order({
+      side: 'sell',
+      qty: toUnits('0.01'),
+      type: 'trailing-stop',
+      trailingBps: 200,
+      reducesRisk: true,
+    });
     h.input.next(stop);
     h.input.next(trailing);
     await eventually(() => assert.equal(of(h, 'order-accepted').length, 2));
@@ -406,8 +520,23 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
   it('an OCO pair reaches the exchange as one native order list; the take-profit fills and the stop expires', async () => {
     const h = await start();
     await snapshot(h);
-    const takeProfit = order({ side: 'sell', qty: toUnits('0.02'), type: 'limit', limitPrice: 55_000, ocoGroup: 'exit-1', reducesRisk: true });
-    const stop = order({ side: 'sell', qty: toUnits('0.02'), type: 'stop-limit', stopPrice: 45_000, limitPrice: 44_900, ocoGroup: 'exit-1', reducesRisk: true });
+    const takeProfit = order({
+      side: 'sell',
+      qty: toUnits('0.02'),
+      type: 'limit',
+      limitPrice: 55_000,
+      ocoGroup: 'exit-1',
+      reducesRisk: true,
+    });
+    const stop = order({
+      side: 'sell',
+      qty: toUnits('0.02'),
+      type: 'stop-limit',
+      stopPrice: 45_000,
+      limitPrice: 44_900,
+      ocoGroup: 'exit-1',
+      reducesRisk: true,
+    });
     h.input.next(takeProfit);
     h.input.next(stop);
     await eventually(() => assert.equal(of(h, 'order-accepted').length, 2));
@@ -432,7 +561,13 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
   it('emulated stop (forced here; the path for exchanges without native stops): held by the venue, sent as a market order when a trade crosses', async () => {
     const h = await start({ config: { emulate: ['stop'] } });
     await snapshot(h);
-    const stop = order({ side: 'sell', qty: toUnits('0.01'), type: 'stop-market', stopPrice: 45_000, reducesRisk: true });
+    const stop = order({
+      side: 'sell',
+      qty: toUnits('0.01'),
+      type: 'stop-market',
+      stopPrice: 45_000,
+      reducesRisk: true,
+    });
     h.input.next(stop);
     await eventually(() => assert.equal(of(h, 'order-accepted', stop.clientOrderId).length, 1));
     assert.ok(of(h, 'venue-notice', stop.clientOrderId).some((n) => n.code === 'EMULATED'));
@@ -448,7 +583,9 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
       tsInit: Date.now(),
     });
     h.input.next(trade(46_000));
-    await consistently(() => assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 0), { durationMs: 100 });
+    await consistently(() => assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 0), {
+      durationMs: 100,
+    });
     h.account.setPrice('BTCUSDT', '44950');
     h.input.next(trade(44_950));
     await eventually(() => assert.equal(of(h, 'fill', stop.clientOrderId).length, 1));
@@ -461,14 +598,38 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
   it('emulated OCO (the path for exchanges without order lists): the first leg to trigger is sent, the other is canceled', async () => {
     const h = await start({ config: { emulate: ['oco'] } });
     await snapshot(h);
-    const takeProfit = order({ side: 'sell', qty: toUnits('0.02'), type: 'limit', limitPrice: 55_000, ocoGroup: 'exit-2', reducesRisk: true });
-    const stop = order({ side: 'sell', qty: toUnits('0.02'), type: 'stop-market', stopPrice: 45_000, ocoGroup: 'exit-2', reducesRisk: true });
+    const takeProfit = order({
+      side: 'sell',
+      qty: toUnits('0.02'),
+      type: 'limit',
+      limitPrice: 55_000,
+      ocoGroup: 'exit-2',
+      reducesRisk: true,
+    });
+    const stop = order({
+      side: 'sell',
+      qty: toUnits('0.02'),
+      type: 'stop-market',
+      stopPrice: 45_000,
+      ocoGroup: 'exit-2',
+      reducesRisk: true,
+    });
     h.input.next(takeProfit);
     h.input.next(stop);
     await eventually(() => assert.equal(of(h, 'order-accepted').length, 2));
     assert.equal(h.server.requests().filter((r) => r.method === 'POST').length, 0, 'both legs held by the venue');
     h.account.setPrice('BTCUSDT', '55100');
-    h.input.next({ kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 55_100, qty: 0.2, side: 'buy', tradeId: 't1', tsEvent: Date.now(), tsInit: Date.now() });
+    h.input.next({
+      kind: 'trade',
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      price: 55_100,
+      qty: 0.2,
+      side: 'buy',
+      tradeId: 't1',
+      tsEvent: Date.now(),
+      tsInit: Date.now(),
+    });
     await eventually(() => assert.equal(of(h, 'fill', takeProfit.clientOrderId).length, 1));
     assert.equal(of(h, 'order-canceled', stop.clientOrderId)[0]!.reason, `oco: ${takeProfit.clientOrderId} triggered`);
     const [sent] = h.account.ordersWithClientId(takeProfit.clientOrderId);
@@ -479,13 +640,28 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
   it('an order replayed from before the start is looked up first and continued, not placed twice', async () => {
     const h = await start({
       before: (account) => {
-        account.placeDirect({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.00100000', newClientOrderId: clientOrderIdFor('ccxt-venue-test', 'replayed') });
+        account.placeDirect({
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'MARKET',
+          quantity: '0.00100000',
+          newClientOrderId: clientOrderIdFor('ccxt-venue-test', 'replayed'),
+        });
       },
     });
     await snapshot(h);
-    const replayed: Order = { ...order({ side: 'buy', qty: toUnits('0.001') }), clientOrderId: clientOrderIdFor('ccxt-venue-test', 'replayed'), tsEvent: Date.now() - 60_000 };
+    const replayed: Order = {
+      ...order({ side: 'buy', qty: toUnits('0.001') }),
+      clientOrderId: clientOrderIdFor('ccxt-venue-test', 'replayed'),
+      tsEvent: Date.now() - 60_000,
+    };
     h.input.next(replayed);
-    await eventually(() => assert.deepEqual(kindsFor(h, replayed.clientOrderId).filter((k) => k !== 'venue-notice'), ['order-accepted', 'fill']));
+    await eventually(() =>
+      assert.deepEqual(
+        kindsFor(h, replayed.clientOrderId).filter((k) => k !== 'venue-notice'),
+        ['order-accepted', 'fill'],
+      ),
+    );
     assert.equal(h.account.ordersWithClientId(replayed.clientOrderId).length, 1);
     assert.equal(h.server.requests(ORDER).filter((r) => r.method === 'POST').length, 0);
   });
@@ -514,15 +690,27 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
       const error = errors[0];
       assert.ok(error instanceof CcxtVenueError);
       assert.equal(error.code, 'AUTHENTICATION_FAILED');
-      assert.match(error.message, /-1022: Signature for this request is not valid\.|Signature for this request is not valid/);
+      assert.match(
+        error.message,
+        /-1022: Signature for this request is not valid\.|Signature for this request is not valid/,
+      );
       for (const text of [error.message, error.stack ?? '', json(events)]) {
         assert.ok(!text.includes(API_KEY) && !text.includes(wrongSecret) && !text.includes(SECRET));
         assert.ok(!/signature=[0-9a-f]{16,}/i.test(text));
       }
       // A broken config names the key but never prints a credential's value.
       assert.throws(
-        () => parseCcxtVenueConfig({ exchange: 'binance', apiKey: API_KEY, secret: 42 as unknown as string, symbols: ['BTC/USDT'] }),
-        (e: unknown) => e instanceof CcxtVenueError && /secret: expected string, found \(a value, not shown\)/.test(e.message) && !e.message.includes(API_KEY),
+        () =>
+          parseCcxtVenueConfig({
+            exchange: 'binance',
+            apiKey: API_KEY,
+            secret: 42 as unknown as string,
+            symbols: ['BTC/USDT'],
+          }),
+        (e: unknown) =>
+          e instanceof CcxtVenueError &&
+          /secret: expected string, found \(a value, not shown\)/.test(e.message) &&
+          !e.message.includes(API_KEY),
       );
     } finally {
       subscription.unsubscribe();
@@ -536,9 +724,15 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     h.account.faultNext('POST', ORDER, { kind: 'status', status: 429, retryAfterSec: 1 });
     h.account.faultNext('GET', ORDER, { kind: 'status', status: 500 });
     h.account.faultNext('POST', ORDER, { kind: 'lose' });
-    const orders = [order({ side: 'buy', qty: toUnits('5') }), order({ side: 'buy', qty: toUnits('0.001') }), order({ side: 'sell', qty: toUnits('0.001'), type: 'limit', limitPrice: 60_000 })];
+    const orders = [
+      order({ side: 'buy', qty: toUnits('5') }),
+      order({ side: 'buy', qty: toUnits('0.001') }),
+      order({ side: 'sell', qty: toUnits('0.001'), type: 'limit', limitPrice: 60_000 }),
+    ];
     for (const o of orders) h.input.next(o);
-    await eventually(() => assert.equal(of(h, 'order-accepted').length + of(h, 'order-rejected').length, 3), { timeoutMs: 10_000 });
+    await eventually(() => assert.equal(of(h, 'order-accepted').length + of(h, 'order-rejected').length, 3), {
+      timeoutMs: 10_000,
+    });
     h.input.next({ kind: 'cancel-all', reason: 'done', tsEvent: Date.now() });
     await eventually(() => assert.equal(of(h, 'order-canceled').length, 1));
     assert.ok(of(h, 'venue-throttled').length >= 1);

@@ -8,7 +8,14 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { Subscription, asyncScheduler, lastValueFrom, toArray, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import {
+  type Subscription,
+  asyncScheduler,
+  lastValueFrom,
+  toArray,
+  type SchedulerAction,
+  type SchedulerLike,
+} from 'rxjs';
 import { runDownload, type DownloadOptions, type DownloadSummary } from '../../pipelines/download';
 import { CSV_BAR_HEADER, formatDecimal, readCsvBarFileTail } from '../../sinks/csvBarFile';
 import { OhlcvHistoryError, makeOhlcvHistorySource, type OhlcvPage } from '../../sources/ohlcvHistory';
@@ -89,7 +96,9 @@ function plain(decimal: string): string {
 }
 
 function csvOf(klines: readonly Kline[]): string {
-  const rows = klines.map((k) => [k.openTime, plain(k.open), plain(k.high), plain(k.low), plain(k.close), plain(k.volume)].join(','));
+  const rows = klines.map((k) =>
+    [k.openTime, plain(k.open), plain(k.high), plain(k.low), plain(k.close), plain(k.volume)].join(','),
+  );
   return `${CSV_BAR_HEADER}\n${rows.map((row) => `${row}\n`).join('')}`;
 }
 
@@ -112,7 +121,7 @@ const LAST_OPEN = ALL[ALL.length - 1]!.openTime;
 /** "Now" for the downloads: a minute after the last served bar closed. */
 const NOW = LAST_OPEN + FIVE_MINUTES + 60_000;
 
-describe('history download: real ccxt binance ↔ local Binance server → CSV', function () {
+describe('history download: real ccxt binance ↔ local Binance server → CSV', () => {
   let server: BinanceServer;
   let dir: string;
   let out: string;
@@ -168,7 +177,11 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
       ALL[1999]!.openTime + FIVE_MINUTES,
       LAST_OPEN + FIVE_MINUTES,
     ]);
-    assert.ok(server.requests(KLINES).every((r) => r.query['limit'] === '1000' && r.query['interval'] === '5m' && r.query['symbol'] === 'BTCUSDT'));
+    assert.ok(
+      server
+        .requests(KLINES)
+        .every((r) => r.query['limit'] === '1000' && r.query['interval'] === '5m' && r.query['symbol'] === 'BTCUSDT'),
+    );
     const lines = progress.text();
     assert.match(lines, /1000 bars written \(\+1000\), up to 2024-01-04T11:20:00Z, 39\.9%/);
     assert.match(lines, /done: 2500 bars written/);
@@ -229,7 +242,10 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
       (error: unknown) => {
         assert.ok(error instanceof OhlcvHistoryError);
         assert.equal(error.code, 'RETRIES_EXHAUSTED');
-        assert.match(error.message, /^binance BTC\/USDT 5m: page since 2024-01-04T11:20:00\.000Z: still failing after 2 retries \(OperationFailed/);
+        assert.match(
+          error.message,
+          /^binance BTC\/USDT 5m: page since 2024-01-04T11:20:00\.000Z: still failing after 2 retries \(OperationFailed/,
+        );
         return true;
       },
     );
@@ -262,9 +278,18 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     assert.equal(summary.resumedAfter, ALL[GAP_FIRST - 1]!.openTime);
     assert.equal(summary.barsWritten, ALL.length - GAP_FIRST);
     // The outage sits exactly at the resume point: still reported, across the two runs.
-    assert.deepEqual(summary.gaps.map((g) => g.missing), [GAP_BARS]);
-    assert.ok(progress.text().includes(`last line was incomplete ("${halfRow}", ${halfRow.length} bytes)`), progress.text());
-    assert.match(progress.text(), /continuing from 2024-01-05T12:20:00Z \(since=2024-01-01T00:00:00Z only applies to a new file\)/);
+    assert.deepEqual(
+      summary.gaps.map((g) => g.missing),
+      [GAP_BARS],
+    );
+    assert.ok(
+      progress.text().includes(`last line was incomplete ("${halfRow}", ${halfRow.length} bytes)`),
+      progress.text(),
+    );
+    assert.match(
+      progress.text(),
+      /continuing from 2024-01-05T12:20:00Z \(since=2024-01-01T00:00:00Z only applies to a new file\)/,
+    );
   });
 
   it('the bar still forming at "now" is not written; a later run adds it once it has closed', async () => {
@@ -276,7 +301,10 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     assert.equal(first.reachedUntil, true);
     assert.equal(server.requests(KLINES).length, 3); // the forming bar ended the paging: no extra request
 
-    const later = await runDownload(options(), { progress: capture().stream, scheduler: new FastForwardScheduler(NOW) });
+    const later = await runDownload(options(), {
+      progress: capture().stream,
+      scheduler: new FastForwardScheduler(NOW),
+    });
 
     assert.equal(await fs.readFile(out, 'utf8'), csvOf(ALL));
     assert.equal(later.barsWritten, 1);
@@ -284,11 +312,17 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
 
   it('an unknown symbol fails with a message naming the exchange and the symbol, without asking for klines', async () => {
     await assert.rejects(
-      runDownload(options({ symbol: 'DOGE/USDT' }), { progress: capture().stream, scheduler: new FastForwardScheduler(NOW) }),
+      runDownload(options({ symbol: 'DOGE/USDT' }), {
+        progress: capture().stream,
+        scheduler: new FastForwardScheduler(NOW),
+      }),
       (error: unknown) => {
         assert.ok(error instanceof OhlcvHistoryError);
         assert.equal(error.code, 'UNKNOWN_SYMBOL');
-        assert.match(error.message, /^binance DOGE\/USDT 5m: page since 2024-01-01T00:00:00\.000Z: unknown symbol DOGE\/USDT \(BadSymbol/);
+        assert.match(
+          error.message,
+          /^binance DOGE\/USDT 5m: page since 2024-01-01T00:00:00\.000Z: unknown symbol DOGE\/USDT \(BadSymbol/,
+        );
         return true;
       },
     );
@@ -313,13 +347,19 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     server.failNext(KLINES, 418, { retryAfterSec: 600 });
 
     await assert.rejects(
-      runDownload(options({ maxRetryDelayMs: 60_000 }), { progress: capture().stream, scheduler: new FastForwardScheduler(NOW) }),
-      (error: unknown) => error instanceof OhlcvHistoryError && error.code === 'RETRY_AFTER_TOO_LONG' && /600000 ms \(Retry-After\)/.test(error.message),
+      runDownload(options({ maxRetryDelayMs: 60_000 }), {
+        progress: capture().stream,
+        scheduler: new FastForwardScheduler(NOW),
+      }),
+      (error: unknown) =>
+        error instanceof OhlcvHistoryError &&
+        error.code === 'RETRY_AFTER_TOO_LONG' &&
+        /600000 ms \(Retry-After\)/.test(error.message),
     );
     assert.equal(server.requests(KLINES).length, 1);
   });
 
-  it('an exchange that repeats the previous page\'s last bar, sends a row twice and unsorted still yields each bar once, in order', async () => {
+  it("an exchange that repeats the previous page's last bar, sends a row twice and unsorted still yields each bar once, in order", async () => {
     server.inject(
       KLINES,
       {
@@ -342,7 +382,10 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     );
 
     const opens = pages.flatMap((page) => page.bars.map((bar) => bar.tsOpen));
-    assert.deepEqual(opens, ALL.map((k) => k.openTime));
+    assert.deepEqual(
+      opens,
+      ALL.map((k) => k.openTime),
+    );
     assert.ok(pages.every((page) => page.bars.every((bar) => bar.tsEvent === bar.tsOpen + FIVE_MINUTES)));
     // ccxt itself drops rows before `since` and trims a page to `limit`; the doubled rows left are ours to drop.
     assert.ok(pages[pages.length - 1]!.progress.duplicates > 0);
@@ -370,7 +413,11 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
   it('aborting a download keeps exactly the pages already written and reports aborted', async () => {
     server.holdNext(KLINES, { skip: 1 });
     const controller = new AbortController();
-    const running = runDownload(options(), { progress: capture().stream, scheduler: new FastForwardScheduler(NOW), signal: controller.signal });
+    const running = runDownload(options(), {
+      progress: capture().stream,
+      scheduler: new FastForwardScheduler(NOW),
+      signal: controller.signal,
+    });
     await eventually(async () => assert.equal((await readCsvBarFileTail(out)).last?.tsOpen, ALL[999]!.openTime));
 
     controller.abort();
@@ -383,9 +430,18 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
   });
 
   it('broken options fail before any request, naming the key, what was expected and what was found', async () => {
-    await assert.rejects(runDownload(options({ exchange: 'binanse' }), { progress: capture().stream }), /exchange: expected a ccxt exchange id .*found "binanse"/);
-    await assert.rejects(runDownload(options({ since: '2024-02-30' }), { progress: capture().stream }), /since: expected an ISO date .*found "2024-02-30"/);
-    await assert.rejects(runDownload(options({ timeframe: '7m' }), { progress: capture().stream }), /timeframe: expected one of .*found "7m"/);
+    await assert.rejects(
+      runDownload(options({ exchange: 'binanse' }), { progress: capture().stream }),
+      /exchange: expected a ccxt exchange id .*found "binanse"/,
+    );
+    await assert.rejects(
+      runDownload(options({ since: '2024-02-30' }), { progress: capture().stream }),
+      /since: expected an ISO date .*found "2024-02-30"/,
+    );
+    await assert.rejects(
+      runDownload(options({ timeframe: '7m' }), { progress: capture().stream }),
+      /timeframe: expected one of .*found "7m"/,
+    );
     await assert.rejects(
       runDownload(options({ since: '2024-01-02', until: '2024-01-01' }), { progress: capture().stream }),
       /until: expected a time after since/,
@@ -394,9 +450,15 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
   });
 
   it('a file of another timeframe is refused rather than extended', async () => {
-    await fs.writeFile(out, `${CSV_BAR_HEADER}\n${JAN_1_2024},1.0,1.0,1.0,1.0,1.0\n${JAN_1_2024 + 3_600_000},1.0,1.0,1.0,1.0,1.0\n`);
+    await fs.writeFile(
+      out,
+      `${CSV_BAR_HEADER}\n${JAN_1_2024},1.0,1.0,1.0,1.0,1.0\n${JAN_1_2024 + 3_600_000},1.0,1.0,1.0,1.0,1.0\n`,
+    );
     await assert.rejects(
-      runDownload(options({ timeframe: '4h' }), { progress: capture().stream, scheduler: new FastForwardScheduler(NOW) }),
+      runDownload(options({ timeframe: '4h' }), {
+        progress: capture().stream,
+        scheduler: new FastForwardScheduler(NOW),
+      }),
       /are not 4h bars/,
     );
   });
@@ -410,7 +472,14 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     };
     const real: Kline[] = lines.map((line) => {
       const [ts, open, high, low, close, volume] = line.split(',') as [string, string, string, string, string, string];
-      return { openTime: Number(ts), open: toBinance(open), high: toBinance(high), low: toBinance(low), close: toBinance(close), volume: toBinance(volume) };
+      return {
+        openTime: Number(ts),
+        open: toBinance(open),
+        high: toBinance(high),
+        low: toBinance(low),
+        close: toBinance(close),
+        volume: toBinance(volume),
+      };
     });
     server.setKlines('BTCUSDT', '5m', real);
     const last = real[real.length - 1]!.openTime;
@@ -421,11 +490,14 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     });
 
     assert.equal(await fs.readFile(out, 'utf8'), `${CSV_BAR_HEADER}\n${lines.join('\n')}\n`);
-    assert.deepEqual(summary.gaps.map((g) => g.missing), [46, 12]);
+    assert.deepEqual(
+      summary.gaps.map((g) => g.missing),
+      [46, 12],
+    );
   });
 });
 
-describe('local Binance server, as ccxt sees it', function () {
+describe('local Binance server, as ccxt sees it', () => {
   let server: BinanceServer;
 
   beforeEach(async () => {
@@ -444,7 +516,10 @@ describe('local Binance server, as ccxt sees it', function () {
       assert.deepEqual([btc.limits.amount?.min, btc.limits.price?.min, btc.limits.cost?.min], [0.00001, 0.01, 5]);
       assert.deepEqual([btc.precision.amount, btc.precision.price], [0.00001, 0.01]);
       assert.equal(exchange.market('ETH/BTC').limits.cost?.min, 0.0001); // legacy MIN_NOTIONAL filter
-      assert.deepEqual(server.requests().map((r) => r.path), ['/api/v3/exchangeInfo']);
+      assert.deepEqual(
+        server.requests().map((r) => r.path),
+        ['/api/v3/exchangeInfo'],
+      );
     } finally {
       await exchange.close();
     }
@@ -457,12 +532,30 @@ describe('local Binance server, as ccxt sees it', function () {
     try {
       const opens = (rows: unknown): number[] => (rows as [number][]).map((row) => row[0]);
       const t = (i: number): number => ALL[i]!.openTime;
-      assert.deepEqual(opens(await raw({ symbol: 'BTCUSDT', interval: '5m', startTime: t(10) + 1, limit: 3 })), [t(11), t(12), t(13)]);
-      assert.deepEqual(opens(await raw({ symbol: 'BTCUSDT', interval: '5m', startTime: t(10), endTime: t(12), limit: 10 })), [t(10), t(11), t(12)]);
-      assert.deepEqual(opens(await raw({ symbol: 'BTCUSDT', interval: '5m', endTime: t(20), limit: 2 })), [t(19), t(20)]);
-      assert.equal((await raw({ symbol: 'BTCUSDT', interval: '5m' }) as unknown[]).length, 500);
+      assert.deepEqual(opens(await raw({ symbol: 'BTCUSDT', interval: '5m', startTime: t(10) + 1, limit: 3 })), [
+        t(11),
+        t(12),
+        t(13),
+      ]);
+      assert.deepEqual(
+        opens(await raw({ symbol: 'BTCUSDT', interval: '5m', startTime: t(10), endTime: t(12), limit: 10 })),
+        [t(10), t(11), t(12)],
+      );
+      assert.deepEqual(opens(await raw({ symbol: 'BTCUSDT', interval: '5m', endTime: t(20), limit: 2 })), [
+        t(19),
+        t(20),
+      ]);
+      assert.equal(((await raw({ symbol: 'BTCUSDT', interval: '5m' })) as unknown[]).length, 500);
       const row = (await raw({ symbol: 'BTCUSDT', interval: '5m', startTime: t(0), limit: 1 })) as unknown[][];
-      assert.deepEqual(row[0]!.slice(0, 7), [t(0), ALL[0]!.open, ALL[0]!.high, ALL[0]!.low, ALL[0]!.close, ALL[0]!.volume, t(0) + FIVE_MINUTES - 1]);
+      assert.deepEqual(row[0]!.slice(0, 7), [
+        t(0),
+        ALL[0]!.open,
+        ALL[0]!.high,
+        ALL[0]!.low,
+        ALL[0]!.close,
+        ALL[0]!.volume,
+        t(0) + FIVE_MINUTES - 1,
+      ]);
       await assert.rejects(raw({ symbol: 'BTCUSDT', interval: '5m', limit: 1001 }), /-1130/);
       await assert.rejects(raw({ symbol: 'BTCUSDT', interval: '7m' }), /Invalid interval/);
     } finally {
@@ -471,11 +564,18 @@ describe('local Binance server, as ccxt sees it', function () {
   });
 });
 
-describe('CSV number format', function () {
+describe('CSV number format', () => {
   it('writes the shortest decimal that reads back the same, never an exponent, at least one decimal', () => {
-    assert.deepEqual(
-      [19720, 28511.78, 0, -0, 1e-8, 1.5e-7, 0.1 + 0.2, 1e21, 794.500517].map(formatDecimal),
-      ['19720.0', '28511.78', '0.0', '0.0', '0.00000001', '0.00000015', '0.30000000000000004', '1000000000000000000000.0', '794.500517'],
-    );
+    assert.deepEqual([19720, 28511.78, 0, -0, 1e-8, 1.5e-7, 0.1 + 0.2, 1e21, 794.500517].map(formatDecimal), [
+      '19720.0',
+      '28511.78',
+      '0.0',
+      '0.0',
+      '0.00000001',
+      '0.00000015',
+      '0.30000000000000004',
+      '1000000000000000000000.0',
+      '794.500517',
+    ]);
   });
 });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
 import { runSession, SessionError, type SessionSummary } from '../../pipelines/session';
-import { BTCUSDT, startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
@@ -50,7 +50,14 @@ execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
 
 function kline(openTime: number, close: number): Kline {
   const c = close.toFixed(2);
-  return { openTime, open: (close - 5).toFixed(2), high: (close + 10).toFixed(2), low: (close - 10).toFixed(2), close: c, volume: '12.5' };
+  return {
+    openTime,
+    open: (close - 5).toFixed(2),
+    high: (close + 10).toFixed(2),
+    low: (close - 10).toFixed(2),
+    close: c,
+    volume: '12.5',
+  };
 }
 
 function collect(): { stream: PassThrough; text: () => string } {
@@ -85,10 +92,17 @@ describe('paper and live sessions against the local Binance server', function ()
    * for the bars before its own start; a bucket boundary between the two would shift them).
    */
   async function freshMarket(): Promise<void> {
-    await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 15_000, 'too close to a 5-minute boundary'), { timeoutMs: 20_000, intervalMs: 500 });
+    await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 15_000, 'too close to a 5-minute boundary'), {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
     now = Date.now();
     bucket = Math.floor(now / FIVE_MINUTES) * FIVE_MINUTES;
-    server.setKlines('BTCUSDT', '5m', Array.from({ length: 120 }, (_, i) => kline(bucket - (120 - i) * FIVE_MINUTES, 20_000 + Math.sin(i / 5) * 50)));
+    server.setKlines(
+      'BTCUSDT',
+      '5m',
+      Array.from({ length: 120 }, (_, i) => kline(bucket - (120 - i) * FIVE_MINUTES, 20_000 + Math.sin(i / 5) * 50)),
+    );
     server.setBook('BTCUSDT', { lastUpdateId: 100, bids: [['19999.00', '5']], asks: [['20001.00', '5']] });
   }
   after(async () => {
@@ -101,20 +115,37 @@ describe('paper and live sessions against the local Binance server', function ()
    * them: the bar's last update and the next interval's first (which closes it on the stream),
    * then — once the session has decided on it — a book move and a trade after its close.
    */
-  async function pushRally(journalFile: string, from: number, count: number, onTrade?: (price: number) => void): Promise<void> {
+  async function pushRally(
+    journalFile: string,
+    from: number,
+    count: number,
+    onTrade?: (price: number) => void,
+  ): Promise<void> {
     for (let i = 0; i < count; i++) {
       const openTime = bucket + (from + i) * FIVE_MINUTES;
       const price = 20_000 + (from + i + 1) * 40;
       server.pushKline('BTCUSDT', '5m', kline(openTime, price), { final: true });
       server.pushKline('BTCUSDT', '5m', kline(openTime + FIVE_MINUTES, price), { final: false });
-      await eventually(() => ok(readFileSync(journalFile, 'utf8').includes(`"id":"BTC/USDT:5m:${openTime + FIVE_MINUTES}:fused"`), `no decision on the bar opening ${openTime}`), { timeoutMs: 20_000 });
+      await eventually(
+        () =>
+          ok(
+            readFileSync(journalFile, 'utf8').includes(`"id":"BTC/USDT:5m:${openTime + FIVE_MINUTES}:fused"`),
+            `no decision on the bar opening ${openTime}`,
+          ),
+        { timeoutMs: 20_000 },
+      );
       const book = server.book('BTCUSDT');
       server.pushDepth('BTCUSDT', {
         b: [...book.bids.map(([p]) => [p, '0'] as const), [(price - 1).toFixed(2), '5']],
         a: [...book.asks.map(([p]) => [p, '0'] as const), [(price + 1).toFixed(2), '5']],
       });
       onTrade?.(price);
-      server.pushTrade('BTCUSDT', { price: price.toFixed(2), qty: '0.01', buyerIsMaker: false, time: openTime + FIVE_MINUTES + 1 });
+      server.pushTrade('BTCUSDT', {
+        price: price.toFixed(2),
+        qty: '0.01',
+        buyerIsMaker: false,
+        time: openTime + FIVE_MINUTES + 1,
+      });
     }
   }
 
@@ -138,7 +169,10 @@ describe('paper and live sessions against the local Binance server', function ()
     });
     try {
       await eventually(() => match(log.text(), /warm-up done \(100 bars\)/), { timeoutMs: 30_000 });
-      await eventually(() => ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
+      await eventually(
+        () => ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0),
+        { timeoutMs: 30_000 },
+      );
       const journalFile = path.join(outDir, 'journal.jsonl');
       await pushRally(journalFile, 0, 10);
       await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
@@ -166,9 +200,14 @@ describe('paper and live sessions against the local Binance server', function ()
     const afterPress = events.slice(press);
     for (const e of afterPress.filter((x) => x.kind === 'order-accepted')) match(String(e['signalId']), /^emergency:/);
     // Warm-up bars were never traded: every intent is on a live bar.
-    for (const intent of events.filter((e) => e.kind === 'intent')) ok((intent['tsEvent'] as number) >= now - 1000, 'an intent on a warm-up bar');
+    for (const intent of events.filter((e) => e.kind === 'intent'))
+      ok((intent['tsEvent'] as number) >= now - 1000, 'an intent on a warm-up bar');
     const audit = journal(summary.audit);
-    ok(audit.some((e) => e.kind === 'mode-changed' && e['to'] === 'Emergency' && String(e['reason']).includes('SIGUSR2')));
+    ok(
+      audit.some(
+        (e) => e.kind === 'mode-changed' && e['to'] === 'Emergency' && String(e['reason']).includes('SIGUSR2'),
+      ),
+    );
     ok(!audit.some((e) => e.kind === 'signal'), 'the audit journal holds only the audit trail');
   });
 
@@ -178,7 +217,12 @@ describe('paper and live sessions against the local Binance server', function ()
     const secret = 'live-test-secret-abcdefghij';
 
     before(() => {
-      orders = mountBinanceOrders(server, { apiKey, secret, balances: { USDT: '10000', BTC: '0' }, prices: { BTCUSDT: '20000' } });
+      orders = mountBinanceOrders(server, {
+        apiKey,
+        secret,
+        balances: { USDT: '10000', BTC: '0' },
+        prices: { BTCUSDT: '20000' },
+      });
     });
 
     it('refuses to start without --confirm-live, and without keys, before touching the exchange', async () => {
@@ -225,7 +269,9 @@ describe('paper and live sessions against the local Binance server', function ()
         await eventually(() => match(log.text(), /account: .*USDT 10000/), { timeoutMs: 30_000 });
         await eventually(() => match(log.text(), /warm-up done/), { timeoutMs: 30_000 });
         await eventually(() => ok(server.subscriberCount('btcusdt@kline_5m') > 0), { timeoutMs: 30_000 });
-        await pushRally(path.join(outDir, 'journal.jsonl'), 0, 10, (price) => orders.setPrice('BTCUSDT', price.toFixed(2)));
+        await pushRally(path.join(outDir, 'journal.jsonl'), 0, 10, (price) =>
+          orders.setPrice('BTCUSDT', price.toFixed(2)),
+        );
         await eventually(() => match(log.text(), /fill: buy/), { timeoutMs: 30_000 });
       } finally {
         stop$.next();

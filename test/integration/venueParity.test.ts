@@ -37,10 +37,16 @@ import { strict as assert } from 'node:assert';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { VenueInput, VenueOutput } from '../../operators/executeOrders';
 import { clientOrderIdFor } from '../../operators/gateRisk';
-import { divCeil, formatUnits, notionalOf, toUnits, UNITS_PER_ONE, type Units } from '../../operators/money';
+import { divCeil, formatUnits, toUnits, UNITS_PER_ONE, type Units } from '../../operators/money';
 import { accountingResidual, applyFill, initialPortfolio, positionQty } from '../../operators/trackPortfolio';
 import type { Fill, Order, OrderEvent, OrderRejectCode, TradeTick } from '../../operators/types';
-import { asVenue, makeCcxtVenue, type CcxtVenueEvent, type VenueAccountSnapshot, type VenueBalance } from '../../sinks/ccxtVenue';
+import {
+  asVenue,
+  makeCcxtVenue,
+  type CcxtVenueEvent,
+  type VenueAccountSnapshot,
+  type VenueBalance,
+} from '../../sinks/ccxtVenue';
 import { makePaperExchange } from '../../sinks/paperExchange';
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
 import { startBinanceServer, type BinanceServer } from '../support/binanceServer';
@@ -160,7 +166,18 @@ async function startPair(): Promise<Pair> {
       slippageBps: 0,
     }),
   );
-  return { server, exchange, paper, live, liveSide, snapshot, orders: new Map(), price: START_PRICE, lastTs: 0, trades: 0 };
+  return {
+    server,
+    exchange,
+    paper,
+    live,
+    liveSide,
+    snapshot,
+    orders: new Map(),
+    price: START_PRICE,
+    lastTs: 0,
+    trades: 0,
+  };
 }
 
 async function closePair(pair: Pair | undefined): Promise<void> {
@@ -191,7 +208,17 @@ function trade(pair: Pair, price: number): TradeTick {
   const ts = nextTs(pair);
   pair.exchange.setPrice(BINANCE_SYMBOL, String(price));
   // A large quantity: a paper resting order fills up to the trade's quantity, the server's fills whole.
-  const tick: TradeTick = { kind: 'trade', venue: 'binance', symbol: SYMBOL, price, qty: 10, side: 'buy', tradeId: `t${pair.trades}`, tsEvent: ts, tsInit: ts };
+  const tick: TradeTick = {
+    kind: 'trade',
+    venue: 'binance',
+    symbol: SYMBOL,
+    price,
+    qty: 10,
+    side: 'buy',
+    tradeId: `t${pair.trades}`,
+    tsEvent: ts,
+    tsInit: ts,
+  };
   send(pair, tick);
   return tick;
 }
@@ -206,7 +233,11 @@ function submit(pair: Pair, order: Order): void {
 }
 
 /** An order as the risk gate emits it: deterministic client order id from strategy and intent. */
-function gateOrder(pair: Pair, label: string, fields: Pick<Order, 'side' | 'type'> & { qty: string } & Partial<Pick<Order, 'limitPrice' | 'stopPrice'>>): Order {
+function gateOrder(
+  pair: Pair,
+  label: string,
+  fields: Pick<Order, 'side' | 'type'> & { qty: string } & Partial<Pick<Order, 'limitPrice' | 'stopPrice'>>,
+): Order {
   const tsEvent = nextTs(pair);
   const signalId = `${SYMBOL}:1m:${tsEvent}:fused`;
   const intentId = `${signalId}:0`;
@@ -236,9 +267,14 @@ function isOrderEvent(event: VenueOutput): event is OrderEvent {
   return event.kind !== 'bar' && event.kind !== 'trade';
 }
 
-function eventsOf<K extends OrderEvent['kind']>(run: VenueRun, kind: K, order?: Order): Extract<OrderEvent, { kind: K }>[] {
+function eventsOf<K extends OrderEvent['kind']>(
+  run: VenueRun,
+  kind: K,
+  order?: Order,
+): Extract<OrderEvent, { kind: K }>[] {
   return run.output.filter(
-    (e): e is Extract<OrderEvent, { kind: K }> => e.kind === kind && (order === undefined || (e as OrderEvent).clientOrderId === order.clientOrderId),
+    (e): e is Extract<OrderEvent, { kind: K }> =>
+      e.kind === kind && (order === undefined || (e as OrderEvent).clientOrderId === order.clientOrderId),
   );
 }
 
@@ -246,7 +282,10 @@ function eventsOf<K extends OrderEvent['kind']>(run: VenueRun, kind: K, order?: 
 async function liveReports(pair: Pair, order: Order, kind: OrderEvent['kind'], count = 1): Promise<void> {
   await eventually(() => {
     assert.deepEqual(pair.live.errors, []);
-    assert.ok(eventsOf(pair.live, kind, order).length >= count, `live venue: no ${kind} for ${pair.orders.get(order.clientOrderId)?.label} yet; flow so far:\n${flowOf(pair, pair.live.output).join('\n')}`);
+    assert.ok(
+      eventsOf(pair.live, kind, order).length >= count,
+      `live venue: no ${kind} for ${pair.orders.get(order.clientOrderId)?.label} yet; flow so far:\n${flowOf(pair, pair.live.output).join('\n')}`,
+    );
   });
 }
 
@@ -284,7 +323,10 @@ function flowOf(pair: Pair, events: readonly VenueOutput[]): string[] {
  * code. Drops such a provisional `order-accepted` — only for a market order whose next event is its
  * rejection, with no fill between — and returns the labels dropped, for a test to assert.
  */
-function setAsideProvisionalAcceptances(pair: Pair, events: readonly VenueOutput[]): { readonly events: OrderEvent[]; readonly setAside: string[] } {
+function setAsideProvisionalAcceptances(
+  pair: Pair,
+  events: readonly VenueOutput[],
+): { readonly events: OrderEvent[]; readonly setAside: string[] } {
   const orderEvents = events.filter(isOrderEvent);
   const setAside: string[] = [];
   const kept = orderEvents.filter((event, i) => {
@@ -332,7 +374,8 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
   let flowsAtEnd: { readonly paper: number; readonly live: number };
 
   before(async () => {
-    const p = (pair = await startPair());
+    pair = await startPair();
+    const p = pair;
     trade(p, START_PRICE);
 
     // Market buy, then a market sell after the price rose.
@@ -345,17 +388,32 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     await liveReports(p, sell, 'fill');
 
     // A limit below the market rests, and is canceled.
-    const canceled = gateOrder(p, 'limit buy 0.001 @ 49000', { side: 'buy', type: 'limit', qty: '0.001', limitPrice: 49_000 });
+    const canceled = gateOrder(p, 'limit buy 0.001 @ 49000', {
+      side: 'buy',
+      type: 'limit',
+      qty: '0.001',
+      limitPrice: 49_000,
+    });
     submit(p, canceled);
     await liveReports(p, canceled, 'order-accepted');
     send(p, cancelOf(p, canceled, 'signal reversed'));
     await liveReports(p, canceled, 'order-canceled');
 
     // A limit that the market later trades through, and a stop-loss under it.
-    const resting = gateOrder(p, 'limit buy 0.002 @ 49500', { side: 'buy', type: 'limit', qty: '0.002', limitPrice: 49_500 });
+    const resting = gateOrder(p, 'limit buy 0.002 @ 49500', {
+      side: 'buy',
+      type: 'limit',
+      qty: '0.002',
+      limitPrice: 49_500,
+    });
     submit(p, resting);
     await liveReports(p, resting, 'order-accepted');
-    const stop = gateOrder(p, 'stop-market sell 0.002 @ 48000', { side: 'sell', type: 'stop-market', qty: '0.002', stopPrice: 48_000 });
+    const stop = gateOrder(p, 'stop-market sell 0.002 @ 48000', {
+      side: 'sell',
+      type: 'stop-market',
+      qty: '0.002',
+      stopPrice: 48_000,
+    });
     submit(p, stop);
     await liveReports(p, stop, 'order-accepted');
 
@@ -381,11 +439,18 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     scenario = { buy, sell, canceled, resting, stop, tooBig };
     // Nothing else may arrive afterwards (a fill reported twice, a late event): hold still a while.
     const counts = { paper: p.paper.output.length, live: p.live.output.length };
-    await consistently(() => assert.deepEqual({ paper: p.paper.output.length, live: p.live.output.length }, counts), { durationMs: 300 });
+    await consistently(() => assert.deepEqual({ paper: p.paper.output.length, live: p.live.output.length }, counts), {
+      durationMs: 300,
+    });
 
     p.paper.input.complete();
     p.live.input.complete();
-    await eventually(() => assert.ok(p.paper.completed && p.live.completed, `completed: paper ${p.paper.completed}, live ${p.live.completed}`));
+    await eventually(() =>
+      assert.ok(
+        p.paper.completed && p.live.completed,
+        `completed: paper ${p.paper.completed}, live ${p.live.completed}`,
+      ),
+    );
     flowsAtEnd = { paper: p.paper.output.length - counts.paper, live: p.live.output.length - counts.live };
   });
 
@@ -436,12 +501,18 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     const p = current();
     const { setAside } = setAsideProvisionalAcceptances(p, p.paper.output);
     assert.deepEqual(setAside, ['market buy 1 (too big)']);
-    assert.deepEqual(flowOf(p, p.paper.output.filter((e) => isOrderEvent(e) && e.clientOrderId === scenario.tooBig.clientOrderId)), [
-      'market buy 1 (too big): accepted',
-      'market buy 1 (too big): rejected INSUFFICIENT_BALANCE',
-    ]);
+    assert.deepEqual(
+      flowOf(
+        p,
+        p.paper.output.filter((e) => isOrderEvent(e) && e.clientOrderId === scenario.tooBig.clientOrderId),
+      ),
+      ['market buy 1 (too big): accepted', 'market buy 1 (too big): rejected INSUFFICIENT_BALANCE'],
+    );
     assert.deepEqual(eventsOf(p.live, 'order-accepted', scenario.tooBig), []);
-    assert.equal(eventsOf(p.paper, 'fill', scenario.tooBig).length + eventsOf(p.live, 'fill', scenario.tooBig).length, 0);
+    assert.equal(
+      eventsOf(p.paper, 'fill', scenario.tooBig).length + eventsOf(p.live, 'fill', scenario.tooBig).length,
+      0,
+    );
   });
 
   it('accepts and rejects the same client order ids with the same codes, and each venue’s text belongs to its code', () => {
@@ -454,7 +525,10 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     const [paperAccepted, paperRejected] = outcomes(p.paper);
     assert.deepEqual(paperRejected, liveRejected);
     // The provisional paper acceptance of the too-big market order is the one acceptance live does not give.
-    assert.deepEqual(paperAccepted!.filter((label) => label !== 'market buy 1 (too big)'), liveAccepted);
+    assert.deepEqual(
+      paperAccepted!.filter((label) => label !== 'market buy 1 (too big)'),
+      liveAccepted,
+    );
     for (const [venue, run] of [
       ['paper', p.paper],
       ['live', p.live],
@@ -487,8 +561,22 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
       const label = p.orders.get(paper.clientOrderId)!.label;
       assert.equal(live.clientOrderId, paper.clientOrderId);
       assert.deepEqual(
-        { side: live.side, qty: live.qty, price: live.price, notional: live.notional, liquidity: live.liquidity, leavesQty: live.leavesQty },
-        { side: paper.side, qty: paper.qty, price: paper.price, notional: paper.notional, liquidity: paper.liquidity, leavesQty: paper.leavesQty },
+        {
+          side: live.side,
+          qty: live.qty,
+          price: live.price,
+          notional: live.notional,
+          liquidity: live.liquidity,
+          leavesQty: live.leavesQty,
+        },
+        {
+          side: paper.side,
+          qty: paper.qty,
+          price: paper.price,
+          notional: paper.notional,
+          liquidity: paper.liquidity,
+          leavesQty: paper.leavesQty,
+        },
         label,
       );
       const difference = live.fee > paper.fee ? live.fee - paper.fee : paper.fee - live.fee;
@@ -522,12 +610,16 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     const p = current();
     for (const run of [p.paper, p.live]) {
       for (const original of [scenario.buy, scenario.stop]) {
-        assert.deepEqual(eventsOf(run, 'order-rejected', original).map((e) => e.code), ['DUPLICATE_CLIENT_ORDER_ID']);
+        assert.deepEqual(
+          eventsOf(run, 'order-rejected', original).map((e) => e.code),
+          ['DUPLICATE_CLIENT_ORDER_ID'],
+        );
         assert.equal(eventsOf(run, 'order-accepted', original).length, 1);
         assert.equal(eventsOf(run, 'fill', original).length, 1);
       }
     }
-    for (const original of [scenario.buy, scenario.stop]) assert.equal(p.exchange.ordersWithClientId(original.clientOrderId).length, 1);
+    for (const original of [scenario.buy, scenario.stop])
+      assert.equal(p.exchange.ordersWithClientId(original.clientOrderId).length, 1);
   });
 
   it('the exchange afterwards: one order per client order id, the trades both venues reported, nothing open, nothing locked', () => {
@@ -544,15 +636,26 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
         ['stop-market sell 0.002 @ 48000', 'FILLED'],
       ],
     );
-    assert.deepEqual(orders.map((x) => x.clientOrderId), placed.map((x) => x.clientOrderId));
+    assert.deepEqual(
+      orders.map((x) => x.clientOrderId),
+      placed.map((x) => x.clientOrderId),
+    );
     // Six order requests: the five placed and the one refused for its balance — none for a duplicate.
     assert.equal(p.server.requests(ORDER_PATH).filter((r) => r.method === 'POST').length, 6);
     const byOrderId = new Map(orders.map((x) => [x.orderId, x.clientOrderId]));
-    const exchangeTrades = p.exchange.trades().map((t) => [byOrderId.get(t.orderId), t.isBuyer ? 'buy' : 'sell', t.qty, t.price]);
+    const exchangeTrades = p.exchange
+      .trades()
+      .map((t) => [byOrderId.get(t.orderId), t.isBuyer ? 'buy' : 'sell', t.qty, t.price]);
     for (const run of [p.paper, p.live]) {
-      assert.deepEqual(eventsOf(run, 'fill').map((f) => [f.clientOrderId, f.side, f.qty, f.price]), exchangeTrades);
+      assert.deepEqual(
+        eventsOf(run, 'fill').map((f) => [f.clientOrderId, f.side, f.qty, f.price]),
+        exchangeTrades,
+      );
     }
-    assert.deepEqual(orders.filter((x) => x.status === 'NEW' || x.status === 'PARTIALLY_FILLED'), []);
+    assert.deepEqual(
+      orders.filter((x) => x.status === 'NEW' || x.status === 'PARTIALLY_FILLED'),
+      [],
+    );
     assert.equal(p.exchange.balance('USDT').locked, '0');
     assert.equal(p.exchange.balance('BTC').locked, '0');
   });
@@ -563,7 +666,10 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     // the BTC received: those fills carry it as feeBase, so the ledger's BTC and USDT are the
     // exchange's to the unit, and the fees are still counted (at their quote value).
     const fills = eventsOf(p.live, 'fill');
-    const ledger = fills.reduce(applyFill, initialPortfolio({ initialCash: p.snapshot.balances['USDT']!.total, quote: 'USDT' }));
+    const ledger = fills.reduce(
+      applyFill,
+      initialPortfolio({ initialCash: p.snapshot.balances['USDT']!.total, quote: 'USDT' }),
+    );
     const baseCommissions = p.exchange.trades().filter((t) => t.commissionAsset === 'BTC');
     assert.equal(baseCommissions.length, 2, 'one per buy');
     assert.deepEqual(
@@ -574,7 +680,10 @@ describe('venue parity: the paper exchange and the live ccxt venue (local Binanc
     const btc = p.exchange.balance('BTC');
     assert.equal(toUnits(usdt.free) + toUnits(usdt.locked), ledger.cash);
     assert.equal(toUnits(btc.free) + toUnits(btc.locked), positionQty(ledger, SYMBOL));
-    assert.equal(ledger.feesPaid, fills.reduce((sum, f) => sum + f.fee, 0n));
+    assert.equal(
+      ledger.feesPaid,
+      fills.reduce((sum, f) => sum + f.fee, 0n),
+    );
     assert.equal(accountingResidual(ledger), 0n);
   });
 
@@ -600,7 +709,8 @@ describe('venue parity: where the paper exchange and the live ccxt venue differ 
   });
 
   it('differs: Binance takes a buy’s fee in base, paper in quote — selling the gross quantity fills on paper, live is refused; the live ledger holds what the exchange holds', async () => {
-    const p = (pair = await startPair());
+    pair = await startPair();
+    const p = pair;
     trade(p, START_PRICE);
     const buy = gateOrder(p, 'market buy 0.002', { side: 'buy', type: 'market', qty: '0.002' });
     submit(p, buy);
@@ -608,37 +718,62 @@ describe('venue parity: where the paper exchange and the live ccxt venue differ 
     const flat = gateOrder(p, 'market sell 0.002 (flatten)', { side: 'sell', type: 'market', qty: '0.002' });
     submit(p, flat);
     await liveReports(p, flat, 'order-rejected');
-    assert.deepEqual(flowOf(p, eventsOf(p.paper, 'fill', flat)), ['market sell 0.002 (flatten): fill sell 0.002 @ 50000 taker, leaves 0']);
-    assert.deepEqual(eventsOf(p.live, 'order-rejected', flat).map((e) => e.code), ['INSUFFICIENT_BALANCE']);
+    assert.deepEqual(flowOf(p, eventsOf(p.paper, 'fill', flat)), [
+      'market sell 0.002 (flatten): fill sell 0.002 @ 50000 taker, leaves 0',
+    ]);
+    assert.deepEqual(
+      eventsOf(p.live, 'order-rejected', flat).map((e) => e.code),
+      ['INSUFFICIENT_BALANCE'],
+    );
     // The live fill says the fee was withheld in BTC (feeBase), so the ledger built from the live
     // fills holds what the exchange holds — 0.002 less 0.1 % — and a pipeline sizing its flattening
     // order from that ledger sells exactly 0.001998 (the order above is the gross quantity).
-    assert.deepEqual(eventsOf(p.live, 'fill', buy).map((f) => f.feeBase), [toUnits('0.000002')]);
-    const ledger = eventsOf(p.live, 'fill').reduce(applyFill, initialPortfolio({ initialCash: p.snapshot.balances['USDT']!.total, quote: 'USDT' }));
+    assert.deepEqual(
+      eventsOf(p.live, 'fill', buy).map((f) => f.feeBase),
+      [toUnits('0.000002')],
+    );
+    const ledger = eventsOf(p.live, 'fill').reduce(
+      applyFill,
+      initialPortfolio({ initialCash: p.snapshot.balances['USDT']!.total, quote: 'USDT' }),
+    );
     assert.equal(positionQty(ledger, SYMBOL), toUnits('0.001998'));
     assert.equal(accountingResidual(ledger), 0n);
     assert.deepEqual(p.exchange.balance('BTC'), { free: '0.001998', locked: '0' });
   });
 
   it('differs: a price move that fills a resting limit — paper emits the fill before passing the trade on, live passes the trade first and reports the fill at its next poll', async () => {
-    const p = (pair = await startPair());
+    pair = await startPair();
+    const p = pair;
     trade(p, START_PRICE);
-    const resting = gateOrder(p, 'limit buy 0.001 @ 49500', { side: 'buy', type: 'limit', qty: '0.001', limitPrice: 49_500 });
+    const resting = gateOrder(p, 'limit buy 0.001 @ 49500', {
+      side: 'buy',
+      type: 'limit',
+      qty: '0.001',
+      limitPrice: 49_500,
+    });
     submit(p, resting);
     await liveReports(p, resting, 'order-accepted');
     const through = trade(p, 49_400);
     await liveReports(p, resting, 'fill');
-    const position = (run: VenueRun, event: VenueOutput | undefined): number => (event === undefined ? -1 : run.output.indexOf(event));
+    const position = (run: VenueRun, event: VenueOutput | undefined): number =>
+      event === undefined ? -1 : run.output.indexOf(event);
     const [paperFill] = eventsOf(p.paper, 'fill', resting);
     const [liveFill] = eventsOf(p.live, 'fill', resting);
-    assert.ok(position(p.paper, paperFill) < position(p.paper, through), 'paper: fill, then the trade that caused it (the Venue contract)');
-    assert.ok(position(p.live, through) < position(p.live, liveFill), 'live: the trade passes through before the exchange-side fill is known');
+    assert.ok(
+      position(p.paper, paperFill) < position(p.paper, through),
+      'paper: fill, then the trade that caused it (the Venue contract)',
+    );
+    assert.ok(
+      position(p.live, through) < position(p.live, liveFill),
+      'live: the trade passes through before the exchange-side fill is known',
+    );
     // The fill itself is the same.
     assert.deepEqual(flowOf(p, [liveFill!]), flowOf(p, [paperFill!]));
   });
 
   it('differs: a cancel of an order already filled — paper emits order-rejected UNKNOWN_ORDER downstream, live only cancel-rejected on its side channel', async () => {
-    const p = (pair = await startPair());
+    pair = await startPair();
+    const p = pair;
     trade(p, START_PRICE);
     const buy = gateOrder(p, 'market buy 0.001', { side: 'buy', type: 'market', qty: '0.001' });
     submit(p, buy);
@@ -655,18 +790,34 @@ describe('venue parity: where the paper exchange and the live ccxt venue differ 
     );
     assert.deepEqual(eventsOf(p.live, 'order-rejected', buy), []);
     assert.equal(sideRejection.kind === 'cancel-rejected' ? sideRejection.reason : '', 'the order is already closed');
-    assert.equal(p.server.requests(ORDER_PATH).filter((r) => r.method === 'DELETE').length, 0, 'nothing to cancel on the exchange');
+    assert.equal(
+      p.server.requests(ORDER_PATH).filter((r) => r.method === 'DELETE').length,
+      0,
+      'nothing to cancel on the exchange',
+    );
   });
 
   it('differs: a duplicate sent right behind its original — live rejects it before the original is acknowledged, paper after; one order on the exchange either way', async () => {
-    const p = (pair = await startPair());
+    pair = await startPair();
+    const p = pair;
     trade(p, START_PRICE);
-    const resting = gateOrder(p, 'limit buy 0.001 @ 49000', { side: 'buy', type: 'limit', qty: '0.001', limitPrice: 49_000 });
+    const resting = gateOrder(p, 'limit buy 0.001 @ 49000', {
+      side: 'buy',
+      type: 'limit',
+      qty: '0.001',
+      limitPrice: 49_000,
+    });
     send(p, resting, resting);
     trade(p, p.price);
     await liveReports(p, resting, 'order-accepted');
-    assert.deepEqual(flowOf(p, p.paper.output), ['limit buy 0.001 @ 49000: accepted', 'limit buy 0.001 @ 49000: rejected DUPLICATE_CLIENT_ORDER_ID']);
-    assert.deepEqual(flowOf(p, p.live.output), ['limit buy 0.001 @ 49000: rejected DUPLICATE_CLIENT_ORDER_ID', 'limit buy 0.001 @ 49000: accepted']);
+    assert.deepEqual(flowOf(p, p.paper.output), [
+      'limit buy 0.001 @ 49000: accepted',
+      'limit buy 0.001 @ 49000: rejected DUPLICATE_CLIENT_ORDER_ID',
+    ]);
+    assert.deepEqual(flowOf(p, p.live.output), [
+      'limit buy 0.001 @ 49000: rejected DUPLICATE_CLIENT_ORDER_ID',
+      'limit buy 0.001 @ 49000: accepted',
+    ]);
     assert.equal(p.exchange.ordersWithClientId(resting.clientOrderId).length, 1);
     assert.equal(p.server.requests(ORDER_PATH).filter((r) => r.method === 'POST').length, 1);
   });

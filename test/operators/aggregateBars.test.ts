@@ -16,12 +16,38 @@ const S = 1_000;
 const M = 60_000;
 
 /** A bar as aggregateBars builds it (trades counted, venue binance unless given). */
-function built(tsOpen: number, timeframe: Timeframe, ohlc: { o: number; h: number; l: number; c: number; v: number; n: number }, symbol = 'BTC/USDT', venue = 'binance'): Bar {
+function built(
+  tsOpen: number,
+  timeframe: Timeframe,
+  ohlc: { o: number; h: number; l: number; c: number; v: number; n: number },
+  symbol = 'BTC/USDT',
+  venue = 'binance',
+): Bar {
   const length = timeframe === '1m' ? M : timeframe === '5m' ? 5 * M : NaN;
-  return { kind: 'bar', venue, symbol, timeframe, tsOpen, tsEvent: tsOpen + length, open: ohlc.o, high: ohlc.h, low: ohlc.l, close: ohlc.c, volume: ohlc.v, trades: ohlc.n };
+  return {
+    kind: 'bar',
+    venue,
+    symbol,
+    timeframe,
+    tsOpen,
+    tsEvent: tsOpen + length,
+    open: ohlc.o,
+    high: ohlc.h,
+    low: ohlc.l,
+    close: ohlc.c,
+    volume: ohlc.v,
+    trades: ohlc.n,
+  };
 }
 
-function gap(timeframe: Timeframe, from: number, to: number, missing: number, tsEvent: number, symbol = 'BTC/USDT'): BarGap {
+function gap(
+  timeframe: Timeframe,
+  from: number,
+  to: number,
+  missing: number,
+  tsEvent: number,
+  symbol = 'BTC/USDT',
+): BarGap {
   return { kind: 'gap', venue: 'binance', symbol, timeframe, from, to, missing, tsEvent };
 }
 
@@ -31,7 +57,11 @@ function late(raw: TradeTick, tsInit: number): DeadLetter {
 }
 
 const reasonSaysLate = (event: AggregatedEvent): AggregatedEvent =>
-  event.kind === 'dead-letter' && /late/.test(event.reason) && event.reason.includes(String((event.raw as TradeTick).tsEvent)) ? { ...event, reason: 'late' } : event;
+  event.kind === 'dead-letter' &&
+  /late/.test(event.reason) &&
+  event.reason.includes(String((event.raw as TradeTick).tsEvent))
+    ? { ...event, reason: 'late' }
+    : event;
 
 describe('aggregateBars', () => {
   describe('OHLCV in event time', () => {
@@ -161,13 +191,21 @@ describe('aggregateBars', () => {
       const scheduler = makeTestScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         const lateTick = tick(30 * S, 50, 9);
-        const source = cold('a-b--c---d|', { a: tick(10 * S, 100), b: tick(M + 5 * S, 110), c: lateTick, d: tick(2 * M, 120) });
+        const source = cold('a-b--c---d|', {
+          a: tick(10 * S, 100),
+          b: tick(M + 5 * S, 110),
+          c: lateTick,
+          d: tick(2 * M, 120),
+        });
         const expected = '   --A--L---B|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], scheduler }), map(reasonSaysLate))).toBe(expected, {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-          L: late(lateTick, 5),
-          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-        } as Record<string, AggregatedEvent>);
+        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], scheduler }), map(reasonSaysLate))).toBe(
+          expected,
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+            L: late(lateTick, 5),
+            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+          } as Record<string, AggregatedEvent>,
+        );
       });
     });
 
@@ -175,15 +213,23 @@ describe('aggregateBars', () => {
       const scheduler = makeTestScheduler();
       scheduler.run(({ cold, expectObservable }) => {
         const lateTick = tick(50 * S, 1, 100);
-        const source = cold('ab-c-d----|', { a: tick(10 * S, 100), b: tick(M + 10 * S, 110), c: lateTick, d: tick(5 * M, 130) });
+        const source = cold('ab-c-d----|', {
+          a: tick(10 * S, 100),
+          b: tick(M + 10 * S, 110),
+          c: lateTick,
+          d: tick(5 * M, 130),
+        });
         const expected = '   -A-L-(BgC)|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m', '5m'], scheduler }), map(reasonSaysLate))).toBe(expected, {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-          L: late(lateTick, 3),
-          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-          g: gap('1m', 2 * M, 5 * M, 3, 5 * M),
-          C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
-        } as Record<string, AggregatedEvent>);
+        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m', '5m'], scheduler }), map(reasonSaysLate))).toBe(
+          expected,
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+            L: late(lateTick, 3),
+            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+            g: gap('1m', 2 * M, 5 * M, 3, 5 * M),
+            C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
+          } as Record<string, AggregatedEvent>,
+        );
       });
     });
   });
@@ -200,15 +246,22 @@ describe('aggregateBars', () => {
 
     it('with emitPartialOnComplete emits every open bar, shorter first and per series, just before completing', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
-        const source = cold('abc|', { a: tick(10 * S, 100), b: tick(M + 10 * S, 110), c: tick(20 * S, 7, 1, 'e', 'ETH/USDT') });
-        const expected = '   -A-(BCDE|)';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['5m', '1m'], emitPartialOnComplete: true }))).toBe(expected, {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-          C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
-          D: built(0, '1m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
-          E: built(0, '5m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
+        const source = cold('abc|', {
+          a: tick(10 * S, 100),
+          b: tick(M + 10 * S, 110),
+          c: tick(20 * S, 7, 1, 'e', 'ETH/USDT'),
         });
+        const expected = '   -A-(BCDE|)';
+        expectObservable(source.pipe(aggregateBars({ timeframes: ['5m', '1m'], emitPartialOnComplete: true }))).toBe(
+          expected,
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+            C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
+            D: built(0, '1m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
+            E: built(0, '5m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
+          },
+        );
       });
     });
   });
@@ -217,9 +270,13 @@ describe('aggregateBars', () => {
     it('passes a source error through and does not flush the open bar, even with emitPartialOnComplete', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold('-a-b-#', { a: tick(0, 100), b: tick(M, 101) }, new Error('feed lost'));
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], emitPartialOnComplete: true }))).toBe('---A-#', {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-        }, new Error('feed lost'));
+        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], emitPartialOnComplete: true }))).toBe(
+          '---A-#',
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          },
+          new Error('feed lost'),
+        );
         expectSubscriptions(source.subscriptions).toBe('^----!');
       });
     });
@@ -260,10 +317,20 @@ describe('aggregateBars', () => {
   });
 
   describe('real data', () => {
-    interface Candle { readonly ts: number; readonly o: number; readonly h: number; readonly l: number; readonly c: number; readonly v: number }
+    interface Candle {
+      readonly ts: number;
+      readonly o: number;
+      readonly h: number;
+      readonly l: number;
+      readonly c: number;
+      readonly v: number;
+    }
 
     function readCandles(ctx: Mocha.Context, file: string): Candle[] {
-      const lines = readFileSync(requireSharedData(ctx, `candles/${file}`), 'utf8').trim().split('\n').slice(1);
+      const lines = readFileSync(requireSharedData(ctx, `candles/${file}`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1);
       return lines.map((line) => {
         const [ts, o, h, l, c, v] = line.split(',').map(Number) as [number, number, number, number, number, number];
         return { ts, o, h, l, c, v };
@@ -278,14 +345,23 @@ describe('aggregateBars', () => {
 
       const ticks: TradeTick[] = [];
       for (const k of oneMinute) {
-        ticks.push(tick(k.ts, k.o, 0, `${k.ts}o`), tick(k.ts + 15 * S, k.h, 0, `${k.ts}h`), tick(k.ts + 30 * S, k.l, 0, `${k.ts}l`), tick(k.ts + 45 * S, k.c, k.v, `${k.ts}c`));
+        ticks.push(
+          tick(k.ts, k.o, 0, `${k.ts}o`),
+          tick(k.ts + 15 * S, k.h, 0, `${k.ts}h`),
+          tick(k.ts + 30 * S, k.l, 0, `${k.ts}l`),
+          tick(k.ts + 45 * S, k.c, k.v, `${k.ts}c`),
+        );
       }
       const events: AggregatedEvent[] = [];
       from(ticks)
         .pipe(aggregateBars({ timeframes: ['1m', '5m'], scheduler: makeTestScheduler() }))
         .subscribe({ next: (e) => events.push(e), error: (e: unknown) => assert.fail(String(e)) });
 
-      assert.deepEqual(events.filter((e) => e.kind !== 'bar'), [], 'no gap and no dead letter on contiguous data');
+      assert.deepEqual(
+        events.filter((e) => e.kind !== 'bar'),
+        [],
+        'no gap and no dead letter on contiguous data',
+      );
       const bars = events as Bar[];
       const m1 = bars.filter((b) => b.timeframe === '1m');
       const m5 = bars.filter((b) => b.timeframe === '5m');
@@ -294,7 +370,11 @@ describe('aggregateBars', () => {
       assert.equal(m1.length, oneMinute.length - 1);
       m1.forEach((b, i) => {
         const k = oneMinute[i]!;
-        assert.deepEqual([b.tsOpen, b.tsEvent, b.open, b.high, b.low, b.close, b.volume, b.trades], [k.ts, k.ts + M, k.o, k.h, k.l, k.c, k.v, 4], `1m bar ${i}`);
+        assert.deepEqual(
+          [b.tsOpen, b.tsEvent, b.open, b.high, b.low, b.close, b.volume, b.trades],
+          [k.ts, k.ts + M, k.o, k.h, k.l, k.c, k.v, 4],
+          `1m bar ${i}`,
+        );
       });
 
       // 5m: the file starts at the first whole 5 minutes (07:40); the data starts at 07:37, so the
@@ -306,7 +386,11 @@ describe('aggregateBars', () => {
       for (const k of fiveMinutes) {
         const b = byOpen.get(k.ts);
         assert.ok(b, `no 5m bar at ${new Date(k.ts).toISOString()}`);
-        assert.deepEqual([b.tsEvent, b.open, b.high, b.low, b.close, b.trades], [k.ts + 5 * M, k.o, k.h, k.l, k.c, 20], `5m bar at ${new Date(k.ts).toISOString()}`);
+        assert.deepEqual(
+          [b.tsEvent, b.open, b.high, b.low, b.close, b.trades],
+          [k.ts + 5 * M, k.o, k.h, k.l, k.c, 20],
+          `5m bar at ${new Date(k.ts).toISOString()}`,
+        );
         worstVolume = Math.max(worstVolume, Math.abs(b.volume - k.v));
       }
       assert.ok(worstVolume < 1e-9, `5m volume off by up to ${worstVolume}`);

@@ -47,10 +47,14 @@ function spyScheduler(scheduler: TestScheduler): { scheduler: SchedulerLike; ran
     scheduler: {
       now: () => scheduler.now(),
       schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T) {
-        return scheduler.schedule<T>(function (this: SchedulerAction<T>, s?: T) {
-          ran.push(scheduler.now());
-          work.call(this, s);
-        }, delay, state);
+        return scheduler.schedule<T>(
+          function (this: SchedulerAction<T>, s?: T) {
+            ran.push(scheduler.now());
+            work.call(this, s);
+          },
+          delay,
+          state,
+        );
       },
     },
   };
@@ -61,7 +65,9 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const letters = cold('esse|');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('---o|', { o: 'exchange:OPEN@3' });
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('---o|', {
+        o: 'exchange:OPEN@3',
+      });
       expectSubscriptions(letters.subscriptions).toBe('^---!');
     });
   });
@@ -70,7 +76,9 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     const events: BreakerStateChanged[] = [];
     ts.run(({ cold }) => {
-      outcomes(ts, cold('esse|')).pipe(trackBreakers({ ...BASE, scheduler: ts })).subscribe((e) => events.push(e));
+      outcomes(ts, cold('esse|'))
+        .pipe(trackBreakers({ ...BASE, scheduler: ts }))
+        .subscribe((e) => events.push(e));
     });
     deepStrictEqual(events, [
       {
@@ -89,7 +97,9 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable }) => {
       // e,s,e: rate 0.67 over 3 calls (< minCalls 4); they leave the 10 ms window; then 1 error in 5 calls = 0.2.
-      expectObservable(outcomes(ts, cold('ese 10ms sssse|')).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('--- 10ms -----|');
+      expectObservable(
+        outcomes(ts, cold('ese 10ms sssse|')).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief),
+      ).toBe('--- 10ms -----|');
     });
   });
 
@@ -110,11 +120,14 @@ describe('trackBreakers', () => {
       // Errors at 0–2 (open at 2); half-open at 22 by the timer; successes at 33, 34 — the errors
       // have left the 10 ms window, so the rate is 0 ≤ 0.25 and 2 successes close it.
       const letters = cold('eee 30ms ss|');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('--o 19ms h 10ms -c|', {
-        o: 'exchange:OPEN@2',
-        h: 'exchange:HALF_OPEN@22',
-        c: 'exchange:CLOSED@34',
-      });
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe(
+        '--o 19ms h 10ms -c|',
+        {
+          o: 'exchange:OPEN@2',
+          h: 'exchange:HALF_OPEN@22',
+          c: 'exchange:CLOSED@34',
+        },
+      );
     });
   });
 
@@ -139,18 +152,23 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable }) => {
       const letters = cold('eee 22ms e 44ms e 59ms ss 8ms eee 30ms |');
-      const withCooldown = map((c: BreakerStateChanged) => `${c.to}@${c.tsEvent}${c.to === 'OPEN' ? `/${c.numbers['cooldownMs']}` : ''}`);
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), withCooldown)).toBe('--a 19ms b--c 39ms d 4ms e 49ms f 10ms g 10ms h 19ms i 10ms |', {
-        a: 'OPEN@2/20',
-        b: 'HALF_OPEN@22',
-        c: 'OPEN@25/40', // ×2
-        d: 'HALF_OPEN@65',
-        e: 'OPEN@70/50', // ×4 = 80, bounded by 50
-        f: 'HALF_OPEN@120',
-        g: 'CLOSED@131',
-        h: 'OPEN@142/20', // backoff reset by closing
-        i: 'HALF_OPEN@162',
-      });
+      const withCooldown = map(
+        (c: BreakerStateChanged) => `${c.to}@${c.tsEvent}${c.to === 'OPEN' ? `/${c.numbers['cooldownMs']}` : ''}`,
+      );
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), withCooldown)).toBe(
+        '--a 19ms b--c 39ms d 4ms e 49ms f 10ms g 10ms h 19ms i 10ms |',
+        {
+          a: 'OPEN@2/20',
+          b: 'HALF_OPEN@22',
+          c: 'OPEN@25/40', // ×2
+          d: 'HALF_OPEN@65',
+          e: 'OPEN@70/50', // ×4 = 80, bounded by 50
+          f: 'HALF_OPEN@120',
+          g: 'CLOSED@131',
+          h: 'OPEN@142/20', // backoff reset by closing
+          i: 'HALF_OPEN@162',
+        },
+      );
     });
   });
 
@@ -160,15 +178,18 @@ describe('trackBreakers', () => {
       // exchange opens at 2, feed at 5 → global opens at 5. Both half-open (22, 25): global stays open.
       // exchange closes at 31 → 1 component not closed < 2 → global closes.
       const letters = cold('eeefff 24ms ss 10ms |');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('--a--(bg) 13ms c--d 5ms (eG) 7ms |', {
-        a: 'exchange:OPEN@2',
-        b: 'feed:OPEN@5',
-        g: 'global:OPEN@5',
-        c: 'exchange:HALF_OPEN@22',
-        d: 'feed:HALF_OPEN@25',
-        e: 'exchange:CLOSED@31',
-        G: 'global:CLOSED@31',
-      });
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe(
+        '--a--(bg) 13ms c--d 5ms (eG) 7ms |',
+        {
+          a: 'exchange:OPEN@2',
+          b: 'feed:OPEN@5',
+          g: 'global:OPEN@5',
+          c: 'exchange:HALF_OPEN@22',
+          d: 'feed:HALF_OPEN@25',
+          e: 'exchange:CLOSED@31',
+          G: 'global:CLOSED@31',
+        },
+      );
     });
   });
 
@@ -176,7 +197,9 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     const events: BreakerStateChanged[] = [];
     ts.run(({ cold }) => {
-      outcomes(ts, cold('eeefff|')).pipe(trackBreakers({ ...BASE, scheduler: ts })).subscribe((e) => events.push(e));
+      outcomes(ts, cold('eeefff|'))
+        .pipe(trackBreakers({ ...BASE, scheduler: ts }))
+        .subscribe((e) => events.push(e));
     });
     const global = events.find((e) => e.component === 'global')!;
     equal(global.reason, '2 components open ≥ 2: exchange, feed');
@@ -187,9 +210,17 @@ describe('trackBreakers', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable }) => {
       const e = (t: number): ComponentOutcome => ({ component: 'exchange', ok: false, tsEvent: t });
-      const source = cold('abcd 36ms |', { a: e(1000), b: e(1001), c: e(1002), d: { component: 'exchange', ok: true, tsEvent: 1030 } });
+      const source = cold('abcd 36ms |', {
+        a: e(1000),
+        b: e(1001),
+        c: e(1002),
+        d: { component: 'exchange', ok: true, tsEvent: 1030 },
+      });
       // No second HALF_OPEN at frame 22: the timer was cancelled.
-      expectObservable(source.pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('--oh 36ms |', { o: 'exchange:OPEN@1002', h: 'exchange:HALF_OPEN@1022' });
+      expectObservable(source.pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe('--oh 36ms |', {
+        o: 'exchange:OPEN@1002',
+        h: 'exchange:HALF_OPEN@1022',
+      });
     });
   });
 
@@ -198,7 +229,9 @@ describe('trackBreakers', () => {
     const spy = spyScheduler(ts);
     ts.run(({ expectObservable }) => {
       const e: ComponentOutcome = { component: 'exchange', ok: false, tsEvent: 0 };
-      expectObservable(of(e, e, e).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief)).toBe('(o|)', { o: 'exchange:OPEN@0' });
+      expectObservable(of(e, e, e).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief)).toBe('(o|)', {
+        o: 'exchange:OPEN@0',
+      });
     });
     deepStrictEqual(spy.ran, []);
   });
@@ -217,7 +250,11 @@ describe('trackBreakers', () => {
     const spy = spyScheduler(ts);
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const letters = cold('eee-#', undefined, new Error('feed died'));
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief)).toBe('--o-#', { o: 'exchange:OPEN@2' }, new Error('feed died'));
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief)).toBe(
+        '--o-#',
+        { o: 'exchange:OPEN@2' },
+        new Error('feed died'),
+      );
       expectSubscriptions(letters.subscriptions).toBe('^---!');
     });
     deepStrictEqual(spy.ran, []);
@@ -228,7 +265,10 @@ describe('trackBreakers', () => {
     const spy = spyScheduler(ts);
     ts.run(({ hot, expectObservable, expectSubscriptions }) => {
       const letters = hot('-eee------');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief), '^-----!').toBe('---o--', { o: 'exchange:OPEN@3' });
+      expectObservable(
+        outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: spy.scheduler }), brief),
+        '^-----!',
+      ).toBe('---o--', { o: 'exchange:OPEN@3' });
       expectSubscriptions(letters.subscriptions).toBe('^-----!');
     });
     deepStrictEqual(spy.ran, []);
@@ -237,8 +277,15 @@ describe('trackBreakers', () => {
   it('sends an outcome it cannot account for (the reserved name, a non-finite time) to the error channel', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('ab', { a: { component: 'exchange', ok: false, tsEvent: 0 }, b: { component: 'global', ok: true, tsEvent: 1 } });
-      expectObservable(source.pipe(trackBreakers({ ...BASE, scheduler: ts }))).toBe('-#', undefined, new BreakerInputError('component must be a non-empty name other than "global", got "global"'));
+      const source = cold('ab', {
+        a: { component: 'exchange', ok: false, tsEvent: 0 },
+        b: { component: 'global', ok: true, tsEvent: 1 },
+      });
+      expectObservable(source.pipe(trackBreakers({ ...BASE, scheduler: ts }))).toBe(
+        '-#',
+        undefined,
+        new BreakerInputError('component must be a non-empty name other than "global", got "global"'),
+      );
       expectSubscriptions(source.subscriptions).toBe('^!');
     });
     const errors: unknown[] = [];
@@ -253,7 +300,10 @@ describe('trackBreakers', () => {
     ts.run(({ cold, expectObservable }) => {
       // Defaults: minCalls 20, consecutiveErrors 5: 10 errors alternating with 10 successes = 0.5 over 20 calls.
       const letters = cold('eseseseseseseseseses|');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ scheduler: ts }), brief)).toBe('-------------------o|', { o: 'exchange:OPEN@19' });
+      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ scheduler: ts }), brief)).toBe(
+        '-------------------o|',
+        { o: 'exchange:OPEN@19' },
+      );
     });
     throws(() => trackBreakers({ tripErrorRate: 0.5, closeErrorRate: 0.5 }), BreakerConfigError);
     throws(() => trackBreakers({ tripErrorRate: 1.5 }), /tripErrorRate must be in \(0, 1\], found 1.5/);

@@ -14,7 +14,12 @@ function sma3(features: Features): number | null {
 describe('computeFeatures', () => {
   it('publishes null until an indicator is warm, then its value, one features event per bar', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const bars = { a: bar(0, { o: 1 }), b: bar(60_000, { o: 2 }), c: bar(120_000, { o: 3 }), d: bar(180_000, { o: 7 }) };
+      const bars = {
+        a: bar(0, { o: 1 }),
+        b: bar(60_000, { o: 2 }),
+        c: bar(120_000, { o: 3 }),
+        d: bar(180_000, { o: 7 }),
+      };
       const source = cold('a-b-c-d-|', bars);
       const result = source.pipe(computeFeatures(SMA3));
       expectObservable(result.pipe(mapValues(sma3))).toBe('a-b-c-d-|', { a: null, b: null, c: 2, d: 4 });
@@ -33,12 +38,21 @@ describe('computeFeatures', () => {
         e: bar(120_000, { o: 3 }),
         f: eth(120_000, 300),
       });
-      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3))).toBe('abcdef|', { a: null, b: null, c: null, d: null, e: 2, f: 200 });
+      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3))).toBe('abcdef|', {
+        a: null,
+        b: null,
+        c: null,
+        d: null,
+        e: 2,
+        f: 200,
+      });
     });
   });
 
   it('names multi-output indicators <id>.<output> in tulind order', () => {
-    const [first] = collect(randomWalkBars(40), { features: [{ id: 'bb', indicator: 'bbands', options: [20, 2] }] }).slice(-1);
+    const [first] = collect(randomWalkBars(40), {
+      features: [{ id: 'bb', indicator: 'bbands', options: [20, 2] }],
+    }).slice(-1);
     deepStrictEqual(Object.keys(first!.values), ['bb.bbands_lower', 'bb.bbands_middle', 'bb.bbands_upper']);
     ok(first!.values['bb.bbands_lower']! < first!.values['bb.bbands_upper']!);
   });
@@ -76,7 +90,11 @@ describe('computeFeatures', () => {
   it('passes a source error through', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('a-#', { a: bar(0, { o: 1 }) }, new Error('feed down'));
-      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3))).toBe('a-#', { a: null }, new Error('feed down'));
+      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3))).toBe(
+        'a-#',
+        { a: null },
+        new Error('feed down'),
+      );
     });
   });
 
@@ -88,8 +106,16 @@ describe('computeFeatures', () => {
 
   it('stops reading the source when unsubscribed early', () => {
     makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
-      const source = hot('-a-b-c-d-|', { a: bar(0, { o: 1 }), b: bar(60_000, { o: 2 }), c: bar(120_000, { o: 3 }), d: bar(180_000, { o: 4 }) });
-      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3)), '^----!').toBe('-a-b-', { a: null, b: null });
+      const source = hot('-a-b-c-d-|', {
+        a: bar(0, { o: 1 }),
+        b: bar(60_000, { o: 2 }),
+        c: bar(120_000, { o: 3 }),
+        d: bar(180_000, { o: 4 }),
+      });
+      expectObservable(source.pipe(computeFeatures(SMA3), mapValues(sma3)), '^----!').toBe('-a-b-', {
+        a: null,
+        b: null,
+      });
       expectSubscriptions(source.subscriptions).toBe('^----!');
     });
   });
@@ -118,6 +144,8 @@ function collect(bars: readonly Bar[], config: ComputeFeaturesConfig): Features[
 
 function collectWith(bars: readonly Bar[], op: OperatorFunction<Bar, Features>): Features[] {
   const out: Features[] = [];
-  from(bars).pipe(op).subscribe((f) => out.push(f));
+  from(bars)
+    .pipe(op)
+    .subscribe((f) => out.push(f));
   return out;
 }

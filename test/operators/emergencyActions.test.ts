@@ -1,6 +1,13 @@
 import { deepStrictEqual, ok, throws } from 'node:assert/strict';
 import { map, of } from 'rxjs';
-import { EmergencyConfigError, EmergencyInputError, flattenOnEmergency, type EmergencyCommand, type EmergencyInput, type FlattenOnEmergencyConfig } from '../../operators/emergencyActions';
+import {
+  EmergencyConfigError,
+  EmergencyInputError,
+  flattenOnEmergency,
+  type EmergencyCommand,
+  type EmergencyInput,
+  type FlattenOnEmergencyConfig,
+} from '../../operators/emergencyActions';
 import { clientOrderIdFor } from '../../operators/gateRisk';
 import { formatUnits, toUnits } from '../../operators/money';
 import type { Mode, ModeChanged, Portfolio, Position } from '../../operators/types';
@@ -11,18 +18,34 @@ const CONFIG: FlattenOnEmergencyConfig = { strategyId: 'test', configHash: 'abc'
 
 /** A portfolio with the given signed positions (base units as decimal strings), marked at `mark`. */
 function book(tsEvent: number, positions: Record<string, string>, mark = 100): Portfolio {
-  const entries: [string, Position][] = Object.entries(positions).map(([symbol, qty]) => [symbol, { symbol, qty: toUnits(qty), costBasis: 0n, markPrice: mark }]);
+  const entries: [string, Position][] = Object.entries(positions).map(([symbol, qty]) => [
+    symbol,
+    { symbol, qty: toUnits(qty), costBasis: 0n, markPrice: mark },
+  ]);
   return { ...cashPortfolio('10000', tsEvent), positions: Object.fromEntries(entries) };
 }
-const change = (to: Mode, tsEvent: number, from: Mode = to === 'Emergency' ? 'Normal' : 'Emergency'): ModeChanged => ({ kind: 'mode-changed', from, to, reason: to === 'Emergency' ? 'kill switch pressed: BCM17' : 'reset: checked', tsEvent });
+const change = (to: Mode, tsEvent: number, from: Mode = to === 'Emergency' ? 'Normal' : 'Emergency'): ModeChanged => ({
+  kind: 'mode-changed',
+  from,
+  to,
+  reason: to === 'Emergency' ? 'kill switch pressed: BCM17' : 'reset: checked',
+  tsEvent,
+});
 
 /** `C` for cancel-all, `<side> <qty> <symbol> #<n>@<tsEvent>` for orders. */
-const brief = map((c: EmergencyCommand) => (c.kind === 'cancel-all' ? `C@${c.tsEvent}` : `${c.side} ${formatUnits(c.qty)} ${c.symbol} ${c.intentId.split(':').pop()}@${c.tsEvent}`));
+const brief = map((c: EmergencyCommand) =>
+  c.kind === 'cancel-all'
+    ? `C@${c.tsEvent}`
+    : `${c.side} ${formatUnits(c.qty)} ${c.symbol} ${c.intentId.split(':').pop()}@${c.tsEvent}`,
+);
 
 describe('flattenOnEmergency', () => {
   it('on entering Emergency cancels all orders, then flattens each open position with a reduce-only market order and a deterministic id', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold<EmergencyInput>('p(e|)', { p: book(0, { 'ETH/USDT': '-2', 'BTC/USDT': '0.5', 'SOL/USDT': '0' }, 200), e: change('Emergency', 1) });
+      const source = cold<EmergencyInput>('p(e|)', {
+        p: book(0, { 'ETH/USDT': '-2', 'BTC/USDT': '0.5', 'SOL/USDT': '0' }, 200),
+        e: change('Emergency', 1),
+      });
       const emergencySignal = 'emergency:1';
       expectObservable(source.pipe(flattenOnEmergency(CONFIG))).toBe('-(cbo|)', {
         c: { kind: 'cancel-all', reason: 'emergency: kill switch pressed: BCM17', tsEvent: 1 },
@@ -69,7 +92,10 @@ describe('flattenOnEmergency', () => {
         n: change('Normal', 5),
         q: book(7, { 'BTC/USDT': '3' }),
       });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('----(cs)|', { c: 'C@4', s: 'sell 2 BTC/USDT 0@4' });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('----(cs)|', {
+        c: 'C@4',
+        s: 'sell 2 BTC/USDT 0@4',
+      });
     });
   });
 
@@ -89,14 +115,23 @@ describe('flattenOnEmergency', () => {
         e: change('Emergency', 25),
       });
       // Each new episode cancels again (harmless) but sends no second sell.
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 4ms X 7ms Y 7ms Z|', { c: 'C@1', s: 'sell 1 BTC/USDT 0@1', X: 'C@9', Y: 'C@17', Z: 'C@25' });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 4ms X 7ms Y 7ms Z|', {
+        c: 'C@1',
+        s: 'sell 1 BTC/USDT 0@1',
+        X: 'C@9',
+        Y: 'C@17',
+        Z: 'C@25',
+      });
     });
   });
 
   it('with no portfolio known when Emergency begins, flattens at the first portfolio', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold<EmergencyInput>('e-p|', { e: change('Emergency', 0), p: book(2, { 'BTC/USDT': '0.3' }) });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('c-s|', { c: 'C@0', s: 'sell 0.3 BTC/USDT 0@2' });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('c-s|', {
+        c: 'C@0',
+        s: 'sell 0.3 BTC/USDT 0@2',
+      });
     });
   });
 
@@ -108,7 +143,12 @@ describe('flattenOnEmergency', () => {
         q: book(7, { 'BTC/USDT': '1.5', 'ETH/USDT': '-1' }), // a late buy of 0.5 BTC and a late short of 1 ETH
         r: book(13, { 'BTC/USDT': '1.5', 'ETH/USDT': '-1' }), // a new mark only: everything is covered
       });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 2ms (to) 3ms |', { c: 'C@1', s: 'sell 1 BTC/USDT 0@1', t: 'sell 0.5 BTC/USDT 1@7', o: 'buy 1 ETH/USDT 0@7' });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 2ms (to) 3ms |', {
+        c: 'C@1',
+        s: 'sell 1 BTC/USDT 0@1',
+        t: 'sell 0.5 BTC/USDT 1@7',
+        o: 'buy 1 ETH/USDT 0@7',
+      });
     });
   });
 
@@ -121,21 +161,36 @@ describe('flattenOnEmergency', () => {
         r: book(30_999, { 'BTC/USDT': '0.75' }), // 29 999 ms after the order: still covered
         s: book(31_000, { 'BTC/USDT': '0.75' }), // 30 000 ms: the order is presumed lost
       });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs)--t|', { c: 'C@1000', s: 'sell 1 BTC/USDT 0@1000', t: 'sell 0.75 BTC/USDT 1@31000' });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs)--t|', {
+        c: 'C@1000',
+        s: 'sell 1 BTC/USDT 0@1000',
+        t: 'sell 0.75 BTC/USDT 1@31000',
+      });
     });
   });
 
   it('drops the cover of a position that flipped sign and flattens the new side', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
-      const source = cold<EmergencyInput>('pe 5ms q|', { p: book(0, { 'BTC/USDT': '1' }), e: change('Emergency', 1), q: book(7, { 'BTC/USDT': '-0.2' }) });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 2ms t|', { c: 'C@1', s: 'sell 1 BTC/USDT 0@1', t: 'buy 0.2 BTC/USDT 1@7' });
+      const source = cold<EmergencyInput>('pe 5ms q|', {
+        p: book(0, { 'BTC/USDT': '1' }),
+        e: change('Emergency', 1),
+        q: book(7, { 'BTC/USDT': '-0.2' }),
+      });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('-(cs) 2ms t|', {
+        c: 'C@1',
+        s: 'sell 1 BTC/USDT 0@1',
+        t: 'buy 0.2 BTC/USDT 1@7',
+      });
     });
   });
 
   it('handles a synchronous source', () => {
     makeTestScheduler().run(({ expectObservable }) => {
       const inputs: EmergencyInput[] = [book(0, { 'BTC/USDT': '1' }), change('Emergency', 0)];
-      expectObservable(of(...inputs).pipe(flattenOnEmergency(CONFIG), brief)).toBe('(cs|)', { c: 'C@0', s: 'sell 1 BTC/USDT 0@0' });
+      expectObservable(of(...inputs).pipe(flattenOnEmergency(CONFIG), brief)).toBe('(cs|)', {
+        c: 'C@0',
+        s: 'sell 1 BTC/USDT 0@0',
+      });
     });
   });
 
@@ -157,8 +212,16 @@ describe('flattenOnEmergency', () => {
 
   it('sends an input it cannot interpret to the error channel and unsubscribes', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold<EmergencyInput>('ab-c', { a: change('Emergency', 0), b: { ...change('Normal', 1), tsEvent: Number.NaN }, c: book(3, { 'BTC/USDT': '1' }) });
-      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('c#', { c: 'C@0' }, new EmergencyInputError('mode-changed: tsEvent must be a finite time in ms, found NaN'));
+      const source = cold<EmergencyInput>('ab-c', {
+        a: change('Emergency', 0),
+        b: { ...change('Normal', 1), tsEvent: Number.NaN },
+        c: book(3, { 'BTC/USDT': '1' }),
+      });
+      expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe(
+        'c#',
+        { c: 'C@0' },
+        new EmergencyInputError('mode-changed: tsEvent must be a finite time in ms, found NaN'),
+      );
       expectSubscriptions(source.subscriptions).toBe('^!');
     });
   });
@@ -175,8 +238,13 @@ describe('flattenOnEmergency', () => {
     throws(() => flattenOnEmergency({ strategyId: '', configHash: 'abc' }), EmergencyConfigError);
     throws(() => flattenOnEmergency({ ...CONFIG, resendAfterMs: 0 }), /resendAfterMs must be a finite number > 0/);
     const commands: EmergencyCommand[] = [];
-    of<[EmergencyInput]>(change('Emergency', 0)).pipe(flattenOnEmergency({ strategyId: 's', configHash: 'h' })).subscribe((c) => commands.push(c));
-    deepStrictEqual(commands.map((c) => c.kind), ['cancel-all']);
+    of<[EmergencyInput]>(change('Emergency', 0))
+      .pipe(flattenOnEmergency({ strategyId: 's', configHash: 'h' }))
+      .subscribe((c) => commands.push(c));
+    deepStrictEqual(
+      commands.map((c) => c.kind),
+      ['cancel-all'],
+    );
     ok(commands.length === 1);
   });
 });

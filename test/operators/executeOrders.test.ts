@@ -7,19 +7,54 @@
 import { Subject, merge, map, tap } from 'rxjs';
 import { executeOrders, type PaperVenueConfig, type VenueInput, type VenueOutput } from '../../operators/executeOrders';
 import { toUnits, type Units } from '../../operators/money';
-import type { Bar, Fill, Instrument, Order, OrderAccepted, OrderRejectCode, OrderRejected, Side, TradeTick } from '../../operators/types';
+import type {
+  Bar,
+  Fill,
+  Instrument,
+  Order,
+  OrderAccepted,
+  OrderRejectCode,
+  OrderRejected,
+  Side,
+  TradeTick,
+} from '../../operators/types';
 import { BTC_USDT, bar, tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
 const M = 60_000;
 const u = toUnits;
 
-const ETH_USDT: Instrument = { ...BTC_USDT, symbol: 'ETH/USDT', base: 'ETH', minQty: u('0.0001'), qtyStep: u('0.0001') };
+const ETH_USDT: Instrument = {
+  ...BTC_USDT,
+  symbol: 'ETH/USDT',
+  base: 'ETH',
+  minQty: u('0.0001'),
+  qtyStep: u('0.0001'),
+};
 
-const CONFIG: PaperVenueConfig = { instruments: [BTC_USDT, ETH_USDT], initialCash: u('10000'), quote: 'USDT', takerFeeBps: 10, slippageBps: 2 };
+const CONFIG: PaperVenueConfig = {
+  instruments: [BTC_USDT, ETH_USDT],
+  initialCash: u('10000'),
+  quote: 'USDT',
+  takerFeeBps: 10,
+  slippageBps: 2,
+};
 
 function order(id: string, side: Side, qty: string, tsEvent: number, symbol = 'BTC/USDT'): Order {
-  return { kind: 'order', clientOrderId: id, intentId: `intent-${id}`, signalId: `signal-${id}`, symbol, side, type: 'market', qty: u(qty), refPrice: 0, reducesRisk: side === 'sell', configHash: 'cfg', tsEvent };
+  return {
+    kind: 'order',
+    clientOrderId: id,
+    intentId: `intent-${id}`,
+    signalId: `signal-${id}`,
+    symbol,
+    side,
+    type: 'market',
+    qty: u(qty),
+    refPrice: 0,
+    reducesRisk: side === 'sell',
+    configHash: 'cfg',
+    tsEvent,
+  };
 }
 
 function accepted(o: Order): OrderAccepted {
@@ -28,12 +63,32 @@ function accepted(o: Order): OrderAccepted {
 
 /** The fill the venue must produce (a market order fills completely); price, notional and fee in exact units. */
 function filled(o: Order, price: Units, notional: Units, fee: Units, tsEvent: number): Fill {
-  return { kind: 'fill', clientOrderId: o.clientOrderId, signalId: o.signalId, symbol: o.symbol, side: o.side, qty: o.qty, price, notional, fee, liquidity: 'taker', leavesQty: 0n, tsEvent };
+  return {
+    kind: 'fill',
+    clientOrderId: o.clientOrderId,
+    signalId: o.signalId,
+    symbol: o.symbol,
+    side: o.side,
+    qty: o.qty,
+    price,
+    notional,
+    fee,
+    liquidity: 'taker',
+    leavesQty: 0n,
+    tsEvent,
+  };
 }
 
 /** A rejection as compared after {@link messages}: the message replaced by the pattern it must match. */
 function rejected(o: Order, code: OrderRejectCode, message: RegExp, tsEvent: number): OrderRejected {
-  return { kind: 'order-rejected', clientOrderId: o.clientOrderId, signalId: o.signalId, code, message: message.source, tsEvent };
+  return {
+    kind: 'order-rejected',
+    clientOrderId: o.clientOrderId,
+    signalId: o.signalId,
+    code,
+    message: message.source,
+    tsEvent,
+  };
 }
 
 /** Replaces a rejection's message by the pattern for its code when it matches (a mismatch shows the real message). */
@@ -41,7 +96,7 @@ function messages(patterns: Partial<Record<OrderRejectCode, RegExp>>) {
   return map((event: VenueOutput): VenueOutput => {
     if (event.kind !== 'order-rejected') return event;
     const pattern = patterns[event.code];
-    return pattern && pattern.test(event.message) ? { ...event, message: pattern.source } : event;
+    return pattern?.test(event.message) ? { ...event, message: pattern.source } : event;
   });
 }
 
@@ -71,13 +126,29 @@ describe('executeOrders', () => {
         const all = { kind: 'cancel-all' as const, symbol: 'BTC/USDT', reason: 'emergency', tsEvent: M };
         const unknown = { kind: 'cancel' as const, clientOrderId: 'nope', symbol: 'BTC/USDT', reason: 'x', tsEvent: M };
         const source = hot<VenueInput>('-b-e-x-u-|', { b: btc, e: eth, x: all, u: unknown });
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ UNKNOWN_ORDER: /no open order nope/ }))).toBe('-b-e-c-r-(z|)', {
-          b: accepted(btc),
-          e: accepted(eth),
-          c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'emergency', tsEvent: M },
-          r: { kind: 'order-rejected', clientOrderId: 'nope', signalId: '', code: 'UNKNOWN_ORDER', message: 'no open order nope', tsEvent: M },
-          z: { kind: 'order-canceled', clientOrderId: 'c2', signalId: 'signal-c2', reason: `EXPIRED: market data ended before a price after ${M} arrived`, tsEvent: M },
-        });
+        expectObservable(source.pipe(executeOrders(CONFIG), messages({ UNKNOWN_ORDER: /no open order nope/ }))).toBe(
+          '-b-e-c-r-(z|)',
+          {
+            b: accepted(btc),
+            e: accepted(eth),
+            c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'emergency', tsEvent: M },
+            r: {
+              kind: 'order-rejected',
+              clientOrderId: 'nope',
+              signalId: '',
+              code: 'UNKNOWN_ORDER',
+              message: 'no open order nope',
+              tsEvent: M,
+            },
+            z: {
+              kind: 'order-canceled',
+              clientOrderId: 'c2',
+              signalId: 'signal-c2',
+              reason: `EXPIRED: market data ended before a price after ${M} arrived`,
+              tsEvent: M,
+            },
+          },
+        );
       });
     });
   });
@@ -216,14 +287,17 @@ describe('executeOrders', () => {
         const later = bar(2 * M, { o: 20_500 });
         const source = hot<VenueInput>('o-r-n---x-l-|', { o, r: o, n: NEXT_BAR, x: retry, l: later });
         const DUP = /b1.*already used/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ DUPLICATE_CLIENT_ORDER_ID: DUP }))).toBe('a-d-(fn)y-l-|', {
-          a: accepted(o),
-          d: rejected(o, 'DUPLICATE_CLIENT_ORDER_ID', DUP, M),
-          f: filled(o, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M),
-          n: NEXT_BAR,
-          y: rejected(retry, 'DUPLICATE_CLIENT_ORDER_ID', DUP, M + 1),
-          l: later,
-        });
+        expectObservable(source.pipe(executeOrders(CONFIG), messages({ DUPLICATE_CLIENT_ORDER_ID: DUP }))).toBe(
+          'a-d-(fn)y-l-|',
+          {
+            a: accepted(o),
+            d: rejected(o, 'DUPLICATE_CLIENT_ORDER_ID', DUP, M),
+            f: filled(o, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M),
+            n: NEXT_BAR,
+            y: rejected(retry, 'DUPLICATE_CLIENT_ORDER_ID', DUP, M + 1),
+            l: later,
+          },
+        );
       });
     });
 
@@ -233,13 +307,16 @@ describe('executeOrders', () => {
         const second = order('b2', 'buy', '0.3', M); // needs 6007.2012, 3992.7988 left
         const source = hot<VenueInput>('fs-n----|', { f: first, s: second, n: NEXT_BAR });
         const NO_CASH = /needs 6007\.2012 USDT, free 3992\.7988/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_BALANCE: NO_CASH }))).toBe('ab-(frn)|', {
-          a: accepted(first),
-          b: accepted(second),
-          f: filled(first, 2_000_400_000_000n, 600_120_000_000n, 600_120_000n, M),
-          r: rejected(second, 'INSUFFICIENT_BALANCE', NO_CASH, M),
-          n: NEXT_BAR,
-        });
+        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_BALANCE: NO_CASH }))).toBe(
+          'ab-(frn)|',
+          {
+            a: accepted(first),
+            b: accepted(second),
+            f: filled(first, 2_000_400_000_000n, 600_120_000_000n, 600_120_000n, M),
+            r: rejected(second, 'INSUFFICIENT_BALANCE', NO_CASH, M),
+            n: NEXT_BAR,
+          },
+        );
       });
     });
 
@@ -249,13 +326,16 @@ describe('executeOrders', () => {
         const sell = order('s1', 'sell', '0.1', M);
         const source = hot<VenueInput>('bs-n----|', { b: buy, s: sell, n: NEXT_BAR });
         const SHORT = /sells 0\.1 BTC, holds 0\.05/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_POSITION: SHORT }))).toBe('ab-(frn)|', {
-          a: accepted(buy),
-          b: accepted(sell),
-          f: filled(buy, 2_000_400_000_000n, 100_020_000_000n, 100_020_000n, M),
-          r: rejected(sell, 'INSUFFICIENT_POSITION', SHORT, M),
-          n: NEXT_BAR,
-        });
+        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_POSITION: SHORT }))).toBe(
+          'ab-(frn)|',
+          {
+            a: accepted(buy),
+            b: accepted(sell),
+            f: filled(buy, 2_000_400_000_000n, 100_020_000_000n, 100_020_000n, M),
+            r: rejected(sell, 'INSUFFICIENT_POSITION', SHORT, M),
+            n: NEXT_BAR,
+          },
+        );
       });
     });
 
@@ -279,7 +359,9 @@ describe('executeOrders', () => {
         const source = hot<VenueInput>('t-d-n-|', { t: tiny, d: doge, n: NEXT_BAR });
         const TINY = /qty 0\.000001 below minimum 0\.00001\b/;
         const UNKNOWN = /DOGE\/USDT/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ BELOW_MIN_QTY: TINY, UNKNOWN_SYMBOL: UNKNOWN }))).toBe('x-y-n-|', {
+        expectObservable(
+          source.pipe(executeOrders(CONFIG), messages({ BELOW_MIN_QTY: TINY, UNKNOWN_SYMBOL: UNKNOWN })),
+        ).toBe('x-y-n-|', {
           x: rejected(tiny, 'BELOW_MIN_QTY', TINY, M),
           y: rejected(doge, 'UNKNOWN_SYMBOL', UNKNOWN, M),
           n: NEXT_BAR,
@@ -349,7 +431,11 @@ describe('executeOrders', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const o = order('b1', 'buy', '0.1', M);
         const venue$ = cold<VenueInput>('o-n---|', { o, n: NEXT_BAR }).pipe(executeOrders(CONFIG));
-        const values = { a: accepted(o), f: filled(o, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M), n: NEXT_BAR as Bar | TradeTick };
+        const values = {
+          a: accepted(o),
+          f: filled(o, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M),
+          n: NEXT_BAR as Bar | TradeTick,
+        };
         expectObservable(venue$).toBe('a-(fn)|', values);
         expectObservable(venue$).toBe('a-(fn)|', values);
       });

@@ -13,11 +13,20 @@ describe('fuseSignals', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('a-b-c|', {
         // both long at full confidence: score 1, confidence 1
-        a: [signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }), signal({ source: 'ml', direction: 1, strength: 0.5, confidence: 1 })],
+        a: [
+          signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }),
+          signal({ source: 'ml', direction: 1, strength: 0.5, confidence: 1 }),
+        ],
         // disagree with equal say: score (0.5·0.8 − 0.5·0.8)/0.8 = 0 → flat
-        b: [signal({ source: 'ta', direction: 1, strength: 0.8, confidence: 0.8 }), signal({ source: 'ml', direction: -1, strength: 0.8, confidence: 0.8 })],
+        b: [
+          signal({ source: 'ta', direction: 1, strength: 0.8, confidence: 0.8 }),
+          signal({ source: 'ml', direction: -1, strength: 0.8, confidence: 0.8 }),
+        ],
         // ta long strong & confident, ml short weak & unsure: (0.5·1·1 − 0.5·0.2·0.4)/(0.5 + 0.1) = 0.7667
-        c: [signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }), signal({ source: 'ml', direction: -1, strength: 0.4, confidence: 0.2 })],
+        c: [
+          signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }),
+          signal({ source: 'ml', direction: -1, strength: 0.4, confidence: 0.2 }),
+        ],
       });
       expectObservable(source.pipe(fuseSignals(HYBRID), summary)).toBe('a-b-c|', {
         a: '1|0.750|1.000|true',
@@ -31,7 +40,10 @@ describe('fuseSignals', () => {
   it('gives a missing source’s say over the score to the others while confidence drops by its share', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('a|', {
-        a: [signal({ source: 'ta', direction: 1, strength: 0.6, confidence: 0.8 }), signal({ source: 'ml', available: false })],
+        a: [
+          signal({ source: 'ta', direction: 1, strength: 0.6, confidence: 0.8 }),
+          signal({ source: 'ml', available: false }),
+        ],
       });
       // score = ta's alone (0.6); confidence = 0.5 × 0.8
       expectObservable(source.pipe(fuseSignals(HYBRID), summary)).toBe('a|', { a: '1|0.600|0.400|true' });
@@ -41,10 +53,16 @@ describe('fuseSignals', () => {
   it('is flat below minimum confidence even with a strong score, and unavailable when no source is', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('ab|', {
-        a: [signal({ source: 'ta', direction: 1, strength: 1, confidence: 0.3 }), signal({ source: 'ml', available: false })],
+        a: [
+          signal({ source: 'ta', direction: 1, strength: 1, confidence: 0.3 }),
+          signal({ source: 'ml', available: false }),
+        ],
         b: [signal({ source: 'ta', available: false }), signal({ source: 'ml', available: false })],
       });
-      expectObservable(source.pipe(fuseSignals(HYBRID), summary)).toBe('ab|', { a: '0|1.000|0.150|true', b: '0|0.000|0.000|false' });
+      expectObservable(source.pipe(fuseSignals(HYBRID), summary)).toBe('ab|', {
+        a: '0|1.000|0.150|true',
+        b: '0|0.000|0.000|false',
+      });
     });
   });
 
@@ -52,12 +70,22 @@ describe('fuseSignals', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const composite = { weights: { ta: 0.35, ml: 0.25, sentiment: 0.15, onchain: 0.1, macro: 0.1, news: 0.05 } };
       const source = cold('a|', {
-        a: [signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }), signal({ source: 'ml', direction: 1, strength: 1, confidence: 1 })],
+        a: [
+          signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 }),
+          signal({ source: 'ml', direction: 1, strength: 1, confidence: 1 }),
+        ],
       });
       // only ta + ml present: confidence = 0.35 + 0.25
       expectObservable(source.pipe(fuseSignals(composite), summary)).toBe('a|', { a: '1|1.000|0.600|true' });
-      const taOnly = cold('a|', { a: [signal({ source: 'ta', direction: -1, strength: 1, confidence: 1 }), signal({ source: 'ml', direction: 1, strength: 1, confidence: 1 })] });
-      expectObservable(taOnly.pipe(fuseSignals({ weights: { ta: 2 } }), summary)).toBe('a|', { a: '-1|1.000|1.000|true' });
+      const taOnly = cold('a|', {
+        a: [
+          signal({ source: 'ta', direction: -1, strength: 1, confidence: 1 }),
+          signal({ source: 'ml', direction: 1, strength: 1, confidence: 1 }),
+        ],
+      });
+      expectObservable(taOnly.pipe(fuseSignals({ weights: { ta: 2 } }), summary)).toBe('a|', {
+        a: '-1|1.000|1.000|true',
+      });
     });
   });
 
@@ -66,7 +94,12 @@ describe('fuseSignals', () => {
       const ta = signal({ source: 'ta', direction: 1, strength: 1, confidence: 1, price: 123 });
       const ml = signal({ source: 'ml', direction: 1, strength: 1, confidence: 1, price: 123 });
       const source = cold('a|', { a: [ta, ml] });
-      expectObservable(source.pipe(fuseSignals(HYBRID), map((s) => [s.id, s.price, s.components?.length]))).toBe('a|', {
+      expectObservable(
+        source.pipe(
+          fuseSignals(HYBRID),
+          map((s) => [s.id, s.price, s.components?.length]),
+        ),
+      ).toBe('a|', {
         a: ['BTC/USDT:1m:60000:fused', 123, 2],
       });
     });
@@ -74,11 +107,15 @@ describe('fuseSignals', () => {
 
   it('errors (rather than mixing bars) when a set holds signals of different bars', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
-      const source = cold('a|', { a: [signal({ source: 'ta', tsEvent: 60_000 }), signal({ source: 'ml', tsEvent: 120_000 })] });
+      const source = cold('a|', {
+        a: [signal({ source: 'ta', tsEvent: 60_000 }), signal({ source: 'ml', tsEvent: 120_000 })],
+      });
       expectObservable(source.pipe(fuseSignals(HYBRID))).toBe(
         '#',
         undefined,
-        new RangeError('fuseSignals: signals of different bars in one set (BTC/USDT:1m:60000:ta and BTC/USDT:1m:120000:ml); sources must emit one signal per bar'),
+        new RangeError(
+          'fuseSignals: signals of different bars in one set (BTC/USDT:1m:60000:ta and BTC/USDT:1m:120000:ml); sources must emit one signal per bar',
+        ),
       );
     });
   });
@@ -90,7 +127,9 @@ describe('fuseSignals', () => {
   it('passes a source error through, completes on empty, stops on unsubscribe', () => {
     makeTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const set = [signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 })];
-      expectObservable(cold('a#', { a: set }).pipe(fuseSignals(HYBRID), summary)).toBe('a#', { a: '1|1.000|0.500|true' });
+      expectObservable(cold('a#', { a: set }).pipe(fuseSignals(HYBRID), summary)).toBe('a#', {
+        a: '1|1.000|0.500|true',
+      });
       expectObservable(cold<Signal[]>('-|').pipe(fuseSignals(HYBRID))).toBe('-|');
       const source = hot('-a-a-a|', { a: set });
       expectObservable(source.pipe(fuseSignals(HYBRID), summary), '^--!').toBe('-a-', { a: '1|1.000|0.500|true' });

@@ -81,7 +81,7 @@ function simulateGarchT(p: GarchTParams, n: number, seed: number): Float64Array 
     return x * m;
   };
   const gamma = (shape: number): number => {
-    if (shape < 1) return gamma(shape + 1) * Math.pow(uniform(), 1 / shape);
+    if (shape < 1) return gamma(shape + 1) * uniform() ** (1 / shape);
     const d = shape - 1 / 3;
     const c = 1 / Math.sqrt(9 * d);
     for (;;) {
@@ -118,7 +118,8 @@ function closes(file: string, timeframe: Timeframe): Bar[] {
 
 function adjacentLogReturns(bars: readonly Bar[]): number[] {
   const out: number[] = [];
-  for (let i = 1; i < bars.length; i++) if (bars[i]!.tsOpen === bars[i - 1]!.tsEvent) out.push(Math.log(bars[i]!.close / bars[i - 1]!.close));
+  for (let i = 1; i < bars.length; i++)
+    if (bars[i]!.tsOpen === bars[i - 1]!.tsEvent) out.push(Math.log(bars[i]!.close / bars[i - 1]!.close));
   return out;
 }
 
@@ -128,7 +129,8 @@ function dailyLogReturnsFromHourly(bars: readonly Bar[]): number[] {
   for (const b of bars) if (b.tsOpen % DAY === DAY - HOUR) dayClose.set(Math.floor(b.tsOpen / DAY), b.close);
   const days = [...dayClose.keys()].sort((a, b) => a - b);
   const out: number[] = [];
-  for (let i = 1; i < days.length; i++) if (days[i] === days[i - 1]! + 1) out.push(Math.log(dayClose.get(days[i]!)! / dayClose.get(days[i - 1]!)!));
+  for (let i = 1; i < days.length; i++)
+    if (days[i] === days[i - 1]! + 1) out.push(Math.log(dayClose.get(days[i]!)! / dayClose.get(days[i - 1]!)!));
   return out;
 }
 
@@ -137,7 +139,10 @@ function relativeError(ours: number, theirs: number): number {
 }
 
 function within(label: string, actual: number, expected: number, tolerance: number): void {
-  ok(Math.abs(actual - expected) <= tolerance, `${label}: ${actual} vs ${expected}, |Δ| = ${Math.abs(actual - expected)} > ${tolerance}`);
+  ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${label}: ${actual} vs ${expected}, |Δ| = ${Math.abs(actual - expected)} > ${tolerance}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +172,10 @@ describe('garch: Student-t distribution', () => {
       for (const p of [1e-9, 1e-4, 0.001, 0.01, 0.05, 0.25, 0.49, 0.6, 0.9, 0.99, 0.9999]) {
         const q = studentTQuantile(p, nu);
         const back = studentTCdf(q, nu);
-        ok(Math.abs(back - p) <= 1e-12 * Math.max(p, 1 - p) || Math.abs(back - p) / Math.min(p, 1 - p) < 1e-11, `ν=${nu} p=${p}: cdf(quantile) = ${back}`);
+        ok(
+          Math.abs(back - p) <= 1e-12 * Math.max(p, 1 - p) || Math.abs(back - p) / Math.min(p, 1 - p) < 1e-11,
+          `ν=${nu} p=${p}: cdf(quantile) = ${back}`,
+        );
       }
     }
   });
@@ -183,7 +191,8 @@ describe('garch: Student-t distribution', () => {
   });
 
   it('throws INVALID_ARGUMENT for ν ≤ 2 (standardized), ν ≤ 0 and probabilities outside [0, 1]', () => {
-    const code = (fn: () => unknown, expected: string): void => throws(fn, (err: unknown) => err instanceof GarchError && err.code === expected && err.stage === 'risk:garch');
+    const code = (fn: () => unknown, expected: string): void =>
+      throws(fn, (err: unknown) => err instanceof GarchError && err.code === expected && err.stage === 'risk:garch');
     code(() => standardizedTQuantile(0.99, 2), 'INVALID_ARGUMENT');
     code(() => studentTQuantile(0.99, 0), 'INVALID_ARGUMENT');
     code(() => studentTQuantile(1.2, 5), 'INVALID_ARGUMENT');
@@ -198,7 +207,9 @@ describe('garch: likelihood', () => {
     const g = garchTLogLikelihoodGradient(r, p);
     KEYS.forEach((key, i) => {
       const h = key === 'mu' ? 1e-7 : Math.abs(p[key]) * 1e-5;
-      const fd = (garchTLogLikelihood(r, { ...p, [key]: p[key] + h }) - garchTLogLikelihood(r, { ...p, [key]: p[key] - h })) / (2 * h);
+      const fd =
+        (garchTLogLikelihood(r, { ...p, [key]: p[key] + h }) - garchTLogLikelihood(r, { ...p, [key]: p[key] - h })) /
+        (2 * h);
       ok(relativeError(g[i]!, fd) < 1e-6, `${key}: analytic ${g[i]} vs numeric ${fd}`);
     });
   });
@@ -221,10 +232,30 @@ describe('garch: fitGarchT recovers the parameters of simulated GARCH(1,1)-t ser
   // check is deterministic; 4 SE leaves room for the correlated ω/β errors while still failing a
   // fit that is off by a meaningful amount (each SE is small: e.g. β ± 0.007 at n = 10 000).
   const cases: { name: string; p: GarchTParams; n: number; seed: number }[] = [
-    { name: 'ω=1e-6 α=0.08 β=0.9 ν=5 (daily-like)', p: { mu: 2e-4, omega: 1e-6, alpha: 0.08, beta: 0.9, nu: 5 }, n: 10_000, seed: 1 },
-    { name: 'ω=2e-7 α=0.05 β=0.94 ν=4 (hourly-like, fat tails)', p: { mu: 0, omega: 2e-7, alpha: 0.05, beta: 0.94, nu: 4 }, n: 10_000, seed: 2 },
-    { name: 'ω=1e-5 α=0.15 β=0.6 ν=8 (low persistence)', p: { mu: 5e-4, omega: 1e-5, alpha: 0.15, beta: 0.6, nu: 8 }, n: 5_000, seed: 3 },
-    { name: 'ω=5e-7 α=0.1 β=0.85 ν=6', p: { mu: 1e-4, omega: 5e-7, alpha: 0.1, beta: 0.85, nu: 6 }, n: 20_000, seed: 4 },
+    {
+      name: 'ω=1e-6 α=0.08 β=0.9 ν=5 (daily-like)',
+      p: { mu: 2e-4, omega: 1e-6, alpha: 0.08, beta: 0.9, nu: 5 },
+      n: 10_000,
+      seed: 1,
+    },
+    {
+      name: 'ω=2e-7 α=0.05 β=0.94 ν=4 (hourly-like, fat tails)',
+      p: { mu: 0, omega: 2e-7, alpha: 0.05, beta: 0.94, nu: 4 },
+      n: 10_000,
+      seed: 2,
+    },
+    {
+      name: 'ω=1e-5 α=0.15 β=0.6 ν=8 (low persistence)',
+      p: { mu: 5e-4, omega: 1e-5, alpha: 0.15, beta: 0.6, nu: 8 },
+      n: 5_000,
+      seed: 3,
+    },
+    {
+      name: 'ω=5e-7 α=0.1 β=0.85 ν=6',
+      p: { mu: 1e-4, omega: 5e-7, alpha: 0.1, beta: 0.85, nu: 6 },
+      n: 20_000,
+      seed: 4,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}, n=${c.n}: every estimate within 4 standard errors, converged`, () => {
@@ -235,7 +266,10 @@ describe('garch: fitGarchT recovers the parameters of simulated GARCH(1,1)-t ser
       for (const key of KEYS) {
         ok(Number.isFinite(se[key]) && se[key] > 0, `${key}: standard error ${se[key]}`);
         const z = (fit.params[key] - c.p[key]) / se[key];
-        ok(Math.abs(z) <= 4, `${key}: estimate ${fit.params[key]} vs true ${c.p[key]} (SE ${se[key]}, z = ${z.toFixed(2)})`);
+        ok(
+          Math.abs(z) <= 4,
+          `${key}: estimate ${fit.params[key]} vs true ${c.p[key]} (SE ${se[key]}, z = ${z.toFixed(2)})`,
+        );
       }
       // The SEs themselves are small enough for the 4-SE check to mean something.
       ok(se.alpha < 0.02 && se.beta < 0.06 && se.nu < 1.5, JSON.stringify(se));
@@ -269,7 +303,10 @@ describe('garch: fitGarchT recovers the parameters of simulated GARCH(1,1)-t ser
       // ν's estimator is skewed at n = 5 000 (a few replications far out), so its SD is compared with the median SE.
       const typicalSe = key === 'nu' ? [...errors[key]!].sort((a, b) => a - b)[R / 2]! : mean(errors[key]!);
       const ratio = typicalSe / spread;
-      ok(ratio > 0.67 && ratio < 1.5, `${key}: standard error ${typicalSe} vs spread ${spread} (ratio ${ratio.toFixed(2)})`);
+      ok(
+        ratio > 0.67 && ratio < 1.5,
+        `${key}: standard error ${typicalSe} vs spread ${spread} (ratio ${ratio.toFixed(2)})`,
+      );
     }
   });
 
@@ -281,7 +318,14 @@ describe('garch: fitGarchT recovers the parameters of simulated GARCH(1,1)-t ser
 
 describe('garch: fitGarchT input errors', () => {
   const code = (fn: () => unknown, expected: string): void =>
-    throws(fn, (err: unknown) => err instanceof GarchError && err.code === expected && err.stage === 'risk:garch' && err.message.startsWith(expected));
+    throws(
+      fn,
+      (err: unknown) =>
+        err instanceof GarchError &&
+        err.code === expected &&
+        err.stage === 'risk:garch' &&
+        err.message.startsWith(expected),
+    );
   it('throws TOO_SHORT below minObservations (default 50)', () => {
     code(() => fitGarchT(simulateGarchT({ mu: 0, omega: 1e-6, alpha: 0.1, beta: 0.8, nu: 5 }, 49, 1)), 'TOO_SHORT');
     code(() => fitGarchT([]), 'TOO_SHORT');
@@ -324,11 +368,23 @@ interface ArchCase {
   oneStepVariance: number;
   horizon: number;
   horizonVariance: number;
-  risk: Record<string, { standardizedQuantile: number; standardizedEs: number; varWithMean: number; esWithMean: number; varZeroMean: number; esZeroMean: number }>;
+  risk: Record<
+    string,
+    {
+      standardizedQuantile: number;
+      standardizedEs: number;
+      varWithMean: number;
+      esWithMean: number;
+      varZeroMean: number;
+      esZeroMean: number;
+    }
+  >;
 }
 
 describe('garch: agreement with Python arch 8.0 on real BTC/USDT candles (fixture from scripts/garch_reference.py)', () => {
-  const fixture = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'operators', 'fixtures', 'garch_arch_reference.json'), 'utf8')) as { arch: string; cases: ArchCase[] };
+  const fixture = JSON.parse(
+    readFileSync(path.join(repoRoot, 'test', 'operators', 'fixtures', 'garch_arch_reference.json'), 'utf8'),
+  ) as { arch: string; cases: ArchCase[] };
 
   function returnsFor(ctx: Mocha.Context, c: ArchCase): number[] {
     const file = requireSharedData(ctx, c.dataFile);
@@ -343,8 +399,18 @@ describe('garch: agreement with Python arch 8.0 on real BTC/USDT candles (fixtur
       const r = returnsFor(this, c);
       // 1. The same returns as the Python script computed.
       equal(r.length, c.n);
-      within('Σr', r.reduce((a, b) => a + b, 0), c.sumReturns, 1e-12);
-      ok(relativeError(r.reduce((a, b) => a + b * b, 0), c.sumSquaredReturns) < 1e-12);
+      within(
+        'Σr',
+        r.reduce((a, b) => a + b, 0),
+        c.sumReturns,
+        1e-12,
+      );
+      ok(
+        relativeError(
+          r.reduce((a, b) => a + b * b, 0),
+          c.sumSquaredReturns,
+        ) < 1e-12,
+      );
       // 2. The same likelihood function: ours at arch's optimum is arch's log-likelihood.
       within("log-likelihood at arch's parameters", garchTLogLikelihood(r, c.params), c.logLikelihood, 1e-6);
       // 3. The same optimum. Tolerances: the log-likelihood to 1e-4 (an LR test resolves ~1);
@@ -355,13 +421,19 @@ describe('garch: agreement with Python arch 8.0 on real BTC/USDT candles (fixtur
       within('log-likelihood', fit.logLikelihood, c.logLikelihood, 1e-4);
       for (const key of KEYS) within(key, fit.params[key], c.params[key], 1e-3 * c.stdErrors[key]);
       ok(relativeError(fit.lastVariance, c.lastVariance) < 1e-5, `σ²_T ${fit.lastVariance} vs ${c.lastVariance}`);
-      ok(relativeError(fit.nextVariance, c.oneStepVariance) < 1e-5, `σ²_T+1 ${fit.nextVariance} vs ${c.oneStepVariance}`);
+      ok(
+        relativeError(fit.nextVariance, c.oneStepVariance) < 1e-5,
+        `σ²_T+1 ${fit.nextVariance} vs ${c.oneStepVariance}`,
+      );
       ok(relativeError(forecastVariance(fit, c.horizon).total, c.horizonVariance) < 1e-5);
       // 4. The same risk numbers, for the horizon of one day (24 × 1h, 1 × 1d, 288 × 5m).
       for (const [level, ref] of Object.entries(c.risk)) {
         const confidence = Number(level);
         ok(relativeError(standardizedTQuantile(1 - confidence, fit.params.nu), ref.standardizedQuantile) < 1e-5);
-        ok(relativeError(standardizedTExpectedShortfall(confidence, c.params.nu), ref.standardizedEs) < 1e-9, 'ES of the standardized t at arch ν vs scipy quad');
+        ok(
+          relativeError(standardizedTExpectedShortfall(confidence, c.params.nu), ref.standardizedEs) < 1e-9,
+          'ES of the standardized t at arch ν vs scipy quad',
+        );
         const withMean = varCvarT(fit, confidence, c.horizon, { includeMean: true });
         const zeroMean = varCvarT(fit, confidence, c.horizon);
         ok(relativeError(withMean.var, ref.varWithMean) < 1e-5, `VaR ${withMean.var} vs ${ref.varWithMean}`);
@@ -374,7 +446,10 @@ describe('garch: agreement with Python arch 8.0 on real BTC/USDT candles (fixtur
 });
 
 describe('garch: VaR and CVaR', () => {
-  const fit: Pick<GarchTFit, 'params' | 'nextVariance'> = { params: { mu: 1e-4, omega: 2e-7, alpha: 0.05, beta: 0.94, nu: 4.5 }, nextVariance: 4e-5 };
+  const fit: Pick<GarchTFit, 'params' | 'nextVariance'> = {
+    params: { mu: 1e-4, omega: 2e-7, alpha: 0.05, beta: 0.94, nu: 4.5 },
+    nextVariance: 4e-5,
+  };
 
   it('CVaR ≥ VaR > 0 for every ν, confidence and horizon tried', () => {
     for (const nu of [2.1, 3, 4, 6, 10, 50, 400]) {
@@ -408,8 +483,15 @@ describe('garch: VaR and CVaR', () => {
     equal(f.perStep[0], fit.nextVariance);
     const p = alpha + beta;
     const unconditional = omega / (1 - p);
-    f.perStep.forEach((v, k) => ok(relativeError(v, unconditional + p ** k * (fit.nextVariance - unconditional)) < 1e-12));
-    ok(relativeError(f.total, f.perStep.reduce((a, b) => a + b, 0)) < 1e-15);
+    f.perStep.forEach((v, k) =>
+      ok(relativeError(v, unconditional + p ** k * (fit.nextVariance - unconditional)) < 1e-12),
+    );
+    ok(
+      relativeError(
+        f.total,
+        f.perStep.reduce((a, b) => a + b, 0),
+      ) < 1e-15,
+    );
     const v = varCvarT(fit, 0.99, 24);
     ok(relativeError(v.var, Math.sqrt(forecastVariance(fit, 24).total) * standardizedTQuantile(0.99, 4.5)) < 1e-15);
     // The mean offsets the loss only when asked for.
@@ -437,7 +519,10 @@ function hourlyBars(count: number, seed = 7, startIndex = 0): Bar[] {
  * The estimate the operator must emit at the last of `bars` (the operator's spec, written again
  * from the pure functions): adjacent-bar log returns, the last `windowBars` of them.
  */
-function expectedEstimate(bars: readonly Bar[], config: Required<Pick<EstimateMarketRiskConfig, 'windowBars' | 'minReturns'>>): MarketRiskEstimate {
+function expectedEstimate(
+  bars: readonly Bar[],
+  config: Required<Pick<EstimateMarketRiskConfig, 'windowBars' | 'minReturns'>>,
+): MarketRiskEstimate {
   return estimateOf(adjacentLogReturns(bars).slice(-config.windowBars), bars[bars.length - 1]!, config.minReturns);
 }
 
@@ -495,7 +580,9 @@ describe('estimateMarketRisk', () => {
       // Bars 0..99 at frame 0 (15 refits, in one sync group), then 20 idle frames, then bars 100..103.
       const idle = 20;
       const live = cold(`${'-'.repeat(idle)}abcd|`, keyed(all.slice(100, 104)));
-      const early = [43, 47, 51, 55, 59, 63, 67, 71, 75, 79, 83, 87, 91, 95, 99].map((i) => expectedEstimate(all.slice(0, i + 1), config));
+      const early = [43, 47, 51, 55, 59, 63, 67, 71, 75, 79, 83, 87, 91, 95, 99].map((i) =>
+        expectedEstimate(all.slice(0, i + 1), config),
+      );
       const X = expectedEstimate(all.slice(0, 104), config);
       equal(X.returnsUsed, 60);
       deepStrictEqual(
@@ -503,9 +590,14 @@ describe('estimateMarketRisk', () => {
         [43, 47, 51, 55, 59, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60],
       );
       const group = `(${early.map((_, i) => String.fromCharCode(65 + i)).join('')})`; // occupies group.length frames
-      const values: Record<string, MarketRiskEstimate> = Object.fromEntries(early.map((e, i) => [String.fromCharCode(65 + i), e]));
+      const values: Record<string, MarketRiskEstimate> = Object.fromEntries(
+        early.map((e, i) => [String.fromCharCode(65 + i), e]),
+      );
       const expected = `${group}${'-'.repeat(idle + 3 - group.length)}X|`;
-      expectObservable(concat(from(all.slice(0, 100)), live).pipe(estimateMarketRisk(config))).toBe(expected, { ...values, X });
+      expectObservable(concat(from(all.slice(0, 100)), live).pipe(estimateMarketRisk(config))).toBe(expected, {
+        ...values,
+        X,
+      });
     });
   });
 
@@ -520,7 +612,11 @@ describe('estimateMarketRisk', () => {
       const H = expectedEstimate(withGap.slice(0, 43), config);
       const I = expectedEstimate(withGap, config);
       deepStrictEqual([G.returnsUsed, H.returnsUsed, I.returnsUsed], [40, 41, 45]);
-      expectObservable(concat(from(withGap.slice(0, 40)), live).pipe(estimateMarketRisk(config))).toBe('--GH---I|', { G, H, I });
+      expectObservable(concat(from(withGap.slice(0, 40)), live).pipe(estimateMarketRisk(config))).toBe('--GH---I|', {
+        G,
+        H,
+        I,
+      });
     });
   });
 
@@ -528,7 +624,9 @@ describe('estimateMarketRisk', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const repeated = { ...all[41]!, close: all[41]!.close * 1.5 };
       const live = cold('abxycd|', { a: all[40]!, b: all[41]!, x: repeated, y: all[30]!, c: all[42]!, d: all[43]! });
-      expectObservable(concat(from(warm), live).pipe(estimateMarketRisk(config))).toBe('-----D|', { D: expectedEstimate(all.slice(0, 44), config) });
+      expectObservable(concat(from(warm), live).pipe(estimateMarketRisk(config))).toBe('-----D|', {
+        D: expectedEstimate(all.slice(0, 44), config),
+      });
     });
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const broken: Bar = { ...all[42]!, close: NaN };
@@ -562,7 +660,16 @@ describe('estimateMarketRisk', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const eth = hourlyBars(48, 99).map((b) => ({ ...b, symbol: 'ETH/USDT' }));
       const interleaved = warm.flatMap((b, i) => [b, eth[i]!]);
-      const live = cold('abcdefgh|', { a: all[40]!, b: eth[40]!, c: all[41]!, d: eth[41]!, e: all[42]!, f: eth[42]!, g: all[43]!, h: eth[43]! });
+      const live = cold('abcdefgh|', {
+        a: all[40]!,
+        b: eth[40]!,
+        c: all[41]!,
+        d: eth[41]!,
+        e: all[42]!,
+        f: eth[42]!,
+        g: all[43]!,
+        h: eth[43]!,
+      });
       expectObservable(concat(from(interleaved), live).pipe(estimateMarketRisk(config))).toBe('------BE|', {
         B: expectedEstimate(all.slice(0, 44), config),
         E: expectedEstimate(eth.slice(0, 44), config),
@@ -595,7 +702,11 @@ describe('estimateMarketRisk', () => {
   it('passes a source error through', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const live = cold('abcd#', keyed(all.slice(40, 44)), new Error('feed lost'));
-      expectObservable(concat(from(warm), live).pipe(estimateMarketRisk(config))).toBe('---D#', { D: expectedEstimate(all.slice(0, 44), config) }, new Error('feed lost'));
+      expectObservable(concat(from(warm), live).pipe(estimateMarketRisk(config))).toBe(
+        '---D#',
+        { D: expectedEstimate(all.slice(0, 44), config) },
+        new Error('feed lost'),
+      );
       expectSubscriptions(live.subscriptions).toBe('^---!');
     });
   });
@@ -618,7 +729,13 @@ describe('estimateMarketRisk', () => {
 
   it('rejects a broken config when the operator is created, naming the key', () => {
     const invalid = (c: EstimateMarketRiskConfig, key: string): void =>
-      throws(() => estimateMarketRisk(c), (err: unknown) => err instanceof GarchError && err.code === 'INVALID_CONFIG' && err.message.includes(`estimateMarketRisk.${key}`));
+      throws(
+        () => estimateMarketRisk(c),
+        (err: unknown) =>
+          err instanceof GarchError &&
+          err.code === 'INVALID_CONFIG' &&
+          err.message.includes(`estimateMarketRisk.${key}`),
+      );
     invalid({ windowBars: 5 }, 'windowBars');
     invalid({ windowBars: 100, minReturns: 200 }, 'minReturns');
     invalid({ refitEveryBars: 0 }, 'refitEveryBars');

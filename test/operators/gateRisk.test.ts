@@ -1,7 +1,13 @@
 import { equal, match, ok } from 'node:assert/strict';
 import fc from 'fast-check';
 import { map } from 'rxjs';
-import { clientOrderIdFor, gateRisk, type GateRiskConfig, type RiskInput, type RiskMarket } from '../../operators/gateRisk';
+import {
+  clientOrderIdFor,
+  gateRisk,
+  type GateRiskConfig,
+  type RiskInput,
+  type RiskMarket,
+} from '../../operators/gateRisk';
 import { feeOf, notionalOf, toUnits, unitsToNumber } from '../../operators/money';
 import type { MarketStats } from '../../operators/trackMarketStats';
 import { accountingResidual, applyFill, markToMarket } from '../../operators/trackPortfolio';
@@ -9,8 +15,24 @@ import type { Instrument, Mode, OrderIntent, Portfolio, RiskDecision } from '../
 import { BTC_USDT, cashPortfolio } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
-const ETH_USDT: Instrument = { ...BTC_USDT, symbol: 'ETH/USDT', base: 'ETH', qtyStep: toUnits('0.0001'), minQty: toUnits('0.0001'), sector: 'L1' };
-const SOL_USDT: Instrument = { ...BTC_USDT, symbol: 'SOL/USDT', base: 'SOL', qtyStep: toUnits('0.01'), venue: 'kraken', sector: 'L1', minQty: toUnits('0.1'), maxQty: toUnits('1000') };
+const ETH_USDT: Instrument = {
+  ...BTC_USDT,
+  symbol: 'ETH/USDT',
+  base: 'ETH',
+  qtyStep: toUnits('0.0001'),
+  minQty: toUnits('0.0001'),
+  sector: 'L1',
+};
+const SOL_USDT: Instrument = {
+  ...BTC_USDT,
+  symbol: 'SOL/USDT',
+  base: 'SOL',
+  qtyStep: toUnits('0.01'),
+  venue: 'kraken',
+  sector: 'L1',
+  minQty: toUnits('0.1'),
+  maxQty: toUnits('1000'),
+};
 
 /** Limits with every market-risk check off: the pre-trade and concentration checks alone. */
 const BASIC: GateRiskConfig = {
@@ -51,7 +73,20 @@ function intent(side: 'buy' | 'sell', qty: string, partial: Partial<OrderIntent>
 function buy(portfolio: Portfolio, symbol: string, qty: string, price: number): Portfolio {
   const q = toUnits(qty);
   const p = toUnits(price);
-  return applyFill(portfolio, { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol, side: 'buy', qty: q, price: p, notional: notionalOf(q, p), fee: 0n, liquidity: 'taker', leavesQty: 0n, tsEvent: 0 });
+  return applyFill(portfolio, {
+    kind: 'fill',
+    clientOrderId: 'x',
+    signalId: 's',
+    symbol,
+    side: 'buy',
+    qty: q,
+    price: p,
+    notional: notionalOf(q, p),
+    fee: 0n,
+    liquidity: 'taker',
+    leavesQty: 0n,
+    tsEvent: 0,
+  });
 }
 
 function holding(qty: string, price = 20_000): Portfolio {
@@ -71,7 +106,12 @@ function stats(vol: Record<string, number>, corr: Record<string, number> = {}, a
   };
 }
 
-const input = (i: OrderIntent, portfolio: Portfolio = cashPortfolio('10000'), mode: Mode = 'Normal', market?: RiskMarket): RiskInput => ({
+const input = (
+  i: OrderIntent,
+  portfolio: Portfolio = cashPortfolio('10000'),
+  mode: Mode = 'Normal',
+  market?: RiskMarket,
+): RiskInput => ({
   intent: i,
   portfolio,
   mode,
@@ -82,7 +122,7 @@ const verdict = map((d: RiskDecision) => (d.kind === 'approved' ? 'ok' : d.code)
 function decide(config: GateRiskConfig, ...inputs: RiskInput[]): RiskDecision[] {
   const out: RiskDecision[] = [];
   makeTestScheduler().run(({ cold }) => {
-    const marbles = inputs.map((_, i) => String.fromCharCode(97 + i)).join('') + '|';
+    const marbles = `${inputs.map((_, i) => String.fromCharCode(97 + i)).join('')}|`;
     cold(marbles, Object.fromEntries(inputs.map((v, i) => [String.fromCharCode(97 + i), v])))
       .pipe(gateRisk(config))
       .subscribe((d) => out.push(d));
@@ -99,9 +139,15 @@ describe('gateRisk', () => {
       expectObservable(
         source.pipe(
           gateRisk(BASIC),
-          map((d) => (d.kind === 'approved' ? [d.order.clientOrderId, d.order.configHash, d.order.signalId, d.numbers['positionPct']] : d.code)),
+          map((d) =>
+            d.kind === 'approved'
+              ? [d.order.clientOrderId, d.order.configHash, d.order.signalId, d.numbers['positionPct']]
+              : d.code,
+          ),
         ),
-      ).toBe('a|', { a: [clientOrderIdFor('test', 'BTC/USDT:1m:60000:fused:0'), 'abc', 'BTC/USDT:1m:60000:fused', 0.2] });
+      ).toBe('a|', {
+        a: [clientOrderIdFor('test', 'BTC/USDT:1m:60000:fused:0'), 'abc', 'BTC/USDT:1m:60000:fused', 0.2],
+      });
       expectSubscriptions(source.subscriptions).toBe('^!');
     });
   });
@@ -116,7 +162,10 @@ describe('gateRisk', () => {
       input(intent('buy', '0.05'), inDrawdown), // 16.7 % drawdown ≥ 15 %
       input(intent('buy', '0.0002')), // 4 USDT < 5 minimum
     );
-    equal(codes(decisions).join(' '), 'POSITION_PCT_EXCEEDS_LIMIT NOTIONAL_EXCEEDS_LIMIT NOTIONAL_EXCEEDS_FREE_BALANCE DRAWDOWN_HALT BELOW_MIN_NOTIONAL');
+    equal(
+      codes(decisions).join(' '),
+      'POSITION_PCT_EXCEEDS_LIMIT NOTIONAL_EXCEEDS_LIMIT NOTIONAL_EXCEEDS_FREE_BALANCE DRAWDOWN_HALT BELOW_MIN_NOTIONAL',
+    );
   });
 
   it('writes the numbers into the denial message', () => {
@@ -139,7 +188,11 @@ describe('gateRisk', () => {
 
   it('throttles risk-increasing orders per rolling minute of event time, not reducing ones', () => {
     const config = { ...BASIC, maxOrdersPerMinute: 2 };
-    const at = (t: number, side: 'buy' | 'sell' = 'buy') => input(intent(side, '0.01', { tsEvent: t, reducesRisk: side === 'sell' }), side === 'sell' ? holding('0.05') : cashPortfolio('10000'));
+    const at = (t: number, side: 'buy' | 'sell' = 'buy') =>
+      input(
+        intent(side, '0.01', { tsEvent: t, reducesRisk: side === 'sell' }),
+        side === 'sell' ? holding('0.05') : cashPortfolio('10000'),
+      );
     const decisions = decide(config, at(0), at(10_000), at(20_000), at(25_000, 'sell'), at(60_001));
     equal(codes(decisions).join(' '), 'ok ok ORDER_RATE_EXCEEDED ok ok');
   });
@@ -151,8 +204,14 @@ describe('gateRisk', () => {
       input(intent('buy', '0.1', {}), withEth), // 20 % + 20 % = 40 % gross > 30 % leverage
     );
     equal(codes(decisions)[0], 'LEVERAGE_EXCEEDS_LIMIT');
-    equal(codes(decide({ ...BASIC, maxVenuePct: 0.3 }, input(intent('buy', '0.1'), withEth)))[0], 'VENUE_CONCENTRATION_EXCEEDS_LIMIT');
-    equal(codes(decide({ ...BASIC, maxStrategyPct: 0.35 }, input(intent('buy', '0.1'), withEth)))[0], 'STRATEGY_CONCENTRATION_EXCEEDS_LIMIT');
+    equal(
+      codes(decide({ ...BASIC, maxVenuePct: 0.3 }, input(intent('buy', '0.1'), withEth)))[0],
+      'VENUE_CONCENTRATION_EXCEEDS_LIMIT',
+    );
+    equal(
+      codes(decide({ ...BASIC, maxStrategyPct: 0.35 }, input(intent('buy', '0.1'), withEth)))[0],
+      'STRATEGY_CONCENTRATION_EXCEEDS_LIMIT',
+    );
     const sol = intent('buy', '10', { symbol: 'SOL/USDT', refPrice: 250 }); // 25 % in L1 on kraken → L1 45 % > 40 %
     equal(codes(decide(BASIC, input(sol, withEth)))[0], 'SECTOR_CONCENTRATION_EXCEEDS_LIMIT');
   });
@@ -160,15 +219,40 @@ describe('gateRisk', () => {
   it('lets risk-reducing orders through limits, drawdown and missing market data, but not through Paused', () => {
     const big: Portfolio = { ...holding('0.5'), drawdown: 0.5 };
     const sell = intent('sell', '0.5', { reducesRisk: true });
-    equal(codes(decide(FULL, input(sell, big), input(sell, big, 'Reduced'), input(sell, big, 'Emergency'), input(sell, big, 'Paused'))).join(' '), 'ok ok ok MODE_PAUSED');
+    equal(
+      codes(
+        decide(
+          FULL,
+          input(sell, big),
+          input(sell, big, 'Reduced'),
+          input(sell, big, 'Emergency'),
+          input(sell, big, 'Paused'),
+        ),
+      ).join(' '),
+      'ok ok ok MODE_PAUSED',
+    );
   });
 
   it('denies new risk in Reduced and Emergency modes', () => {
-    equal(codes(decide(BASIC, input(intent('buy', '0.01'), cashPortfolio('10000'), 'Reduced'), input(intent('buy', '0.01'), cashPortfolio('10000'), 'Emergency'))).join(' '), 'MODE_REDUCED_RISK_INCREASING MODE_EMERGENCY');
+    equal(
+      codes(
+        decide(
+          BASIC,
+          input(intent('buy', '0.01'), cashPortfolio('10000'), 'Reduced'),
+          input(intent('buy', '0.01'), cashPortfolio('10000'), 'Emergency'),
+        ),
+      ).join(' '),
+      'MODE_REDUCED_RISK_INCREASING MODE_EMERGENCY',
+    );
   });
 
   it('denies selling more than is held when shorting is off', () => {
-    equal(codes(decide(BASIC, input(intent('sell', '0.2', { reducesRisk: false, targetQty: toUnits('-0.1') }), holding('0.1'))))[0], 'QTY_EXCEEDS_POSITION');
+    equal(
+      codes(
+        decide(BASIC, input(intent('sell', '0.2', { reducesRisk: false, targetQty: toUnits('-0.1') }), holding('0.1'))),
+      )[0],
+      'QTY_EXCEEDS_POSITION',
+    );
   });
 
   describe('market risk', () => {
@@ -181,10 +265,18 @@ describe('gateRisk', () => {
 
     it('limits portfolio heat Σ|w|·σ·√L, with L growing when the position is large for the market', () => {
       // 20 % of equity at σ 0.6 → heat 0.12 in a deep market; in a thin one (ADV 10,000 → L = 2000/1000 = 2) 0.17
-      const deep = decide({ ...FULL, volTarget: null, maxVar: null, maxHeat: 0.15 }, input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', { stats: stats({ 'BTC/USDT': 0.6 }) }));
+      const deep = decide(
+        { ...FULL, volTarget: null, maxVar: null, maxHeat: 0.15 },
+        input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', { stats: stats({ 'BTC/USDT': 0.6 }) }),
+      );
       equal(codes(deep)[0], 'ok');
       equal(deep[0]!.kind === 'approved' && deep[0]!.numbers['heat'], 0.12);
-      const thin = decide({ ...FULL, volTarget: null, maxVar: null, maxHeat: 0.15 }, input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', { stats: stats({ 'BTC/USDT': 0.6 }, {}, 10_000) }));
+      const thin = decide(
+        { ...FULL, volTarget: null, maxVar: null, maxHeat: 0.15 },
+        input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', {
+          stats: stats({ 'BTC/USDT': 0.6 }, {}, 10_000),
+        }),
+      );
       ok(thin[0]!.kind === 'denied' && thin[0]!.code === 'PORTFOLIO_HEAT_EXCEEDS_LIMIT');
       ok(Math.abs((thin[0] as { numbers: Record<string, number> }).numbers['heat']! - 0.12 * Math.sqrt(2)) < 1e-6);
     });
@@ -193,7 +285,10 @@ describe('gateRisk', () => {
       const withEth = buy(cashPortfolio('10000'), 'ETH/USDT', '0.5', 2000); // 10 % ETH long
       const market = { stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7 }, { 'BTC/USDT|ETH/USDT': 0.85 }) };
       const config = { ...FULL, volTarget: null, maxVar: null, maxHeat: null, allowShort: true };
-      equal(codes(decide(config, input(intent('buy', '0.05'), withEth, 'Normal', market)))[0], 'CORRELATION_EXCEEDS_LIMIT');
+      equal(
+        codes(decide(config, input(intent('buy', '0.05'), withEth, 'Normal', market)))[0],
+        'CORRELATION_EXCEEDS_LIMIT',
+      );
       const shortBtc = intent('sell', '0.05', { reducesRisk: false, targetQty: toUnits('-0.05') });
       equal(codes(decide(config, input(shortBtc, withEth, 'Normal', market)))[0], 'ok');
     });
@@ -202,17 +297,33 @@ describe('gateRisk', () => {
       const withEth = buy(cashPortfolio('10000'), 'ETH/USDT', '0.5', 2000); // 10 % ETH, σ 0.7
       const config = { ...FULL, maxVar: null, maxHeat: null, maxCorrelation: null };
       // + 10 % BTC σ 0.6: uncorrelated σp = sqrt(0.07² + 0.06²) = 0.0922; perfectly correlated 0.13
-      const low = decide(config, input(intent('buy', '0.05'), withEth, 'Normal', { stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7 }, { 'BTC/USDT|ETH/USDT': 0 }) }));
+      const low = decide(
+        config,
+        input(intent('buy', '0.05'), withEth, 'Normal', {
+          stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7 }, { 'BTC/USDT|ETH/USDT': 0 }),
+        }),
+      );
       equal(low[0]!.kind === 'approved' && low[0]!.numbers['volatility'], 0.092195);
-      const high = decide({ ...config, volTarget: 0.12 }, input(intent('buy', '0.05'), withEth, 'Normal', { stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7 }, { 'BTC/USDT|ETH/USDT': 1 }) }));
+      const high = decide(
+        { ...config, volTarget: 0.12 },
+        input(intent('buy', '0.05'), withEth, 'Normal', {
+          stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7 }, { 'BTC/USDT|ETH/USDT': 1 }),
+        }),
+      );
       equal(codes(high)[0], 'VOLATILITY_EXCEEDS_TARGET');
     });
 
     it('limits the 1-day 99 % VaR, from GARCH estimates when given, else 2.326·σ_daily', () => {
       const config = { ...FULL, volTarget: null, maxHeat: null, maxCorrelation: null };
-      const market = (var99?: number): RiskMarket => ({ stats: stats({ 'BTC/USDT': 0.9 }), ...(var99 !== undefined ? { var99: new Map([['BTC/USDT', var99]]) } : {}) });
+      const market = (var99?: number): RiskMarket => ({
+        stats: stats({ 'BTC/USDT': 0.9 }),
+        ...(var99 !== undefined ? { var99: new Map([['BTC/USDT', var99]]) } : {}),
+      });
       // 20 % of equity: parametric VaR = 0.2 × 2.326 × 0.9/√365 = 0.0219 → over 2 %
-      equal(codes(decide(config, input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', market())))[0], 'VAR_EXCEEDS_LIMIT');
+      equal(
+        codes(decide(config, input(intent('buy', '0.1'), cashPortfolio('10000'), 'Normal', market())))[0],
+        'VAR_EXCEEDS_LIMIT',
+      );
       // 5 % at a GARCH VaR of 30 % per unit → 1.5 %: inside
       const small = decide(config, input(intent('buy', '0.025'), cashPortfolio('10000'), 'Normal', market(0.3)));
       equal(small[0]!.kind === 'approved' && small[0]!.numbers['var99'], 0.015);
@@ -252,8 +363,17 @@ describe('gateRisk', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
         let portfolio = cashPortfolio('10000');
-        const prices = new Map([['BTC/USDT', 20_000], ['ETH/USDT', 2_000], ['SOL/USDT', 50]]);
-        const market = { stats: stats({ 'BTC/USDT': 0.6, 'ETH/USDT': 0.7, 'SOL/USDT': 0.9 }, { 'BTC/USDT|ETH/USDT': 0.5, 'BTC/USDT|SOL/USDT': 0.4, 'ETH/USDT|SOL/USDT': 0.45 }) };
+        const prices = new Map([
+          ['BTC/USDT', 20_000],
+          ['ETH/USDT', 2_000],
+          ['SOL/USDT', 50],
+        ]);
+        const market = {
+          stats: stats(
+            { 'BTC/USDT': 0.6, 'ETH/USDT': 0.7, 'SOL/USDT': 0.9 },
+            { 'BTC/USDT|ETH/USDT': 0.5, 'BTC/USDT|SOL/USDT': 0.4, 'ETH/USDT|SOL/USDT': 0.45 },
+          ),
+        };
         const config: GateRiskConfig = { ...FULL, maxVar: 0.05, volTarget: 0.3, maxHeat: 0.4 };
         const gate = gateRisk(config);
         const inputs: RiskInput[] = [];
@@ -270,8 +390,17 @@ describe('gateRisk', () => {
           const held = portfolio.positions[instrument.symbol]?.qty ?? 0n;
           const qty = instrument.qtyStep * BigInt(s.lots);
           const after = held + (s.side === 'buy' ? qty : -qty);
-          const reduces = (held > 0n && s.side === 'sell' && after >= 0n) || (held < 0n && s.side === 'buy' && after <= 0n);
-          const i = intent(s.side, '0', { symbol: instrument.symbol, qty, refPrice: price, tsEvent: t, reducesRisk: reduces, id: `i${t}`, targetQty: after });
+          const reduces =
+            (held > 0n && s.side === 'sell' && after >= 0n) || (held < 0n && s.side === 'buy' && after <= 0n);
+          const i = intent(s.side, '0', {
+            symbol: instrument.symbol,
+            qty,
+            refPrice: price,
+            tsEvent: t,
+            reducesRisk: reduces,
+            id: `i${t}`,
+            targetQty: after,
+          });
           const riskInput = input(i, portfolio, s.mode, market);
           inputs.push(riskInput);
           subject.next(riskInput);
@@ -280,14 +409,28 @@ describe('gateRisk', () => {
             const p = toUnits(price);
             const notional = notionalOf(qty, p);
             const fee = feeOf(notional, 1000n);
-            const filled = applyFill(portfolio, { kind: 'fill', clientOrderId: d.order.clientOrderId, signalId: 's', symbol: instrument.symbol, side: s.side, qty, price: p, notional, fee, liquidity: 'taker', leavesQty: 0n, tsEvent: t });
+            const filled = applyFill(portfolio, {
+              kind: 'fill',
+              clientOrderId: d.order.clientOrderId,
+              signalId: 's',
+              symbol: instrument.symbol,
+              side: s.side,
+              qty,
+              price: p,
+              notional,
+              fee,
+              liquidity: 'taker',
+              leavesQty: 0n,
+              tsEvent: t,
+            });
             // Post-trade invariants of every approval.
             if (s.mode === 'Paused') return false;
             if (!reduces) {
               if (s.mode !== 'Normal') return false;
               const equity = filled.equity;
               let gross = 0;
-              for (const sym in filled.positions) gross += Math.abs(unitsToNumber(filled.positions[sym]!.qty) * filled.positions[sym]!.markPrice);
+              for (const sym in filled.positions)
+                gross += Math.abs(unitsToNumber(filled.positions[sym]!.qty) * filled.positions[sym]!.markPrice);
               const own = Math.abs(unitsToNumber(filled.positions[instrument.symbol]?.qty ?? 0n) * price);
               // Fees move equity by at most 0.1 % of the notional: allow that much slack.
               const slack = 1.002;

@@ -8,7 +8,7 @@ import { features } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
 /** A tiny network trained to say "up" when x > 0: enough to exercise the operator exactly. */
-function model(overrides: Partial<ModelFile["metrics"]> = {}, trainedUntil = -120_000): ModelFile {
+function model(overrides: Partial<ModelFile['metrics']> = {}, trainedUntil = -120_000): ModelFile {
   const net = new NeuralNetwork({ hiddenLayers: [3] });
   const data = Array.from({ length: 200 }, (_, i) => {
     const x = (i - 100) / 50;
@@ -26,7 +26,21 @@ function model(overrides: Partial<ModelFile["metrics"]> = {}, trainedUntil = -12
     inputs: [{ ref: 'x' }],
     horizon: 1,
     normalization: { mean: [0], std: [1] },
-    training: { dataFile: 't', dataSha256: '0', from: 0, to: trainedUntil, gapBars: 1, testFrom: 0, testTo: 0, trainSamples: 200, testSamples: 0, iterations: 0, trainError: 0, seed: 1, hiddenLayers: [3] },
+    training: {
+      dataFile: 't',
+      dataSha256: '0',
+      from: 0,
+      to: trainedUntil,
+      gapBars: 1,
+      testFrom: 0,
+      testTo: 0,
+      trainSamples: 200,
+      testSamples: 0,
+      iterations: 0,
+      trainError: 0,
+      seed: 1,
+      hiddenLayers: [3],
+    },
     metrics: { oosAccuracy: 0.55, oosBaseRate: 0.5, oosLogLoss: 0.69, trainAccuracy: 0.6, ...overrides },
     network: net.toJSON(),
   };
@@ -39,8 +53,16 @@ describe('mlSignal', () => {
 
   it('says long when the model gives p > 0.5 + band, short under 0.5 − band, else flat', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('a-b-c|', { a: features(0, { x: 1.5 }), b: features(60_000, { x: -1.5 }), c: features(120_000, { x: 0 }) });
-      expectObservable(source.pipe(mlSignal({ model: compiled, band: 0.2 }), summary)).toBe('a-b-c|', { a: '1|true|', b: '-1|true|', c: '0|true|' });
+      const source = cold('a-b-c|', {
+        a: features(0, { x: 1.5 }),
+        b: features(60_000, { x: -1.5 }),
+        c: features(120_000, { x: 0 }),
+      });
+      expectObservable(source.pipe(mlSignal({ model: compiled, band: 0.2 }), summary)).toBe('a-b-c|', {
+        a: '1|true|',
+        b: '-1|true|',
+        c: '0|true|',
+      });
       expectSubscriptions(source.subscriptions).toBe('^----!');
     });
   });
@@ -83,8 +105,14 @@ describe('mlSignal', () => {
     const recent = compileModel(model({}, 120_000));
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('ab|', { a: features(120_000, { x: 1.5 }), b: features(180_000, { x: 1.5 }) });
-      expectObservable(source.pipe(mlSignal({ model: recent }), summary)).toBe('ab|', { a: '0|false|in-sample', b: '1|true|' });
-      expectObservable(source.pipe(mlSignal({ model: recent, allowInSample: true }), summary)).toBe('ab|', { a: '1|true|', b: '1|true|' });
+      expectObservable(source.pipe(mlSignal({ model: recent }), summary)).toBe('ab|', {
+        a: '0|false|in-sample',
+        b: '1|true|',
+      });
+      expectObservable(source.pipe(mlSignal({ model: recent, allowInSample: true }), summary)).toBe('ab|', {
+        a: '1|true|',
+        b: '1|true|',
+      });
     });
   });
 

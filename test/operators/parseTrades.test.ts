@@ -68,14 +68,38 @@ const at = <T extends object>(value: T, tsInit: number): T & { tsInit: number } 
 
 /** A well-formed compact trade payload with some fields replaced (or removed with `undefined`). */
 function trade(overrides: Json = {}): Json {
-  const base: Json = { e: 'trade', E: 1700000000001, s: 'BTCUSDT', t: 42, p: '37000.50', q: '0.01000', b: 1, a: 2, T: 1700000000000, m: false, M: true };
+  const base: Json = {
+    e: 'trade',
+    E: 1700000000001,
+    s: 'BTCUSDT',
+    t: 42,
+    p: '37000.50',
+    q: '0.01000',
+    b: 1,
+    a: 2,
+    T: 1700000000000,
+    m: false,
+    M: true,
+  };
   const out: Json = {};
   for (const [key, value] of Object.entries({ ...base, ...overrides })) if (value !== undefined) out[key] = value;
   return out;
 }
 
 function aggTrade(overrides: Json = {}): Json {
-  const base: Json = { e: 'aggTrade', E: 1700000000001, s: 'BTCUSDT', a: 7, p: '37000.50', q: '0.01000', f: 1, l: 2, T: 1700000000000, m: true, M: true };
+  const base: Json = {
+    e: 'aggTrade',
+    E: 1700000000001,
+    s: 'BTCUSDT',
+    a: 7,
+    p: '37000.50',
+    q: '0.01000',
+    f: 1,
+    l: 2,
+    T: 1700000000000,
+    m: true,
+    M: true,
+  };
   const out: Json = {};
   for (const [key, value] of Object.entries({ ...base, ...overrides })) if (value !== undefined) out[key] = value;
   return out;
@@ -86,7 +110,20 @@ function kline(k: Json, outer: Json = {}): Json {
     e: 'kline',
     E: 1700000060000,
     s: 'BTCUSDT',
-    k: { t: 1700000040000, T: 1700000099999, s: 'BTCUSDT', i: '1m', o: '100.0', h: '110.0', l: '95.0', c: '105.0', v: '12.5', n: 17, x: true, ...k },
+    k: {
+      t: 1700000040000,
+      T: 1700000099999,
+      s: 'BTCUSDT',
+      i: '1m',
+      o: '100.0',
+      h: '110.0',
+      l: '95.0',
+      c: '105.0',
+      v: '12.5',
+      n: 17,
+      x: true,
+      ...k,
+    },
     ...outer,
   };
 }
@@ -131,7 +168,10 @@ function deadLetter(raw: unknown, tsInit: number, reason: RegExp): DeadLetter {
 }
 
 /** Parses each input, one subscription, outside virtual time (clock pinned at 0). */
-function parseAll(inputs: readonly unknown[], config: Parameters<typeof parseTrades>[0] = {}): { outputs: ParsedMessage[]; error: unknown } {
+function parseAll(
+  inputs: readonly unknown[],
+  config: Parameters<typeof parseTrades>[0] = {},
+): { outputs: ParsedMessage[]; error: unknown } {
   const outputs: ParsedMessage[] = [];
   let error: unknown;
   from(inputs as RawMarketMessage[])
@@ -178,7 +218,13 @@ describe('parseTrades', () => {
       const compact = dataText(line);
       assert.ok(compact.startsWith('{"e":"aggTrade",'));
       makeTestScheduler().run(({ cold, expectObservable }) => {
-        const source = cold<RawMarketMessage>('a-b-c-d-e|', { a: compact, b: JSON.stringify(data, null, 4), c: data, d: line, e: utf8(compact) });
+        const source = cold<RawMarketMessage>('a-b-c-d-e|', {
+          a: compact,
+          b: JSON.stringify(data, null, 4),
+          c: data,
+          d: line,
+          e: utf8(compact),
+        });
         expectObservable(source.pipe(parseTrades())).toBe('a-b-c-d-e|', {
           a: at(NKN_AGG_TICK, 0),
           b: at(NKN_AGG_TICK, 2),
@@ -194,7 +240,14 @@ describe('parseTrades', () => {
         const t = trade({ t: 111, a: 999 });
         const g = aggTrade({ a: 222 });
         const source = cold<RawMarketMessage>('abcd|', { a: JSON.stringify(t), b: t, c: JSON.stringify(g), d: g });
-        const tick = { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, tsEvent: 1700000000000 } as const;
+        const tick = {
+          kind: 'trade',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          tsEvent: 1700000000000,
+        } as const;
         expectObservable(source.pipe(parseTrades())).toBe('abcd|', {
           a: { ...tick, side: 'buy', tradeId: '111', tsInit: 0 },
           b: { ...tick, side: 'buy', tradeId: '111', tsInit: 1 },
@@ -209,8 +262,19 @@ describe('parseTrades', () => {
       scheduler.run(({ hot, expectObservable }) => {
         const raw = JSON.stringify(trade());
         const source = hot<RawMarketMessage>('--a-----b----c|', { a: raw, b: raw, c: 'garbage' });
-        const tick: Omit<TradeTick, 'tsInit'> = { kind: 'trade', venue: 'kraken', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, side: 'buy', tradeId: '42', tsEvent: 1700000000000 };
-        expectObservable(source.pipe(parseTrades({ venue: 'kraken', scheduler }), reasonsMatching([undefined, undefined, /not JSON/]))).toBe('--a-----b----c|', {
+        const tick: Omit<TradeTick, 'tsInit'> = {
+          kind: 'trade',
+          venue: 'kraken',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          side: 'buy',
+          tradeId: '42',
+          tsEvent: 1700000000000,
+        };
+        expectObservable(
+          source.pipe(parseTrades({ venue: 'kraken', scheduler }), reasonsMatching([undefined, undefined, /not JSON/])),
+        ).toBe('--a-----b----c|', {
           a: at(tick, 2),
           b: at(tick, 8),
           c: deadLetter('garbage', 13, /not JSON/),
@@ -220,15 +284,46 @@ describe('parseTrades', () => {
 
     it('agrees between compact text and the parsed object for arbitrary field values (fast path ≡ general path)', () => {
       // Mostly good values with edge cases mixed in, so that most payloads are one field away from a tick.
-      const goodDecimal = fc.tuple(fc.nat(1_000_000), fc.nat(99_999_999)).map(([w, f]) => `${w}.${String(f).padStart(8, '0')}`);
-      const edgeDecimal = fc.constantFrom('0', '0.0', '-1', '1e400', 'NaN', '', '1.', '.5', '01.5', '1e-3', 'Infinity', '-0');
-      const decimal = fc.oneof({ arbitrary: goodDecimal, weight: 4 }, { arbitrary: edgeDecimal, weight: 1 }, { arbitrary: fc.double(), weight: 1 });
-      const field = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq: 12 });
+      const goodDecimal = fc
+        .tuple(fc.nat(1_000_000), fc.nat(99_999_999))
+        .map(([w, f]) => `${w}.${String(f).padStart(8, '0')}`);
+      const edgeDecimal = fc.constantFrom(
+        '0',
+        '0.0',
+        '-1',
+        '1e400',
+        'NaN',
+        '',
+        '1.',
+        '.5',
+        '01.5',
+        '1e-3',
+        'Infinity',
+        '-0',
+      );
+      const decimal = fc.oneof(
+        { arbitrary: goodDecimal, weight: 4 },
+        { arbitrary: edgeDecimal, weight: 1 },
+        { arbitrary: fc.double(), weight: 1 },
+      );
+      const field = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+        fc.option(arb, { nil: undefined, freq: 12 });
       const payload = fc.record({
         e: fc.constantFrom('trade', 'aggTrade'),
         E: fc.nat(),
-        s: field(fc.oneof({ arbitrary: fc.constantFrom('BTCUSDT', 'ethbtc', 'X'), weight: 4 }, { arbitrary: fc.string(), weight: 1 })),
-        t: field(fc.oneof({ arbitrary: fc.nat(), weight: 4 }, { arbitrary: fc.integer({ min: -9, max: 9 }), weight: 1 }, { arbitrary: fc.string(), weight: 1 })),
+        s: field(
+          fc.oneof(
+            { arbitrary: fc.constantFrom('BTCUSDT', 'ethbtc', 'X'), weight: 4 },
+            { arbitrary: fc.string(), weight: 1 },
+          ),
+        ),
+        t: field(
+          fc.oneof(
+            { arbitrary: fc.nat(), weight: 4 },
+            { arbitrary: fc.integer({ min: -9, max: 9 }), weight: 1 },
+            { arbitrary: fc.string(), weight: 1 },
+          ),
+        ),
         a: field(fc.oneof({ arbitrary: fc.nat(), weight: 4 }, { arbitrary: fc.string(), weight: 1 })),
         p: field(decimal),
         q: field(decimal),
@@ -240,7 +335,12 @@ describe('parseTrades', () => {
             { arbitrary: fc.string(), weight: 1 },
           ),
         ),
-        m: field(fc.oneof({ arbitrary: fc.boolean(), weight: 4 }, { arbitrary: fc.constantFrom<unknown>('true', 1, null), weight: 1 })),
+        m: field(
+          fc.oneof(
+            { arbitrary: fc.boolean(), weight: 4 },
+            { arbitrary: fc.constantFrom<unknown>('true', 1, null), weight: 1 },
+          ),
+        ),
         M: fc.boolean(),
       });
       fc.assert(
@@ -250,7 +350,11 @@ describe('parseTrades', () => {
           const [fromText, fromObject] = outputs;
           assert.ok(fromText && fromObject);
           if (fromText.kind === 'dead-letter' || fromObject.kind === 'dead-letter') {
-            assert.equal(fromText.kind, fromObject.kind, `${text}: text gave ${fromText.kind}, object gave ${fromObject.kind}`);
+            assert.equal(
+              fromText.kind,
+              fromObject.kind,
+              `${text}: text gave ${fromText.kind}, object gave ${fromObject.kind}`,
+            );
           } else {
             assert.deepEqual(fromText, fromObject, text);
           }
@@ -274,8 +378,21 @@ describe('parseTrades', () => {
         const env = JSON.stringify({ stream: 'btcusdt@aggTrade', data: aggTrade() });
         const bad = JSON.stringify({ stream: 'btcusdt@aggTrade', data: 'oops' });
         const source = cold<RawMarketMessage>('a-b|', { a: env, b: bad });
-        const tick: TradeTick = { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, side: 'sell', tradeId: '7', tsEvent: 1700000000000, tsInit: 0 };
-        expectObservable(source.pipe(parseTrades(), reasonsMatching([undefined, /"data"/]))).toBe('a-b|', { a: tick, b: deadLetter(bad, 2, /"data"/) });
+        const tick: TradeTick = {
+          kind: 'trade',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          side: 'sell',
+          tradeId: '7',
+          tsEvent: 1700000000000,
+          tsInit: 0,
+        };
+        expectObservable(source.pipe(parseTrades(), reasonsMatching([undefined, /"data"/]))).toBe('a-b|', {
+          a: tick,
+          b: deadLetter(bad, 2, /"data"/),
+        });
       });
     });
 
@@ -298,7 +415,12 @@ describe('parseTrades', () => {
         trades: 30,
       };
       makeTestScheduler().run(({ cold, expectObservable }) => {
-        const source = cold<RawMarketMessage>('a-b-c-d|', { a: line, b: JSON.stringify(closed), c: closed, d: { stream: 'nknusdt@kline_1m', data: closed } });
+        const source = cold<RawMarketMessage>('a-b-c-d|', {
+          a: line,
+          b: JSON.stringify(closed),
+          c: closed,
+          d: { stream: 'nknusdt@kline_1m', data: closed },
+        });
         expectObservable(source.pipe(parseTrades(), reasonsMatching([/not closed/]))).toBe('a-b-c-d|', {
           a: deadLetter(line, 0, /not closed/),
           b: bar,
@@ -336,8 +458,28 @@ describe('parseTrades', () => {
         const withoutId = ccxtTrade({ id: undefined, side: 'buy', symbol: 'ETH/BTC', price: 0.05, amount: 2 });
         const source = cold<RawMarketMessage>('a-b|', { a: ccxtTrade(), b: withoutId });
         expectObservable(source.pipe(parseTrades({ venue: 'kraken' }))).toBe('a-b|', {
-          a: { kind: 'trade', venue: 'kraken', symbol: 'BTC/USDT', price: 37000.5, qty: 0.25, side: 'sell', tradeId: '991', tsEvent: 1700000000000, tsInit: 0 },
-          b: { kind: 'trade', venue: 'kraken', symbol: 'ETH/BTC', price: 0.05, qty: 2, side: 'buy', tradeId: '1700000000000', tsEvent: 1700000000000, tsInit: 2 },
+          a: {
+            kind: 'trade',
+            venue: 'kraken',
+            symbol: 'BTC/USDT',
+            price: 37000.5,
+            qty: 0.25,
+            side: 'sell',
+            tradeId: '991',
+            tsEvent: 1700000000000,
+            tsInit: 0,
+          },
+          b: {
+            kind: 'trade',
+            venue: 'kraken',
+            symbol: 'ETH/BTC',
+            price: 0.05,
+            qty: 2,
+            side: 'buy',
+            tradeId: '1700000000000',
+            tsEvent: 1700000000000,
+            tsInit: 2,
+          },
         });
       });
     });
@@ -350,7 +492,17 @@ describe('parseTrades', () => {
         const values: Record<string, RawMarketMessage> = {};
         symbols.forEach((s, i) => (values[String.fromCharCode(97 + i)] = JSON.stringify(trade({ s }))));
         const source = cold<RawMarketMessage>('abcdefg|', values);
-        const unified = (symbol: string, tsInit: number): TradeTick => ({ kind: 'trade', venue: 'binance', symbol, price: 37000.5, qty: 0.01, side: 'buy', tradeId: '42', tsEvent: 1700000000000, tsInit });
+        const unified = (symbol: string, tsInit: number): TradeTick => ({
+          kind: 'trade',
+          venue: 'binance',
+          symbol,
+          price: 37000.5,
+          qty: 0.01,
+          side: 'buy',
+          tradeId: '42',
+          tsEvent: 1700000000000,
+          tsInit,
+        });
         expectObservable(source.pipe(parseTrades({ symbols: { BTCUSDT: 'XBT/USDT' } }))).toBe('abcdefg|', {
           a: unified('XBT/USDT', 0),
           b: unified('ETH/BTC', 1),
@@ -369,27 +521,64 @@ describe('parseTrades', () => {
     const cases: ReadonlyArray<{ name: string; input: unknown; raw?: unknown; reason: RegExp }> = [
       { name: 'not JSON', input: 'hello {', reason: /not JSON/ },
       { name: 'empty string', input: '', reason: /not JSON/ },
-      { name: 'JSON array (a REST klines response)', input: '[[1634943780000,"60685.22"]]', reason: /JSON object.*array/ },
+      {
+        name: 'JSON array (a REST klines response)',
+        input: '[[1634943780000,"60685.22"]]',
+        reason: /JSON object.*array/,
+      },
       { name: 'JSON number', input: '42', reason: /JSON object.*number/ },
       { name: 'JSON null', input: 'null', reason: /JSON object.*null/ },
-      { name: 'bytes that are not JSON', input: utf8('\u00ff\u0000binary'), raw: '\u00ff\u0000binary', reason: /not JSON/ },
+      {
+        name: 'bytes that are not JSON',
+        input: utf8('\u00ff\u0000binary'),
+        raw: '\u00ff\u0000binary',
+        reason: /not JSON/,
+      },
       { name: 'a number instead of a message', input: 42, reason: /string, bytes or an object.*number/ },
       { name: 'trade without price', input: JSON.stringify(trade({ p: undefined })), reason: /"p" \(price\).*nothing/ },
-      { name: 'trade with negative price', input: JSON.stringify(trade({ p: '-1.5' })), reason: /"p" \(price\).*"-1\.5"/ },
+      {
+        name: 'trade with negative price',
+        input: JSON.stringify(trade({ p: '-1.5' })),
+        reason: /"p" \(price\).*"-1\.5"/,
+      },
       { name: 'trade with zero price', input: trade({ p: '0.00000000' }), reason: /"p" \(price\)/ },
       { name: 'trade with price "NaN"', input: JSON.stringify(trade({ p: 'NaN' })), reason: /"p" \(price\).*"NaN"/ },
       { name: 'trade object with price NaN', input: trade({ p: NaN }), reason: /"p" \(price\).*NaN/ },
-      { name: 'trade with price as a boolean', input: JSON.stringify(trade({ p: true })), reason: /"p" \(price\).*boolean/ },
+      {
+        name: 'trade with price as a boolean',
+        input: JSON.stringify(trade({ p: true })),
+        reason: /"p" \(price\).*boolean/,
+      },
       { name: 'trade with zero quantity', input: JSON.stringify(trade({ q: '0' })), reason: /"q" \(quantity\)/ },
       { name: 'trade with quantity as an array', input: trade({ q: ['1'] }), reason: /"q" \(quantity\).*array/ },
-      { name: 'trade with trade time as a string', input: JSON.stringify(trade({ T: '1700000000000' })), reason: /"T" \(trade time/ },
-      { name: 'trade with fractional trade time', input: JSON.stringify(trade({ T: 1700000000000.5 })), reason: /"T" \(trade time/ },
+      {
+        name: 'trade with trade time as a string',
+        input: JSON.stringify(trade({ T: '1700000000000' })),
+        reason: /"T" \(trade time/,
+      },
+      {
+        name: 'trade with fractional trade time',
+        input: JSON.stringify(trade({ T: 1700000000000.5 })),
+        reason: /"T" \(trade time/,
+      },
       { name: 'trade without symbol', input: JSON.stringify(trade({ s: undefined })), reason: /"s" \(symbol\)/ },
       { name: 'trade with numeric symbol', input: trade({ s: 5 }), reason: /"s" \(symbol\).*number 5/ },
       { name: 'trade without trade id', input: JSON.stringify(trade({ t: undefined })), reason: /"t" \(trade id\)/ },
-      { name: 'aggTrade without aggregate id', input: JSON.stringify(aggTrade({ a: undefined })), reason: /"a" \(trade id\)/ },
-      { name: 'trade with "m" as a string', input: JSON.stringify(trade({ m: 'true' })), reason: /"m" \(buyer is maker\)/ },
-      { name: 'depthUpdate event', input: JSON.stringify({ e: 'depthUpdate', E: 1, s: 'BTCUSDT', U: 1, u: 2, b: [], a: [] }), reason: /"depthUpdate"/ },
+      {
+        name: 'aggTrade without aggregate id',
+        input: JSON.stringify(aggTrade({ a: undefined })),
+        reason: /"a" \(trade id\)/,
+      },
+      {
+        name: 'trade with "m" as a string',
+        input: JSON.stringify(trade({ m: 'true' })),
+        reason: /"m" \(buyer is maker\)/,
+      },
+      {
+        name: 'depthUpdate event',
+        input: JSON.stringify({ e: 'depthUpdate', E: 1, s: 'BTCUSDT', U: 1, u: 2, b: [], a: [] }),
+        reason: /"depthUpdate"/,
+      },
       { name: 'object without event type', input: { hello: 'world' }, reason: /"e"/ },
       { name: 'envelope whose data is an array', input: { stream: 'x', data: [1] }, reason: /"data".*array/ },
       { name: 'kline without "k"', input: { e: 'kline', s: 'BTCUSDT' }, reason: /"k"/ },
@@ -418,10 +607,23 @@ describe('parseTrades', () => {
         });
         const goodKey = letters[cases.length]!;
         inputs[goodKey] = good;
-        expectedValues[goodKey] = { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, side: 'buy', tradeId: '42', tsEvent: 1700000000000, tsInit: cases.length };
+        expectedValues[goodKey] = {
+          kind: 'trade',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          side: 'buy',
+          tradeId: '42',
+          tsEvent: 1700000000000,
+          tsInit: cases.length,
+        };
         const diagram = `${letters.slice(0, cases.length + 1)}|`;
         const source = cold<RawMarketMessage>(diagram, inputs);
-        expectObservable(source.pipe(parseTrades(), reasonsMatching(cases.map((c) => c.reason)))).toBe(diagram, expectedValues);
+        expectObservable(source.pipe(parseTrades(), reasonsMatching(cases.map((c) => c.reason)))).toBe(
+          diagram,
+          expectedValues,
+        );
         expectSubscriptions(source.subscriptions).toBe(`^${'-'.repeat(cases.length)}!`);
       });
     });
@@ -431,10 +633,13 @@ describe('parseTrades', () => {
         const compact = JSON.stringify(trade({ T: -1 }));
         const pretty = JSON.stringify(trade({ T: -1 }), null, 2);
         const source = cold<RawMarketMessage>('ab|', { a: compact, b: pretty });
-        expectObservable(source.pipe(parseTrades(), reasonsMatching([/"T" \(trade time/, /"T" \(trade time/]))).toBe('ab|', {
-          a: deadLetter(compact, 0, /"T" \(trade time/),
-          b: deadLetter(pretty, 1, /"T" \(trade time/),
-        });
+        expectObservable(source.pipe(parseTrades(), reasonsMatching([/"T" \(trade time/, /"T" \(trade time/]))).toBe(
+          'ab|',
+          {
+            a: deadLetter(compact, 0, /"T" \(trade time/),
+            b: deadLetter(pretty, 1, /"T" \(trade time/),
+          },
+        );
       });
     });
 
@@ -476,7 +681,8 @@ describe('parseTrades', () => {
         'broken "E"': good.replace('"E":1700000000001', '"E":x'),
         'leading zero in "T"': good.replace('"T":1700000000000', '"T":01700000000000'),
       };
-      for (const text of Object.values(broken)) assert.ok(text.startsWith('{"e":"trade",') && text.endsWith('}') && text !== good);
+      for (const text of Object.values(broken))
+        assert.ok(text.startsWith('{"e":"trade",') && text.endsWith('}') && text !== good);
       const { outputs } = parseAll(Object.values(broken));
       const accepted = Object.keys(broken).filter((_, i) => outputs[i]?.kind !== 'dead-letter');
       assert.deepEqual(accepted, [], `parsed as ticks: ${accepted.join('; ')}`);
@@ -494,7 +700,17 @@ describe('parseTrades', () => {
     it('passes a source error through after the messages before it', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold<RawMarketMessage>('-a--#', { a: aggTrade() }, new Error('socket closed'));
-        const tick: TradeTick = { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, side: 'sell', tradeId: '7', tsEvent: 1700000000000, tsInit: 1 };
+        const tick: TradeTick = {
+          kind: 'trade',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          side: 'sell',
+          tradeId: '7',
+          tsEvent: 1700000000000,
+          tsInit: 1,
+        };
         expectObservable(source.pipe(parseTrades())).toBe('-a--#', { a: tick }, new Error('socket closed'));
         expectSubscriptions(source.subscriptions).toBe('^---!');
       });
@@ -513,7 +729,16 @@ describe('parseTrades', () => {
         const raw = JSON.stringify(trade());
         const source = hot<RawMarketMessage>('-a---b---c--|', { a: raw, b: raw, c: raw });
         const unsub = '                      ^---!';
-        const tick: Omit<TradeTick, 'tsInit'> = { kind: 'trade', venue: 'binance', symbol: 'BTC/USDT', price: 37000.5, qty: 0.01, side: 'buy', tradeId: '42', tsEvent: 1700000000000 };
+        const tick: Omit<TradeTick, 'tsInit'> = {
+          kind: 'trade',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          price: 37000.5,
+          qty: 0.01,
+          side: 'buy',
+          tradeId: '42',
+          tsEvent: 1700000000000,
+        };
         expectObservable(source.pipe(parseTrades()), unsub).toBe('-a--', { a: at(tick, 1) });
         expectSubscriptions(source.subscriptions).toBe('^---!');
       });
@@ -521,12 +746,19 @@ describe('parseTrades', () => {
   });
 
   describe('properties', () => {
-    const realLike = fc.constantFrom(JSON.stringify(trade()), JSON.stringify(aggTrade()), JSON.stringify(kline({})), JSON.stringify({ stream: 's', data: trade() }));
+    const realLike = fc.constantFrom(
+      JSON.stringify(trade()),
+      JSON.stringify(aggTrade()),
+      JSON.stringify(kline({})),
+      JSON.stringify({ stream: 's', data: trade() }),
+    );
     /** Real-looking text with a random cut or a random character spliced in: the nastiest input for a positional reader. */
-    const mangled = fc.tuple(realLike, fc.nat(), fc.string({ maxLength: 3 }), fc.boolean()).map(([text, at, insert, cut]) => {
-      const i = at % (text.length + 1);
-      return cut ? text.slice(0, i) : text.slice(0, i) + insert + text.slice(i);
-    });
+    const mangled = fc
+      .tuple(realLike, fc.nat(), fc.string({ maxLength: 3 }), fc.boolean())
+      .map(([text, at, insert, cut]) => {
+        const i = at % (text.length + 1);
+        return cut ? text.slice(0, i) : text.slice(0, i) + insert + text.slice(i);
+      });
     const anyInput = fc.oneof(
       fc.string(),
       fc.string({ unit: 'binary' }),
@@ -535,9 +767,25 @@ describe('parseTrades', () => {
       fc.uint8Array({ maxLength: 64 }),
       fc.object(),
       fc.anything(),
-      fc.record({ e: fc.constantFrom('trade', 'aggTrade', 'kline'), s: fc.anything(), p: fc.anything(), q: fc.anything(), T: fc.anything(), t: fc.anything(), a: fc.anything(), m: fc.anything(), k: fc.anything() }),
+      fc.record({
+        e: fc.constantFrom('trade', 'aggTrade', 'kline'),
+        s: fc.anything(),
+        p: fc.anything(),
+        q: fc.anything(),
+        T: fc.anything(),
+        t: fc.anything(),
+        a: fc.anything(),
+        m: fc.anything(),
+        k: fc.anything(),
+      }),
       fc.record({ stream: fc.string(), data: fc.anything() }),
-      fc.record({ price: fc.anything(), amount: fc.anything(), timestamp: fc.anything(), symbol: fc.anything(), side: fc.anything() }),
+      fc.record({
+        price: fc.anything(),
+        amount: fc.anything(),
+        timestamp: fc.anything(),
+        symbol: fc.anything(),
+        side: fc.anything(),
+      }),
     );
 
     it('never errors and emits exactly one output per input, for arbitrary strings, bytes and objects', () => {
@@ -571,7 +819,11 @@ describe('parseTrades', () => {
       });
 
     it('agrees with JSON.parse on any small edit of a compact trade: broken JSON is a dead letter, valid JSON parses as its object does', () => {
-      const compacts = [JSON.stringify(trade()), JSON.stringify(aggTrade()), JSON.stringify(trade({ p: '0.00000638', q: '177.00000000', s: 'LRCBTC' }))];
+      const compacts = [
+        JSON.stringify(trade()),
+        JSON.stringify(aggTrade()),
+        JSON.stringify(trade({ p: '0.00000638', q: '177.00000000', s: 'LRCBTC' })),
+      ];
       const alphabet = fc.constantFrom(...'{}[]",:.-+0123456789eEtrufalsnx \\'.split(''));
       const edit = fc.record({
         base: fc.constantFrom(...compacts),
@@ -593,7 +845,8 @@ describe('parseTrades', () => {
           const { outputs } = parseAll(isJson ? [text, value] : [text]);
           const [fromText, fromValue] = outputs;
           if (!isJson) return assert.equal(fromText?.kind, 'dead-letter', `not JSON but parsed: ${text}`);
-          if (fromText?.kind === 'dead-letter' || fromValue?.kind === 'dead-letter') return assert.equal(fromText?.kind, fromValue?.kind, text);
+          if (fromText?.kind === 'dead-letter' || fromValue?.kind === 'dead-letter')
+            return assert.equal(fromText?.kind, fromValue?.kind, text);
           assert.deepEqual(fromText, fromValue, text);
         }),
         { numRuns: 2000 },

@@ -5,7 +5,14 @@
  */
 import { ok, strictEqual, throws } from 'node:assert/strict';
 import { toUnits, type Units } from '../../operators/money';
-import { childId, routeOrders, type RouteInput, type RouteLeg, type RouteOrdersConfig, type RoutePlan } from '../../operators/routeOrders';
+import {
+  childId,
+  routeOrders,
+  type RouteInput,
+  type RouteLeg,
+  type RouteOrdersConfig,
+  type RoutePlan,
+} from '../../operators/routeOrders';
 import type { Instrument, Order, OrderBook, Side } from '../../operators/types';
 import { BTC_USDT } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
@@ -24,14 +31,34 @@ const CONFIG: RouteOrdersConfig = {
 };
 
 function order(id: string, side: Side, qty: string, tsEvent: number, extra: Partial<Order> = {}): Order {
-  return { kind: 'order', clientOrderId: id, intentId: `intent-${id}`, signalId: `signal-${id}`, symbol: 'BTC/USDT', side, type: 'market', qty: u(qty), refPrice: 0, reducesRisk: false, configHash: 'cfg', tsEvent, ...extra };
+  return {
+    kind: 'order',
+    clientOrderId: id,
+    intentId: `intent-${id}`,
+    signalId: `signal-${id}`,
+    symbol: 'BTC/USDT',
+    side,
+    type: 'market',
+    qty: u(qty),
+    refPrice: 0,
+    reducesRisk: false,
+    configHash: 'cfg',
+    tsEvent,
+    ...extra,
+  };
 }
 
 function book(venue: string, tsEvent: number, bids: [number, number][], asks: [number, number][]): OrderBook {
   return { kind: 'book', venue, symbol: 'BTC/USDT', bids, asks, sequence: tsEvent, tsEvent, tsInit: tsEvent };
 }
 
-function leg(parent: Order, venue: string, index: number, qty: string, take: { qty: string; price: number | undefined; notional: Units; fee: Units }): RouteLeg {
+function leg(
+  parent: Order,
+  venue: string,
+  index: number,
+  qty: string,
+  take: { qty: string; price: number | undefined; notional: Units; fee: Units },
+): RouteLeg {
   return {
     venue,
     order: { ...parent, clientOrderId: `${parent.clientOrderId}-${index}`, qty: u(qty) },
@@ -56,7 +83,13 @@ describe('routeOrders', () => {
       const expected = '              ----x-|';
       expectObservable(source.pipe(routeOrders(CONFIG))).toBe(expected, {
         // 0.1 × 20010 = 2001, fee 2 bps 0.4002
-        x: plan(o, [leg(o, 'beta', 1, '0.1', { qty: '0.1', price: 20_010, notional: 200_100_000_000n, fee: 40_020_000n })], '0', 200_140_020_000n, 'best effective price after fees: beta 0.1 @ 20010'),
+        x: plan(
+          o,
+          [leg(o, 'beta', 1, '0.1', { qty: '0.1', price: 20_010, notional: 200_100_000_000n, fee: 40_020_000n })],
+          '0',
+          200_140_020_000n,
+          'best effective price after fees: beta 0.1 @ 20010',
+        ),
       });
       expectSubscriptions(source.subscriptions).toBe('^-----!');
     });
@@ -65,7 +98,15 @@ describe('routeOrders', () => {
   it('splits when the cheapest venue’s depth runs out before the other venue gets dearer', () => {
     makeTestScheduler().run(({ hot, expectObservable }) => {
       const a = book('alpha', 0, [[19_990, 1]], [[20_000, 0.5]]); // 20020 effective
-      const b = book('beta', 0, [[19_990, 1]], [[20_010, 0.2], [20_030, 1]]); // 20014.002, then 20034.006
+      const b = book(
+        'beta',
+        0,
+        [[19_990, 1]],
+        [
+          [20_010, 0.2],
+          [20_030, 1],
+        ],
+      ); // 20014.002, then 20034.006
       const o = order('p', 'buy', '0.5', 10);
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
       expectObservable(source.pipe(routeOrders(CONFIG))).toBe('----x-|', {
@@ -88,11 +129,25 @@ describe('routeOrders', () => {
   it('with split: false gives the order to the one venue that fills it at the best effective average', () => {
     makeTestScheduler().run(({ hot, expectObservable }) => {
       const a = book('alpha', 0, [[19_990, 1]], [[20_000, 0.5]]); // all at 20020 effective
-      const b = book('beta', 0, [[19_990, 1]], [[20_010, 0.2], [20_030, 1]]); // average 20022 → 20026.0044 effective
+      const b = book(
+        'beta',
+        0,
+        [[19_990, 1]],
+        [
+          [20_010, 0.2],
+          [20_030, 1],
+        ],
+      ); // average 20022 → 20026.0044 effective
       const o = order('p', 'buy', '0.5', 10);
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
       expectObservable(source.pipe(routeOrders({ ...CONFIG, split: false }))).toBe('----x-|', {
-        x: plan(o, [leg(o, 'alpha', 0, '0.5', { qty: '0.5', price: 20_000, notional: 1_000_000_000_000n, fee: 1_000_000_000n })], '0', 1_001_000_000_000n, 'single venue: alpha 0.5 @ 20000'),
+        x: plan(
+          o,
+          [leg(o, 'alpha', 0, '0.5', { qty: '0.5', price: 20_000, notional: 1_000_000_000_000n, fee: 1_000_000_000n })],
+          '0',
+          1_001_000_000_000n,
+          'single venue: alpha 0.5 @ 20000',
+        ),
       });
     });
   });
@@ -105,7 +160,13 @@ describe('routeOrders', () => {
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
       // 0.1 × 19990 = 1999, fee 0.3998, received 1998.6002
       expectObservable(source.pipe(routeOrders(CONFIG))).toBe('----x-|', {
-        x: plan(o, [leg(o, 'beta', 1, '0.1', { qty: '0.1', price: 19_990, notional: 199_900_000_000n, fee: 39_980_000n })], '0', 199_860_020_000n, 'best effective price after fees: beta 0.1 @ 19990'),
+        x: plan(
+          o,
+          [leg(o, 'beta', 1, '0.1', { qty: '0.1', price: 19_990, notional: 199_900_000_000n, fee: 39_980_000n })],
+          '0',
+          199_860_020_000n,
+          'best effective price after fees: beta 0.1 @ 19990',
+        ),
       });
     });
   });
@@ -133,7 +194,15 @@ describe('routeOrders', () => {
 
   it('takes only levels at or better than a limit and rests the remainder where the maker fee is lowest', () => {
     makeTestScheduler().run(({ hot, expectObservable }) => {
-      const a = book('alpha', 0, [[19_990, 1]], [[20_000, 0.2], [20_010, 1]]);
+      const a = book(
+        'alpha',
+        0,
+        [[19_990, 1]],
+        [
+          [20_000, 0.2],
+          [20_010, 1],
+        ],
+      );
       const b = book('beta', 0, [[19_990, 1]], [[20_006, 1]]); // above the limit
       const o = order('p', 'buy', '0.5', 10, { type: 'limit', limitPrice: 20_005 });
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
@@ -161,7 +230,13 @@ describe('routeOrders', () => {
       const q = order('q', 'buy', '0.1', 20_000); // beta's book is from after q; alpha's is 11 s old
       const source = hot<RouteInput>('s-a-o-f-q-|', { s: stale, a, o, f: future, q });
       expectObservable(source.pipe(routeOrders(CONFIG))).toBe('----x---y-|', {
-        x: plan(o, [leg(o, 'alpha', 0, '0.1', { qty: '0.1', price: 20_000, notional: 200_000_000_000n, fee: 200_000_000n })], '0', 200_200_000_000n, 'best effective price after fees: alpha 0.1 @ 20000'),
+        x: plan(
+          o,
+          [leg(o, 'alpha', 0, '0.1', { qty: '0.1', price: 20_000, notional: 200_000_000_000n, fee: 200_000_000n })],
+          '0',
+          200_200_000_000n,
+          'best effective price after fees: alpha 0.1 @ 20000',
+        ),
         y: plan(q, [], '0.1', 0n, 'no venue has liquidity; unrouted 0.1 (beyond visible depth)'),
       });
     });
@@ -174,7 +249,9 @@ describe('routeOrders', () => {
       const b = book('beta', 0, [[19_990, 1]], [[20_000, 0.0125]]); // 20004 effective, 0.012 in beta's lots
       const o = order('p', 'buy', '0.02', 10);
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
-      expectObservable(source.pipe(routeOrders({ venues: [CONFIG.venues[0]!, { ...CONFIG.venues[1]!, instruments: [fine] }] }))).toBe('----x-|', {
+      expectObservable(
+        source.pipe(routeOrders({ venues: [CONFIG.venues[0]!, { ...CONFIG.venues[1]!, instruments: [fine] }] })),
+      ).toBe('----x-|', {
         x: plan(
           o,
           [
@@ -198,7 +275,9 @@ describe('routeOrders', () => {
       const b = book('beta', 0, [[19_990, 1]], [[20_000, 0.002]]); // 0.002 × 20000 = 40 < 50
       const o = order('p', 'buy', '0.02', 10);
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
-      expectObservable(source.pipe(routeOrders({ venues: [CONFIG.venues[0]!, { ...CONFIG.venues[1]!, instruments: [strict] }] }))).toBe('----x-|', {
+      expectObservable(
+        source.pipe(routeOrders({ venues: [CONFIG.venues[0]!, { ...CONFIG.venues[1]!, instruments: [strict] }] })),
+      ).toBe('----x-|', {
         x: plan(
           o,
           [leg(o, 'alpha', 0, '0.02', { qty: '0.02', price: 20_010, notional: 40_020_000_000n, fee: 40_020_000n })],
@@ -217,7 +296,13 @@ describe('routeOrders', () => {
       const o = order('p', 'buy', '0.5', 10, { type: 'stop-market', stopPrice: 21_000 });
       const source = hot<RouteInput>('a-b-o-|', { a, b, o });
       expectObservable(source.pipe(routeOrders(CONFIG))).toBe('----x-|', {
-        x: plan(o, [leg(o, 'beta', 1, '0.5', { qty: '0', price: undefined, notional: 0n, fee: 0n })], '0', 0n, 'stop-market not split: best effective top of book → beta'),
+        x: plan(
+          o,
+          [leg(o, 'beta', 1, '0.5', { qty: '0', price: undefined, notional: 0n, fee: 0n })],
+          '0',
+          0n,
+          'stop-market not split: best effective top of book → beta',
+        ),
       });
     });
   });
@@ -226,7 +311,9 @@ describe('routeOrders', () => {
     makeTestScheduler().run(({ hot, expectObservable }) => {
       const o = order('p', 'buy', '1', 10, { symbol: 'DOGE/USDT' });
       const source = hot<RouteInput>('o-|', { o });
-      expectObservable(source.pipe(routeOrders(CONFIG))).toBe('x-|', { x: plan(o, [], '1', 0n, 'no configured venue trades DOGE/USDT') });
+      expectObservable(source.pipe(routeOrders(CONFIG))).toBe('x-|', {
+        x: plan(o, [], '1', 0n, 'no configured venue trades DOGE/USDT'),
+      });
     });
   });
 
@@ -259,9 +346,17 @@ describe('routeOrders', () => {
         const a = book('alpha', 0, [[19_990, 1]], [[20_000, 1]]);
         const o = order('p', 'buy', '0.1', 10);
         const routed$ = cold<RouteInput>('a-o|', { a, o }).pipe(routeOrders(CONFIG));
-        const x = plan(o, [leg(o, 'alpha', 0, '0.1', { qty: '0.1', price: 20_000, notional: 200_000_000_000n, fee: 200_000_000n })], '0', 200_200_000_000n, 'best effective price after fees: alpha 0.1 @ 20000');
+        const x = plan(
+          o,
+          [leg(o, 'alpha', 0, '0.1', { qty: '0.1', price: 20_000, notional: 200_000_000_000n, fee: 200_000_000n })],
+          '0',
+          200_200_000_000n,
+          'best effective price after fees: alpha 0.1 @ 20000',
+        );
         expectObservable(routed$).toBe('--x|', { x });
-        expectObservable(cold<RouteInput>('-o|', { o }).pipe(routeOrders(CONFIG))).toBe('-y|', { y: plan(o, [], '0.1', 0n, 'no venue has liquidity; unrouted 0.1 (beyond visible depth)') });
+        expectObservable(cold<RouteInput>('-o|', { o }).pipe(routeOrders(CONFIG))).toBe('-y|', {
+          y: plan(o, [], '0.1', 0n, 'no venue has liquidity; unrouted 0.1 (beyond visible depth)'),
+        });
       });
     });
   });
@@ -281,8 +376,14 @@ describe('routeOrders', () => {
   describe('config', () => {
     it('refuses no venues, a duplicate venue id, a fee that is not a number', () => {
       throws(() => routeOrders({ venues: [] }), /venues: expected at least one venue/);
-      throws(() => routeOrders({ venues: [CONFIG.venues[0]!, CONFIG.venues[0]!] }), /venues\[1\]\.venue: expected a unique venue id, found alpha twice/);
-      throws(() => routeOrders({ venues: [{ ...CONFIG.venues[0]!, takerFeeBps: Number.NaN }] }), /venues\[0\]\.takerFeeBps: expected a finite number/);
+      throws(
+        () => routeOrders({ venues: [CONFIG.venues[0]!, CONFIG.venues[0]!] }),
+        /venues\[1\]\.venue: expected a unique venue id, found alpha twice/,
+      );
+      throws(
+        () => routeOrders({ venues: [{ ...CONFIG.venues[0]!, takerFeeBps: Number.NaN }] }),
+        /venues\[0\]\.takerFeeBps: expected a finite number/,
+      );
     });
   });
 });

@@ -46,7 +46,12 @@ describe('sequenceBars', () => {
       const again = bar(M, { o: 2.5 }); // a corrected copy would still be a second decision on one interval
       const c = bar(2 * M, { o: 3 });
       const source = cold('a-b-x-c|', { a, b, x: again, c });
-      expectObservable(source.pipe(sequenceBars({ scheduler }), reasonWord)).toBe('a-b-x-c|', { a, b, x: rejected(again, 'duplicate', 4), c });
+      expectObservable(source.pipe(sequenceBars({ scheduler }), reasonWord)).toBe('a-b-x-c|', {
+        a,
+        b,
+        x: rejected(again, 'duplicate', 4),
+        c,
+      });
     });
   });
 
@@ -58,7 +63,13 @@ describe('sequenceBars', () => {
       const c = bar(2 * M, { o: 3 });
       const d = bar(3 * M, { o: 4 });
       const source = cold('a-b-c-x-d|', { a, b, c, x: a, d });
-      expectObservable(source.pipe(sequenceBars({ scheduler }), reasonWord)).toBe('a-b-c-x-d|', { a, b, c, x: rejected(a, 'out-of-order', 6), d });
+      expectObservable(source.pipe(sequenceBars({ scheduler }), reasonWord)).toBe('a-b-c-x-d|', {
+        a,
+        b,
+        c,
+        x: rejected(a, 'out-of-order', 6),
+        d,
+      });
     });
   });
 

@@ -1,7 +1,14 @@
 import { BehaviorSubject, ReplaySubject, Subject, delay, of, tap } from 'rxjs';
 import { toUnits } from '../../operators/money';
 import { haltOnKill, increasesRisk, type HaltableItem } from '../../operators/shortCircuit';
-import type { CancelAllOrders, CancelOrder, Order, OrderCommand, OrderIntent, RiskDecision } from '../../operators/types';
+import type {
+  CancelAllOrders,
+  CancelOrder,
+  Order,
+  OrderCommand,
+  OrderIntent,
+  RiskDecision,
+} from '../../operators/types';
 import { makeTestScheduler } from '../support/marbles';
 import { equal } from 'node:assert/strict';
 
@@ -19,11 +26,24 @@ const order = (id: string, reducesRisk: boolean): Order => ({
   configHash: 'abc',
   tsEvent: 60_000,
 });
-const cancel: CancelOrder = { kind: 'cancel', clientOrderId: 'b4-1', symbol: 'BTC/USDT', reason: 'stale', tsEvent: 60_000 };
+const cancel: CancelOrder = {
+  kind: 'cancel',
+  clientOrderId: 'b4-1',
+  symbol: 'BTC/USDT',
+  reason: 'stale',
+  tsEvent: 60_000,
+};
 const cancelAll: CancelAllOrders = { kind: 'cancel-all', reason: 'emergency', tsEvent: 60_000 };
 
 /** a, b, c add risk · r reduce-only · x cancel · X cancel-all. */
-const V: Record<string, OrderCommand> = { a: order('a', false), b: order('b', false), c: order('c', false), r: order('r', true), x: cancel, X: cancelAll };
+const V: Record<string, OrderCommand> = {
+  a: order('a', false),
+  b: order('b', false),
+  c: order('c', false),
+  r: order('r', true),
+  x: cancel,
+  X: cancelAll,
+};
 const PRESS = { k: true };
 
 describe('haltOnKill', () => {
@@ -56,7 +76,14 @@ describe('haltOnKill', () => {
 
   for (const [name, makeKill] of [
     ['a BehaviorSubject(true)', () => new BehaviorSubject(true)],
-    ['a ReplaySubject that saw a press', () => { const s = new ReplaySubject<boolean>(1); s.next(true); return s; }],
+    [
+      'a ReplaySubject that saw a press',
+      () => {
+        const s = new ReplaySubject<boolean>(1);
+        s.next(true);
+        return s;
+      },
+    ],
     ['of(true) (emits and completes synchronously)', () => of(true)],
   ] as const) {
     it(`drops risk from the first item when the switch was pressed before subscribe: ${name}`, () => {
@@ -111,7 +138,11 @@ describe('haltOnKill', () => {
   it('latches on a press that the source itself triggers synchronously just before emitting (a synchronous notifier)', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const kill = new Subject<boolean>();
-      const source = cold('-a-b-r|', V).pipe(tap((item) => { if (item === V['b']) kill.next(true); }));
+      const source = cold('-a-b-r|', V).pipe(
+        tap((item) => {
+          if (item === V['b']) kill.next(true);
+        }),
+      );
       expectObservable(source.pipe(haltOnKill(kill))).toBe('-a---r|', V);
     });
   });
@@ -136,11 +167,30 @@ describe('haltOnKill', () => {
 
   it('guards risk decisions too: drops risk-increasing approvals, passes reduce-only approvals and denials', () => {
     makeTestScheduler().run(({ hot, expectObservable }) => {
-      const intent = { kind: 'intent', id: 'i', signalId: 's', symbol: 'BTC/USDT', side: 'buy', qty: 1n, refPrice: 1, targetQty: 1n, reducesRisk: false, tsEvent: 0, reason: '' } as OrderIntent;
+      const intent = {
+        kind: 'intent',
+        id: 'i',
+        signalId: 's',
+        symbol: 'BTC/USDT',
+        side: 'buy',
+        qty: 1n,
+        refPrice: 1,
+        targetQty: 1n,
+        reducesRisk: false,
+        tsEvent: 0,
+        reason: '',
+      } as OrderIntent;
       const D: Record<string, RiskDecision> = {
         a: { kind: 'approved', order: order('a', false), numbers: {}, tsEvent: 0 },
         r: { kind: 'approved', order: order('r', true), numbers: {}, tsEvent: 0 },
-        d: { kind: 'denied', intent, code: 'MODE_EMERGENCY', message: 'MODE_EMERGENCY: mode=Emergency', numbers: { mode: 'Emergency' }, tsEvent: 0 },
+        d: {
+          kind: 'denied',
+          intent,
+          code: 'MODE_EMERGENCY',
+          message: 'MODE_EMERGENCY: mode=Emergency',
+          numbers: { mode: 'Emergency' },
+          tsEvent: 0,
+        },
       };
       const kill = hot('-k-----', PRESS);
       const source = hot('a-a-r-d|', D);

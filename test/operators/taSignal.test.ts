@@ -14,7 +14,10 @@ const CONFIG: TaSignalConfig = {
   ],
 };
 
-const summary = map((s: Signal) => `${s.direction}|${s.strength.toFixed(3)}|${s.confidence.toFixed(3)}|${s.available}|${s.detail['votes']}`);
+const summary = map(
+  (s: Signal) =>
+    `${s.direction}|${s.strength.toFixed(3)}|${s.confidence.toFixed(3)}|${s.available}|${s.detail['votes']}`,
+);
 
 describe('taSignal', () => {
   it('votes each rule and emits one signal per features event: direction, strength, confidence, votes', () => {
@@ -78,10 +81,16 @@ describe('taSignal', () => {
   });
 
   it('scales confidence by the strength filter (ADX under its minimum)', () => {
-    const config: TaSignalConfig = { rules: [{ kind: 'sign', group: 'trend', feature: 'x' }], strengthFilter: { feature: 'adx', min: 20 } };
+    const config: TaSignalConfig = {
+      rules: [{ kind: 'sign', group: 'trend', feature: 'x' }],
+      strengthFilter: { feature: 'adx', min: 20 },
+    };
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('ab|', { a: features(0, { x: 1, adx: 10 }), b: features(60_000, { x: 1, adx: 40 }) });
-      expectObservable(source.pipe(taSignal(config), summary)).toBe('ab|', { a: '1|1.000|0.500|true|+', b: '1|1.000|1.000|true|+' });
+      expectObservable(source.pipe(taSignal(config), summary)).toBe('ab|', {
+        a: '1|1.000|0.500|true|+',
+        b: '1|1.000|1.000|true|+',
+      });
     });
   });
 
@@ -96,7 +105,12 @@ describe('taSignal', () => {
   it('gives signals a deterministic id from symbol, timeframe, time and source', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('a|', { a: features(0, { x: 1 }) });
-      expectObservable(source.pipe(taSignal({ rules: [{ kind: 'sign', group: 'trend', feature: 'x' }] }), map((s) => s.id))).toBe('a|', {
+      expectObservable(
+        source.pipe(
+          taSignal({ rules: [{ kind: 'sign', group: 'trend', feature: 'x' }] }),
+          map((s) => s.id),
+        ),
+      ).toBe('a|', {
         a: 'BTC/USDT:1m:60000:ta',
       });
     });
@@ -105,7 +119,9 @@ describe('taSignal', () => {
   it('passes a source error through, completes on empty, stops on unsubscribe', () => {
     makeTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const config: TaSignalConfig = { rules: [{ kind: 'sign', group: 'trend', feature: 'x' }] };
-      expectObservable(cold('a#', { a: features(0, { x: 1 }) }).pipe(taSignal(config), summary)).toBe('a#', { a: '1|1.000|1.000|true|+' });
+      expectObservable(cold('a#', { a: features(0, { x: 1 }) }).pipe(taSignal(config), summary)).toBe('a#', {
+        a: '1|1.000|1.000|true|+',
+      });
       expectObservable(cold<ReturnType<typeof features>>('--|').pipe(taSignal(config))).toBe('--|');
       const source = hot('-a-a-a|', { a: features(0, { x: 1 }) });
       expectObservable(source.pipe(taSignal(config), summary), '^--!').toBe('-a-', { a: '1|1.000|1.000|true|+' });

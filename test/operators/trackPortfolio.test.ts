@@ -7,14 +7,25 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { from, map } from 'rxjs';
 import { feeOf, notionalOf, toUnits, type Units } from '../../operators/money';
-import { accountingResidual, applyFill, initialPortfolio, trackPortfolio, type PortfolioEvent } from '../../operators/trackPortfolio';
+import {
+  accountingResidual,
+  applyFill,
+  initialPortfolio,
+  trackPortfolio,
+  type PortfolioEvent,
+} from '../../operators/trackPortfolio';
 import type { Fill, Portfolio, Position, Side } from '../../operators/types';
 import { bar, tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
 const u = toUnits;
 
-function fill(side: Side, qty: string, price: string, options: { fee?: string; ts?: number; symbol?: string } = {}): Fill {
+function fill(
+  side: Side,
+  qty: string,
+  price: string,
+  options: { fee?: string; ts?: number; symbol?: string } = {},
+): Fill {
   const q = u(qty);
   const p = u(price);
   return {
@@ -36,13 +47,32 @@ function fill(side: Side, qty: string, price: string, options: { fee?: string; t
 const round = (x: number, decimals: number): number => Math.round(x * 10 ** decimals) / 10 ** decimals;
 
 /** Valuations are floats: compare them to 1e-6 quote (drawdown to 1e-12); every amount in units stays exact. */
-const valuation = map((p: Portfolio): Portfolio => ({ ...p, equity: round(p.equity, 6), peakEquity: round(p.peakEquity, 6), drawdown: round(p.drawdown, 12) }));
+const valuation = map(
+  (p: Portfolio): Portfolio => ({
+    ...p,
+    equity: round(p.equity, 6),
+    peakEquity: round(p.peakEquity, 6),
+    drawdown: round(p.drawdown, 12),
+  }),
+);
 
 function position(qty: string, costBasis: string, markPrice: number, symbol = 'BTC/USDT'): Position {
   return { symbol, qty: u(qty), costBasis: u(costBasis), markPrice };
 }
 
-function state(initialCash: string, s: { cash: string; positions?: Position[]; realized?: string; fees?: string; equity: number; peak: number; drawdown?: number; ts: number }): Portfolio {
+function state(
+  initialCash: string,
+  s: {
+    cash: string;
+    positions?: Position[];
+    realized?: string;
+    fees?: string;
+    equity: number;
+    peak: number;
+    drawdown?: number;
+    ts: number;
+  },
+): Portfolio {
   const positions: Record<string, Position> = {};
   for (const p of s.positions ?? []) positions[p.symbol] = p;
   return {
@@ -87,13 +117,54 @@ describe('trackPortfolio', () => {
         e: tick(200_000, 23_000),
       });
       const S = '100000';
-      expectObservable(source.pipe(trackPortfolio({ initialCash: u(S), quote: 'USDT' }), valuation)).toBe('a-b-c-d-e|', {
-        a: state(S, { cash: '89990', positions: [position('0.5', '10000', 20_000)], fees: '10', equity: 99_990, peak: 100_000, drawdown: 10 / 100_000, ts: 1_000 }),
-        b: state(S, { cash: '89990', positions: [position('0.5', '10000', 22_000)], fees: '10', equity: 100_990, peak: 100_990, ts: 120_000 }),
-        c: state(S, { cash: '89990', positions: [position('0.5', '10000', 19_000)], fees: '10', equity: 99_490, peak: 100_990, drawdown: 1_500 / 100_990, ts: 130_000 }),
-        d: state(S, { cash: '89990', positions: [position('0.5', '10000', 19_000)], fees: '10', equity: 99_490, peak: 100_990, drawdown: 1_500 / 100_990, ts: 180_000 }),
-        e: state(S, { cash: '89990', positions: [position('0.5', '10000', 23_000)], fees: '10', equity: 101_490, peak: 101_490, ts: 200_000 }),
-      });
+      expectObservable(source.pipe(trackPortfolio({ initialCash: u(S), quote: 'USDT' }), valuation)).toBe(
+        'a-b-c-d-e|',
+        {
+          a: state(S, {
+            cash: '89990',
+            positions: [position('0.5', '10000', 20_000)],
+            fees: '10',
+            equity: 99_990,
+            peak: 100_000,
+            drawdown: 10 / 100_000,
+            ts: 1_000,
+          }),
+          b: state(S, {
+            cash: '89990',
+            positions: [position('0.5', '10000', 22_000)],
+            fees: '10',
+            equity: 100_990,
+            peak: 100_990,
+            ts: 120_000,
+          }),
+          c: state(S, {
+            cash: '89990',
+            positions: [position('0.5', '10000', 19_000)],
+            fees: '10',
+            equity: 99_490,
+            peak: 100_990,
+            drawdown: 1_500 / 100_990,
+            ts: 130_000,
+          }),
+          d: state(S, {
+            cash: '89990',
+            positions: [position('0.5', '10000', 19_000)],
+            fees: '10',
+            equity: 99_490,
+            peak: 100_990,
+            drawdown: 1_500 / 100_990,
+            ts: 180_000,
+          }),
+          e: state(S, {
+            cash: '89990',
+            positions: [position('0.5', '10000', 23_000)],
+            fees: '10',
+            equity: 101_490,
+            peak: 101_490,
+            ts: 200_000,
+          }),
+        },
+      );
       expectSubscriptions(source.subscriptions).toBe('^--------!');
     });
   });
@@ -108,10 +179,41 @@ describe('trackPortfolio', () => {
       });
       const S = '10000';
       expectObservable(source.pipe(trackPortfolio({ initialCash: u(S), quote: 'USDT' }), valuation)).toBe('abcd|', {
-        a: state(S, { cash: '9899.9', positions: [position('1', '100', 100)], fees: '0.1', equity: 9_999.9, peak: 10_000, drawdown: 0.1 / 10_000, ts: 1 }),
-        b: state(S, { cash: '9789.79', positions: [position('2', '210', 110)], fees: '0.21', equity: 10_009.79, peak: 10_009.79, ts: 2 }),
-        c: state(S, { cash: '9849.73', positions: [position('1.5', '157.5', 120)], realized: '7.5', fees: '0.27', equity: 10_029.73, peak: 10_029.73, ts: 3 }),
-        d: state(S, { cash: '9984.595', realized: '-15', fees: '0.405', equity: 9_984.595, peak: 10_029.73, drawdown: (10_029.73 - 9_984.595) / 10_029.73, ts: 4 }),
+        a: state(S, {
+          cash: '9899.9',
+          positions: [position('1', '100', 100)],
+          fees: '0.1',
+          equity: 9_999.9,
+          peak: 10_000,
+          drawdown: 0.1 / 10_000,
+          ts: 1,
+        }),
+        b: state(S, {
+          cash: '9789.79',
+          positions: [position('2', '210', 110)],
+          fees: '0.21',
+          equity: 10_009.79,
+          peak: 10_009.79,
+          ts: 2,
+        }),
+        c: state(S, {
+          cash: '9849.73',
+          positions: [position('1.5', '157.5', 120)],
+          realized: '7.5',
+          fees: '0.27',
+          equity: 10_029.73,
+          peak: 10_029.73,
+          ts: 3,
+        }),
+        d: state(S, {
+          cash: '9984.595',
+          realized: '-15',
+          fees: '0.405',
+          equity: 9_984.595,
+          peak: 10_029.73,
+          drawdown: (10_029.73 - 9_984.595) / 10_029.73,
+          ts: 4,
+        }),
       });
     });
   });
@@ -129,11 +231,39 @@ describe('trackPortfolio', () => {
       const S = '10000';
       expectObservable(source.pipe(trackPortfolio({ initialCash: u(S), quote: 'USDT' }), valuation)).toBe('abcdef|', {
         a: state(S, { cash: '9900', positions: [position('1', '100', 100)], equity: 10_000, peak: 10_000, ts: 1 }),
-        b: state(S, { cash: '10230', positions: [position('-2', '-220', 110)], realized: '10', equity: 10_010, peak: 10_010, ts: 2 }),
-        c: state(S, { cash: '10230', positions: [position('-2', '-220', 100)], realized: '10', equity: 10_030, peak: 10_030, ts: 3 }),
+        b: state(S, {
+          cash: '10230',
+          positions: [position('-2', '-220', 110)],
+          realized: '10',
+          equity: 10_010,
+          peak: 10_010,
+          ts: 2,
+        }),
+        c: state(S, {
+          cash: '10230',
+          positions: [position('-2', '-220', 100)],
+          realized: '10',
+          equity: 10_030,
+          peak: 10_030,
+          ts: 3,
+        }),
         d: state(S, { cash: '10030', realized: '30', equity: 10_030, peak: 10_030, ts: 4 }),
-        e: state(S, { cash: '10130', positions: [position('-1', '-100', 100)], realized: '30', equity: 10_030, peak: 10_030, ts: 5 }),
-        f: state(S, { cash: '9950', positions: [position('1', '90', 90)], realized: '40', equity: 10_040, peak: 10_040, ts: 6 }),
+        e: state(S, {
+          cash: '10130',
+          positions: [position('-1', '-100', 100)],
+          realized: '30',
+          equity: 10_030,
+          peak: 10_030,
+          ts: 5,
+        }),
+        f: state(S, {
+          cash: '9950',
+          positions: [position('1', '90', 90)],
+          realized: '40',
+          equity: 10_040,
+          peak: 10_040,
+          ts: 6,
+        }),
       });
     });
   });
@@ -149,10 +279,34 @@ describe('trackPortfolio', () => {
       const S = '10000';
       const eth = (mark: number): Position => position('-2', '-4000', mark, 'ETH/USDT');
       expectObservable(source.pipe(trackPortfolio({ initialCash: u(S), quote: 'USDT' }), valuation)).toBe('abcd|', {
-        a: state(S, { cash: '7000', positions: [position('0.1', '3000', 30_000)], equity: 10_000, peak: 10_000, ts: 1 }),
-        b: state(S, { cash: '11000', positions: [position('0.1', '3000', 30_000), eth(2000)], equity: 10_000, peak: 10_000, ts: 2 }),
-        c: state(S, { cash: '11000', positions: [position('0.1', '3000', 30_000), eth(1900)], equity: 10_200, peak: 10_200, ts: 60_000 }),
-        d: state(S, { cash: '11000', positions: [position('0.1', '3000', 31_000), eth(1900)], equity: 10_300, peak: 10_300, ts: 60_000 }),
+        a: state(S, {
+          cash: '7000',
+          positions: [position('0.1', '3000', 30_000)],
+          equity: 10_000,
+          peak: 10_000,
+          ts: 1,
+        }),
+        b: state(S, {
+          cash: '11000',
+          positions: [position('0.1', '3000', 30_000), eth(2000)],
+          equity: 10_000,
+          peak: 10_000,
+          ts: 2,
+        }),
+        c: state(S, {
+          cash: '11000',
+          positions: [position('0.1', '3000', 30_000), eth(1900)],
+          equity: 10_200,
+          peak: 10_200,
+          ts: 60_000,
+        }),
+        d: state(S, {
+          cash: '11000',
+          positions: [position('0.1', '3000', 31_000), eth(1900)],
+          equity: 10_300,
+          peak: 10_300,
+          ts: 60_000,
+        }),
       });
     });
   });
@@ -170,16 +324,22 @@ describe('trackPortfolio', () => {
         h: fill('buy', '0.00000001', '0.00000001'),
       });
       const zeros = { a: 0n, b: 0n, c: 0n, d: 0n, e: 0n, f: 0n, g: 0n, h: 0n };
-      expectObservable(source.pipe(trackPortfolio({ initialCash: u('1'), quote: 'USDT' }), map(accountingResidual))).toBe('abcdefgh|', zeros);
+      expectObservable(
+        source.pipe(trackPortfolio({ initialCash: u('1'), quote: 'USDT' }), map(accountingResidual)),
+      ).toBe('abcdefgh|', zeros);
     });
   });
 
   it('passes a source error through after the states before it', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<PortfolioEvent>('-a-#', { a: fill('buy', '1', '100', { ts: 1 }) }, new Error('fills lost'));
-      expectObservable(source.pipe(trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }), valuation)).toBe('-a-#', {
-        a: state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 }),
-      }, new Error('fills lost'));
+      expectObservable(source.pipe(trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }), valuation)).toBe(
+        '-a-#',
+        {
+          a: state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 }),
+        },
+        new Error('fills lost'),
+      );
       expectSubscriptions(source.subscriptions).toBe('^--!');
     });
   });
@@ -194,20 +354,36 @@ describe('trackPortfolio', () => {
 
   it('stops and unsubscribes from the source when unsubscribed early', () => {
     makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
-      const source = hot<PortfolioEvent>('-a--b---c--|', { a: fill('buy', '1', '100', { ts: 1 }), b: tick(2, 110), c: tick(3, 120) });
-      const unsub = '                     ^------!';
-      expectObservable(source.pipe(trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }), valuation), unsub).toBe('-a--b--', {
-        a: state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 }),
-        b: state('1000', { cash: '900', positions: [position('1', '100', 110)], equity: 1_010, peak: 1_010, ts: 2 }),
+      const source = hot<PortfolioEvent>('-a--b---c--|', {
+        a: fill('buy', '1', '100', { ts: 1 }),
+        b: tick(2, 110),
+        c: tick(3, 120),
       });
+      const unsub = '                     ^------!';
+      expectObservable(source.pipe(trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }), valuation), unsub).toBe(
+        '-a--b--',
+        {
+          a: state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 }),
+          b: state('1000', { cash: '900', positions: [position('1', '100', 110)], equity: 1_010, peak: 1_010, ts: 2 }),
+        },
+      );
       expectSubscriptions(source.subscriptions).toBe('^------!');
     });
   });
 
   it('starts every subscription from the initial portfolio', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
-      const portfolio$ = cold<PortfolioEvent>('a|', { a: fill('buy', '1', '100', { ts: 1 }) }).pipe(trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }), valuation);
-      const a = state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 });
+      const portfolio$ = cold<PortfolioEvent>('a|', { a: fill('buy', '1', '100', { ts: 1 }) }).pipe(
+        trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }),
+        valuation,
+      );
+      const a = state('1000', {
+        cash: '900',
+        positions: [position('1', '100', 100)],
+        equity: 1_000,
+        peak: 1_000,
+        ts: 1,
+      });
       expectObservable(portfolio$).toBe('a|', { a });
       expectObservable(portfolio$).toBe('a|', { a });
     });
@@ -225,14 +401,33 @@ describe('trackPortfolio', () => {
       })
       .map(({ symbol, side, qty, price, feePpm }): Fill => {
         const notional = notionalOf(qty, price);
-        return { kind: 'fill', clientOrderId: 'x', signalId: 's', symbol, side, qty, price, notional, fee: feeOf(notional, feePpm), liquidity: 'taker', leavesQty: 0n, tsEvent: 0 };
+        return {
+          kind: 'fill',
+          clientOrderId: 'x',
+          signalId: 's',
+          symbol,
+          side,
+          qty,
+          price,
+          notional,
+          fee: feeOf(notional, feePpm),
+          liquidity: 'taker',
+          leavesQty: 0n,
+          tsEvent: 0,
+        };
       });
-    const markArb = fc.record({ symbol: fc.constantFrom(...SYMBOLS), price: fc.double({ min: 0.01, max: 1e5, noNaN: true }) }).map(({ symbol, price }) => tick(1, price, 1, 'm', symbol));
-    const eventsArb = fc.array(fc.oneof({ arbitrary: fillArb, weight: 4 }, { arbitrary: markArb, weight: 1 }), { maxLength: 40 });
+    const markArb = fc
+      .record({ symbol: fc.constantFrom(...SYMBOLS), price: fc.double({ min: 0.01, max: 1e5, noNaN: true }) })
+      .map(({ symbol, price }) => tick(1, price, 1, 'm', symbol));
+    const eventsArb = fc.array(fc.oneof({ arbitrary: fillArb, weight: 4 }, { arbitrary: markArb, weight: 1 }), {
+      maxLength: 40,
+    });
 
     function run(events: readonly PortfolioEvent[], initialCash: Units): Portfolio[] {
       const states: Portfolio[] = [];
-      from(events).pipe(trackPortfolio({ initialCash, quote: 'USDT' })).subscribe((p) => states.push(p));
+      from(events)
+        .pipe(trackPortfolio({ initialCash, quote: 'USDT' }))
+        .subscribe((p) => states.push(p));
       return states;
     }
 
@@ -249,19 +444,37 @@ describe('trackPortfolio', () => {
 
     it('leaves cash = initial + realized PnL − fees exactly once every position is closed', () => {
       fc.assert(
-        fc.property(eventsArb, fc.bigInt({ min: 0n, max: 10n ** 16n }), fc.array(fc.bigInt({ min: 1n, max: 10_000_000_000_000n }), { minLength: 2, maxLength: 2 }), (events, initialCash, closePrices) => {
-          const open = run(events, initialCash).at(-1);
-          const closers: Fill[] = Object.values(open?.positions ?? {}).map((p, i) => {
-            const qty = p.qty < 0n ? -p.qty : p.qty;
-            const price = closePrices[i]!;
-            const notional = notionalOf(qty, price);
-            return { kind: 'fill', clientOrderId: `close-${i}`, signalId: 's', symbol: p.symbol, side: p.qty > 0n ? 'sell' : 'buy', qty, price, notional, fee: feeOf(notional, 1_000n), liquidity: 'taker', leavesQty: 0n, tsEvent: 2 };
-          });
-          const final = run([...events, ...closers], initialCash).at(-1);
-          if (!final) return;
-          assert.deepEqual(final.positions, {});
-          assert.equal(final.cash, initialCash + final.realizedPnl - final.feesPaid);
-        }),
+        fc.property(
+          eventsArb,
+          fc.bigInt({ min: 0n, max: 10n ** 16n }),
+          fc.array(fc.bigInt({ min: 1n, max: 10_000_000_000_000n }), { minLength: 2, maxLength: 2 }),
+          (events, initialCash, closePrices) => {
+            const open = run(events, initialCash).at(-1);
+            const closers: Fill[] = Object.values(open?.positions ?? {}).map((p, i) => {
+              const qty = p.qty < 0n ? -p.qty : p.qty;
+              const price = closePrices[i]!;
+              const notional = notionalOf(qty, price);
+              return {
+                kind: 'fill',
+                clientOrderId: `close-${i}`,
+                signalId: 's',
+                symbol: p.symbol,
+                side: p.qty > 0n ? 'sell' : 'buy',
+                qty,
+                price,
+                notional,
+                fee: feeOf(notional, 1_000n),
+                liquidity: 'taker',
+                leavesQty: 0n,
+                tsEvent: 2,
+              };
+            });
+            const final = run([...events, ...closers], initialCash).at(-1);
+            if (!final) return;
+            assert.deepEqual(final.positions, {});
+            assert.equal(final.cash, initialCash + final.realizedPnl - final.feesPaid);
+          },
+        ),
         { numRuns: 300 },
       );
     });

@@ -31,7 +31,11 @@ const reset = (reason: string, tsEvent = 0): ModeInput => ({ kind: 'mode-reset',
 const request = (to: Mode, reason: string, tsEvent = 0): ModeInput => ({ kind: 'mode-request', to, reason, tsEvent });
 
 /** Letters → inputs stamped with the frame they arrive at. */
-function inputs(scheduler: TestScheduler, letters$: Observable<string>, dictionary: Record<string, (tsEvent: number) => ModeInput>): Observable<ModeInput> {
+function inputs(
+  scheduler: TestScheduler,
+  letters$: Observable<string>,
+  dictionary: Record<string, (tsEvent: number) => ModeInput>,
+): Observable<ModeInput> {
   return letters$.pipe(map((letter) => dictionary[letter]!(scheduler.now())));
 }
 const brief = map((c: ModeChanged) => `${c.from}→${c.to}@${c.tsEvent}`);
@@ -42,14 +46,25 @@ describe('trackTradingMode', () => {
     const events: ModeChanged[] = [];
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const letters = cold('-a-b-c-d|');
-      const out = inputs(ts, letters, { a: (t) => portfolio(0.05, t), b: (t) => portfolio(0.15, t), c: (t) => portfolio(0.2, t), d: (t) => portfolio(0.25, t) }).pipe(trackTradingMode());
+      const out = inputs(ts, letters, {
+        a: (t) => portfolio(0.05, t),
+        b: (t) => portfolio(0.15, t),
+        c: (t) => portfolio(0.2, t),
+        d: (t) => portfolio(0.25, t),
+      }).pipe(trackTradingMode());
       out.subscribe((e) => events.push(e));
       expectObservable(out.pipe(brief)).toBe('---r---e|', { r: 'Normal→Reduced@3', e: 'Reduced→Emergency@7' });
       expectSubscriptions(letters.subscriptions).toBe(['^-------!', '^-------!']);
     });
     deepStrictEqual(events, [
       { kind: 'mode-changed', from: 'Normal', to: 'Reduced', reason: 'drawdown 0.15 ≥ 0.15', tsEvent: 3 },
-      { kind: 'mode-changed', from: 'Reduced', to: 'Emergency', reason: 'drawdown 0.25 ≥ emergency limit 0.25', tsEvent: 7 },
+      {
+        kind: 'mode-changed',
+        from: 'Reduced',
+        to: 'Emergency',
+        reason: 'drawdown 0.25 ≥ emergency limit 0.25',
+        tsEvent: 7,
+      },
     ]);
   });
 
@@ -66,7 +81,11 @@ describe('trackTradingMode', () => {
         f: (t) => portfolio(0.15, t),
       }).pipe(trackTradingMode());
       out.subscribe((e) => events.push(e));
-      expectObservable(out.pipe(brief)).toBe('r--n-R|', { r: 'Normal→Reduced@0', n: 'Reduced→Normal@3', R: 'Normal→Reduced@5' });
+      expectObservable(out.pipe(brief)).toBe('r--n-R|', {
+        r: 'Normal→Reduced@0',
+        n: 'Reduced→Normal@3',
+        R: 'Normal→Reduced@5',
+      });
     });
     equal(events[1]!.reason, 'drawdown 0.09 < recovery 0.1');
   });
@@ -91,7 +110,10 @@ describe('trackTradingMode', () => {
       });
     });
     equal(events[0]!.reason, 'global breaker OPEN: 2 components open ≥ 2: exchange, feed');
-    equal(events[4]!.reason, 'global breaker CLOSED: 0 components not closed < 2; still Reduced: drawdown 0.17 not yet < 0.1');
+    equal(
+      events[4]!.reason,
+      'global breaker CLOSED: 0 components not closed < 2; still Reduced: drawdown 0.17 not yet < 0.1',
+    );
   });
 
   it('latches Emergency on the kill switch: release, requests, breakers and recovery do not leave it; a reset needs a reason and the switch released', () => {
@@ -126,7 +148,12 @@ describe('trackTradingMode', () => {
         u: (t) => kill(false, t),
         r: (t) => reset('inspected', t),
       }).pipe(trackTradingMode());
-      expectObservable(out.pipe(brief)).toBe('rpe-P|', { r: 'Normal→Reduced@0', p: 'Reduced→Paused@1', e: 'Paused→Emergency@2', P: 'Emergency→Paused@4' });
+      expectObservable(out.pipe(brief)).toBe('rpe-P|', {
+        r: 'Normal→Reduced@0',
+        p: 'Reduced→Paused@1',
+        e: 'Paused→Emergency@2',
+        P: 'Emergency→Paused@4',
+      });
     });
   });
 
@@ -143,7 +170,11 @@ describe('trackTradingMode', () => {
         e: (t) => portfolio(0.05, t),
       }).pipe(trackTradingMode());
       out.subscribe((e) => events.push(e));
-      expectObservable(out.pipe(brief)).toBe('er--E-|', { e: 'Normal→Emergency@0', r: 'Emergency→Reduced@1', E: 'Reduced→Emergency@4' });
+      expectObservable(out.pipe(brief)).toBe('er--E-|', {
+        e: 'Normal→Emergency@0',
+        r: 'Emergency→Reduced@1',
+        E: 'Reduced→Emergency@4',
+      });
     });
     equal(events[2]!.reason, 'drawdown 0.31 ≥ emergency limit 0.25 (beyond the acknowledged 0.3)');
   });
@@ -175,7 +206,9 @@ describe('trackTradingMode', () => {
   it('starts in config.initial without emitting it; currentMode turns the changes into a mode stream that starts there', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable }) => {
-      const changes = inputs(ts, cold('-n-|'), { n: (t) => request('Normal', 'resume', t) }).pipe(trackTradingMode({ initial: 'Paused' }));
+      const changes = inputs(ts, cold('-n-|'), { n: (t) => request('Normal', 'resume', t) }).pipe(
+        trackTradingMode({ initial: 'Paused' }),
+      );
       expectObservable(changes.pipe(brief)).toBe('-a-|', { a: 'Paused→Normal@1' });
       expectObservable(changes.pipe(currentMode('Paused'))).toBe('pn-|', { p: 'Paused', n: 'Normal' });
     });
@@ -184,7 +217,10 @@ describe('trackTradingMode', () => {
   it('an initial Emergency (restored after a crash) is latched until a reset', () => {
     const ts = makeTestScheduler();
     ts.run(({ cold, expectObservable }) => {
-      const out = inputs(ts, cold('nr|'), { n: (t) => request('Normal', 'resume', t), r: (t) => reset('post-mortem done', t) }).pipe(trackTradingMode({ initial: 'Emergency' }));
+      const out = inputs(ts, cold('nr|'), {
+        n: (t) => request('Normal', 'resume', t),
+        r: (t) => reset('post-mortem done', t),
+      }).pipe(trackTradingMode({ initial: 'Emergency' }));
       expectObservable(out.pipe(brief)).toBe('-e|', { e: 'Emergency→Normal@1' });
     });
   });
@@ -193,7 +229,11 @@ describe('trackTradingMode', () => {
     const ts = makeTestScheduler();
     ts.run(({ expectObservable }) => {
       const source = of(portfolio(0.16), portfolio(0.17), breaker('OPEN'), breaker('OPEN'), kill(true), kill(true));
-      expectObservable(source.pipe(trackTradingMode(), brief)).toBe('(rpe|)', { r: 'Normal→Reduced@0', p: 'Reduced→Paused@0', e: 'Paused→Emergency@0' });
+      expectObservable(source.pipe(trackTradingMode(), brief)).toBe('(rpe|)', {
+        r: 'Normal→Reduced@0',
+        p: 'Reduced→Paused@0',
+        e: 'Paused→Emergency@0',
+      });
     });
   });
 
@@ -208,7 +248,11 @@ describe('trackTradingMode', () => {
   it('passes a source error on', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<ModeInput>('a-#', { a: portfolio(0.2) }, new Error('portfolio died'));
-      expectObservable(source.pipe(trackTradingMode(), brief)).toBe('r-#', { r: 'Normal→Reduced@0' }, new Error('portfolio died'));
+      expectObservable(source.pipe(trackTradingMode(), brief)).toBe(
+        'r-#',
+        { r: 'Normal→Reduced@0' },
+        new Error('portfolio died'),
+      );
       expectSubscriptions(source.subscriptions).toBe('^-!');
     });
   });
@@ -216,7 +260,11 @@ describe('trackTradingMode', () => {
   it('sends an input it cannot interpret (a NaN drawdown) to the error channel and unsubscribes', () => {
     makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<ModeInput>('ab-c', { a: portfolio(0.2), b: portfolio(Number.NaN), c: kill(true) });
-      expectObservable(source.pipe(trackTradingMode(), brief)).toBe('r#', { r: 'Normal→Reduced@0' }, new ModeInputError('portfolio: drawdown must be a finite fraction ≥ 0, found NaN'));
+      expectObservable(source.pipe(trackTradingMode(), brief)).toBe(
+        'r#',
+        { r: 'Normal→Reduced@0' },
+        new ModeInputError('portfolio: drawdown must be a finite fraction ≥ 0, found NaN'),
+      );
       expectSubscriptions(source.subscriptions).toBe('^!');
     });
   });
@@ -231,27 +279,53 @@ describe('trackTradingMode', () => {
 
   it('rejects thresholds that are not ordered recover < reduce < emergency, before anything subscribes', () => {
     throws(() => trackTradingMode({ recoverDrawdown: 0.15, reduceDrawdown: 0.15 }), ModeConfigError);
-    throws(() => trackTradingMode({ reduceDrawdown: 0.3, emergencyDrawdown: 0.25 }), /0 ≤ recoverDrawdown < reduceDrawdown < emergencyDrawdown ≤ 1/);
+    throws(
+      () => trackTradingMode({ reduceDrawdown: 0.3, emergencyDrawdown: 0.25 }),
+      /0 ≤ recoverDrawdown < reduceDrawdown < emergencyDrawdown ≤ 1/,
+    );
     throws(() => trackTradingMode({ initial: 'Halted' as Mode }), /initial must be one of/);
   });
 
   describe('properties (random input sequences)', () => {
-    const CONFIG: Required<Omit<TrackTradingModeConfig, 'initial'>> = { reduceDrawdown: 0.15, recoverDrawdown: 0.1, emergencyDrawdown: 0.25 };
+    const CONFIG: Required<Omit<TrackTradingModeConfig, 'initial'>> = {
+      reduceDrawdown: 0.15,
+      recoverDrawdown: 0.1,
+      emergencyDrawdown: 0.25,
+    };
     const inputArb: fc.Arbitrary<(t: number) => ModeInput> = fc.oneof(
       fc.boolean().map((pressed) => (t: number) => kill(pressed, t)),
       fc.constantFrom('', '  ', 'checked').map((reason) => (t: number) => reset(reason, t)),
-      fc.constantFrom<Mode>('Normal', 'Paused', 'Reduced', 'Emergency').map((to) => (t: number) => request(to, 'op', t)),
       fc
-        .oneof(fc.constantFrom(0, 0.05, 0.0999, 0.1, 0.12, 0.1499, 0.15, 0.2, 0.2499, 0.25, 0.26, 0.3, 0.4), fc.double({ min: 0, max: 0.5, noNaN: true }))
+        .constantFrom<Mode>('Normal', 'Paused', 'Reduced', 'Emergency')
+        .map((to) => (t: number) => request(to, 'op', t)),
+      fc
+        .oneof(
+          fc.constantFrom(0, 0.05, 0.0999, 0.1, 0.12, 0.1499, 0.15, 0.2, 0.2499, 0.25, 0.26, 0.3, 0.4),
+          fc.double({ min: 0, max: 0.5, noNaN: true }),
+        )
         .map((dd) => (t: number) => portfolio(dd, t)),
-      fc.record({ to: fc.constantFrom<BreakerState>('OPEN', 'CLOSED', 'HALF_OPEN'), component: fc.constantFrom('global', 'exchange') }).map(({ to, component }) => (t: number) => breaker(to, t, component)),
+      fc
+        .record({
+          to: fc.constantFrom<BreakerState>('OPEN', 'CLOSED', 'HALF_OPEN'),
+          component: fc.constantFrom('global', 'exchange'),
+        })
+        .map(
+          ({ to, component }) =>
+            (t: number) =>
+              breaker(to, t, component),
+        ),
     );
 
     /** Feeds the inputs one by one and returns, for each, the changes it caused. */
     function run(sequence: readonly ((t: number) => ModeInput)[]): { input: ModeInput; changes: ModeChanged[] }[] {
       const subject = new Subject<ModeInput>();
       let changes: ModeChanged[] = [];
-      const subscription = subject.pipe(trackTradingMode(CONFIG)).subscribe({ next: (c) => changes.push(c), error: (e: unknown) => { throw e; } });
+      const subscription = subject.pipe(trackTradingMode(CONFIG)).subscribe({
+        next: (c) => changes.push(c),
+        error: (e: unknown) => {
+          throw e;
+        },
+      });
       const steps = sequence.map((make, i) => {
         changes = [];
         const input = make(i);
@@ -273,13 +347,17 @@ describe('trackTradingMode', () => {
               equal(change.from, mode, 'changes chain');
               ok(change.from !== change.to, 'only actual changes');
               if (change.from === 'Emergency') {
-                ok(input.kind === 'mode-reset' && input.reason.trim() !== '' && !pressed, `left Emergency on ${input.kind}`);
+                ok(
+                  input.kind === 'mode-reset' && input.reason.trim() !== '' && !pressed,
+                  `left Emergency on ${input.kind}`,
+                );
               }
               equal(change.tsEvent, input.tsEvent);
               mode = change.to;
             }
             if (input.kind === 'kill-switch') pressed = input.pressed;
-            if (input.kind === 'kill-switch' && input.pressed) equal(mode, 'Emergency', 'a press means Emergency at once');
+            if (input.kind === 'kill-switch' && input.pressed)
+              equal(mode, 'Emergency', 'a press means Emergency at once');
           }
         }),
         { numRuns: 500 },
@@ -300,10 +378,16 @@ describe('trackTradingMode', () => {
               if (MODE_SEVERITY[change.to] < MODE_SEVERITY[change.from]) {
                 switch (input.kind) {
                   case 'portfolio':
-                    ok(change.from === 'Reduced' && change.to === 'Normal' && input.drawdown < CONFIG.recoverDrawdown, `drawdown ${input.drawdown} de-escalated ${change.from}→${change.to}`);
+                    ok(
+                      change.from === 'Reduced' && change.to === 'Normal' && input.drawdown < CONFIG.recoverDrawdown,
+                      `drawdown ${input.drawdown} de-escalated ${change.from}→${change.to}`,
+                    );
                     break;
                   case 'breaker-state-changed':
-                    ok(input.component === 'global' && input.to === 'CLOSED' && change.from === 'Paused', `breaker ${input.component} ${input.to} de-escalated ${change.from}→${change.to}`);
+                    ok(
+                      input.component === 'global' && input.to === 'CLOSED' && change.from === 'Paused',
+                      `breaker ${input.component} ${input.to} de-escalated ${change.from}→${change.to}`,
+                    );
                     break;
                   case 'kill-switch':
                     ok(false, `kill switch ${String(input.pressed)} de-escalated ${change.from}→${change.to}`);
@@ -325,13 +409,16 @@ describe('trackTradingMode', () => {
               if (input.drawdown < CONFIG.emergencyDrawdown) acknowledged = undefined;
               else if (acknowledged === undefined || input.drawdown > acknowledged) emergencyUnreset = true;
             }
-            if (input.kind === 'breaker-state-changed' && input.component === 'global') globalOpen = input.to !== 'CLOSED';
+            if (input.kind === 'breaker-state-changed' && input.component === 'global')
+              globalOpen = input.to !== 'CLOSED';
             if (input.kind === 'mode-reset' && changes.length > 0) {
               emergencyUnreset = false;
               if (lastDrawdown >= CONFIG.emergencyDrawdown) acknowledged = lastDrawdown;
             }
-            if (everReduced) ok(MODE_SEVERITY[mode] >= MODE_SEVERITY.Reduced, `mode ${mode} below Reduced in a drawdown`);
-            if (globalOpen) ok(MODE_SEVERITY[mode] >= MODE_SEVERITY.Paused, `mode ${mode} below Paused with the global breaker open`);
+            if (everReduced)
+              ok(MODE_SEVERITY[mode] >= MODE_SEVERITY.Reduced, `mode ${mode} below Reduced in a drawdown`);
+            if (globalOpen)
+              ok(MODE_SEVERITY[mode] >= MODE_SEVERITY.Paused, `mode ${mode} below Paused with the global breaker open`);
             if (emergencyUnreset) equal(mode, 'Emergency', 'drawdown over the emergency limit without a reset');
           }
         }),

@@ -38,9 +38,18 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
   });
   after(() => tmp.cleanup());
 
-  async function run(input: readonly Bar[], name: string, killAt?: number): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
+  async function run(
+    input: readonly Bar[],
+    name: string,
+    killAt?: number,
+  ): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
     const config = loadConfig(configFile);
-    const result = await backtestBars(config, input, { dataFile: 'generated.csv', outDir: path.join(tmp.dir, name), model: loadModelFor(config), ...(killAt !== undefined ? { killAt } : {}) });
+    const result = await backtestBars(config, input, {
+      dataFile: 'generated.csv',
+      outDir: path.join(tmp.dir, name),
+      model: loadModelFor(config),
+      ...(killAt !== undefined ? { killAt } : {}),
+    });
     const text = readFileSync(result.journalFile, 'utf8');
     return { journal: readJournal(result.journalFile), text, report: result.report };
   }
@@ -48,7 +57,8 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
   it('trades: the journal holds signals, intents, approvals, orders accepted and fills', async () => {
     const { journal, report } = await run(bars, 'smoke');
     const kinds = new Set(journal.map((e) => e.kind));
-    for (const kind of ['run-started', 'signal', 'intent', 'approved', 'order-accepted', 'fill']) ok(kinds.has(kind), `journal has no ${kind}`);
+    for (const kind of ['run-started', 'signal', 'intent', 'approved', 'order-accepted', 'fill'])
+      ok(kinds.has(kind), `journal has no ${kind}`);
     ok(report.trades > 0, 'no trade in 4,000 bars');
     equal(report.bars, 4000);
     equal(journal.filter((e) => e.kind === 'signal').length, 4000, 'one fused signal per bar');
@@ -72,16 +82,39 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
     for (const cut of cuts) {
       const n = bars.findIndex((b) => b.tsEvent === cut);
       // A violent future: +30 % from bar N+1 on, with a wide range.
-      const perturbed = bars.map((b, i) => (i <= n ? b : { ...b, open: b.open * 1.3, high: b.high * 1.4, low: b.low * 1.2, close: b.close * 1.3, volume: b.volume * 5 }));
+      const perturbed = bars.map((b, i) =>
+        i <= n
+          ? b
+          : {
+              ...b,
+              open: b.open * 1.3,
+              high: b.high * 1.4,
+              low: b.low * 1.2,
+              close: b.close * 1.3,
+              volume: b.volume * 5,
+            },
+      );
       const changed = await run(perturbed, `lookahead-${n}`);
-      deepStrictEqual(decisions(changed.journal, cut), decisions(baseline.journal, cut), `a decision at or before bar ${n} changed`);
-      notDeepStrictEqual(changed.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'), baseline.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'), 'the perturbation must be visible after the cut, or the test proves nothing');
+      deepStrictEqual(
+        decisions(changed.journal, cut),
+        decisions(baseline.journal, cut),
+        `a decision at or before bar ${n} changed`,
+      );
+      notDeepStrictEqual(
+        changed.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'),
+        baseline.journal.filter((e) => e.tsEvent > cut + 300_000 && e.kind === 'signal'),
+        'the perturbation must be visible after the cut, or the test proves nothing',
+      );
     }
   });
 
   it('fills every order at a later bar’s open, never at or before the decision', async () => {
     const { journal } = await run(bars, 'fill-times');
-    const approvals = new Map(journal.filter((e) => e.kind === 'approved').map((e) => [(e['order'] as { clientOrderId: string }).clientOrderId, e.tsEvent]));
+    const approvals = new Map(
+      journal
+        .filter((e) => e.kind === 'approved')
+        .map((e) => [(e['order'] as { clientOrderId: string }).clientOrderId, e.tsEvent]),
+    );
     const opens = new Map(bars.map((b) => [b.tsOpen, b.open]));
     const fills = journal.filter((e) => e.kind === 'fill');
     ok(fills.length > 0);
@@ -92,7 +125,10 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
       ok(opens.has(fill.tsEvent), 'fill time is a bar open');
       const open = opens.get(fill.tsEvent)!;
       const price = Number(fill['price']);
-      ok(Math.abs(price / open - 1) <= 0.0002 + 1e-9, `fill price ${price} vs open ${open}: only the configured 2 bps slippage`);
+      ok(
+        Math.abs(price / open - 1) <= 0.0002 + 1e-9,
+        `fill price ${price} vs open ${open}: only the configured 2 bps slippage`,
+      );
     }
   });
 
@@ -100,7 +136,14 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
     const { journal, report } = await run(bars, 'trace');
     const signals = new Set(journal.filter((e) => e.kind === 'signal').map((e) => e['id']));
     const intents = new Set(journal.filter((e) => e.kind === 'intent').map((e) => e['signalId']));
-    const orders = new Map(journal.filter((e) => e.kind === 'approved').map((e) => [(e['order'] as { clientOrderId: string }).clientOrderId, e['order'] as { signalId: string; configHash: string }]));
+    const orders = new Map(
+      journal
+        .filter((e) => e.kind === 'approved')
+        .map((e) => [
+          (e['order'] as { clientOrderId: string }).clientOrderId,
+          e['order'] as { signalId: string; configHash: string },
+        ]),
+    );
     for (const fill of journal.filter((e) => e.kind === 'fill')) {
       const order = orders.get(fill['clientOrderId'] as string);
       ok(order, `fill ${String(fill['clientOrderId'])} has no approved order`);
@@ -114,7 +157,9 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
   it('ends flat after a kill-switch press mid-run, with no order after the press but cancels and flattening', async () => {
     const baseline = await run(bars, 'kill-baseline');
     // Press while a position is open: two bars after a buy filled.
-    const buyFill = baseline.journal.find((e) => e.kind === 'fill' && e['side'] === 'buy' && e.tsEvent > bars[2000]!.tsEvent);
+    const buyFill = baseline.journal.find(
+      (e) => e.kind === 'fill' && e['side'] === 'buy' && e.tsEvent > bars[2000]!.tsEvent,
+    );
     ok(buyFill, 'the baseline never bought after bar 2000');
     const pressAt = buyFill.tsEvent + 2 * 300_000 + 1;
     const { journal, report } = await run(bars, 'kill-drill', pressAt);
@@ -123,7 +168,10 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
     ok(change, 'no mode change journaled');
     equal(change['to'], 'Emergency');
     equal(change.tsEvent, pressAt);
-    ok(journal.some((e) => e.kind === 'cancel-all' && e.tsEvent === pressAt), 'no cancel-all at the press');
+    ok(
+      journal.some((e) => e.kind === 'cancel-all' && e.tsEvent === pressAt),
+      'no cancel-all at the press',
+    );
     const flattening = journal.filter((e) => e.kind === 'order' && String(e['signalId']).startsWith('emergency:'));
     ok(flattening.length >= 1, 'no flattening order');
     ok(flattening.every((o) => o['reducesRisk'] === true && o['side'] === 'sell'));
@@ -132,9 +180,11 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
     const flattenIds = new Set(flattening.map((o) => o['clientOrderId']));
     const accepted = journal.filter((e) => e.kind === 'order-accepted' && e.tsEvent >= pressAt);
     ok(accepted.length >= 1);
-    for (const a of accepted) ok(flattenIds.has(a['clientOrderId']), `order ${String(a['clientOrderId'])} accepted after the press`);
+    for (const a of accepted)
+      ok(flattenIds.has(a['clientOrderId']), `order ${String(a['clientOrderId'])} accepted after the press`);
     const fills = journal.filter((e) => e.kind === 'fill' && e.tsEvent >= pressAt);
-    for (const f of fills) ok(flattenIds.has(f['clientOrderId']) && f['side'] === 'sell', 'a non-flattening fill after the press');
+    for (const f of fills)
+      ok(flattenIds.has(f['clientOrderId']) && f['side'] === 'sell', 'a non-flattening fill after the press');
     // New risk is refused by the gate (mode Emergency) rather than silently lost.
     ok(journal.some((e) => e.kind === 'denied' && e['code'] === 'MODE_EMERGENCY' && e.tsEvent > pressAt));
     deepStrictEqual(report.finalPositions, {});
@@ -143,11 +193,24 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
 
   it('stops an order decided in the same instant as the press: it never reaches the venue', async () => {
     const baseline = await run(bars, 'same-frame-baseline');
-    const approval = baseline.journal.find((e) => e.kind === 'approved' && (e['order'] as { side: string }).side === 'buy' && e.tsEvent > bars[2500]!.tsEvent);
+    const approval = baseline.journal.find(
+      (e) =>
+        e.kind === 'approved' && (e['order'] as { side: string }).side === 'buy' && e.tsEvent > bars[2500]!.tsEvent,
+    );
     ok(approval, 'no buy approval to race against');
     const { journal } = await run(bars, 'same-frame-drill', approval.tsEvent);
     const clientOrderId = (approval['order'] as { clientOrderId: string }).clientOrderId;
-    ok(!journal.some((e) => (e.kind === 'order-accepted' || e.kind === 'fill') && e['clientOrderId'] === clientOrderId), 'the racing order reached the venue');
-    ok(!journal.some((e) => e.kind === 'order-accepted' && e.tsEvent >= approval.tsEvent && !String(e['signalId']).startsWith('emergency:')));
+    ok(
+      !journal.some((e) => (e.kind === 'order-accepted' || e.kind === 'fill') && e['clientOrderId'] === clientOrderId),
+      'the racing order reached the venue',
+    );
+    ok(
+      !journal.some(
+        (e) =>
+          e.kind === 'order-accepted' &&
+          e.tsEvent >= approval.tsEvent &&
+          !String(e['signalId']).startsWith('emergency:'),
+      ),
+    );
   });
 });

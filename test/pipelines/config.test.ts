@@ -45,7 +45,10 @@ describe('pipeline config', () => {
   it('names file, line, key, expected and found for a misspelled key, with a suggestion', () => {
     const message = problemsOf(growthText.replace('  kellyFraction: 0.25', '  kellyFractoin: 0.25'));
     match(message, /^\/configs\/bad\.yaml: invalid config/);
-    match(message, /bad\.yaml:\d+:3 key "sizing\.kellyFractoin": expected one of the known keys \(kellyFraction, .*\); did you mean "kellyFraction"\?, found unknown key "kellyFractoin"/);
+    match(
+      message,
+      /bad\.yaml:\d+:3 key "sizing\.kellyFractoin": expected one of the known keys \(kellyFraction, .*\); did you mean "kellyFraction"\?, found unknown key "kellyFractoin"/,
+    );
   });
 
   it('names key, expected type and found value for a wrong type', () => {
@@ -59,7 +62,9 @@ describe('pipeline config', () => {
   });
 
   it('reports a value out of range and a bad enum', () => {
-    const message = problemsOf(growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('onFlat: hold', 'onFlat: sell'));
+    const message = problemsOf(
+      growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('onFlat: hold', 'onFlat: sell'),
+    );
     match(message, /key "sizing\.kellyFraction": expected a number ≤ 1, found number 2/);
     match(message, /key "sizing\.onFlat": expected one of "hold", "close", found string "sell"/);
   });
@@ -70,17 +75,22 @@ describe('pipeline config', () => {
   });
 
   it('rejects options tulind would refuse', () => {
-    const message = problemsOf(growthText.replace('indicator: macd, options: [12, 26, 9]', 'indicator: macd, options: [12, 26]'));
+    const message = problemsOf(
+      growthText.replace('indicator: macd, options: [12, 26, 9]', 'indicator: macd, options: [12, 26]'),
+    );
     match(message, /key "features\[5\]\.options"/);
   });
 
   it('rejects a rule that reads a feature nobody publishes', () => {
     const message = problemsOf(growthText.replace('feature: macd.macd_histogram }', 'feature: macd.histogram }'));
-    match(message, /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macd\.macd_histogram"\?\), found "macd\.histogram"/);
+    match(
+      message,
+      /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macd\.macd_histogram"\?\), found "macd\.histogram"/,
+    );
   });
 
   it('rejects a weighted source without its section', () => {
-    const message = problemsOf(growthText.replace(/  ml:\n    model:[\s\S]*?  fuse:/, '  fuse:'));
+    const message = problemsOf(growthText.replace(/ {2}ml:\n {4}model:[\s\S]*? {2}fuse:/, '  fuse:'));
     match(message, /key "signals\.fuse\.weights\.ml": expected a signals\.ml section/);
   });
 
@@ -95,7 +105,10 @@ describe('pipeline config', () => {
   });
 
   it('fails with the path when the file cannot be read', () => {
-    throws(() => loadConfig('/nonexistent/config.yaml'), /nonexistent\/config\.yaml: invalid config[\s\S]*expected a readable YAML or JSON file/);
+    throws(
+      () => loadConfig('/nonexistent/config.yaml'),
+      /nonexistent\/config\.yaml: invalid config[\s\S]*expected a readable YAML or JSON file/,
+    );
   });
 });
 

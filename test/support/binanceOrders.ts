@@ -39,13 +39,37 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { divRound, formatUnits, notionalOf, toUnits, UNITS_PER_ONE, type Units } from '../../operators/money';
-import { BTCUSDT, ETHBTC, ETHUSDT, binanceError, type BinanceServer, type RouteRequest, type RouteResponse, type SymbolSpec } from './binanceServer';
+import {
+  BTCUSDT,
+  ETHBTC,
+  ETHUSDT,
+  binanceError,
+  type BinanceServer,
+  type RouteRequest,
+  type RouteResponse,
+  type SymbolSpec,
+} from './binanceServer';
 
-export type BinanceOrderType = 'MARKET' | 'LIMIT' | 'LIMIT_MAKER' | 'STOP_LOSS' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT' | 'TAKE_PROFIT_LIMIT';
+export type BinanceOrderType =
+  | 'MARKET'
+  | 'LIMIT'
+  | 'LIMIT_MAKER'
+  | 'STOP_LOSS'
+  | 'STOP_LOSS_LIMIT'
+  | 'TAKE_PROFIT'
+  | 'TAKE_PROFIT_LIMIT';
 export type BinanceOrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
 type BinanceSide = 'BUY' | 'SELL';
 
-const ORDER_TYPES: readonly BinanceOrderType[] = ['MARKET', 'LIMIT', 'LIMIT_MAKER', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+const ORDER_TYPES: readonly BinanceOrderType[] = [
+  'MARKET',
+  'LIMIT',
+  'LIMIT_MAKER',
+  'STOP_LOSS',
+  'STOP_LOSS_LIMIT',
+  'TAKE_PROFIT',
+  'TAKE_PROFIT_LIMIT',
+];
 
 /** An order as the simulated exchange holds it (amounts in units of 1e-8). */
 export interface SimOrder {
@@ -93,7 +117,13 @@ export interface SimTrade {
 /** A fault for the next matching signed request (method + path). */
 export type OrderFault =
   /** Refused with this status and a Binance body; 418 also bans every signed request for `retryAfterSec`. */
-  | { readonly kind: 'status'; readonly status: 429 | 418 | 500 | 503; readonly retryAfterSec?: number; readonly code?: number; readonly msg?: string }
+  | {
+      readonly kind: 'status';
+      readonly status: 429 | 418 | 500 | 503;
+      readonly retryAfterSec?: number;
+      readonly code?: number;
+      readonly msg?: string;
+    }
   /** Processed normally (an order is placed!), but the response body never completes. */
   | { readonly kind: 'lose' }
   /** Processed normally, then the connection closes before the body is complete. */
@@ -192,7 +222,12 @@ function decimal8(units: Units): string {
 function parseAmount(params: Params, name: string): Units | undefined {
   const raw = params[name];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+(\.\d+)?$/.test(raw)) throw reject(400, -1100, `Illegal characters found in parameter '${name}'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.`);
+  if (!/^\d+(\.\d+)?$/.test(raw))
+    throw reject(
+      400,
+      -1100,
+      `Illegal characters found in parameter '${name}'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.`,
+    );
   return toUnits(raw);
 }
 
@@ -224,12 +259,17 @@ export class BinanceOrders {
     private readonly options: BinanceOrdersOptions,
   ) {
     this.symbols = new Map((options.symbols ?? [BTCUSDT, ETHUSDT, ETHBTC]).map((s) => [s.symbol, s]));
-    for (const [asset, amount] of Object.entries(options.balances ?? {})) this.balances.set(asset, { free: toUnits(amount), locked: 0n });
+    for (const [asset, amount] of Object.entries(options.balances ?? {}))
+      this.balances.set(asset, { free: toUnits(amount), locked: 0n });
     for (const [symbol, price] of Object.entries(options.prices ?? {})) this.prices.set(symbol, toUnits(price));
     this.commissionRate = toUnits(options.commission ?? '0.001');
     this.banAfterViolationMs = options.banAfterViolationMs ?? 5_000;
     this.inFlightGraceMs = options.inFlightGraceMs ?? 50;
-    const signed = (method: string, path: string, handler: (params: Params, request: RouteRequest) => unknown): void => {
+    const signed = (
+      method: string,
+      path: string,
+      handler: (params: Params, request: RouteRequest) => unknown,
+    ): void => {
       server.route(method, path, (request) => this.handle(request, handler));
     };
     signed('POST', '/api/v3/order', (p) => this.newOrder(p));
@@ -276,7 +316,8 @@ export class BinanceOrders {
     if (!order) throw new Error(`fill: no open order ${clientOrderId}`);
     if (!order.isWorking) throw new Error(`fill: order ${clientOrderId} has not triggered`);
     const q = toUnits(qty);
-    if (q <= 0n || q > order.origQty - order.executedQty) throw new Error(`fill: ${qty} is more than the open ${formatUnits(order.origQty - order.executedQty)}`);
+    if (q <= 0n || q > order.origQty - order.executedQty)
+      throw new Error(`fill: ${qty} is more than the open ${formatUnits(order.origQty - order.executedQty)}`);
     const trade = this.execute(order, q, price === undefined ? order.price : toUnits(price), true);
     return trade;
   }
@@ -321,7 +362,8 @@ export class BinanceOrders {
     const now = this.server.now();
     const inFlight = now - this.throttledAt <= this.inFlightGraceMs;
     if (now < this.bannedUntil) {
-      if (!inFlight) this.violationList.push({ method: request.method, path: request.path, receivedAt: now, during: 'ban' });
+      if (!inFlight)
+        this.violationList.push({ method: request.method, path: request.path, receivedAt: now, during: 'ban' });
       return this.banResponse(now);
     }
     if (now < this.backOffUntil && !inFlight) {
@@ -337,8 +379,14 @@ export class BinanceOrders {
       if (fault.status === 429 && retryAfterSec !== undefined) this.backOffUntil = now + retryAfterSec * 1000;
       if (fault.status === 418 || fault.status === 429) this.throttledAt = now;
       const defaults: Record<number, [number, string]> = {
-        429: [-1003, 'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.'],
-        418: [-1003, `Way too much request weight used; IP banned until ${now + (retryAfterSec ?? 120) * 1000}. Please use WebSocket Streams for live updates to avoid bans.`],
+        429: [
+          -1003,
+          'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.',
+        ],
+        418: [
+          -1003,
+          `Way too much request weight used; IP banned until ${now + (retryAfterSec ?? 120) * 1000}. Please use WebSocket Streams for live updates to avoid bans.`,
+        ],
         500: [-1000, 'An unknown error occurred while processing the request.'],
         503: [-1008, 'Server is currently overloaded with other requests. Please try again in a few minutes.'],
       };
@@ -364,14 +412,22 @@ export class BinanceOrders {
       const text = JSON.stringify(response.body);
       return {
         ...response,
-        headers: { 'Content-Length': String(Buffer.byteLength(text) + 64), ...(fault.kind === 'drop' ? { Connection: 'close' } : {}) },
+        headers: {
+          'Content-Length': String(Buffer.byteLength(text) + 64),
+          ...(fault.kind === 'drop' ? { Connection: 'close' } : {}),
+        },
       };
     }
     return response;
   }
 
   /** Checks credentials now, executes in `ms` (re-checking recvWindow then), and never completes the answer. */
-  private executeLate(request: RouteRequest, handler: (params: Params, request: RouteRequest) => unknown, ms: number, now: number): RouteResponse {
+  private executeLate(
+    request: RouteRequest,
+    handler: (params: Params, request: RouteRequest) => unknown,
+    ms: number,
+    now: number,
+  ): RouteResponse {
     try {
       this.authenticate(request, now);
     } catch (error) {
@@ -388,11 +444,25 @@ export class BinanceOrders {
         status = error.response.status;
         const body = error.response.body as { code?: number };
         if (body.code === -1021) {
-          this.lateList.push({ method: request.method, path: request.path, receivedAt: now, executedAt: at, executed: false, status });
+          this.lateList.push({
+            method: request.method,
+            path: request.path,
+            receivedAt: now,
+            executedAt: at,
+            executed: false,
+            status,
+          });
           return;
         }
       }
-      this.lateList.push({ method: request.method, path: request.path, receivedAt: now, executedAt: at, executed: status === 200, status });
+      this.lateList.push({
+        method: request.method,
+        path: request.path,
+        receivedAt: now,
+        executedAt: at,
+        executed: status === 200,
+        status,
+      });
     }, ms);
     timer.unref();
     return { status: 200, body: '', headers: { 'Content-Length': '64' } };
@@ -402,7 +472,10 @@ export class BinanceOrders {
     const seconds = Math.max(1, Math.ceil((this.bannedUntil - now) / 1000));
     return {
       status: 418,
-      body: { code: -1003, msg: `Way too much request weight used; IP banned until ${this.bannedUntil}. Please use WebSocket Streams for live updates to avoid bans.` },
+      body: {
+        code: -1003,
+        msg: `Way too much request weight used; IP banned until ${this.bannedUntil}. Please use WebSocket Streams for live updates to avoid bans.`,
+      },
       headers: { 'Retry-After': String(seconds) },
     };
   }
@@ -423,7 +496,9 @@ export class BinanceOrders {
     if (signature === undefined || signature === '') throw mandatory('signature');
     // Binance signs totalParams = query string + request body, each without the signature.
     const unsigned = (text: string): string => text.replace(/&?signature=[^&]*/, '');
-    const queryText = encodeParams(Object.fromEntries(Object.entries(request.query).filter(([k]) => k !== 'signature')));
+    const queryText = encodeParams(
+      Object.fromEntries(Object.entries(request.query).filter(([k]) => k !== 'signature')),
+    );
     const payload = unsigned(queryText) + unsigned(request.body);
     const expected = createHmac('sha256', this.options.secret).update(payload).digest('hex');
     if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
@@ -461,13 +536,18 @@ export class BinanceOrders {
     this.reserve(lockNeed.asset, lockNeed.amount);
     const order = this.createOrder(spec, leg, -1, lockNeed);
     const fills = this.start(order, last);
-    return this.orderResponse(order, params['newOrderRespType'] ?? (order.type === 'MARKET' || order.type === 'LIMIT' ? 'FULL' : 'ACK'), fills);
+    return this.orderResponse(
+      order,
+      params['newOrderRespType'] ?? (order.type === 'MARKET' || order.type === 'LIMIT' ? 'FULL' : 'ACK'),
+      fills,
+    );
   }
 
   private newOco(params: Params): unknown {
     const spec = this.spec(params);
     const side = params['side'];
-    if (side !== 'BUY' && side !== 'SELL') throw side === undefined ? mandatory('side') : reject(400, -1117, 'Invalid side.');
+    if (side !== 'BUY' && side !== 'SELL')
+      throw side === undefined ? mandatory('side') : reject(400, -1117, 'Invalid side.');
     const quantity = parseAmount(params, 'quantity');
     if (quantity === undefined) throw mandatory('quantity');
     const legs = (['above', 'below'] as const).map((prefix) => {
@@ -510,7 +590,9 @@ export class BinanceOrders {
     const need = needs[0]!.amount >= needs[1]!.amount ? needs[0]! : needs[1]!;
     this.reserve(need.asset, need.amount);
     const orderListId = this.nextListId++;
-    const orders = legs.map((leg, i) => this.createOrder(spec, leg, orderListId, i === 0 ? need : { asset: need.asset, amount: 0n }));
+    const orders = legs.map((leg, i) =>
+      this.createOrder(spec, leg, orderListId, i === 0 ? need : { asset: need.asset, amount: 0n }),
+    );
     const list: OrderList = {
       orderListId,
       listClientOrderId,
@@ -535,7 +617,12 @@ export class BinanceOrders {
       return this.listView(list);
     }
     this.finish(order, 'CANCELED');
-    return { ...this.orderView(order), origClientOrderId: order.clientOrderId, clientOrderId: `cancel-${order.orderId}`, transactTime: this.server.now() };
+    return {
+      ...this.orderView(order),
+      origClientOrderId: order.clientOrderId,
+      clientOrderId: `cancel-${order.orderId}`,
+      transactTime: this.server.now(),
+    };
   }
 
   private cancelOrderList(params: Params): unknown {
@@ -544,7 +631,9 @@ export class BinanceOrders {
     const byId = params['orderListId'];
     if (byClient === undefined && byId === undefined) throw mandatory('orderListId');
     const list = [...this.lists.values()].find(
-      (l) => l.symbol === spec.symbol && (byId !== undefined ? String(l.orderListId) === byId : l.listClientOrderId === byClient),
+      (l) =>
+        l.symbol === spec.symbol &&
+        (byId !== undefined ? String(l.orderListId) === byId : l.listClientOrderId === byClient),
     );
     if (!list || list.listStatusType === 'ALL_DONE') throw reject(400, -2011, 'Unknown order sent.');
     for (const id of list.orderIds) this.finish(this.byId.get(id)!, 'CANCELED');
@@ -566,7 +655,11 @@ export class BinanceOrders {
         out.push(this.listView(list));
       } else {
         this.finish(order, 'CANCELED');
-        out.push({ ...this.orderView(order), origClientOrderId: order.clientOrderId, clientOrderId: `cancel-${order.orderId}` });
+        out.push({
+          ...this.orderView(order),
+          origClientOrderId: order.clientOrderId,
+          clientOrderId: `cancel-${order.orderId}`,
+        });
       }
     }
     return out;
@@ -585,7 +678,12 @@ export class BinanceOrders {
       takerCommission: Math.round(rate * 10_000),
       buyerCommission: 0,
       sellerCommission: 0,
-      commissionRates: { maker: decimal8(this.commissionRate), taker: decimal8(this.commissionRate), buyer: '0.00000000', seller: '0.00000000' },
+      commissionRates: {
+        maker: decimal8(this.commissionRate),
+        taker: decimal8(this.commissionRate),
+        buyer: '0.00000000',
+        seller: '0.00000000',
+      },
       canTrade: true,
       canWithdraw: true,
       canDeposit: true,
@@ -657,15 +755,21 @@ export class BinanceOrders {
     const needsTif = t === 'LIMIT' || t === 'STOP_LOSS_LIMIT' || t === 'TAKE_PROFIT_LIMIT';
     const tif = params['timeInForce'];
     if (needsTif && tif === undefined) throw mandatory(name('timeInForce'));
-    if (tif !== undefined && tif !== 'GTC' && tif !== 'IOC' && tif !== 'FOK') throw reject(400, -1115, 'Invalid timeInForce.');
+    if (tif !== undefined && tif !== 'GTC' && tif !== 'IOC' && tif !== 'FOK')
+      throw reject(400, -1115, 'Invalid timeInForce.');
     if (isConditional && stopPrice === undefined && trailingDelta === null) throw mandatory(name('stopPrice'));
-    if (!isConditional && trailingDelta !== null) throw reject(400, -1106, `Parameter '${name('trailingDelta')}' sent when not required.`);
+    if (!isConditional && trailingDelta !== null)
+      throw reject(400, -1106, `Parameter '${name('trailingDelta')}' sent when not required.`);
     if (trailingDelta !== null && (!Number.isInteger(trailingDelta) || trailingDelta < 10 || trailingDelta > 2000)) {
       throw filterFailure('TRAILING_DELTA');
     }
     const clientOrderId = params['newClientOrderId'] ?? `sim-${this.nextOrderId}-${Math.floor(Math.random() * 1e9)}`;
     if (!/^[a-zA-Z0-9_-]{1,36}$/.test(clientOrderId)) {
-      throw reject(400, -1100, `Illegal characters found in parameter '${name('newClientOrderId')}'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.`);
+      throw reject(
+        400,
+        -1100,
+        `Illegal characters found in parameter '${name('newClientOrderId')}'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.`,
+      );
     }
     // PRICE_FILTER applies to price and stopPrice.
     const tick = toUnits(spec.tickSize);
@@ -673,12 +777,14 @@ export class BinanceOrders {
     const maxPrice = toUnits(spec.maxPrice);
     for (const p of [price, stopPrice]) {
       if (p === undefined) continue;
-      if (p < minPrice || p > maxPrice || (tick > 0n && (p - minPrice) % tick !== 0n)) throw filterFailure('PRICE_FILTER');
+      if (p < minPrice || p > maxPrice || (tick > 0n && (p - minPrice) % tick !== 0n))
+        throw filterFailure('PRICE_FILTER');
     }
     const step = toUnits(spec.stepSize);
     const minQty = toUnits(spec.minQty);
     const maxQty = toUnits(spec.maxQty);
-    if (quantity < minQty || quantity > maxQty || (step > 0n && (quantity - minQty) % step !== 0n)) throw filterFailure('LOT_SIZE');
+    if (quantity < minQty || quantity > maxQty || (step > 0n && (quantity - minQty) % step !== 0n))
+      throw filterFailure('LOT_SIZE');
     const refPrice = price ?? stopPrice ?? this.prices.get(spec.symbol);
     if (refPrice !== undefined && notionalOf(quantity, refPrice) < toUnits(spec.minNotional)) {
       throw filterFailure(spec.notionalFilter ?? 'NOTIONAL');
@@ -736,7 +842,12 @@ export class BinanceOrders {
     this.balances.set(asset, b);
   }
 
-  private createOrder(spec: SymbolSpec, leg: Leg, orderListId: number, lock: { asset: string; amount: Units }): SimOrder {
+  private createOrder(
+    spec: SymbolSpec,
+    leg: Leg,
+    orderListId: number,
+    lock: { asset: string; amount: Units },
+  ): SimOrder {
     const now = this.server.now();
     const conditional = leg.type !== 'MARKET' && leg.type !== 'LIMIT' && leg.type !== 'LIMIT_MAKER';
     const order: SimOrder = {
@@ -833,7 +944,8 @@ export class BinanceOrders {
     let commissionAsset: string;
     if (order.side === 'BUY') {
       // Pay from the reservation at the reserved price, the rest (or a market buy) from free.
-      const reservedPart = lock.remaining > 0n ? minUnits(lock.remaining, notionalOf(qty, order.price > 0n ? order.price : price)) : 0n;
+      const reservedPart =
+        lock.remaining > 0n ? minUnits(lock.remaining, notionalOf(qty, order.price > 0n ? order.price : price)) : 0n;
       lock.remaining -= reservedPart;
       quoteBalance.locked -= reservedPart;
       quoteBalance.free += reservedPart - quote;
@@ -943,7 +1055,9 @@ export class BinanceOrders {
     if (orderId === undefined && clientId === undefined) throw mandatory('orderId');
     // By client id Binance finds the most recent order with that id.
     const candidates = this.orderList.filter(
-      (o) => o.symbol === spec.symbol && (orderId !== undefined ? String(o.orderId) === orderId : o.clientOrderId === clientId),
+      (o) =>
+        o.symbol === spec.symbol &&
+        (orderId !== undefined ? String(o.orderId) === orderId : o.clientOrderId === clientId),
     );
     const order = candidates[candidates.length - 1];
     if (!order) throw reject(400, code, msg);

@@ -32,8 +32,26 @@ export const RECORDED_BOOK_SYMBOLS: readonly SymbolSpec[] = [
   spec('RUNEEUR', 'RUNE', 'EUR', '0.00100000', '0.01000000', '10.00000000'),
 ];
 
-function spec(symbol: string, baseAsset: string, quoteAsset: string, tickSize: string, stepSize: string, minNotional: string): SymbolSpec {
-  return { symbol, baseAsset, quoteAsset, tickSize, minPrice: tickSize, maxPrice: '1000000.00000000', stepSize, minQty: stepSize, maxQty: '90000000.00000000', minNotional };
+function spec(
+  symbol: string,
+  baseAsset: string,
+  quoteAsset: string,
+  tickSize: string,
+  stepSize: string,
+  minNotional: string,
+): SymbolSpec {
+  return {
+    symbol,
+    baseAsset,
+    quoteAsset,
+    tickSize,
+    minPrice: tickSize,
+    maxPrice: '1000000.00000000',
+    stepSize,
+    minQty: stepSize,
+    maxQty: '90000000.00000000',
+    minNotional,
+  };
 }
 
 /** Loads the depth snapshots and the combined stream's depth events. */
@@ -56,14 +74,31 @@ export function loadRecordedBooks(snapshotsFile: string, streamFile: string): Re
 }
 
 /** The recorded `ethusdt@trade` event (payload without the combined-stream envelope). */
-export function loadRecordedTrade(file: string): Record<string, unknown> & { t: number; p: string; q: string; T: number; m: boolean } {
-  const message = JSON.parse(readFileSync(file, 'utf8')) as { data: Record<string, unknown> & { t: number; p: string; q: string; T: number; m: boolean } };
+export function loadRecordedTrade(
+  file: string,
+): Record<string, unknown> & { t: number; p: string; q: string; T: number; m: boolean } {
+  const message = JSON.parse(readFileSync(file, 'utf8')) as {
+    data: Record<string, unknown> & { t: number; p: string; q: string; T: number; m: boolean };
+  };
   return message.data;
 }
 
 /** A recorded `/api/v3/klines` answer as the server's klines. */
 export function loadRecordedKlines(file: string): Kline[] {
-  const rows = JSON.parse(readFileSync(file, 'utf8')) as [number, string, string, string, string, string, number, string, number, string, string, string][];
+  const rows = JSON.parse(readFileSync(file, 'utf8')) as [
+    number,
+    string,
+    string,
+    string,
+    string,
+    string,
+    number,
+    string,
+    number,
+    string,
+    string,
+    string,
+  ][];
   return rows.map((r) => ({
     openTime: r[0],
     open: r[1],

@@ -42,7 +42,14 @@ import {
   type StreamRequest,
 } from './binanceStreams';
 
-export type { DepthDiff, DepthSnapshot, DepthUpdateEvent, StreamConnectionInfo, StreamRequest, WireLevel } from './binanceStreams';
+export type {
+  DepthDiff,
+  DepthSnapshot,
+  DepthUpdateEvent,
+  StreamConnectionInfo,
+  StreamRequest,
+  WireLevel,
+} from './binanceStreams';
 
 /** One kline as Binance stores it; decimals are strings, as on the wire. */
 export interface Kline {
@@ -293,7 +300,7 @@ function klineCloseTime(openTime: number, interval: string): number {
 }
 
 function isInterval(value: string): boolean {
-  return value === '1M' || Object.prototype.hasOwnProperty.call(INTERVAL_MS, value);
+  return value === '1M' || Object.hasOwn(INTERVAL_MS, value);
 }
 
 /** Index of the first kline with openTime >= t (klines sorted ascending). */
@@ -321,7 +328,11 @@ function defaultFaultBody(status: number, now: number): { code: number; msg: str
       msg: `Way too much request weight used; IP banned until ${now + 120_000}. Please use WebSocket Streams for live updates to avoid bans.`,
     };
   }
-  if (status === 503) return { code: -1008, msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.' };
+  if (status === 503)
+    return {
+      code: -1008,
+      msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.',
+    };
   return { code: -1000, msg: 'An unknown error occurred while processing the request.' };
 }
 
@@ -443,7 +454,12 @@ export class BinanceServer {
    * `final` is the event's `x` (the kline closed). With `broadcast: false` only the store changes:
    * the exchange moved on while a client was not listening.
    */
-  pushKline(symbol: string, interval: string, kline: Kline, options: { final?: boolean; broadcast?: boolean; eventTime?: number } = {}): number {
+  pushKline(
+    symbol: string,
+    interval: string,
+    kline: Kline,
+    options: { final?: boolean; broadcast?: boolean; eventTime?: number } = {},
+  ): number {
     this.requireSymbol(symbol, 'pushKline');
     this.upsertKline(symbol, interval, kline);
     if (options.broadcast === false) return 0;
@@ -508,9 +524,19 @@ export class BinanceServer {
   }
 
   /** Sends a `<symbol>@bookTicker` event (best bid/ask; it has no event type field, as on Binance). */
-  pushBookTicker(symbol: string, quote: { bid: string; bidQty: string; ask: string; askQty: string; updateId?: number }): number {
+  pushBookTicker(
+    symbol: string,
+    quote: { bid: string; bidQty: string; ask: string; askQty: string; updateId?: number },
+  ): number {
     this.requireSymbol(symbol, 'pushBookTicker');
-    const event = { u: quote.updateId ?? this.now(), s: symbol, b: quote.bid, B: quote.bidQty, a: quote.ask, A: quote.askQty };
+    const event = {
+      u: quote.updateId ?? this.now(),
+      s: symbol,
+      b: quote.bid,
+      B: quote.bidQty,
+      a: quote.ask,
+      A: quote.askQty,
+    };
     return this.hub.publish(`${symbol.toLowerCase()}@bookTicker`, event);
   }
 
@@ -542,7 +568,9 @@ export class BinanceServer {
     const lower = symbol.toLowerCase();
     const raw = JSON.stringify(event);
     const delivered =
-      this.hub.publish(`${lower}@depth`, raw) + this.hub.publish(`${lower}@depth@100ms`, raw) + this.hub.publish(`${lower}@depth@1000ms`, raw);
+      this.hub.publish(`${lower}@depth`, raw) +
+      this.hub.publish(`${lower}@depth@100ms`, raw) +
+      this.hub.publish(`${lower}@depth@1000ms`, raw);
     return { event, delivered };
   }
 
@@ -605,7 +633,8 @@ export class BinanceServer {
   inject(path: string, fault: Fault, options: InjectOptions = {}): void {
     const times = options.times ?? 1;
     const skip = options.skip ?? 0;
-    if (!(times >= 1) || !(skip >= 0)) throw new Error(`inject: times must be ≥ 1 and skip ≥ 0 (got ${times}, ${skip})`);
+    if (!(times >= 1) || !(skip >= 0))
+      throw new Error(`inject: times must be ≥ 1 and skip ≥ 0 (got ${times}, ${skip})`);
     const queue = this.faults.get(path) ?? [];
     queue.push({ fault, times, skip });
     this.faults.set(path, queue);
@@ -680,7 +709,8 @@ export class BinanceServer {
   }
 
   private requireSymbol(symbol: string, caller: string): void {
-    if (!this.symbols.has(symbol)) throw new Error(`${caller}: ${symbol} is not listed (symbols: ${[...this.symbols.keys()].join(', ')})`);
+    if (!this.symbols.has(symbol))
+      throw new Error(`${caller}: ${symbol} is not listed (symbols: ${[...this.symbols.keys()].join(', ')})`);
   }
 
   private depthBook(symbol: string, caller: string): DepthBook {
@@ -748,7 +778,12 @@ export class BinanceServer {
     });
   }
 
-  private dispatch(request: RouteRequest, fault: Fault | null, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private dispatch(
+    request: RouteRequest,
+    fault: Fault | null,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): void {
     const answer = (): void => {
       if (this.closed || res.destroyed) return;
       this.send(res, request.path, this.answer(request));
@@ -781,7 +816,11 @@ export class BinanceServer {
       case 'quirk': {
         const altered = fault.alterQuery ? { ...request, query: fault.alterQuery(request.query) } : request;
         const response = this.answer(altered);
-        this.send(res, request.path, fault.alterBody && response.status === 200 ? { ...response, body: fault.alterBody(response.body) } : response);
+        this.send(
+          res,
+          request.path,
+          fault.alterBody && response.status === 200 ? { ...response, body: fault.alterBody(response.body) } : response,
+        );
         return;
       }
     }
@@ -933,8 +972,21 @@ function symbolInfo(spec: SymbolSpec): Record<string, unknown> {
       { filterType: 'LOT_SIZE', minQty: spec.minQty, maxQty: spec.maxQty, stepSize: spec.stepSize },
       { filterType: 'ICEBERG_PARTS', limit: 10 },
       { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: spec.maxQty, stepSize: '0.00000000' },
-      { filterType: 'TRAILING_DELTA', minTrailingAboveDelta: 10, maxTrailingAboveDelta: 2000, minTrailingBelowDelta: 10, maxTrailingBelowDelta: 2000 },
-      { filterType: 'PERCENT_PRICE_BY_SIDE', bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5 },
+      {
+        filterType: 'TRAILING_DELTA',
+        minTrailingAboveDelta: 10,
+        maxTrailingAboveDelta: 2000,
+        minTrailingBelowDelta: 10,
+        maxTrailingBelowDelta: 2000,
+      },
+      {
+        filterType: 'PERCENT_PRICE_BY_SIDE',
+        bidMultiplierUp: '5',
+        bidMultiplierDown: '0.2',
+        askMultiplierUp: '5',
+        askMultiplierDown: '0.2',
+        avgPriceMins: 5,
+      },
       notional,
       { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
       { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: 5 },

@@ -286,7 +286,11 @@ export class StreamHub {
 
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     if (connection.silent) return;
-    const text = isBinary ? '' : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const text = isBinary
+      ? ''
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as ArrayBuffer).toString('utf8');
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -301,16 +305,23 @@ export class StreamHub {
     const { method, params, id } = message as { method?: unknown; params?: unknown; id?: unknown };
     this.requestLog.push({ connection: connection.id, method: String(method), params, id, at: this.options.now() });
     if (this.requestLog.length > REQUESTS_KEPT) this.requestLog.shift();
-    const validId = id === null || (typeof id === 'number' && Number.isInteger(id) && id >= 0) || typeof id === 'string';
+    const validId =
+      id === null || (typeof id === 'number' && Number.isInteger(id) && id >= 0) || typeof id === 'string';
     if (!validId) {
-      this.reply(connection, { error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' }, id: null });
+      this.reply(connection, {
+        error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' },
+        id: null,
+      });
       return;
     }
     switch (method) {
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE': {
         if (!Array.isArray(params) || !params.every((p): p is string => typeof p === 'string')) {
-          this.reply(connection, { error: { code: 2, msg: 'Invalid request: params must be an array of stream names' }, id });
+          this.reply(connection, {
+            error: { code: 2, msg: 'Invalid request: params must be an array of stream names' },
+            id,
+          });
           return;
         }
         const invalid = params.find((p) => !isStreamName(p));
@@ -321,7 +332,10 @@ export class StreamHub {
         if (method === 'SUBSCRIBE') {
           const after = new Set([...connection.streams, ...params]);
           if (after.size > MAX_STREAMS_PER_CONNECTION) {
-            this.reply(connection, { error: { code: 2, msg: `Invalid request: too many streams (max ${MAX_STREAMS_PER_CONNECTION})` }, id });
+            this.reply(connection, {
+              error: { code: 2, msg: `Invalid request: too many streams (max ${MAX_STREAMS_PER_CONNECTION})` },
+              id,
+            });
             return;
           }
           for (const stream of params) this.subscribe(connection, stream);
@@ -344,7 +358,8 @@ export class StreamHub {
         return;
       }
       case 'GET_PROPERTY':
-        if (Array.isArray(params) && params[0] === 'combined') this.reply(connection, { result: connection.combined, id });
+        if (Array.isArray(params) && params[0] === 'combined')
+          this.reply(connection, { result: connection.combined, id });
         else this.reply(connection, { error: { code: 0, msg: 'Unknown property' }, id });
         return;
       default:
@@ -438,7 +453,9 @@ export class DepthBook {
   /** The best `limit` levels of each side. */
   snapshot(limit = Number.MAX_SAFE_INTEGER): DepthSnapshot {
     const byPrice = (m: Map<string, WireLevel>, descending: boolean): WireLevel[] =>
-      [...m.values()].sort((x, y) => (descending ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0]))).slice(0, limit);
+      [...m.values()]
+        .sort((x, y) => (descending ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])))
+        .slice(0, limit);
     return { lastUpdateId: this.last, bids: byPrice(this.bids, true), asks: byPrice(this.asks, false) };
   }
 

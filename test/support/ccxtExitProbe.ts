@@ -5,7 +5,12 @@
  * keep-alive connection, a timer) outlives the subscriptions, the process hangs and the test fails.
  */
 import { Subscription } from 'rxjs';
-import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTickerSource, makeCcxtTradeSource } from '../../sources/ccxtMarketData';
+import {
+  makeCcxtOhlcvSource,
+  makeCcxtOrderBookSource,
+  makeCcxtTickerSource,
+  makeCcxtTradeSource,
+} from '../../sources/ccxtMarketData';
 
 const url = process.env['BINANCE_URL'];
 if (!url) throw new Error('BINANCE_URL is not set');
@@ -26,9 +31,29 @@ const fail = (error: unknown): void => {
   all.unsubscribe();
 };
 
-all.add(makeCcxtTradeSource({ ...base, symbols: [...base.symbols] }).subscribe({ next: (e) => e.kind === 'trade' && seen('trade'), error: fail }));
+all.add(
+  makeCcxtTradeSource({ ...base, symbols: [...base.symbols] }).subscribe({
+    next: (e) => e.kind === 'trade' && seen('trade'),
+    error: fail,
+  }),
+);
 // A forming candle emits no bar; being connected (a kline arrived) is what counts here.
-all.add(makeCcxtOhlcvSource({ ...base, symbols: [...base.symbols] }).subscribe({ next: (e) => e.kind === 'feed-connected' && seen('bar-or-candle'), error: fail }));
-all.add(makeCcxtOrderBookSource({ ...base, symbols: [...base.symbols], depth: 5, bookLimit: 100 }).subscribe({ next: (e) => e.kind === 'book' && seen('book'), error: fail }));
-all.add(makeCcxtTickerSource({ ...base, symbols: [...base.symbols] }).subscribe({ next: (e) => e.kind === 'ticker' && seen('ticker'), error: fail }));
+all.add(
+  makeCcxtOhlcvSource({ ...base, symbols: [...base.symbols] }).subscribe({
+    next: (e) => e.kind === 'feed-connected' && seen('bar-or-candle'),
+    error: fail,
+  }),
+);
+all.add(
+  makeCcxtOrderBookSource({ ...base, symbols: [...base.symbols], depth: 5, bookLimit: 100 }).subscribe({
+    next: (e) => e.kind === 'book' && seen('book'),
+    error: fail,
+  }),
+);
+all.add(
+  makeCcxtTickerSource({ ...base, symbols: [...base.symbols] }).subscribe({
+    next: (e) => e.kind === 'ticker' && seen('ticker'),
+    error: fail,
+  }),
+);
 process.stdout.write('subscribed\n');

@@ -47,7 +47,10 @@ function settings(options: LocalBinanceOptions): Record<string, unknown> {
 }
 
 /** A `ccxt.pro.binance` (REST and, later, streams) talking to the local server. */
-export function makeLocalProBinance(baseUrl: string, options: LocalBinanceOptions = {}): InstanceType<typeof ccxt.pro.binance> {
+export function makeLocalProBinance(
+  baseUrl: string,
+  options: LocalBinanceOptions = {},
+): InstanceType<typeof ccxt.pro.binance> {
   return pointAtLocal(new ccxt.pro.binance(settings(options)), baseUrl);
 }
 

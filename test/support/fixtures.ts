@@ -15,7 +15,12 @@ export const BTC_USDT: Instrument = {
   minNotional: toUnits('5'),
 };
 
-export function bar(tsOpen: number, ohlcv: { o: number; h?: number; l?: number; c?: number; v?: number }, timeframe: Timeframe = '1m', symbol = 'BTC/USDT'): Bar {
+export function bar(
+  tsOpen: number,
+  ohlcv: { o: number; h?: number; l?: number; c?: number; v?: number },
+  timeframe: Timeframe = '1m',
+  symbol = 'BTC/USDT',
+): Bar {
   const close = ohlcv.c ?? ohlcv.o;
   return {
     kind: 'bar',
@@ -33,7 +38,14 @@ export function bar(tsOpen: number, ohlcv: { o: number; h?: number; l?: number; 
   };
 }
 
-export function tick(tsEvent: number, price: number, qty = 1, tradeId = String(tsEvent), symbol = 'BTC/USDT', tsInit = 0): TradeTick {
+export function tick(
+  tsEvent: number,
+  price: number,
+  qty = 1,
+  tradeId = String(tsEvent),
+  symbol = 'BTC/USDT',
+  tsInit = 0,
+): TradeTick {
   return { kind: 'trade', venue: 'binance', symbol, price, qty, side: 'buy', tradeId, tsEvent, tsInit };
 }
 
@@ -41,7 +53,10 @@ export function tick(tsEvent: number, price: number, qty = 1, tradeId = String(t
  * A deterministic random-walk of bars (geometric, with volatility clustering) for tests that need
  * realistic-looking data without reading files. Same seed → same bars.
  */
-export function randomWalkBars(count: number, options: { seed?: number; start?: number; timeframe?: Timeframe; price?: number } = {}): Bar[] {
+export function randomWalkBars(
+  count: number,
+  options: { seed?: number; start?: number; timeframe?: Timeframe; price?: number } = {},
+): Bar[] {
   const timeframe = options.timeframe ?? '5m';
   const step = timeframeMs(timeframe);
   const random = mulberry32(options.seed ?? 42);
@@ -57,7 +72,20 @@ export function randomWalkBars(count: number, options: { seed?: number; start?: 
     const high = Math.round(Math.max(open, close) * (1 + Math.abs(gaussian()) * vol * 0.5) * 100) / 100;
     const low = Math.round(Math.min(open, close) * (1 - Math.abs(gaussian()) * vol * 0.5) * 100) / 100;
     const volume = Math.round((5 + random() * 50) * 1e5) / 1e5;
-    bars.push({ kind: 'bar', venue: 'binance', symbol: 'BTC/USDT', timeframe, tsOpen: start + i * step, tsEvent: start + (i + 1) * step, open, high, low, close, volume, trades: 0 });
+    bars.push({
+      kind: 'bar',
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe,
+      tsOpen: start + i * step,
+      tsEvent: start + (i + 1) * step,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      trades: 0,
+    });
     price = close;
   }
   return bars;
@@ -94,5 +122,17 @@ export function signal(partial: Partial<Signal> & Pick<Signal, 'source'>): Signa
 export function cashPortfolio(cash: string, tsEvent = 0): Portfolio {
   const units = toUnits(cash);
   const equity = Number(cash);
-  return { kind: 'portfolio', quote: 'USDT', initialCash: units, cash: units, positions: {}, realizedPnl: 0n, feesPaid: 0n, equity, peakEquity: equity, drawdown: 0, tsEvent };
+  return {
+    kind: 'portfolio',
+    quote: 'USDT',
+    initialCash: units,
+    cash: units,
+    positions: {},
+    realizedPnl: 0n,
+    feesPaid: 0n,
+    equity,
+    peakEquity: equity,
+    drawdown: 0,
+    tsEvent,
+  };
 }

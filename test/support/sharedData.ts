@@ -10,11 +10,7 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 function candidates(): string[] {
   const fromEnv = process.env['BOT4_SHARED_DATA'];
-  return [
-    ...(fromEnv ? [fromEnv] : []),
-    path.resolve(REPO_ROOT, '..', 'shared', 'data'),
-    '/work/shared/data',
-  ];
+  return [...(fromEnv ? [fromEnv] : []), path.resolve(REPO_ROOT, '..', 'shared', 'data'), '/work/shared/data'];
 }
 
 /** Absolute path of the shared data folder, or undefined when this machine has none. */

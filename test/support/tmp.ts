@@ -12,5 +12,8 @@ export function tempDir(prefix = 'bot4-test-'): { dir: string; cleanup: () => vo
 
 /** Writes bars as a candles CSV (the format `download` writes and `backtest` reads). */
 export function writeBarsCsv(file: string, bars: readonly Bar[]): void {
-  writeFileSync(file, `${CSV_HEADER}\n${bars.map((b) => `${b.tsOpen},${b.open},${b.high},${b.low},${b.close},${b.volume}`).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${CSV_HEADER}\n${bars.map((b) => `${b.tsOpen},${b.open},${b.high},${b.low},${b.close},${b.volume}`).join('\n')}\n`,
+  );
 }

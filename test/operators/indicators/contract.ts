@@ -64,7 +64,9 @@ export function streamingIndicatorContract(spec: IndicatorSpec): void {
       const bars = all.slice(0, spec.barLimit ?? all.length);
       for (const options of spec.optionSets) {
         const indicator = spec.create(options);
-        bars.forEach((bar, i) => assert.equal(indicator.update(bar), i >= indicator.warmup - 1, `bar ${i}, options ${show(options)}`));
+        bars.forEach((bar, i) =>
+          assert.equal(indicator.update(bar), i >= indicator.warmup - 1, `bar ${i}, options ${show(options)}`),
+        );
       }
     });
 
@@ -105,7 +107,8 @@ export function streamingIndicatorContract(spec: IndicatorSpec): void {
     it(`rejects a wrong option count with BAD_OPTIONS naming tulind's options (${meta.options.join(', ') || 'none'})`, () => {
       const options = spec.optionSets[0]!;
       assertIndicatorError(() => spec.create([...options, 3]), 'BAD_OPTIONS', spec.name, ...meta.options);
-      if (options.length > 0) assertIndicatorError(() => spec.create(options.slice(1)), 'BAD_OPTIONS', spec.name, ...meta.options);
+      if (options.length > 0)
+        assertIndicatorError(() => spec.create(options.slice(1)), 'BAD_OPTIONS', spec.name, ...meta.options);
     });
 
     if (meta.options.length > 0) {
@@ -138,7 +141,10 @@ export function streamingIndicatorContract(spec: IndicatorSpec): void {
 }
 
 /** Worst relative error per indicator and file, filled by tulindParity (printed on request). */
-export const parityReport = new Map<string, { worst: number; compared: number; exact: number; tulindNonFinite: number }>();
+export const parityReport = new Map<
+  string,
+  { worst: number; compared: number; exact: number; tulindNonFinite: number }
+>();
 
 /**
  * Relative tolerance of the parity tests: |ours − tulind| ≤ 1e-6 · max(|tulind|, s), where s is
@@ -163,7 +169,11 @@ export function tulindParity(spec: IndicatorSpec): void {
           const scale = outputs.map((series) => {
             let sum = 0;
             let n = 0;
-            for (const v of series) if (Number.isFinite(v)) (sum += Math.abs(v)), n++;
+            for (const v of series)
+              if (Number.isFinite(v)) {
+                sum += Math.abs(v);
+                n++;
+              }
             return n > 0 ? sum / n : 1;
           });
           const indicator = spec.create(options);
@@ -179,7 +189,10 @@ export function tulindParity(spec: IndicatorSpec): void {
                 // tulind divided by zero (or rooted a rounding-negative variance); ours returns the
                 // documented limit value instead, which the contract requires to be finite.
                 entry.tulindNonFinite += 1;
-                assert.ok(Number.isFinite(actual), `${indicator.outputs[k]} at bar ${i}: ours ${actual}, tulind ${expected}`);
+                assert.ok(
+                  Number.isFinite(actual),
+                  `${indicator.outputs[k]} at bar ${i}: ours ${actual}, tulind ${expected}`,
+                );
                 continue;
               }
               if (Object.is(actual, expected)) {

@@ -36,7 +36,14 @@ export function loadCandles(ctx: Mocha.Context, file: string): Candles {
   const columns: Record<PriceField, number[]> = { open: [], high: [], low: [], close: [], volume: [] };
   const bars: OhlcvInput[] = [];
   for (const line of lines.slice(1)) {
-    const [, open, high, low, close, volume] = line.split(',').map(Number) as [number, number, number, number, number, number];
+    const [, open, high, low, close, volume] = line.split(',').map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     bars.push({ open, high, low, close, volume });
     columns.open.push(open);
     columns.high.push(high);
@@ -62,7 +69,9 @@ export function tulindBatch(
   const info = tulindIndicator(name);
   if (!info) throw new Error(`tulind has no ${name}`);
   let next = 0;
-  const inputs = info.input_names.map((input) => columns[input === 'real' ? realFields[next++]! : (input as PriceField)]);
+  const inputs = info.input_names.map(
+    (input) => columns[input === 'real' ? realFields[next++]! : (input as PriceField)],
+  );
   let outputs: number[][] | null = null;
   info.indicator(inputs, options, (error, result) => {
     if (error !== null) throw new Error(`tulind ${name} ${JSON.stringify(options)}: ${error}`);
@@ -164,7 +173,10 @@ export function longestFlatRun(bars: readonly OhlcvInput[]): { start: number; le
 }
 
 /** Feeds bars and collects `values` after every warm update, per output. */
-export function collect(indicator: { update(bar: OhlcvInput): boolean; readonly values: Float64Array }, bars: readonly OhlcvInput[]): number[][] {
+export function collect(
+  indicator: { update(bar: OhlcvInput): boolean; readonly values: Float64Array },
+  bars: readonly OhlcvInput[],
+): number[][] {
   const outputs: number[][] = Array.from({ length: indicator.values.length }, () => []);
   for (const bar of bars) {
     if (!indicator.update(bar)) continue;

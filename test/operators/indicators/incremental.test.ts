@@ -49,8 +49,25 @@ const SPECS: readonly IndicatorSpec[] = [
   { name: 'tema', create: (o) => createTema(o), optionSets: [[20], [1], [100]] },
   { name: 'wilders', create: (o) => createWilders(o), optionSets: [[14], [1], [100]] },
   { name: 'rsi', create: (o) => createRsi(o), optionSets: [[14], [1], [2], [100]] },
-  { name: 'macd', create: (o) => createMacd(o), optionSets: [[12, 26, 9], [1, 2, 1], [5, 35, 5], [50, 200, 30]] },
-  { name: 'bbands', create: (o) => createBbands(o), optionSets: [[20, 2], [5, 2], [100, 1.5]] },
+  {
+    name: 'macd',
+    create: (o) => createMacd(o),
+    optionSets: [
+      [12, 26, 9],
+      [1, 2, 1],
+      [5, 35, 5],
+      [50, 200, 30],
+    ],
+  },
+  {
+    name: 'bbands',
+    create: (o) => createBbands(o),
+    optionSets: [
+      [20, 2],
+      [5, 2],
+      [100, 1.5],
+    ],
+  },
   { name: 'stddev', create: (o) => createStddev(o), optionSets: [[20], [2], [100]] },
   { name: 'mom', create: (o) => createMom(o), optionSets: [[10], [1], [100]] },
   { name: 'roc', create: (o) => createRoc(o), optionSets: [[12], [1], [100]] },
@@ -61,7 +78,16 @@ const SPECS: readonly IndicatorSpec[] = [
   { name: 'di', create: (o) => createDi(o), optionSets: [[14], [1], [2], [50]] },
   { name: 'dx', create: (o) => createDx(o), optionSets: [[14], [1], [2], [50]] },
   { name: 'adx', create: (o) => createAdx(o), optionSets: [[14], [2], [50]] },
-  { name: 'stoch', create: (o) => createStoch(o), optionSets: [[14, 3, 3], [5, 3, 3], [1, 1, 1], [30, 10, 10]] },
+  {
+    name: 'stoch',
+    create: (o) => createStoch(o),
+    optionSets: [
+      [14, 3, 3],
+      [5, 3, 3],
+      [1, 1, 1],
+      [30, 10, 10],
+    ],
+  },
   { name: 'willr', create: (o) => createWillr(o), optionSets: [[14], [1], [100]] },
   { name: 'aroon', create: (o) => createAroon(o), optionSets: [[25], [1], [14], [100]] },
   { name: 'cci', create: (o) => createCci(o), optionSets: [[20], [1], [2], [100]] },
@@ -150,7 +176,15 @@ describe('indicators: degenerate inputs where tulind returns NaN or Infinity', (
 
 describe('indicators: option rules specific to one indicator', () => {
   it('macd rejects a long period shorter than the short period, naming both', () => {
-    assertIndicatorError(() => createMacd([26, 12, 9]), 'BAD_OPTIONS', 'macd', "'long period'", "'short period'", '12', '26');
+    assertIndicatorError(
+      () => createMacd([26, 12, 9]),
+      'BAD_OPTIONS',
+      'macd',
+      "'long period'",
+      "'short period'",
+      '12',
+      '26',
+    );
   });
 
   it('macd rejects a long period of 1 (tulind needs ≥ 2)', () => {
@@ -167,7 +201,13 @@ describe('indicators: option rules specific to one indicator', () => {
   });
 
   it('a real-input indicator rejects an unknown bar field, naming the fields it accepts', () => {
-    assertIndicatorError(() => createSma([5], 'price' as 'close'), 'BAD_OPTIONS', 'sma', 'open, high, low, close, volume', 'price');
+    assertIndicatorError(
+      () => createSma([5], 'price' as 'close'),
+      'BAD_OPTIONS',
+      'sma',
+      'open, high, low, close, volume',
+      'price',
+    );
   });
 
   it('a real-input indicator reads the chosen field: sma over highs equals tulind sma over highs', function () {

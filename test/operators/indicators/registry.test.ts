@@ -18,8 +18,31 @@ import { assertIndicatorError } from './contract';
 import { loadCandles } from './fixtures';
 
 const INCREMENTAL = [
-  'adx', 'aroon', 'atr', 'bbands', 'cci', 'dema', 'di', 'dx', 'ema', 'macd', 'mfi', 'mom', 'natr',
-  'obv', 'roc', 'rsi', 'sma', 'stddev', 'stoch', 'tema', 'tr', 'vwma', 'wilders', 'willr', 'wma',
+  'adx',
+  'aroon',
+  'atr',
+  'bbands',
+  'cci',
+  'dema',
+  'di',
+  'dx',
+  'ema',
+  'macd',
+  'mfi',
+  'mom',
+  'natr',
+  'obv',
+  'roc',
+  'rsi',
+  'sma',
+  'stddev',
+  'stoch',
+  'tema',
+  'tr',
+  'vwma',
+  'wilders',
+  'willr',
+  'wma',
 ];
 
 describe('indicators/registry', () => {
@@ -33,8 +56,11 @@ describe('indicators/registry', () => {
   it('gives incremental names the O(1) implementation and every other name tulind on a window', () => {
     for (const name of indicatorNames()) {
       const meta = describeIndicator(name);
-      const options: number[] = meta.options.map((o) => (o.includes('period') ? 5 : o === 'alpha' ? 0.2 : o.includes('maximum') ? 0.2 : 0.02));
-      if (name === 'adosc' || name === 'kvo' || name === 'ppo' || name === 'apo' || name === 'vosc') options.splice(0, 2, 2, 5);
+      const options: number[] = meta.options.map((o) =>
+        o.includes('period') ? 5 : o === 'alpha' ? 0.2 : o.includes('maximum') ? 0.2 : 0.02,
+      );
+      if (name === 'adosc' || name === 'kvo' || name === 'ppo' || name === 'apo' || name === 'vosc')
+        options.splice(0, 2, 2, 5);
       if (name === 'ultosc') options.splice(0, 3, 2, 3, 5);
       if (name === 'vidya') options.splice(0, 2, 2, 5);
       if (name === 'macd') options.splice(0, 3, 2, 5, 9);
@@ -68,12 +94,20 @@ describe('indicators/registry', () => {
     for (const name of indicatorNames()) {
       const info = tulindIndicator(name)!;
       const meta = describeIndicator(name);
-      assert.deepEqual([meta.inputs, meta.options, meta.outputs], [info.input_names, info.option_names, info.output_names], name);
+      assert.deepEqual(
+        [meta.inputs, meta.options, meta.outputs],
+        [info.input_names, info.option_names, info.output_names],
+        name,
+      );
     }
   });
 
   it('rejects a wrong option count in describe().start, naming the options', () => {
-    assertIndicatorError(() => describeIndicator('macd').start([12, 26]), 'BAD_OPTIONS', 'macd takes 3 options (short period, long period, signal period), found 2');
+    assertIndicatorError(
+      () => describeIndicator('macd').start([12, 26]),
+      'BAD_OPTIONS',
+      'macd takes 3 options (short period, long period, signal period), found 2',
+    );
   });
 
   it("rejects unknown names with UNKNOWN_INDICATOR and close matches: 'EMA' → ema, 'stochastic' → stoch, 'macdd' → macd, 'rsl' → rsi", () => {
@@ -90,13 +124,19 @@ describe('indicators/registry', () => {
   });
 
   it("rejects a wrong option count with BAD_OPTIONS naming tulind's options and what was found", () => {
-    assertIndicatorError(() => createIndicator('macd', [12, 26]), 'BAD_OPTIONS', 'short period, long period, signal period', 'found 2: [12, 26]');
+    assertIndicatorError(
+      () => createIndicator('macd', [12, 26]),
+      'BAD_OPTIONS',
+      'short period, long period, signal period',
+      'found 2: [12, 26]',
+    );
     assertIndicatorError(() => createIndicator('obv', [3]), 'BAD_OPTIONS', 'obv takes no options, found 1');
     assertIndicatorError(() => createIndicator('vidya', [2, 5]), 'BAD_OPTIONS', 'short period, long period, alpha');
   });
 
   it('accepts exactly the option sets tulind accepts for every incremental indicator (each option from −1 to 4)', () => {
-    const grid = (n: number): number[][] => (n === 0 ? [[]] : grid(n - 1).flatMap((rest) => [-1, 0, 1, 2, 3, 4].map((v) => [v, ...rest])));
+    const grid = (n: number): number[][] =>
+      n === 0 ? [[]] : grid(n - 1).flatMap((rest) => [-1, 0, 1, 2, 3, 4].map((v) => [v, ...rest]));
     for (const name of INCREMENTAL) {
       for (const options of grid(describeIndicator(name).options.length)) {
         const accepts = (create: () => unknown): boolean => {
@@ -118,7 +158,13 @@ describe('indicators/registry', () => {
   });
 
   it('checks the window even for incremental indicators, so a config stays valid if the implementation changes', () => {
-    assertIndicatorError(() => createIndicator('rsi', [14], { window: 10 }), 'BAD_OPTIONS', 'rsi', 'window', 'warm-up (15');
+    assertIndicatorError(
+      () => createIndicator('rsi', [14], { window: 10 }),
+      'BAD_OPTIONS',
+      'rsi',
+      'window',
+      'warm-up (15',
+    );
     assert.equal('window' in createIndicator('rsi', [14], { window: 500 }), false);
   });
 
@@ -133,8 +179,17 @@ describe('indicators/registry', () => {
   });
 
   it('rejects inputs that do not fit: two fields for sma, any field for atr', () => {
-    assertIndicatorError(() => createIndicator('sma', [10], { inputs: ['close', 'open'] }), 'BAD_OPTIONS', 'sma', "one 'real' input");
-    assertIndicatorError(() => createIndicator('atr', [14], { inputs: ['close'] }), 'BAD_OPTIONS', 'atr reads high, low, close');
+    assertIndicatorError(
+      () => createIndicator('sma', [10], { inputs: ['close', 'open'] }),
+      'BAD_OPTIONS',
+      'sma',
+      "one 'real' input",
+    );
+    assertIndicatorError(
+      () => createIndicator('atr', [14], { inputs: ['close'] }),
+      'BAD_OPTIONS',
+      'atr reads high, low, close',
+    );
   });
 
   it('creates two-input comparisons through the registry with explicit fields', function () {

@@ -15,8 +15,20 @@ const WINDOWED_SPECS = [
   { name: 'kama', optionSets: [[10], [2]] },
   { name: 'linreg', optionSets: [[14], [3]] },
   { name: 'trix', optionSets: [[18], [2]] },
-  { name: 'psar', optionSets: [[0.02, 0.2], [0.05, 0.5]] },
-  { name: 'adosc', optionSets: [[3, 10], [2, 5]] },
+  {
+    name: 'psar',
+    optionSets: [
+      [0.02, 0.2],
+      [0.05, 0.5],
+    ],
+  },
+  {
+    name: 'adosc',
+    optionSets: [
+      [3, 10],
+      [2, 5],
+    ],
+  },
   { name: 'fisher', optionSets: [[10], [3]] },
 ] as const;
 
@@ -41,9 +53,20 @@ describe('indicators/tulindWindow: crossover with two real inputs (close, open)'
 });
 
 /** tulind's last output over bars[from..to] (inclusive), per output. */
-function batchLast(name: string, options: readonly number[], bars: readonly OhlcvInput[], fields: readonly PriceField[]): number[] {
+function batchLast(
+  name: string,
+  options: readonly number[],
+  bars: readonly OhlcvInput[],
+  fields: readonly PriceField[],
+): number[] {
   const slice = (field: PriceField): number[] => bars.map((b) => b[field]);
-  const columns = { open: slice('open'), high: slice('high'), low: slice('low'), close: slice('close'), volume: slice('volume') };
+  const columns = {
+    open: slice('open'),
+    high: slice('high'),
+    low: slice('low'),
+    close: slice('close'),
+    volume: slice('volume'),
+  };
   const { outputs } = tulindBatch(name, options, columns, fields);
   return outputs.map((series) => series[series.length - 1]!);
 }
@@ -62,7 +85,11 @@ describe('indicators/tulindWindow', () => {
       bars.slice(0, 400).forEach((bar, i) => {
         if (!indicator.update(bar)) return;
         const window = bars.slice(Math.max(0, i - c.window + 1), i + 1);
-        assert.deepEqual([...indicator.values], batchLast(c.name, c.options, window, ['close']), `${c.name} at bar ${i}`);
+        assert.deepEqual(
+          [...indicator.values],
+          batchLast(c.name, c.options, window, ['close']),
+          `${c.name} at bar ${i}`,
+        );
       });
     }
   });
@@ -98,38 +125,86 @@ describe('indicators/tulindWindow', () => {
   });
 
   it('rejects a window shorter than the warm-up, naming window and warm-up', () => {
-    assertIndicatorError(() => createWindowedIndicator('kama', [10], 5), 'BAD_OPTIONS', 'kama', 'window', 'warm-up (10', 'found 5');
+    assertIndicatorError(
+      () => createWindowedIndicator('kama', [10], 5),
+      'BAD_OPTIONS',
+      'kama',
+      'window',
+      'warm-up (10',
+      'found 5',
+    );
     assertIndicatorError(() => createWindowedIndicator('kama', [10], 99.5), 'BAD_OPTIONS', 'window', '99.5');
   });
 
   it('rejects options tulind refuses (macd long < short) at construction, not on the first warm bar', () => {
-    assertIndicatorError(() => createWindowedIndicator('macd', [26, 12, 9]), 'BAD_OPTIONS', 'macd', "'short period' = 26", "'long period' = 12");
+    assertIndicatorError(
+      () => createWindowedIndicator('macd', [26, 12, 9]),
+      'BAD_OPTIONS',
+      'macd',
+      "'short period' = 26",
+      "'long period' = 12",
+    );
   });
 
   it('rejects a period that gives a negative lookback (kama [0]), naming it', () => {
-    assertIndicatorError(() => createWindowedIndicator('kama', [0]), 'BAD_OPTIONS', 'kama', "'period' = 0", 'lookback of -1 bars');
+    assertIndicatorError(
+      () => createWindowedIndicator('kama', [0]),
+      'BAD_OPTIONS',
+      'kama',
+      "'period' = 0",
+      'lookback of -1 bars',
+    );
   });
 
   it('accepts fractional values for options that are not periods (psar acceleration, vidya alpha)', () => {
     assert.equal(createWindowedIndicator('psar', [0.02, 0.2]).warmup, 2);
-    assert.equal(createWindowedIndicator('vidya', [2, 5, 0.2]).warmup, describeIndicator('vidya').start([2, 5, 0.2]) + 1);
+    assert.equal(
+      createWindowedIndicator('vidya', [2, 5, 0.2]).warmup,
+      describeIndicator('vidya').start([2, 5, 0.2]) + 1,
+    );
   });
 
   it('requires both fields for an indicator with two real inputs, with an example in the message', () => {
-    assertIndicatorError(() => createWindowedIndicator('crossover', []), 'BAD_OPTIONS', 'crossover', "2 'real' inputs", "['close', 'open']");
-    assertIndicatorError(() => createWindowedIndicator('add', [], undefined, ['close']), 'BAD_OPTIONS', 'add', 'found ["close"]');
+    assertIndicatorError(
+      () => createWindowedIndicator('crossover', []),
+      'BAD_OPTIONS',
+      'crossover',
+      "2 'real' inputs",
+      "['close', 'open']",
+    );
+    assertIndicatorError(
+      () => createWindowedIndicator('add', [], undefined, ['close']),
+      'BAD_OPTIONS',
+      'add',
+      'found ["close"]',
+    );
   });
 
   it('rejects inputs for an indicator without real inputs, naming what it reads', () => {
-    assertIndicatorError(() => createWindowedIndicator('ultosc', [7, 14, 28], undefined, ['open']), 'BAD_OPTIONS', 'ultosc', 'high, low, close');
+    assertIndicatorError(
+      () => createWindowedIndicator('ultosc', [7, 14, 28], undefined, ['open']),
+      'BAD_OPTIONS',
+      'ultosc',
+      'high, low, close',
+    );
   });
 
   it('rejects a field that is not a bar field', () => {
-    assertIndicatorError(() => createWindowedIndicator('kama', [10], undefined, ['mid' as PriceField]), 'BAD_OPTIONS', 'kama', 'mid');
+    assertIndicatorError(
+      () => createWindowedIndicator('kama', [10], undefined, ['mid' as PriceField]),
+      'BAD_OPTIONS',
+      'kama',
+      'mid',
+    );
   });
 
   it('rejects an unknown indicator with UNKNOWN_INDICATOR and a suggestion', () => {
-    assertIndicatorError(() => createWindowedIndicator('kamma', [10]), 'UNKNOWN_INDICATOR', "'kamma'", "did you mean 'kama'");
+    assertIndicatorError(
+      () => createWindowedIndicator('kamma', [10]),
+      'UNKNOWN_INDICATOR',
+      "'kamma'",
+      "did you mean 'kama'",
+    );
   });
 
   it('keeps the window bounded: after 10 windows of bars it still equals tulind over the last window', function () {

@@ -33,9 +33,16 @@ function assertMatchesVector(c: TulipCase, actual: readonly (readonly number[])[
   assert.equal(actual.length, c.outputs.length, `${who}: output count`);
   c.outputs.forEach((expected, k) => {
     const got = actual[k]!;
-    assert.equal(got.length, c.output_length, `${who}: ${expected.name} has ${got.length} values, the vector ${c.output_length}`);
+    assert.equal(
+      got.length,
+      c.output_length,
+      `${who}: ${expected.name} has ${got.length} values, the vector ${c.output_length}`,
+    );
     const diff = maxAbsDiff(got, expected.values);
-    assert.ok(diff <= TULIP_TOLERANCE, `${who}: ${expected.name} off by ${diff}\n  got      ${got.join(', ')}\n  expected ${expected.values.join(', ')}`);
+    assert.ok(
+      diff <= TULIP_TOLERANCE,
+      `${who}: ${expected.name} off by ${diff}\n  got      ${got.join(', ')}\n  expected ${expected.values.join(', ')}`,
+    );
   });
 }
 
@@ -49,7 +56,12 @@ function tulindOnCase(c: TulipCase): number[][] {
     close: bars.map((b) => b.close),
     volume: bars.map((b) => b.volume),
   };
-  return tulindBatch(c.indicator, c.options.map((o) => o.value), columns, realFields).outputs;
+  return tulindBatch(
+    c.indicator,
+    c.options.map((o) => o.value),
+    columns,
+    realFields,
+  ).outputs;
 }
 
 const loaded: TulipVectors[] = [];
@@ -124,7 +136,11 @@ describe("indicators vs Tulip's vectors: upstream differences from tulind 0.8.4,
     for (const vectors of loaded) {
       for (const c of vectors.cases.filter((c) => CLOSE_DROPPED_UPSTREAM.includes(c.indicator))) {
         cases += 1;
-        assert.deepEqual(c.inputs.map((i) => i.name), ['high', 'low'], `${vectors.file}: ${label(c)}`);
+        assert.deepEqual(
+          c.inputs.map((i) => i.name),
+          ['high', 'low'],
+          `${vectors.file}: ${label(c)}`,
+        );
         assert.deepEqual(describeIndicator(c.indicator).inputs, ['high', 'low', 'close']);
       }
     }
@@ -134,7 +150,10 @@ describe("indicators vs Tulip's vectors: upstream differences from tulind 0.8.4,
   it("adx and adxr outputs are named 'adx'/'adxr' upstream but 'dx' in tulind 0.8.4; we keep tulind's name", () => {
     for (const vectors of loaded) {
       for (const c of vectors.cases.filter((c) => c.indicator === 'adx' || c.indicator === 'adxr')) {
-        assert.deepEqual(c.outputs.map((o) => o.name), [c.indicator]);
+        assert.deepEqual(
+          c.outputs.map((o) => o.name),
+          [c.indicator],
+        );
         assert.deepEqual(describeIndicator(c.indicator).outputs, ['dx']);
       }
     }
@@ -142,7 +161,8 @@ describe("indicators vs Tulip's vectors: upstream differences from tulind 0.8.4,
 
   it(`only ${NOT_IN_TULIND.join(', ')} (newer Tulip indicators) are missing from tulind 0.8.4; their cases are not run`, () => {
     const missing = new Set<string>();
-    for (const vectors of loaded) for (const c of vectors.cases) if (!tulindIndicator(c.indicator)) missing.add(c.indicator);
+    for (const vectors of loaded)
+      for (const c of vectors.cases) if (!tulindIndicator(c.indicator)) missing.add(c.indicator);
     assert.deepEqual([...missing].sort(), [...NOT_IN_TULIND].sort());
   });
 
