@@ -60,7 +60,7 @@ import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot 
 import { makeJournalSink, type Journaled } from '../sinks/journal';
 import { makePaperExchange } from '../sinks/paperExchange';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
-import type { FeedEvent } from '../sources/ccxtFeed';
+import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
@@ -320,15 +320,8 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
 
   // Circuit breakers: every feed and venue event is an outcome of its component.
   const outcomes$ = merge(
-    feedEvents$.pipe(
-      map((e): ComponentOutcome | undefined =>
-        e.kind === 'feed-disconnected' || e.kind === 'feed-book-gap'
-          ? { component: `feed:${e.stream}`, ok: false, tsEvent: e.tsInit }
-          : e.kind === 'feed-connected' || e.kind === 'feed-book-resynced'
-            ? { component: `feed:${e.stream}`, ok: true, tsEvent: e.tsInit }
-            : undefined,
-      ),
-    ),
+    // Data flowing (feed-healthy) is a success too: a connected feed closes its breaker.
+    feedEvents$.pipe(map(feedOutcomeOf)),
     venueSide$.pipe(
       map((e): ComponentOutcome | undefined =>
         e.kind === 'venue-throttled'
@@ -403,7 +396,8 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
             break;
         }
       }),
-      filter((e) => e.kind !== 'portfolio'),
+      // Health beats feed the breakers; their state changes are journaled, the beats are not.
+      filter((e) => e.kind !== 'portfolio' && e.kind !== 'feed-healthy'),
       map((e): Journaled => e),
     ),
     { connector: () => new Subject<Journaled>(), resetOnDisconnect: false },

@@ -60,6 +60,7 @@
  * const venue = makeCcxtVenue({ exchange: 'binance', apiKey: process.env.BINANCE_KEY!, secret: process.env.BINANCE_SECRET!, symbols: ['BTC/USDT'] });
  * orders$.pipe(venue).subscribe((event) => journal.append(event));
  */
+import { backoffDelayMs } from '../operators/backoff';
 import { Bot4Error } from '../operators/errors';
 import { createHash } from 'node:crypto';
 import * as ccxt from 'ccxt';
@@ -1972,7 +1973,7 @@ class Session {
   }
 
   private backoff(attempt: number): number {
-    return Math.min(this.settings.retry.maxDelayMs, this.settings.retry.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+    return backoffDelayMs(attempt, this.settings.retry);
   }
 
   // ── small helpers ──────────────────────────────────────────────────────────────────────────────

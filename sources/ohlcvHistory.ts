@@ -18,6 +18,7 @@
  * makeOhlcvHistorySource({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', since: Date.UTC(2024, 0, 1) })
  *   .subscribe((page) => console.log(page.bars.length, page.progress.fraction));
  */
+import { backoffDelayMs } from '../operators/backoff';
 import { Bot4Error } from '../operators/errors';
 import * as ccxt from 'ccxt';
 import {
@@ -274,7 +275,7 @@ function pages$(
                 ),
             );
           }
-          const backoff = Math.min(settings.retry.maxDelayMs, settings.retry.initialDelayMs * 2 ** (attempt - 1));
+          const backoff = backoffDelayMs(attempt, settings.retry);
           const delayMs = Math.max(backoff, retryAfterMs ?? 0);
           retries += 1;
           onRetry?.({
