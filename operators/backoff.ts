@@ -35,3 +35,16 @@ export function backoffDelayMs(attempt: number, config: BackoffConfig, random: (
   const spread = jitter > 0 ? 1 - jitter + 2 * jitter * random() : 1;
   return Math.max(0, Math.min(config.maxDelayMs, Math.round(base * spread)));
 }
+
+/**
+ * True for an exchange's "overloaded, try again" answer — Binance's HTTP 503 with code -1008
+ * ("Server is currently overloaded with other requests"), which ccxt reports as a plain
+ * `ExchangeError`, as if final. The request was refused before it was processed: a read is
+ * retried, an order was not executed and may be sent again with the same client order id.
+ * Decided from the error text (ccxt puts the exchange's body in the message), so that drivers of
+ * any folder can share it.
+ */
+export function isOverloadAnswer(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /"code"\s*:\s*-1008\b|\bServer is currently overloaded\b/.test(error.message);
+}

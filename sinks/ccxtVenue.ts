@@ -28,6 +28,9 @@
  *   are per IP) until `Retry-After` (or Binance's "banned until") has passed, with
  *   {@link VenueThrottled} / {@link VenueResumed} events; the refused order was not executed and is
  *   sent again after the pause, a bounded number of times. All waits run on the injected scheduler.
+ * - **Overloaded.** Binance's 503 -1008 ("Server is currently overloaded"), which ccxt reports as a
+ *   plain ExchangeError, is transient: reads are retried, and an order refused with it was not
+ *   executed, so it is sent again with the same client order id after a backoff, never rejected.
  * - **Order types.** Native where the exchange has them, emulated otherwise — see
  *   {@link nativeSupport}: stop-loss / take-profit natively when ccxt's `features` for the market
  *   declare `stopLossPrice` / `takeProfitPrice` (Binance spot: STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT));
@@ -60,7 +63,7 @@
  * const venue = makeCcxtVenue({ exchange: 'binance', apiKey: process.env.BINANCE_KEY!, secret: process.env.BINANCE_SECRET!, symbols: ['BTC/USDT'] });
  * orders$.pipe(venue).subscribe((event) => journal.append(event));
  */
-import { backoffDelayMs } from '../operators/backoff';
+import { backoffDelayMs, isOverloadAnswer } from '../operators/backoff';
 import { Bot4Error } from '../operators/errors';
 import { createHash } from 'node:crypto';
 import * as ccxt from 'ccxt';
@@ -1170,6 +1173,8 @@ class Session {
     if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded)
       return { kind: 'rate-limited', message };
     if (error instanceof ccxt.InvalidNonce) return { kind: 'not-placed', message };
+    // "Overloaded" (Binance 503 -1008) is refused before processing, though ccxt calls it an ExchangeError.
+    if (isOverloadAnswer(error)) return { kind: 'not-placed', message };
     if (error instanceof ccxt.DuplicateOrderId || /Duplicate order sent/i.test(error.message))
       return { kind: 'duplicate', message };
     if (error instanceof ccxt.OperationFailed) return { kind: 'unknown', message };
@@ -1887,7 +1892,8 @@ class Session {
         return await this.call(label, fn);
       } catch (error) {
         if (error instanceof Closed) throw error;
-        const transient = error instanceof WatchdogTimeout || error instanceof ccxt.OperationFailed;
+        const transient =
+          error instanceof WatchdogTimeout || error instanceof ccxt.OperationFailed || isOverloadAnswer(error);
         if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
         if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded))
           await this.sleep(this.backoff(attempt + 1));

@@ -218,6 +218,12 @@ export interface FeedBarsBackfilled extends FeedEventBase {
   readonly missing: number;
   /** Why the backfill failed, or null. */
   readonly error: string | null;
+  /**
+   * After a transient failure (the exchange overloaded or unreachable): the hole is fetched again
+   * after this wait, ms, and the bars after it are held meanwhile — nothing is missing yet. Null when
+   * this report is final.
+   */
+  readonly retryInMs: number | null;
 }
 
 /** The book of a symbol lost its sequence (an update id gap); it is invalid until {@link FeedBookResynced}. */

@@ -18,7 +18,7 @@
  * makeOhlcvHistorySource({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', since: Date.UTC(2024, 0, 1) })
  *   .subscribe((page) => console.log(page.bars.length, page.progress.fraction));
  */
-import { backoffDelayMs } from '../operators/backoff';
+import { backoffDelayMs, isOverloadAnswer } from '../operators/backoff';
 import { Bot4Error } from '../operators/errors';
 import * as ccxt from 'ccxt';
 import {
@@ -385,9 +385,13 @@ function pages$(
   );
 }
 
-/** ccxt's retryable family: OperationFailed covers NetworkError and its subclasses, and Binance's -1000/-1001 "unknown/internal error". */
+/**
+ * ccxt's retryable family (OperationFailed covers NetworkError and its subclasses, and Binance's
+ * -1000/-1001 "unknown/internal error"), and an "overloaded" answer (Binance 503 -1008), which ccxt
+ * reports as a plain ExchangeError.
+ */
 function isTransient(error: unknown): boolean {
-  return error instanceof ccxt.OperationFailed;
+  return error instanceof ccxt.OperationFailed || isOverloadAnswer(error);
 }
 
 /** `Retry-After` of the failed response, ms, when the failure was a rate limit/ban answer that carried one. */

@@ -500,6 +500,62 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       assert.deepEqual(bars.of('dead-letter'), []);
     });
 
+    it('a hole whose backfill meets 503 -1008 "overloaded" is fetched again until filled, never written off as missing', async function () {
+      const klines = loadRecordedKlines(
+        requireSharedData(this, 'messages/binance_spot_rest_klines_BTCUSDT_1m_nautilus.json'),
+      );
+      const minute = 60_000;
+      const t0 = klines[0]!.openTime;
+      const forming = (k: Kline): Kline => ({ ...k, high: k.open, low: k.open, close: k.open, volume: '0.00100000' });
+      const clock = new TestClock(t0 + 1_000);
+      const bars = record(
+        makeCcxtOhlcvSource(
+          {
+            ...local(server),
+            symbols: ['BTC/USDT'],
+            timeframes: ['1m'],
+            closeGraceMs: 3_600_000,
+            silenceMs: 3_600_000,
+            reconnect: { initialDelayMs: 20 },
+            // One retry per request, so the overload outlasts a whole backfill attempt several times.
+            backfill: { initialDelayMs: 10, maxDelayMs: 40, maxRetries: 1 },
+          },
+          { scheduler: clock, random: seededRandom(3) },
+        ),
+      );
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@kline_1m'), 1));
+      for (let i = 0; i <= 2; i++) {
+        clock.set(t0 + i * minute + 1_000);
+        server.pushKline('BTCUSDT', '1m', klines[i]!, { final: i < 2 });
+      }
+      await eventually(() => assert.equal(bars.of('bar').length, 2));
+      server.dropConnections();
+      await eventually(() => assert.equal(bars.of('feed-disconnected').length, 1));
+      for (let i = 2; i <= 5; i++) server.upsertKline('BTCUSDT', '1m', klines[i]!);
+      server.upsertKline('BTCUSDT', '1m', forming(klines[6]!));
+      clock.set(t0 + 6 * minute + 10_000);
+      // The exchange is overloaded for the next 6 kline requests (3 backfill attempts of 2 requests).
+      server.failNext('/api/v3/klines', 503, { times: 6 });
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@kline_1m'), 1));
+      server.pushKline('BTCUSDT', '1m', forming(klines[6]!));
+      await eventually(() => assert.equal(bars.of('bar').length, 6), { timeoutMs: 10_000 });
+      const reports = bars.of('feed-bars-backfilled');
+      const failed = reports.filter((r) => r.error !== null);
+      assert.ok(failed.length >= 3, `${failed.length} failed attempts reported`);
+      for (const r of failed) {
+        assert.equal(r.missing, 0, 'a transient failure writes nothing off');
+        assert.ok(r.retryInMs !== null && r.retryInMs > 0);
+        assert.match(r.error!, /-1008|overloaded/);
+      }
+      const final = reports[reports.length - 1]!;
+      assert.deepEqual([final.bars, final.missing, final.error, final.retryInMs], [4, 0, null, null]);
+      assert.deepEqual(
+        bars.of('bar').map((b: Bar) => b.tsOpen),
+        [0, 1, 2, 3, 4, 5].map((i) => t0 + i * minute),
+      );
+      assert.deepEqual(bars.errors, []);
+    });
+
     it('never emits the forming candle', async () => {
       const t0 = Date.UTC(2024, 0, 1);
       const clock = new TestClock(t0 + 1_000);

@@ -360,6 +360,42 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     );
   });
 
+  it('503 -1008 "Server is currently overloaded" on an order: not executed, so resent with the same client id after a backoff — one order, no rejection', async () => {
+    const h = await start();
+    await snapshot(h);
+    h.account.faultNext('POST', ORDER, { kind: 'status', status: 503, code: -1008 }, { kind: 'status', status: 503 });
+    const o = order({ side: 'buy', qty: toUnits('0.001') });
+    h.input.next(o);
+    await eventually(() => assert.equal(of(h, 'fill', o.clientOrderId).length, 1), { timeoutMs: 8_000 });
+    assert.deepEqual(of(h, 'order-rejected', o.clientOrderId), []);
+    assert.ok(!kindsFor(h, o.clientOrderId).includes('order-unknown'), 'an overload answer is a refusal, not unknown');
+    const posts = h.server.requests(ORDER).filter((r) => r.method === 'POST');
+    assert.equal(posts.length, 3);
+    assert.ok(posts[1]!.receivedAt - posts[0]!.receivedAt >= 40, 'backed off before the resend');
+    // The one order the exchange holds carries the original client order id: the resend reused it.
+    assert.equal(h.account.ordersWithClientId(o.clientOrderId).length, 1);
+    assert.equal(h.account.orders().length, 1);
+  });
+
+  it('503 -1008 on the reads: start-up and polling wait and read again, nothing fails', async () => {
+    const h = await start({
+      before: (account) => {
+        account.faultNext('GET', '/api/v3/account', { kind: 'status', status: 503 }, { kind: 'status', status: 503 });
+        account.faultNext('GET', '/api/v3/openOrders', { kind: 'status', status: 503 });
+      },
+    });
+    await eventually(() => assert.ok(h.events.length + h.errors.length > 0), { timeoutMs: 8_000 });
+    assert.deepEqual(h.errors.map(String), [], 'start-up survived the overload');
+    await snapshot(h);
+    const resting = order({ side: 'buy', qty: toUnits('0.001'), type: 'limit', limitPrice: 40_000 });
+    h.input.next(resting);
+    await eventually(() => assert.equal(of(h, 'order-accepted', resting.clientOrderId).length, 1));
+    h.account.faultNext('GET', '/api/v3/openOrders', { kind: 'status', status: 503 }, { kind: 'status', status: 503 });
+    h.account.setPrice('BTCUSDT', '39000');
+    await eventually(() => assert.equal(of(h, 'fill', resting.clientOrderId).length, 1), { timeoutMs: 8_000 });
+    assert.deepEqual(h.errors, []);
+  });
+
   it('our orders/second cap spreads a burst, and a full queue rejects with RATE_LIMITED instead of growing', async () => {
     // ccxt's own limiter off here, so what the server sees is our cap alone.
     const h = await start({ config: { maxOrdersPerSecond: 5, maxQueuedOrders: 3, enableRateLimit: false } });
