@@ -16,6 +16,14 @@ export interface ComponentOutcome {
   readonly ok: boolean;
   /** When the call finished (event time, ms since the epoch). */
   readonly tsEvent: Timestamp;
+  /**
+   * A failure that must not wait for a rate or a streak (an invariant break: the exchange holds
+   * what the session did not account for): opens a CLOSED or HALF_OPEN breaker at once. Only with
+   * `ok: false`. Default false.
+   */
+  readonly trip?: boolean;
+  /** Why, for the breaker's reason when `trip` opens it. */
+  readonly reason?: string;
 }
 
 /** Event: one breaker (a component's or the global one) changed state. */
@@ -118,6 +126,7 @@ interface Breaker {
  *   the window, so it closes only once they are outweighed or have aged out);
  * - HALF_OPEN → OPEN on any error, with the cooldown multiplied by `cooldownBackoff` per reopen,
  *   bounded by `maxCooldownMs`; closing resets the backoff.
+ * - CLOSED or HALF_OPEN → OPEN at once on a failure marked `trip` (an invariant break).
  * Outcomes that arrive while OPEN are recorded in the window but change nothing.
  *
  * Global (CLOSED/OPEN only): opens when `globalOpenComponents` components are OPEN at once; closes
@@ -285,6 +294,11 @@ export function trackBreakers(
         const rate = calls > 0 ? b.errorsInWindow / calls : 0;
         const windowNumbers = { errorRate: round(rate), calls, windowMs: c.windowMs };
 
+        if (!ok && outcome.trip === true && b.state !== 'OPEN') {
+          if (b.state === 'HALF_OPEN') b.reopens += 1;
+          open(name, b, b.state, `tripped: ${outcome.reason ?? 'an invariant break'}`, { tripped: 1 }, tsEvent);
+          return;
+        }
         if (b.state === 'CLOSED') {
           if (calls >= c.minCalls && rate >= c.tripErrorRate) {
             open(

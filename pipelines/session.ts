@@ -135,6 +135,8 @@ export class SessionError extends Bot4Error<SessionErrorCode> {
 /** Mode changes, kill-switch presses and orders stopped by it: the audit trail. */
 const AUDIT_KINDS = new Set([
   'session',
+  // Only journaled when the account differed (trades adopted, balances drifted).
+  'venue-reconciled',
   'mode-changed',
   'order-halted',
   'kill-switch',
@@ -328,7 +330,18 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
           ? { component: 'venue', ok: false, tsEvent: scheduler.now() }
           : e.kind === 'venue-resumed'
             ? { component: 'venue', ok: true, tsEvent: scheduler.now() }
-            : undefined,
+            : e.kind === 'venue-reconciled'
+              ? // The account differed from what the session reported: adopted, and the venue breaker trips.
+                e.differences === 0
+                ? { component: 'venue', ok: true, tsEvent: e.tsEvent }
+                : {
+                    component: 'venue',
+                    ok: false,
+                    trip: true,
+                    reason: `reconciliation adopted ${e.adoptedTrades} trades, ${e.drifts} balance drifts`,
+                    tsEvent: e.tsEvent,
+                  }
+              : undefined,
       ),
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
@@ -396,8 +409,14 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
             break;
         }
       }),
-      // Health beats feed the breakers; their state changes are journaled, the beats are not.
-      filter((e) => e.kind !== 'portfolio' && e.kind !== 'feed-healthy'),
+      // Health beats and clean reconciliation passes feed the breakers; their state changes are
+      // journaled, the beats are not.
+      filter(
+        (e) =>
+          e.kind !== 'portfolio' &&
+          e.kind !== 'feed-healthy' &&
+          !(e.kind === 'venue-reconciled' && (e as { differences?: number }).differences === 0),
+      ),
       map((e): Journaled => e),
     ),
     { connector: () => new Subject<Journaled>(), resetOnDisconnect: false },

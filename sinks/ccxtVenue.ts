@@ -70,6 +70,7 @@ import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, filter, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
+import { dustOf } from '../operators/lotGrid';
 import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
 import type {
   Bar,
@@ -122,8 +123,31 @@ export interface VenueAccountSnapshot {
   readonly openOrders: readonly VenueOpenOrder[];
   /** Lot and tick sizes and minimums of the configured symbols, from the exchange's markets. */
   readonly instruments: readonly Instrument[];
+  /**
+   * Per symbol, the part of the base holding no order can trade: the whole holding when it is below
+   * the minimum quantity or notional, else what is off the lot grid (fee dust). Omitted when zero.
+   */
+  readonly dust: Readonly<Record<string, Units>>;
   readonly tsEvent: Timestamp;
   readonly tsInit: Timestamp;
+}
+
+/**
+ * One continuous reconciliation pass (live): trades, balances and open orders compared with what
+ * this session reported. `differences` counts what had to be adopted or flagged; 0 is a success
+ * for the venue's circuit breaker, anything else a failure that trips it.
+ */
+export interface VenueReconciled {
+  readonly kind: 'venue-reconciled';
+  readonly venue: VenueId;
+  /** Trades adopted (reported as fills) because no order of this session explained them. */
+  readonly adoptedTrades: number;
+  /** Assets whose balance differed from the expected one (adopted as the new expectation). */
+  readonly drifts: number;
+  readonly differences: number;
+  /** Why the pass ran: `schedule` or `order-unknown`. */
+  readonly trigger: 'schedule' | 'order-unknown';
+  readonly tsEvent: Timestamp;
 }
 
 /** The exchange told us to slow down or banned us: nothing is sent until `until`. */
@@ -156,7 +180,14 @@ export type VenueNoticeCode =
   | 'OCO_PAIRED'
   | 'OCO_LINKED'
   | 'FILL_ADJUSTED'
-  | 'OPEN_AT_COMPLETION';
+  | 'OPEN_AT_COMPLETION'
+  /** Reconciliation found a trade no order of this session explains, and reported it as a fill. */
+  | 'TRADE_ADOPTED'
+  /** Reconciliation found a base balance that neither the start-up snapshot nor the fills explain. */
+  | 'BALANCE_DRIFT'
+  /** A holding (or the part of it off the lot grid) is below the venue's minimums: kept, never traded. */
+  | 'DUST'
+  | 'RECONCILE_PASS_FAILED';
 
 /** What the venue did on its own (reconciliation, resends, emulation), for the journal. */
 export interface VenueNotice {
@@ -178,7 +209,13 @@ export interface OrderCancelRejected {
   readonly tsEvent: Timestamp;
 }
 
-export type CcxtVenueEvent = VenueAccountSnapshot | VenueThrottled | VenueResumed | VenueNotice | OrderCancelRejected;
+export type CcxtVenueEvent =
+  | VenueAccountSnapshot
+  | VenueThrottled
+  | VenueResumed
+  | VenueNotice
+  | VenueReconciled
+  | OrderCancelRejected;
 export type CcxtVenueInput = VenueInput | CancelOrder | CancelAllOrders;
 export type CcxtVenueOutput = VenueOutput | CcxtVenueEvent;
 /** A {@link Venue} that also takes cancels and reports account, throttling and reconciliation events. */
@@ -251,6 +288,15 @@ const ReconcileSchema = z.strictObject({
    * `recvWindowMs + clockMarginMs`: after that the lost request can no longer execute.
    */
   absentAfterMs: z.number().int().min(0).optional(),
+  /**
+   * Continuous reconciliation: every this many ms (and soon after each order-unknown) the venue
+   * reads recent trades (`fetchMyTrades`), balances and open orders, adopts trades no order of this
+   * session explains (as fills, with a TRADE_ADOPTED notice) and flags balances that differ from
+   * what it reported (BALANCE_DRIFT). 0 turns it off. Default 30000.
+   */
+  everyMs: z.number().int().min(0).default(30_000),
+  /** How soon after an order-unknown a pass runs, ms. Default 1000. */
+  afterUnknownMs: z.number().int().min(0).default(1_000),
 });
 
 export const CcxtVenueConfigSchema = z.strictObject({
@@ -489,6 +535,29 @@ class Session {
   private tokens: number;
   private tokensAt: number;
   private startedAt = 0;
+  // ── continuous reconciliation (see reconcilePass) ──
+  /** Trade ids already in the account as this session reports it: in the start-up balances, or emitted as fills. */
+  private readonly knownTrades = new Set<string>();
+  /** Exchange ids of the orders this session tracks or tracked: their own flows report their trades. */
+  private readonly ourExchangeIds = new Set<string>();
+  /** Trades adopted by reconciliation, by client order id: an order claiming that id later does not report them again. */
+  private readonly adoptions = new Map<string, { readonly tradeIds: Set<string>; qty: Units }>();
+  /** Base holding per symbol as this session reported it: the start-up balance plus its fills. */
+  private readonly expectedBase = new Map<string, Units>();
+  /** `since` of the next fetchMyTrades per symbol. */
+  private readonly tradesSince = new Map<string, number>();
+  /**
+   * A base balance that differed from the expected one at the last pass. Flagged only when the
+   * next pass finds the same: a trade executing between a pass's trade read and its balance read
+   * is adopted by the next pass, and then explains the difference.
+   */
+  private readonly suspectedDrift = new Map<string, Units>();
+  /** Last dust reported per symbol. */
+  private readonly reportedDust = new Map<string, Units>();
+  /** Last price seen per symbol (bars, trades, fills): for the dust's notional. */
+  private readonly lastPrice = new Map<string, number>();
+  private reconciling = false;
+  private reconcileSoon: Subscription | null = null;
 
   constructor(
     private readonly settings: CcxtVenueSettings,
@@ -572,6 +641,7 @@ class Session {
 
   private handle(value: CcxtVenueInput): void {
     if (value.kind === 'bar' || value.kind === 'trade') {
+      this.lastPrice.set(value.symbol, value.kind === 'bar' ? value.close : value.price);
       if (this.ready) this.onMarket(value);
       this.emit(value);
       return;
@@ -620,6 +690,12 @@ class Session {
       return;
     }
     const t = this.track(order);
+    const adopted = this.adoptions.get(order.clientOrderId);
+    if (adopted) {
+      // Reconciliation already reported this order's trades (it executed while no session knew it).
+      for (const id of adopted.tradeIds) t.seenTrades.add(id);
+      t.filled = adopted.qty > order.qty ? order.qty : adopted.qty;
+    }
     const caps = this.capabilities.get(order.symbol)!;
     const emulation = emulationFor(order, caps);
     if (order.ocoGroup !== undefined) {
@@ -1086,6 +1162,7 @@ class Session {
             for (const leg of unit.legs) {
               leg.phase = 'unknown';
               leg.failedAt = failedAt;
+              this.scheduleReconcile('order-unknown');
               this.emit({
                 kind: 'order-unknown',
                 clientOrderId: leg.order.clientOrderId,
@@ -1387,7 +1464,10 @@ class Session {
 
   private async applyOrder(t: Tracked, order: ccxt.Order): Promise<void> {
     if (t.phase === 'done') return;
-    if (order.id !== undefined && order.id !== null) t.exchangeId = order.id;
+    if (order.id !== undefined && order.id !== null) {
+      t.exchangeId = order.id;
+      this.ourExchangeIds.add(order.id);
+    }
     if (!t.accepted) {
       t.accepted = true;
       this.emit({
@@ -1506,6 +1586,7 @@ class Session {
       .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
     for (const trade of fresh) {
       t.seenTrades.add(String(trade.id));
+      this.knownTrades.add(String(trade.id));
       if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
         continue;
       let qty = toUnits(trade.amount);
@@ -1577,7 +1658,17 @@ class Session {
       leavesQty: t.order.qty - t.filled,
       tsEvent: f.tsEvent,
     };
+    this.expect(fill);
     this.emit(fill);
+  }
+
+  /** What a fill does to the base holding the exchange should report. */
+  private expect(fill: Fill): void {
+    const before = this.expectedBase.get(fill.symbol);
+    if (before === undefined) return;
+    const delta = fill.side === 'buy' ? fill.qty - (fill.feeBase ?? 0n) : -fill.qty;
+    this.expectedBase.set(fill.symbol, before + delta);
+    if (fill.price > 0n) this.lastPrice.set(fill.symbol, unitsToNumber(fill.price));
   }
 
   /** Fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
@@ -1793,10 +1884,16 @@ class Session {
       balances[asset] = { free: toUnits(frees[asset] ?? 0), used: toUnits(useds[asset] ?? 0), total: toUnits(total) };
     }
     const positions: Record<string, Units> = {};
+    const dust: Record<string, Units> = {};
     for (const symbol of this.settings.symbols) {
       const instrument = this.instruments.get(symbol)!;
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
+      this.expectedBase.set(symbol, positions[symbol]);
+      const d = dustOf(positions[symbol], instrument, this.lastPrice.get(symbol));
+      if (d !== 0n) dust[symbol] = d;
+      this.reportedDust.set(symbol, d);
     }
+    await this.rememberTradesInBalances();
     const now = this.now();
     this.ready = true;
     this.emit({
@@ -1806,12 +1903,250 @@ class Session {
       positions,
       openOrders,
       instruments: [...this.instruments.values()],
+      dust,
       tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
       tsInit: now,
     });
+    for (const [symbol, d] of Object.entries(dust)) this.noticeDust(symbol, d);
     this.schedulePoll();
+    this.scheduleReconcile('schedule');
     for (const value of this.held.splice(0)) this.input(value);
     this.maybeComplete();
+  }
+
+  // ── continuous reconciliation ──────────────────────────────────────────────────────────────────
+
+  /**
+   * The recent trades at start-up are in the balances the snapshot reports: they are known, never
+   * adopted. (A trade executing between the balance read and this read would be missed by the
+   * adoption; the balance check of the next idle pass flags it as drift.)
+   */
+  private async rememberTradesInBalances(): Promise<void> {
+    const since = this.startedAt - this.tradesLookbackMs();
+    for (const symbol of this.settings.symbols) {
+      this.tradesSince.set(symbol, since);
+      if (this.settings.reconcile.everyMs === 0 || !this.exchange.has['fetchMyTrades']) continue;
+      let trades: ccxt.Trade[];
+      try {
+        trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
+      } catch (error) {
+        throw this.startupError(`fetching the recent trades of ${symbol}`, error);
+      }
+      for (const trade of trades) {
+        if (trade.id !== undefined && trade.id !== null) this.knownTrades.add(String(trade.id));
+        if (typeof trade.timestamp === 'number' && trade.timestamp > (this.tradesSince.get(symbol) ?? since))
+          this.tradesSince.set(symbol, trade.timestamp);
+      }
+    }
+  }
+
+  /** Trades this old before the start are read at start-up (and then known). */
+  private tradesLookbackMs(): number {
+    return Math.max(60_000, this.absentAfterMs() * 2);
+  }
+
+  /** Runs a pass after `afterUnknownMs` (an order-unknown) or `everyMs` (the schedule), unless one is due sooner. */
+  private scheduleReconcile(trigger: 'schedule' | 'order-unknown'): void {
+    const { everyMs, afterUnknownMs } = this.settings.reconcile;
+    if (this.closed || everyMs === 0) return;
+    const delay = trigger === 'schedule' ? everyMs : afterUnknownMs;
+    if (trigger === 'order-unknown') this.reconcileSoon?.unsubscribe();
+    else if (this.reconcileSoon !== null) return;
+    this.reconcileSoon = this.schedule(() => {
+      this.reconcileSoon = null;
+      this.reconcilePass(trigger)
+        .catch((error: unknown) => {
+          if (!(error instanceof Closed)) this.fail(error);
+        })
+        .finally(() => this.scheduleReconcile('schedule'));
+    }, delay);
+  }
+
+  /**
+   * One pass: recent trades no order of this session explains are adopted (a fill, with a
+   * TRADE_ADOPTED notice) — an order accepted and executed late, after its session gave up or
+   * ended, or placed by someone else on the account; open orders of no session are tracked
+   * (ORDER_ADOPTED); when nothing is in flight, base balances are compared with what this session
+   * reported (BALANCE_DRIFT); dust changes are reported (DUST). Ends with a {@link VenueReconciled}.
+   */
+  private async reconcilePass(trigger: 'schedule' | 'order-unknown'): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    let adoptedTrades = 0;
+    let drifts = 0;
+    try {
+      for (const symbol of this.settings.symbols) adoptedTrades += await this.adoptUnexplainedTrades(symbol);
+      for (const symbol of this.settings.symbols) await this.adoptUnknownOpenOrders(symbol);
+      drifts = await this.checkBalances();
+    } catch (error) {
+      if (error instanceof Closed) throw error;
+      this.notice('warning', 'RECONCILE_PASS_FAILED', null, `reconciliation pass failed: ${this.describe(error)}`);
+      return;
+    } finally {
+      this.reconciling = false;
+    }
+    this.emit({
+      kind: 'venue-reconciled',
+      venue: this.venue,
+      adoptedTrades,
+      drifts,
+      differences: adoptedTrades + drifts,
+      trigger,
+      tsEvent: this.now(),
+    });
+  }
+
+  private async adoptUnexplainedTrades(symbol: string): Promise<number> {
+    if (!this.exchange.has['fetchMyTrades']) return 0;
+    const since = this.tradesSince.get(symbol) ?? this.startedAt - this.tradesLookbackMs();
+    const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
+    let adopted = 0;
+    let cursor = since;
+    const sorted = [...trades].sort(
+      (a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)),
+    );
+    for (const trade of sorted) {
+      if (trade.id === undefined || trade.id === null) continue;
+      const id = String(trade.id);
+      if (this.knownTrades.has(id)) {
+        if (typeof trade.timestamp === 'number') cursor = Math.max(cursor, trade.timestamp);
+        continue;
+      }
+      const orderId = trade.order === undefined || trade.order === null ? null : String(trade.order);
+      // One of ours, not yet reported: its own flow (poll, reconciliation of an unknown) reports it.
+      if (orderId !== null && this.ourExchangeIds.has(orderId)) continue;
+      const order =
+        orderId === null
+          ? null
+          : await this.retrying(`fetchOrder ${orderId}`, () => this.exchange.fetchOrder(orderId, symbol)).catch(
+              (error: unknown) => {
+                if (error instanceof Closed) throw error;
+                return null;
+              },
+            );
+      const clientOrderId = order?.clientOrderId ?? '';
+      const mine = clientOrderId === '' ? undefined : this.tracked.get(clientOrderId);
+      if (mine) {
+        // Ours, still being submitted or reconciled: let its flow read it now.
+        if (!mine.inFlight && mine.phase === 'open') this.flow([mine], () => this.refresh(mine));
+        continue;
+      }
+      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
+        continue;
+      this.adoptTrade(symbol, trade, clientOrderId, orderId, order);
+      if (typeof trade.timestamp === 'number') cursor = Math.max(cursor, trade.timestamp);
+      adopted += 1;
+    }
+    this.tradesSince.set(symbol, cursor);
+    return adopted;
+  }
+
+  /** Reports a trade no order of this session explains as a fill, so the portfolio holds what the exchange holds. */
+  private adoptTrade(
+    symbol: string,
+    trade: ccxt.Trade,
+    clientOrderId: string,
+    orderId: string | null,
+    order: ccxt.Order | null,
+  ): void {
+    const id = String(trade.id);
+    this.knownTrades.add(id);
+    const qty = toUnits(trade.amount!);
+    const price = toUnits(trade.price!);
+    const cid = clientOrderId !== '' ? clientOrderId : `exchange:${orderId ?? id}`;
+    const record = this.adoptions.get(cid) ?? { tradeIds: new Set<string>(), qty: 0n };
+    record.tradeIds.add(id);
+    record.qty += qty;
+    this.adoptions.set(cid, record);
+    const side: Side = trade.side === 'sell' ? 'sell' : 'buy';
+    const remaining = order?.remaining;
+    const fill: Fill = {
+      kind: 'fill',
+      clientOrderId: cid,
+      signalId: '',
+      symbol,
+      side,
+      qty,
+      price,
+      notional: notionalOf(qty, price),
+      fee: this.feeInQuote(symbol, trade.fee, price),
+      ...this.feeInBase(symbol, trade.fee),
+      liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
+      leavesQty: remaining === undefined || remaining === null ? 0n : toUnits(remaining),
+      tsEvent: trade.timestamp ?? this.now(),
+    };
+    this.notice(
+      'warning',
+      'TRADE_ADOPTED',
+      null,
+      `${symbol}: trade ${id} (${side} ${formatUnits(qty)} @ ${formatUnits(price)}, order ${cid}) is on the exchange but no order of this session explains it; adopted into the portfolio as a fill`,
+    );
+    this.expect(fill);
+    this.emit(fill);
+  }
+
+  /** Open orders no one tracks (placed by an earlier run or by hand) are tracked so their fills are reported. */
+  private async adoptUnknownOpenOrders(symbol: string): Promise<void> {
+    if (!this.exchange.has['fetchOpenOrders']) return;
+    const open = await this.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+    for (const o of open) {
+      const view = openOrderOf(o, symbol);
+      if (view.clientOrderId === '' || this.tracked.has(view.clientOrderId) || this.doneIds.has(view.clientOrderId))
+        continue;
+      if (view.exchangeOrderId !== '' && this.ourExchangeIds.has(view.exchangeOrderId)) continue;
+      await this.adopt(o, view);
+      this.notice(
+        'warning',
+        'ORDER_ADOPTED',
+        this.tracked.get(view.clientOrderId) ?? null,
+        `${symbol}: open order ${view.clientOrderId} (${view.side} ${formatUnits(view.qty)}) is on the exchange but was not placed by this session; tracking it`,
+      );
+    }
+  }
+
+  /** Compares base holdings with what this session reported (only when nothing is in flight) and reports dust. Returns drifts. */
+  private async checkBalances(): Promise<number> {
+    const balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
+    const totals = (balance['total'] ?? {}) as unknown as Record<string, number | undefined>;
+    const idle = [...this.tracked.values()].every(
+      (t) =>
+        !t.inFlight && (t.phase === 'armed' || t.phase === 'pairing' || t.phase === 'pending' || t.phase === 'done'),
+    );
+    let drifts = 0;
+    for (const symbol of this.settings.symbols) {
+      const instrument = this.instruments.get(symbol)!;
+      const found = toUnits(totals[instrument.base] ?? 0);
+      const expected = this.expectedBase.get(symbol);
+      const confirmed = this.suspectedDrift.get(symbol) === found;
+      this.suspectedDrift.delete(symbol);
+      if (idle && expected !== undefined && found !== expected && !confirmed) this.suspectedDrift.set(symbol, found);
+      else if (idle && expected !== undefined && found !== expected) {
+        drifts += 1;
+        this.notice(
+          'warning',
+          'BALANCE_DRIFT',
+          null,
+          `${symbol}: the exchange holds ${formatUnits(found)} ${instrument.base}, this session accounts for ${formatUnits(expected)} (difference ${formatUnits(found - expected)}); no trade explains it (a transfer, or a trade outside the lookback)`,
+        );
+        this.expectedBase.set(symbol, found);
+      }
+      const d = dustOf(found, instrument, this.lastPrice.get(symbol));
+      if (d !== (this.reportedDust.get(symbol) ?? 0n)) {
+        this.reportedDust.set(symbol, d);
+        if (d !== 0n) this.noticeDust(symbol, d);
+      }
+    }
+    return drifts;
+  }
+
+  private noticeDust(symbol: string, dust: Units): void {
+    const instrument = this.instruments.get(symbol)!;
+    this.notice(
+      'info',
+      'DUST',
+      null,
+      `${symbol}: ${formatUnits(dust)} ${instrument.base} is dust (lot step ${formatUnits(instrument.qtyStep)}, min qty ${formatUnits(instrument.minQty)}, min notional ${formatUnits(instrument.minNotional)} ${instrument.quote}): kept, never traded`,
+    );
   }
 
   /** An order found open at start-up is tracked so its later fills are reported. */
@@ -1837,6 +2172,7 @@ class Session {
     t.claimed = false;
     t.accepted = true;
     t.exchangeId = view.exchangeOrderId;
+    if (view.exchangeOrderId !== '') this.ourExchangeIds.add(view.exchangeOrderId);
     t.phase = 'open';
     t.filled = view.filledQty;
     if (view.filledQty > 0n) {

@@ -265,6 +265,27 @@ describe('trackBreakers', () => {
     equal(modes[modes.length - 1]!.to, 'Normal');
   });
 
+  it('a failure marked trip (an invariant break) opens a CLOSED or HALF_OPEN breaker at once, with its reason', () => {
+    const ts = makeTestScheduler();
+    const events: BreakerStateChanged[] = [];
+    ts.run(({ cold }) => {
+      cold('s-t 25ms t 100ms |', {
+        s: { component: 'venue', ok: true, tsEvent: 0 },
+        t: { component: 'venue', ok: false, trip: true, reason: 'reconciliation adopted 1 trades', tsEvent: 0 },
+      })
+        .pipe(
+          map((o): ComponentOutcome => ({ ...o, tsEvent: ts.now() })),
+          trackBreakers({ ...BASE, scheduler: ts }),
+        )
+        .subscribe((e) => events.push(e));
+    });
+    deepStrictEqual(
+      events.map((e) => `${e.component}:${e.from}→${e.to}@${e.tsEvent}`),
+      ['venue:CLOSED→OPEN@2', 'venue:OPEN→HALF_OPEN@22', 'venue:HALF_OPEN→OPEN@28', 'venue:OPEN→HALF_OPEN@68'],
+    );
+    equal(events[0]!.reason, 'tripped: reconciliation adopted 1 trades; cooldown 20 ms');
+  });
+
   it('names the open components and the count in the global reason', () => {
     const ts = makeTestScheduler();
     const events: BreakerStateChanged[] = [];
