@@ -66,7 +66,6 @@
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { backoffDelayMs } from '../operators/backoff';
-import { dustOf } from '../operators/lotGrid';
 import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
 import type {
   Bar,
@@ -112,6 +111,7 @@ import {
   type Emulation,
   type OcoPlan as OrderListPlan,
 } from './venue/orderTypes';
+import { AccountLedger } from './venue/account';
 import { RateGate } from './venue/rateLimit';
 import {
   Closed,
@@ -250,27 +250,8 @@ class Session {
   private readonly rate: RateGate;
   private resumeTimer: Subscription | null = null;
   private startedAt = 0;
-  // ── continuous reconciliation (see reconcilePass) ──
-  /** Trade ids already in the account as this session reports it: in the start-up balances, or emitted as fills. */
-  private readonly knownTrades = new Set<string>();
-  /** Exchange ids of the orders this session tracks or tracked: their own flows report their trades. */
-  private readonly ourExchangeIds = new Set<string>();
-  /** Trades adopted by reconciliation, by client order id: an order claiming that id later does not report them again. */
-  private readonly adoptions = new Map<string, { readonly tradeIds: Set<string>; qty: Units }>();
-  /** Base holding per symbol as this session reported it: the start-up balance plus its fills. */
-  private readonly expectedBase = new Map<string, Units>();
-  /** `since` of the next fetchMyTrades per symbol. */
-  private readonly tradesSince = new Map<string, number>();
-  /**
-   * A base balance that differed from the expected one at the last pass. Flagged only when the
-   * next pass finds the same: a trade executing between a pass's trade read and its balance read
-   * is adopted by the next pass, and then explains the difference.
-   */
-  private readonly suspectedDrift = new Map<string, Units>();
-  /** Last dust reported per symbol. */
-  private readonly reportedDust = new Map<string, Units>();
-  /** Last price seen per symbol (bars, trades, fills): for the dust's notional. */
-  private readonly lastPrice = new Map<string, number>();
+  /** What this session reported of the account, for continuous reconciliation (see reconcilePass). */
+  private readonly ledger: AccountLedger;
   private reconciling = false;
   private reconcileSoon: Subscription | null = null;
 
@@ -284,6 +265,7 @@ class Session {
   ) {
     this.venue = settings.exchange;
     this.secrets = secretsOf(settings);
+    this.ledger = new AccountLedger(this.instruments);
     this.rate = new RateGate(settings.maxOrdersPerSecond, settings.retry.maxDelayMs, scheduler.now());
   }
 
@@ -355,7 +337,7 @@ class Session {
 
   private handle(value: CcxtVenueInput): void {
     if (value.kind === 'bar' || value.kind === 'trade') {
-      this.lastPrice.set(value.symbol, value.kind === 'bar' ? value.close : value.price);
+      this.ledger.price(value.symbol, value.kind === 'bar' ? value.close : value.price);
       if (this.ready) this.onMarket(value);
       this.emit(value);
       return;
@@ -404,7 +386,7 @@ class Session {
       return;
     }
     const t = this.track(order);
-    const adopted = this.adoptions.get(order.clientOrderId);
+    const adopted = this.ledger.claim(order.clientOrderId);
     if (adopted) {
       // Reconciliation already reported this order's trades (it executed while no session knew it).
       for (const id of adopted.tradeIds) t.seenTrades.add(id);
@@ -1157,7 +1139,7 @@ class Session {
     if (t.phase === 'done') return;
     if (order.id !== undefined && order.id !== null) {
       t.exchangeId = order.id;
-      this.ourExchangeIds.add(order.id);
+      this.ledger.ours(order.id);
     }
     if (!t.accepted) {
       t.accepted = true;
@@ -1277,7 +1259,7 @@ class Session {
       .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
     for (const trade of fresh) {
       t.seenTrades.add(String(trade.id));
-      this.knownTrades.add(String(trade.id));
+      this.ledger.know(String(trade.id));
       if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
         continue;
       let qty = toUnits(trade.amount);
@@ -1349,17 +1331,8 @@ class Session {
       leavesQty: t.order.qty - t.filled,
       tsEvent: f.tsEvent,
     };
-    this.expect(fill);
+    this.ledger.filled(fill, null);
     this.emit(fill);
-  }
-
-  /** What a fill does to the base holding the exchange should report. */
-  private expect(fill: Fill): void {
-    const before = this.expectedBase.get(fill.symbol);
-    if (before === undefined) return;
-    const delta = fill.side === 'buy' ? fill.qty - (fill.feeBase ?? 0n) : -fill.qty;
-    this.expectedBase.set(fill.symbol, before + delta);
-    if (fill.price > 0n) this.lastPrice.set(fill.symbol, unitsToNumber(fill.price));
   }
 
   /** Fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
@@ -1579,10 +1552,8 @@ class Session {
     for (const symbol of this.settings.symbols) {
       const instrument = this.instruments.get(symbol)!;
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
-      this.expectedBase.set(symbol, positions[symbol]);
-      const d = dustOf(positions[symbol], instrument, this.lastPrice.get(symbol));
+      const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.tradesLookbackMs());
       if (d !== 0n) dust[symbol] = d;
-      this.reportedDust.set(symbol, d);
     }
     await this.rememberTradesInBalances();
     const now = this.now();
@@ -1613,21 +1584,18 @@ class Session {
    * adoption; the balance check of the next idle pass flags it as drift.)
    */
   private async rememberTradesInBalances(): Promise<void> {
-    const since = this.startedAt - this.tradesLookbackMs();
+    if (this.settings.reconcile.everyMs === 0 || !this.exchange.has['fetchMyTrades']) return;
     for (const symbol of this.settings.symbols) {
-      this.tradesSince.set(symbol, since);
-      if (this.settings.reconcile.everyMs === 0 || !this.exchange.has['fetchMyTrades']) continue;
+      const since = this.ledger.since(symbol)!;
       let trades: ccxt.Trade[];
       try {
         trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
       } catch (error) {
         throw this.startupError(`fetching the recent trades of ${symbol}`, error);
       }
-      for (const trade of trades) {
-        if (trade.id !== undefined && trade.id !== null) this.knownTrades.add(String(trade.id));
-        if (typeof trade.timestamp === 'number' && trade.timestamp > (this.tradesSince.get(symbol) ?? since))
-          this.tradesSince.set(symbol, trade.timestamp);
-      }
+      for (const trade of trades)
+        if (trade.id !== undefined && trade.id !== null)
+          this.ledger.knownAtStart(symbol, String(trade.id), trade.timestamp ?? undefined);
     }
   }
 
@@ -1689,23 +1657,24 @@ class Session {
 
   private async adoptUnexplainedTrades(symbol: string): Promise<number> {
     if (!this.exchange.has['fetchMyTrades']) return 0;
-    const since = this.tradesSince.get(symbol) ?? this.startedAt - this.tradesLookbackMs();
+    const since = this.ledger.since(symbol) ?? this.startedAt - this.tradesLookbackMs();
     const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
     let adopted = 0;
-    let cursor = since;
     const sorted = [...trades].sort(
       (a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)),
     );
     for (const trade of sorted) {
       if (trade.id === undefined || trade.id === null) continue;
       const id = String(trade.id);
-      if (this.knownTrades.has(id)) {
-        if (typeof trade.timestamp === 'number') cursor = Math.max(cursor, trade.timestamp);
+      const orderId = trade.order === undefined || trade.order === null ? null : String(trade.order);
+      const verdict = this.ledger.verdict(id, orderId);
+      // One of ours, not yet reported: its own flow (poll, reconciliation of an unknown) reports it,
+      // so the read starts no later than here next time.
+      if (verdict === 'ours') continue;
+      if (verdict === 'known') {
+        if (typeof trade.timestamp === 'number') this.ledger.advance(symbol, trade.timestamp);
         continue;
       }
-      const orderId = trade.order === undefined || trade.order === null ? null : String(trade.order);
-      // One of ours, not yet reported: its own flow (poll, reconciliation of an unknown) reports it.
-      if (orderId !== null && this.ourExchangeIds.has(orderId)) continue;
       const order =
         orderId === null
           ? null
@@ -1725,10 +1694,9 @@ class Session {
       if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
         continue;
       this.adoptTrade(symbol, trade, clientOrderId, orderId, order);
-      if (typeof trade.timestamp === 'number') cursor = Math.max(cursor, trade.timestamp);
+      if (typeof trade.timestamp === 'number') this.ledger.advance(symbol, trade.timestamp);
       adopted += 1;
     }
-    this.tradesSince.set(symbol, cursor);
     return adopted;
   }
 
@@ -1741,14 +1709,10 @@ class Session {
     order: ccxt.Order | null,
   ): void {
     const id = String(trade.id);
-    this.knownTrades.add(id);
     const qty = toUnits(trade.amount!);
     const price = toUnits(trade.price!);
     const cid = clientOrderId !== '' ? clientOrderId : `exchange:${orderId ?? id}`;
-    const record = this.adoptions.get(cid) ?? { tradeIds: new Set<string>(), qty: 0n };
-    record.tradeIds.add(id);
-    record.qty += qty;
-    this.adoptions.set(cid, record);
+    this.ledger.adopted(cid, id, qty);
     const side: Side = trade.side === 'sell' ? 'sell' : 'buy';
     const remaining = order?.remaining;
     const fill: Fill = {
@@ -1772,7 +1736,7 @@ class Session {
       null,
       `${symbol}: trade ${id} (${side} ${formatUnits(qty)} @ ${formatUnits(price)}, order ${cid}) is on the exchange but no order of this session explains it; adopted into the portfolio as a fill`,
     );
-    this.expect(fill);
+    this.ledger.filled(fill, id);
     this.emit(fill);
   }
 
@@ -1784,7 +1748,7 @@ class Session {
       const view = openOrderOf(o, symbol);
       if (view.clientOrderId === '' || this.tracked.has(view.clientOrderId) || this.doneIds.has(view.clientOrderId))
         continue;
-      if (view.exchangeOrderId !== '' && this.ourExchangeIds.has(view.exchangeOrderId)) continue;
+      if (view.exchangeOrderId !== '' && this.ledger.isOurs(view.exchangeOrderId)) continue;
       await this.adopt(o, view);
       this.notice(
         'warning',
@@ -1807,25 +1771,18 @@ class Session {
     for (const symbol of this.settings.symbols) {
       const instrument = this.instruments.get(symbol)!;
       const found = toUnits(totals[instrument.base] ?? 0);
-      const expected = this.expectedBase.get(symbol);
-      const confirmed = this.suspectedDrift.get(symbol) === found;
-      this.suspectedDrift.delete(symbol);
-      if (idle && expected !== undefined && found !== expected && !confirmed) this.suspectedDrift.set(symbol, found);
-      else if (idle && expected !== undefined && found !== expected) {
+      const drift = this.ledger.balance(symbol, found, idle);
+      if (drift) {
         drifts += 1;
         this.notice(
           'warning',
           'BALANCE_DRIFT',
           null,
-          `${symbol}: the exchange holds ${formatUnits(found)} ${instrument.base}, this session accounts for ${formatUnits(expected)} (difference ${formatUnits(found - expected)}); no trade explains it (a transfer, or a trade outside the lookback)`,
+          `${symbol}: the exchange holds ${formatUnits(drift.found)} ${instrument.base}, this session accounts for ${formatUnits(drift.expected)} (difference ${formatUnits(drift.found - drift.expected)}); no trade explains it (a transfer, or a trade outside the lookback)`,
         );
-        this.expectedBase.set(symbol, found);
       }
-      const d = dustOf(found, instrument, this.lastPrice.get(symbol));
-      if (d !== (this.reportedDust.get(symbol) ?? 0n)) {
-        this.reportedDust.set(symbol, d);
-        if (d !== 0n) this.noticeDust(symbol, d);
-      }
+      const dust = this.ledger.dustChange(symbol, found);
+      if (dust !== null && dust !== 0n) this.noticeDust(symbol, dust);
     }
     return drifts;
   }
@@ -1863,7 +1820,7 @@ class Session {
     t.claimed = false;
     t.accepted = true;
     t.exchangeId = view.exchangeOrderId;
-    if (view.exchangeOrderId !== '') this.ourExchangeIds.add(view.exchangeOrderId);
+    this.ledger.ours(view.exchangeOrderId);
     t.phase = 'open';
     t.filled = view.filledQty;
     if (view.filledQty > 0n) {
