@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Subject } from 'rxjs';
 import * as path from 'node:path';
+import { startWatchdog } from '../hardware/watchdog';
 import { runBacktest } from './backtest';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
@@ -199,6 +200,12 @@ export function buildCli(): Command {
             );
           }
         }
+        // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
+        const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
+        if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
+          throw new InvalidArgumentError(`BOT4_WATCHDOG_MS: expected a positive number of ms, found "${watchdogMs}"`);
+        }
+        const watchdog = watchdogMs ? startWatchdog({ timeoutMs: Number(watchdogMs) }) : undefined;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -246,6 +253,7 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          await watchdog?.stop();
         }
       },
     );
