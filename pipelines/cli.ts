@@ -8,6 +8,7 @@ import { Subject } from 'rxjs';
 import * as path from 'node:path';
 import { startWatchdog } from '../hardware/watchdog';
 import { runBacktest } from './backtest';
+import { loadCredentials, registerKeysCommand } from './keys';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
@@ -215,9 +216,14 @@ export function buildCli(): Command {
         const onTerm = onStop('SIGTERM');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
-        const apiKey = process.env['BOT4_API_KEY'];
-        const secret = process.env['BOT4_API_SECRET'];
-        const password = process.env['BOT4_API_PASSWORD'];
+        // Credentials: the environment first, else the keystore (BOT4_KEYSTORE); never logged.
+        const credentials =
+          mode === 'live'
+            ? await loadCredentials({ warn: (line) => process.stderr.write(`${line}\n`) })
+            : ({} as Awaited<ReturnType<typeof loadCredentials>>);
+        const apiKey = credentials.BOT4_API_KEY;
+        const secret = credentials.BOT4_API_SECRET;
+        const password = credentials.BOT4_API_PASSWORD;
         try {
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
@@ -381,6 +387,8 @@ export function buildCli(): Command {
         if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
+
+  registerKeysCommand(program);
 
   return program;
 }
