@@ -8,6 +8,7 @@ import { Subject } from 'rxjs';
 import * as path from 'node:path';
 import { startWatchdog } from '../hardware/watchdog';
 import { runBacktest } from './backtest';
+import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
@@ -389,6 +390,7 @@ export function buildCli(): Command {
     );
 
   registerKeysCommand(program);
+  registerBackupCommands(program);
 
   return program;
 }
