@@ -66,8 +66,14 @@ function readHidden(prompt: string): Promise<string> {
     };
     const onData = (data: Buffer): void => {
       for (const ch of data.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new Error('interrupted'));
+        if (ch === '\r' || ch === '\n') {
+          done();
+          return;
+        }
+        if (ch === '\u0003') {
+          done(new Error('interrupted'));
+          return;
+        }
         if (ch === '\u007f') value = value.slice(0, -1);
         else value += ch;
       }
