@@ -217,7 +217,7 @@ export function makeOrderTraceSink(
           }
         },
         error: (err: unknown) => {
-          provider.shutdown().finally(() => subscriber.error(err));
+          void provider.shutdown().finally(() => subscriber.error(err));
         },
         complete: () => {
           for (const [signalId, t] of [...open]) {
