@@ -76,7 +76,6 @@ import type {
   Order,
   OrderRejectCode,
   OrderType,
-  Side,
   TradeTick,
   VenueId,
 } from '../operators/types';
@@ -98,7 +97,15 @@ import type {
   VenueNoticeCode,
   VenueOpenOrder,
 } from './venue/events';
-import { compareIds, createExchange, disposeExchange, instrumentOf, openOrderOf } from './venue/exchange';
+import {
+  compareIds,
+  createExchange,
+  disposeExchange,
+  feeInBase,
+  feeInQuote,
+  instrumentOf,
+  openOrderOf,
+} from './venue/exchange';
 import {
   NO_NATIVE,
   binanceListType,
@@ -113,6 +120,7 @@ import {
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
 import { RateGate } from './venue/rateLimit';
+import { AccountReconciler } from './venue/reconcile';
 import {
   Closed,
   WatchdogTimeout,
@@ -252,8 +260,7 @@ class Session {
   private startedAt = 0;
   /** What this session reported of the account, for continuous reconciliation (see reconcilePass). */
   private readonly ledger: AccountLedger;
-  private reconciling = false;
-  private reconcileSoon: Subscription | null = null;
+  private readonly reconciler: AccountReconciler;
 
   constructor(
     private readonly settings: CcxtVenueSettings,
@@ -266,6 +273,39 @@ class Session {
     this.venue = settings.exchange;
     this.secrets = secretsOf(settings);
     this.ledger = new AccountLedger(this.instruments);
+    this.reconciler = new AccountReconciler({
+      venue: this.venue,
+      settings,
+      exchange,
+      instruments: this.instruments,
+      ledger: this.ledger,
+      now: () => this.now(),
+      startedAt: () => this.startedAt,
+      absentAfterMs: () => this.absentAfterMs(),
+      isClosed: () => this.closed,
+      retrying: (label, fn) => this.retrying(label, fn),
+      schedule: (work, delay) => this.schedule(work, delay),
+      emit: (event) => this.emit(event),
+      notice: (level, code, clientOrderId, message) =>
+        this.notice(level, code, clientOrderId === null ? null : (this.tracked.get(clientOrderId) ?? null), message),
+      fail: (error) => this.fail(error),
+      describe: (error) => this.describe(error),
+      startupError: (what, error) => this.startupError(what, error),
+      handledBySession: (clientOrderId) => {
+        const t = this.tracked.get(clientOrderId);
+        if (!t) return false;
+        if (!t.inFlight && t.phase === 'open') this.flow([t], () => this.refresh(t));
+        return true;
+      },
+      knowsOrder: (clientOrderId) => this.tracked.has(clientOrderId) || this.doneIds.has(clientOrderId),
+      trackOpenOrder: (order, view) => this.adopt(order, view),
+      idle: () =>
+        [...this.tracked.values()].every(
+          (t) =>
+            !t.inFlight &&
+            (t.phase === 'armed' || t.phase === 'pairing' || t.phase === 'pending' || t.phase === 'done'),
+        ),
+    });
     this.rate = new RateGate(settings.maxOrdersPerSecond, settings.retry.maxDelayMs, scheduler.now());
   }
 
@@ -847,7 +887,7 @@ class Session {
             for (const leg of unit.legs) {
               leg.phase = 'unknown';
               leg.failedAt = failedAt;
-              this.scheduleReconcile('order-unknown');
+              this.reconciler.schedule('order-unknown');
               this.emit({
                 kind: 'order-unknown',
                 clientOrderId: leg.order.clientOrderId,
@@ -1280,8 +1320,8 @@ class Session {
         qty,
         price,
         notional,
-        fee: this.feeInQuote(t.order.symbol, trade.fee, price),
-        ...this.feeInBase(t.order.symbol, trade.fee),
+        fee: feeInQuote(this.instruments.get(t.order.symbol), trade.fee, price),
+        ...feeInBase(this.instruments.get(t.order.symbol), trade.fee),
         liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
         tsEvent: trade.timestamp ?? this.now(),
       });
@@ -1333,25 +1373,6 @@ class Session {
     };
     this.ledger.filled(fill, null);
     this.emit(fill);
-  }
-
-  /** Fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
-  private feeInQuote(symbol: string, fee: ccxt.Trade['fee'] | undefined, price: Units): Units {
-    if (!fee || fee.cost === undefined || fee.cost === null) return 0n;
-    const instrument = this.instruments.get(symbol);
-    const cost = toUnits(fee.cost);
-    if (!instrument || fee.currency === instrument.quote) return cost;
-    if (fee.currency === instrument.base) return notionalOf(cost, price);
-    return 0n;
-  }
-
-  /** The base quantity withheld when the fee was taken in the base asset (the portfolio holds that much less). */
-  private feeInBase(symbol: string, fee: ccxt.Trade['fee'] | undefined): { feeBase?: Units } {
-    if (!fee || fee.cost === undefined || fee.cost === null) return {};
-    const instrument = this.instruments.get(symbol);
-    return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote
-      ? { feeBase: toUnits(fee.cost) }
-      : {};
   }
 
   // ── canceling ──────────────────────────────────────────────────────────────────────────────────
@@ -1552,10 +1573,10 @@ class Session {
     for (const symbol of this.settings.symbols) {
       const instrument = this.instruments.get(symbol)!;
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
-      const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.tradesLookbackMs());
+      const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.reconciler.tradesLookbackMs());
       if (d !== 0n) dust[symbol] = d;
     }
-    await this.rememberTradesInBalances();
+    await this.reconciler.rememberTradesInBalances();
     const now = this.now();
     this.ready = true;
     this.emit({
@@ -1569,232 +1590,11 @@ class Session {
       tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
       tsInit: now,
     });
-    for (const [symbol, d] of Object.entries(dust)) this.noticeDust(symbol, d);
+    for (const [symbol, d] of Object.entries(dust)) this.reconciler.noticeDust(symbol, d);
     this.schedulePoll();
-    this.scheduleReconcile('schedule');
+    this.reconciler.schedule('schedule');
     for (const value of this.held.splice(0)) this.input(value);
     this.maybeComplete();
-  }
-
-  // ── continuous reconciliation ──────────────────────────────────────────────────────────────────
-
-  /**
-   * The recent trades at start-up are in the balances the snapshot reports: they are known, never
-   * adopted. (A trade executing between the balance read and this read would be missed by the
-   * adoption; the balance check of the next idle pass flags it as drift.)
-   */
-  private async rememberTradesInBalances(): Promise<void> {
-    if (this.settings.reconcile.everyMs === 0 || !this.exchange.has['fetchMyTrades']) return;
-    for (const symbol of this.settings.symbols) {
-      const since = this.ledger.since(symbol)!;
-      let trades: ccxt.Trade[];
-      try {
-        trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
-      } catch (error) {
-        throw this.startupError(`fetching the recent trades of ${symbol}`, error);
-      }
-      for (const trade of trades)
-        if (trade.id !== undefined && trade.id !== null)
-          this.ledger.knownAtStart(symbol, String(trade.id), trade.timestamp ?? undefined);
-    }
-  }
-
-  /** Trades this old before the start are read at start-up (and then known). */
-  private tradesLookbackMs(): number {
-    return Math.max(60_000, this.absentAfterMs() * 2);
-  }
-
-  /** Runs a pass after `afterUnknownMs` (an order-unknown) or `everyMs` (the schedule), unless one is due sooner. */
-  private scheduleReconcile(trigger: 'schedule' | 'order-unknown'): void {
-    const { everyMs, afterUnknownMs } = this.settings.reconcile;
-    if (this.closed || everyMs === 0) return;
-    const delay = trigger === 'schedule' ? everyMs : afterUnknownMs;
-    if (trigger === 'order-unknown') this.reconcileSoon?.unsubscribe();
-    else if (this.reconcileSoon !== null) return;
-    this.reconcileSoon = this.schedule(() => {
-      this.reconcileSoon = null;
-      this.reconcilePass(trigger)
-        .catch((error: unknown) => {
-          if (!(error instanceof Closed)) this.fail(error);
-        })
-        .finally(() => this.scheduleReconcile('schedule'));
-    }, delay);
-  }
-
-  /**
-   * One pass: recent trades no order of this session explains are adopted (a fill, with a
-   * TRADE_ADOPTED notice) — an order accepted and executed late, after its session gave up or
-   * ended, or placed by someone else on the account; open orders of no session are tracked
-   * (ORDER_ADOPTED); when nothing is in flight, base balances are compared with what this session
-   * reported (BALANCE_DRIFT); dust changes are reported (DUST). Ends with a {@link VenueReconciled}.
-   */
-  private async reconcilePass(trigger: 'schedule' | 'order-unknown'): Promise<void> {
-    if (this.reconciling) return;
-    this.reconciling = true;
-    let adoptedTrades = 0;
-    let drifts = 0;
-    try {
-      for (const symbol of this.settings.symbols) adoptedTrades += await this.adoptUnexplainedTrades(symbol);
-      for (const symbol of this.settings.symbols) await this.adoptUnknownOpenOrders(symbol);
-      drifts = await this.checkBalances();
-    } catch (error) {
-      if (error instanceof Closed) throw error;
-      this.notice('warning', 'RECONCILE_PASS_FAILED', null, `reconciliation pass failed: ${this.describe(error)}`);
-      return;
-    } finally {
-      this.reconciling = false;
-    }
-    this.emit({
-      kind: 'venue-reconciled',
-      venue: this.venue,
-      adoptedTrades,
-      drifts,
-      differences: adoptedTrades + drifts,
-      trigger,
-      tsEvent: this.now(),
-    });
-  }
-
-  private async adoptUnexplainedTrades(symbol: string): Promise<number> {
-    if (!this.exchange.has['fetchMyTrades']) return 0;
-    const since = this.ledger.since(symbol) ?? this.startedAt - this.tradesLookbackMs();
-    const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
-    let adopted = 0;
-    const sorted = [...trades].sort(
-      (a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)),
-    );
-    for (const trade of sorted) {
-      if (trade.id === undefined || trade.id === null) continue;
-      const id = String(trade.id);
-      const orderId = trade.order === undefined || trade.order === null ? null : String(trade.order);
-      const verdict = this.ledger.verdict(id, orderId);
-      // One of ours, not yet reported: its own flow (poll, reconciliation of an unknown) reports it,
-      // so the read starts no later than here next time.
-      if (verdict === 'ours') continue;
-      if (verdict === 'known') {
-        if (typeof trade.timestamp === 'number') this.ledger.advance(symbol, trade.timestamp);
-        continue;
-      }
-      const order =
-        orderId === null
-          ? null
-          : await this.retrying(`fetchOrder ${orderId}`, () => this.exchange.fetchOrder(orderId, symbol)).catch(
-              (error: unknown) => {
-                if (error instanceof Closed) throw error;
-                return null;
-              },
-            );
-      const clientOrderId = order?.clientOrderId ?? '';
-      const mine = clientOrderId === '' ? undefined : this.tracked.get(clientOrderId);
-      if (mine) {
-        // Ours, still being submitted or reconciled: let its flow read it now.
-        if (!mine.inFlight && mine.phase === 'open') this.flow([mine], () => this.refresh(mine));
-        continue;
-      }
-      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
-        continue;
-      this.adoptTrade(symbol, trade, clientOrderId, orderId, order);
-      if (typeof trade.timestamp === 'number') this.ledger.advance(symbol, trade.timestamp);
-      adopted += 1;
-    }
-    return adopted;
-  }
-
-  /** Reports a trade no order of this session explains as a fill, so the portfolio holds what the exchange holds. */
-  private adoptTrade(
-    symbol: string,
-    trade: ccxt.Trade,
-    clientOrderId: string,
-    orderId: string | null,
-    order: ccxt.Order | null,
-  ): void {
-    const id = String(trade.id);
-    const qty = toUnits(trade.amount!);
-    const price = toUnits(trade.price!);
-    const cid = clientOrderId !== '' ? clientOrderId : `exchange:${orderId ?? id}`;
-    this.ledger.adopted(cid, id, qty);
-    const side: Side = trade.side === 'sell' ? 'sell' : 'buy';
-    const remaining = order?.remaining;
-    const fill: Fill = {
-      kind: 'fill',
-      clientOrderId: cid,
-      signalId: '',
-      symbol,
-      side,
-      qty,
-      price,
-      notional: notionalOf(qty, price),
-      fee: this.feeInQuote(symbol, trade.fee, price),
-      ...this.feeInBase(symbol, trade.fee),
-      liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
-      leavesQty: remaining === undefined || remaining === null ? 0n : toUnits(remaining),
-      tsEvent: trade.timestamp ?? this.now(),
-    };
-    this.notice(
-      'warning',
-      'TRADE_ADOPTED',
-      null,
-      `${symbol}: trade ${id} (${side} ${formatUnits(qty)} @ ${formatUnits(price)}, order ${cid}) is on the exchange but no order of this session explains it; adopted into the portfolio as a fill`,
-    );
-    this.ledger.filled(fill, id);
-    this.emit(fill);
-  }
-
-  /** Open orders no one tracks (placed by an earlier run or by hand) are tracked so their fills are reported. */
-  private async adoptUnknownOpenOrders(symbol: string): Promise<void> {
-    if (!this.exchange.has['fetchOpenOrders']) return;
-    const open = await this.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
-    for (const o of open) {
-      const view = openOrderOf(o, symbol);
-      if (view.clientOrderId === '' || this.tracked.has(view.clientOrderId) || this.doneIds.has(view.clientOrderId))
-        continue;
-      if (view.exchangeOrderId !== '' && this.ledger.isOurs(view.exchangeOrderId)) continue;
-      await this.adopt(o, view);
-      this.notice(
-        'warning',
-        'ORDER_ADOPTED',
-        this.tracked.get(view.clientOrderId) ?? null,
-        `${symbol}: open order ${view.clientOrderId} (${view.side} ${formatUnits(view.qty)}) is on the exchange but was not placed by this session; tracking it`,
-      );
-    }
-  }
-
-  /** Compares base holdings with what this session reported (only when nothing is in flight) and reports dust. Returns drifts. */
-  private async checkBalances(): Promise<number> {
-    const balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
-    const totals = (balance['total'] ?? {}) as unknown as Record<string, number | undefined>;
-    const idle = [...this.tracked.values()].every(
-      (t) =>
-        !t.inFlight && (t.phase === 'armed' || t.phase === 'pairing' || t.phase === 'pending' || t.phase === 'done'),
-    );
-    let drifts = 0;
-    for (const symbol of this.settings.symbols) {
-      const instrument = this.instruments.get(symbol)!;
-      const found = toUnits(totals[instrument.base] ?? 0);
-      const drift = this.ledger.balance(symbol, found, idle);
-      if (drift) {
-        drifts += 1;
-        this.notice(
-          'warning',
-          'BALANCE_DRIFT',
-          null,
-          `${symbol}: the exchange holds ${formatUnits(drift.found)} ${instrument.base}, this session accounts for ${formatUnits(drift.expected)} (difference ${formatUnits(drift.found - drift.expected)}); no trade explains it (a transfer, or a trade outside the lookback)`,
-        );
-      }
-      const dust = this.ledger.dustChange(symbol, found);
-      if (dust !== null && dust !== 0n) this.noticeDust(symbol, dust);
-    }
-    return drifts;
-  }
-
-  private noticeDust(symbol: string, dust: Units): void {
-    const instrument = this.instruments.get(symbol)!;
-    this.notice(
-      'info',
-      'DUST',
-      null,
-      `${symbol}: ${formatUnits(dust)} ${instrument.base} is dust (lot step ${formatUnits(instrument.qtyStep)}, min qty ${formatUnits(instrument.minQty)}, min notional ${formatUnits(instrument.minNotional)} ${instrument.quote}): kept, never traded`,
-    );
   }
 
   /** An order found open at start-up is tracked so its later fills are reported. */

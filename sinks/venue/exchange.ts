@@ -4,7 +4,7 @@
  * a body that never completes; markets as {@link Instrument}s, open orders as {@link VenueOpenOrder}s.
  */
 import * as ccxt from 'ccxt';
-import { toUnits } from '../../operators/money';
+import { notionalOf, toUnits, type Units } from '../../operators/money';
 import type { Instrument } from '../../operators/types';
 import { CcxtVenueError, isRecord, type CcxtVenueSettings } from './config';
 import type { VenueOpenOrder } from './events';
@@ -119,4 +119,25 @@ export function disposeExchange(exchange: ccxt.Exchange): void {
   if (isRecord(dispatcher) && typeof dispatcher['destroy'] === 'function') {
     (dispatcher['destroy'] as () => Promise<void>).call(dispatcher).catch(() => undefined);
   }
+}
+
+/** A trade's fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
+export function feeInQuote(
+  instrument: Instrument | undefined,
+  fee: ccxt.Trade['fee'] | undefined,
+  price: Units,
+): Units {
+  if (!fee || fee.cost === undefined || fee.cost === null) return 0n;
+  const cost = toUnits(fee.cost);
+  if (!instrument || fee.currency === instrument.quote) return cost;
+  if (fee.currency === instrument.base) return notionalOf(cost, price);
+  return 0n;
+}
+
+/** The base quantity withheld when the fee was taken in the base asset (Binance buys): the holding is that much less. */
+export function feeInBase(instrument: Instrument | undefined, fee: ccxt.Trade['fee'] | undefined): { feeBase?: Units } {
+  if (!fee || fee.cost === undefined || fee.cost === null) return {};
+  return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote
+    ? { feeBase: toUnits(fee.cost) }
+    : {};
 }
