@@ -106,16 +106,14 @@ import {
   instrumentOf,
   openOrderOf,
 } from './venue/exchange';
+import { emulationFor, triggerOf, type Emulation } from './venue/emulatedStops';
 import {
   NO_NATIVE,
   binanceListType,
-  emulationFor,
   nativeSupport,
   ocoPlan,
   ocoRole,
-  triggerPrice,
   type Capabilities,
-  type Emulation,
   type OcoPlan as OrderListPlan,
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
@@ -635,23 +633,16 @@ class Session {
   }
 
   private onMarket(event: Bar | TradeTick): void {
-    const lo = event.kind === 'bar' ? event.low : event.price;
-    const hi = event.kind === 'bar' ? event.high : event.price;
     for (const t of [...this.tracked.values()]) {
-      if (t.phase !== 'armed' || t.order.symbol !== event.symbol || !t.emulation) continue;
-      // No lookahead: a bar that opened before the order existed holds prices from before it.
-      if ((event.kind === 'bar' ? event.tsOpen : event.tsEvent) < t.order.tsEvent) continue;
-      const at = triggerPrice(t.order, t.emulation, lo, hi);
-      if (at === null) continue;
-      t.sendAs =
-        t.order.type === 'limit' || t.order.type === 'stop-limit' || t.order.type === 'take-profit-limit'
-          ? 'limit'
-          : 'market';
+      if (t.phase !== 'armed' || !t.emulation) continue;
+      const trigger = triggerOf(t.order, t.emulation, event);
+      if (trigger === null) continue;
+      t.sendAs = trigger.sendAs;
       this.notice(
         'info',
         'EMULATED_TRIGGERED',
         t,
-        `${t.order.clientOrderId} triggered at ${at}; sending a ${t.sendAs} order`,
+        `${t.order.clientOrderId} triggered at ${trigger.at}; sending a ${t.sendAs} order`,
       );
       if (t.group !== null) {
         for (const sibling of this.groups.get(t.group) ?? []) {

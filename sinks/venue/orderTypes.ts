@@ -1,20 +1,11 @@
 /**
- * Which order types an exchange takes natively and how the venue emulates the others: stops,
- * take-profits and trailing stops held by the venue and triggered by the prices flowing through
- * it, and OCO pairs sent as one Binance order list or linked by the venue.
+ * Which order types an exchange takes natively (the rest is emulated: see emulatedStops.ts), and
+ * OCO pairs sent as one Binance order list.
  */
 import { createHash } from 'node:crypto';
 import type * as ccxt from 'ccxt';
 import type { Order } from '../../operators/types';
 import { isRecord } from './config';
-
-export type EmulationKind = 'stop' | 'take-profit' | 'trailing' | 'touch';
-
-export interface Emulation {
-  readonly kind: EmulationKind;
-  /** Trailing: best price since armed. */
-  ref: number | null;
-}
 
 export interface Capabilities {
   readonly stop: boolean;
@@ -70,53 +61,6 @@ export function nativeSupport(
 }
 
 export const NO_NATIVE: Capabilities = { stop: false, takeProfit: false, trailing: false, oco: false };
-
-/** How the venue holds an order the exchange cannot take natively (null: send it as it is). */
-export function emulationFor(order: Order, caps: Capabilities): Emulation | null {
-  switch (order.type) {
-    case 'market':
-      return null;
-    case 'limit':
-      // Only an OCO leg is held: it goes out when the price touches its limit.
-      return caps === NO_NATIVE ? { kind: 'touch', ref: null } : null;
-    case 'stop-market':
-    case 'stop-limit':
-      return caps.stop ? null : { kind: 'stop', ref: null };
-    case 'take-profit-market':
-    case 'take-profit-limit':
-      return caps.takeProfit ? null : { kind: 'take-profit', ref: null };
-    case 'trailing-stop':
-      return caps.trailing ? null : { kind: 'trailing', ref: null };
-  }
-}
-
-/** The price at which an emulated order triggers within [lo, hi], or null. Updates a trailing reference. */
-export function triggerPrice(order: Order, emulation: Emulation, lo: number, hi: number): number | null {
-  const sell = order.side === 'sell';
-  switch (emulation.kind) {
-    case 'touch': {
-      const limit = order.limitPrice ?? order.refPrice;
-      return sell ? (hi >= limit ? limit : null) : lo <= limit ? limit : null;
-    }
-    case 'stop': {
-      const stop = order.stopPrice ?? order.limitPrice ?? order.refPrice;
-      return sell ? (lo <= stop ? stop : null) : hi >= stop ? stop : null;
-    }
-    case 'take-profit': {
-      const target = order.stopPrice ?? order.refPrice;
-      return sell ? (hi >= target ? target : null) : lo <= target ? target : null;
-    }
-    case 'trailing': {
-      const distance = (order.trailingBps ?? 0) / 10_000;
-      const ref = emulation.ref ?? order.refPrice;
-      // Check against the best price so far before moving it: within one bar the order of high and low is unknown.
-      const level = sell ? ref * (1 - distance) : ref * (1 + distance);
-      const hit = sell ? lo <= level : hi >= level;
-      emulation.ref = sell ? Math.max(ref, hi) : Math.min(ref, lo);
-      return hit ? level : null;
-    }
-  }
-}
 
 /** Above/below role of an order in a Binance OCO list, or null if it cannot be a leg. */
 export function ocoRole(order: Order): 'stop' | 'target' | null {

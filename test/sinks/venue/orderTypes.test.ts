@@ -2,15 +2,8 @@ import { deepStrictEqual, equal, ok } from 'node:assert/strict';
 import * as ccxt from 'ccxt';
 import { toUnits } from '../../../operators/money';
 import type { Order } from '../../../operators/types';
-import {
-  NO_NATIVE,
-  binanceListType,
-  emulationFor,
-  nativeSupport,
-  ocoPlan,
-  triggerPrice,
-  type Emulation,
-} from '../../../sinks/venue/orderTypes';
+import { emulationFor, triggerOf, triggerPrice, type Emulation } from '../../../sinks/venue/emulatedStops';
+import { NO_NATIVE, binanceListType, nativeSupport, ocoPlan } from '../../../sinks/venue/orderTypes';
 
 function order(partial: Partial<Order>): Order {
   return {
@@ -49,6 +42,25 @@ describe('venue order types', () => {
     equal(emulation.ref, 120);
     equal(triggerPrice(trailing, emulation, 115, 118), null); // level 114
     equal(triggerPrice(trailing, emulation, 113, 118), 114);
+  });
+
+  it('triggers only on its own symbol and on prices from after the order (no lookahead), sent as market or limit by type', () => {
+    const stop = order({ type: 'stop-limit', stopPrice: 95, limitPrice: 94, tsEvent: 60_000 });
+    const bar = (tsOpen: number, symbol = 'BTC/USDT') =>
+      ({ kind: 'bar', symbol, tsOpen, tsEvent: tsOpen + 60_000, open: 100, high: 100, low: 90, close: 92 }) as never;
+    equal(triggerOf(stop, { kind: 'stop', ref: null }, bar(0)), null, 'the bar opened before the order');
+    equal(triggerOf(stop, { kind: 'stop', ref: null }, bar(60_000, 'ETH/USDT')), null);
+    deepStrictEqual(triggerOf(stop, { kind: 'stop', ref: null }, bar(60_000)), { at: 95, sendAs: 'limit' });
+    const market = order({ type: 'stop-market', stopPrice: 95, tsEvent: 0 });
+    deepStrictEqual(
+      triggerOf(market, { kind: 'stop', ref: null }, {
+        kind: 'trade',
+        symbol: 'BTC/USDT',
+        price: 94.5,
+        tsEvent: 1,
+      } as never),
+      { at: 95, sendAs: 'market' },
+    );
   });
 
   it('emulates what the exchange lacks; only an OCO leg limit is held', () => {
