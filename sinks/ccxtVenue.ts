@@ -66,7 +66,7 @@
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { backoffDelayMs } from '../operators/backoff';
-import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
+import { formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
   CancelAllOrders,
@@ -75,13 +75,11 @@ import type {
   Instrument,
   Order,
   OrderRejectCode,
-  OrderType,
   TradeTick,
   VenueId,
 } from '../operators/types';
 import {
   CcxtVenueError,
-  isRecord,
   parseCcxtVenueConfig,
   redactWith,
   secretsOf,
@@ -109,7 +107,6 @@ import {
 import { emulationFor, triggerOf, type Emulation } from './venue/emulatedStops';
 import {
   NO_NATIVE,
-  binanceListType,
   nativeSupport,
   ocoPlan,
   ocoRole,
@@ -118,6 +115,7 @@ import {
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
 import { RateGate } from './venue/rateLimit';
+import { sendOrder, sendOrderList } from './venue/submit';
 import { AccountReconciler } from './venue/reconcile';
 import {
   Closed,
@@ -947,11 +945,13 @@ class Session {
   private async place(unit: Unit): Promise<SubmitOutcome> {
     try {
       if (unit.oco)
-        return { kind: 'placed', orders: await this.call('order list', () => this.createOrderList(unit.oco!)) };
+        return { kind: 'placed', orders: await this.call('order list', () => sendOrderList(this.exchange, unit.oco!)) };
       const t = unit.legs[0]!;
       return {
         kind: 'placed',
-        orders: [await this.call(`createOrder ${t.order.clientOrderId}`, () => this.createOrder(t))],
+        orders: [
+          await this.call(`createOrder ${t.order.clientOrderId}`, () => sendOrder(this.exchange, t.order, t.sendAs)),
+        ],
       };
     } catch (error) {
       if (error instanceof Closed) throw error;
@@ -961,90 +961,6 @@ class Session {
 
   private classifySubmitError(error: unknown): SubmitOutcome {
     return classifySubmitError(error, this.exchangeMessage(error));
-  }
-
-  private createOrder(t: Tracked): Promise<ccxt.Order> {
-    const o = t.order;
-    const amount = unitsToNumber(o.qty);
-    const params: Record<string, unknown> = { clientOrderId: o.clientOrderId };
-    const tif = o.timeInForce ?? 'GTC';
-    const kind: OrderType | 'market' | 'limit' = t.sendAs ?? o.type;
-    switch (kind) {
-      case 'market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, params);
-      case 'limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          timeInForce: tif,
-        });
-      case 'stop-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          stopLossPrice: o.stopPrice,
-        });
-      case 'stop-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          stopLossPrice: o.stopPrice,
-          timeInForce: tif,
-        });
-      case 'take-profit-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          takeProfitPrice: o.stopPrice,
-        });
-      case 'take-profit-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          takeProfitPrice: o.stopPrice,
-          timeInForce: tif,
-        });
-      case 'trailing-stop':
-        // Binance spot: STOP_LOSS with trailingDelta (BIPS); without an activation price it trails from now.
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          trailingPercent: (o.trailingBps ?? 0) / 100,
-          stopLossOrTakeProfit: 'stopLoss',
-        });
-    }
-  }
-
-  /** Binance spot OCO: one order list, `POST /api/v3/orderList/oco` (ccxt's implicit API). */
-  private async createOrderList(plan: OcoPlan): Promise<ccxt.Order[]> {
-    const { above, below } = plan;
-    const symbol = above.order.symbol;
-    const market = this.exchange.market(symbol);
-    const request: Record<string, unknown> = {
-      symbol: market['id'],
-      listClientOrderId: plan.listClientOrderId,
-      side: above.order.side.toUpperCase(),
-      quantity: this.exchange.amountToPrecision(symbol, unitsToNumber(above.order.qty)),
-      newOrderRespType: 'FULL',
-    };
-    for (const [prefix, leg] of [
-      ['above', above],
-      ['below', below],
-    ] as const) {
-      const o = leg.order;
-      request[`${prefix}ClientOrderId`] = o.clientOrderId;
-      request[`${prefix}Type`] = binanceListType(o);
-      if (o.type === 'limit' || o.type === 'stop-limit' || o.type === 'take-profit-limit') {
-        request[`${prefix}Price`] = this.exchange.priceToPrecision(symbol, o.limitPrice!);
-      }
-      if (o.type === 'stop-limit' || o.type === 'take-profit-limit')
-        request[`${prefix}TimeInForce`] = o.timeInForce ?? 'GTC';
-      if (o.stopPrice !== undefined && o.type !== 'limit' && o.type !== 'trailing-stop') {
-        request[`${prefix}StopPrice`] = this.exchange.priceToPrecision(symbol, o.stopPrice);
-      }
-      if (o.type === 'trailing-stop') request[`${prefix}TrailingDelta`] = Math.round(o.trailingBps ?? 0);
-    }
-    const call = (this.exchange as unknown as Record<string, (request: Record<string, unknown>) => Promise<unknown>>)[
-      'privatePostOrderListOco'
-    ];
-    if (typeof call !== 'function') throw new ccxt.NotSupported(`${this.venue} has no order-list OCO endpoint`);
-    const response = await call.call(this.exchange, request);
-    const reports = isRecord(response) && Array.isArray(response['orderReports']) ? response['orderReports'] : [];
-    return reports.map((report) => this.exchange.parseOrder(report as Record<string, unknown>, market));
   }
 
   // ── reconciliation ─────────────────────────────────────────────────────────────────────────────
