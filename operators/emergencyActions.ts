@@ -129,10 +129,12 @@ export function flattenOnEmergency(
             ? floorToStep(abs(qty) - cover.covered, instrument.qtyStep)
             : abs(qty) - cover.covered;
           if (uncovered <= 0n) continue;
+          // Without a mark the notional is unknown: flatten rather than guess it is dust.
+          const mark = position.markPrice > 0 ? toUnits(position.markPrice) : undefined;
           if (
             instrument &&
             (uncovered < instrument.minQty ||
-              notionalOf(uncovered, toUnits(position.markPrice)) < instrument.minNotional)
+              (mark !== undefined && notionalOf(uncovered, mark) < instrument.minNotional))
           )
             continue;
           const n = sequence.get(symbol) ?? 0;

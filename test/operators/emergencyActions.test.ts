@@ -150,6 +150,17 @@ describe('flattenOnEmergency', () => {
         s: 'sell 0.04964 BTC/USDT 0@1',
       });
     });
+    // With no mark known, a small position is flattened rather than assumed to be dust.
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<EmergencyInput>('pe---|', {
+        p: book(0, { 'BTC/USDT': '0.00009' }, 0),
+        e: change('Emergency', 1),
+      });
+      expectObservable(source.pipe(flattenOnEmergency(grid), brief)).toBe('-(cs)|', {
+        c: 'C@1',
+        s: 'sell 0.00009 BTC/USDT 0@1',
+      });
+    });
   });
 
   it('flattens exposure that appears during the emergency (a fill that raced the cancel), and only that part', () => {
