@@ -475,7 +475,10 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         modes.some((m) => m.to === 'Paused'),
         'the outage paused the session',
       );
-      // The exchange is back: the 31st attempt connects; data flows, one trade every 10 s, for up to 20 minutes.
+      // The exchange is back: the 31st attempt (5 s later) connects; data flows, one trade every 10 s,
+      // for up to 20 minutes.
+      await eventually(() => assert.equal(events.of('feed-reconnecting').length, 31));
+      clock.set(t0 + 155_000);
       await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
       const back = clock.now();
       for (let t = back; t <= back + 20 * 60_000; t += 10_000) {
