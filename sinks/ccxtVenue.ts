@@ -114,6 +114,7 @@ import {
   type OcoPlan as OrderListPlan,
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
+import { lookupOrder, type LookupResult } from './venue/lookup';
 import { RateGate } from './venue/rateLimit';
 import { sendOrder, sendOrderList } from './venue/submit';
 import { AccountReconciler } from './venue/reconcile';
@@ -225,11 +226,6 @@ interface Unit {
   readonly legs: readonly Tracked[];
   readonly oco: OcoPlan | null;
 }
-
-type LookupResult =
-  | { readonly kind: 'found'; readonly order: ccxt.Order }
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'error'; readonly error: unknown };
 
 /** One subscription's state: everything mutable lives here and dies with it. */
 class Session {
@@ -1018,52 +1014,13 @@ class Session {
     }
   }
 
-  /** The exchange's view of one order, by client order id. */
-  private async lookup(t: Tracked): Promise<LookupResult> {
-    const { symbol, clientOrderId } = t.order;
-    try {
-      const order = await this.call(`fetchOrder ${clientOrderId}`, () =>
-        this.exchange.fetchOrder(t.exchangeId as string, symbol, { clientOrderId }),
-      );
-      if (
-        order.clientOrderId !== undefined &&
-        order.clientOrderId !== null &&
-        order.clientOrderId !== clientOrderId &&
-        t.exchangeId === undefined
-      ) {
-        // The exchange ignored the client id: scan instead.
-        return await this.scan(t);
-      }
-      return { kind: 'found', order };
-    } catch (error) {
-      if (error instanceof Closed) throw error;
-      if (error instanceof ccxt.OrderNotFound) return { kind: 'absent' };
-      if (error instanceof ccxt.NotSupported || error instanceof ccxt.ArgumentsRequired) {
-        try {
-          return await this.scan(t);
-        } catch (scanError) {
-          if (scanError instanceof Closed) throw scanError;
-          return { kind: 'error', error: scanError };
-        }
-      }
-      return { kind: 'error', error };
-    }
-  }
-
-  /** For exchanges that cannot look an order up by client id: open orders, then recent closed ones. */
-  private async scan(t: Tracked): Promise<LookupResult> {
-    const { symbol, clientOrderId } = t.order;
-    const open = await this.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
-    const hit = open.find((o) => o.clientOrderId === clientOrderId);
-    if (hit) return { kind: 'found', order: hit };
-    const since = (t.firstSentAt ?? this.startedAt) - 60_000;
-    const closed = this.exchange.has['fetchClosedOrders']
-      ? await this.call(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, since))
-      : this.exchange.has['fetchOrders']
-        ? await this.call(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, since))
-        : [];
-    const done = closed.find((o) => o.clientOrderId === clientOrderId);
-    return done ? { kind: 'found', order: done } : { kind: 'absent' };
+  /** The exchange's view of one order, by client order id (see sinks/venue/lookup.ts). */
+  private lookup(t: Tracked): Promise<LookupResult> {
+    return lookupOrder(this.exchange, (label, fn) => this.call(label, fn), {
+      order: t.order,
+      exchangeId: t.exchangeId,
+      sentAt: t.firstSentAt ?? this.startedAt,
+    });
   }
 
   /** Re-reads an order the exchange has, and applies its state. */
