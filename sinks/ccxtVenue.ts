@@ -66,7 +66,7 @@
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { backoffDelayMs } from '../operators/backoff';
-import { formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
+import { floorToStep, formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
   CancelAllOrders,
@@ -411,6 +411,19 @@ class Session {
         `client order id ${order.clientOrderId} was already used in this session; nothing sent`,
       );
       return;
+    }
+    const instrument = this.instruments.get(order.symbol);
+    if (order.reducesRisk && instrument && instrument.qtyStep > 0n && order.qty % instrument.qtyStep !== 0n) {
+      // An exit of a position holding fee dust must not fail on precision: it goes out rounded
+      // down to the lot grid (the order's fills and leavesQty then count from the rounded qty).
+      const rounded = floorToStep(order.qty, instrument.qtyStep);
+      this.notice(
+        'warning',
+        'QTY_ROUNDED',
+        null,
+        `${order.clientOrderId}: reduce-only qty ${formatUnits(order.qty)} is off the lot step ${formatUnits(instrument.qtyStep)}; sent as ${formatUnits(rounded)}, the rest is dust`,
+      );
+      order = { ...order, qty: rounded };
     }
     const problem = this.validate(order);
     if (problem) {

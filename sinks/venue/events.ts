@@ -103,6 +103,8 @@ export type VenueNoticeCode =
   | 'BALANCE_DRIFT'
   /** A holding (or the part of it off the lot grid) is below the venue's minimums: kept, never traded. */
   | 'DUST'
+  /** A reduce-only order off the lot grid was sent rounded down to it. */
+  | 'QTY_ROUNDED'
   | 'RECONCILE_PASS_FAILED';
 
 /** What the venue did on its own (reconciliation, resends, emulation), for the journal. */

@@ -487,6 +487,22 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     assert.equal(of(h, 'order-rejected', offStep.clientOrderId)[0]!.code, 'QTY_PRECISION');
   });
 
+  it('a reduce-only exit off the lot grid goes out rounded down to it (the rest stays as dust); a risk-adding one is still refused', async () => {
+    const h = await start({ account: { balances: { USDT: '10000', BTC: '0.04964031' } } });
+    await snapshot(h);
+    const exit = order({ side: 'sell', qty: toUnits('0.04964031'), reducesRisk: true });
+    h.input.next(exit);
+    await eventually(() => assert.equal(of(h, 'fill', exit.clientOrderId).length, 1));
+    const [filled] = of(h, 'fill', exit.clientOrderId);
+    assert.equal(filled!.qty, toUnits('0.04964'));
+    assert.equal(filled!.leavesQty, 0n);
+    assert.equal(of(h, 'venue-notice').filter((n) => n.code === 'QTY_ROUNDED').length, 1);
+    assert.equal(h.account.balance('BTC').free, '0.00000031');
+    const add = order({ side: 'buy', qty: toUnits('0.00100031') });
+    h.input.next(add);
+    await eventually(() => assert.equal(of(h, 'order-rejected', add.clientOrderId)[0]?.code, 'QTY_PRECISION'));
+  });
+
   it('cancel and cancel-all: resting orders are canceled on the exchange and reported with the reason', async () => {
     const h = await start({ config: { symbols: ['BTC/USDT', 'ETH/USDT'] } });
     await snapshot(h);
