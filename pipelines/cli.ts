@@ -14,6 +14,7 @@ import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
 import type { BacktestReport } from '../operators/backtestReport';
+import { armSignal } from '../hardware/killSwitch';
 
 function parseTime(value: string): number {
   if (/^\d{10,}$/.test(value)) return Number(value);
@@ -198,6 +199,14 @@ export function buildCli(): Command {
             );
           }
         }
+        // The kill switch's signal is armed before anything slow (loading ccxt, locks, warm-up):
+        // a press from now on is latched and the session starts in Emergency. Without a switch,
+        // SIGUSR2 is absorbed and reported, never node's default (terminate).
+        const armed = opts.killSwitch === 'signal' || opts.killSwitch === 'both' ? armSignal('SIGUSR2') : undefined;
+        const ignoreUsr2 = (): void => {
+          process.stderr.write('SIGUSR2 ignored: --kill-switch none (no software kill switch in this session)\n');
+        };
+        if (!armed) process.on('SIGUSR2', ignoreUsr2);
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -205,8 +214,10 @@ export function buildCli(): Command {
         };
         const onInt = onStop('SIGINT');
         const onTerm = onStop('SIGTERM');
+        const onHup = onStop('SIGHUP');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
+        process.once('SIGHUP', onHup);
         const apiKey = process.env['BOT4_API_KEY'];
         const secret = process.env['BOT4_API_SECRET'];
         const password = process.env['BOT4_API_PASSWORD'];
@@ -226,6 +237,7 @@ export function buildCli(): Command {
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
+            ...(armed ? { signalEmitter: armed } : {}),
             ...(mode === 'live' && apiKey && secret
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
               : {}),
@@ -240,15 +252,49 @@ export function buildCli(): Command {
                       .join(', ')
                   : 'none'
               }\n` +
-              `  journal: ${summary.journal}\n  audit: ${summary.audit}\n`,
+              `  journal: ${summary.journal}\n  audit: ${summary.audit}\n` +
+              `  previous session: ${summary.previous}` +
+              (summary.restartToFirstDecisionMs !== undefined
+                ? `; first live decision ${(summary.restartToFirstDecisionMs / 1000).toFixed(2)} s after start`
+                : '') +
+              (summary.pressToFlattenMs !== undefined
+                ? `; flatten ${summary.pressToFlattenMs.toFixed(3)} ms after the kill-switch press`
+                : '') +
+              '\n',
           );
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          process.off('SIGHUP', onHup);
+          process.off('SIGUSR2', ignoreUsr2);
+          armed?.disarm();
         }
       },
     );
   }
+
+  program
+    .command('mode-reset')
+    .description(
+      "leave a latched Emergency (kill switch, emergency stop): audited in the session's journals; only while the switch is released and no session runs on --out",
+    )
+    .requiredOption('-o, --out <dir>', 'the session folder (the --out of the paper/live session)')
+    .requiredOption('-r, --reason <text>', 'why it is safe to trade again (written to the audit journal)')
+    .option('--kill-switch <kind>', 'the switch to check is released: gpio (BCM17), signal, both, none', 'signal')
+    .action((opts: { out: string; reason: string; killSwitch: string }) => {
+      const kinds = ['gpio', 'signal', 'both', 'none'];
+      if (!kinds.includes(opts.killSwitch))
+        throw new InvalidArgumentError(
+          `--kill-switch: expected one of ${kinds.join(', ')}, found "${opts.killSwitch}"`,
+        );
+      const { resetMode } = require('./session') as typeof SessionModule;
+      const result = resetMode({
+        outDir: opts.out,
+        reason: opts.reason,
+        killSwitch: opts.killSwitch as KillSwitchKind,
+      });
+      process.stdout.write(`${result.message}\n`);
+    });
 
   program
     .command('download')

@@ -270,8 +270,10 @@ export function tradingPipeline(
           error: fail,
         }),
       );
+      // Emergency flattens the portfolio as it is now — fills since the last bar included — not
+      // the last bar's: a position opened mid-bar is sold at the press, not at the next close.
       subscriptions.add(
-        merge(modeChanged$, portfolioAtBar$)
+        merge(modeChanged$, portfolio)
           .pipe(flatten)
           .subscribe({
             next: (command) => {
