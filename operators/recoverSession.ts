@@ -60,7 +60,7 @@ export interface RecoveredSession {
   readonly latchReason?: string;
   /** Last state of each circuit breaker. */
   readonly breakers: Readonly<Record<string, BreakerState>>;
-  /** `tsEvent` of the newest signal journaled (warm-up signals up to it are not written again); -Infinity when none. */
+  /** `tsEvent` of the newest decision journaled (signal, intent, approval, denial): bars up to it are not decided or journaled again; -Infinity when none. */
   readonly lastSignalTs: number;
   readonly fills: number;
   /** Line of the newest record folded; 0 when none. */
@@ -170,6 +170,8 @@ class JournalFold {
         const order = entry['order'];
         if (typeof order !== 'object' || order === null) throw new RecoveryError(`${where}: no order object`);
         this.sent(order as Record<string, unknown>, where);
+        const ts = (order as { tsEvent?: unknown }).tsEvent;
+        if (typeof ts === 'number' && ts > this.lastSignalTs) this.lastSignalTs = ts;
         return;
       }
       case 'order':
@@ -216,7 +218,10 @@ class JournalFold {
       case 'breaker-state-changed':
         this.breakers[text(entry, 'component', where)] = text(entry, 'to', where) as BreakerState;
         return;
-      case 'signal': {
+      case 'signal':
+      case 'intent':
+      case 'denied': {
+        // Decisions: at journal levels that drop signals, intents and denials still date them.
         const ts = entry['tsEvent'];
         if (typeof ts === 'number' && ts > this.lastSignalTs) this.lastSignalTs = ts;
         return;

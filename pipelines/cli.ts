@@ -169,7 +169,11 @@ export function buildCli(): Command {
       .option('--status-every <seconds>', 'status line period', '60')
       .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
-      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
+      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)')
+      .option(
+        '--lock-dir <dir>',
+        'folder of the per-account locks (one live session per exchange account); default $BOT4_LOCK_DIR or <tmpdir>/bot4-locks',
+      );
     if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
     command.action(
       async (opts: {
@@ -183,6 +187,7 @@ export function buildCli(): Command {
         wsUrl?: string;
         ccxtOptions?: string;
         confirmLive?: boolean;
+        lockDir?: string;
       }) => {
         const kinds = ['gpio', 'signal', 'both', 'none'];
         if (!kinds.includes(opts.killSwitch))
@@ -238,6 +243,9 @@ export function buildCli(): Command {
             ...(ccxtOptions ? { ccxtOptions } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
             ...(armed ? { signalEmitter: armed } : {}),
+            ...((opts.lockDir ?? process.env['BOT4_LOCK_DIR'])
+              ? { lockDir: opts.lockDir ?? process.env['BOT4_LOCK_DIR'] }
+              : {}),
             ...(mode === 'live' && apiKey && secret
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
               : {}),

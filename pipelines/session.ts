@@ -498,6 +498,10 @@ async function runLocked(
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
 
+  // Bars an earlier session already decided on are never decided again, even when they reach
+  // this one as live bars (a gap refetched after the restart): a decision repeated on a bar whose
+  // order has filled would send its client order id again, which Binance accepts once it is free.
+  const tradeFrom = Math.max(startedAt, recovered.lastSignalTs + 1);
   const pipeline = tradingPipeline(config, {
     venue,
     scheduler,
@@ -510,7 +514,7 @@ async function runLocked(
     pipeline({
       bars$,
       market$,
-      tradeFrom: startedAt,
+      tradeFrom,
       outcomes$,
       ...(pipelineKill$ ? { kill$: pipelineKill$ } : {}),
     }).pipe(
@@ -556,7 +560,7 @@ async function runLocked(
             denied++;
             break;
           case 'signal':
-            if (firstDecisionMs === undefined && (e as { tsEvent: number }).tsEvent >= startedAt)
+            if (firstDecisionMs === undefined && (e as { tsEvent: number }).tsEvent >= tradeFrom)
               firstDecisionMs = performance.now() - ctx.began;
             break;
           case 'order': {

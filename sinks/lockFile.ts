@@ -73,7 +73,8 @@ export function acquireLock(file: string, purpose: string, now: number): HeldLoc
           holder,
         );
       }
-      if (holder && holder.pid !== process.pid && alive(holder.pid)) {
+      const live = holder && (holder.pid === process.pid ? heldHere.has(path.resolve(file)) : alive(holder.pid));
+      if (holder && live) {
         throw new LockError(
           'LOCKED',
           `${holder.purpose} is in use by another session (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}): stop it first (lock ${file})`,
@@ -92,6 +93,7 @@ export function acquireLock(file: string, purpose: string, now: number): HeldLoc
   } finally {
     unlinkSync(temp);
   }
+  heldHere.add(path.resolve(file));
   let released = false;
   return {
     file,
@@ -99,6 +101,7 @@ export function acquireLock(file: string, purpose: string, now: number): HeldLoc
     release: () => {
       if (released) return;
       released = true;
+      heldHere.delete(path.resolve(file));
       const holder = readHolder(file);
       if (holder && holder.pid === me.pid && holder.since === me.since && holder.host === me.host) {
         try {
@@ -110,6 +113,9 @@ export function acquireLock(file: string, purpose: string, now: number): HeldLoc
     },
   };
 }
+
+/** Locks this process holds now: a lock file naming this pid but not in here is a dead process's whose pid was reused. */
+const heldHere = new Set<string>();
 
 /** The holder a lock file names, or undefined when it is missing or unreadable. */
 export function readHolder(file: string): LockHolder | undefined {
