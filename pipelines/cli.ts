@@ -3,6 +3,8 @@
  * `run-pipeline`: bot4's command line. Every command validates its inputs before it starts and
  * exits non-zero with a message naming what was wrong.
  */
+// First: arms the kill switch's signal before the slow modules load (see earlySignal.ts).
+import './earlySignal';
 import { Command, InvalidArgumentError } from 'commander';
 import { Subject } from 'rxjs';
 import * as path from 'node:path';
@@ -15,6 +17,7 @@ import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
 import type { BacktestReport } from '../operators/backtestReport';
 import { armSignal } from '../hardware/killSwitch';
+import { earlySignal } from './earlySignal';
 
 function parseTime(value: string): number {
   if (/^\d{10,}$/.test(value)) return Number(value);
@@ -207,11 +210,14 @@ export function buildCli(): Command {
         // The kill switch's signal is armed before anything slow (loading ccxt, locks, warm-up):
         // a press from now on is latched and the session starts in Emergency. Without a switch,
         // SIGUSR2 is absorbed and reported, never node's default (terminate).
-        const armed = opts.killSwitch === 'signal' || opts.killSwitch === 'both' ? armSignal('SIGUSR2') : undefined;
+        const usr2 = earlySignal ?? armSignal('SIGUSR2');
+        const armed = opts.killSwitch === 'signal' || opts.killSwitch === 'both' ? usr2 : undefined;
         const ignoreUsr2 = (): void => {
-          process.stderr.write('SIGUSR2 ignored: --kill-switch none (no software kill switch in this session)\n');
+          process.stderr.write(
+            `SIGUSR2 ignored: --kill-switch ${opts.killSwitch} (no software kill switch in this session)\n`,
+          );
         };
-        if (!armed) process.on('SIGUSR2', ignoreUsr2);
+        if (!armed) usr2.on('SIGUSR2', ignoreUsr2);
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -274,8 +280,7 @@ export function buildCli(): Command {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
           process.off('SIGHUP', onHup);
-          process.off('SIGUSR2', ignoreUsr2);
-          armed?.disarm();
+          usr2.disarm();
         }
       },
     );

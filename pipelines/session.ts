@@ -498,13 +498,31 @@ async function runLocked(
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
 
+  // The venue as the pipeline sees it, timing the first emergency order it is handed after a
+  // press: the press-to-flatten latency the session reports.
+  let flattenMs: number | undefined;
+  const measured: PipelineVenue = (input$) =>
+    venue(
+      input$.pipe(
+        tap((command) => {
+          const pressed = ctx.pressedAt();
+          if (flattenMs !== undefined || pressed === undefined || command.kind !== 'order') return;
+          if (!command.signalId.startsWith('emergency:')) return;
+          flattenMs = performance.now() - pressed;
+          log(
+            `flatten: ${command.side} ${formatUnits(command.qty)} ${command.symbol} handed to the venue ${flattenMs.toFixed(3)} ms after the press`,
+          );
+        }),
+      ),
+    );
   // Bars an earlier session already decided on are never decided again, even when they reach
   // this one as live bars (a gap refetched after the restart): a decision repeated on a bar whose
   // order has filled would send its client order id again, which Binance accepts once it is free.
   const tradeFrom = Math.max(startedAt, recovered.lastSignalTs + 1);
   const pipeline = tradingPipeline(config, {
-    venue,
+    venue: measured,
     scheduler,
+    releaseScheduler: asapScheduler,
     ...(model ? { model } : {}),
     ...(initial ? { initialPortfolio: initial } : {}),
   });
@@ -531,7 +549,6 @@ async function runLocked(
   let denied = 0;
   let finalMode: Mode = config.modes?.initial ?? 'Normal';
   let firstDecisionMs: number | undefined;
-  let flattenMs: number | undefined;
   /** The portfolio as it is now: the last bar's, with every fill since applied. */
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
@@ -563,20 +580,6 @@ async function runLocked(
             if (firstDecisionMs === undefined && (e as { tsEvent: number }).tsEvent >= tradeFrom)
               firstDecisionMs = performance.now() - ctx.began;
             break;
-          case 'order': {
-            const pressed = ctx.pressedAt();
-            if (
-              flattenMs === undefined &&
-              pressed !== undefined &&
-              String((e as { signalId: string }).signalId).startsWith('emergency:')
-            ) {
-              flattenMs = performance.now() - pressed;
-              log(
-                `flatten: ${(e as { side: string }).side} ${formatUnits((e as { qty: bigint }).qty)} ${instrument.symbol} handed to the venue ${flattenMs.toFixed(3)} ms after the press`,
-              );
-            }
-            break;
-          }
           case 'mode-changed': {
             const change = e as { from: Mode; to: Mode; reason: string };
             finalMode = change.to;
@@ -621,12 +624,16 @@ async function runLocked(
     }),
   );
   const journal = lastValueFrom(
-    makeJournalSink({ file: journalFile, append: true, bufferBytes: 1, syncEachFlush: options.mode === 'live' })(
-      concat(of(header), of(...restartRecords), journalEvents$, stopRecord),
-    ),
+    makeJournalSink({
+      file: journalFile,
+      append: true,
+      bufferBytes: 1,
+      syncEachFlush: options.mode === 'live',
+      syncTiming: 'turn',
+    })(concat(of(header), of(...restartRecords), journalEvents$, stopRecord)),
   );
   const audit = lastValueFrom(
-    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true })(
+    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true, syncTiming: 'turn' })(
       concat(
         of(header),
         of(...restartRecords.filter((r) => AUDIT_KINDS.has(r.kind))),

@@ -136,6 +136,12 @@ export interface PipelineDeps {
   readonly model?: CompiledModel;
   /** Clock for stages that stamp `tsInit`, for timers (breaker cooldowns) and for releasing orders. */
   readonly scheduler: SchedulerLike;
+  /**
+   * Where the kill-switch guard releases orders to the venue (see `haltOnKill`). Default
+   * `scheduler`; a real-time session passes `asapScheduler` (the end of the current turn), so an
+   * order — a flatten at a press — does not wait for a timer.
+   */
+  readonly releaseScheduler?: SchedulerLike;
 }
 
 /**
@@ -287,7 +293,7 @@ export function tradingPipeline(
         merge(approved$, emergency$)
           .pipe(
             haltOnKill(killPresses$, {
-              scheduler: deps.scheduler,
+              scheduler: deps.releaseScheduler ?? deps.scheduler,
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
                 open.delete(item.clientOrderId);

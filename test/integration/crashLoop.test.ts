@@ -167,7 +167,7 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       );
   });
 
-  function start(mode: 'paper' | 'live', outDir: string): Session {
+  function start(mode: 'paper' | 'live', outDir: string, killSwitch = 'signal'): Session {
     const args = [
       mode,
       '--config',
@@ -183,7 +183,7 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       '--status-every',
       '3600',
       '--kill-switch',
-      'signal',
+      killSwitch,
       '--lock-dir',
       path.join(tmp.dir, 'locks'),
       '--ccxt-options',
@@ -196,7 +196,10 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
   async function ready(session: Session): Promise<void> {
     await eventually(
       () => {
-        ok(session.proc.exitCode === null, `the session exited: ${session.text}`);
+        ok(
+          session.proc.exitCode === null && session.proc.signalCode === null,
+          `the session exited (${session.proc.exitCode ?? session.proc.signalCode}): ${session.text}`,
+        );
         ok(session.readyAt !== undefined, 'not warmed up yet');
         ok(server.subscriberCount('btcusdt@kline_5m') > 0 && server.subscriberCount('btcusdt@trade') > 0);
       },
@@ -302,8 +305,17 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
         : ['startup', 'decision', 'accepted', 'fill', 'press', 'idle'];
     let latched = false;
     const seen: Record<string, number> = {};
+    // Every point in every round of len(points) kills, in a seeded order.
+    let round: Point[] = [];
     for (let k = 0; k < POINTS; k++) {
-      const point = points[Math.floor(random() * points.length)]!;
+      if (round.length === 0) {
+        round = [...points];
+        for (let i = round.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1));
+          [round[i], round[j]] = [round[j]!, round[i]!];
+        }
+      }
+      const point = round.pop()!;
       seen[point] = (seen[point] ?? 0) + 1;
       const session = start(mode, outDir);
       if (point === 'startup') {
@@ -419,7 +431,8 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       },
       { timeoutMs: 15_000 },
     );
-    last.proc.kill('SIGTERM');
+    // SIGHUP is the graceful stop too: orders settle, the journals get their stop record.
+    last.proc.kill('SIGHUP');
     equal(await last.exited, 0, last.text);
     flattenTimes.push(...last.flattenMs());
     const final = records(journalFile);
@@ -435,5 +448,41 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
 
   it('live: restarts from the journal and the exchange account after every kill -9', async () => {
     await loop('live');
+  });
+
+  it('signals: with --kill-switch none SIGUSR2 is ignored, not fatal; a SIGUSR2 during start-up starts the session in Emergency; SIGHUP stops gracefully', async () => {
+    const noSwitch = start('paper', path.join(tmp.dir, 'no-switch'), 'none');
+    await eventually(() => ok(noSwitch.text.includes('paper session')), { timeoutMs: 30_000 });
+    noSwitch.proc.kill('SIGUSR2');
+    await eventually(() => ok(noSwitch.text.includes('SIGUSR2 ignored: --kill-switch none')), { timeoutMs: 10_000 });
+    await ready(noSwitch);
+    equal(noSwitch.proc.signalCode, null, 'SIGUSR2 killed the process');
+    ok(!/Emergency/.test(noSwitch.text));
+    noSwitch.proc.kill('SIGHUP');
+    equal(await noSwitch.exited, 0, noSwitch.text);
+    const stopRecord = records(path.join(tmp.dir, 'no-switch', 'journal.jsonl')).pop()!;
+    equal(stopRecord['event'], 'stopped');
+    await gone();
+
+    // The press arrives while the session is still loading its modules (before its first line).
+    const early = start('paper', path.join(tmp.dir, 'early-press'));
+    // As soon as the process catches SIGUSR2 (Linux: bit 12 of SigCgt in /proc/<pid>/status),
+    // which the CLI arms before loading anything slow.
+    await eventually(
+      () => {
+        const status = readFileSync(`/proc/${early.proc.pid}/status`, 'utf8');
+        const caught = BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(status)![1]}`);
+        ok((caught >> 11n) & 1n, 'SIGUSR2 not caught yet');
+      },
+      { timeoutMs: 20_000, intervalMs: 1 },
+    );
+    const loadedBefore = early.text.includes('paper session');
+    ok(!loadedBefore, 'SIGUSR2 was caught only once the session had started: not armed from process start');
+    early.proc.kill('SIGUSR2');
+    await ready(early);
+    await eventually(() => ok(/mode Normal → Emergency: .*SIGUSR2/.test(early.text)), { timeoutMs: 10_000 });
+    early.proc.kill('SIGHUP');
+    equal(await early.exited, 0, early.text);
+    await gone();
   });
 });
