@@ -86,7 +86,9 @@ export class RecoveryError extends Bot4Error<'JOURNAL_RECORD_INVALID'> {
  * client order ids, mode and kill latch, breakers, the newest signal, and how the last session
  * ended. Only records every journal level keeps are read: `session` (headers with the `start`
  * portfolio, stop records), `approved`/`order` (orders sent), `order-accepted`, `order-unknown`,
- * `fill`, `order-canceled`, `order-rejected`, `order-halted`, `mode-changed`, `mode-reset`,
+ * `fill`, `order-canceled`, `order-rejected`, `order-halted`, `order-abandoned` (a live restart
+ * stops tracking an order whose outcome the adopted exchange account already holds),
+ * `mode-changed`, `mode-reset`,
  * `breaker-state-changed`, `signal`; everything else passes untouched.
  *
  * A header with a `start` portfolio resets the portfolio to it (a live session adopts the
@@ -199,6 +201,7 @@ class JournalFold {
       case 'order-canceled':
       case 'order-rejected':
       case 'order-halted':
+      case 'order-abandoned':
         this.open.delete(text(entry, 'clientOrderId', where));
         return;
       case 'mode-changed': {

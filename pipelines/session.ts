@@ -166,7 +166,7 @@ const AUDIT_KINDS = new Set([
   'cancel-all',
   'breaker-state-changed',
   'portfolio-adopted',
-  'orders-lost',
+  'order-abandoned',
 ]);
 
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
@@ -372,6 +372,18 @@ async function runLocked(
     );
     initial = recovered.sessions > 0 ? reconcileWithAccount(recovered.portfolio, fromExchange) : fromExchange;
     if (recovered.sessions > 0) {
+      // Orders the journal shows unanswered: whatever they did is in the account just read. The
+      // venue reports those still open on the exchange (and their later fills) from its snapshot.
+      for (const o of Object.values(recovered.openOrders))
+        restartRecords.push({
+          kind: 'order-abandoned',
+          clientOrderId: o.clientOrderId,
+          signalId: o.signalId,
+          status: o.status,
+          reason:
+            'RESTART: the previous session ended before this order was settled; what it executed is in the exchange account adopted at this start',
+          tsEvent: startedAt,
+        });
       const differences = portfolioDifferences(recovered.portfolio, fromExchange);
       if (differences.length > 0) {
         log(`account differs from the journal: ${differences.join('; ')} — the exchange's account is adopted`);

@@ -94,7 +94,7 @@ describe('recoverSession', () => {
     assert.equal(state.lastSignalTs, 3000);
   });
 
-  it('keeps orders sent and not finished as open, with what filled so far; cancels, rejections and halts close them', () => {
+  it('keeps orders sent and not finished as open, with what filled so far; cancels, rejections, halts and a restart’s abandonment close them', () => {
     const state = foldJournal(
       onDisk([
         header(),
@@ -117,6 +117,8 @@ describe('recoverSession', () => {
         { kind: 'approved', order: order('h', 'buy', '0.01'), numbers: {}, tsEvent: 1000 },
         { kind: 'order-halted', clientOrderId: 'h', signalId: 'sig-h', reason: 'kill', tsEvent: 1000 },
         order('emergency-1', 'sell', '0.02', 4000),
+        { kind: 'approved', order: order('gone', 'buy', '0.01'), numbers: {}, tsEvent: 1000 },
+        { kind: 'order-abandoned', clientOrderId: 'gone', signalId: 'sig-gone', reason: 'RESTART', tsEvent: 5000 },
       ]),
       START,
     );
@@ -126,7 +128,7 @@ describe('recoverSession', () => {
     assert.equal(state.openOrders['lost']!.status, 'unknown');
     assert.equal(state.openOrders['emergency-1']!.status, 'sent');
     assert.equal(state.openOrders['emergency-1']!.reducesRisk, true);
-    assert.deepEqual([...state.usedClientOrderIds].sort(), ['c', 'emergency-1', 'h', 'lost', 'open', 'r']);
+    assert.deepEqual([...state.usedClientOrderIds].sort(), ['c', 'emergency-1', 'gone', 'h', 'lost', 'open', 'r']);
   });
 
   it('keeps the kill latch across sessions until an operator’s mode-reset, and tells a clean stop from a crash', () => {
