@@ -451,7 +451,10 @@ async function runLocked(
   const warmedUp$ = new Subject<void>();
   const bars$ = handover
     .bars(warmup, tf, () => {
-      log(`warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()}`);
+      const cpu = process.cpuUsage();
+      log(
+        `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
+      );
       warmedUp$.next();
       warmedUp$.complete();
     })
