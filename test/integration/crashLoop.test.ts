@@ -202,7 +202,7 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       '--ccxt-options',
       '{"fetchCurrencies":false}',
     ];
-    if (mode === 'live') args.push('--confirm-live');
+    if (mode === 'live') args.push('--confirm-live', '--allow-unsealed');
     return new Session(args, { ...process.env, BOT4_API_KEY: API_KEY, BOT4_API_SECRET: SECRET });
   }
 
