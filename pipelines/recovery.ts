@@ -80,6 +80,12 @@ export function describeRecovery(recovery: Recovery): string {
     `journal: ${s.sessions} earlier session(s), the last one ${s.previousEnd === 'stopped' ? 'stopped cleanly' : 'CRASHED (no stop record)'}; ` +
     `${s.fills} fills → cash ${formatUnits(s.portfolio.cash)} ${s.portfolio.quote}, positions ${positions || 'none'}; ` +
     `${open} open order(s); ${s.usedClientOrderIds.size} client order ids used; mode ${s.mode}${s.killLatched ? ` (LATCHED: ${s.latchReason ?? 'emergency'})` : ''}` +
+    (Object.values(s.breakers).some((b) => b !== 'CLOSED')
+      ? `; breakers not closed at the end: ${Object.entries(s.breakers)
+          .filter(([, b]) => b !== 'CLOSED')
+          .map(([c, b]) => `${c} ${b}`)
+          .join(', ')} (they start closed; the first outcomes of this session decide)`
+      : '') +
     (recovery.torn.length > 0
       ? `; ${recovery.torn.length} torn line(s) isolated (${recovery.torn.map((t) => `${t.file}:${t.line}`).join(', ')})`
       : '')

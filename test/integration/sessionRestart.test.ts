@@ -236,10 +236,17 @@ describe('paper sessions across restarts', function () {
     const outDir = path.join(tmp.dir, 'latch');
     const first = start(outDir, { statusEveryMs: 50 });
     await ready(first);
-    // The buy is decided on the last bar and fills on the trade after it: mid-bar, after the last bar's portfolio.
-    await rally(first, 8);
-    await eventually(() => ok(held(first.journal) > 0n, 'no position yet'), { timeoutMs: 20_000 });
+    // Bars one at a time, each followed by a trade, until the first buy fills — on the trade after
+    // the last bar: the position opens mid-bar, after the last bar's portfolio (which is flat).
+    for (let i = 0; i < 16 && held(first.journal) === 0n; i++) {
+      await rally(first, 1);
+      await eventually(() => ok(held(first.journal) > 0n), { timeoutMs: 1_500, intervalMs: 20 }).catch(() => undefined);
+    }
     const position = held(first.journal);
+    ok(position > 0n, 'no position after 16 rising bars');
+    const lastBar = recordsOf(first.journal).filter((r) => r.kind === 'signal').pop()!;
+    const buy = recordsOf(first.journal).find((r) => r.kind === 'fill')!;
+    ok((buy['tsEvent'] as number) > (lastBar['tsEvent'] as number), 'the fill is not after the last bar');
     await eventually(
       () => match(first.log.text(), new RegExp(`status: .*BTC/USDT ${formatUnits(position).replace('.', '\\.')}`)),
       {
