@@ -244,7 +244,9 @@ describe('paper sessions across restarts', function () {
     }
     const position = held(first.journal);
     ok(position > 0n, 'no position after 16 rising bars');
-    const lastBar = recordsOf(first.journal).filter((r) => r.kind === 'signal').pop()!;
+    const lastBar = recordsOf(first.journal)
+      .filter((r) => r.kind === 'signal')
+      .pop()!;
     const buy = recordsOf(first.journal).find((r) => r.kind === 'fill')!;
     ok((buy['tsEvent'] as number) > (lastBar['tsEvent'] as number), 'the fill is not after the last bar');
     await eventually(
