@@ -469,3 +469,92 @@ export function makeSignalKillSwitchSource(config: SignalKillSwitchConfig = {}):
 
   return latch(watch$);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Armed from process start
+// ---------------------------------------------------------------------------------------------
+
+/** A signal listener installed early, which replays a signal received before anyone listened. */
+export interface ArmedSignal extends SignalEmitter {
+  /** Whether the signal has arrived since arming. */
+  readonly received: boolean;
+  /** Removes the early listener (node's default action for the signal applies again). */
+  disarm(): void;
+}
+
+/**
+ * Starts listening for `signal` now, before the session that will watch it exists: a session
+ * loads its modules, takes its locks and warms up for seconds before it subscribes to its kill
+ * switch, and node's default for SIGUSR2 is to terminate — a press in that window would kill the
+ * process with no cancel, flatten or audit. Armed, the process never dies of the signal; the
+ * first one is remembered, and a listener added later through the returned emitter (the signal
+ * kill switch's) is called with it at once, so the session starts in Emergency.
+ *
+ * @example
+ * const armed = armSignal('SIGUSR2');            // first thing the CLI does
+ * const kill$ = makeSignalKillSwitchSource({ emitter: armed });
+ *
+ * @param signal the signal (default SIGUSR2); @param emitter default `process`.
+ */
+export function armSignal(signal: NodeJS.Signals = 'SIGUSR2', emitter: SignalEmitter = process): ArmedSignal {
+  const listeners = new Set<(signal: NodeJS.Signals) => void>();
+  let received = false;
+  const onSignal = (): void => {
+    received = true;
+    for (const listener of [...listeners]) listener(signal);
+  };
+  emitter.on(signal, onSignal);
+  return {
+    get received() {
+      return received;
+    },
+    on(event, listener) {
+      if (event !== signal) return emitter.on(event, listener);
+      listeners.add(listener);
+      if (received) listener(signal);
+      return this;
+    },
+    removeListener(event, listener) {
+      if (event !== signal) return emitter.removeListener(event, listener);
+      listeners.delete(listener);
+      return this;
+    },
+    disarm() {
+      listeners.clear();
+      emitter.removeListener(signal, onSignal);
+    },
+  };
+}
+
+/**
+ * Reads the kill-switch button once: `pressed` (LOW) or `released` (HIGH). For an operator's
+ * reset, which is allowed only while the switch is released. Throws a {@link GpioError} when the
+ * pin cannot be opened or read — which the caller must treat as "not released".
+ */
+export function readKillSwitchPin(
+  config: Pick<KillSwitchConfig, 'pin' | 'mock' | 'rpio'> = {},
+): 'pressed' | 'released' {
+  const pin = config.pin ?? 17;
+  checkBcmPin(pin, 'killSwitch.pin');
+  const rpio = config.rpio ?? loadRpio();
+  initRpio(rpio, config.mock);
+  try {
+    rpio.open(pin, rpio.INPUT, rpio.PULL_UP);
+  } catch (err) {
+    throw new GpioError('GPIO_OPEN_FAILED', `BCM${pin}: cannot open the kill-switch input: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  try {
+    const level = rpio.read(pin);
+    if (level === rpio.LOW) return 'pressed';
+    if (level === rpio.HIGH) return 'released';
+    throw new GpioError('GPIO_OPEN_FAILED', `BCM${pin}: read returned ${String(level)}, neither LOW nor HIGH`);
+  } finally {
+    try {
+      rpio.close(pin, rpio.PIN_PRESERVE);
+    } catch {
+      // nothing to do: the reading is what mattered
+    }
+  }
+}

@@ -3,6 +3,8 @@
  * `run-pipeline`: bot4's command line. Every command validates its inputs before it starts and
  * exits non-zero with a message naming what was wrong.
  */
+// First: arms the kill switch's signal before the slow modules load (see earlySignal.ts).
+import './earlySignal';
 import { Command, InvalidArgumentError } from 'commander';
 import { Subject } from 'rxjs';
 import * as path from 'node:path';
@@ -20,6 +22,8 @@ import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
 import type { BacktestReport } from '../operators/backtestReport';
+import { armSignal } from '../hardware/killSwitch';
+import { earlySignal } from './earlySignal';
 
 function parseTime(value: string): number {
   if (/^\d{10,}$/.test(value)) return Number(value);
@@ -174,7 +178,11 @@ export function buildCli(): Command {
       .option('--status-every <seconds>', 'status line period', '60')
       .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
-      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
+      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)')
+      .option(
+        '--lock-dir <dir>',
+        'folder of the per-account locks (one live session per exchange account); default $BOT4_LOCK_DIR or <tmpdir>/bot4-locks',
+      );
     if (mode === 'live') {
       command
         .option('--confirm-live', 'I understand this sends real orders with real money')
@@ -195,6 +203,7 @@ export function buildCli(): Command {
         wsUrl?: string;
         ccxtOptions?: string;
         confirmLive?: boolean;
+        lockDir?: string;
         allowUnsealed?: boolean;
       }) => {
         // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
@@ -224,6 +233,17 @@ export function buildCli(): Command {
             );
           }
         }
+        // The kill switch's signal is armed before anything slow (loading ccxt, locks, warm-up):
+        // a press from now on is latched and the session starts in Emergency. Without a switch,
+        // SIGUSR2 is absorbed and reported, never node's default (terminate).
+        const usr2 = earlySignal ?? armSignal('SIGUSR2');
+        const armed = opts.killSwitch === 'signal' || opts.killSwitch === 'both' ? usr2 : undefined;
+        const ignoreUsr2 = (): void => {
+          process.stderr.write(
+            `SIGUSR2 ignored: --kill-switch ${opts.killSwitch} (no software kill switch in this session)\n`,
+          );
+        };
+        if (!armed) usr2.on('SIGUSR2', ignoreUsr2);
         // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
         const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
         if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
@@ -237,8 +257,10 @@ export function buildCli(): Command {
         };
         const onInt = onStop('SIGINT');
         const onTerm = onStop('SIGTERM');
+        const onHup = onStop('SIGHUP');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
+        process.once('SIGHUP', onHup);
         // Credentials: the environment first, else the keystore (BOT4_KEYSTORE); never logged.
         const credentials =
           mode === 'live'
@@ -263,6 +285,10 @@ export function buildCli(): Command {
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
+            ...(armed ? { signalEmitter: armed } : {}),
+            ...((opts.lockDir ?? process.env['BOT4_LOCK_DIR'])
+              ? { lockDir: opts.lockDir ?? process.env['BOT4_LOCK_DIR'] }
+              : {}),
             ...(mode === 'live' && apiKey && secret
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
               : {}),
@@ -277,16 +303,49 @@ export function buildCli(): Command {
                       .join(', ')
                   : 'none'
               }\n` +
-              `  journal: ${summary.journal}\n  audit: ${summary.audit}\n`,
+              `  journal: ${summary.journal}\n  audit: ${summary.audit}\n` +
+              `  previous session: ${summary.previous}` +
+              (summary.restartToFirstDecisionMs !== undefined
+                ? `; first live decision ${(summary.restartToFirstDecisionMs / 1000).toFixed(2)} s after start`
+                : '') +
+              (summary.pressToFlattenMs !== undefined
+                ? `; flatten ${summary.pressToFlattenMs.toFixed(3)} ms after the kill-switch press`
+                : '') +
+              '\n',
           );
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          process.off('SIGHUP', onHup);
+          usr2.disarm();
           await watchdog?.stop();
         }
       },
     );
   }
+
+  program
+    .command('mode-reset')
+    .description(
+      "leave a latched Emergency (kill switch, emergency stop): audited in the session's journals; only while the switch is released and no session runs on --out",
+    )
+    .requiredOption('-o, --out <dir>', 'the session folder (the --out of the paper/live session)')
+    .requiredOption('-r, --reason <text>', 'why it is safe to trade again (written to the audit journal)')
+    .option('--kill-switch <kind>', 'the switch to check is released: gpio (BCM17), signal, both, none', 'signal')
+    .action((opts: { out: string; reason: string; killSwitch: string }) => {
+      const kinds = ['gpio', 'signal', 'both', 'none'];
+      if (!kinds.includes(opts.killSwitch))
+        throw new InvalidArgumentError(
+          `--kill-switch: expected one of ${kinds.join(', ')}, found "${opts.killSwitch}"`,
+        );
+      const { resetMode } = require('./session') as typeof SessionModule;
+      const result = resetMode({
+        outDir: opts.out,
+        reason: opts.reason,
+        killSwitch: opts.killSwitch as KillSwitchKind,
+      });
+      process.stdout.write(`${result.message}\n`);
+    });
 
   program
     .command('download')

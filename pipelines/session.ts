@@ -16,7 +16,9 @@
  *    settle, flushes the journals and switches the LEDs off.
  */
 import { Bot4Error } from '../operators/errors';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
@@ -24,17 +26,20 @@ import {
   NEVER,
   Observable,
   Subject,
+  asapScheduler,
   asyncScheduler,
   concat,
   connectable,
+  defer,
   filter,
   finalize,
   firstValueFrom,
   lastValueFrom,
   map,
   merge,
+  observeOn,
   of,
-  share,
+  ReplaySubject,
   startWith,
   switchMap,
   takeUntil,
@@ -47,17 +52,20 @@ import {
 import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
+import { applyFill } from '../operators/trackPortfolio';
 import type { Bar, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
 import { timeframeMs } from '../operators/types';
 import {
   makeKillSwitchSource,
   makeSignalKillSwitchSource,
+  readKillSwitchPin,
   type KillSwitchEvent,
   type SignalEmitter,
 } from '../hardware/killSwitch';
 import { makeStatusLedSink } from '../hardware/statusLeds';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
-import { makeJournalSink, type Journaled } from '../sinks/journal';
+import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
+import { acquireLock, type HeldLock } from '../sinks/lockFile';
 import { makePaperExchange } from '../sinks/paperExchange';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
@@ -65,6 +73,7 @@ import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
+import { describeRecovery, portfolioRecord, recoverFromJournals, type Recovery } from './recovery';
 import { acceptingBooks, tradingPipeline, type PipelineEvent, type PipelineVenue } from './tradingPipeline';
 
 export type SessionMode = 'paper' | 'live';
@@ -107,6 +116,11 @@ export interface SessionOptions {
   readonly signalEmitter?: SignalEmitter;
   /** Extra ccxt options for the sources and the venue (tests: `{ fetchCurrencies: false }`). */
   readonly ccxtOptions?: Record<string, unknown>;
+  /**
+   * Folder of the per-account locks (live: one session per exchange account, named by a hash of
+   * the venue and API key). Default `<os tmpdir>/bot4-locks`.
+   */
+  readonly lockDir?: string;
 }
 
 export interface SessionSummary {
@@ -122,9 +136,20 @@ export interface SessionSummary {
   readonly positions: Readonly<Record<string, string>>;
   readonly journal: string;
   readonly audit: string;
+  /** How the session before this one ended, as its journal shows. */
+  readonly previous: 'none' | 'stopped' | 'crashed';
+  /** Milliseconds from the start of `runSession` to the first decision on a live bar; undefined when none was made. */
+  readonly restartToFirstDecisionMs?: number;
+  /** Milliseconds from the kill-switch press to the flatten orders handed to the venue; undefined when none. */
+  readonly pressToFlattenMs?: number;
 }
 
-export type SessionErrorCode = 'LIVE_NOT_CONFIRMED' | 'MISSING_CREDENTIALS' | 'WARMUP_FAILED' | 'ACCOUNT_FAILED';
+export type SessionErrorCode =
+  | 'LIVE_NOT_CONFIRMED'
+  | 'MISSING_CREDENTIALS'
+  | 'WARMUP_FAILED'
+  | 'ACCOUNT_FAILED'
+  | 'JOURNAL_MISMATCH';
 
 export class SessionError extends Bot4Error<SessionErrorCode> {
   constructor(code: SessionErrorCode, message: string) {
@@ -142,9 +167,12 @@ const AUDIT_KINDS = new Set([
   'kill-switch',
   'cancel-all',
   'breaker-state-changed',
+  'portfolio-adopted',
+  'order-abandoned',
 ]);
 
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
+  const began = performance.now();
   const scheduler = options.scheduler ?? asyncScheduler;
   const log = (line: string): void => {
     options.log.write(`${line}\n`);
@@ -164,6 +192,72 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       );
     }
   }
+  const instrument = config.instrument;
+  const exchange = instrument.venue;
+
+  // The kill switch is armed before anything slow happens: a press during start-up or warm-up is
+  // latched here and the session starts in Emergency (cancel, flatten, audit), never a bare exit.
+  const kills: Observable<KillSwitchEvent>[] = [];
+  const kind = options.killSwitch ?? 'signal';
+  if (kind === 'gpio' || kind === 'both') kills.push(makeKillSwitchSource({ scheduler }));
+  if (kind === 'signal' || kind === 'both')
+    kills.push(
+      makeSignalKillSwitchSource({ scheduler, ...(options.signalEmitter ? { emitter: options.signalEmitter } : {}) }),
+    );
+  // Latched here for the whole session; the watchers (pin poll, signal listener) end with it.
+  const armedKill$ = kills.length > 0 ? new ReplaySubject<KillSwitchEvent>(1) : undefined;
+  let pressedAt: number | undefined;
+  const killLog = armedKill$?.subscribe((press) => {
+    pressedAt ??= performance.now();
+    log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`);
+  });
+  const killWatch = armedKill$ ? merge(...kills).subscribe(armedKill$) : undefined;
+
+  const outDir = options.outDir ?? path.join('out', config.name, options.mode);
+  mkdirSync(outDir, { recursive: true });
+  const locks: HeldLock[] = [];
+  try {
+    // One session per journal folder, and (live) one per exchange account.
+    const outLock = acquireLock(path.join(outDir, 'session.lock'), `the session folder ${outDir}`, scheduler.now());
+    locks.push(outLock);
+    if (outLock.tookOverFrom)
+      log(`lock: took over ${outLock.file} from pid ${outLock.tookOverFrom.pid}, which no longer runs`);
+    if (options.mode === 'live') {
+      const account = createHash('sha256')
+        .update(`${exchange}\n${options.credentials!.apiKey}`)
+        .digest('hex')
+        .slice(0, 16);
+      locks.push(
+        acquireLock(
+          path.join(options.lockDir ?? path.join(tmpdir(), 'bot4-locks'), `${exchange}-${account}.lock`),
+          `the ${exchange} account (key hash ${account})`,
+          scheduler.now(),
+        ),
+      );
+    }
+    return await runLocked(options, config, outDir, { scheduler, log, began, armedKill$, pressedAt: () => pressedAt });
+  } finally {
+    killWatch?.unsubscribe();
+    killLog?.unsubscribe();
+    for (const lock of locks.reverse()) lock.release();
+  }
+}
+
+interface SessionContext {
+  readonly scheduler: SchedulerLike;
+  readonly log: (line: string) => void;
+  readonly began: number;
+  readonly armedKill$: Observable<KillSwitchEvent> | undefined;
+  readonly pressedAt: () => number | undefined;
+}
+
+async function runLocked(
+  options: SessionOptions,
+  config: PipelineConfig,
+  outDir: string,
+  ctx: SessionContext,
+): Promise<SessionSummary> {
+  const { scheduler, log } = ctx;
   const model: CompiledModel | undefined = config.signals.ml ? loadModelFor(config) : undefined;
   const instrument = config.instrument;
   const exchange = instrument.venue;
@@ -174,14 +268,26 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   };
   const tf = timeframeMs(config.timeframe);
   const warmupBars = options.warmupBars ?? defaultWarmup(config);
-  const outDir = options.outDir ?? path.join('out', config.name, options.mode);
-  mkdirSync(outDir, { recursive: true });
   const journalFile = path.join(outDir, 'journal.jsonl');
   const auditFile = path.join(outDir, 'audit.jsonl');
   const startedAt = scheduler.now();
   log(
     `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${instrument.symbol} ${config.timeframe}; journal ${journalFile}`,
   );
+
+  // The journal is the source of truth: what the earlier sessions did is where this one starts.
+  const recovery: Recovery = recoverFromJournals(journalFile, auditFile, {
+    initialCash: config.initialCash,
+    quote: instrument.quote,
+  });
+  const recovered = recovery.state;
+  log(describeRecovery(recovery));
+  if (recovered.sessions > 0 && recovered.portfolio.quote !== instrument.quote) {
+    throw new SessionError(
+      'JOURNAL_MISMATCH',
+      `${journalFile} holds a ${recovered.portfolio.quote} account, the config trades in ${instrument.quote}: use another --out`,
+    );
+  }
 
   // Live bars first (buffered), so that nothing closes unseen while the history loads.
   const feedEvents$ = new Subject<FeedEvent>();
@@ -210,9 +316,11 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   });
 
   let warmup: Bar[];
-  let initial: Portfolio | undefined;
+  let initial: Portfolio | undefined = recovered.sessions > 0 ? recovered.portfolio : undefined;
   let venue: PipelineVenue;
   const venueSide$ = new Subject<CcxtVenueEvent>();
+  /** Records for the journal and the audit trail right after the header (adoptions, lost orders). */
+  const restartRecords: (Journaled & Record<string, unknown>)[] = [];
   try {
     // Recent history: indicators, statistics and the model warm up on it; it is never traded.
     const firstOpen = Math.floor(startedAt / tf) * tf - warmupBars * tf;
@@ -256,8 +364,41 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       liveSubscription.unsubscribe();
       throw err;
     }
-    // The account as the exchange has it is where the portfolio starts.
-    initial = portfolioFromAccount(snapshot, instrument.quote, { [instrument.symbol]: lastClose }, startedAt);
+    // The exchange holds the money: its account is where the portfolio starts. What the journal
+    // rebuilt is compared with it; a difference is adopted, and audited.
+    const fromExchange = portfolioFromAccount(
+      snapshot,
+      instrument.quote,
+      { [instrument.symbol]: lastClose },
+      startedAt,
+    );
+    initial = recovered.sessions > 0 ? reconcileWithAccount(recovered.portfolio, fromExchange) : fromExchange;
+    if (recovered.sessions > 0) {
+      // Orders the journal shows unanswered: whatever they did is in the account just read. The
+      // venue reports those still open on the exchange (and their later fills) from its snapshot.
+      for (const o of Object.values(recovered.openOrders))
+        restartRecords.push({
+          kind: 'order-abandoned',
+          clientOrderId: o.clientOrderId,
+          signalId: o.signalId,
+          status: o.status,
+          reason:
+            'RESTART: the previous session ended before this order was settled; what it executed is in the exchange account adopted at this start',
+          tsEvent: startedAt,
+        });
+      const differences = portfolioDifferences(recovered.portfolio, fromExchange);
+      if (differences.length > 0) {
+        log(`account differs from the journal: ${differences.join('; ')} — the exchange's account is adopted`);
+        restartRecords.push({
+          kind: 'portfolio-adopted',
+          reason: 'the exchange account differs from the portfolio rebuilt from the journal',
+          differences,
+          journal: portfolioRecord(recovered.portfolio),
+          exchange: portfolioRecord(fromExchange),
+          tsEvent: startedAt,
+        });
+      }
+    }
     log(
       `account: ${
         Object.entries(snapshot.balances)
@@ -267,6 +408,23 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     );
     venue = acceptingBooks(asVenue(makeCcxtVenue(venueConfig, { scheduler }), (event) => venueSide$.next(event)));
   } else {
+    // The simulated exchange died with the previous process: it restarts holding what the
+    // journal says the account holds, and refuses every client order id already used. Orders
+    // it had not finished are gone with it; they are reported canceled so the books balance.
+    const lost = Object.values(recovered.openOrders);
+    if (lost.length > 0) {
+      log(
+        `${lost.length} order(s) open at the previous session's end were lost with its paper exchange: reported canceled`,
+      );
+      for (const o of lost)
+        restartRecords.push({
+          kind: 'order-canceled',
+          clientOrderId: o.clientOrderId,
+          signalId: o.signalId,
+          reason: 'RESTART: the paper exchange ended with the previous session before finishing the order',
+          tsEvent: startedAt,
+        });
+    }
     venue = makePaperExchange({
       instruments: [instrument],
       initialCash: config.initialCash,
@@ -274,19 +432,31 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
       ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
       allowShort: config.sizing?.allowShort ?? false,
+      ...(initial ? { startLedger: initial } : {}),
+      usedClientOrderIds: recovered.usedClientOrderIds,
       scheduler,
     });
   }
 
   const stopped$ = new Subject<void>();
+  let stopReason = 'the bar stream ended';
   const stopSubscription = (options.stop$ ?? NEVER).subscribe({
-    next: () => stopped$.next(),
-    complete: () => stopped$.next(),
+    next: () => {
+      stopReason = 'stop requested';
+      stopped$.next();
+    },
+    complete: () => {
+      stopReason = 'stop requested';
+      stopped$.next();
+    },
   });
   const warmedUp$ = new Subject<void>();
   const bars$ = handover
     .bars(warmup, tf, () => {
-      log(`warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()}`);
+      const cpu = process.cpuUsage();
+      log(
+        `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
+      );
       warmedUp$.next();
       warmedUp$.complete();
     })
@@ -307,18 +477,21 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     }),
   );
 
-  // The kill switch: a button, a signal, or both — any of them latches.
-  const kills: Observable<KillSwitchEvent>[] = [];
-  const kind = options.killSwitch ?? 'signal';
-  if (kind === 'gpio' || kind === 'both') kills.push(makeKillSwitchSource({ scheduler }));
-  if (kind === 'signal' || kind === 'both')
-    kills.push(
-      makeSignalKillSwitchSource({ scheduler, ...(options.signalEmitter ? { emitter: options.signalEmitter } : {}) }),
-    );
-  const kill$ = kills.length > 0 ? merge(...kills).pipe(share()) : undefined;
-  const killLog = kill$?.subscribe((press) =>
-    log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`),
-  );
+  // The kill switch as the pipeline sees it: the latch the journal kept (a press in an earlier
+  // session not yet reset with `run-pipeline mode-reset`), then the switch armed at start. Both
+  // reach the pipeline asynchronously (asap), after it has wired every consumer of the mode: a
+  // press latched during start-up must also reach the emergency flattening.
+  const restoredLatch$ = recovered.killLatched
+    ? of({
+        reason: `kill switch latched in an earlier session (${recovered.latchReason ?? 'Emergency'}); reset it with run-pipeline mode-reset`,
+      })
+    : EMPTY;
+  if (recovered.killLatched)
+    log(`kill latch restored from the journal: starting in Emergency (${recovered.latchReason ?? 'Emergency'})`);
+  const pipelineKill$ =
+    recovered.killLatched || ctx.armedKill$
+      ? concat(restoredLatch$, ctx.armedKill$ ?? NEVER).pipe(observeOn(asapScheduler))
+      : undefined;
 
   // Circuit breakers: every feed and venue event is an outcome of its component.
   const outcomes$ = merge(
@@ -346,9 +519,31 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
 
+  // The venue as the pipeline sees it, timing the first emergency order it is handed after a
+  // press: the press-to-flatten latency the session reports.
+  let flattenMs: number | undefined;
+  const measured: PipelineVenue = (input$) =>
+    venue(
+      input$.pipe(
+        tap((command) => {
+          const pressed = ctx.pressedAt();
+          if (flattenMs !== undefined || pressed === undefined || command.kind !== 'order') return;
+          if (!command.signalId.startsWith('emergency:')) return;
+          flattenMs = performance.now() - pressed;
+          log(
+            `flatten: ${command.side} ${formatUnits(command.qty)} ${command.symbol} handed to the venue ${flattenMs.toFixed(3)} ms after the press`,
+          );
+        }),
+      ),
+    );
+  // Bars an earlier session already decided on are never decided again, even when they reach
+  // this one as live bars (a gap refetched after the restart): a decision repeated on a bar whose
+  // order has filled would send its client order id again, which Binance accepts once it is free.
+  const tradeFrom = Math.max(startedAt, recovered.lastSignalTs + 1);
   const pipeline = tradingPipeline(config, {
-    venue,
+    venue: measured,
     scheduler,
+    releaseScheduler: asapScheduler,
     ...(model ? { model } : {}),
     ...(initial ? { initialPortfolio: initial } : {}),
   });
@@ -358,9 +553,9 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     pipeline({
       bars$,
       market$,
-      tradeFrom: startedAt,
+      tradeFrom,
       outcomes$,
-      ...(kill$ ? { kill$ } : {}),
+      ...(pipelineKill$ ? { kill$: pipelineKill$ } : {}),
     }).pipe(
       finalize(() => {
         feedEvents$.complete();
@@ -374,7 +569,9 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   let fills = 0;
   let denied = 0;
   let finalMode: Mode = config.modes?.initial ?? 'Normal';
-  let portfolio: Portfolio | undefined;
+  let firstDecisionMs: number | undefined;
+  /** The portfolio as it is now: the last bar's, with every fill since applied. */
+  let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
     if (portfolio) log(statusLine(portfolio, finalMode, instrument.symbol));
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
@@ -392,12 +589,17 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
             break;
           case 'fill': {
             fills++;
-            const fill = e as { side: string; qty: bigint; price: bigint };
+            const fill = e as Extract<PipelineEvent, { kind: 'fill' }>;
+            if (portfolio) portfolio = applyFill(portfolio, fill);
             log(`fill: ${fill.side} ${formatUnits(fill.qty)} ${instrument.symbol} @ ${formatUnits(fill.price)}`);
             break;
           }
           case 'denied':
             denied++;
+            break;
+          case 'signal':
+            if (firstDecisionMs === undefined && (e as { tsEvent: number }).tsEvent >= tradeFrom)
+              firstDecisionMs = performance.now() - ctx.began;
             break;
           case 'mode-changed': {
             const change = e as { from: Mode; to: Mode; reason: string };
@@ -410,12 +612,14 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
         }
       }),
       // Health beats and clean reconciliation passes feed the breakers; their state changes are
-      // journaled, the beats are not.
+      // journaled, the beats are not. Signals up to the newest one already journaled (the warm-up
+      // replays them) are not written again.
       filter(
         (e) =>
           e.kind !== 'portfolio' &&
           e.kind !== 'feed-healthy' &&
-          !(e.kind === 'venue-reconciled' && (e as { differences?: number }).differences === 0),
+          !(e.kind === 'venue-reconciled' && (e as { differences?: number }).differences === 0) &&
+          !(e.kind === 'signal' && (e as { tsEvent: number }).tsEvent <= recovered.lastSignalTs),
       ),
       map((e): Journaled => e),
     ),
@@ -428,16 +632,39 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     config: { name: config.name, hash: config.hash },
     venue: exchange,
     symbol: instrument.symbol,
+    pid: process.pid,
+    previous: recovered.previousEnd,
+    ...(recovered.killLatched ? { killLatched: true } : {}),
+    ...(initial ? { start: portfolioRecord(initial) } : {}),
     tsEvent: startedAt,
   };
+  const stopRecord = defer(() =>
+    of<Journaled & Record<string, unknown>>({
+      kind: 'session',
+      event: 'stopped',
+      reason: stopReason,
+      mode: finalMode,
+      ...(portfolio ? { portfolio: portfolioRecord(portfolio) } : {}),
+      tsEvent: scheduler.now(),
+    }),
+  );
   const journal = lastValueFrom(
-    makeJournalSink({ file: journalFile, append: true, bufferBytes: 1, syncEachFlush: options.mode === 'live' })(
-      concat(of(header), journalEvents$),
-    ),
+    makeJournalSink({
+      file: journalFile,
+      append: true,
+      bufferBytes: 1,
+      syncEachFlush: options.mode === 'live',
+      syncTiming: 'turn',
+    })(concat(of(header), of(...restartRecords), journalEvents$, stopRecord)),
   );
   const audit = lastValueFrom(
-    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true })(
-      concat(of(header), journalEvents$.pipe(filter((e) => AUDIT_KINDS.has(e.kind)))),
+    makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true, syncTiming: 'turn' })(
+      concat(
+        of(header),
+        of(...restartRecords.filter((r) => AUDIT_KINDS.has(r.kind))),
+        journalEvents$.pipe(filter((e) => AUDIT_KINDS.has(e.kind))),
+        stopRecord,
+      ),
     ),
   );
   // Status LEDs follow the mode.
@@ -461,7 +688,6 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     liveSubscription.unsubscribe();
     statusTimer.unsubscribe();
     stopSubscription.unsubscribe();
-    killLog?.unsubscribe();
     ledSubscription?.unsubscribe();
     venueSide$.complete();
     feedEvents$.complete();
@@ -488,6 +714,9 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     positions,
     journal: journalFile,
     audit: auditFile,
+    previous: recovered.previousEnd,
+    ...(firstDecisionMs !== undefined ? { restartToFirstDecisionMs: firstDecisionMs } : {}),
+    ...(flattenMs !== undefined ? { pressToFlattenMs: flattenMs } : {}),
   };
 }
 
@@ -643,4 +872,147 @@ function statusLine(p: Portfolio, mode: Mode, symbol: string): string {
   return `status: ${new Date(p.tsEvent).toISOString()} mode ${mode}, equity ${p.equity.toFixed(2)} ${p.quote}, drawdown ${(p.drawdown * 100).toFixed(2)} %, ${
     position ? `${symbol} ${formatUnits(position.qty)}` : 'flat'
   }`;
+}
+
+/**
+ * The portfolio a live restart starts from: the exchange's balances and holdings, with the cost
+ * basis, realized PnL and fees the journal kept for a holding the exchange confirms unchanged
+ * (so PnL keeps counting from the first session); a holding that differs is taken at the
+ * exchange's quantity and valued now.
+ */
+export function reconcileWithAccount(fromJournal: Portfolio, fromExchange: Portfolio): Portfolio {
+  const positions: Record<string, Position> = {};
+  let sameHoldings = true;
+  for (const [symbol, p] of Object.entries(fromExchange.positions)) {
+    const kept = fromJournal.positions[symbol];
+    if (kept && kept.qty === p.qty) positions[symbol] = { ...kept, markPrice: p.markPrice };
+    else {
+      positions[symbol] = p;
+      sameHoldings = false;
+    }
+  }
+  for (const symbol of Object.keys(fromJournal.positions)) if (!fromExchange.positions[symbol]) sameHoldings = false;
+  if (!sameHoldings || fromJournal.cash !== fromExchange.cash) {
+    // Something happened that the journal does not explain: start the accounting again from the
+    // exchange's account (the identity cash = initial + realized − fees − Σ cost must hold).
+    let cost = 0n;
+    for (const p of Object.values(positions)) cost += p.costBasis;
+    return { ...fromExchange, positions, initialCash: fromExchange.cash + cost };
+  }
+  return {
+    ...fromJournal,
+    positions,
+    equity: fromExchange.equity,
+    peakEquity: Math.max(fromJournal.peakEquity, fromExchange.equity),
+    drawdown:
+      Math.max(fromJournal.peakEquity, fromExchange.equity) > 0
+        ? Math.max(0, 1 - fromExchange.equity / Math.max(fromJournal.peakEquity, fromExchange.equity))
+        : 0,
+    tsEvent: fromExchange.tsEvent,
+  };
+}
+
+/** What differs between the journal's portfolio and the exchange's: quote cash and each holding. */
+export function portfolioDifferences(fromJournal: Portfolio, fromExchange: Portfolio): string[] {
+  const out: string[] = [];
+  if (fromJournal.cash !== fromExchange.cash)
+    out.push(
+      `${fromExchange.quote}: journal ${formatUnits(fromJournal.cash)}, exchange ${formatUnits(fromExchange.cash)}`,
+    );
+  const symbols = new Set([...Object.keys(fromJournal.positions), ...Object.keys(fromExchange.positions)]);
+  for (const symbol of [...symbols].sort()) {
+    const j = fromJournal.positions[symbol]?.qty ?? 0n;
+    const x = fromExchange.positions[symbol]?.qty ?? 0n;
+    if (j !== x) out.push(`${symbol}: journal ${formatUnits(j)}, exchange ${formatUnits(x)}`);
+  }
+  return out;
+}
+
+export interface ModeResetOptions {
+  /** The session folder (`--out` of the session). */
+  readonly outDir: string;
+  /** Why trading may resume: required, written to the audit journal. */
+  readonly reason: string;
+  /** The switch that must read released: `gpio`/`both` read BCM17; `signal`/`none` have no state to read. Default `signal`. */
+  readonly killSwitch?: KillSwitchKind;
+  /** Reads the button (tests). Default: {@link readKillSwitchPin}. */
+  readonly readPin?: () => 'pressed' | 'released';
+  /** Time of the reset, ms. Default now. */
+  readonly now?: number;
+}
+
+export type ModeResetErrorCode = 'RESET_REASON_MISSING' | 'RESET_SWITCH_PRESSED' | 'RESET_NOT_LATCHED';
+
+export class ModeResetError extends Bot4Error<ModeResetErrorCode> {
+  constructor(code: ModeResetErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, 'mode-reset', message, options);
+  }
+}
+
+/**
+ * The operator's audited reset of a latched Emergency (`run-pipeline mode-reset`): checks that a
+ * reason is given, that no session runs on the folder (its lock), that the journal is latched and
+ * that the kill switch reads released; then appends a `mode-reset` record (reason, user, host,
+ * pid, what was latched) to the audit journal and the journal, fsynced. The next session starts in
+ * Normal. A reset cannot happen by accident: without it every restart starts in Emergency.
+ */
+export function resetMode(options: ModeResetOptions): { readonly message: string } {
+  const reason = options.reason.trim();
+  if (reason.length < 3)
+    throw new ModeResetError(
+      'RESET_REASON_MISSING',
+      `--reason: say why trading may resume (found ${JSON.stringify(options.reason)})`,
+    );
+  const now = options.now ?? Date.now();
+  const lock = acquireLock(path.join(options.outDir, 'session.lock'), `the session folder ${options.outDir}`, now);
+  try {
+    const journalFile = path.join(options.outDir, 'journal.jsonl');
+    const auditFile = path.join(options.outDir, 'audit.jsonl');
+    const recovery = recoverFromJournals(journalFile, auditFile, { initialCash: 0n, quote: '' });
+    if (!recovery.state.killLatched) {
+      throw new ModeResetError(
+        'RESET_NOT_LATCHED',
+        `${options.outDir}: nothing to reset — the journal ends in mode ${recovery.state.mode}, not a latched Emergency${recovery.state.sessions === 0 ? ' (no session has run there)' : ''}`,
+      );
+    }
+    const kind = options.killSwitch ?? 'signal';
+    if (kind === 'gpio' || kind === 'both') {
+      let level: 'pressed' | 'released';
+      try {
+        level = (options.readPin ?? (() => readKillSwitchPin()))();
+      } catch (err) {
+        throw new ModeResetError(
+          'RESET_SWITCH_PRESSED',
+          `the kill switch cannot be read (${(err as Error).message}): it counts as pressed; nothing was reset`,
+          { cause: err },
+        );
+      }
+      if (level === 'pressed')
+        throw new ModeResetError(
+          'RESET_SWITCH_PRESSED',
+          'the kill switch is still pressed (BCM17 reads LOW): release it first; nothing was reset',
+        );
+    }
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // no passwd entry (containers): the pid and host still say where it came from
+    }
+    const record = {
+      kind: 'mode-reset',
+      reason,
+      latched: recovery.state.latchReason ?? 'Emergency',
+      user,
+      host: hostname(),
+      pid: process.pid,
+      tsEvent: now,
+    };
+    for (const file of [auditFile, journalFile]) appendJournalRecord(file, record);
+    return {
+      message: `kill latch reset in ${options.outDir} (was: ${record.latched}); reason "${reason}" audited in ${auditFile}. The next session starts in Normal.`,
+    };
+  } finally {
+    lock.release();
+  }
 }

@@ -136,6 +136,12 @@ export interface PipelineDeps {
   readonly model?: CompiledModel;
   /** Clock for stages that stamp `tsInit`, for timers (breaker cooldowns) and for releasing orders. */
   readonly scheduler: SchedulerLike;
+  /**
+   * Where the kill-switch guard releases orders to the venue (see `haltOnKill`). Default
+   * `scheduler`; a real-time session passes `asapScheduler` (the end of the current turn), so an
+   * order — a flatten at a press — does not wait for a timer.
+   */
+  readonly releaseScheduler?: SchedulerLike;
 }
 
 /**
@@ -270,8 +276,10 @@ export function tradingPipeline(
           error: fail,
         }),
       );
+      // Emergency flattens the portfolio as it is now — fills since the last bar included — not
+      // the last bar's: a position opened mid-bar is sold at the press, not at the next close.
       subscriptions.add(
-        merge(modeChanged$, portfolioAtBar$)
+        merge(modeChanged$, portfolio)
           .pipe(flatten)
           .subscribe({
             next: (command) => {
@@ -285,7 +293,7 @@ export function tradingPipeline(
         merge(approved$, emergency$)
           .pipe(
             haltOnKill(killPresses$, {
-              scheduler: deps.scheduler,
+              scheduler: deps.releaseScheduler ?? deps.scheduler,
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
                 open.delete(item.clientOrderId);

@@ -208,6 +208,14 @@ export interface PaperExchangeConfig extends PaperVenueConfig {
   readonly makeRandom?: (seed: number) => () => number;
   /** Scheduler the latency is simulated on. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * The account to start from instead of `initialCash` alone: a restarted paper session hands
+   * over the ledger it rebuilt from its journal (cash and positions), so the simulated exchange
+   * holds what the session holds. Its quote must be `quote`.
+   */
+  readonly startLedger?: Portfolio;
+  /** Client order ids already used (a restart's journal): refused as duplicates, never executed again. */
+  readonly usedClientOrderIds?: Iterable<string>;
 }
 
 /** A broken paper-exchange config, found before the first subscription. */
@@ -257,6 +265,8 @@ interface ResolvedTier {
 interface Settings {
   readonly instruments: ReadonlyMap<Symbol, Instrument>;
   readonly initialCash: Units;
+  readonly startLedger: Portfolio | undefined;
+  readonly usedClientOrderIds: readonly string[];
   readonly quote: string;
   readonly tiers: readonly ResolvedTier[];
   readonly slippage: number;
@@ -352,9 +362,13 @@ function resolveConfig(config: PaperExchangeConfig): Settings {
   const seed = config.seed ?? 1;
   if (!Number.isInteger(seed)) throw new PaperExchangeConfigError('seed', 'an integer', seed);
 
+  if (config.startLedger !== undefined && config.startLedger.quote !== config.quote)
+    throw new PaperExchangeConfigError('startLedger.quote', JSON.stringify(config.quote), config.startLedger.quote);
   return Object.freeze({
     instruments,
     initialCash: config.initialCash,
+    startLedger: config.startLedger,
+    usedClientOrderIds: [...(config.usedClientOrderIds ?? [])],
     quote: config.quote,
     tiers,
     slippage: slippageBps / 10_000,
@@ -583,7 +597,8 @@ class MatchingEngine {
     private readonly s: Settings,
     private readonly out: (event: PaperExchangeOutput) => void,
   ) {
-    this.ledger = initialPortfolio({ initialCash: s.initialCash, quote: s.quote });
+    this.ledger = s.startLedger ?? initialPortfolio({ initialCash: s.initialCash, quote: s.quote });
+    for (const id of s.usedClientOrderIds) this.known.set(id, '');
   }
 
   // ----- commands -----------------------------------------------------------------------------

@@ -264,6 +264,8 @@ describe('paper and live sessions against the local Binance server', function ()
         log: log.stream,
         stop$,
         ccxtOptions: { fetchCurrencies: false },
+        // The account lock in this test's own folder: test runs in other checkouts use the same key.
+        lockDir: path.join(tmp.dir, 'locks'),
       });
       try {
         await eventually(() => match(log.text(), /account: .*USDT 10000/), { timeoutMs: 30_000 });
