@@ -231,20 +231,45 @@ export const journalSchema = z.strictObject({
   signals: z.enum(['all', 'actionable']).optional(),
 });
 
+export const signalsSchema = z.strictObject({
+  ta: taSchema.optional(),
+  ml: mlSchema.optional(),
+  fuse: fuseSchema,
+});
+
+/**
+ * One instrument of a universe: the instrument itself and, optionally, its own features and
+ * signals (replacing the config's top-level `features` / `signals` for that symbol only). Every
+ * symbol runs its own indicator and signal state whether or not it overrides them.
+ */
+export const universeInstrumentSchema = instrumentSchema.extend({
+  features: z.array(featureSchema).min(1).optional(),
+  signals: signalsSchema.optional(),
+});
+
+/**
+ * The instruments one pipeline trades: one portfolio in their common quote currency and one risk
+ * gate see all of them. Symbols are unique (one venue per symbol until routing lands).
+ */
+export const universeSchema = z.strictObject({
+  instruments: z.array(universeInstrumentSchema).min(1),
+});
+
 export const pipelineConfigSchema = z.strictObject({
   /** Strategy id: namespaces client order ids. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
   tier: z.enum(TIER_VALUES),
   description: z.string().optional(),
-  instrument: instrumentSchema,
+  /** Shorthand for a one-instrument universe. Exactly one of `instrument` and `universe`. */
+  instrument: instrumentSchema.optional(),
+  /** Several instruments traded as one portfolio. Exactly one of `instrument` and `universe`. */
+  universe: universeSchema.optional(),
   timeframe: z.enum(TIMEFRAME_VALUES),
   capital: z.strictObject({ initial: positiveAmount }),
+  /** Features of every symbol that does not list its own. */
   features: z.array(featureSchema).min(1),
-  signals: z.strictObject({
-    ta: taSchema.optional(),
-    ml: mlSchema.optional(),
-    fuse: fuseSchema,
-  }),
+  /** Signals of every symbol that does not list its own. */
+  signals: signalsSchema,
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),
   modes: modesSchema.optional(),
