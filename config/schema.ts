@@ -220,10 +220,57 @@ export const breakersSchema = z.strictObject({
   globalOpenComponents: z.number().int().positive().optional(),
 });
 
+/**
+ * The simulated exchange (sinks/paperExchange) that backtests and paper sessions fill through.
+ * With only takerFeeBps/slippageBps set it fills market orders at the next bar's open (or the next
+ * trade) moved by the slippage, with a flat fee: the classic backtest fill.
+ */
 export const executionSchema = z.strictObject({
   venue: z.literal('paper'),
+  /** Flat taker fee, basis points. Default 10 (unless feeTiers is given). */
   takerFeeBps: z.number().min(0).max(1000).optional(),
+  /** Flat maker fee, basis points. Default: the taker fee. */
+  makerFeeBps: z.number().min(-1000).max(1000).optional(),
+  /** Adverse slippage of a market fill without a book, basis points. Default 2. */
   slippageBps: z.number().min(0).max(1000).optional(),
+  /**
+   * Fee tiers by 30-day quote volume instead of a flat fee: `binance-spot` (Binance's VIP table) or
+   * a list whose first tier starts at 0.
+   */
+  feeTiers: z
+    .union([
+      z.literal('binance-spot'),
+      z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            minVolume30d: amount,
+            makerBps: z.number().min(-1000).max(1000),
+            takerBps: z.number().min(0).max(1000),
+          }),
+        )
+        .min(1),
+    ])
+    .optional(),
+  /** Square-root market impact: a taker fill moves γ·√(qty/ADV) against the order. Default off. */
+  impact: z
+    .strictObject({
+      gamma: z.number().min(0).max(10),
+      /** Window of the rolling ADV estimate, ms. Default one day. */
+      advWindowMs: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /** Order latency (log-normal): a command meets the market as it is after the delay. Default none. */
+  latency: z
+    .strictObject({
+      meanMs: z.number().min(0),
+      stdMs: z.number().min(0).optional(),
+    })
+    .optional(),
+  /** New orders per second the venue accepts; more are rejected RATE_LIMITED. Default none. */
+  rateLimit: z.strictObject({ ordersPerSecond: z.number().int().positive() }).optional(),
+  /** Seed of the latency draws. Default 1. */
+  seed: z.number().int().optional(),
 });
 
 export const journalSchema = z.strictObject({

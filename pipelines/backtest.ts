@@ -1,6 +1,6 @@
 /**
  * Backtest mode: the trading pipeline over historical bars, in virtual time, against the paper
- * venue. Writes a JSONL journal of every decision and a JSON report.
+ * exchange paper sessions use (configured by the config's `execution` section). Writes a JSONL journal of every decision and a JSON report.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -8,13 +8,13 @@ import { VirtualTimeScheduler, concat, filter, lastValueFrom, map, of, tap, time
 import { buildLayout } from '../operators/computeFeatures';
 import { ruleLabel } from '../operators/taSignal';
 import { ReportBuilder, type BacktestReport } from '../operators/backtestReport';
-import { executeOrders } from '../operators/executeOrders';
 import { isTimeframe, type Bar, type Portfolio } from '../operators/types';
 import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
 import { makeJournalSink } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
-import { acceptingBooks, tradingPipeline, type PipelineEvent } from './tradingPipeline';
+import { paperExchangeFor } from './paperVenue';
+import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 
 export interface BacktestOptions {
   readonly configFile: string;
@@ -176,16 +176,7 @@ export async function backtestBars(
   const reportFile = path.join(outDir, 'report.json');
 
   const scheduler = new VirtualTimeScheduler();
-  const venue = acceptingBooks(
-    executeOrders({
-      instruments: config.instruments,
-      initialCash: config.initialCash,
-      quote: config.instrument.quote,
-      ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
-      ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
-      allowShort: config.sizing?.allowShort ?? false,
-    }),
-  );
+  const venue = paperExchangeFor(config, scheduler);
   const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
   const progressEvery = Math.max(1, Math.floor(bars.length / 20));

@@ -58,7 +58,7 @@ import {
 import { makeStatusLedSink } from '../hardware/statusLeds';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { makeJournalSink, type Journaled } from '../sinks/journal';
-import { makePaperExchange } from '../sinks/paperExchange';
+import { paperExchangeFor } from './paperVenue';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import type { FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
@@ -124,7 +124,12 @@ export interface SessionSummary {
   readonly audit: string;
 }
 
-export type SessionErrorCode = 'LIVE_NOT_CONFIRMED' | 'MISSING_CREDENTIALS' | 'WARMUP_FAILED' | 'ACCOUNT_FAILED';
+export type SessionErrorCode =
+  | 'LIVE_NOT_CONFIRMED'
+  | 'MISSING_CREDENTIALS'
+  | 'WARMUP_FAILED'
+  | 'ACCOUNT_FAILED'
+  | 'UNIVERSE_NOT_SUPPORTED';
 
 export class SessionError extends Bot4Error<SessionErrorCode> {
   constructor(code: SessionErrorCode, message: string) {
@@ -161,6 +166,12 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
         'live trading needs API keys in the environment: BOT4_API_KEY and BOT4_API_SECRET (BOT4_API_PASSWORD where the exchange has a passphrase)',
       );
     }
+  }
+  if (config.instruments.length > 1) {
+    throw new SessionError(
+      'UNIVERSE_NOT_SUPPORTED',
+      `paper and live sessions trade one symbol so far; ${config.file} has a universe of ${config.instruments.length} (${config.instruments.map((i) => i.symbol).join(', ')}): backtest it, or give the session a one-instrument config`,
+    );
   }
   const model: CompiledModel | undefined = config.signals.ml ? loadModelFor(config) : undefined;
   const instrument = config.instrument;
@@ -265,15 +276,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     );
     venue = acceptingBooks(asVenue(makeCcxtVenue(venueConfig, { scheduler }), (event) => venueSide$.next(event)));
   } else {
-    venue = makePaperExchange({
-      instruments: [instrument],
-      initialCash: config.initialCash,
-      quote: instrument.quote,
-      ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
-      ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
-      allowShort: config.sizing?.allowShort ?? false,
-      scheduler,
-    });
+    venue = paperExchangeFor(config, scheduler);
   }
 
   const stopped$ = new Subject<void>();
