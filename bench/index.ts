@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
-import { executeOrders } from '../operators/executeOrders';
+import { makePaperExchange } from '../sinks/paperExchange';
 import type { RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
@@ -319,7 +319,7 @@ async function benchKillSwitch(): Promise<void> {
     const kill$ = new Subject<{ reason: string }>();
     let resolveFlat: (() => void) | undefined;
     let long = false;
-    const paper = executeOrders({
+    const paper = makePaperExchange({
       instruments: [config.instrument],
       initialCash: config.initialCash,
       quote: 'USDT',

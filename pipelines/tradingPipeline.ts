@@ -41,7 +41,6 @@ import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch'
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
-import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
 import type { CompiledModel } from '../operators/mlModel';
@@ -68,6 +67,9 @@ import type {
   Symbol,
   Ticker,
   TradeTick,
+  Venue,
+  VenueInput,
+  VenueOutput,
 } from '../operators/types';
 import type { PipelineConfig, UniverseMember } from './config';
 

@@ -65,7 +65,6 @@ import { createHash } from 'node:crypto';
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, filter, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
 import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
 import type {
   Bar,
@@ -80,6 +79,9 @@ import type {
   Timestamp,
   TradeTick,
   VenueId,
+  Venue,
+  VenueInput,
+  VenueOutput,
 } from '../operators/types';
 
 const STAGE = 'ccxt-venue';
