@@ -14,6 +14,7 @@ import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -404,6 +405,13 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   killSwitch: benchKillSwitch,
   indicators: benchIndicators,
   backtest: benchBacktest,
+  portfolio: () => {
+    const row = benchPortfolio(line);
+    if (row) results['portfolio'] = row;
+  },
+  portfolioGate: () => {
+    results['portfolioGate'] = benchPortfolioGate(line);
+  },
 };
 
 async function main(): Promise<void> {
