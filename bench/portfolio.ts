@@ -7,15 +7,16 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
 import { gateRisk, type RiskInput } from '../operators/gateRisk';
-import { notionalOf, toUnits } from '../operators/money';
-import type { MarketStats } from '../operators/trackMarketStats';
+import { floorToStep, notionalOf, toUnits } from '../operators/money';
+import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { applyFill, initialPortfolio } from '../operators/trackPortfolio';
-import type { OrderIntent } from '../operators/types';
+import type { Bar, OrderIntent } from '../operators/types';
 import { mergeByEventTime } from '../pipelines/backtest';
 import { parseConfig, type PipelineConfig } from '../pipelines/config';
 import { paperExchangeFor } from '../pipelines/paperVenue';
 import { tradingPipeline } from '../pipelines/tradingPipeline';
 import { readBarsCsv, makeBarReplaySource } from '../sources/csvBars';
+import { randomWalkBars } from '../test/support/fixtures';
 import { repoRoot, sharedDataPath } from '../test/support/sharedData';
 
 type Line = (label: string, value: string) => void;
@@ -59,14 +60,22 @@ export function benchPortfolio(line: Line): Result | undefined {
   for (const n of [1, 2, 4, 7]) {
     const config = universeConfig(n);
     const bars = mergeByEventTime(series.slice(0, n));
-    const run = (): { seconds: number; events: number } => {
+    // CPU time of this process, not wall time: on a shared machine the wall clock also counts
+    // other processes' turns.
+    const run = (): { seconds: number; wall: number; events: number } => {
       const scheduler = new VirtualTimeScheduler();
       const pipeline = tradingPipeline(config, { venue: paperExchangeFor(config, scheduler), scheduler });
       let events = 0;
       const start = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
       pipeline({ bars$: makeBarReplaySource({ bars, scheduler }) }).subscribe(() => events++);
       scheduler.flush();
-      return { seconds: Number(process.hrtime.bigint() - start) / 1e9, events };
+      const used = process.cpuUsage(cpu);
+      return {
+        seconds: (used.user + used.system) / 1e6,
+        wall: Number(process.hrtime.bigint() - start) / 1e9,
+        events,
+      };
     };
     const runs = [run(), run()].sort((a, b) => a.seconds - b.seconds);
     const best = runs[0]!;
@@ -74,9 +83,10 @@ export function benchPortfolio(line: Line): Result | undefined {
     if (n === 1) perOne = us;
     line(
       `${n} symbol${n === 1 ? '' : 's'}: ${bars.length.toLocaleString('en')} bar-symbols`,
-      `${best.seconds.toFixed(2)} s, ${us.toFixed(1)} µs per bar-symbol (${(us / perOne).toFixed(2)}× one symbol's)   target ≤ 1.2×`,
+      `${best.seconds.toFixed(2)} s CPU (${best.wall.toFixed(2)} s wall), ${us.toFixed(1)} µs per bar-symbol (${(us / perOne).toFixed(2)}× one symbol's)   target ≤ 1.2×`,
     );
-    result[`symbols${n}Seconds`] = best.seconds;
+    result[`symbols${n}CpuSeconds`] = best.seconds;
+    result[`symbols${n}WallSeconds`] = best.wall;
     result[`symbols${n}UsPerBarSymbol`] = us;
     result[`symbols${n}Ratio`] = us / perOne;
   }
@@ -108,26 +118,37 @@ export function benchPortfolioGate(line: Line): Result {
       tsEvent: 0,
     });
   });
-  const correlation = new Map<string, number>();
-  for (const a of symbols) for (const b of symbols) correlation.set(`${a}|${b}`, a === b ? 1 : 0.5);
-  const stats: MarketStats = {
-    kind: 'market-stats',
-    tsEvent: 0,
-    volatility: new Map(symbols.map((s, i) => [s, 0.5 + i * 0.1])),
-    adv: new Map(symbols.map((s) => [s, 1e9])),
-    price: new Map(symbols.map((s, i) => [s, prices[i]!])),
-    correlation: (a, b) => correlation.get(`${a}|${b}`),
-  };
+  // Market statistics as the pipeline has them: trackMarketStats over 7 correlated-looking
+  // random walks (the gate reads volatility, ADV and correlations from its snapshot).
+  const walks = symbols.map((symbol, i) =>
+    randomWalkBars(2000, { seed: 100 + i }).map((b) => {
+      const f = prices[i]! / 20_000;
+      return {
+        ...b,
+        symbol,
+        open: b.open * f,
+        high: b.high * f,
+        low: b.low * f,
+        close: b.close * f,
+        volume: b.volume / f,
+      };
+    }),
+  );
+  let stats: MarketStats | undefined;
+  const bars$ = new Subject<Bar>();
+  bars$.pipe(trackMarketStats({ minReturns: 288, lambda: 0.995 })).subscribe((s) => (stats = s));
+  for (const b of mergeByEventTime(walks)) bars$.next(b);
   const var99 = new Map(symbols.map((s) => [s, 0.08]));
   const { marketStats: _stats, garch: _garch, ...limits } = config.risk ?? {};
   const input$ = new Subject<RiskInput>();
   let approved = 0;
+  const codes = new Map<string, number>();
   input$
     .pipe(
       gateRisk({
         instruments: config.instruments,
         ...limits,
-        maxCorrelation: 0.9,
+        maxCorrelation: 0.99,
         maxOrdersPerMinute: 1e9,
         strategyId: config.name,
         configHash: config.hash,
@@ -135,12 +156,18 @@ export function benchPortfolioGate(line: Line): Result {
     )
     .subscribe((d) => {
       if (d.kind === 'approved') approved++;
+      else {
+        codes.set(d.code, (codes.get(d.code) ?? 0) + 1);
+      }
     });
   const n = 200_000;
   const latencies = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const k = i % 7;
-    const qty = toUnits(((100_000 * (0.005 + (i % 5) * 0.005)) / prices[k]!).toFixed(2));
+    const qty = floorToStep(
+      toUnits(((100_000 * (0.004 + (i % 5) * 0.002)) / prices[k]!).toFixed(8)),
+      config.instruments[k]!.qtyStep,
+    );
     const intent: OrderIntent = {
       kind: 'intent',
       id: `i${i}`,
@@ -155,11 +182,14 @@ export function benchPortfolioGate(line: Line): Result {
       reason: 'bench',
     };
     const start = process.hrtime.bigint();
-    input$.next({ intent, portfolio, mode: 'Normal', market: { stats, var99 } });
+    input$.next({ intent, portfolio, mode: 'Normal', market: { stats: stats!, var99 } });
     latencies[i] = Number(process.hrtime.bigint() - start) / 1000;
   }
   const warm = latencies.slice(10_000).sort();
-  line('decisions', `${n.toLocaleString('en')} (${approved} approved)`);
+  line(
+    'decisions',
+    `${n.toLocaleString('en')} (${approved} approved; denied ${[...codes].map(([c, k]) => `${c}×${k}`).join(', ') || 'none'})`,
+  );
   line(
     'p50 / p99 / p99.9',
     `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} µs   target p99 ≤ 10 µs`,
