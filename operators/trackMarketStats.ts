@@ -1,4 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
+import { Bot4Error } from './errors';
 import { timeframeMs, type Bar, type Symbol } from './types';
 
 export interface TrackMarketStatsConfig {
@@ -27,6 +28,13 @@ export interface MarketStats {
   correlation(a: Symbol, b: Symbol): number | undefined;
 }
 
+/** A bar the statistics cannot be folded with, or a config they cannot run on. */
+export class MarketStatsInputError extends Bot4Error<'MARKET_STATS_INPUT_INVALID'> {
+  constructor(message: string) {
+    super('MARKET_STATS_INPUT_INVALID', 'trackMarketStats', message);
+  }
+}
+
 /**
  * Rolling market statistics from bars of one timeframe (one or several symbols): EWMA
  * volatility, EWMA pairwise correlation and average daily traded value. O(symbols) per bar for
@@ -43,7 +51,8 @@ export interface MarketStats {
 export function trackMarketStats(config: TrackMarketStatsConfig = {}): OperatorFunction<Bar, MarketStats> {
   const lambda = config.lambda ?? 0.97;
   const minReturns = config.minReturns ?? 50;
-  if (!(lambda > 0 && lambda < 1)) throw new RangeError(`trackMarketStats: lambda must be in (0, 1), got ${lambda}`);
+  if (!(lambda > 0 && lambda < 1))
+    throw new MarketStatsInputError(`trackMarketStats: lambda must be in (0, 1), found ${lambda}`);
   return (source) =>
     new Observable<MarketStats>((subscriber) => {
       /** Symbols in order of first appearance; a symbol's index never changes. */
@@ -58,7 +67,7 @@ export function trackMarketStats(config: TrackMarketStatsConfig = {}): OperatorF
         next: (bar) => {
           try {
             if (!Number.isFinite(bar.tsEvent) || !Number.isFinite(bar.tsOpen))
-              throw new RangeError(
+              throw new MarketStatsInputError(
                 `trackMarketStats: ${bar.symbol} bar with a non-finite time (${bar.tsOpen}, ${bar.tsEvent})`,
               );
             const tf = timeframeMs(bar.timeframe);

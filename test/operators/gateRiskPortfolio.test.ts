@@ -1,10 +1,11 @@
 import { ok } from 'node:assert/strict';
 import fc from 'fast-check';
-import { Subject } from 'rxjs';
-import { gateRisk, type GateRiskConfig, type RiskInput } from '../../operators/gateRisk';
+import { Subject, map } from 'rxjs';
+import { RiskInputError, gateRisk, type GateRiskConfig, type RiskInput } from '../../operators/gateRisk';
 import { toUnits, unitsToNumber } from '../../operators/money';
 import type { MarketStats } from '../../operators/trackMarketStats';
 import type { Instrument, Portfolio, Position, RiskDecision } from '../../operators/types';
+import { makeTestScheduler } from '../support/marbles';
 
 const Z99 = 2.326347874;
 const N = 7;
@@ -198,5 +199,81 @@ describe('gateRisk on a seven-symbol portfolio (property)', () => {
     );
     // Both outcomes happened, or the property said nothing.
     ok(approvals > 100 && denials > 100, `approvals ${approvals}, denials ${denials}`);
+  });
+});
+
+describe('gateRisk on input it cannot judge', () => {
+  const portfolio: Portfolio = {
+    kind: 'portfolio',
+    quote: 'USDT',
+    initialCash: toUnits('10000'),
+    cash: toUnits('10000'),
+    positions: {},
+    realizedPnl: 0n,
+    feesPaid: 0n,
+    equity: 10_000,
+    peakEquity: 10_000,
+    drawdown: 0,
+    tsEvent: 0,
+  };
+  const intent = (refPrice: number): RiskInput['intent'] => ({
+    kind: 'intent',
+    id: 'C0/USDT:1h:0:fused:0',
+    signalId: 'C0/USDT:1h:0:fused',
+    symbol: 'C0/USDT',
+    side: 'buy',
+    qty: toUnits('1'),
+    refPrice,
+    targetQty: toUnits('1'),
+    reducesRisk: false,
+    tsEvent: 0,
+    reason: 'test',
+  });
+  const config: GateRiskConfig = {
+    instruments: INSTRUMENTS,
+    maxPositionPct: 1,
+    maxHeat: null,
+    maxCorrelation: null,
+    volTarget: null,
+    maxVar: null,
+    strategyId: 's',
+    configHash: 'h',
+  };
+
+  it('sends a NaN price to the error channel and unsubscribes (it used to emit nothing and complete)', () => {
+    makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold<RiskInput>('a-b-a|', {
+        a: { intent: intent(100), portfolio, mode: 'Normal' },
+        b: { intent: intent(Number.NaN), portfolio, mode: 'Normal' },
+      });
+      expectObservable(
+        source.pipe(
+          gateRisk(config),
+          map((d) => d.kind),
+        ),
+      ).toBe(
+        'a-#',
+        { a: 'approved' },
+        new RiskInputError(
+          'gateRisk: intent C0/USDT:1h:0:fused:0 (C0/USDT): refPrice must be a finite price > 0, found NaN',
+        ),
+      );
+      expectSubscriptions(source.subscriptions).toBe('^-!');
+    });
+  });
+
+  it('sends a portfolio with a NaN equity or mark to the error channel', () => {
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const broken = { ...portfolio, equity: Number.NaN };
+      expectObservable(
+        cold<RiskInput>('a|', { a: { intent: intent(100), portfolio: broken, mode: 'Normal' } }).pipe(gateRisk(config)),
+      ).toBe(
+        '#',
+        undefined,
+        new RiskInputError(
+          'gateRisk: intent C0/USDT:1h:0:fused:0 (C0/USDT): portfolio equity and drawdown must be finite, found NaN and 0',
+        ),
+      );
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { deepStrictEqual, equal, ok } from 'node:assert/strict';
 import { Subject, map } from 'rxjs';
-import { trackMarketStats, type MarketStats } from '../../operators/trackMarketStats';
+import { MarketStatsInputError, trackMarketStats, type MarketStats } from '../../operators/trackMarketStats';
 import type { Bar } from '../../operators/types';
 import { makeTestScheduler } from '../support/marbles';
 
@@ -122,7 +122,7 @@ describe('trackMarketStats', () => {
       expectObservable(source.pipe(trackMarketStats(), price)).toBe(
         'a-#',
         { a: 100 },
-        new RangeError('trackMarketStats: A/USDT bar with a non-finite time (3600000, NaN)'),
+        new MarketStatsInputError('trackMarketStats: A/USDT bar with a non-finite time (3600000, NaN)'),
       );
       expectSubscriptions(source.subscriptions).toBe('^-!');
     });
