@@ -38,6 +38,7 @@ import {
 import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
 import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergencyActions';
 import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch';
+import { rollMarketRisk } from '../operators/rollMarketRisk';
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -255,6 +256,16 @@ export function tradingPipeline(
       subscriptions.add(
         venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }),
       );
+      // Between refits each symbol's GARCH variance rolls forward through every bar's return, so
+      // the VaR the gate reads on bar N includes bar N's move (and nothing later).
+      const fits$ = new Subject<MarketRiskEstimate>();
+      if (garch) {
+        subscriptions.add(
+          merge(venueBars$, fits$)
+            .pipe(rollMarketRisk())
+            .subscribe({ next: (r) => var99.set(r.symbol, 1 - Math.exp(-r.var)), error: fail }),
+        );
+      }
 
       // 2. Safety: breakers, the mode machine, emergency flattening, the kill switch guard.
       const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
@@ -390,6 +401,7 @@ export function tradingPipeline(
           venueBars$.pipe(garch).subscribe({
             next: (estimate) => {
               var99.set(estimate.symbol, 1 - Math.exp(-estimate.var));
+              fits$.next(estimate);
               emit(estimate);
             },
             error: fail,
