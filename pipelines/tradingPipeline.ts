@@ -13,6 +13,10 @@
  * portfolio state and the market statistics subscribe before the decision chain, so a decision
  * on bar N always sees the fills of bar N's open and the marks and statistics of bar N's close —
  * and nothing later.
+ *
+ * With a universe, each symbol runs its own chain from features to sizing
+ * ({@link symbolDecisionChain}); the venue, the portfolio, the market statistics (volatility,
+ * correlation, ADV), the GARCH VaR and the one risk gate see every symbol.
  */
 import {
   BehaviorSubject,
