@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
-import { executeOrders } from '../operators/executeOrders';
+import { makePaperExchange } from '../sinks/paperExchange';
 import type { RiskInput } from '../operators/gateRisk';
 import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -319,7 +320,7 @@ async function benchKillSwitch(): Promise<void> {
     const kill$ = new Subject<{ reason: string }>();
     let resolveFlat: (() => void) | undefined;
     let long = false;
-    const paper = executeOrders({
+    const paper = makePaperExchange({
       instruments: [config.instrument],
       initialCash: config.initialCash,
       quote: 'USDT',
@@ -404,6 +405,13 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   killSwitch: benchKillSwitch,
   indicators: benchIndicators,
   backtest: benchBacktest,
+  portfolio: () => {
+    const row = benchPortfolio(line);
+    if (row) results['portfolio'] = row;
+  },
+  portfolioGate: () => {
+    results['portfolioGate'] = benchPortfolioGate(line);
+  },
 };
 
 async function main(): Promise<void> {

@@ -220,10 +220,57 @@ export const breakersSchema = z.strictObject({
   globalOpenComponents: z.number().int().positive().optional(),
 });
 
+/**
+ * The simulated exchange (sinks/paperExchange) that backtests and paper sessions fill through.
+ * With only takerFeeBps/slippageBps set it fills market orders at the next bar's open (or the next
+ * trade) moved by the slippage, with a flat fee: the classic backtest fill.
+ */
 export const executionSchema = z.strictObject({
   venue: z.literal('paper'),
+  /** Flat taker fee, basis points. Default 10 (unless feeTiers is given). */
   takerFeeBps: z.number().min(0).max(1000).optional(),
+  /** Flat maker fee, basis points. Default: the taker fee. */
+  makerFeeBps: z.number().min(-1000).max(1000).optional(),
+  /** Adverse slippage of a market fill without a book, basis points. Default 2. */
   slippageBps: z.number().min(0).max(1000).optional(),
+  /**
+   * Fee tiers by 30-day quote volume instead of a flat fee: `binance-spot` (Binance's VIP table) or
+   * a list whose first tier starts at 0.
+   */
+  feeTiers: z
+    .union([
+      z.literal('binance-spot'),
+      z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            minVolume30d: amount,
+            makerBps: z.number().min(-1000).max(1000),
+            takerBps: z.number().min(0).max(1000),
+          }),
+        )
+        .min(1),
+    ])
+    .optional(),
+  /** Square-root market impact: a taker fill moves γ·√(qty/ADV) against the order. Default off. */
+  impact: z
+    .strictObject({
+      gamma: z.number().min(0).max(10),
+      /** Window of the rolling ADV estimate, ms. Default one day. */
+      advWindowMs: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /** Order latency (log-normal): a command meets the market as it is after the delay. Default none. */
+  latency: z
+    .strictObject({
+      meanMs: z.number().min(0),
+      stdMs: z.number().min(0).optional(),
+    })
+    .optional(),
+  /** New orders per second the venue accepts; more are rejected RATE_LIMITED. Default none. */
+  rateLimit: z.strictObject({ ordersPerSecond: z.number().int().positive() }).optional(),
+  /** Seed of the latency draws. Default 1. */
+  seed: z.number().int().optional(),
 });
 
 export const journalSchema = z.strictObject({
@@ -231,20 +278,45 @@ export const journalSchema = z.strictObject({
   signals: z.enum(['all', 'actionable']).optional(),
 });
 
+export const signalsSchema = z.strictObject({
+  ta: taSchema.optional(),
+  ml: mlSchema.optional(),
+  fuse: fuseSchema,
+});
+
+/**
+ * One instrument of a universe: the instrument itself and, optionally, its own features and
+ * signals (replacing the config's top-level `features` / `signals` for that symbol only). Every
+ * symbol runs its own indicator and signal state whether or not it overrides them.
+ */
+export const universeInstrumentSchema = instrumentSchema.extend({
+  features: z.array(featureSchema).min(1).optional(),
+  signals: signalsSchema.optional(),
+});
+
+/**
+ * The instruments one pipeline trades: one portfolio in their common quote currency and one risk
+ * gate see all of them. Symbols are unique (one venue per symbol until routing lands).
+ */
+export const universeSchema = z.strictObject({
+  instruments: z.array(universeInstrumentSchema).min(1),
+});
+
 export const pipelineConfigSchema = z.strictObject({
   /** Strategy id: namespaces client order ids. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
   tier: z.enum(TIER_VALUES),
   description: z.string().optional(),
-  instrument: instrumentSchema,
+  /** Shorthand for a one-instrument universe. Exactly one of `instrument` and `universe`. */
+  instrument: instrumentSchema.optional(),
+  /** Several instruments traded as one portfolio. Exactly one of `instrument` and `universe`. */
+  universe: universeSchema.optional(),
   timeframe: z.enum(TIMEFRAME_VALUES),
   capital: z.strictObject({ initial: positiveAmount }),
+  /** Features of every symbol that does not list its own. */
   features: z.array(featureSchema).min(1),
-  signals: z.strictObject({
-    ta: taSchema.optional(),
-    ml: mlSchema.optional(),
-    fuse: fuseSchema,
-  }),
+  /** Signals of every symbol that does not list its own. */
+  signals: signalsSchema,
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),
   modes: modesSchema.optional(),

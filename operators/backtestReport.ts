@@ -14,8 +14,13 @@ export interface BacktestReport {
   readonly finalEquity: number;
   /** finalEquity / initialEquity − 1. */
   readonly totalReturn: number;
-  /** Close of the last bar / open of the first − 1: what holding the asset did. */
+  /**
+   * Close of the last bar / open of the first − 1: what holding the asset did. With several
+   * symbols, the equal-weight buy-and-hold: the mean of the symbols' returns.
+   */
   readonly buyAndHoldReturn: number;
+  /** Each symbol's buy-and-hold return, when prices were given per symbol ({@link ReportBuilder.addPrice}). */
+  readonly buyAndHoldBySymbol?: Readonly<Record<string, number>>;
   /** Largest peak-to-trough fall of equity, 0..1. */
   readonly maxDrawdown: number;
   /** Annualised Sharpe ratio of per-bar equity returns (risk-free 0, 365-day year). */
@@ -70,6 +75,8 @@ export class ReportBuilder {
   private mode = 'Normal';
   private modeChanges = 0;
   private halted = 0;
+  /** First open and last close per symbol, for the buy-and-hold benchmark of several symbols. */
+  private readonly prices = new Map<string, { first: number; last: number }>();
 
   constructor(
     private readonly timeframe: Timeframe,
@@ -79,10 +86,13 @@ export class ReportBuilder {
     this.ledger = initialPortfolio({ initialCash, quote });
   }
 
-  /** The portfolio after a bar (marked at its close), with the bar's open and close. */
-  addBar(portfolio: Portfolio, open: number, close: number): void {
+  /**
+   * The portfolio after a bar (marked at its close), with the bar's open and close. Several
+   * symbols: once per bar time, without prices, and the prices go to {@link addPrice}.
+   */
+  addBar(portfolio: Portfolio, open?: number, close?: number): void {
     if (this.firstOpen === undefined) this.firstOpen = open;
-    this.lastClose = close;
+    if (close !== undefined) this.lastClose = close;
     const previousEquity = this.last?.equity ?? unitsToNumber(this.initialCash);
     if (!this.first) this.first = portfolio;
     this.last = portfolio;
@@ -119,6 +129,13 @@ export class ReportBuilder {
     this.positionSign.set(fill.symbol, now);
   }
 
+  /** One symbol's bar prices, for the equal-weight buy-and-hold benchmark. */
+  addPrice(symbol: string, open: number, close: number): void {
+    const seen = this.prices.get(symbol);
+    if (seen) seen.last = close;
+    else this.prices.set(symbol, { first: open, last: close });
+  }
+
   addDecision(decision: RiskDecision): void {
     if (decision.kind === 'denied') this.denied.set(decision.code, (this.denied.get(decision.code) ?? 0) + 1);
   }
@@ -152,6 +169,13 @@ export class ReportBuilder {
     const finalEquity = this.last?.equity ?? initialEquity;
     const std = this.returnsN > 1 ? Math.sqrt(this.returnsM2 / (this.returnsN - 1)) : 0;
     const barsPerYear = (365 * 86_400_000) / timeframeMs(this.timeframe);
+    const bySymbol = [...this.prices].map(([symbol, p]): [string, number] => [symbol, p.last / p.first - 1]);
+    const buyAndHold =
+      bySymbol.length > 0
+        ? bySymbol.reduce((sum, [, r]) => sum + r, 0) / bySymbol.length
+        : this.firstOpen && this.lastClose !== undefined
+          ? this.lastClose / this.firstOpen - 1
+          : 0;
     return {
       bars: this.bars,
       from: this.first ? new Date(this.first.tsEvent).toISOString() : null,
@@ -159,7 +183,8 @@ export class ReportBuilder {
       initialEquity,
       finalEquity,
       totalReturn: initialEquity > 0 ? finalEquity / initialEquity - 1 : 0,
-      buyAndHoldReturn: this.firstOpen && this.lastClose !== undefined ? this.lastClose / this.firstOpen - 1 : 0,
+      buyAndHoldReturn: buyAndHold,
+      ...(bySymbol.length > 0 ? { buyAndHoldBySymbol: Object.fromEntries(bySymbol) } : {}),
       maxDrawdown: this.maxDrawdown,
       sharpe: std > 0 ? (this.returnsMean / std) * Math.sqrt(barsPerYear) : 0,
       trades: this.trades,

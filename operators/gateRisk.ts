@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Observable, type OperatorFunction } from 'rxjs';
+import { Bot4Error } from './errors';
 import { feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import type { MarketStats } from './trackMarketStats';
 import { positionQty } from './trackPortfolio';
@@ -146,7 +147,15 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       const recent: number[] = [];
       return source.subscribe({
         next: (input) => {
-          const decision = decide(input, recent);
+          let decision: RiskDecision;
+          try {
+            checkInput(input);
+            decision = decide(input, recent);
+          } catch (err) {
+            // An input the gate cannot judge is an invariant break upstream: it halts, loudly.
+            subscriber.error(err);
+            return;
+          }
           if (decision.kind === 'approved' && !decision.order.reducesRisk) recent.push(decision.tsEvent);
           subscriber.next(decision);
         },
@@ -358,6 +367,32 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       tsEvent: intent.tsEvent,
     };
     return { kind: 'approved', order, numbers, tsEvent: intent.tsEvent };
+  }
+}
+
+/** Raised for an input no decision can be made on (a NaN price, a non-positive quantity…). */
+export class RiskInputError extends Bot4Error<'RISK_INPUT_INVALID'> {
+  constructor(message: string) {
+    super('RISK_INPUT_INVALID', 'gateRisk', message);
+  }
+}
+
+/** Throws {@link RiskInputError} naming the field when the intent or the portfolio is not judgeable. */
+function checkInput({ intent, portfolio }: RiskInput): void {
+  const where = `gateRisk: intent ${intent.id} (${intent.symbol})`;
+  if (!(Number.isFinite(intent.refPrice) && intent.refPrice > 0))
+    throw new RiskInputError(`${where}: refPrice must be a finite price > 0, found ${intent.refPrice}`);
+  if (typeof intent.qty !== 'bigint' || intent.qty <= 0n)
+    throw new RiskInputError(`${where}: qty must be positive units, found ${String(intent.qty)}`);
+  if (!Number.isFinite(intent.tsEvent))
+    throw new RiskInputError(`${where}: tsEvent must be finite, found ${intent.tsEvent}`);
+  if (!Number.isFinite(portfolio.equity) || !Number.isFinite(portfolio.drawdown))
+    throw new RiskInputError(
+      `${where}: portfolio equity and drawdown must be finite, found ${portfolio.equity} and ${portfolio.drawdown}`,
+    );
+  for (const symbol in portfolio.positions) {
+    const mark = portfolio.positions[symbol]!.markPrice;
+    if (!Number.isFinite(mark)) throw new RiskInputError(`${where}: position ${symbol} has mark price ${mark}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
+import { Bot4Error } from './errors';
 import { timeframeMs, type Bar, type Symbol } from './types';
 
 export interface TrackMarketStatsConfig {
@@ -27,6 +28,13 @@ export interface MarketStats {
   correlation(a: Symbol, b: Symbol): number | undefined;
 }
 
+/** A bar the statistics cannot be folded with, or a config they cannot run on. */
+export class MarketStatsInputError extends Bot4Error<'MARKET_STATS_INPUT_INVALID'> {
+  constructor(message: string) {
+    super('MARKET_STATS_INPUT_INVALID', 'trackMarketStats', message);
+  }
+}
+
 /**
  * Rolling market statistics from bars of one timeframe (one or several symbols): EWMA
  * volatility, EWMA pairwise correlation and average daily traded value. O(symbols) per bar for
@@ -43,78 +51,166 @@ export interface MarketStats {
 export function trackMarketStats(config: TrackMarketStatsConfig = {}): OperatorFunction<Bar, MarketStats> {
   const lambda = config.lambda ?? 0.97;
   const minReturns = config.minReturns ?? 50;
+  if (!(lambda > 0 && lambda < 1))
+    throw new MarketStatsInputError(`trackMarketStats: lambda must be in (0, 1), found ${lambda}`);
   return (source) =>
     new Observable<MarketStats>((subscriber) => {
-      const series = new Map<Symbol, SeriesStats>();
-      const pairs = new Map<string, PairStats>();
-      const volatility = new Map<Symbol, number>();
-      const adv = new Map<Symbol, number>();
-      const price = new Map<Symbol, number>();
-      /** Correlations of the warm pairs, as of now (copied into each snapshot). */
-      const correlations = (): Map<string, number> => {
-        const out = new Map<string, number>();
-        for (const [key, pair] of pairs) {
-          const [a, b] = key.split('|') as [Symbol, Symbol];
-          const sa = series.get(a)!;
-          const sb = series.get(b)!;
-          if (pair.count < minReturns || sa.count < minReturns || sb.count < minReturns) continue;
-          const denominator = Math.sqrt(sa.variance * sb.variance);
-          if (denominator > 0) out.set(key, Math.max(-1, Math.min(1, pair.covariance / denominator)));
-        }
-        return out;
-      };
+      /** Symbols in order of first appearance; a symbol's index never changes. */
+      const symbols: Symbol[] = [];
+      const index = new Map<Symbol, number>();
+      const series: SeriesStats[] = [];
+      /** EWMA covariance and return count of each pair, row-major, i < j, `capacity` wide. */
+      let capacity = 8;
+      let covariance = new Float64Array(capacity * capacity);
+      let pairCount = new Float64Array(capacity * capacity);
       return source.subscribe({
         next: (bar) => {
-          const tf = timeframeMs(bar.timeframe);
-          let s = series.get(bar.symbol);
-          if (!s) {
-            s = new SeriesStats(tf, config.advBars ?? Math.max(1, Math.round(86_400_000 / tf)));
-            series.set(bar.symbol, s);
-          }
-          const r = s.add(bar, lambda);
-          price.set(bar.symbol, bar.close);
-          adv.set(bar.symbol, s.advQuote());
-          if (s.count >= minReturns) volatility.set(bar.symbol, Math.sqrt(s.variance * ((365 * 86_400_000) / tf)));
-          if (r !== undefined) {
-            for (const [other, o] of series) {
-              if (other === bar.symbol || o.lastReturnTs !== bar.tsEvent || o.lastReturn === undefined) continue;
-              const key = pairKey(bar.symbol, other);
-              let pair = pairs.get(key);
-              if (!pair) {
-                pair = { covariance: r * o.lastReturn, count: 0 };
-                pairs.set(key, pair);
+          try {
+            if (!Number.isFinite(bar.tsEvent) || !Number.isFinite(bar.tsOpen))
+              throw new MarketStatsInputError(
+                `trackMarketStats: ${bar.symbol} bar with a non-finite time (${bar.tsOpen}, ${bar.tsEvent})`,
+              );
+            const tf = timeframeMs(bar.timeframe);
+            let k = index.get(bar.symbol);
+            if (k === undefined) {
+              k = symbols.length;
+              symbols.push(bar.symbol);
+              index.set(bar.symbol, k);
+              series.push(new SeriesStats(tf, config.advBars ?? Math.max(1, Math.round(86_400_000 / tf))));
+              if (symbols.length > capacity) {
+                const grown = capacity * 2;
+                const cov = new Float64Array(grown * grown);
+                const cnt = new Float64Array(grown * grown);
+                for (let i = 0; i < capacity; i++)
+                  for (let j = 0; j < capacity; j++) {
+                    cov[i * grown + j] = covariance[i * capacity + j]!;
+                    cnt[i * grown + j] = pairCount[i * capacity + j]!;
+                  }
+                covariance = cov;
+                pairCount = cnt;
+                capacity = grown;
               }
-              pair.covariance = lambda * pair.covariance + (1 - lambda) * r * o.lastReturn;
-              pair.count++;
             }
+            const s = series[k]!;
+            const r = s.add(bar, lambda);
+            if (r !== undefined) {
+              for (let o = 0; o < series.length; o++) {
+                const other = series[o]!;
+                if (o === k || other.lastReturnTs !== bar.tsEvent || other.lastReturn === undefined) continue;
+                const cell = k < o ? k * capacity + o : o * capacity + k;
+                const previous = pairCount[cell] === 0 ? r * other.lastReturn : covariance[cell]!;
+                covariance[cell] = lambda * previous + (1 - lambda) * r * other.lastReturn;
+                pairCount[cell]!++;
+              }
+            }
+            subscriber.next(snapshot(bar.tsEvent));
+          } catch (err) {
+            subscriber.error(err);
           }
-          // Each snapshot owns its maps: a consumer that keeps one never sees it change.
-          const vol = new Map(volatility);
-          const corr = pairs.size > 0 ? correlations() : EMPTY;
-          subscriber.next({
-            kind: 'market-stats',
-            tsEvent: bar.tsEvent,
-            volatility: vol,
-            adv: new Map(adv),
-            price: new Map(price),
-            correlation: (a, b) => (a === b ? (vol.has(a) ? 1 : undefined) : corr.get(pairKey(a, b))),
-          });
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
+
+      /**
+       * An immutable view of the state after this bar: flat copies of a few numbers per symbol and
+       * per pair (no maps built, no strings split), correlations computed when asked.
+       */
+      function snapshot(tsEvent: number): MarketStats {
+        const n = symbols.length;
+        const names = symbols.slice();
+        const vol = new Float64Array(n);
+        const adv = new Float64Array(n);
+        const price = new Float64Array(n);
+        const variance = new Float64Array(n);
+        const warm = new Uint8Array(n);
+        for (let i = 0; i < n; i++) {
+          const s = series[i]!;
+          warm[i] = s.count >= minReturns ? 1 : 0;
+          vol[i] = warm[i] ? s.volatility : NaN;
+          adv[i] = s.advQuote();
+          price[i] = s.lastPrice;
+          variance[i] = s.variance;
+        }
+        const width = capacity;
+        const cov = covariance.slice(0, (n - 1) * width + n);
+        const cnt = pairCount.slice(0, (n - 1) * width + n);
+        const at = (symbol: Symbol): number | undefined => {
+          const i = index.get(symbol);
+          return i !== undefined && i < n ? i : undefined;
+        };
+        return {
+          kind: 'market-stats',
+          tsEvent,
+          volatility: new SymbolValues(names, vol, at),
+          adv: new SymbolValues(names, adv, at),
+          price: new SymbolValues(names, price, at),
+          correlation: (a, b) => {
+            const i = at(a);
+            const j = at(b);
+            if (i === undefined || j === undefined) return undefined;
+            if (i === j) return warm[i] ? 1 : undefined;
+            if (!warm[i] || !warm[j]) return undefined;
+            const cell = i < j ? i * width + j : j * width + i;
+            if (cnt[cell]! < minReturns) return undefined;
+            const denominator = Math.sqrt(variance[i]! * variance[j]!);
+            return denominator > 0 ? Math.max(-1, Math.min(1, cov[cell]! / denominator)) : undefined;
+          },
+        };
+      }
     });
 }
 
-const EMPTY: ReadonlyMap<string, number> = new Map();
+/**
+ * A read-only map from symbol to number over a snapshot's arrays: a missing value is NaN (a
+ * symbol not warm yet is absent, as in a Map without the key).
+ */
+class SymbolValues implements ReadonlyMap<Symbol, number> {
+  constructor(
+    private readonly names: readonly Symbol[],
+    private readonly data: Float64Array,
+    private readonly at: (symbol: Symbol) => number | undefined,
+  ) {}
 
-function pairKey(a: Symbol, b: Symbol): string {
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
-}
+  get size(): number {
+    let n = 0;
+    for (const v of this.data) if (!Number.isNaN(v)) n++;
+    return n;
+  }
 
-interface PairStats {
-  covariance: number;
-  count: number;
+  get(symbol: Symbol): number | undefined {
+    const i = this.at(symbol);
+    if (i === undefined) return undefined;
+    const v = this.data[i]!;
+    return Number.isNaN(v) ? undefined : v;
+  }
+
+  has(symbol: Symbol): boolean {
+    return this.get(symbol) !== undefined;
+  }
+
+  *entries(): MapIterator<[Symbol, number]> {
+    for (let i = 0; i < this.names.length; i++) {
+      const v = this.data[i]!;
+      if (!Number.isNaN(v)) yield [this.names[i]!, v];
+    }
+  }
+
+  *keys(): MapIterator<Symbol> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): MapIterator<number> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): MapIterator<[Symbol, number]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: number, key: Symbol, map: ReadonlyMap<Symbol, number>) => void): void {
+    for (const [k, v] of this.entries()) callback(v, k, this);
+  }
 }
 
 class SeriesStats {
@@ -122,6 +218,8 @@ class SeriesStats {
   count = 0;
   lastReturn: number | undefined;
   lastReturnTs = -1;
+  /** Close of the latest bar. */
+  lastPrice = NaN;
   private lastClose: number | undefined;
   private lastTsEvent = -1;
   private readonly quoteVolumes: Float64Array;
@@ -136,8 +234,14 @@ class SeriesStats {
     this.quoteVolumes = new Float64Array(advBars);
   }
 
+  /** Annualised volatility of the returns so far (365-day year). */
+  get volatility(): number {
+    return Math.sqrt(this.variance * ((365 * 86_400_000) / this.tfMs));
+  }
+
   /** Adds a bar; returns its log return, or undefined (first bar, gap, bad price). */
   add(bar: Bar, lambda: number): number | undefined {
+    this.lastPrice = bar.close;
     const quote = bar.volume * bar.close;
     if (this.volumeCount === this.quoteVolumes.length) this.volumeSum -= this.quoteVolumes[this.volumeIndex]!;
     else this.volumeCount++;

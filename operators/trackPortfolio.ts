@@ -1,4 +1,5 @@
 import { scan, type OperatorFunction } from 'rxjs';
+import { Bot4Error } from './errors';
 import { absUnits, divRound, notionalOf, unitsToNumber, type Units } from './money';
 import type { Bar, Fill, Portfolio, Position, TradeTick } from './types';
 
@@ -122,8 +123,17 @@ function applyTrade(portfolio: Portfolio, fill: Fill): Portfolio {
   );
 }
 
-/** The portfolio with `symbol` valued at `price`. */
+/** A market event the portfolio cannot be valued with (a non-finite or negative price or time). */
+export class PortfolioInputError extends Bot4Error<'PORTFOLIO_INPUT_INVALID'> {
+  constructor(message: string) {
+    super('PORTFOLIO_INPUT_INVALID', 'trackPortfolio', message);
+  }
+}
+
+/** The portfolio with `symbol` valued at `price`. Throws {@link PortfolioInputError} for a price no valuation can use. */
 export function markToMarket(portfolio: Portfolio, symbol: string, price: number, tsEvent: number): Portfolio {
+  if (!(Number.isFinite(price) && price >= 0) || !Number.isFinite(tsEvent))
+    throw new PortfolioInputError(`trackPortfolio: cannot mark ${symbol} at price ${price}, time ${tsEvent}`);
   const position = portfolio.positions[symbol];
   if (!position) return tsEvent === portfolio.tsEvent ? portfolio : { ...portfolio, tsEvent };
   return revalue(

@@ -9,6 +9,7 @@
  *   indicator values are `number`.
  * - Everything is plain readonly data; unions are discriminated by `kind`.
  */
+import type { OperatorFunction } from 'rxjs';
 import type { Units } from './money';
 
 /** Milliseconds since the Unix epoch, UTC. */
@@ -449,4 +450,30 @@ export interface ModeChanged {
   readonly to: Mode;
   readonly reason: string;
   readonly tsEvent: Timestamp;
+}
+
+/** What a venue consumes: order commands, and the market data it fills orders against. */
+export type VenueInput = OrderCommand | Bar | TradeTick;
+
+/**
+ * What a venue produces: order events, and each market event passed through *after* the fills it
+ * caused — so a consumer downstream sees the state the venue was in when that price was current.
+ */
+export type VenueOutput = OrderEvent | Bar | TradeTick;
+
+/** A venue is a function of order and market streams to order events (paper exchange, ccxt live…). */
+export type Venue = OperatorFunction<VenueInput, VenueOutput>;
+
+/** What every simulated venue needs: the instruments, the account and its costs. */
+export interface PaperVenueConfig {
+  readonly instruments: readonly Instrument[];
+  /** Quote balance the simulated account starts with, in units. */
+  readonly initialCash: Units;
+  readonly quote: string;
+  /** Taker fee in basis points (10 = 0.10 %). Default 10. */
+  readonly takerFeeBps?: number;
+  /** Adverse slippage applied to every market fill without a book, in basis points. Default 2. */
+  readonly slippageBps?: number;
+  /** Whether the account may sell more than it holds. Default false (spot). */
+  readonly allowShort?: boolean;
 }

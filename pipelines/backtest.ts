@@ -1,24 +1,28 @@
 /**
  * Backtest mode: the trading pipeline over historical bars, in virtual time, against the paper
- * venue. Writes a JSONL journal of every decision and a JSON report.
+ * exchange paper sessions use (configured by the config's `execution` section). Writes a JSONL journal of every decision and a JSON report.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { VirtualTimeScheduler, concat, filter, lastValueFrom, map, of, tap, timer } from 'rxjs';
 import { buildLayout } from '../operators/computeFeatures';
 import { ruleLabel } from '../operators/taSignal';
 import { ReportBuilder, type BacktestReport } from '../operators/backtestReport';
-import { executeOrders } from '../operators/executeOrders';
-import type { Bar } from '../operators/types';
+import { isTimeframe, type Bar, type Portfolio } from '../operators/types';
 import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
 import { makeJournalSink } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
-import { acceptingBooks, tradingPipeline, type PipelineEvent } from './tradingPipeline';
+import { paperExchangeFor } from './paperVenue';
+import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 
 export interface BacktestOptions {
   readonly configFile: string;
-  readonly dataFile: string;
+  /**
+   * Bars CSVs or folders of them. One file for a one-symbol config; otherwise each file is matched
+   * to an instrument of the universe by its name (`…BTCUSDT_5m…`), or given as `BTC/USDT=file.csv`.
+   */
+  readonly dataFile: string | readonly string[];
   /** Folder for journal.jsonl and report.json. Default `out/<config name>`. */
   readonly outDir?: string;
   /** Only bars opening at or after this time (ms). */
@@ -37,7 +41,13 @@ export interface BacktestOptions {
 export interface BacktestResult {
   readonly report: BacktestReport & {
     readonly config: { readonly file: string; readonly name: string; readonly hash: string; readonly tier: string };
-    readonly data: { readonly file: string; readonly symbol: string; readonly timeframe: string };
+    readonly data: {
+      readonly file: string;
+      readonly symbol: string;
+      readonly timeframe: string;
+      /** Each symbol's file, bars and gaps. */
+      readonly series: readonly DataSeries[];
+    };
     readonly model: { readonly id: string; readonly trainedUntil: string; readonly oosAccuracy: number } | null;
     readonly journal: { readonly file: string; readonly lines: number };
   };
@@ -45,18 +55,112 @@ export interface BacktestResult {
   readonly journalFile: string;
 }
 
+export interface DataSeries {
+  readonly symbol: string;
+  readonly file: string;
+  readonly bars: number;
+  readonly gaps: number;
+  readonly missingBars: number;
+}
+
 export async function runBacktest(options: BacktestOptions): Promise<BacktestResult> {
   const config = loadConfig(options.configFile);
   const model = config.signals.ml ? loadModelFor(config) : undefined;
-  const bars = readBarsCsv(options.dataFile, {
-    venue: config.instrument.venue,
-    symbol: config.instrument.symbol,
-    timeframe: config.timeframe,
-    ...(options.from !== undefined ? { from: options.from } : {}),
-    ...(options.until !== undefined ? { until: options.until } : {}),
+  const files = resolveDataFiles(config, typeof options.dataFile === 'string' ? [options.dataFile] : options.dataFile);
+  const series = config.instruments.map((instrument) => {
+    const file = files.get(instrument.symbol)!;
+    const bars = readBarsCsv(file, {
+      venue: instrument.venue,
+      symbol: instrument.symbol,
+      timeframe: config.timeframe,
+      ...(options.from !== undefined ? { from: options.from } : {}),
+      ...(options.until !== undefined ? { until: options.until } : {}),
+    });
+    if (bars.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);
+    return bars;
   });
-  if (bars.length === 0) throw new Error(`${options.dataFile}: no bars in the selected range`);
-  return backtestBars(config, bars, { ...options, ...(model ? { model } : {}) });
+  const bars = mergeByEventTime(series);
+  return backtestBars(config, bars, {
+    ...options,
+    dataFile: config.instruments.map((i) => files.get(i.symbol)!),
+    ...(model ? { model } : {}),
+  });
+}
+
+/**
+ * Which CSV holds which symbol. Arguments are files, folders (every `.csv` inside) or
+ * `SYMBOL=file`. A one-symbol config takes a single file whatever its name; otherwise a file
+ * belongs to the instrument whose `BASEQUOTE` is one of the `_`/`-`/`.`-separated words of its
+ * name and, when the name holds a timeframe word, the config's timeframe. Every instrument needs
+ * exactly one file, and a file named explicitly must belong to one.
+ */
+export function resolveDataFiles(config: PipelineConfig, args: readonly string[]): Map<string, string> {
+  if (args.length === 0) throw new Error('no bars data given (--data <file or folder>)');
+  const out = new Map<string, string>();
+  const assign = (symbol: string, file: string): void => {
+    const before = out.get(symbol);
+    if (before !== undefined && path.resolve(before) !== path.resolve(file))
+      throw new Error(`two data files for ${symbol}: ${before} and ${file}; give one (or SYMBOL=file)`);
+    out.set(symbol, file);
+  };
+  const symbols = new Set(config.instruments.map((i) => i.symbol));
+  const candidates: { file: string; explicit: boolean }[] = [];
+  for (const arg of args) {
+    const named = /^([A-Z0-9]+\/[A-Z0-9]+)=(.+)$/.exec(arg);
+    if (named) {
+      if (!symbols.has(named[1]!))
+        throw new Error(`--data ${arg}: ${named[1]} is not in the config's universe (${[...symbols].join(', ')})`);
+      assign(named[1]!, named[2]!);
+      continue;
+    }
+    let isDir: boolean;
+    try {
+      isDir = statSync(arg).isDirectory();
+    } catch (err) {
+      throw new Error(`--data ${arg}: cannot read (${(err as Error).message})`);
+    }
+    if (isDir) {
+      for (const name of readdirSync(arg).sort())
+        if (name.endsWith('.csv')) candidates.push({ file: path.join(arg, name), explicit: false });
+    } else candidates.push({ file: arg, explicit: true });
+  }
+  if (config.instruments.length === 1 && candidates.length === 1 && candidates[0]!.explicit && out.size === 0) {
+    out.set(config.instrument.symbol, candidates[0]!.file);
+    return out;
+  }
+  for (const { file, explicit } of candidates) {
+    const words = path
+      .basename(file, '.csv')
+      .toUpperCase()
+      .split(/[_.\-\s]+/);
+    const timeframes = words.filter((w) => isTimeframe(w.toLowerCase()));
+    const timeframeOk = timeframes.length === 0 || timeframes.some((w) => w.toLowerCase() === config.timeframe);
+    const instrument = config.instruments.find((i) => words.includes(`${i.base}${i.quote}`));
+    if (instrument && timeframeOk) assign(instrument.symbol, file);
+    else if (explicit)
+      throw new Error(
+        `--data ${file}: its name matches no ${config.timeframe} instrument of the universe (${[...symbols].join(', ')}); name it like BTCUSDT_${config.timeframe}.csv or pass SYMBOL=${file}`,
+      );
+  }
+  const missing = config.instruments.filter((i) => !out.has(i.symbol));
+  if (missing.length > 0)
+    throw new Error(
+      `no ${config.timeframe} bars file for ${missing.map((i) => `${i.symbol} (a name with ${i.base}${i.quote})`).join(', ')} in ${args.join(', ')}`,
+    );
+  return out;
+}
+
+/**
+ * Several symbols' bars as one stream in event time: by `tsEvent`, ties in the order the series
+ * are given (the universe's order). A symbol missing bars (an outage) simply has none in that
+ * stretch; the others go on.
+ */
+export function mergeByEventTime(series: readonly (readonly Bar[])[]): Bar[] {
+  if (series.length === 1) return [...series[0]!];
+  const all: Bar[] = [];
+  for (const bars of series) for (const bar of bars) all.push(bar);
+  // Array.prototype.sort is stable: equal times keep the series order.
+  return all.sort((a, b) => a.tsEvent - b.tsEvent);
 }
 
 /** The backtest proper, for callers that already hold a config and bars (tests, benchmarks). */
@@ -66,30 +170,33 @@ export async function backtestBars(
   options: Omit<BacktestOptions, 'configFile'> & { readonly model?: ReturnType<typeof loadModelFor> },
 ): Promise<BacktestResult> {
   const outDir = options.outDir ?? path.join('out', config.name);
+  const dataFiles = typeof options.dataFile === 'string' ? [options.dataFile] : [...(options.dataFile ?? [])];
   mkdirSync(outDir, { recursive: true });
   const journalFile = path.join(outDir, 'journal.jsonl');
   const reportFile = path.join(outDir, 'report.json');
 
   const scheduler = new VirtualTimeScheduler();
-  const venue = acceptingBooks(
-    executeOrders({
-      instruments: [config.instrument],
-      initialCash: config.initialCash,
-      quote: config.instrument.quote,
-      ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
-      ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
-      allowShort: config.sizing?.allowShort ?? false,
-    }),
-  );
+  const venue = paperExchangeFor(config, scheduler);
   const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
-  const byTime = new Map<number, Bar>();
   const progressEvery = Math.max(1, Math.floor(bars.length / 20));
   let seen = 0;
+  const series = new Map<string, { bars: number; gaps: number; missingBars: number }>(
+    config.instruments.map((i) => [i.symbol, { bars: 0, gaps: 0, missingBars: 0 }]),
+  );
+  // The portfolio is emitted after every symbol's bar; the report takes the last one of each bar
+  // time (every symbol marked at that time's close).
+  let atTime: Portfolio | undefined;
+  const closeBarTime = (): void => {
+    if (atTime) report.addBar(atTime);
+    atTime = undefined;
+  };
 
   const barsBySymbol = makeBarReplaySource({ bars, scheduler }).pipe(
     tap((bar) => {
-      byTime.set(bar.tsEvent, bar);
+      report.addPrice(bar.symbol, bar.open, bar.close);
+      const s = series.get(bar.symbol);
+      if (s) s.bars++;
       seen++;
       if (options.onProgress && seen % progressEvery === 0) options.onProgress(seen / bars.length, bar);
     }),
@@ -105,14 +212,10 @@ export async function backtestBars(
   const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
     tap((event: PipelineEvent) => {
       switch (event.kind) {
-        case 'portfolio': {
-          const bar = byTime.get(event.tsEvent);
-          if (bar) {
-            report.addBar(event, bar.open, bar.close);
-            byTime.delete(event.tsEvent);
-          }
+        case 'portfolio':
+          if (atTime && atTime.tsEvent !== event.tsEvent) closeBarTime();
+          atTime = event;
           break;
-        }
         case 'fill':
           report.addFill(event);
           break;
@@ -120,9 +223,15 @@ export async function backtestBars(
         case 'denied':
           report.addDecision(event);
           break;
-        case 'gap':
+        case 'gap': {
           report.addGap(event.missing);
+          const s = series.get(event.symbol);
+          if (s) {
+            s.gaps++;
+            s.missingBars += event.missing;
+          }
           break;
+        }
         case 'dead-letter':
           report.addDeadLetter();
           break;
@@ -152,7 +261,7 @@ export async function backtestBars(
       hash: config.hash,
       tier: config.tier,
     },
-    data: path.basename(options.dataFile ?? ''),
+    data: dataFiles.map((f) => path.basename(f)).join(', '),
     model: options.model ? options.model.file.id : null,
     features: buildLayout(config.features).names,
     taRules: (config.signals.ta?.rules ?? []).map(ruleLabel),
@@ -161,10 +270,20 @@ export async function backtestBars(
   const done = lastValueFrom(makeJournalSink({ file: journalFile })(concat(of(header), events$)));
   scheduler.flush();
   const journal = await done;
+  closeBarTime();
 
   const result = {
     config: { file: config.file, name: config.name, hash: config.hash, tier: config.tier },
-    data: { file: options.dataFile, symbol: config.instrument.symbol, timeframe: config.timeframe },
+    data: {
+      file: dataFiles.join(', '),
+      symbol: config.instruments.map((i) => i.symbol).join(', '),
+      timeframe: config.timeframe,
+      series: config.instruments.map((i, k) => ({
+        symbol: i.symbol,
+        file: dataFiles[k] ?? dataFiles[0] ?? '',
+        ...series.get(i.symbol)!,
+      })),
+    },
     model: options.model
       ? {
           id: options.model.file.id,

@@ -84,7 +84,11 @@ export function buildCli(): Command {
     .command('backtest')
     .description('replay historical bars through the pipeline in virtual time against the paper venue')
     .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. config/growth.yaml')
-    .requiredOption('-d, --data <file>', 'bars CSV: timestamp_ms,open,high,low,close,volume (see `download`)')
+    .requiredOption(
+      '-d, --data <file>',
+      'bars CSV: timestamp_ms,open,high,low,close,volume (see `download`); repeat it, or give a folder, for a universe (files matched by name, e.g. BTCUSDT_5m, or SYMBOL=file)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option('-o, --out <dir>', 'folder for journal.jsonl and report.json (default: out/<config name>)')
     .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
     .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
@@ -97,7 +101,7 @@ export function buildCli(): Command {
     .action(
       async (opts: {
         config: string;
-        data: string;
+        data: string[];
         out?: string;
         from?: number;
         until?: number;
@@ -123,7 +127,7 @@ export function buildCli(): Command {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const { report } = result;
         process.stdout.write(
-          `backtest ${report.config.name} (config ${report.config.hash}) on ${path.basename(opts.data)}\n`,
+          `backtest ${report.config.name} (config ${report.config.hash}) on ${report.data.series.map((d) => path.basename(d.file)).join(', ')}\n`,
         );
         if (report.model) {
           process.stdout.write(

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { SEALED_SUFFIX, sealKeyFrom, unsealConfigFile } from './seal';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { pipelineConfigSchema, type PipelineConfigFile } from '../config/schema';
+import { type instrumentSchema, pipelineConfigSchema, type PipelineConfigFile } from '../config/schema';
 import { buildLayout } from '../operators/computeFeatures';
 import { IndicatorError } from '../operators/indicators/types';
 import { toUnits, type Units } from '../operators/money';
@@ -43,13 +43,25 @@ function formatProblem(file: string, p: ConfigProblem): string {
   return `${where}key "${p.key || '(top level)'}": expected ${p.expected}, found ${p.found}`;
 }
 
+/** One symbol of the universe: its instrument and the features and signals it runs. */
+export interface UniverseMember {
+  readonly instrument: Instrument;
+  readonly features: PipelineConfigFile['features'];
+  readonly signals: PipelineConfigFile['signals'];
+}
+
 /** A validated config with everything resolved: amounts as units, paths absolute, a hash. */
-export interface PipelineConfig extends Omit<PipelineConfigFile, 'instrument' | 'capital' | 'timeframe'> {
+export interface PipelineConfig extends Omit<PipelineConfigFile, 'instrument' | 'universe' | 'capital' | 'timeframe'> {
   readonly file: string;
   /** sha256 of the canonical JSON of the validated config, first 16 hex chars. */
   readonly hash: string;
   readonly timeframe: Timeframe;
+  /** The first (for a one-symbol config, the only) instrument of the universe. */
   readonly instrument: Instrument;
+  /** Every instrument traded, in config order. */
+  readonly instruments: readonly Instrument[];
+  /** Every symbol with its features and signals, in config order. */
+  readonly universe: readonly UniverseMember[];
   readonly initialCash: Units;
   /** Absolute path of the ML model file, when the config uses one. */
   readonly modelPath?: string;
@@ -106,18 +118,18 @@ export function parseConfig(text: string, file: string): PipelineConfig {
   const problems = semanticProblems(config).map((p) => ({ ...p, ...locate(p.keyPath) }));
   if (problems.length > 0) throw new ConfigError(file, problems);
 
-  const instrument: Instrument = {
-    venue: config.instrument.venue,
-    symbol: config.instrument.symbol,
-    base: config.instrument.symbol.split('/')[0]!,
-    quote: config.instrument.symbol.split('/')[1]!,
-    qtyStep: toUnits(config.instrument.qtyStep),
-    priceTick: config.instrument.priceTick,
-    minQty: toUnits(config.instrument.minQty ?? config.instrument.qtyStep),
-    minNotional: toUnits(config.instrument.minNotional ?? 0),
-    ...(config.instrument.maxQty !== undefined ? { maxQty: toUnits(config.instrument.maxQty) } : {}),
-    ...(config.instrument.sector !== undefined ? { sector: config.instrument.sector } : {}),
-  };
+  const universe = (config.universe?.instruments ?? (config.instrument ? [config.instrument] : [])).map(
+    (member): UniverseMember => {
+      const { features, signals, ...spec } = member as typeof member &
+        Partial<Pick<UniverseMember, 'features' | 'signals'>>;
+      return {
+        instrument: instrumentOf(spec),
+        features: features ?? config.features,
+        signals: signals ?? config.signals,
+      };
+    },
+  );
+  const instruments = universe.map((m) => m.instrument);
   const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
   const modelPath = config.signals.ml ? path.resolve(path.dirname(file), config.signals.ml.model) : undefined;
   return deepFreeze({
@@ -125,10 +137,27 @@ export function parseConfig(text: string, file: string): PipelineConfig {
     file,
     hash,
     timeframe: config.timeframe as Timeframe,
-    instrument,
+    instrument: instruments[0]!,
+    instruments,
+    universe,
     initialCash: toUnits(config.capital.initial),
     ...(modelPath ? { modelPath } : {}),
   });
+}
+
+function instrumentOf(spec: z.output<typeof instrumentSchema>): Instrument {
+  return {
+    venue: spec.venue,
+    symbol: spec.symbol,
+    base: spec.symbol.split('/')[0]!,
+    quote: spec.symbol.split('/')[1]!,
+    qtyStep: toUnits(spec.qtyStep),
+    priceTick: spec.priceTick,
+    minQty: toUnits(spec.minQty ?? spec.qtyStep),
+    minNotional: toUnits(spec.minNotional ?? 0),
+    ...(spec.maxQty !== undefined ? { maxQty: toUnits(spec.maxQty) } : {}),
+    ...(spec.sector !== undefined ? { sector: spec.sector } : {}),
+  };
 }
 
 interface LocatedProblem extends ConfigProblem {
@@ -137,6 +166,72 @@ interface LocatedProblem extends ConfigProblem {
 
 /** What the schema cannot see: tulind names/options, references between sections. */
 function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
+  const problems = sectionProblems(config, ['features'], ['signals']);
+  const members = config.universe?.instruments ?? [];
+  if (config.instrument && config.universe) {
+    problems.push({
+      keyPath: ['universe'],
+      key: 'universe',
+      expected: 'either instrument (one symbol) or universe (several), not both',
+      found: 'both',
+    });
+  } else if (!config.instrument && !config.universe) {
+    problems.push({
+      keyPath: [],
+      key: 'instrument',
+      expected: 'an instrument (one symbol) or a universe (several) (required)',
+      found: 'neither',
+    });
+  }
+  const seen = new Map<string, number>();
+  const quote = members[0]?.symbol.split('/')[1];
+  members.forEach((member, i) => {
+    const at = ['universe', 'instruments', i];
+    const first = seen.get(member.symbol);
+    if (first !== undefined) {
+      problems.push({
+        keyPath: [...at, 'symbol'],
+        key: dotted([...at, 'symbol']),
+        expected: `each symbol once (one portfolio position per symbol)`,
+        found: `${JSON.stringify(member.symbol)} again (first at universe.instruments[${first}])`,
+      });
+    } else seen.set(member.symbol, i);
+    const memberQuote = member.symbol.split('/')[1];
+    if (memberQuote !== quote) {
+      problems.push({
+        keyPath: [...at, 'symbol'],
+        key: dotted([...at, 'symbol']),
+        expected: `a symbol quoted in ${quote} (one portfolio in one quote currency)`,
+        found: JSON.stringify(member.symbol),
+      });
+    }
+    if (member.signals?.ml) {
+      problems.push({
+        keyPath: [...at, 'signals', 'ml'],
+        key: dotted([...at, 'signals', 'ml']),
+        expected: 'no per-symbol ML model (the model is configured once, under signals.ml)',
+        found: 'signals.ml',
+      });
+    }
+    if (member.features || member.signals) {
+      problems.push(
+        ...sectionProblems(
+          { features: member.features ?? config.features, signals: member.signals ?? config.signals },
+          member.features ? [...at, 'features'] : ['features'],
+          member.signals ? [...at, 'signals'] : ['signals'],
+        ).filter((p) => p.keyPath[0] === 'universe'),
+      );
+    }
+  });
+  return problems;
+}
+
+/** Problems of one symbol's features and signals, with key paths under the given roots. */
+function sectionProblems(
+  config: Pick<PipelineConfigFile, 'features' | 'signals'>,
+  featuresAt: readonly PropertyKey[],
+  signalsAt: readonly PropertyKey[],
+): LocatedProblem[] {
   const problems: LocatedProblem[] = [];
   let published: readonly string[] = [];
   config.features.forEach((feature, i) => {
@@ -146,8 +241,8 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
       if (!(err instanceof IndicatorError)) throw err;
       const key = err.code === 'UNKNOWN_INDICATOR' ? 'indicator' : 'options';
       problems.push({
-        keyPath: ['features', i, key],
-        key: `features[${i}].${key}`,
+        keyPath: [...featuresAt, i, key],
+        key: dotted([...featuresAt, i, key]),
         expected: err.code === 'UNKNOWN_INDICATOR' ? 'a tulind indicator name' : 'options tulind accepts',
         found: err.message,
       });
@@ -158,8 +253,8 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
       published = buildLayout(config.features).names;
     } catch (err) {
       problems.push({
-        keyPath: ['features'],
-        key: 'features',
+        keyPath: featuresAt,
+        key: dotted(featuresAt),
         expected: 'unique feature ids',
         found: (err as Error).message,
       });
@@ -182,23 +277,23 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
     const fields =
       rule.kind === 'cross' ? ['fast', 'slow'] : rule.kind === 'band' ? ['lower', 'upper', 'price'] : ['feature'];
     const refs = ruleRefs(rule);
-    refs.forEach((ref, j) => checkRef(ref, ['signals', 'ta', 'rules', i, fields[j] ?? 'feature']));
+    refs.forEach((ref, j) => checkRef(ref, [...signalsAt, 'ta', 'rules', i, fields[j] ?? 'feature']));
   });
   if (config.signals.ta?.strengthFilter)
-    checkRef(config.signals.ta.strengthFilter.feature, ['signals', 'ta', 'strengthFilter', 'feature']);
+    checkRef(config.signals.ta.strengthFilter.feature, [...signalsAt, 'ta', 'strengthFilter', 'feature']);
   const weights = config.signals.fuse.weights;
   if ((weights.ta ?? 0) > 0 && !config.signals.ta) {
     problems.push({
-      keyPath: ['signals', 'fuse', 'weights', 'ta'],
-      key: 'signals.fuse.weights.ta',
+      keyPath: [...signalsAt, 'fuse', 'weights', 'ta'],
+      key: dotted([...signalsAt, 'fuse', 'weights', 'ta']),
       expected: 'a signals.ta section for a weighted ta source',
       found: 'no signals.ta',
     });
   }
   if ((weights.ml ?? 0) > 0 && !config.signals.ml) {
     problems.push({
-      keyPath: ['signals', 'fuse', 'weights', 'ml'],
-      key: 'signals.fuse.weights.ml',
+      keyPath: [...signalsAt, 'fuse', 'weights', 'ml'],
+      key: dotted([...signalsAt, 'fuse', 'weights', 'ml']),
       expected: 'a signals.ml section for a weighted ml source',
       found: 'no signals.ml',
     });
@@ -206,17 +301,17 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
   for (const source of ['sentiment', 'onchain', 'macro', 'news'] as const) {
     if ((weights[source] ?? 0) > 0) {
       problems.push({
-        keyPath: ['signals', 'fuse', 'weights', source],
-        key: `signals.fuse.weights.${source}`,
+        keyPath: [...signalsAt, 'fuse', 'weights', source],
+        key: dotted([...signalsAt, 'fuse', 'weights', source]),
         expected: 'a source this version provides (ta, ml)',
         found: `${source} (intelligence sources are not built yet)`,
       });
     }
   }
   config.signals.ml?.training?.inputs.forEach((input, i) => {
-    checkRef(input.ref, ['signals', 'ml', 'training', 'inputs', i, 'ref']);
+    checkRef(input.ref, [...signalsAt, 'ml', 'training', 'inputs', i, 'ref']);
     if (input.relativeTo !== undefined)
-      checkRef(input.relativeTo, ['signals', 'ml', 'training', 'inputs', i, 'relativeTo']);
+      checkRef(input.relativeTo, [...signalsAt, 'ml', 'training', 'inputs', i, 'relativeTo']);
   });
   return problems;
 }

@@ -67,6 +67,7 @@ import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot 
 import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
 import { acquireLock, type HeldLock } from '../sinks/lockFile';
 import { makePaperExchange } from '../sinks/paperExchange';
+import { paperExchangeFor } from './paperVenue';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
@@ -149,7 +150,8 @@ export type SessionErrorCode =
   | 'MISSING_CREDENTIALS'
   | 'WARMUP_FAILED'
   | 'ACCOUNT_FAILED'
-  | 'JOURNAL_MISMATCH';
+  | 'JOURNAL_MISMATCH'
+  | 'UNIVERSE_NOT_SUPPORTED';
 
 export class SessionError extends Bot4Error<SessionErrorCode> {
   constructor(code: SessionErrorCode, message: string) {
@@ -191,6 +193,12 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
         'live trading needs API keys in the environment: BOT4_API_KEY and BOT4_API_SECRET (BOT4_API_PASSWORD where the exchange has a passphrase)',
       );
     }
+  }
+  if (config.instruments.length > 1) {
+    throw new SessionError(
+      'UNIVERSE_NOT_SUPPORTED',
+      `paper and live sessions trade one symbol so far; ${config.file} has a universe of ${config.instruments.length} (${config.instruments.map((i) => i.symbol).join(', ')}): backtest it, or give the session a one-instrument config`,
+    );
   }
   const instrument = config.instrument;
   const exchange = instrument.venue;
@@ -425,16 +433,9 @@ async function runLocked(
           tsEvent: startedAt,
         });
     }
-    venue = makePaperExchange({
-      instruments: [instrument],
-      initialCash: config.initialCash,
-      quote: instrument.quote,
-      ...(config.execution.takerFeeBps !== undefined ? { takerFeeBps: config.execution.takerFeeBps } : {}),
-      ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
-      allowShort: config.sizing?.allowShort ?? false,
+    venue = paperExchangeFor(config, scheduler, {
       ...(initial ? { startLedger: initial } : {}),
       usedClientOrderIds: recovered.usedClientOrderIds,
-      scheduler,
     });
   }
 

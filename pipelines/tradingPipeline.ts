@@ -13,6 +13,10 @@
  * portfolio state and the market statistics subscribe before the decision chain, so a decision
  * on bar N always sees the fills of bar N's open and the marks and statistics of bar N's close —
  * and nothing later.
+ *
+ * With a universe, each symbol runs its own chain from features to sizing
+ * ({@link symbolDecisionChain}); the venue, the portfolio, the market statistics (volatility,
+ * correlation, ADV), the GARCH VaR and the one risk gate see every symbol.
  */
 import {
   BehaviorSubject,
@@ -38,17 +42,17 @@ import {
 import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
 import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergencyActions';
 import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch';
+import { rollMarketRisk } from '../operators/rollMarketRisk';
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
-import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
 import type { CompiledModel } from '../operators/mlModel';
 import type { Units } from '../operators/money';
 import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
-import { sizePosition } from '../operators/sizePosition';
+import { sizePosition, type SizingInput } from '../operators/sizePosition';
 import { taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
@@ -65,10 +69,14 @@ import type {
   Portfolio,
   RiskDecision,
   Signal,
+  Symbol,
   Ticker,
   TradeTick,
+  Venue,
+  VenueInput,
+  VenueOutput,
 } from '../operators/types';
-import type { PipelineConfig } from './config';
+import type { PipelineConfig, UniverseMember } from './config';
 
 export interface PipelineSources {
   /** Closed bars, in event time. */
@@ -165,17 +173,15 @@ export function tradingPipeline(
   const execution = config.execution;
   const allowShort = sizing.allowShort ?? false;
   // Operators are built here, once, so a bad parameter fails before anything subscribes.
-  const features = computeFeatures({ features: config.features });
-  const ta = config.signals.ta ? taSignal(config.signals.ta) : undefined;
   if (config.signals.ml && !deps.model) throw new Error(`config ${config.file} has signals.ml but no model was loaded`);
-  const ml =
-    config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
-  const fuse = fuseSignals(config.signals.fuse);
-  const size = sizePosition({ instrument, ...sizing });
+  const chains = config.universe.map((member) => symbolDecisionChain(config, member, deps.model));
+  const traded = new Set(config.instruments.map((i) => i.symbol));
+  const isUniverseBar = (e: { kind: string }): e is Bar =>
+    e.kind === 'bar' && traded.has((e as Bar).symbol) && (e as Bar).timeframe === config.timeframe;
   const { marketStats: statsConfig, garch: garchConfig, ...limits } = risk;
   const garch = garchConfig ? estimateMarketRisk(garchConfig) : undefined;
   const gate = gateRisk({
-    instruments: [instrument],
+    instruments: config.instruments,
     ...limits,
     ...(execution.takerFeeBps !== undefined ? { takerFeeBps: execution.takerFeeBps } : {}),
     allowShort,
@@ -246,9 +252,7 @@ export function tradingPipeline(
         (market$ ?? EMPTY).pipe(takeUntil(barsEnded$)),
         toVenue$,
       ).pipe(deps.venue, share());
-      const venueBars$ = venue$.pipe(
-        filter((e): e is Bar => e.kind === 'bar' && e.symbol === instrument.symbol && e.timeframe === config.timeframe),
-      );
+      const venueBars$ = venue$.pipe(filter(isUniverseBar));
 
       // 1. Fed-back state first: it must see bar N before the decision chain does.
       subscriptions.add(
@@ -262,6 +266,16 @@ export function tradingPipeline(
       subscriptions.add(
         venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }),
       );
+      // Between refits each symbol's GARCH variance rolls forward through every bar's return, so
+      // the VaR the gate reads on bar N includes bar N's move (and nothing later).
+      const fits$ = new Subject<MarketRiskEstimate>();
+      if (garch) {
+        subscriptions.add(
+          merge(venueBars$, fits$)
+            .pipe(rollMarketRisk())
+            .subscribe({ next: (r) => var99.set(r.symbol, 1 - Math.exp(-r.var)), error: fail }),
+        );
+      }
 
       // 2. Safety: breakers, the mode machine, emergency flattening, the kill switch guard.
       const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
@@ -317,7 +331,7 @@ export function tradingPipeline(
         venue$.subscribe({
           next: (e) => {
             if (e.kind === 'bar') {
-              if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) {
+              if (isUniverseBar(e)) {
                 emit(portfolio.value);
                 portfolioAtBar$.next(portfolio.value);
               }
@@ -336,21 +350,18 @@ export function tradingPipeline(
         }),
       );
 
-      // 4. Decisions.
-      const features$ = venueBars$.pipe(features, share());
-      const components: Obs<Signal>[] = [];
-      if (ta) components.push(features$.pipe(ta));
-      if (ml) components.push(features$.pipe(ml));
-      const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(fuse);
-      subscriptions.add(
-        fused$
-          .pipe(
+      // 4. Decisions: one chain per symbol (its own indicator and signal state), one gate for all.
+      const intents$ = merge(
+        ...chains.map((chain) =>
+          venueBars$.pipe(
+            filter((bar) => bar.symbol === chain.symbol),
+            chain.signals,
             map((signal) => {
               if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
               return signal;
             }),
             filter((signal) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
-            map((signal) => {
+            map((signal): SizingInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
               return {
@@ -360,7 +371,13 @@ export function tradingPipeline(
                 ...(volatility === undefined ? {} : { volatility }),
               };
             }),
-            size,
+            chain.size,
+          ),
+        ),
+      );
+      subscriptions.add(
+        intents$
+          .pipe(
             map((intent) => {
               emit(intent);
               return {
@@ -396,6 +413,7 @@ export function tradingPipeline(
           venueBars$.pipe(garch).subscribe({
             next: (estimate) => {
               var99.set(estimate.symbol, 1 - Math.exp(-estimate.var));
+              fits$.next(estimate);
               emit(estimate);
             },
             error: fail,
@@ -422,6 +440,45 @@ export function tradingPipeline(
         toVenue$.complete();
       };
     });
+}
+
+/** One symbol's decisions, from its bars to order intents: the part each symbol runs on its own. */
+export interface SymbolDecisionChain {
+  readonly symbol: Symbol;
+  /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse). */
+  readonly signals: OperatorFunction<Bar, Signal>;
+  /** A fused signal with the portfolio state it is decided on → an order intent, or nothing. */
+  readonly size: OperatorFunction<SizingInput, OrderIntent>;
+}
+
+/**
+ * Builds one symbol's decision chain from its universe entry: its features, its TA/ML signals and
+ * their fusion, and its sizing on the symbol's own lot grid. New per-symbol stages (forecasts,
+ * costs, exits) belong here; what must see every symbol at once (the risk gate, the portfolio,
+ * market statistics) stays in {@link tradingPipeline}.
+ */
+export function symbolDecisionChain(
+  config: PipelineConfig,
+  member: UniverseMember,
+  model: CompiledModel | undefined,
+): SymbolDecisionChain {
+  const features = computeFeatures({ features: member.features });
+  const ta = member.signals.ta ? taSignal(member.signals.ta) : undefined;
+  if (member.signals.ml && !model)
+    throw new Error(`config ${config.file}: ${member.instrument.symbol} has signals.ml but no model was loaded`);
+  const ml = member.signals.ml && model ? mlSignal({ model, ...withoutModel(member.signals.ml) }) : undefined;
+  const fuse = fuseSignals(member.signals.fuse);
+  const signals: OperatorFunction<Bar, Signal> = (bars$) => {
+    const features$ = bars$.pipe(features, share());
+    const components: Obs<Signal>[] = [];
+    if (ta) components.push(features$.pipe(ta));
+    if (ml) components.push(features$.pipe(ml));
+    if (components.length === 0)
+      throw new Error(`config ${config.file}: ${member.instrument.symbol} has no signal source`);
+    return (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(fuse);
+  };
+  const size = sizePosition({ instrument: member.instrument, ...(config.sizing ?? {}) });
+  return { symbol: member.instrument.symbol, signals, size };
 }
 
 function withoutModel<T extends { model: string; training?: unknown }>(ml: T): Omit<T, 'model' | 'training'> {

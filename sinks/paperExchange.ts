@@ -1,6 +1,6 @@
 /**
- * The paper exchange: an exchange simulator that is a drop-in {@link Venue} for
- * `operators/executeOrders` and behaves like a real spot exchange — an L2 matching engine with
+ * The paper exchange: the one exchange simulator — backtests and paper sessions both fill through it
+ * (a {@link Venue}) — and it behaves like a real spot exchange — an L2 matching engine with
  * resting orders, stops, trailing stops, OCO groups, maker/taker fee tiers, market impact, order
  * latency, rate limits, balance reservation and the rejections an exchange gives.
  *
@@ -20,7 +20,7 @@
  *   `IOC: …`), as Binance expires the rest of a market order. Liquidity taken is removed from the
  *   simulator's copy of the book until the next snapshot replaces it. Without a book the order
  *   fills completely at the next price: the top of a `Ticker` if one was seen, else — exactly like
- *   `executeOrders` — the next trade (strictly after the order) or the open of the next bar
+ *   the classic backtest fill — the next trade (strictly after the order) or the open of the next bar
  *   (opening at or after the order), moved against the order by `slippageBps`.
  * - **Limit orders** take what is marketable at once (taker fee, never worse than the limit), then
  *   rest (`GTC`), or cancel the rest (`IOC`), or fill completely or not at all (`FOK`). A resting
@@ -70,15 +70,15 @@
  * limit/stop price, or the top of the book), `INSUFFICIENT_POSITION` (spot sell of more than the
  * free base), `INSUFFICIENT_BALANCE` (buy needing more than the free quote, fee included). A market
  * order with no price to check against (no book, no ticker) is checked when it fills, after it was
- * accepted (as `executeOrders` does). A later fill that cannot be paid cancels the rest of the order
+ * accepted (as the classic backtest fill does). A later fill that cannot be paid cancels the rest of the order
  * with the code in the reason. A cancel of an order that is not open is rejected `UNKNOWN_ORDER`.
- * Unlike `executeOrders`, a spot sell is checked against the free base when it is placed (the base
+ * Unlike a classic backtest fill, a spot sell is checked against the free base when it is placed (the base
  * balance is known without a price), as an exchange does.
  *
  * ## End of data
  *
  * When the input completes (after the commands still in flight have arrived), every order still
- * open is reported `OrderCanceled` with an `EXPIRED: …` reason — like `executeOrders`, word for word
+ * open is reported `OrderCanceled` with an `EXPIRED: …` reason — word for word the same
  * for an order that never saw a price — so no order vanishes silently. A source error is passed on
  * at once; commands in flight are dropped.
  *
@@ -87,7 +87,6 @@
  */
 import { mulberry32 } from '../operators/random';
 import { asyncScheduler, Observable, Subscription, type SchedulerLike } from 'rxjs';
-import type { PaperVenueConfig, VenueInput } from '../operators/executeOrders';
 import {
   PPM,
   bpsToPpm,
@@ -117,6 +116,8 @@ import type {
   TimeInForce,
   Timeframe,
   TradeTick,
+  PaperVenueConfig,
+  VenueInput,
 } from '../operators/types';
 
 /** Market data the paper exchange matches against (and passes through after the fills it caused). */
@@ -196,7 +197,7 @@ export interface PaperExchangeConfig extends PaperVenueConfig {
   readonly makerFeeBps?: number;
   /** Square-root market impact. Default off (γ = 0). */
   readonly impact?: ImpactConfig;
-  /** Order latency. Default none (synchronous, like `executeOrders`). */
+  /** Order latency. Default none (synchronous: the classic backtest fill). */
   readonly latency?: LatencyConfig;
   /** Order rate limit. Default none. */
   readonly rateLimit?: RateLimitConfig;
@@ -574,7 +575,7 @@ function isMultiple(price: number, tick: number): boolean {
   return toUnits(price) % toUnits(tick) === 0n;
 }
 
-/** The part of a balance message about reservations: empty when nothing is reserved (as `executeOrders` words it). */
+/** The part of a balance message about reservations: empty when nothing is reserved (the wording bot4 has always used). */
 function reservedNote(reserved: Units): string {
   return reserved > 0n ? `, ${formatUnits(reserved)} reserved by open orders` : '';
 }

@@ -4,7 +4,7 @@
  */
 import { filter, type OperatorFunction } from 'rxjs';
 import type { Units } from '../../operators/money';
-import type { Venue, VenueInput, VenueOutput } from '../../operators/executeOrders';
+import type { Venue, VenueInput, VenueOutput } from '../../operators/types';
 import type { CancelAllOrders, CancelOrder, Instrument, Side, Timestamp, VenueId } from '../../operators/types';
 
 export interface VenueBalance {

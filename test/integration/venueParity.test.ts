@@ -35,7 +35,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { VenueInput, VenueOutput } from '../../operators/executeOrders';
+import type { VenueInput, VenueOutput } from '../../operators/types';
 import { clientOrderIdFor } from '../../operators/gateRisk';
 import { divCeil, formatUnits, toUnits, UNITS_PER_ONE, type Units } from '../../operators/money';
 import { accountingResidual, applyFill, initialPortfolio, positionQty } from '../../operators/trackPortfolio';

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { from, map } from 'rxjs';
 import { feeOf, notionalOf, toUnits, type Units } from '../../operators/money';
 import {
+  PortfolioInputError,
   accountingResidual,
   applyFill,
   initialPortfolio,
@@ -339,6 +340,27 @@ describe('trackPortfolio', () => {
           a: state('1000', { cash: '900', positions: [position('1', '100', 100)], equity: 1_000, peak: 1_000, ts: 1 }),
         },
         new Error('fills lost'),
+      );
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+    });
+  });
+
+  it('sends a mark it cannot value (a NaN price) to the error channel and unsubscribes, instead of a NaN equity', () => {
+    makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold<PortfolioEvent>('-a-b-c|', {
+        a: fill('buy', '1', '100', { ts: 1 }),
+        b: tick(2, Number.NaN),
+        c: tick(3, 120),
+      });
+      expectObservable(
+        source.pipe(
+          trackPortfolio({ initialCash: u('1000'), quote: 'USDT' }),
+          map((p) => p.equity),
+        ),
+      ).toBe(
+        '-a-#',
+        { a: 1_000 },
+        new PortfolioInputError('trackPortfolio: cannot mark BTC/USDT at price NaN, time 2'),
       );
       expectSubscriptions(source.subscriptions).toBe('^--!');
     });

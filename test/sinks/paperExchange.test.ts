@@ -4,25 +4,21 @@
  * take-profits and trailing stops trigger on the last price, OCO legs cancel each other, fees
  * follow 30-day volume tiers, taker prices carry square-root impact, orders reach the engine after
  * a log-normal latency, and everything an exchange refuses is an `OrderRejected` with a code and the
- * numbers. It is also a drop-in for `executeOrders` on bars.
+ * numbers. With fees and slippage only it is the classic backtest fill on bars.
  *
  * Marble diagrams here put one event per 10-frame slot (see {@link line}) so that a source and the
  * expected output line up however many events a slot holds.
  */
 import { deepStrictEqual, ok, strictEqual, throws } from 'node:assert/strict';
 import fc from 'fast-check';
-import { Subject, from, interval, map, merge, take, tap, type Observable } from 'rxjs';
+import { Subject, from, interval, map, take, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import {
-  executeOrders,
-  type PaperVenueConfig,
-  type Venue,
-  type VenueInput,
-  type VenueOutput,
-} from '../../operators/executeOrders';
 import { feeOf, notionalOf, toUnits, unitsToNumber, type Units } from '../../operators/money';
 import { accountingResidual, applyFill, initialPortfolio } from '../../operators/trackPortfolio';
 import type {
+  PaperVenueConfig,
+  Venue,
+  VenueInput,
   CancelAllOrders,
   CancelOrder,
   Fill,
@@ -48,7 +44,7 @@ import {
   type PaperExchangeInput,
   type PaperExchangeOutput,
 } from '../../sinks/paperExchange';
-import { BTC_USDT, bar, randomWalkBars, tick } from '../support/fixtures';
+import { BTC_USDT, bar, tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
 const M = 60_000;
@@ -219,7 +215,7 @@ const DECISION_BAR = bar(0, { o: 19_900, c: 19_950 });
 const NEXT_BAR = bar(M, { o: 20_000, h: 20_100, l: 19_800, c: 20_050 });
 
 describe('makePaperExchange', () => {
-  describe('drop-in for executeOrders', () => {
+  describe('the classic fill (backtests by default)', () => {
     const DROP_IN: PaperVenueConfig = {
       instruments: [BTC_USDT, ETH_USDT],
       initialCash: u('10000'),
@@ -228,7 +224,7 @@ describe('makePaperExchange', () => {
       slippageBps: 2,
     };
 
-    it('is a Venue: with executeOrders’ config it fills a buy at the next bar’s open plus slippage and the taker fee, then passes that bar', () => {
+    it('is a Venue: with fees and slippage only it fills a buy at the next bar’s open plus slippage and the taker fee, then passes that bar', () => {
       makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
         const venue: Venue = makePaperExchange(DROP_IN);
         const o = order('b1', 'buy', '0.1', M);
@@ -243,53 +239,6 @@ describe('makePaperExchange', () => {
         });
         expectSubscriptions(source.subscriptions).toBe('^--------!');
       });
-    });
-
-    it('produces exactly the events executeOrders produces for a strategy deciding on each of 600 random-walk bars (fills, min notional, balance, duplicates, unknown symbol)', () => {
-      const bars = randomWalkBars(600, { seed: 11, timeframe: '1m' });
-      const run = (venue: Venue): VenueOutput[] => {
-        const orders = new Subject<Order>();
-        const out: VenueOutput[] = [];
-        let n = 0;
-        let lastId = '';
-        // orders first: `from` emits synchronously while merge subscribes
-        merge(orders, from(bars).pipe(tap({ complete: () => orders.complete() })))
-          .pipe(venue)
-          .subscribe((event) => {
-            out.push(event);
-            if (event.kind !== 'bar') return;
-            const i = n++;
-            const ts = event.tsEvent;
-            const step = i % 6;
-            let next: Order;
-            if (step === 0) next = order(`b${i}`, 'buy', '0.01', ts);
-            else if (step === 1) next = order(`s${i}`, 'sell', '0.01', ts);
-            else if (step === 2)
-              next = order(`tiny${i}`, 'buy', '0.0002', ts); // notional < 5 at the fill
-            else if (step === 3)
-              next = { ...order(lastId, 'buy', '0.01', ts) }; // a resend
-            else if (step === 4) next = order(`d${i}`, 'buy', '1', ts, { symbol: 'DOGE/USDT' });
-            else next = order(`big${i}`, 'buy', '1', ts); // ~20000 USDT: more than the cash
-            lastId = next.clientOrderId;
-            orders.next(next);
-          });
-        return out;
-      };
-      const reference = run(executeOrders(DROP_IN));
-      const paper = run(makePaperExchange(DROP_IN));
-      ok(reference.filter((e) => e.kind === 'fill').length >= 190);
-      for (const code of [
-        'BELOW_MIN_NOTIONAL',
-        'INSUFFICIENT_BALANCE',
-        'DUPLICATE_CLIENT_ORDER_ID',
-        'UNKNOWN_SYMBOL',
-      ]) {
-        ok(
-          reference.some((e) => e.kind === 'order-rejected' && e.code === code),
-          code,
-        );
-      }
-      deepStrictEqual(paper, reference);
     });
   });
 

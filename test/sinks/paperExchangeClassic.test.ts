@@ -1,12 +1,13 @@
 /**
- * executeOrders (paper venue): market orders fill at the next market price after their decision
+ * The paper exchange's classic fill (no book, no latency, no impact — what backtests use by
+ * default; these tests were executeOrders', the simulator it replaced): market orders fill at the next market price after their decision
  * (next bar's open or next trade) moved against them by the slippage, pay the taker fee in exact
  * units, and are rejected — as values with a code and the numbers — when the venue could not do
  * them. Orders placed while the venue is emitting are queued behind the current event.
  */
 import { Subject, merge, map, tap } from 'rxjs';
-import { executeOrders, type PaperVenueConfig, type VenueInput, type VenueOutput } from '../../operators/executeOrders';
 import { toUnits, type Units } from '../../operators/money';
+import { makePaperExchange } from '../../sinks/paperExchange';
 import type {
   Bar,
   Fill,
@@ -15,8 +16,11 @@ import type {
   OrderAccepted,
   OrderRejectCode,
   OrderRejected,
+  PaperVenueConfig,
   Side,
   TradeTick,
+  VenueInput,
+  VenueOutput,
 } from '../../operators/types';
 import { BTC_USDT, bar, tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
@@ -104,14 +108,14 @@ function messages(patterns: Partial<Record<OrderRejectCode, RegExp>>) {
 const DECISION_BAR = bar(0, { o: 19_900, c: 19_950 });
 const NEXT_BAR = bar(M, { o: 20_000, h: 20_100, l: 19_800, c: 20_050 });
 
-describe('executeOrders', () => {
+describe('paper exchange: the classic fill at the next price', () => {
   describe('cancels', () => {
     it('cancels a waiting order: reported canceled, never filled', () => {
       makeTestScheduler().run(({ hot, expectObservable }) => {
         const o = order('c1', 'buy', '0.1', M);
         const cancel = { kind: 'cancel' as const, clientOrderId: 'c1', symbol: 'BTC/USDT', reason: 'stop', tsEvent: M };
         const source = hot<VenueInput>('-o-x-n-|', { o, x: cancel, n: NEXT_BAR });
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('-a-c-n-|', {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('-a-c-n-|', {
           a: accepted(o),
           c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'stop', tsEvent: M },
           n: NEXT_BAR,
@@ -126,29 +130,31 @@ describe('executeOrders', () => {
         const all = { kind: 'cancel-all' as const, symbol: 'BTC/USDT', reason: 'emergency', tsEvent: M };
         const unknown = { kind: 'cancel' as const, clientOrderId: 'nope', symbol: 'BTC/USDT', reason: 'x', tsEvent: M };
         const source = hot<VenueInput>('-b-e-x-u-|', { b: btc, e: eth, x: all, u: unknown });
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ UNKNOWN_ORDER: /no open order nope/ }))).toBe(
-          '-b-e-c-r-(z|)',
-          {
-            b: accepted(btc),
-            e: accepted(eth),
-            c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'emergency', tsEvent: M },
-            r: {
-              kind: 'order-rejected',
-              clientOrderId: 'nope',
-              signalId: '',
-              code: 'UNKNOWN_ORDER',
-              message: 'no open order nope',
-              tsEvent: M,
-            },
-            z: {
-              kind: 'order-canceled',
-              clientOrderId: 'c2',
-              signalId: 'signal-c2',
-              reason: `EXPIRED: market data ended before a price after ${M} arrived`,
-              tsEvent: M,
-            },
+        expectObservable(
+          source.pipe(
+            makePaperExchange(CONFIG),
+            messages({ UNKNOWN_ORDER: /cancel of nope on BTC\/USDT: order never seen/ }),
+          ),
+        ).toBe('-b-e-c-r-(z|)', {
+          b: accepted(btc),
+          e: accepted(eth),
+          c: { kind: 'order-canceled', clientOrderId: 'c1', signalId: 'signal-c1', reason: 'emergency', tsEvent: M },
+          r: {
+            kind: 'order-rejected',
+            clientOrderId: 'nope',
+            signalId: '',
+            code: 'UNKNOWN_ORDER',
+            message: 'cancel of nope on BTC\\/USDT: order never seen',
+            tsEvent: M,
           },
-        );
+          z: {
+            kind: 'order-canceled',
+            clientOrderId: 'c2',
+            signalId: 'signal-c2',
+            reason: `EXPIRED: market data ended before a price after ${M} arrived`,
+            tsEvent: M,
+          },
+        });
       });
     });
   });
@@ -159,7 +165,7 @@ describe('executeOrders', () => {
         const o = order('b1', 'buy', '0.1', M);
         const source = hot<VenueInput>('-d-o-n---|', { d: DECISION_BAR, o, n: NEXT_BAR });
         const expected = '              -d-a-(fn)|';
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe(expected, {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe(expected, {
           d: DECISION_BAR,
           a: accepted(o),
           // 20000 × 1.0002 = 20004; 0.1 × 20004 = 2000.4; fee 0.1 % = 2.0004
@@ -177,7 +183,7 @@ describe('executeOrders', () => {
         const later = bar(2 * M, { o: 21_000 });
         const source = hot<VenueInput>('-o-n---s-l---|', { o: buy, n: NEXT_BAR, s: sell, l: later });
         const expected = '              -a-(fn)s-(gl)|';
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe(expected, {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe(expected, {
           a: accepted(buy),
           f: filled(buy, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M),
           n: NEXT_BAR,
@@ -195,7 +201,7 @@ describe('executeOrders', () => {
         const next = bar(M, { o: 20_000.01 });
         const source = hot<VenueInput>('o-n---|', { o, n: next });
         // 20000.01 × 1.0002 = 20004.010002; × 0.00033 = 6.60132330066 → 6.60132330; fee 0.0066013233 → 0.00660133
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('a-(fn)|', {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('a-(fn)|', {
           a: accepted(o),
           f: filled(o, 2_000_401_000_200n, 660_132_330n, 660_133n, M),
           n: next,
@@ -209,7 +215,7 @@ describe('executeOrders', () => {
         const trade = tick(1_500, 3_000, 0.2, 't1', 'ETH/USDT');
         const source = hot<VenueInput>('o-t---|', { o, t: trade });
         // 3000 × 1.0002 = 3000.6; 0.01 × 3000.6 = 30.006; fee 0.030006
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('a-(ft)|', {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('a-(ft)|', {
           a: accepted(o),
           f: filled(o, 300_060_000_000n, 3_000_600_000n, 3_000_600n, 1_500),
           t: trade,
@@ -224,7 +230,7 @@ describe('executeOrders', () => {
         const oldTrade = tick(2 * M - 1, 1, 1);
         const next = bar(2 * M, { o: 20_000 });
         const source = hot<VenueInput>('o-s-t-n---|', { o, s: stale, t: oldTrade, n: next });
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('a-s-t-(fn)|', {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('a-s-t-(fn)|', {
           a: accepted(o),
           s: stale,
           t: oldTrade,
@@ -240,7 +246,7 @@ describe('executeOrders', () => {
         const same = tick(1_000, 2_000, 1, 't1', 'ETH/USDT');
         const after = tick(1_001, 3_000, 1, 't2', 'ETH/USDT');
         const source = hot<VenueInput>('o-s-t---|', { o, s: same, t: after });
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('a-s-(ft)|', {
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('a-s-(ft)|', {
           a: accepted(o),
           s: same,
           f: filled(o, 300_060_000_000n, 3_000_600_000n, 3_000_600n, 1_001),
@@ -256,7 +262,7 @@ describe('executeOrders', () => {
         const eth = bar(M, { o: 3_000 }, '1m', 'ETH/USDT');
         const source = hot<VenueInput>('o-b-e---|', { o, b: btc, e: eth });
         // 3000 × 0.9998 = 2999.4; fee 2.9994
-        expectObservable(source.pipe(executeOrders({ ...CONFIG, allowShort: true }))).toBe('a-b-(fe)|', {
+        expectObservable(source.pipe(makePaperExchange({ ...CONFIG, allowShort: true }))).toBe('a-b-(fe)|', {
           a: accepted(o),
           b: btc,
           f: filled(o, 299_940_000_000n, 299_940_000_000n, 299_940_000n, M),
@@ -269,7 +275,7 @@ describe('executeOrders', () => {
       makeTestScheduler().run(({ hot, expectObservable }) => {
         const o = order('s1', 'sell', '0.1', M);
         const source = hot<VenueInput>('o-n---|', { o, n: NEXT_BAR });
-        expectObservable(source.pipe(executeOrders({ ...CONFIG, allowShort: true }))).toBe('a-(fn)|', {
+        expectObservable(source.pipe(makePaperExchange({ ...CONFIG, allowShort: true }))).toBe('a-(fn)|', {
           a: accepted(o),
           // 20000 × 0.9998 = 19996; 0.1 × 19996 = 1999.6; fee 1.9996
           f: filled(o, 1_999_600_000_000n, 199_960_000_000n, 199_960_000n, M),
@@ -287,7 +293,7 @@ describe('executeOrders', () => {
         const later = bar(2 * M, { o: 20_500 });
         const source = hot<VenueInput>('o-r-n---x-l-|', { o, r: o, n: NEXT_BAR, x: retry, l: later });
         const DUP = /b1.*already used/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ DUPLICATE_CLIENT_ORDER_ID: DUP }))).toBe(
+        expectObservable(source.pipe(makePaperExchange(CONFIG), messages({ DUPLICATE_CLIENT_ORDER_ID: DUP }))).toBe(
           'a-d-(fn)y-l-|',
           {
             a: accepted(o),
@@ -307,7 +313,7 @@ describe('executeOrders', () => {
         const second = order('b2', 'buy', '0.3', M); // needs 6007.2012, 3992.7988 left
         const source = hot<VenueInput>('fs-n----|', { f: first, s: second, n: NEXT_BAR });
         const NO_CASH = /needs 6007\.2012 USDT, free 3992\.7988/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_BALANCE: NO_CASH }))).toBe(
+        expectObservable(source.pipe(makePaperExchange(CONFIG), messages({ INSUFFICIENT_BALANCE: NO_CASH }))).toBe(
           'ab-(frn)|',
           {
             a: accepted(first),
@@ -320,19 +326,19 @@ describe('executeOrders', () => {
       });
     });
 
-    it('rejects a sell of more than the position held (spot), with both quantities in the message', () => {
+    it('rejects a sell of more than the position held (spot) when it is placed, with both quantities in the message', () => {
       makeTestScheduler().run(({ hot, expectObservable }) => {
         const buy = order('b1', 'buy', '0.05', M);
         const sell = order('s1', 'sell', '0.1', M);
         const source = hot<VenueInput>('bs-n----|', { b: buy, s: sell, n: NEXT_BAR });
-        const SHORT = /sells 0\.1 BTC, holds 0\.05/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ INSUFFICIENT_POSITION: SHORT }))).toBe(
-          'ab-(frn)|',
+        // Like an exchange, the base balance is checked at placement: the buy has not filled yet.
+        const SHORT = /sells 0\.1 BTC, holds 0\b/;
+        expectObservable(source.pipe(makePaperExchange(CONFIG), messages({ INSUFFICIENT_POSITION: SHORT }))).toBe(
+          'ab-(fn)-|',
           {
             a: accepted(buy),
-            b: accepted(sell),
+            b: rejected(sell, 'INSUFFICIENT_POSITION', SHORT, M),
             f: filled(buy, 2_000_400_000_000n, 100_020_000_000n, 100_020_000n, M),
-            r: rejected(sell, 'INSUFFICIENT_POSITION', SHORT, M),
             n: NEXT_BAR,
           },
         );
@@ -344,11 +350,14 @@ describe('executeOrders', () => {
         const o = order('b1', 'buy', '0.0002', M);
         const source = hot<VenueInput>('o-n---|', { o, n: NEXT_BAR });
         const SMALL = /notional 4\.0008 below minimum 5\b/;
-        expectObservable(source.pipe(executeOrders(CONFIG), messages({ BELOW_MIN_NOTIONAL: SMALL }))).toBe('a-(rn)|', {
-          a: accepted(o),
-          r: rejected(o, 'BELOW_MIN_NOTIONAL', SMALL, M),
-          n: NEXT_BAR,
-        });
+        expectObservable(source.pipe(makePaperExchange(CONFIG), messages({ BELOW_MIN_NOTIONAL: SMALL }))).toBe(
+          'a-(rn)|',
+          {
+            a: accepted(o),
+            r: rejected(o, 'BELOW_MIN_NOTIONAL', SMALL, M),
+            n: NEXT_BAR,
+          },
+        );
       });
     });
 
@@ -360,7 +369,7 @@ describe('executeOrders', () => {
         const TINY = /qty 0\.000001 below minimum 0\.00001\b/;
         const UNKNOWN = /DOGE\/USDT/;
         expectObservable(
-          source.pipe(executeOrders(CONFIG), messages({ BELOW_MIN_QTY: TINY, UNKNOWN_SYMBOL: UNKNOWN })),
+          source.pipe(makePaperExchange(CONFIG), messages({ BELOW_MIN_QTY: TINY, UNKNOWN_SYMBOL: UNKNOWN })),
         ).toBe('x-y-n-|', {
           x: rejected(tiny, 'BELOW_MIN_QTY', TINY, M),
           y: rejected(doge, 'UNKNOWN_SYMBOL', UNKNOWN, M),
@@ -379,7 +388,7 @@ describe('executeOrders', () => {
         let decided = false;
         // a strategy downstream of the venue deciding on the bar it has just been shown
         const output$ = merge(market.pipe(tap({ complete: () => orders.complete() })), orders).pipe(
-          executeOrders(CONFIG),
+          makePaperExchange(CONFIG),
           tap((event) => {
             if (event.kind === 'bar' && !decided) {
               decided = true;
@@ -404,7 +413,11 @@ describe('executeOrders', () => {
       makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
         const o = order('b1', 'buy', '0.1', M);
         const source = hot<VenueInput>('-o-#', { o }, new Error('venue down'));
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('-a-#', { a: accepted(o) }, new Error('venue down'));
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe(
+          '-a-#',
+          { a: accepted(o) },
+          new Error('venue down'),
+        );
         expectSubscriptions(source.subscriptions).toBe('^--!');
       });
     });
@@ -412,7 +425,7 @@ describe('executeOrders', () => {
     it('completes without output on an empty source', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold<VenueInput>('--|');
-        expectObservable(source.pipe(executeOrders(CONFIG))).toBe('--|');
+        expectObservable(source.pipe(makePaperExchange(CONFIG))).toBe('--|');
         expectSubscriptions(source.subscriptions).toBe('^-!');
       });
     });
@@ -422,7 +435,7 @@ describe('executeOrders', () => {
         const o = order('b1', 'buy', '0.1', M);
         const source = hot<VenueInput>('-o---n--|', { o, n: NEXT_BAR });
         const unsub = '                 ^---!';
-        expectObservable(source.pipe(executeOrders(CONFIG)), unsub).toBe('-a--', { a: accepted(o) });
+        expectObservable(source.pipe(makePaperExchange(CONFIG)), unsub).toBe('-a--', { a: accepted(o) });
         expectSubscriptions(source.subscriptions).toBe('^---!');
       });
     });
@@ -430,7 +443,7 @@ describe('executeOrders', () => {
     it('gives every subscription its own ledger and client order ids', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const o = order('b1', 'buy', '0.1', M);
-        const venue$ = cold<VenueInput>('o-n---|', { o, n: NEXT_BAR }).pipe(executeOrders(CONFIG));
+        const venue$ = cold<VenueInput>('o-n---|', { o, n: NEXT_BAR }).pipe(makePaperExchange(CONFIG));
         const values = {
           a: accepted(o),
           f: filled(o, 2_000_400_000_000n, 200_040_000_000n, 200_040_000n, M),
