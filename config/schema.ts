@@ -89,6 +89,8 @@ export const taSchema = z.strictObject({
   rules: z.array(taRuleSchema).min(1),
   threshold: fraction.optional(),
   strengthFilter: z.strictObject({ feature: featureRef, min: z.number().positive() }).optional(),
+  /** Only rules making this claim vote (`trend` or `reversion`). Default: all rules, one mixed score. */
+  claim: z.enum(['trend', 'reversion']).optional(),
 });
 
 export const mlInputSchema = z.strictObject({
@@ -140,6 +142,50 @@ export const fuseSchema = z.strictObject({
   minConfidence: fraction.optional(),
 });
 
+/** What a signal expects over a horizon, learned walk-forward per score bin (`operators/forecastReturn`). */
+export const forecastSchema = z.strictObject({
+  /** Horizon of the forecast, bars. */
+  horizonBars: z.number().int().positive(),
+  /** Score bin edges, ascending, inside (−1, 1). */
+  edges: z.array(z.number().gt(-1).lt(1)).min(1),
+  /** Matured outcomes a bin needs before it forecasts. Default 200. */
+  minSamples: z.number().int().positive().optional(),
+  /** Half-life of an outcome's weight, in outcomes of its bin. Default: none. */
+  halfLife: z.number().positive().optional(),
+  /** Pseudo-samples at 0 that shrink a thin bin's forecast. Default 50. */
+  shrinkage: z.number().nonnegative().optional(),
+});
+
+/** Exits decided with every entry (`operators/brackets`). */
+export const bracketsSchema = z.strictObject({
+  /** Feature holding the ATR (price units), e.g. `atr14`. */
+  atr: featureRef,
+  /** Stop distance, ATRs from the entry. */
+  stopAtr: z.number().positive(),
+  /** Target, R-multiples of the stop distance. Default: none. */
+  targetR: z.number().positive().optional(),
+  /** Share taken off at the target; the rest rides with a break-even stop. Default 1. */
+  partialFraction: z.number().gt(0).max(1).optional(),
+  /** Trailing stop, ATRs from the best close since entry. Default: none. */
+  trailAtr: z.number().positive().optional(),
+  /** Time stop, bars. Default: none. */
+  maxHoldBars: z.number().int().positive().optional(),
+});
+
+/** Trading only when the edge clears the cost (`operators/decideTrade`); needs `signals.forecast`. */
+export const edgeSchema = z.strictObject({
+  /** Enter only when the forecast ≥ costMargin × the round trip's cost. Default 1.5. */
+  costMargin: z.number().min(1).optional(),
+  /** Exit on the signal when the forecast in the position's direction falls below this, bps. Default 0. */
+  exitBps: z.number().optional(),
+  /** Bars before a signal exit is allowed (stops always apply). Default 0. */
+  minHoldBars: z.number().int().nonnegative().optional(),
+  /** Resize an open position only when the target moves more than this share of it. Default 0.5. */
+  noTradeBand: z.number().nonnegative().optional(),
+  /** Half the bid-ask spread paid per taker leg on top of the modelled slippage, bps. Default 0. */
+  halfSpreadBps: z.number().nonnegative().optional(),
+});
+
 export const sizingSchema = z.strictObject({
   kellyFraction: fraction.optional(),
   misspecificationBuffer: z.number().min(0).max(0.99).optional(),
@@ -150,6 +196,10 @@ export const sizingSchema = z.strictObject({
   rebalanceThreshold: fraction.optional(),
   /** Annualised volatility target: position ≤ volTarget / σ of equity. */
   volTarget: z.number().positive().optional(),
+  /** Forecast-and-cost decisions instead of sizing every signal (see `edgeSchema`). */
+  edge: edgeSchema.optional(),
+  /** Exits for every entry (with `edge`). */
+  brackets: bracketsSchema.optional(),
 });
 
 /** A market-risk limit: a number, or null to switch it off. */
@@ -244,6 +294,7 @@ export const pipelineConfigSchema = z.strictObject({
     ta: taSchema.optional(),
     ml: mlSchema.optional(),
     fuse: fuseSchema,
+    forecast: forecastSchema.optional(),
   }),
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),

@@ -113,31 +113,47 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
           if (delta === 0n) return;
           const sameDirection = current !== 0n && targetQty !== 0n && current > 0n === targetQty > 0n;
           if (sameDirection && absUnits(delta) < rebalanceFloor(targetQty, rebalance)) return;
-          const qty = absUnits(delta);
-          const priceUnits = toUnits(signal.price);
-          const closesAll = targetQty === 0n;
-          // A close must go through whatever its size; a new or added position must meet the
-          // venue's minimums.
-          if (!closesAll && (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional)) return;
-          subscriber.next({
-            kind: 'intent',
-            id: `${signal.id}:0`,
-            signalId: signal.id,
-            symbol: signal.symbol,
-            side: delta > 0n ? 'buy' : 'sell',
-            qty,
-            refPrice: signal.price,
-            targetQty,
-            reducesRisk:
-              absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
-            tsEvent: signal.tsEvent,
-            reason,
-          });
+          const intent = intentFor(signal, current, targetQty, instrument, reason);
+          if (intent) subscriber.next(intent);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       }),
     );
+}
+
+/**
+ * The order intent that moves `current` to `targetQty` (already on the lot grid), or undefined
+ * when no order is worth sending: no change, or a new or added position below the venue's minimum
+ * quantity or notional. A close always goes through, whatever its size.
+ */
+export function intentFor(
+  signal: Signal,
+  current: Units,
+  targetQty: Units,
+  instrument: Instrument,
+  reason: string,
+  leg = 0,
+): OrderIntent | undefined {
+  const delta = targetQty - current;
+  if (delta === 0n) return undefined;
+  const qty = absUnits(delta);
+  const priceUnits = toUnits(signal.price);
+  const closesAll = targetQty === 0n;
+  if (!closesAll && (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional)) return undefined;
+  return {
+    kind: 'intent',
+    id: `${signal.id}:${leg}`,
+    signalId: signal.id,
+    symbol: signal.symbol,
+    side: delta > 0n ? 'buy' : 'sell',
+    qty,
+    refPrice: signal.price,
+    targetQty,
+    reducesRisk: absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
+    tsEvent: signal.tsEvent,
+    reason,
+  };
 }
 
 /**

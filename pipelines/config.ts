@@ -207,6 +207,24 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
       });
     }
   }
+  if (config.sizing?.edge && !config.signals.forecast) {
+    problems.push({
+      keyPath: ['sizing', 'edge'],
+      key: 'sizing.edge',
+      expected: 'a signals.forecast section (edge decisions trade on forecasts)',
+      found: 'no signals.forecast',
+    });
+  }
+  if (config.sizing?.brackets) {
+    if (!config.sizing.edge)
+      problems.push({
+        keyPath: ['sizing', 'brackets'],
+        key: 'sizing.brackets',
+        expected: 'a sizing.edge section (brackets belong to edge decisions)',
+        found: 'no sizing.edge',
+      });
+    checkRef(config.sizing.brackets.atr, ['sizing', 'brackets', 'atr']);
+  }
   config.signals.ml?.training?.inputs.forEach((input, i) => {
     checkRef(input.ref, ['signals', 'ml', 'training', 'inputs', i, 'ref']);
     if (input.relativeTo !== undefined)

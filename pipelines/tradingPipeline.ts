@@ -23,6 +23,7 @@ import {
   Subscription,
   connectable,
   filter,
+  identity,
   map,
   materialize,
   merge,
@@ -41,6 +42,9 @@ import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch'
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { computeFeatures } from '../operators/computeFeatures';
+import { makeCostModel } from '../operators/costModel';
+import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
+import { forecastReturn } from '../operators/forecastReturn';
 import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
@@ -49,7 +53,7 @@ import type { Units } from '../operators/money';
 import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
 import { sizePosition } from '../operators/sizePosition';
-import { taSignal } from '../operators/taSignal';
+import { read, taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
@@ -165,7 +169,26 @@ export function tradingPipeline(
   const ml =
     config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
   const fuse = fuseSignals(config.signals.fuse);
-  const size = sizePosition({ instrument, ...sizing });
+  const { edge, brackets, ...plainSizing } = sizing;
+  const costModel = makeCostModel({
+    takerFeeBps: execution.takerFeeBps ?? 10,
+    ...(execution.slippageBps !== undefined ? { slippageBps: execution.slippageBps } : {}),
+    ...(edge?.halfSpreadBps !== undefined ? { halfSpreadBps: edge.halfSpreadBps } : {}),
+  });
+  const forecast = config.signals.forecast
+    ? forecastReturn({ ...config.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
+    : undefined;
+  // With an edge section, trades are decided from forecasts net of costs, with brackets;
+  // without, every signal is sized (the older behaviour).
+  const size: OperatorFunction<DecideTradeInput, OrderIntent> = edge
+    ? decideTrade({
+        instrument,
+        cost: costModel,
+        ...withoutUndefined(edge),
+        ...withoutUndefined(plainSizing),
+        ...(brackets ? { brackets: withoutUndefined({ ...brackets, atr: undefined }) } : {}),
+      })
+    : sizePosition({ instrument, ...plainSizing });
   const { marketStats: statsConfig, garch: garchConfig, ...limits } = risk;
   const garch = garchConfig ? estimateMarketRisk(garchConfig) : undefined;
   const gate = gateRisk({
@@ -333,16 +356,20 @@ export function tradingPipeline(
       const components: Obs<Signal>[] = [];
       if (ta) components.push(features$.pipe(ta));
       if (ml) components.push(features$.pipe(ml));
-      const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(fuse);
+      const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
+        fuse,
+        forecast ?? identity,
+      );
+      // Each features event yields exactly one fused signal, so the two zip bar by bar.
       subscriptions.add(
-        fused$
+        zip(fused$, features$)
           .pipe(
-            map((signal) => {
+            map(([signal, bar]) => {
               if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
-              return signal;
+              return { signal, atr: brackets ? read(bar, brackets.atr) : null };
             }),
-            filter((signal) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
-            map((signal) => {
+            filter(({ signal }) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
+            map(({ signal, atr }): DecideTradeInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
               return {
@@ -350,6 +377,7 @@ export function tradingPipeline(
                 portfolio: portfolio.value,
                 pending,
                 ...(volatility === undefined ? {} : { volatility }),
+                ...(atr === null ? {} : { atr }),
               };
             }),
             size,
@@ -414,6 +442,13 @@ export function tradingPipeline(
         toVenue$.complete();
       };
     });
+}
+
+/** The object without its undefined fields (config sections spread into exact optional types). */
+function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }
 
 function withoutModel<T extends { model: string; training?: unknown }>(ml: T): Omit<T, 'model' | 'training'> {
