@@ -103,10 +103,20 @@ export const mlInputSchema = z.strictObject({
 /** How `run-pipeline train` builds the model this config uses. */
 export const mlTrainingSchema = z.strictObject({
   inputs: z.array(mlInputSchema).min(1),
-  /** Label: close `horizon` bars ahead above the close now. Default 1. */
+  /** Label horizon, bars (see `label`). Default 1. */
   horizon: z.number().int().positive().optional(),
   /** Share of the samples (oldest first) used for training; the rest, after the gap, for testing. Default 0.7. */
   trainFraction: z.number().gt(0).lt(1).optional(),
+  /**
+   * Share of the samples, after the training part and a gap, on which the probabilities are
+   * calibrated (Platt); the test part follows after another gap. Default 0: no calibration.
+   */
+  calibrationFraction: z.number().min(0).lt(1).optional(),
+  /**
+   * `net-of-cost` (default): the label is "the return over the horizon beats the round trip's
+   * cost" (execution fees and slippage); `direction`: close ahead above the close now.
+   */
+  label: z.enum(['net-of-cost', 'direction']).optional(),
   /** Bars left out between training and test samples. Default: max(horizon, longest indicator warm-up). */
   gapBars: z.number().int().nonnegative().optional(),
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
