@@ -63,30 +63,43 @@ describe('pipeline config', () => {
 
   it('reports a value out of range and a bad enum', () => {
     const message = problemsOf(
-      growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('onFlat: hold', 'onFlat: sell'),
+      growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('label: net-of-cost', 'label: sell'),
     );
     match(message, /key "sizing\.kellyFraction": expected a number ≤ 1, found number 2/);
-    match(message, /key "sizing\.onFlat": expected one of "hold", "close", found string "sell"/);
+    match(
+      message,
+      /key "signals\.ml\.training\.label": expected one of "net-of-cost", "direction", found string "sell"/,
+    );
   });
 
   it('rejects an indicator tulind does not have, suggesting the closest name', () => {
     const message = problemsOf(growthText.replace('indicator: rsi, options: [14]', 'indicator: rsii, options: [14]'));
-    match(message, /key "features\[4\]\.indicator": expected a tulind indicator name, found .*rsi/);
+    match(message, /key "features\[8\]\.indicator": expected a tulind indicator name, found .*rsi/);
   });
 
   it('rejects options tulind would refuse', () => {
     const message = problemsOf(
       growthText.replace('indicator: macd, options: [12, 26, 9]', 'indicator: macd, options: [12, 26]'),
     );
-    match(message, /key "features\[5\]\.options"/);
+    match(message, /key "features\[9\]\.options"/);
   });
 
   it('rejects a rule that reads a feature nobody publishes', () => {
-    const message = problemsOf(growthText.replace('feature: macd.macd_histogram }', 'feature: macd.histogram }'));
+    const message = problemsOf(
+      growthText.replace('feature: macdSlow.macd_histogram }', 'feature: macdSlow.histogram }'),
+    );
     match(
       message,
-      /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macd\.macd_histogram"\?\), found "macd\.histogram"/,
+      /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macdSlow\.macd_histogram"\?\), found "macdSlow\.histogram"/,
     );
+  });
+
+  it('rejects edge decisions without forecasts, and brackets reading an unknown ATR', () => {
+    const message = problemsOf(
+      growthText.replace(/ {2}forecast:[\s\S]*?\n\n/, '\n').replace('atr: atr48', 'atr: atr14'),
+    );
+    match(message, /key "sizing\.edge": expected a signals\.forecast section/);
+    match(message, /key "sizing\.brackets\.atr": expected a published feature or bar field.*found "atr14"/);
   });
 
   it('rejects a weighted source without its section', () => {
