@@ -305,6 +305,8 @@ export const pipelineConfigSchema = z.strictObject({
     ml: mlSchema.optional(),
     fuse: fuseSchema,
     forecast: forecastSchema.optional(),
+    /** Publish TA-Lib's candlestick patterns as features `cdl.<pattern>` (rules, ML inputs). Default false. */
+    patterns: z.boolean().optional(),
   }),
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),

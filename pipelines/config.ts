@@ -4,6 +4,7 @@
  * file), resolve paths, hash, freeze. Every failure is a ConfigError naming the file, the line,
  * the key, what was expected and what was found — before anything subscribes.
  */
+import { PATTERN_NAMES, patternFeature } from '../operators/candlePatterns';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -159,7 +160,11 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
       });
     }
   }
-  const known = new Set([...published, ...BAR_FIELDS]);
+  const known = new Set([
+    ...published,
+    ...BAR_FIELDS,
+    ...(config.signals.patterns ? PATTERN_NAMES.map(patternFeature) : []),
+  ]);
   const checkRef = (ref: string, keyPath: PropertyKey[]): void => {
     if (problems.length > 0 && published.length === 0) return;
     if (!known.has(ref)) {

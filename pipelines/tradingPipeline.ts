@@ -41,6 +41,7 @@ import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergenc
 import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch';
 import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
+import { detectCandlePatterns } from '../operators/candlePatterns';
 import { computeFeatures } from '../operators/computeFeatures';
 import { makeCostModel } from '../operators/costModel';
 import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
@@ -352,7 +353,7 @@ export function tradingPipeline(
       );
 
       // 4. Decisions.
-      const features$ = venueBars$.pipe(features, share());
+      const features$ = venueBars$.pipe(features, config.signals.patterns ? detectCandlePatterns() : identity, share());
       const components: Obs<Signal>[] = [];
       if (ta) components.push(features$.pipe(ta));
       if (ml) components.push(features$.pipe(ml));

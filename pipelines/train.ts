@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NeuralNetwork } from 'brain.js';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { from, identity, lastValueFrom, toArray } from 'rxjs';
+import { detectCandlePatterns } from '../operators/candlePatterns';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
 import { makeCostModel } from '../operators/costModel';
 import {
@@ -108,7 +109,11 @@ export async function trainModel(
   const seed = training.seed ?? 1;
 
   const features: Features[] = await lastValueFrom(
-    from(bars).pipe(computeFeatures({ features: config.features }), toArray()),
+    from(bars).pipe(
+      computeFeatures({ features: config.features }),
+      config.signals.patterns ? detectCandlePatterns() : identity,
+      toArray(),
+    ),
   );
   // Sample i: inputs at bar i, label from bar i + horizon. Index by bar so gaps are in bars.
   const samples: { index: number; vector: Float64Array; up: number; ts: number }[] = [];

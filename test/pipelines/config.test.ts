@@ -94,6 +94,16 @@ describe('pipeline config', () => {
     );
   });
 
+  it('publishes candlestick patterns as features only when signals.patterns is on', () => {
+    const rule = '      - { kind: sign, group: momentum, feature: cdl.engulfing }\n  ml:';
+    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    match(
+      problemsOf(withRule),
+      /key "signals\.ta\.rules\[5\]\.feature": expected a published feature.*found "cdl\.engulfing"/,
+    );
+    equal(parseConfig(withRule.replace('  forecast:', '  patterns: true\n  forecast:'), GROWTH).signals.patterns, true);
+  });
+
   it('rejects edge decisions without forecasts, and brackets reading an unknown ATR', () => {
     const message = problemsOf(
       growthText.replace(/ {2}forecast:[\s\S]*?\n\n/, '\n').replace('atr: atr48', 'atr: atr14'),
