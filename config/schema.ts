@@ -307,6 +307,20 @@ export const pipelineConfigSchema = z.strictObject({
     forecast: forecastSchema.optional(),
     /** Publish TA-Lib's candlestick patterns as features `cdl.<pattern>` (rules, ML inputs). Default false. */
     patterns: z.boolean().optional(),
+    /**
+     * Higher timeframes built from the bars: their indicators as `<timeframe>.<id>` (visible once
+     * the higher bar closed) and a confluence score `mtf.confluence`, for rules and ML inputs.
+     */
+    timeframes: z
+      .array(
+        z.strictObject({
+          timeframe: z.enum(TIMEFRAME_VALUES),
+          features: z.array(featureSchema),
+          /** Trend vote for the confluence: sign(fast − slow), ids of this timeframe's features or `close`. */
+          trend: z.strictObject({ fast: featureRef, slow: featureRef }).optional(),
+        }),
+      )
+      .optional(),
   }),
   sizing: sizingSchema.optional(),
   risk: riskSchema.optional(),

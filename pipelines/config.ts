@@ -5,6 +5,7 @@
  * the key, what was expected and what was found — before anything subscribes.
  */
 import { PATTERN_NAMES, patternFeature } from '../operators/candlePatterns';
+import { timeframeFeatureNames } from '../operators/confirmTimeframes';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ import { buildLayout } from '../operators/computeFeatures';
 import { IndicatorError } from '../operators/indicators/types';
 import { toUnits, type Units } from '../operators/money';
 import { BAR_FIELDS, ruleRefs } from '../operators/taSignal';
-import type { Instrument, Timeframe } from '../operators/types';
+import { timeframeMs, type Instrument, type Timeframe } from '../operators/types';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -164,6 +165,7 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
     ...published,
     ...BAR_FIELDS,
     ...(config.signals.patterns ? PATTERN_NAMES.map(patternFeature) : []),
+    ...higherTimeframeNames(config, problems),
   ]);
   const checkRef = (ref: string, keyPath: PropertyKey[]): void => {
     if (problems.length > 0 && published.length === 0) return;
@@ -236,6 +238,35 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
       checkRef(input.relativeTo, ['signals', 'ml', 'training', 'inputs', i, 'relativeTo']);
   });
   return problems;
+}
+
+/** What `signals.timeframes` publishes; a timeframe that is not a multiple of the base one is a problem. */
+function higherTimeframeNames(config: PipelineConfigFile, problems: LocatedProblem[]): string[] {
+  const timeframes = config.signals.timeframes ?? [];
+  const base = timeframeMs(config.timeframe as Timeframe);
+  timeframes.forEach((tf, i) => {
+    const ms = timeframeMs(tf.timeframe as Timeframe);
+    if (!(ms > base) || ms % base !== 0)
+      problems.push({
+        keyPath: ['signals', 'timeframes', i, 'timeframe'],
+        key: `signals.timeframes[${i}].timeframe`,
+        expected: `a whole multiple of the base timeframe ${config.timeframe}`,
+        found: tf.timeframe,
+      });
+  });
+  try {
+    return timeframeFeatureNames(
+      timeframes.map((tf) => ({ ...tf, timeframe: tf.timeframe as Timeframe, features: tf.features })),
+    );
+  } catch (err) {
+    problems.push({
+      keyPath: ['signals', 'timeframes'],
+      key: 'signals.timeframes',
+      expected: 'features tulind accepts, with unique ids',
+      found: (err as Error).message,
+    });
+    return [];
+  }
 }
 
 function problemOf(

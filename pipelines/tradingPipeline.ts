@@ -43,6 +43,7 @@ import { haltOnKill } from '../operators/shortCircuit';
 import { trackTradingMode, type KillSwitchChanged, type ModeRequest, type ModeReset } from '../operators/tradingMode';
 import { detectCandlePatterns } from '../operators/candlePatterns';
 import { computeFeatures } from '../operators/computeFeatures';
+import { confirmTimeframes, type HigherTimeframe } from '../operators/confirmTimeframes';
 import { makeCostModel } from '../operators/costModel';
 import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
 import { forecastReturn } from '../operators/forecastReturn';
@@ -71,6 +72,7 @@ import type {
   RiskDecision,
   Signal,
   Ticker,
+  Timeframe,
   TradeTick,
 } from '../operators/types';
 import type { PipelineConfig } from './config';
@@ -170,6 +172,10 @@ export function tradingPipeline(
   const ml =
     config.signals.ml && deps.model ? mlSignal({ model: deps.model, ...withoutModel(config.signals.ml) }) : undefined;
   const fuse = fuseSignals(config.signals.fuse);
+  const patterns = config.signals.patterns ? detectCandlePatterns() : undefined;
+  const timeframes = config.signals.timeframes
+    ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(config) })
+    : undefined;
   const { edge, brackets, ...plainSizing } = sizing;
   const costModel = makeCostModel({
     takerFeeBps: execution.takerFeeBps ?? 10,
@@ -353,7 +359,7 @@ export function tradingPipeline(
       );
 
       // 4. Decisions.
-      const features$ = venueBars$.pipe(features, config.signals.patterns ? detectCandlePatterns() : identity, share());
+      const features$ = venueBars$.pipe(features, timeframes ?? identity, patterns ?? identity, share());
       const components: Obs<Signal>[] = [];
       if (ta) components.push(features$.pipe(ta));
       if (ml) components.push(features$.pipe(ml));
@@ -443,6 +449,15 @@ export function tradingPipeline(
         toVenue$.complete();
       };
     });
+}
+
+/** The config's higher timeframes, typed for `confirmTimeframes`. */
+export function higherTimeframes(config: PipelineConfig): HigherTimeframe[] {
+  return (config.signals.timeframes ?? []).map((tf) => ({
+    timeframe: tf.timeframe as Timeframe,
+    features: tf.features,
+    ...(tf.trend ? { trend: tf.trend } : {}),
+  }));
 }
 
 /** The object without its undefined fields (config sections spread into exact optional types). */

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { NeuralNetwork } from 'brain.js';
 import { from, identity, lastValueFrom, toArray } from 'rxjs';
 import { detectCandlePatterns } from '../operators/candlePatterns';
+import { confirmTimeframes } from '../operators/confirmTimeframes';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
 import { makeCostModel } from '../operators/costModel';
 import {
@@ -34,6 +35,7 @@ import type { Bar, Features } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
 import { canonicalJson, loadConfig, type PipelineConfig } from './config';
 import { saveModel } from './model';
+import { higherTimeframes } from './tradingPipeline';
 
 export interface TrainOptions {
   readonly configFile: string;
@@ -111,6 +113,9 @@ export async function trainModel(
   const features: Features[] = await lastValueFrom(
     from(bars).pipe(
       computeFeatures({ features: config.features }),
+      config.signals.timeframes
+        ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(config) })
+        : identity,
       config.signals.patterns ? detectCandlePatterns() : identity,
       toArray(),
     ),

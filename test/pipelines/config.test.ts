@@ -104,6 +104,20 @@ describe('pipeline config', () => {
     equal(parseConfig(withRule.replace('  forecast:', '  patterns: true\n  forecast:'), GROWTH).signals.patterns, true);
   });
 
+  it('publishes higher-timeframe features for rules when signals.timeframes names them; refuses a timeframe that is not a multiple', () => {
+    const rule = '      - { kind: cross, group: trend, fast: 1h.close, slow: 1h.ema24 }\n  ml:';
+    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    match(problemsOf(withRule), /key "signals\.ta\.rules\[5\]\.fast": expected a published feature.*found "1h\.close"/);
+    const mtf =
+      '  timeframes:\n    - { timeframe: 1h, features: [{ id: ema24, indicator: ema, options: [24] }], trend: { fast: close, slow: ema24 } }\n  forecast:';
+    const config = parseConfig(withRule.replace('  forecast:', mtf), GROWTH);
+    equal(config.signals.timeframes?.[0]?.timeframe, '1h');
+    match(
+      problemsOf(withRule.replace('  forecast:', mtf.replace('timeframe: 1h', 'timeframe: 3m'))),
+      /key "signals\.timeframes\[0\]\.timeframe": expected a whole multiple of the base timeframe 5m, found 3m/,
+    );
+  });
+
   it('rejects edge decisions without forecasts, and brackets reading an unknown ATR', () => {
     const message = problemsOf(
       growthText.replace(/ {2}forecast:[\s\S]*?\n\n/, '\n').replace('atr: atr48', 'atr: atr14'),
