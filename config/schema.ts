@@ -180,6 +180,16 @@ export const bracketsSchema = z.strictObject({
   trailAtr: z.number().positive().optional(),
   /** Time stop, bars. Default: none. */
   maxHoldBars: z.number().int().positive().optional(),
+  /** Feature holding a support level (e.g. the lowest low of a window), for `levelStop` and `fibExtension`. */
+  support: featureRef.optional(),
+  /** Feature holding a resistance level (e.g. the highest high of a window). */
+  resistance: featureRef.optional(),
+  /** Put the stop just beyond support/resistance when that is tighter than the ATR stop. Default false. */
+  levelStop: z.boolean().optional(),
+  /** Distance beyond the level, ATRs. Default 0.5. */
+  levelBufferAtr: z.number().positive().optional(),
+  /** Fibonacci-extension target, e.g. 1.618 × the support–resistance range from support. Default: none. */
+  fibExtension: z.number().positive().optional(),
 });
 
 /** Trading only when the edge clears the cost (`operators/decideTrade`); needs `signals.forecast`. */

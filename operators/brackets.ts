@@ -7,6 +7,19 @@
 export interface BracketConfig {
   /** Stop distance in ATRs below a long's entry (above a short's). Required. */
   readonly stopAtr: number;
+  /**
+   * Support/resistance stop: with a support level under a long's entry (resistance over a
+   * short's), the stop goes `levelBufferAtr` ATRs beyond that level instead — when that is
+   * within `stopAtr` ATRs of the entry; a level further away keeps the ATR stop. Default false.
+   */
+  readonly levelStop?: boolean;
+  /** How far beyond the support/resistance level the stop sits, ATRs. Default 0.5. */
+  readonly levelBufferAtr?: number;
+  /**
+   * Fibonacci-extension target: support + ext × (resistance − support) for a long (mirrored for a
+   * short), when that lies beyond the entry; otherwise the R-multiple target. E.g. 1.618.
+   */
+  readonly fibExtension?: number;
   /** Target at this many R (R = the stop distance) beyond the entry. Unset: no target. */
   readonly targetR?: number;
   /**
@@ -49,20 +62,47 @@ export function checkBracketConfig(config: BracketConfig): void {
   positive('targetR', config.targetR);
   positive('trailAtr', config.trailAtr);
   positive('maxHoldBars', config.maxHoldBars);
+  positive('levelBufferAtr', config.levelBufferAtr);
+  positive('fibExtension', config.fibExtension);
   const p = config.partialFraction;
   if (p !== undefined && !(p > 0 && p <= 1))
     throw new RangeError(`brackets.partialFraction: expected a share in (0, 1], found ${p}`);
 }
 
-/** The bracket of an entry at `price` with the ATR of the entry bar. */
-export function openBracket(config: BracketConfig, side: 1 | -1, price: number, atr: number): Bracket {
-  const risk = config.stopAtr * atr;
+/** Support and resistance around the entry (e.g. the lowest low and highest high of a window). */
+export interface PriceLevels {
+  readonly support?: number;
+  readonly resistance?: number;
+}
+
+/** The bracket of an entry at `price` with the ATR of the entry bar (and the levels around it). */
+export function openBracket(
+  config: BracketConfig,
+  side: 1 | -1,
+  price: number,
+  atr: number,
+  levels: PriceLevels = {},
+): Bracket {
+  let risk = config.stopAtr * atr;
+  // The level the stop hides behind: support under a long, resistance over a short.
+  const level = side > 0 ? levels.support : levels.resistance;
+  if (config.levelStop && level !== undefined && side * (price - level) > 0) {
+    const distance = side * (price - level) + (config.levelBufferAtr ?? 0.5) * atr;
+    if (distance <= risk) risk = distance;
+  }
+  let target = config.targetR === undefined ? undefined : price + side * config.targetR * risk;
+  if (config.fibExtension !== undefined && levels.support !== undefined && levels.resistance !== undefined) {
+    const range = levels.resistance - levels.support;
+    const fib =
+      side > 0 ? levels.support + config.fibExtension * range : levels.resistance - config.fibExtension * range;
+    if (range > 0 && side * (fib - price) > 0) target = fib;
+  }
   return {
     side,
     entryPrice: price,
     risk,
     stop: price - side * risk,
-    target: config.targetR === undefined ? undefined : price + side * config.targetR * risk,
+    target,
     best: price,
     trail: config.trailAtr === undefined ? undefined : config.trailAtr * atr,
     bars: 0,

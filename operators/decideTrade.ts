@@ -1,5 +1,12 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import { checkBracketConfig, openBracket, stepBracket, type Bracket, type BracketConfig } from './brackets';
+import {
+  checkBracketConfig,
+  openBracket,
+  stepBracket,
+  type Bracket,
+  type BracketConfig,
+  type PriceLevels,
+} from './brackets';
 import type { CostModel } from './costModel';
 import { absUnits, floorToStep, toUnits, unitsToNumber, type Units } from './money';
 import { intentFor, type SizingInput } from './sizePosition';
@@ -11,6 +18,9 @@ export interface DecideTradeInput extends SizingInput {
   readonly atr?: number;
   /** Average daily volume of the symbol, base units, for the impact term of the cost. */
   readonly adv?: number;
+  /** Support and resistance at this bar, for level stops and Fibonacci targets. */
+  readonly support?: number;
+  readonly resistance?: number;
 }
 
 export interface DecideTradeConfig {
@@ -119,7 +129,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             if (brackets && !(input.atr !== undefined && input.atr > 0)) return;
             const qty = floorToStep(toUnits((portfolio.equity * sizing.pct) / price), instrument.qtyStep);
             if (qty === 0n) return;
-            if (brackets) bracket = openBracket(brackets, side, price, input.atr!);
+            if (brackets) bracket = openBracket(brackets, side, price, input.atr!, levelsOf(input));
             emit(side > 0 ? qty : -qty, `enter: ${sizing.reason}`);
             return;
           }
@@ -127,7 +137,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const side: 1 | -1 = current > 0n ? 1 : -1;
           heldBars++;
           if (brackets && !bracket && input.atr !== undefined && input.atr > 0)
-            bracket = openBracket(brackets, side, price, input.atr);
+            bracket = openBracket(brackets, side, price, input.atr, levelsOf(input));
           if (brackets && bracket) {
             const exit = stepBracket(brackets, bracket, price);
             if (exit === 'partial-target') {
@@ -189,6 +199,13 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
       reason: `μ ${round(mu)} bps over ${forecast.horizonBars} bars ≥ ${margin} × cost ${round(c)} bps; kelly ${round(kelly)} × ${fraction} → ${round(pct * 100)}% of equity`,
     };
   }
+}
+
+function levelsOf(input: DecideTradeInput): PriceLevels {
+  return {
+    ...(input.support !== undefined ? { support: input.support } : {}),
+    ...(input.resistance !== undefined ? { resistance: input.resistance } : {}),
+  };
 }
 
 function round(value: number): number {

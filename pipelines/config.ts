@@ -237,6 +237,10 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
         found: 'no sizing.edge',
       });
     checkRef(config.sizing.brackets.atr, ['sizing', 'brackets', 'atr']);
+    if (config.sizing.brackets.support !== undefined)
+      checkRef(config.sizing.brackets.support, ['sizing', 'brackets', 'support']);
+    if (config.sizing.brackets.resistance !== undefined)
+      checkRef(config.sizing.brackets.resistance, ['sizing', 'brackets', 'resistance']);
   }
   config.signals.ml?.training?.inputs.forEach((input, i) => {
     checkRef(input.ref, ['signals', 'ml', 'training', 'inputs', i, 'ref']);

@@ -193,7 +193,9 @@ export function tradingPipeline(
         cost: costModel,
         ...withoutUndefined(edge),
         ...withoutUndefined(plainSizing),
-        ...(brackets ? { brackets: withoutUndefined({ ...brackets, atr: undefined }) } : {}),
+        ...(brackets
+          ? { brackets: withoutUndefined({ ...brackets, atr: undefined, support: undefined, resistance: undefined }) }
+          : {}),
       })
     : sizePosition({ instrument, ...plainSizing });
   const { marketStats: statsConfig, garch: garchConfig, ...limits } = risk;
@@ -373,10 +375,15 @@ export function tradingPipeline(
           .pipe(
             map(([signal, bar]) => {
               if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
-              return { signal, atr: brackets ? read(bar, brackets.atr) : null };
+              return {
+                signal,
+                atr: brackets ? read(bar, brackets.atr) : null,
+                support: brackets?.support !== undefined ? read(bar, brackets.support) : null,
+                resistance: brackets?.resistance !== undefined ? read(bar, brackets.resistance) : null,
+              };
             }),
             filter(({ signal }) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
-            map(({ signal, atr }): DecideTradeInput => {
+            map(({ signal, atr, support, resistance }): DecideTradeInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
               return {
@@ -385,6 +392,8 @@ export function tradingPipeline(
                 pending,
                 ...(volatility === undefined ? {} : { volatility }),
                 ...(atr === null ? {} : { atr }),
+                ...(support === null ? {} : { support }),
+                ...(resistance === null ? {} : { resistance }),
               };
             }),
             size,

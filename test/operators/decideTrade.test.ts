@@ -205,6 +205,30 @@ describe('decideTrade', () => {
   });
 
   describe('brackets', () => {
+    it('puts the stop behind support when that is tighter than the ATR stop, and aims at a Fibonacci extension', () => {
+      const config: BracketConfig = {
+        stopAtr: 4,
+        targetR: 2,
+        levelStop: true,
+        levelBufferAtr: 0.5,
+        fibExtension: 1.618,
+      };
+      // long at 100, ATR 1: ATR stop 96; support 98 → stop 97.5 (risk 2.5); range 98..102 → target 98 + 1.618·4
+      const b = openBracket(config, 1, 100, 1, { support: 98, resistance: 102 });
+      strictEqual(b.stop, 97.5);
+      ok(Math.abs(b.target! - 104.472) < 1e-9, String(b.target));
+      // support far below: the ATR stop stays; the extension under the entry: the R target
+      const far = openBracket(config, 1, 100, 1, { support: 90, resistance: 91 });
+      deepStrictEqual([far.stop, far.target], [96, 108]);
+      // a short hides behind resistance
+      const short = openBracket(config, -1, 100, 1, { support: 97, resistance: 101 });
+      strictEqual(short.stop, 101.5);
+      ok(Math.abs(short.target! - (101 - 1.618 * 4)) < 1e-9);
+      // without levelStop / fibExtension the levels are ignored
+      const plain = openBracket({ stopAtr: 4, targetR: 2 }, 1, 100, 1, { support: 98, resistance: 102 });
+      deepStrictEqual([plain.stop, plain.target], [96, 108]);
+    });
+
     it('trails the best close and stops on time', () => {
       const config: BracketConfig = { stopAtr: 1, trailAtr: 2, maxHoldBars: 3 };
       const b = openBracket(config, 1, 100, 1);

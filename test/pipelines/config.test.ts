@@ -124,6 +124,8 @@ describe('pipeline config', () => {
     );
     match(message, /key "sizing\.edge": expected a signals\.forecast section/);
     match(message, /key "sizing\.brackets\.atr": expected a published feature or bar field.*found "atr14"/);
+    const levels = problemsOf(growthText.replace('atr: atr48', 'atr: atr48\n    support: low48'));
+    match(levels, /key "sizing\.brackets\.support": expected a published feature or bar field.*found "low48"/);
   });
 
   it('rejects a weighted source without its section', () => {
