@@ -23,6 +23,8 @@ import { createIndicator } from '../operators/indicators/registry';
 import { createWindowedIndicator } from '../operators/indicators/tulindWindow';
 import { mlSignal } from '../operators/mlSignal';
 import { parseTrades } from '../operators/parseTrades';
+import { detectCandlePatterns } from '../operators/candlePatterns';
+import { confirmTimeframes } from '../operators/confirmTimeframes';
 import { makeCostModel } from '../operators/costModel';
 import { decideTrade } from '../operators/decideTrade';
 import { forecastReturn } from '../operators/forecastReturn';
@@ -94,7 +96,7 @@ function loadBars(): { bars: Bar[]; source: string } {
 
 function benchDecision(): void {
   process.stdout.write(
-    'per-bar decision: 12 indicators → TA + ML → fuse → forecast → cost model, edge, bracket → risk (Growth config)\n',
+    'per-bar decision: 12 indicators + 1h/4h MTF + candlestick patterns → TA + ML → fuse → forecast → cost model, edge, bracket → risk (Growth config)\n',
   );
   const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
   const model = loadModelFor(config);
@@ -112,7 +114,22 @@ function benchDecision(): void {
   // As in the pipeline: statistics first, then the decision chain, on the same bar.
   bars$.pipe(trackMarketStats(marketStats ?? {})).subscribe((s) => (stats = s));
   const features$ = new Subject<Features>();
-  bars$.pipe(computeFeatures({ features: config.features })).subscribe(features$);
+  // Multi-timeframe confirmation (1h and 4h) and candlestick patterns on top of the config's
+  // features, so the measurement covers every decision stage there is.
+  bars$
+    .pipe(
+      computeFeatures({ features: config.features }),
+      confirmTimeframes({
+        base: config.timeframe,
+        timeframes: (['1h', '4h'] as const).map((timeframe) => ({
+          timeframe,
+          features: [{ id: 'ema24', indicator: 'ema', options: [24] }],
+          trend: { fast: 'close', slow: 'ema24' },
+        })),
+      }),
+      detectCandlePatterns(),
+    )
+    .subscribe(features$);
   const fused$ = zip(
     features$.pipe(taSignal(config.signals.ta!)),
     features$.pipe(mlSignal({ model, allowInSample: true })),

@@ -38,6 +38,9 @@ export function patternFeature(name: PatternName): string {
   return `cdl.${name}`;
 }
 
+const LOOKBACK = PATTERN_NAMES.map((name) => PATTERN_LOOKBACK[name]);
+const FEATURE_NAMES = PATTERN_NAMES.map(patternFeature);
+
 type Range = 'body' | 'highLow' | 'shadows';
 
 /** TA-Lib's default candle settings: what is averaged, over how many previous bars, times what. */
@@ -67,27 +70,53 @@ export class CandlePatternDetector {
   private readonly h = new Float64Array(HISTORY);
   private readonly l = new Float64Array(HISTORY);
   private readonly c = new Float64Array(HISTORY);
+  /** Per bar, computed once when it arrives: its body and high-low range… */
+  private readonly bodies = new Float64Array(HISTORY);
+  private readonly ranges = new Float64Array(HISTORY);
+  /** …and the sums of those over the 10 (bodies, ranges) and 5 (ranges) bars before it. */
+  private readonly body10 = new Float64Array(HISTORY);
+  private readonly range10 = new Float64Array(HISTORY);
+  private readonly range5 = new Float64Array(HISTORY);
   private count = 0;
 
   update(open: number, high: number, low: number, close: number): Record<PatternName, number | null> {
+    const out = new Array<number | null>(PATTERN_NAMES.length);
+    this.updateInto(open, high, low, close, out);
+    return Object.fromEntries(PATTERN_NAMES.map((name, i) => [name, out[i]!])) as Record<PatternName, number | null>;
+  }
+
+  /** As `update`, writing the values into `out` in {@link PATTERN_NAMES} order (no allocation). */
+  updateInto(open: number, high: number, low: number, close: number, out: (number | null)[]): void {
     const slot = this.count % HISTORY;
     this.o[slot] = open;
     this.h[slot] = high;
     this.l[slot] = low;
     this.c[slot] = close;
+    this.bodies[slot] = Math.abs(close - open);
+    this.ranges[slot] = high - low;
+    const n = this.count; // index of this bar
+    // Summed oldest first, as a direct sum over the window (bit-identical to TA-Lib's averages here).
+    let b10 = 0;
+    let r10 = 0;
+    let r5 = 0;
+    for (let j = n - 10; j < n; j++) {
+      if (j < 0) continue;
+      b10 += this.bodies[j % HISTORY]!;
+      r10 += this.ranges[j % HISTORY]!;
+    }
+    for (let j = n - 5; j < n; j++) if (j >= 0) r5 += this.ranges[j % HISTORY]!;
+    this.body10[slot] = b10;
+    this.range10[slot] = r10;
+    this.range5[slot] = r5;
     this.count++;
-    const n = this.count - 1; // index of this bar
-    const warm = (name: PatternName): boolean => n >= PATTERN_LOOKBACK[name];
-    return {
-      doji: warm('doji') ? this.doji(n) : null,
-      hammer: warm('hammer') ? this.hammer(n) : null,
-      shootingStar: warm('shootingStar') ? this.shootingStar(n) : null,
-      engulfing: warm('engulfing') ? this.engulfing(n) : null,
-      morningStar: warm('morningStar') ? this.morningStar(n) : null,
-      eveningStar: warm('eveningStar') ? this.eveningStar(n) : null,
-      threeWhiteSoldiers: warm('threeWhiteSoldiers') ? this.threeWhiteSoldiers(n) : null,
-      threeBlackCrows: warm('threeBlackCrows') ? this.threeBlackCrows(n) : null,
-    };
+    out[0] = n >= LOOKBACK[0]! ? this.doji(n) : null;
+    out[1] = n >= LOOKBACK[1]! ? this.hammer(n) : null;
+    out[2] = n >= LOOKBACK[2]! ? this.shootingStar(n) : null;
+    out[3] = n >= LOOKBACK[3]! ? this.engulfing(n) : null;
+    out[4] = n >= LOOKBACK[4]! ? this.morningStar(n) : null;
+    out[5] = n >= LOOKBACK[5]! ? this.eveningStar(n) : null;
+    out[6] = n >= LOOKBACK[6]! ? this.threeWhiteSoldiers(n) : null;
+    out[7] = n >= LOOKBACK[7]! ? this.threeBlackCrows(n) : null;
   }
 
   // ----- candle geometry of bar i (an absolute index still in the window) -----
@@ -104,7 +133,7 @@ export class CandlePatternDetector {
     return this.c[i % HISTORY]!;
   }
   private body(i: number): number {
-    return Math.abs(this.C(i) - this.O(i));
+    return this.bodies[i % HISTORY]!;
   }
   private upper(i: number): number {
     return this.H(i) - Math.max(this.C(i), this.O(i));
@@ -129,12 +158,17 @@ export class CandlePatternDetector {
   private average(setting: Setting, i: number): number {
     let value: number;
     if (setting.period === 0) value = this.range(setting.range, i);
-    else {
-      let sum = 0;
-      for (let j = i - setting.period; j < i; j++) sum += this.range(setting.range, j);
-      value = sum / setting.period;
-    }
+    else value = this.windowSum(setting, i) / setting.period;
     return (setting.factor * value) / (setting.range === 'shadows' ? 2 : 1);
+  }
+  private windowSum(setting: Setting, i: number): number {
+    const slot = i % HISTORY;
+    if (setting.range === 'body' && setting.period === 10) return this.body10[slot]!;
+    if (setting.range === 'highLow' && setting.period === 10) return this.range10[slot]!;
+    if (setting.range === 'highLow' && setting.period === 5) return this.range5[slot]!;
+    let sum = 0;
+    for (let j = i - setting.period; j < i; j++) sum += this.range(setting.range, j);
+    return sum;
   }
   private gapUp(i: number, before: number): boolean {
     return Math.min(this.O(i), this.C(i)) > Math.max(this.O(before), this.C(before));
@@ -257,13 +291,14 @@ export function detectCandlePatterns(): OperatorFunction<Features, Features> {
   return (source) =>
     new Observable<Features>((subscriber) => {
       const detector = new CandlePatternDetector();
+      const latest = new Array<number | null>(PATTERN_NAMES.length).fill(null);
       return source
         .pipe(
           map((features) => {
             const bar = features.bar;
-            const patterns = detector.update(bar.open, bar.high, bar.low, bar.close);
+            detector.updateInto(bar.open, bar.high, bar.low, bar.close, latest);
             const values: Record<string, number | null> = { ...features.values };
-            for (const name of PATTERN_NAMES) values[patternFeature(name)] = patterns[name];
+            for (let i = 0; i < FEATURE_NAMES.length; i++) values[FEATURE_NAMES[i]!] = latest[i]!;
             return { ...features, values };
           }),
         )
