@@ -9,6 +9,7 @@ import {
 } from './brackets';
 import type { CostModel } from './costModel';
 import { absUnits, floorToStep, toUnits, unitsToNumber, type Units } from './money';
+import { dustOf } from './lotGrid';
 import { intentFor, type SizingInput } from './sizePosition';
 import { positionQty } from './trackPortfolio';
 import type { Instrument, OrderIntent } from './types';
@@ -118,7 +119,10 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             if (intent) subscriber.next(intent);
           };
 
-          if (current === 0n) {
+          // Dust (below the venue's minimums or off its lot grid) is not a position: nothing can
+          // sell it, so it neither holds a bracket nor blocks an entry.
+          const tradeable = current - dustOf(current, instrument, price);
+          if (tradeable === 0n) {
             bracket = undefined;
             heldBars = 0;
             if (!forecast?.available) return;
@@ -134,7 +138,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             return;
           }
 
-          const side: 1 | -1 = current > 0n ? 1 : -1;
+          const side: 1 | -1 = tradeable > 0n ? 1 : -1;
           heldBars++;
           if (brackets && !bracket && input.atr !== undefined && input.atr > 0)
             bracket = openBracket(brackets, side, price, input.atr, levelsOf(input));
@@ -142,7 +146,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             const exit = stepBracket(brackets, bracket, price);
             if (exit === 'partial-target') {
               const keep = floorToStep(
-                toUnits(unitsToNumber(absUnits(current)) * (1 - (brackets.partialFraction ?? 1))),
+                toUnits(unitsToNumber(absUnits(tradeable)) * (1 - (brackets.partialFraction ?? 1))),
                 instrument.qtyStep,
               );
               emit(side > 0 ? keep : -keep, `partial take-profit at ${round(bracket.target!)}; stop to entry`);
@@ -165,7 +169,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const sizing = targetFraction(input, side);
           if (sizing === undefined) return;
           const target = floorToStep(toUnits((portfolio.equity * sizing.pct) / price), instrument.qtyStep);
-          const held = absUnits(current);
+          const held = absUnits(tradeable);
           const diff = target > held ? target - held : held - target;
           if (unitsToNumber(diff) <= band * unitsToNumber(held)) return;
           emit(side > 0 ? target : -target, `resize outside the ${band} band: ${sizing.reason}`);

@@ -123,9 +123,8 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
 }
 
 /**
- * The order intent that moves `current` to `targetQty` (already on the lot grid), or undefined
- * when no order is worth sending: no change, or a new or added position below the venue's minimum
- * quantity or notional. A close always goes through, whatever its size.
+ * The order intent that moves `current` to `targetQty`, or undefined when no order is worth
+ * sending: no change, or an order (on the lot grid) below the venue's minimum quantity or notional.
  */
 export function intentFor(
   signal: Signal,
@@ -137,10 +136,15 @@ export function intentFor(
 ): OrderIntent | undefined {
   const delta = targetQty - current;
   if (delta === 0n) return undefined;
-  const qty = absUnits(delta);
+  // The order is on the lot grid even when the position is not (Binance takes a buy's fee in the
+  // base coin, leaving dust such as 0.04964031 of a 0.04969 buy): rounded down, so an exit never
+  // sells more than is held and a buy never fails on `target − dust`.
+  const qty = floorToStep(absUnits(delta), instrument.qtyStep);
+  if (qty === 0n) return undefined;
   const priceUnits = toUnits(signal.price);
-  const closesAll = targetQty === 0n;
-  if (!closesAll && (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional)) return undefined;
+  // A new or added position must meet the venue's minimums; so must a close, which otherwise could
+  // only be refused: what is left below them is dust, not a position to trade.
+  if (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional) return undefined;
   return {
     kind: 'intent',
     id: `${signal.id}:${leg}`,

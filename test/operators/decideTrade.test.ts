@@ -93,6 +93,15 @@ describe('decideTrade', () => {
     });
   });
 
+  it('treats dust as flat: it holds no bracket and does not block an entry', () => {
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const config = { ...CONFIG, brackets: { stopAtr: 2 } };
+      // 0.00000984 BTC is under the 0.00001 minimum: a close would be refused, so it is not a position
+      const source = cold('ab|', { a: input(0, 10_000, '0.00000984'), b: input(40, 20_000, '0.00000984') });
+      expectObservable(source.pipe(decideTrade(config), summary)).toBe('-b|', { b: 'buy 0.06249 → 0.0625 enter' });
+    });
+  });
+
   it('does not resize inside the no-trade band, and does outside it', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       // the Kelly target at 40 bps is 0.0625: holding 0.05 is inside a 50 % band, 0.03 is not
