@@ -24,7 +24,11 @@ import { createIndicator } from '../operators/indicators/registry';
 import { createWindowedIndicator } from '../operators/indicators/tulindWindow';
 import { mlSignal } from '../operators/mlSignal';
 import { parseTrades } from '../operators/parseTrades';
-import { sizePosition } from '../operators/sizePosition';
+import { detectCandlePatterns } from '../operators/candlePatterns';
+import { confirmTimeframes } from '../operators/confirmTimeframes';
+import { makeCostModel } from '../operators/costModel';
+import { decideTrade } from '../operators/decideTrade';
+import { forecastReturn } from '../operators/forecastReturn';
 import { taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { applyFill, initialPortfolio } from '../operators/trackPortfolio';
@@ -92,7 +96,9 @@ function loadBars(): { bars: Bar[]; source: string } {
 }
 
 function benchDecision(): void {
-  process.stdout.write('per-bar decision: 12 indicators → TA + ML → fuse → size → risk (Growth config)\n');
+  process.stdout.write(
+    'per-bar decision: 12 indicators + 1h/4h MTF + candlestick patterns → TA + ML → fuse → forecast → cost model, edge, bracket → risk (Growth config)\n',
+  );
   const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));
   const model = loadModelFor(config);
   const { bars, source } = loadBars();
@@ -101,20 +107,74 @@ function benchDecision(): void {
   let decisions = 0;
   let stats: MarketStats | undefined;
   const { marketStats, ...limits } = config.risk ?? {};
+  const { edge, brackets, ...sizing } = config.sizing ?? {};
+  const cost = makeCostModel({
+    takerFeeBps: config.execution.takerFeeBps ?? 10,
+    slippageBps: config.execution.slippageBps ?? 2,
+  });
   // As in the pipeline: statistics first, then the decision chain, on the same bar.
   bars$.pipe(trackMarketStats(marketStats ?? {})).subscribe((s) => (stats = s));
   const features$ = new Subject<Features>();
-  bars$.pipe(computeFeatures({ features: config.features })).subscribe(features$);
-  zip(features$.pipe(taSignal(config.signals.ta!)), features$.pipe(mlSignal({ model, allowInSample: true })))
+  // Multi-timeframe confirmation (1h and 4h) and candlestick patterns on top of the config's
+  // features, so the measurement covers every decision stage there is.
+  bars$
     .pipe(
-      fuseSignals(config.signals.fuse),
-      map((signal) => ({
-        signal,
-        portfolio,
-        ...(stats?.volatility.has(signal.symbol) ? { volatility: stats.volatility.get(signal.symbol)! } : {}),
-      })),
-      sizePosition({ instrument: config.instrument, ...config.sizing }),
-      map((intent) => ({ intent, portfolio, mode: 'Normal' as const, market: stats ? { stats } : {} })),
+      computeFeatures({ features: config.features }),
+      confirmTimeframes({
+        base: config.timeframe,
+        timeframes: (['1h', '4h'] as const).map((timeframe) => ({
+          timeframe,
+          features: [{ id: 'ema24', indicator: 'ema', options: [24] }],
+          trend: { fast: 'close', slow: 'ema24' },
+        })),
+      }),
+      detectCandlePatterns(),
+    )
+    .subscribe(features$);
+  const fused$ = zip(
+    features$.pipe(taSignal(config.signals.ta!)),
+    features$.pipe(mlSignal({ model, allowInSample: true })),
+  ).pipe(fuseSignals(config.signals.fuse), forecastReturn(config.signals.forecast!));
+  // Every bar goes through the edge test, the cost model and (holding or not) the bracket: the
+  // position is whatever the previous decisions asked for, as if filled at once.
+  let held = 0n;
+  zip(fused$, features$)
+    .pipe(
+      map(([signal, f]) => {
+        const atr = brackets ? f.values[brackets.atr] : undefined;
+        return {
+          signal,
+          portfolio,
+          pending: held,
+          ...(stats?.volatility.has(signal.symbol) ? { volatility: stats.volatility.get(signal.symbol)! } : {}),
+          ...(atr !== undefined && atr !== null ? { atr } : {}),
+        };
+      }),
+      decideTrade({
+        instrument: config.instrument,
+        cost,
+        costMargin: edge?.costMargin ?? 1.5,
+        exitBps: edge?.exitBps ?? 0,
+        minHoldBars: edge?.minHoldBars ?? 0,
+        noTradeBand: edge?.noTradeBand ?? 0.5,
+        kellyFraction: sizing.kellyFraction ?? 0.25,
+        maxPositionPct: sizing.maxPositionPct ?? 0.25,
+        ...(brackets
+          ? {
+              brackets: {
+                stopAtr: brackets.stopAtr,
+                ...(brackets.targetR !== undefined ? { targetR: brackets.targetR } : {}),
+                ...(brackets.partialFraction !== undefined ? { partialFraction: brackets.partialFraction } : {}),
+                ...(brackets.trailAtr !== undefined ? { trailAtr: brackets.trailAtr } : {}),
+                ...(brackets.maxHoldBars !== undefined ? { maxHoldBars: brackets.maxHoldBars } : {}),
+              },
+            }
+          : {}),
+      }),
+      map((intent) => {
+        held = intent.targetQty;
+        return { intent, portfolio, mode: 'Normal' as const, market: stats ? { stats } : {} };
+      }),
       gateRisk({ instruments: [config.instrument], ...limits, strategyId: config.name, configHash: config.hash }),
     )
     .subscribe(() => decisions++);

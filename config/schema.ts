@@ -89,6 +89,8 @@ export const taSchema = z.strictObject({
   rules: z.array(taRuleSchema).min(1),
   threshold: fraction.optional(),
   strengthFilter: z.strictObject({ feature: featureRef, min: z.number().positive() }).optional(),
+  /** Only rules making this claim vote (`trend` or `reversion`). Default: all rules, one mixed score. */
+  claim: z.enum(['trend', 'reversion']).optional(),
 });
 
 export const mlInputSchema = z.strictObject({
@@ -101,10 +103,20 @@ export const mlInputSchema = z.strictObject({
 /** How `run-pipeline train` builds the model this config uses. */
 export const mlTrainingSchema = z.strictObject({
   inputs: z.array(mlInputSchema).min(1),
-  /** Label: close `horizon` bars ahead above the close now. Default 1. */
+  /** Label horizon, bars (see `label`). Default 1. */
   horizon: z.number().int().positive().optional(),
   /** Share of the samples (oldest first) used for training; the rest, after the gap, for testing. Default 0.7. */
   trainFraction: z.number().gt(0).lt(1).optional(),
+  /**
+   * Share of the samples, after the training part and a gap, on which the probabilities are
+   * calibrated (Platt); the test part follows after another gap. Default 0: no calibration.
+   */
+  calibrationFraction: z.number().min(0).lt(1).optional(),
+  /**
+   * `net-of-cost` (default): the label is "the return over the horizon beats the round trip's
+   * cost" (execution fees and slippage); `direction`: close ahead above the close now.
+   */
+  label: z.enum(['net-of-cost', 'direction']).optional(),
   /** Bars left out between training and test samples. Default: max(horizon, longest indicator warm-up). */
   gapBars: z.number().int().nonnegative().optional(),
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
@@ -140,6 +152,60 @@ export const fuseSchema = z.strictObject({
   minConfidence: fraction.optional(),
 });
 
+/** What a signal expects over a horizon, learned walk-forward per score bin (`operators/forecastReturn`). */
+export const forecastSchema = z.strictObject({
+  /** Horizon of the forecast, bars. */
+  horizonBars: z.number().int().positive(),
+  /** Score bin edges, ascending, inside (−1, 1). */
+  edges: z.array(z.number().gt(-1).lt(1)).min(1),
+  /** Matured outcomes a bin needs before it forecasts. Default 200. */
+  minSamples: z.number().int().positive().optional(),
+  /** Half-life of an outcome's weight, in outcomes of its bin. Default: none. */
+  halfLife: z.number().positive().optional(),
+  /** Pseudo-samples at 0 that shrink a thin bin's forecast. Default 50. */
+  shrinkage: z.number().nonnegative().optional(),
+});
+
+/** Exits decided with every entry (`operators/brackets`). */
+export const bracketsSchema = z.strictObject({
+  /** Feature holding the ATR (price units), e.g. `atr14`. */
+  atr: featureRef,
+  /** Stop distance, ATRs from the entry. */
+  stopAtr: z.number().positive(),
+  /** Target, R-multiples of the stop distance. Default: none. */
+  targetR: z.number().positive().optional(),
+  /** Share taken off at the target; the rest rides with a break-even stop. Default 1. */
+  partialFraction: z.number().gt(0).max(1).optional(),
+  /** Trailing stop, ATRs from the best close since entry. Default: none. */
+  trailAtr: z.number().positive().optional(),
+  /** Time stop, bars. Default: none. */
+  maxHoldBars: z.number().int().positive().optional(),
+  /** Feature holding a support level (e.g. the lowest low of a window), for `levelStop` and `fibExtension`. */
+  support: featureRef.optional(),
+  /** Feature holding a resistance level (e.g. the highest high of a window). */
+  resistance: featureRef.optional(),
+  /** Put the stop just beyond support/resistance when that is tighter than the ATR stop. Default false. */
+  levelStop: z.boolean().optional(),
+  /** Distance beyond the level, ATRs. Default 0.5. */
+  levelBufferAtr: z.number().positive().optional(),
+  /** Fibonacci-extension target, e.g. 1.618 × the support–resistance range from support. Default: none. */
+  fibExtension: z.number().positive().optional(),
+});
+
+/** Trading only when the edge clears the cost (`operators/decideTrade`); needs `signals.forecast`. */
+export const edgeSchema = z.strictObject({
+  /** Enter only when the forecast ≥ costMargin × the round trip's cost. Default 1.5. */
+  costMargin: z.number().min(1).optional(),
+  /** Exit on the signal when the forecast in the position's direction falls below this, bps. Default 0. */
+  exitBps: z.number().optional(),
+  /** Bars before a signal exit is allowed (stops always apply). Default 0. */
+  minHoldBars: z.number().int().nonnegative().optional(),
+  /** Resize an open position only when the target moves more than this share of it. Default 0.5. */
+  noTradeBand: z.number().nonnegative().optional(),
+  /** Half the bid-ask spread paid per taker leg on top of the modelled slippage, bps. Default 0. */
+  halfSpreadBps: z.number().nonnegative().optional(),
+});
+
 export const sizingSchema = z.strictObject({
   kellyFraction: fraction.optional(),
   misspecificationBuffer: z.number().min(0).max(0.99).optional(),
@@ -150,6 +216,10 @@ export const sizingSchema = z.strictObject({
   rebalanceThreshold: fraction.optional(),
   /** Annualised volatility target: position ≤ volTarget / σ of equity. */
   volTarget: z.number().positive().optional(),
+  /** Forecast-and-cost decisions instead of sizing every signal (see `edgeSchema`). */
+  edge: edgeSchema.optional(),
+  /** Exits for every entry (with `edge`). */
+  brackets: bracketsSchema.optional(),
 });
 
 /** A market-risk limit: a number, or null to switch it off. */
@@ -282,6 +352,23 @@ export const signalsSchema = z.strictObject({
   ta: taSchema.optional(),
   ml: mlSchema.optional(),
   fuse: fuseSchema,
+  forecast: forecastSchema.optional(),
+  /** Publish TA-Lib's candlestick patterns as features `cdl.<pattern>` (rules, ML inputs). Default false. */
+  patterns: z.boolean().optional(),
+  /**
+   * Higher timeframes built from the bars: their indicators as `<timeframe>.<id>` (visible once
+   * the higher bar closed) and a confluence score `mtf.confluence`, for rules and ML inputs.
+   */
+  timeframes: z
+    .array(
+      z.strictObject({
+        timeframe: z.enum(TIMEFRAME_VALUES),
+        features: z.array(featureSchema),
+        /** Trend vote for the confluence: sign(fast − slow), ids of this timeframe's features or `close`. */
+        trend: z.strictObject({ fast: featureRef, slow: featureRef }).optional(),
+      }),
+    )
+    .optional(),
 });
 
 /**

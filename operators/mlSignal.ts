@@ -19,9 +19,14 @@ export interface MlSignalConfig {
 /**
  * Probability of an up move from a brain.js model over the bar's feature vector.
  *
- * direction = +1 when p > 0.5 + band, −1 when p < 0.5 − band, else 0; strength = |2p − 1|.
- * confidence = the model's measured out-of-sample skill, (accuracy − 0.5) / 0.1 clamped to 0..1:
- * a model no better than a coin on unseen data gets no say, one right 60 % of the time full say.
+ * A calibrated model (trained with a calibration slice, see `train`) gives p = P(the return over
+ * its horizon beats the round trip's cost), and its neutral point is the base rate r of that
+ * slice: direction = +1 when p > r + band, −1 when p < r − band; strength = |p − r| / max(r, 1 − r);
+ * confidence, per bar = skill × strength, where skill = min(1, 20 × the share of the base rate's
+ * test log loss the model removes) — a model no better than the base rate gets no say.
+ *
+ * An older, uncalibrated model: neutral point 0.5, strength = |2p − 1|, and one confidence for
+ * every bar, (out-of-sample accuracy − 0.5) / 0.1 clamped to 0..1.
  * Unavailable while an input is warming up, and on in-sample bars unless allowed.
  *
  * Exactly one signal per features event.
@@ -35,7 +40,16 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
   const { model } = config;
   const band = config.band ?? 0.02;
   const inSampleUntil = config.allowInSample ? -Infinity : inSampleEnd(model);
-  const confidence = Math.min(1, Math.max(0, (model.file.metrics.oosAccuracy - 0.5) / 0.1));
+  const calibrated = model.file.calibration !== undefined ? model.file.metrics.calibration : undefined;
+  // Older, uncalibrated models: one confidence from the out-of-sample accuracy.
+  const fixedConfidence = Math.min(1, Math.max(0, (model.file.metrics.oosAccuracy - 0.5) / 0.1));
+  // Calibrated models: skill = share of the base rate's log loss the model removes on the test
+  // slice (×20: a 5 % improvement is full skill); the neutral point is the base rate.
+  const skill = calibrated
+    ? Math.min(1, Math.max(0, ((calibrated.baseLogLoss - calibrated.logLoss) / calibrated.baseLogLoss) * 20))
+    : fixedConfidence;
+  const neutral = calibrated ? calibrated.referenceRate : 0.5;
+  const scale = Math.max(neutral, 1 - neutral);
   const width = model.file.inputs.length;
 
   return (source) =>
@@ -56,8 +70,11 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
             subscriber.next(signalOnBar(features, 'ml', 0, 0, 0, false, NOT_FINITE));
             return;
           }
-          const direction: Direction = p > 0.5 + band ? 1 : p < 0.5 - band ? -1 : 0;
-          subscriber.next(signalOnBar(features, 'ml', direction, Math.abs(2 * p - 1), confidence, true, { p }));
+          const direction: Direction = p > neutral + band ? 1 : p < neutral - band ? -1 : 0;
+          const strength = Math.min(1, Math.abs(p - neutral) / scale);
+          // A calibrated model's confidence varies per bar: its skill × how far p is from the base rate.
+          const confidence = calibrated ? skill * strength : fixedConfidence;
+          subscriber.next(signalOnBar(features, 'ml', direction, strength, confidence, true, { p }));
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),

@@ -113,35 +113,51 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
           if (delta === 0n) return;
           const sameDirection = current !== 0n && targetQty !== 0n && current > 0n === targetQty > 0n;
           if (sameDirection && absUnits(delta) < rebalanceFloor(targetQty, rebalance)) return;
-          // The order is on the lot grid even when the position is not (Binance takes a buy's fee
-          // in the base coin, leaving dust such as 0.04964031 of a 0.04969 buy): rounded down, so an
-          // exit never sells more than is held and a buy never fails on `target − dust`.
-          const qty = floorToStep(absUnits(delta), instrument.qtyStep);
-          if (qty === 0n) return;
-          const priceUnits = toUnits(signal.price);
-          const belowMinimums = qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional;
-          // A new or added position must meet the venue's minimums; so must a close, which otherwise
-          // could only be refused: what is left below them is dust, not a position to trade.
-          if (belowMinimums) return;
-          subscriber.next({
-            kind: 'intent',
-            id: `${signal.id}:0`,
-            signalId: signal.id,
-            symbol: signal.symbol,
-            side: delta > 0n ? 'buy' : 'sell',
-            qty,
-            refPrice: signal.price,
-            targetQty,
-            reducesRisk:
-              absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
-            tsEvent: signal.tsEvent,
-            reason,
-          });
+          const intent = intentFor(signal, current, targetQty, instrument, reason);
+          if (intent) subscriber.next(intent);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       }),
     );
+}
+
+/**
+ * The order intent that moves `current` to `targetQty`, or undefined when no order is worth
+ * sending: no change, or an order (on the lot grid) below the venue's minimum quantity or notional.
+ */
+export function intentFor(
+  signal: Signal,
+  current: Units,
+  targetQty: Units,
+  instrument: Instrument,
+  reason: string,
+  leg = 0,
+): OrderIntent | undefined {
+  const delta = targetQty - current;
+  if (delta === 0n) return undefined;
+  // The order is on the lot grid even when the position is not (Binance takes a buy's fee in the
+  // base coin, leaving dust such as 0.04964031 of a 0.04969 buy): rounded down, so an exit never
+  // sells more than is held and a buy never fails on `target − dust`.
+  const qty = floorToStep(absUnits(delta), instrument.qtyStep);
+  if (qty === 0n) return undefined;
+  const priceUnits = toUnits(signal.price);
+  // A new or added position must meet the venue's minimums; so must a close, which otherwise could
+  // only be refused: what is left below them is dust, not a position to trade.
+  if (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional) return undefined;
+  return {
+    kind: 'intent',
+    id: `${signal.id}:${leg}`,
+    signalId: signal.id,
+    symbol: signal.symbol,
+    side: delta > 0n ? 'buy' : 'sell',
+    qty,
+    refPrice: signal.price,
+    targetQty,
+    reducesRisk: absUnits(targetQty) < absUnits(current) && (targetQty === 0n || targetQty > 0n === current > 0n),
+    tsEvent: signal.tsEvent,
+    reason,
+  };
 }
 
 /**

@@ -66,6 +66,31 @@ export interface TaSignalConfig {
    * choppy market yields low-confidence signals. Unset: no scaling.
    */
   readonly strengthFilter?: { readonly feature: FeatureRef; readonly min: number };
+  /**
+   * Which claim the score makes: only rules claiming it vote (see {@link claimOf}), so trend
+   * rules and mean-reversion rules no longer cancel each other out. The other claim's score is
+   * still reported in `detail`. Default: every rule votes (one mixed score).
+   */
+  readonly claim?: Claim;
+}
+
+/**
+ * What a rule claims about the future: `trend` (the move continues: crosses, signs, momentum
+ * levels, band breakouts) or `reversion` (it comes back: oversold/overbought levels, closes
+ * outside a band).
+ */
+export type Claim = 'trend' | 'reversion';
+
+export function claimOf(rule: TaRule): Claim {
+  switch (rule.kind) {
+    case 'cross':
+    case 'sign':
+      return 'trend';
+    case 'level':
+      return rule.mode === 'momentum' ? 'trend' : 'reversion';
+    case 'band':
+      return rule.mode === 'breakout' ? 'trend' : 'reversion';
+  }
 }
 
 /**
@@ -88,12 +113,21 @@ export interface TaSignalConfig {
 export function taSignal(config: TaSignalConfig): OperatorFunction<Features, Signal> {
   const threshold = config.threshold ?? 0.25;
   const rules = config.rules;
+  const claims = rules.map(claimOf);
+  const voting = rules.map((_, i) => config.claim === undefined || claims[i] === config.claim);
+  const votingCount = voting.filter(Boolean).length;
+  if (votingCount === 0) throw new RangeError(`taSignal: no rule claims "${config.claim}"`);
   return map((features) => {
     let weighted = 0;
     let totalWeight = 0;
     let warm = 0;
     let up = 0;
     let down = 0;
+    // Per-claim scores, reported whichever claim votes.
+    let trendSum = 0;
+    let trendWeight = 0;
+    let reversionSum = 0;
+    let reversionWeight = 0;
     // One character per rule, in config order: + long, - short, 0 neutral, _ not warm.
     let votes = '';
     for (let i = 0; i < rules.length; i++) {
@@ -105,6 +139,14 @@ export function taSignal(config: TaSignalConfig): OperatorFunction<Features, Sig
       }
       votes += vote > 0 ? '+' : vote < 0 ? '-' : '0';
       const weight = rule.weight ?? 1;
+      if (claims[i] === 'trend') {
+        trendSum += weight * vote;
+        trendWeight += weight;
+      } else {
+        reversionSum += weight * vote;
+        reversionWeight += weight;
+      }
+      if (!voting[i]) continue;
       warm++;
       totalWeight += weight;
       weighted += weight * vote;
@@ -112,13 +154,17 @@ export function taSignal(config: TaSignalConfig): OperatorFunction<Features, Sig
       else if (vote < 0) down += weight;
     }
     const detail: Record<string, number | string | null> = { votes };
+    if (config.claim !== undefined) {
+      detail['trend'] = trendWeight > 0 ? trendSum / trendWeight : null;
+      detail['reversion'] = reversionWeight > 0 ? reversionSum / reversionWeight : null;
+    }
     if (warm === 0) {
       return signalOnBar(features, 'ta', 0, 0, 0, false, detail);
     }
     const score = weighted / totalWeight;
     const direction: Direction = Math.abs(score) >= threshold ? (score > 0 ? 1 : -1) : 0;
     const agreeing = direction > 0 ? up : direction < 0 ? down : totalWeight - up - down;
-    let confidence = (agreeing / totalWeight) * (warm / rules.length);
+    let confidence = (agreeing / totalWeight) * (warm / votingCount);
     if (config.strengthFilter) {
       const value = read(features, config.strengthFilter.feature);
       const scale = value === null ? 0 : Math.min(1, Math.max(0, value / config.strengthFilter.min));

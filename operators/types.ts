@@ -177,6 +177,30 @@ export interface Signal {
   readonly detail: Readonly<Record<string, number | string | boolean | null>>;
   /** Component signals (fused signals only). */
   readonly components?: readonly Signal[];
+  /** What the signal expects over a stated horizon (set by `forecastReturn`). */
+  readonly forecast?: Forecast;
+}
+
+/**
+ * A signal's expectation: the log return from its bar's close over `horizonBars` bars, in basis
+ * points, learned from the outcomes of earlier signals like it (see `operators/forecastReturn`).
+ */
+export interface Forecast {
+  readonly horizonBars: number;
+  /** Expected return over the horizon, bps (shrunk toward 0 when samples are few). */
+  readonly expectedBps: number;
+  /** Standard deviation of one outcome over the horizon, bps. */
+  readonly stdBps: number;
+  /** Standard error of the expected return, bps. */
+  readonly seBps: number;
+  /** Calibrated probability that the return beats a round trip's cost. */
+  readonly pWin: number;
+  /** Matured outcomes behind the numbers. */
+  readonly samples: number;
+  /** Score bin the signal fell in (−1: no score). */
+  readonly bin: number;
+  /** False until the bin has enough outcomes: nothing should trade on it. */
+  readonly available: boolean;
 }
 
 /** A request from sizing to change a position: the command, before risk has seen it. */

@@ -4,6 +4,8 @@
  * file), resolve paths, hash, freeze. Every failure is a ConfigError naming the file, the line,
  * the key, what was expected and what was found — before anything subscribes.
  */
+import { PATTERN_NAMES, patternFeature } from '../operators/candlePatterns';
+import { timeframeFeatureNames } from '../operators/confirmTimeframes';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +17,7 @@ import { buildLayout } from '../operators/computeFeatures';
 import { IndicatorError } from '../operators/indicators/types';
 import { toUnits, type Units } from '../operators/money';
 import { BAR_FIELDS, ruleRefs } from '../operators/taSignal';
-import type { Instrument, Timeframe } from '../operators/types';
+import { timeframeMs, type Instrument, type Timeframe } from '../operators/types';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -216,7 +218,12 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
     if (member.features || member.signals) {
       problems.push(
         ...sectionProblems(
-          { features: member.features ?? config.features, signals: member.signals ?? config.signals },
+          {
+            features: member.features ?? config.features,
+            signals: member.signals ?? config.signals,
+            timeframe: config.timeframe,
+            ...(config.sizing ? { sizing: config.sizing } : {}),
+          },
           member.features ? [...at, 'features'] : ['features'],
           member.signals ? [...at, 'signals'] : ['signals'],
         ).filter((p) => p.keyPath[0] === 'universe'),
@@ -228,7 +235,7 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
 
 /** Problems of one symbol's features and signals, with key paths under the given roots. */
 function sectionProblems(
-  config: Pick<PipelineConfigFile, 'features' | 'signals'>,
+  config: Pick<PipelineConfigFile, 'features' | 'signals' | 'timeframe' | 'sizing'>,
   featuresAt: readonly PropertyKey[],
   signalsAt: readonly PropertyKey[],
 ): LocatedProblem[] {
@@ -260,7 +267,12 @@ function sectionProblems(
       });
     }
   }
-  const known = new Set([...published, ...BAR_FIELDS]);
+  const known = new Set([
+    ...published,
+    ...BAR_FIELDS,
+    ...(config.signals.patterns ? PATTERN_NAMES.map(patternFeature) : []),
+    ...higherTimeframeNames(config, problems),
+  ]);
   const checkRef = (ref: string, keyPath: PropertyKey[]): void => {
     if (problems.length > 0 && published.length === 0) return;
     if (!known.has(ref)) {
@@ -308,12 +320,66 @@ function sectionProblems(
       });
     }
   }
+  if (config.sizing?.edge && !config.signals.forecast) {
+    problems.push({
+      keyPath: ['sizing', 'edge'],
+      key: 'sizing.edge',
+      expected: 'a signals.forecast section (edge decisions trade on forecasts)',
+      found: 'no signals.forecast',
+    });
+  }
+  if (config.sizing?.brackets) {
+    if (!config.sizing.edge)
+      problems.push({
+        keyPath: ['sizing', 'brackets'],
+        key: 'sizing.brackets',
+        expected: 'a sizing.edge section (brackets belong to edge decisions)',
+        found: 'no sizing.edge',
+      });
+    checkRef(config.sizing.brackets.atr, ['sizing', 'brackets', 'atr']);
+    if (config.sizing.brackets.support !== undefined)
+      checkRef(config.sizing.brackets.support, ['sizing', 'brackets', 'support']);
+    if (config.sizing.brackets.resistance !== undefined)
+      checkRef(config.sizing.brackets.resistance, ['sizing', 'brackets', 'resistance']);
+  }
   config.signals.ml?.training?.inputs.forEach((input, i) => {
     checkRef(input.ref, [...signalsAt, 'ml', 'training', 'inputs', i, 'ref']);
     if (input.relativeTo !== undefined)
       checkRef(input.relativeTo, [...signalsAt, 'ml', 'training', 'inputs', i, 'relativeTo']);
   });
   return problems;
+}
+
+/** What `signals.timeframes` publishes; a timeframe that is not a multiple of the base one is a problem. */
+function higherTimeframeNames(
+  config: Pick<PipelineConfigFile, 'signals' | 'timeframe'>,
+  problems: LocatedProblem[],
+): string[] {
+  const timeframes = config.signals.timeframes ?? [];
+  const base = timeframeMs(config.timeframe as Timeframe);
+  timeframes.forEach((tf, i) => {
+    const ms = timeframeMs(tf.timeframe as Timeframe);
+    if (!(ms > base) || ms % base !== 0)
+      problems.push({
+        keyPath: ['signals', 'timeframes', i, 'timeframe'],
+        key: `signals.timeframes[${i}].timeframe`,
+        expected: `a whole multiple of the base timeframe ${config.timeframe}`,
+        found: tf.timeframe,
+      });
+  });
+  try {
+    return timeframeFeatureNames(
+      timeframes.map((tf) => ({ ...tf, timeframe: tf.timeframe as Timeframe, features: tf.features })),
+    );
+  } catch (err) {
+    problems.push({
+      keyPath: ['signals', 'timeframes'],
+      key: 'signals.timeframes',
+      expected: 'features tulind accepts, with unique ids',
+      found: (err as Error).message,
+    });
+    return [];
+  }
 }
 
 function problemOf(

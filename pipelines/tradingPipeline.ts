@@ -27,6 +27,7 @@ import {
   Subscription,
   connectable,
   filter,
+  identity,
   map,
   materialize,
   merge,
@@ -52,8 +53,13 @@ import type { CompiledModel } from '../operators/mlModel';
 import type { Units } from '../operators/money';
 import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
-import { sizePosition, type SizingInput } from '../operators/sizePosition';
-import { taSignal } from '../operators/taSignal';
+import { detectCandlePatterns } from '../operators/candlePatterns';
+import { confirmTimeframes, type HigherTimeframe } from '../operators/confirmTimeframes';
+import { makeCostModel } from '../operators/costModel';
+import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
+import { forecastReturn } from '../operators/forecastReturn';
+import { sizePosition } from '../operators/sizePosition';
+import { read, taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
@@ -71,6 +77,7 @@ import type {
   Signal,
   Symbol,
   Ticker,
+  Timeframe,
   TradeTick,
   Venue,
   VenueInput,
@@ -356,12 +363,12 @@ export function tradingPipeline(
           venueBars$.pipe(
             filter((bar) => bar.symbol === chain.symbol),
             chain.signals,
-            map((signal) => {
-              if (journalSignals === 'all' || signal.direction !== 0) emit(signal);
-              return signal;
+            map((decided) => {
+              if (journalSignals === 'all' || decided.signal.direction !== 0) emit(decided.signal);
+              return decided;
             }),
-            filter((signal) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
-            map((signal): SizingInput => {
+            filter(({ signal }) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
+            map(({ signal, atr, support, resistance }): DecideTradeInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
               return {
@@ -369,6 +376,9 @@ export function tradingPipeline(
                 portfolio: portfolio.value,
                 pending,
                 ...(volatility === undefined ? {} : { volatility }),
+                ...(atr === null ? {} : { atr }),
+                ...(support === null ? {} : { support }),
+                ...(resistance === null ? {} : { resistance }),
               };
             }),
             chain.size,
@@ -442,19 +452,28 @@ export function tradingPipeline(
     });
 }
 
+/** A fused signal with the bracket levels read from the same bar's features. */
+export interface DecidedSignal {
+  readonly signal: Signal;
+  readonly atr: number | null;
+  readonly support: number | null;
+  readonly resistance: number | null;
+}
+
 /** One symbol's decisions, from its bars to order intents: the part each symbol runs on its own. */
 export interface SymbolDecisionChain {
   readonly symbol: Symbol;
-  /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse). */
-  readonly signals: OperatorFunction<Bar, Signal>;
-  /** A fused signal with the portfolio state it is decided on → an order intent, or nothing. */
-  readonly size: OperatorFunction<SizingInput, OrderIntent>;
+  /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse → forecast), with bracket levels. */
+  readonly signals: OperatorFunction<Bar, DecidedSignal>;
+  /** A signal with the portfolio state it is decided on → an order intent, or nothing. */
+  readonly size: OperatorFunction<DecideTradeInput, OrderIntent>;
 }
 
 /**
- * Builds one symbol's decision chain from its universe entry: its features, its TA/ML signals and
- * their fusion, and its sizing on the symbol's own lot grid. New per-symbol stages (forecasts,
- * costs, exits) belong here; what must see every symbol at once (the risk gate, the portfolio,
+ * Builds one symbol's decision chain from its universe entry: its features (and higher
+ * timeframes, candlestick patterns), its TA/ML signals, their fusion and forecast, and the trade
+ * decision on the symbol's own lot grid — net of costs with brackets when `sizing.edge` is set,
+ * plain sizing otherwise. What must see every symbol at once (the risk gate, the portfolio,
  * market statistics) stays in {@link tradingPipeline}.
  */
 export function symbolDecisionChain(
@@ -462,23 +481,77 @@ export function symbolDecisionChain(
   member: UniverseMember,
   model: CompiledModel | undefined,
 ): SymbolDecisionChain {
+  const instrument = member.instrument;
   const features = computeFeatures({ features: member.features });
   const ta = member.signals.ta ? taSignal(member.signals.ta) : undefined;
   if (member.signals.ml && !model)
-    throw new Error(`config ${config.file}: ${member.instrument.symbol} has signals.ml but no model was loaded`);
+    throw new Error(`config ${config.file}: ${instrument.symbol} has signals.ml but no model was loaded`);
   const ml = member.signals.ml && model ? mlSignal({ model, ...withoutModel(member.signals.ml) }) : undefined;
   const fuse = fuseSignals(member.signals.fuse);
-  const signals: OperatorFunction<Bar, Signal> = (bars$) => {
-    const features$ = bars$.pipe(features, share());
+  const patterns = member.signals.patterns ? detectCandlePatterns() : undefined;
+  const timeframes = member.signals.timeframes
+    ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(member.signals.timeframes) })
+    : undefined;
+  const execution = config.execution;
+  const { edge, brackets, ...plainSizing } = config.sizing ?? {};
+  const costModel = makeCostModel({
+    takerFeeBps: execution.takerFeeBps ?? 10,
+    ...(execution.slippageBps !== undefined ? { slippageBps: execution.slippageBps } : {}),
+    ...(edge?.halfSpreadBps !== undefined ? { halfSpreadBps: edge.halfSpreadBps } : {}),
+  });
+  const forecast = member.signals.forecast
+    ? forecastReturn({ ...member.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
+    : undefined;
+  const signals: OperatorFunction<Bar, DecidedSignal> = (bars$) => {
+    const features$ = bars$.pipe(features, timeframes ?? identity, patterns ?? identity, share());
     const components: Obs<Signal>[] = [];
     if (ta) components.push(features$.pipe(ta));
     if (ml) components.push(features$.pipe(ml));
-    if (components.length === 0)
-      throw new Error(`config ${config.file}: ${member.instrument.symbol} has no signal source`);
-    return (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(fuse);
+    if (components.length === 0) throw new Error(`config ${config.file}: ${instrument.symbol} has no signal source`);
+    const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
+      fuse,
+      forecast ?? identity,
+    );
+    // Each features event yields exactly one fused signal, so the two zip bar by bar.
+    return zip(fused$, features$).pipe(
+      map(([signal, bar]) => ({
+        signal,
+        atr: brackets ? read(bar, brackets.atr) : null,
+        support: brackets?.support !== undefined ? read(bar, brackets.support) : null,
+        resistance: brackets?.resistance !== undefined ? read(bar, brackets.resistance) : null,
+      })),
+    );
   };
-  const size = sizePosition({ instrument: member.instrument, ...(config.sizing ?? {}) });
-  return { symbol: member.instrument.symbol, signals, size };
+  // With an edge section, trades are decided from forecasts net of costs, with brackets;
+  // without, every signal is sized (the older behaviour).
+  const size: OperatorFunction<DecideTradeInput, OrderIntent> = edge
+    ? decideTrade({
+        instrument,
+        cost: costModel,
+        ...withoutUndefined(edge),
+        ...withoutUndefined(plainSizing),
+        ...(brackets
+          ? { brackets: withoutUndefined({ ...brackets, atr: undefined, support: undefined, resistance: undefined }) }
+          : {}),
+      })
+    : sizePosition({ instrument, ...plainSizing });
+  return { symbol: instrument.symbol, signals, size };
+}
+
+/** A config's higher timeframes, typed for `confirmTimeframes`. */
+export function higherTimeframes(timeframes: NonNullable<PipelineConfig['signals']['timeframes']>): HigherTimeframe[] {
+  return timeframes.map((tf) => ({
+    timeframe: tf.timeframe as Timeframe,
+    features: tf.features,
+    ...(tf.trend ? { trend: tf.trend } : {}),
+  }));
+}
+
+/** The object without its undefined fields (config sections spread into exact optional types). */
+function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }
 
 function withoutModel<T extends { model: string; training?: unknown }>(ml: T): Omit<T, 'model' | 'training'> {

@@ -13,9 +13,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NeuralNetwork } from 'brain.js';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { from, identity, lastValueFrom, toArray } from 'rxjs';
+import { detectCandlePatterns } from '../operators/candlePatterns';
+import { confirmTimeframes } from '../operators/confirmTimeframes';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
+import { makeCostModel } from '../operators/costModel';
 import {
+  applyPlatt,
+  calibrationReport,
+  fitPlatt,
+  type CalibrationReport,
+  type PlattScaling,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
   featureVector,
@@ -27,6 +35,7 @@ import type { Bar, Features } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
 import { canonicalJson, loadConfig, type PipelineConfig } from './config';
 import { saveModel } from './model';
+import { higherTimeframes } from './tradingPipeline';
 
 export interface TrainOptions {
   readonly configFile: string;
@@ -88,12 +97,28 @@ export async function trainModel(
   const layout = buildLayout(config.features);
   const gapBars = training.gapBars ?? Math.max(horizon, layout.warmup);
   const trainFraction = training.trainFraction ?? 0.7;
+  const calibrationFraction = training.calibrationFraction ?? 0;
+  // Net-of-cost label: a sample is a win when the return over the horizon pays the round trip.
+  const labelCostBps =
+    (training.label ?? 'net-of-cost') === 'net-of-cost'
+      ? makeCostModel({
+          takerFeeBps: config.execution.takerFeeBps ?? 10,
+          ...(config.execution.slippageBps !== undefined ? { slippageBps: config.execution.slippageBps } : {}),
+        }).roundTrip({ qty: 0 }).totalBps
+      : 0;
   const hiddenLayers = training.hiddenLayers ?? [16, 8];
   const iterations = training.iterations ?? 100;
   const seed = training.seed ?? 1;
 
   const features: Features[] = await lastValueFrom(
-    from(bars).pipe(computeFeatures({ features: config.features }), toArray()),
+    from(bars).pipe(
+      computeFeatures({ features: config.features }),
+      config.signals.timeframes
+        ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(config.signals.timeframes) })
+        : identity,
+      config.signals.patterns ? detectCandlePatterns() : identity,
+      toArray(),
+    ),
   );
   // Sample i: inputs at bar i, label from bar i + horizon. Index by bar so gaps are in bars.
   const samples: { index: number; vector: Float64Array; up: number; ts: number }[] = [];
@@ -102,14 +127,25 @@ export async function trainModel(
     if (!featureVector(features[i]!, inputs, vector)) continue;
     const now = features[i]!.bar.close;
     const later = features[i + horizon]!.bar.close;
-    samples.push({ index: i, vector, up: later > now ? 1 : 0, ts: features[i]!.tsEvent });
+    const up = labelCostBps > 0 ? Math.log(later / now) * 10_000 > labelCostBps : later > now;
+    samples.push({ index: i, vector, up: up ? 1 : 0, ts: features[i]!.tsEvent });
   }
   if (samples.length < 100)
     throw new Error(`only ${samples.length} usable samples in ${bars.length} bars; need at least 100`);
+  // Time-ordered: train, gap, calibration slice (Platt), gap, test. Nothing crosses a boundary.
   const cut = Math.floor(samples.length * trainFraction);
   const trainSet = samples.slice(0, cut);
   const lastTrainIndex = trainSet[trainSet.length - 1]!.index;
-  const testSet = samples.slice(cut).filter((s) => s.index > lastTrainIndex + horizon + gapBars);
+  const afterTrain = samples.slice(cut).filter((s) => s.index > lastTrainIndex + horizon + gapBars);
+  const calibrationCut = Math.floor(samples.length * calibrationFraction);
+  const calibrationSet = afterTrain.slice(0, calibrationCut);
+  const lastCalibrationIndex = calibrationSet.at(-1)?.index ?? lastTrainIndex;
+  const testSet =
+    calibrationSet.length > 0
+      ? afterTrain.slice(calibrationCut).filter((s) => s.index > lastCalibrationIndex + horizon + gapBars)
+      : afterTrain;
+  if (calibrationFraction > 0 && calibrationSet.length < 50)
+    throw new Error(`not enough data for a calibration slice: ${calibrationSet.length} samples`);
   if (trainSet.length < 50 || testSet.length < 50) {
     throw new Error(
       `not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`,
@@ -153,9 +189,34 @@ export async function trainModel(
   };
   const trainMetrics = evaluate(trainSet);
   const testMetrics = evaluate(testSet);
+  let calibration: PlattScaling | undefined;
+  let calibrationMetrics: CalibrationReport | undefined;
+  if (calibrationSet.length > 0) {
+    calibration = fitPlatt(
+      calibrationSet.map((s) => net.run(normalize(s.vector))[0]!),
+      calibrationSet.map((s) => s.up),
+    );
+    const referenceRate = calibrationSet.reduce((sum, s) => sum + s.up, 0) / calibrationSet.length;
+    calibrationMetrics = calibrationReport(
+      testSet.map((s) => applyPlatt(calibration!, net.run(normalize(s.vector))[0]!)),
+      testSet.map((s) => s.up),
+      referenceRate,
+    );
+    const c = calibrationMetrics;
+    progress(
+      `calibrated (Platt a=${calibration.a.toFixed(3)} b=${calibration.b.toFixed(3)} on ${calibrationSet.length} later samples); ` +
+        `test: log loss ${c.logLoss.toFixed(4)} vs ${c.baseLogLoss.toFixed(4)} for the base rate ${c.referenceRate.toFixed(3)}, ` +
+        `Brier ${c.brier.toFixed(4)} vs ${c.baseBrier.toFixed(4)}`,
+    );
+    progress('reliability (predicted → observed, count):');
+    for (const row of c.reliability)
+      progress(
+        `  ${row.from.toFixed(1)}–${row.to.toFixed(1)}: ${row.meanPredicted.toFixed(3)} → ${row.observed.toFixed(3)} (${row.count})`,
+      );
+  }
   progress(
     `out-of-sample accuracy ${(testMetrics.accuracy * 100).toFixed(2)} % on ${testSet.length} samples ` +
-      `(up moves ${(testMetrics.baseRate * 100).toFixed(2)} %, log loss ${testMetrics.logLoss.toFixed(4)}); in-sample ${(trainMetrics.accuracy * 100).toFixed(2)} %`,
+      `(positive labels ${(testMetrics.baseRate * 100).toFixed(2)} %, log loss ${testMetrics.logLoss.toFixed(4)}); in-sample ${(trainMetrics.accuracy * 100).toFixed(2)} %`,
   );
 
   const network = net.toJSON();
@@ -166,6 +227,8 @@ export async function trainModel(
     features: config.features.filter((f) => inputs.some((i) => refersTo(i, f.id))),
     inputs,
     horizon,
+    ...(labelCostBps > 0 ? { labelCostBps } : {}),
+    ...(calibration ? { calibration } : {}),
     normalization,
     network,
   };
@@ -195,6 +258,7 @@ export async function trainModel(
       oosBaseRate: testMetrics.baseRate,
       oosLogLoss: testMetrics.logLoss,
       trainAccuracy: trainMetrics.accuracy,
+      ...(calibrationMetrics ? { calibration: calibrationMetrics } : {}),
     },
   };
 }

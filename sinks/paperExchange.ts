@@ -85,6 +85,16 @@
  * A `Ticker` is used as a book of unknown depth (top of book, plus slippage) only for a symbol that
  * has no L2 book; its `last` always feeds the triggers.
  */
+import {
+  BINANCE_SPOT_FEE_TIERS,
+  DEFAULT_SLIPPAGE_BPS,
+  feeAtPpm,
+  feeTiersOf,
+  squareRootImpact,
+  takerFillPrice,
+  tierForVolume,
+  type FeeTier,
+} from '../operators/costModel';
 import { mulberry32 } from '../operators/random';
 import { asyncScheduler, Observable, Subscription, type SchedulerLike } from 'rxjs';
 import {
@@ -136,35 +146,7 @@ export type PaperExchange = <I extends PaperExchangeInput>(
   source: Observable<I>,
 ) => Observable<OrderEvent | Exclude<I, OrderCommand>>;
 
-/** One fee tier: from a 30-day quote volume on, these rates apply. */
-export interface FeeTier {
-  readonly name: string;
-  /** 30-day traded volume (quote units) from which the tier applies, inclusive. The first tier's is 0. */
-  readonly minVolume30d: Units;
-  /** Maker fee in basis points (10 = 0.10 %); negative = rebate. */
-  readonly makerBps: number;
-  /** Taker fee in basis points. */
-  readonly takerBps: number;
-}
-
-const M = 100_000_000n * 1_000_000n; // one million quote, in units
-
-/**
- * Binance spot VIP tiers (USDT 30-day volume; the BNB-holding alternative and the BNB discount are
- * not modelled). Published rates at the time of writing — override `feeTiers` for another venue.
- */
-export const BINANCE_SPOT_FEE_TIERS: readonly FeeTier[] = Object.freeze([
-  { name: 'Regular', minVolume30d: 0n, makerBps: 10, takerBps: 10 },
-  { name: 'VIP 1', minVolume30d: 1n * M, makerBps: 9, takerBps: 10 },
-  { name: 'VIP 2', minVolume30d: 5n * M, makerBps: 8, takerBps: 10 },
-  { name: 'VIP 3', minVolume30d: 20n * M, makerBps: 4.2, takerBps: 6 },
-  { name: 'VIP 4', minVolume30d: 50n * M, makerBps: 4.2, takerBps: 5.4 },
-  { name: 'VIP 5', minVolume30d: 100n * M, makerBps: 3.6, takerBps: 4.8 },
-  { name: 'VIP 6', minVolume30d: 250n * M, makerBps: 3, takerBps: 4.2 },
-  { name: 'VIP 7', minVolume30d: 500n * M, makerBps: 2.4, takerBps: 3.6 },
-  { name: 'VIP 8', minVolume30d: 1000n * M, makerBps: 1.8, takerBps: 3 },
-  { name: 'VIP 9', minVolume30d: 2500n * M, makerBps: 1.2, takerBps: 2.4 },
-]);
+export { BINANCE_SPOT_FEE_TIERS, squareRootImpact, type FeeTier };
 
 export interface ImpactConfig {
   /** γ of the square-root law: a taker fill moves by γ·√(V/ADV) of its price. 0 = off. Default 0. */
@@ -250,12 +232,6 @@ export function logNormalParams(meanMs: number, stdMs: number): { readonly mu: n
   return { mu: Math.log(meanMs) - sigma2 / 2, sigma: Math.sqrt(sigma2) };
 }
 
-/** Impact as a fraction of price: γ·√(V/ADV); 0 when ADV is unknown. */
-export function squareRootImpact(gamma: number, qty: number, adv: number | undefined): number {
-  if (gamma === 0 || adv === undefined || !(adv > 0) || !(qty > 0)) return 0;
-  return gamma * Math.sqrt(qty / adv);
-}
-
 interface ResolvedTier {
   readonly name: string;
   readonly minVolume30d: Units;
@@ -309,12 +285,7 @@ function resolveConfig(config: PaperExchangeConfig): Settings {
   if (typeof config.initialCash !== 'bigint' || config.initialCash < 0n)
     throw new PaperExchangeConfigError('initialCash', 'quote units ≥ 0 (bigint)', config.initialCash);
 
-  let tierList: readonly FeeTier[];
-  if (config.feeTiers !== undefined) tierList = config.feeTiers;
-  else if (config.takerFeeBps !== undefined || config.makerFeeBps !== undefined) {
-    const takerBps = config.takerFeeBps ?? 10;
-    tierList = [{ name: 'flat', minVolume30d: 0n, makerBps: config.makerFeeBps ?? takerBps, takerBps }];
-  } else tierList = BINANCE_SPOT_FEE_TIERS;
+  const tierList = feeTiersOf(config);
   if (tierList.length === 0 || tierList[0]!.minVolume30d !== 0n)
     throw new PaperExchangeConfigError('feeTiers', 'a non-empty list whose first tier starts at volume 0', tierList);
   const tiers = tierList.map((tier, i): ResolvedTier => {
@@ -335,7 +306,9 @@ function resolveConfig(config: PaperExchangeConfig): Settings {
   });
 
   const slippageBps =
-    config.slippageBps === undefined ? 2 : finite('slippageBps', config.slippageBps, 0, 'basis points ≥ 0');
+    config.slippageBps === undefined
+      ? DEFAULT_SLIPPAGE_BPS
+      : finite('slippageBps', config.slippageBps, 0, 'basis points ≥ 0');
   const gamma = config.impact === undefined ? 0 : finite('impact.gamma', config.impact.gamma, 0, 'a number ≥ 0');
   const adv = new Map<Symbol, number>();
   for (const [symbol, value] of Object.entries(config.impact?.adv ?? {})) {
@@ -874,8 +847,7 @@ class MatchingEngine {
     const from = day - FEE_WINDOW_DAYS * DAY_MS;
     let volume = 0n;
     for (const entry of this.volume) if (entry.ts >= from && entry.ts < day) volume += entry.notional;
-    let tier = this.s.tiers[0]!;
-    for (const candidate of this.s.tiers) if (volume >= candidate.minVolume30d) tier = candidate;
+    const tier = tierForVolume(this.s.tiers, volume);
     this.tierCache = { day, tier };
     return tier;
   }
@@ -883,9 +855,7 @@ class MatchingEngine {
   private feeOf(notional: Units, liquidity: 'maker' | 'taker', t: number): Units {
     const tier = this.tier(t);
     const ppm = liquidity === 'maker' ? tier.makerPpm : tier.takerPpm;
-    if (ppm >= 0n) return feeOf(notional, ppm);
-    const abs = notional < 0n ? -notional : notional;
-    return -((abs * -ppm) / PPM); // a rebate, rounded down: never overpaid
+    return feeAtPpm(notional, ppm);
   }
 
   private cost(leg: Leg, liquidity: 'maker' | 'taker', t: number): Units {
@@ -997,10 +967,8 @@ class MatchingEngine {
 
   /** A taker price: `base` moved against the order by `extra` (slippage) plus impact, capped at the limit. */
   private takerPrice(w: Working, base: number, extra: number): Units {
-    const move = extra + squareRootImpact(this.s.gamma, unitsToNumber(w.order.qty), this.adv(w.order.symbol));
-    let price = w.order.side === 'buy' ? base * (1 + move) : base * (1 - move);
-    if (w.limit !== undefined) price = w.order.side === 'buy' ? Math.min(price, w.limit) : Math.max(price, w.limit);
-    return toUnits(price);
+    const impact = squareRootImpact(this.s.gamma, unitsToNumber(w.order.qty), this.adv(w.order.symbol));
+    return toUnits(takerFillPrice(w.order.side, base, extra, impact, w.limit));
   }
 
   private marketable(w: Working, price: number): boolean {

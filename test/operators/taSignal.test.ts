@@ -1,5 +1,6 @@
 import { map } from 'rxjs';
-import { taSignal, type TaSignalConfig } from '../../operators/taSignal';
+import { claimOf, taSignal, type TaSignalConfig } from '../../operators/taSignal';
+import { throws } from 'node:assert/strict';
 import type { Signal } from '../../operators/types';
 import { features } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
@@ -37,6 +38,27 @@ describe('taSignal', () => {
       });
       expectSubscriptions(source.subscriptions).toBe('^-----!');
     });
+  });
+
+  it('with a claim, only the rules making it vote: trend and reversion no longer cancel out', () => {
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      // trend (cross, sign) says long; reversion (rsi overbought, close over the upper band) says short
+      const source = cold('a|', {
+        a: features(0, { ema12: 11, ema26: 10, rsi14: 75, hist: 1, lower: 80, upper: 90 }, 100),
+      });
+      const scores = map((s: Signal) => `${s.direction}|${s.strength}|${s.detail['trend']}|${s.detail['reversion']}`);
+      expectObservable(source.pipe(taSignal(CONFIG), summary)).toBe('a|', { a: '0|0.000|0.000|true|+-+-' });
+      expectObservable(source.pipe(taSignal({ ...CONFIG, claim: 'trend' }), scores)).toBe('a|', { a: '1|1|1|-1' });
+      expectObservable(source.pipe(taSignal({ ...CONFIG, claim: 'reversion' }), scores)).toBe('a|', {
+        a: '-1|1|1|-1',
+      });
+    });
+  });
+
+  it("reads each rule's claim from its kind and mode, and refuses a claim no rule makes", () => {
+    const claims = CONFIG.rules.map(claimOf);
+    throws(() => taSignal({ rules: [CONFIG.rules[0]!], claim: 'reversion' }), /no rule claims "reversion"/);
+    if (claims.join() !== 'trend,reversion,trend,reversion') throw new Error(claims.join());
   });
 
   it('is unavailable while no rule is warm, and scales confidence by the share of warm rules', () => {

@@ -42,8 +42,8 @@ describe('backtest fills (paper exchange, real BTC/USDT 5m bars)', function () {
       venue: 'binance',
       symbol: 'BTC/USDT',
       timeframe: '5m',
-      from: Date.UTC(2021, 0, 1),
-      until: Date.UTC(2021, 1, 15),
+      from: Date.UTC(2020, 11, 1),
+      until: Date.UTC(2021, 3, 1),
     });
   });
 

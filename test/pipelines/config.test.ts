@@ -63,30 +63,69 @@ describe('pipeline config', () => {
 
   it('reports a value out of range and a bad enum', () => {
     const message = problemsOf(
-      growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('onFlat: hold', 'onFlat: sell'),
+      growthText.replace('kellyFraction: 0.25', 'kellyFraction: 2').replace('label: net-of-cost', 'label: sell'),
     );
     match(message, /key "sizing\.kellyFraction": expected a number ≤ 1, found number 2/);
-    match(message, /key "sizing\.onFlat": expected one of "hold", "close", found string "sell"/);
+    match(
+      message,
+      /key "signals\.ml\.training\.label": expected one of "net-of-cost", "direction", found string "sell"/,
+    );
   });
 
   it('rejects an indicator tulind does not have, suggesting the closest name', () => {
     const message = problemsOf(growthText.replace('indicator: rsi, options: [14]', 'indicator: rsii, options: [14]'));
-    match(message, /key "features\[4\]\.indicator": expected a tulind indicator name, found .*rsi/);
+    match(message, /key "features\[8\]\.indicator": expected a tulind indicator name, found .*rsi/);
   });
 
   it('rejects options tulind would refuse', () => {
     const message = problemsOf(
       growthText.replace('indicator: macd, options: [12, 26, 9]', 'indicator: macd, options: [12, 26]'),
     );
-    match(message, /key "features\[5\]\.options"/);
+    match(message, /key "features\[9\]\.options"/);
   });
 
   it('rejects a rule that reads a feature nobody publishes', () => {
-    const message = problemsOf(growthText.replace('feature: macd.macd_histogram }', 'feature: macd.histogram }'));
+    const message = problemsOf(
+      growthText.replace('feature: macdSlow.macd_histogram }', 'feature: macdSlow.histogram }'),
+    );
     match(
       message,
-      /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macd\.macd_histogram"\?\), found "macd\.histogram"/,
+      /key "signals\.ta\.rules\[2\]\.feature": expected a published feature or bar field \(did you mean "macdSlow\.macd_histogram"\?\), found "macdSlow\.histogram"/,
     );
+  });
+
+  it('publishes candlestick patterns as features only when signals.patterns is on', () => {
+    const rule = '      - { kind: sign, group: momentum, feature: cdl.engulfing }\n  ml:';
+    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    match(
+      problemsOf(withRule),
+      /key "signals\.ta\.rules\[5\]\.feature": expected a published feature.*found "cdl\.engulfing"/,
+    );
+    equal(parseConfig(withRule.replace('  forecast:', '  patterns: true\n  forecast:'), GROWTH).signals.patterns, true);
+  });
+
+  it('publishes higher-timeframe features for rules when signals.timeframes names them; refuses a timeframe that is not a multiple', () => {
+    const rule = '      - { kind: cross, group: trend, fast: 1h.close, slow: 1h.ema24 }\n  ml:';
+    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    match(problemsOf(withRule), /key "signals\.ta\.rules\[5\]\.fast": expected a published feature.*found "1h\.close"/);
+    const mtf =
+      '  timeframes:\n    - { timeframe: 1h, features: [{ id: ema24, indicator: ema, options: [24] }], trend: { fast: close, slow: ema24 } }\n  forecast:';
+    const config = parseConfig(withRule.replace('  forecast:', mtf), GROWTH);
+    equal(config.signals.timeframes?.[0]?.timeframe, '1h');
+    match(
+      problemsOf(withRule.replace('  forecast:', mtf.replace('timeframe: 1h', 'timeframe: 3m'))),
+      /key "signals\.timeframes\[0\]\.timeframe": expected a whole multiple of the base timeframe 5m, found 3m/,
+    );
+  });
+
+  it('rejects edge decisions without forecasts, and brackets reading an unknown ATR', () => {
+    const message = problemsOf(
+      growthText.replace(/ {2}forecast:[\s\S]*?\n\n/, '\n').replace('atr: atr48', 'atr: atr14'),
+    );
+    match(message, /key "sizing\.edge": expected a signals\.forecast section/);
+    match(message, /key "sizing\.brackets\.atr": expected a published feature or bar field.*found "atr14"/);
+    const levels = problemsOf(growthText.replace('atr: atr48', 'atr: atr48\n    support: low48'));
+    match(levels, /key "sizing\.brackets\.support": expected a published feature or bar field.*found "low48"/);
   });
 
   it('rejects a weighted source without its section', () => {
