@@ -5,18 +5,26 @@
  */
 import { z } from 'zod';
 
+/** Money is kept in bigint units of 1e-8: an amount with more decimals would be silently rounded. */
+const onUnitGrid = (x: number): boolean => Math.abs(x * 1e8 - Math.round(x * 1e8)) < 1e-6;
+const UNIT_GRID = 'at most 8 decimals (amounts are kept in units of 0.00000001)';
+
 /** A decimal amount written as a string ("0.00001") or a number; kept exact. */
 const amount = z.union([
-  z.string().regex(/^\d+(\.\d+)?$/, 'a decimal string such as "0.001"'),
-  z.number().nonnegative(),
+  z.string().regex(/^\d+(\.\d{1,8})?$/, `a decimal string such as "0.001", ${UNIT_GRID}`),
+  z.number().nonnegative().lt(1e15).refine(onUnitGrid, UNIT_GRID),
 ]);
 /** A decimal amount > 0: zero would silently switch off what it sizes (a lot of 0 disables rounding). */
 const positiveAmount = z.union([
   z
     .string()
-    .regex(/^\d*\.?\d+$/, 'a decimal string such as "0.001"')
+    .regex(/^\d*\.?\d{1,8}$|^\d+$/, `a decimal string such as "0.001", ${UNIT_GRID}`)
     .refine((text) => /[1-9]/.test(text), 'a decimal string greater than 0'),
-  z.number().positive(),
+  z
+    .number()
+    .positive()
+    .lt(1e15)
+    .refine((x) => x >= 1e-8 && onUnitGrid(x), `a number ≥ 0.00000001 with ${UNIT_GRID}`),
 ]);
 const fraction = z.number().min(0).max(1);
 /** A share where 0 would mean "never do anything" (a position limit of 0, a Kelly fraction of 0). */

@@ -88,7 +88,8 @@ export interface OutlierFinding extends BarProblem {
  * absolute log close-to-close returns (one bad tick cannot inflate it, as it would a standard
  * deviation), and a bar is flagged only when its move is both large in absolute terms
  * (`maxFactor`) and huge relative to that scale (`medianMultiple`). Flagged bars do not enter the
- * history, so the bar after a bad tick is compared with the last good close.
+ * history, so the bar after a bad tick is compared with the last good close. The first 10 bars
+ * of a series get no verdict (there is no scale yet).
  *
  * Stateful: create one per series, inside a subscription.
  */
@@ -124,7 +125,7 @@ export class OutlierDetector {
     }
     const median = this.median();
     const size = Math.abs(worst!.move);
-    if (size > this.logFactor && size > this.medianMultiple * median) {
+    if (median !== undefined && size > this.logFactor && size > this.medianMultiple * median) {
       this.streak.push(bar.close);
       if (this.streak.length >= this.acceptAfter && this.consistentStreak()) {
         this.returns.length = 0;
@@ -153,9 +154,9 @@ export class OutlierDetector {
     this.lastClose = close;
   }
 
-  private median(): number {
-    // Too little history: no scale yet, only the absolute factor applies.
-    if (this.returns.length < 10) return 0;
+  private median(): number | undefined {
+    // Too little history (fewer than 10 returns): no scale, so no verdict yet.
+    if (this.returns.length < 10) return undefined;
     const sorted = [...this.returns].sort((a, b) => a - b);
     return sorted[sorted.length >> 1]!;
   }

@@ -116,7 +116,7 @@ export function buildCli(): Command {
     .option('--timeframe <tf>', "the data file's timeframe, for a file without a header line (must be the config's)")
     .option(
       '--keep-outliers',
-      'keep outlier rows (bad ticks) instead of refusing the data; they are listed as warnings',
+      "run on data with outlier rows (bad ticks) instead of refusing it; they are listed as warnings, and the pipeline treats them as a live feed's bad ticks (dead letters, counted in the report)",
     )
     .option(
       '--kill-at <time>',

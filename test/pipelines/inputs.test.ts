@@ -132,6 +132,7 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
       const kept = backtest(spiked, '--keep-outliers', '--symbol', 'BTC/USDT');
       equal(kept.status, 0, kept.stderr);
       match(kept.stderr, /warning: .*kept 1 outlier row\(s\) \(--keep-outliers\): line 702/);
+      match(kept.stdout, /1 bad rows\/messages/);
     });
   });
 
