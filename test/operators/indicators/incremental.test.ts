@@ -29,7 +29,6 @@ import {
   createStoch,
   createTema,
   createTr,
-  createStandardMacd,
   createVwma,
   createWad,
   createWilders,
