@@ -94,52 +94,62 @@ export interface OutlierFinding extends BarProblem {
  * Stateful: create one per series, inside a subscription.
  */
 export class OutlierDetector {
+  private readonly maxFactor: number;
   private readonly logFactor: number;
   private readonly medianMultiple: number;
-  private readonly window: number;
   private readonly acceptAfter: number;
-  private readonly returns: number[] = [];
+  /** Absolute log returns of the last `window` accepted bars, a ring. */
+  private readonly returns: Float64Array;
+  private count = 0;
+  private next = 0;
   private lastClose: number | undefined;
   private streak: number[] = [];
 
   constructor(config: OutlierConfig = {}) {
     const maxFactor = config.maxFactor ?? 3;
     if (!(maxFactor > 1)) throw new RangeError(`OutlierDetector: maxFactor must be > 1, found ${maxFactor}`);
+    this.maxFactor = maxFactor;
     this.logFactor = Math.log(maxFactor);
     this.medianMultiple = config.medianMultiple ?? 100;
-    this.window = config.window ?? 100;
+    this.returns = new Float64Array(Math.max(1, config.window ?? 100));
     this.acceptAfter = config.acceptAfter ?? 3;
   }
 
-  /** Checks a bar and, when it is no outlier, adds it to the history. */
+  /**
+   * Checks a bar (one that passed {@link barValueProblem}: its high and low bound open and close,
+   * so they are its extreme moves) and, when it is no outlier, adds it to the history.
+   */
   check(bar: OhlcvValues): OutlierFinding | null {
     const previous = this.lastClose;
     if (previous === undefined) {
       this.accept(bar.close);
       return null;
     }
-    let worst: { column: 'open' | 'high' | 'low' | 'close'; move: number } | undefined;
-    for (const column of ['open', 'high', 'low', 'close'] as const) {
+    const up = bar.high / previous;
+    const down = previous / bar.low;
+    // Cheap on every bar: a ratio against the factor; the median (a sort) only past it.
+    if (up > this.maxFactor || down > this.maxFactor) {
+      const column = up >= down ? 'high' : 'low';
       const move = Math.log(bar[column] / previous);
-      if (worst === undefined || Math.abs(move) > Math.abs(worst.move)) worst = { column, move };
-    }
-    const median = this.median();
-    const size = Math.abs(worst!.move);
-    if (median !== undefined && size > this.logFactor && size > this.medianMultiple * median) {
-      this.streak.push(bar.close);
-      if (this.streak.length >= this.acceptAfter && this.consistentStreak()) {
-        this.returns.length = 0;
-        this.streak = [];
-        this.lastClose = bar.close;
-        return null;
+      const size = Math.abs(move);
+      const median = this.median();
+      if (median !== undefined && size > this.logFactor && size > this.medianMultiple * median) {
+        this.streak.push(bar.close);
+        if (this.streak.length >= this.acceptAfter && this.consistentStreak()) {
+          this.count = 0;
+          this.next = 0;
+          this.streak = [];
+          this.lastClose = bar.close;
+          return null;
+        }
+        return {
+          column,
+          expected: `a price within ×${this.maxFactor} of the previous close ${previous}`,
+          found: `${bar[column]} (×${Math.exp(move).toPrecision(3)} the previous close${median > 0 ? `, ${(size / median).toFixed(0)}× the median move` : ''})`,
+          move,
+          median,
+        };
       }
-      return {
-        column: worst!.column,
-        expected: `a price within ×${Math.exp(this.logFactor).toFixed(0)} of the previous close ${previous}`,
-        found: `${bar[worst!.column]} (×${Math.exp(worst!.move).toPrecision(3)} the previous close${median > 0 ? `, ${(size / median).toFixed(0)}× the median move` : ''})`,
-        move: worst!.move,
-        median,
-      };
     }
     this.streak = [];
     this.accept(bar.close);
@@ -148,16 +158,17 @@ export class OutlierDetector {
 
   private accept(close: number): void {
     if (this.lastClose !== undefined) {
-      this.returns.push(Math.abs(Math.log(close / this.lastClose)));
-      if (this.returns.length > this.window) this.returns.shift();
+      this.returns[this.next] = Math.abs(Math.log(close / this.lastClose));
+      this.next = (this.next + 1) % this.returns.length;
+      if (this.count < this.returns.length) this.count++;
     }
     this.lastClose = close;
   }
 
   private median(): number | undefined {
     // Too little history (fewer than 10 returns): no scale, so no verdict yet.
-    if (this.returns.length < 10) return undefined;
-    const sorted = [...this.returns].sort((a, b) => a - b);
+    if (this.count < 10) return undefined;
+    const sorted = this.returns.slice(0, this.count).sort();
     return sorted[sorted.length >> 1]!;
   }
 
