@@ -12,6 +12,7 @@ import { runBacktest } from './backtest';
 import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
+import { ensureOutputDir } from './runOutput';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
@@ -197,6 +198,9 @@ export function buildCli(): Command {
     .option('-o, --out <file>', "model file to write (default: the config's signals.ml.model)")
     .option('--until <time>', 'use only bars before this time, keeping later ones unseen for backtests', parseTime)
     .action(async (opts: { config: string; data: string; out?: string; until?: number }) => {
+      // A clear error for an unusable folder, before hours of training (and no recursive-mkdir hang).
+      if (opts.out !== undefined)
+        ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
       const result = await runTrain({
         configFile: opts.config,
         dataFile: opts.data,
@@ -308,6 +312,7 @@ export function buildCli(): Command {
         const secret = credentials.BOT4_API_SECRET;
         const password = credentials.BOT4_API_PASSWORD;
         try {
+          if (opts.out !== undefined) ensureOutputDir(opts.out, '--out');
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
             mode: mode as SessionMode,
@@ -379,6 +384,7 @@ export function buildCli(): Command {
         const onSignal = (): void => abort.abort();
         process.once('SIGINT', onSignal);
         try {
+          ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
           const { runDownload } = require('./download') as typeof DownloadModule;
           const summary = await runDownload(
             {

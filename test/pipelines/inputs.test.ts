@@ -177,6 +177,21 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
       match(onFile.stderr, /--out .*a-file: expected a folder this user can write into, but it is a file/);
       ok(!/EEXIST/.test(onFile.stderr), onFile.stderr);
     });
+
+    it('fails as clearly for train, download and paper outputs under /proc, before any work or request', () => {
+      for (const args of [
+        ['train', '-c', SURVIVAL, '-d', data, '--out', '/proc/bot4/model.json'],
+        ['download', '-e', 'binance', '-s', 'BTC/USDT', '-t', '5m', '--since', '2024-01-01', '-o', '/proc/bot4/b.csv'],
+        ['paper', '-c', SURVIVAL, '--out', '/proc/bot4/paper'],
+      ]) {
+        const result = runCli(args, tmp.dir);
+        equal(result.status, 1, `${args[0]}: ${result.stderr}`);
+        match(
+          result.stderr,
+          /--out \/proc\/bot4\/[\w.]+(: its folder \/proc\/bot4)?: expected a folder this user can write into/,
+        );
+      }
+    });
   });
 
   describe('config', () => {
