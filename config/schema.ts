@@ -5,16 +5,30 @@
  */
 import { z } from 'zod';
 
+/** Money is kept in bigint units of 1e-8: an amount with more decimals would be silently rounded. */
+const onUnitGrid = (x: number): boolean => Math.abs(x * 1e8 - Math.round(x * 1e8)) < 1e-6;
+const UNIT_GRID = 'at most 8 decimals (amounts are kept in units of 0.00000001)';
+
 /** A decimal amount written as a string ("0.00001") or a number; kept exact. */
 const amount = z.union([
-  z.string().regex(/^\d+(\.\d+)?$/, 'a decimal string such as "0.001"'),
-  z.number().nonnegative(),
+  z.string().regex(/^\d+(\.\d{1,8})?$/, `a decimal string such as "0.001", ${UNIT_GRID}`),
+  z.number().nonnegative().lt(1e15).refine(onUnitGrid, UNIT_GRID),
 ]);
+/** A decimal amount > 0: zero would silently switch off what it sizes (a lot of 0 disables rounding). */
 const positiveAmount = z.union([
-  z.string().regex(/^\d*\.?\d+$/, 'a decimal string such as "0.001"'),
-  z.number().positive(),
+  z
+    .string()
+    .regex(/^\d*\.?\d{1,8}$|^\d+$/, `a decimal string such as "0.001", ${UNIT_GRID}`)
+    .refine((text) => /[1-9]/.test(text), 'a decimal string greater than 0'),
+  z
+    .number()
+    .positive()
+    .lt(1e15)
+    .refine((x) => x >= 1e-8 && onUnitGrid(x), `a number ≥ 0.00000001 with ${UNIT_GRID}`),
 ]);
 const fraction = z.number().min(0).max(1);
+/** A share where 0 would mean "never do anything" (a position limit of 0, a Kelly fraction of 0). */
+const positiveFraction = z.number().gt(0).max(1);
 const featureRef = z.string().min(1);
 
 export const TIMEFRAME_VALUES = ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d'] as const;
@@ -24,14 +38,19 @@ const priceField = z.enum(['open', 'high', 'low', 'close', 'volume']);
 export const instrumentSchema = z.strictObject({
   /** ccxt exchange id the instrument trades on (`binance`). */
   venue: z.string().min(1),
-  /** Unified symbol BASE/QUOTE. */
-  symbol: z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, 'a unified symbol such as "BTC/USDT"'),
+  /** Unified symbol as ccxt writes it: BASE/QUOTE for spot, BASE/QUOTE:SETTLE for perpetuals/futures. */
+  symbol: z
+    .string()
+    .regex(
+      /^[A-Z0-9]+\/[A-Z0-9]+(:[A-Z0-9]+(-[0-9]{6})?)?$/,
+      'a unified symbol such as "BTC/USDT" (spot) or "BTC/USDT:USDT" (perpetual)',
+    ),
   /** Lot size (quantity step), base currency. */
   qtyStep: positiveAmount,
   /** Price tick, quote currency. */
   priceTick: z.number().positive(),
   /** Minimum order quantity, base currency. Default: one lot. */
-  minQty: amount.optional(),
+  minQty: positiveAmount.optional(),
   /** Minimum order notional, quote currency. Default 0. */
   minNotional: amount.optional(),
   /** Maximum order quantity, base currency. Default: none. */
@@ -207,10 +226,10 @@ export const edgeSchema = z.strictObject({
 });
 
 export const sizingSchema = z.strictObject({
-  kellyFraction: fraction.optional(),
+  kellyFraction: positiveFraction.optional(),
   misspecificationBuffer: z.number().min(0).max(0.99).optional(),
   payoffRatio: z.number().positive().optional(),
-  maxPositionPct: fraction.optional(),
+  maxPositionPct: positiveFraction.optional(),
   allowShort: z.boolean().optional(),
   onFlat: z.enum(['hold', 'close']).optional(),
   rebalanceThreshold: fraction.optional(),
@@ -226,14 +245,15 @@ export const sizingSchema = z.strictObject({
 const optionalLimit = z.number().positive().nullable().optional();
 
 export const riskSchema = z.strictObject({
-  maxPositionPct: fraction.optional(),
-  maxVenuePct: fraction.optional(),
-  maxStrategyPct: fraction.optional(),
-  maxSectorPct: fraction.optional(),
-  maxLeverage: z.number().positive().optional(),
+  maxPositionPct: positiveFraction.optional(),
+  maxVenuePct: positiveFraction.optional(),
+  maxStrategyPct: positiveFraction.optional(),
+  maxSectorPct: positiveFraction.optional(),
+  /** Gross exposure / equity. Spot cannot borrow: 1 at most (checked against the symbol); derivatives ≤ 125. */
+  maxLeverage: z.number().positive().max(125).optional(),
   maxOrderNotional: z.number().positive().optional(),
   maxOrdersPerMinute: z.number().int().positive().optional(),
-  maxDrawdown: fraction.optional(),
+  maxDrawdown: positiveFraction.optional(),
   maxHeat: optionalLimit,
   maxCorrelation: z.number().min(0).max(1).nullable().optional(),
   volTarget: optionalLimit,
@@ -245,20 +265,20 @@ export const riskSchema = z.strictObject({
    */
   garch: z
     .strictObject({
-      /** Most recent bar returns fitted. Default 2000. */
+      /** Most recent bar returns fitted (a count, or a duration such as `7d`). Default 2000. */
       windowBars: z.number().int().min(10).optional(),
-      /** Refit period in bars (UTC-aligned). Default one day of bars. */
+      /** Refit period in bars, or a duration (`1d`), UTC-aligned. Default one day of bars. */
       refitEveryBars: z.number().int().positive().optional(),
-      /** Returns before the first fit. Default min(500, windowBars). */
+      /** Returns before the first fit (a count or a duration). Default min(500, windowBars). */
       minReturns: z.number().int().min(10).optional(),
     })
     .optional(),
   /** Rolling statistics behind the market-risk limits. */
   marketStats: z
     .strictObject({
-      /** EWMA decay per bar. */
+      /** EWMA decay per bar, or a half-life duration (`12h`) converted for the timeframe. */
       lambda: z.number().gt(0).lt(1).optional(),
-      /** Returns before a volatility is trusted. */
+      /** Returns before a volatility is trusted (a count or a duration such as `1d`). */
       minReturns: z.number().int().positive().optional(),
     })
     .optional(),
@@ -269,11 +289,11 @@ export const modesSchema = z.strictObject({
   /** Mode at start. Default Normal. */
   initial: z.enum(['Normal', 'Paused', 'Reduced', 'Emergency']).optional(),
   /** Drawdown at or above which the mode is at least Reduced. Default 0.15. */
-  reduceDrawdown: fraction.optional(),
+  reduceDrawdown: positiveFraction.optional(),
   /** Drawdown below which Reduced returns to Normal (hysteresis). Default 0.10. */
   recoverDrawdown: fraction.optional(),
   /** Drawdown at or above which the mode becomes Emergency (latched). Default 0.25. */
-  emergencyDrawdown: fraction.optional(),
+  emergencyDrawdown: positiveFraction.optional(),
 });
 
 /** Circuit breakers per component and global (spec §6.3, §8.4). Times in ms. */

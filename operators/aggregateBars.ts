@@ -13,6 +13,14 @@ export interface AggregateBarsConfig {
   readonly emitPartialOnComplete?: boolean;
   /** Clock for the `tsInit` of dead letters. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * The first interval of a series whose first trade is later than the interval's open: the
+   * stream was joined mid-interval, so the trades before it are missing and the bar would be
+   * partial (a fraction of the true volume, a wrong open) while looking complete. `drop`
+   * (default) does not emit it — the series starts with the next, whole interval; `emit` emits
+   * it as it is. A first trade exactly at the open counts as a whole interval.
+   */
+  readonly partialFirstBar?: 'drop' | 'emit';
 }
 
 /**
@@ -39,6 +47,7 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
   return (source) =>
     new Observable<AggregatedEvent>((subscriber) => {
       const scheduler = config.scheduler ?? asyncScheduler;
+      const dropPartial = (config.partialFirstBar ?? 'drop') === 'drop';
       const series = new Map<string, SeriesState[]>();
       // The last series used: a feed is mostly one symbol, so skip the map lookup when it repeats.
       let lastVenue: string | undefined;
@@ -76,7 +85,7 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
             });
             return;
           }
-          for (let i = 0; i < states.length; i++) states[i]!.add(tick, subscriber);
+          for (let i = 0; i < states.length; i++) states[i]!.add(tick, subscriber, dropPartial);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
@@ -104,6 +113,9 @@ class SeriesState {
   private tsLast = 0;
   /** tsEvent of the last emitted bar, to detect gaps across intervals with no trade. */
   private lastClosedEnd = -1;
+  /** True while the open bar is the series' first and began after its interval's open. */
+  private partial = false;
+  private started = false;
 
   constructor(
     readonly venue: string,
@@ -117,11 +129,16 @@ class SeriesState {
     return this.tsOpen >= 0 && ts < this.tsOpen;
   }
 
-  add(tick: TradeTick, out: { next(event: AggregatedEvent): void }): void {
+  add(tick: TradeTick, out: { next(event: AggregatedEvent): void }, dropPartial: boolean): void {
     const ts = tick.tsEvent;
     const bucket = ts - (ts % this.tfMs);
     if (bucket !== this.tsOpen) {
-      if (this.tsOpen >= 0) this.flush(out);
+      if (this.tsOpen >= 0) {
+        if (this.partial) this.tsOpen = -1;
+        else this.flush(out);
+      }
+      this.partial = dropPartial && !this.started && ts !== bucket;
+      this.started = true;
       if (this.lastClosedEnd >= 0 && bucket > this.lastClosedEnd) {
         out.next({
           kind: 'gap',
@@ -157,7 +174,7 @@ class SeriesState {
   }
 
   flush(out: { next(event: AggregatedEvent): void }): void {
-    if (this.tsOpen < 0) return;
+    if (this.tsOpen < 0 || this.partial) return;
     const tsEvent = this.tsOpen + this.tfMs;
     out.next({
       kind: 'bar',

@@ -12,7 +12,51 @@ import {
 /** What a market-data socket or a ccxt `watchTrades` call hands us. */
 export type RawMarketMessage = string | Uint8Array | object;
 
-export type ParsedMessage = TradeTick | Bar | DeadLetter;
+/**
+ * A well-formed message of a kind this parser knows but does not turn into an event (order-book
+ * depth, book tickers, 24h tickers, mark prices, subscription answers…). Counted apart from dead
+ * letters, so that normal traffic on a shared socket does not bury malformed messages.
+ */
+export interface UnusedMessage {
+  readonly kind: 'unused-message';
+  readonly stage: 'parseTrades';
+  /** What it is: the Binance event type (`depthUpdate`, `bookTicker`…), `kline-forming`, `depth`, `response`. */
+  readonly type: string;
+  readonly tsInit: number;
+}
+
+export type ParsedMessage = TradeTick | Bar | DeadLetter | UnusedMessage;
+
+/**
+ * Binance event types (`"e"`) of spot and USD-M futures streams that carry no trade or closed bar.
+ * Anything else with an `"e"` is unknown and a dead letter.
+ */
+export const UNUSED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'depthUpdate',
+  'bookTicker',
+  '24hrTicker',
+  '24hrMiniTicker',
+  '1hTicker',
+  '4hTicker',
+  '1dTicker',
+  'avgPrice',
+  'markPriceUpdate',
+  'forceOrder',
+  'continuous_kline',
+  'indexPriceUpdate',
+  'compositeIndex',
+  'contractInfo',
+  'assetIndexUpdate',
+  'outboundAccountPosition',
+  'balanceUpdate',
+  'executionReport',
+  'listStatus',
+  'listenKeyExpired',
+  'ACCOUNT_UPDATE',
+  'ORDER_TRADE_UPDATE',
+  'ACCOUNT_CONFIG_UPDATE',
+  'MARGIN_CALL',
+]);
 
 export interface ParseTradesConfig {
   /** Venue the messages come from; stamped on every tick. Default `binance`. */
@@ -24,6 +68,12 @@ export interface ParseTradesConfig {
   readonly symbols?: Readonly<Record<string, string>>;
   /** Clock for `tsInit`. Default `asyncScheduler` (wall clock); backtests pass a virtual one. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Market the stream belongs to. `spot` (default): `BTCUSDT` → `BTC/USDT`. `swap` (a linear,
+   * USD-M perpetual stream such as fstream.binance.com): `BTCUSDT` → `BTC/USDT:USDT`, ccxt's
+   * symbol for the perpetual settled in the quote, so futures ticks never pass for spot ones.
+   */
+  readonly market?: 'spot' | 'swap';
 }
 
 const KNOWN_QUOTES = [
@@ -49,8 +99,9 @@ const KNOWN_QUOTES = [
  *
  * Understands Binance's `trade`, `aggTrade` and `kline` stream payloads (bare or inside a
  * combined-stream envelope `{"stream":…,"data":…}`), as text, bytes or parsed objects, and ccxt's
- * unified trade objects. Only closed klines (`x: true`) become bars. Anything else becomes a
- * {@link DeadLetter} naming what was wrong — the stream never errors on bad input.
+ * unified trade objects. Only closed klines (`x: true`) become bars. Known message types that carry
+ * neither (depth, book tickers…) become an {@link UnusedMessage}, counted apart; anything else
+ * becomes a {@link DeadLetter} naming what was wrong — the stream never errors on bad input.
  *
  * ```
  * raw:    --t--x--k--|
@@ -82,10 +133,15 @@ class MessageParser {
   private lastRawSymbol: string | undefined;
   private readonly scan = new Scanner();
   private lastUnifiedSymbol = '';
+  private readonly swap: boolean;
 
   constructor(config: ParseTradesConfig) {
     this.venue = config.venue ?? 'binance';
     this.scheduler = config.scheduler ?? asyncScheduler;
+    const market = config.market ?? 'spot';
+    if (market !== 'spot' && market !== 'swap')
+      throw new RangeError(`parseTrades: config.market must be "spot" or "swap", found ${JSON.stringify(market)}`);
+    this.swap = market === 'swap';
     for (const [id, unified] of Object.entries(config.symbols ?? {})) this.symbolCache.set(id, unified);
   }
 
@@ -208,7 +264,17 @@ class MessageParser {
     const event = value['e'];
     if (event === 'trade' || event === 'aggTrade') return this.parseBinanceTrade(value, event, raw);
     if (event === 'kline') return this.parseBinanceKline(value, raw);
-    if (typeof event === 'string') return this.dead(`unsupported event type "${event}"`, raw);
+    if (typeof event === 'string') {
+      if (UNUSED_EVENT_TYPES.has(event)) return this.unused(event);
+      return this.dead(`unsupported event type "${event}"`, raw);
+    }
+    // Known payloads without an "e": spot bookTicker, partial depth snapshots, subscription answers.
+    if ('u' in value && 's' in value && 'b' in value && 'a' in value && 'B' in value && 'A' in value)
+      return this.unused('bookTicker');
+    if ('lastUpdateId' in value && Array.isArray(value['bids']) && Array.isArray(value['asks']))
+      return this.unused('depth');
+    if ('id' in value && ('result' in value || 'error' in value) && Object.keys(value).length <= 3)
+      return this.unused('response');
     if ('price' in value && 'amount' in value && 'timestamp' in value) return this.parseCcxtTrade(value, raw);
     return this.dead('unrecognised message: no Binance event type "e" and not a ccxt trade', raw);
   }
@@ -275,9 +341,11 @@ class MessageParser {
     const tsOpen = kline['t'];
     if (!isTimestamp(tsOpen))
       return this.dead(`kline ${symbol}: field "t" (open time) must be an integer, found ${describe(tsOpen)}`, raw);
+    // A kline still forming is normal traffic (every ~2 s), not a malformed message.
+    if (kline['x'] === false) return this.unused('kline-forming');
     if (kline['x'] !== true) {
       return this.dead(
-        `kline ${symbol} ${interval} at ${tsOpen}: not closed yet ("x": ${describe(kline['x'])}); only closed klines become bars`,
+        `kline ${symbol} ${interval} at ${tsOpen}: field "x" (closed) must be true or false, found ${describe(kline['x'])}; only closed klines become bars`,
         raw,
       );
     }
@@ -350,10 +418,14 @@ class MessageParser {
     if (!exchangeSymbol.includes('/')) {
       const upper = exchangeSymbol.toUpperCase();
       const quote = KNOWN_QUOTES.find((q) => upper.length > q.length && upper.endsWith(q));
-      if (quote) unified = `${upper.slice(0, upper.length - quote.length)}/${quote}`;
+      if (quote) unified = `${upper.slice(0, upper.length - quote.length)}/${quote}${this.swap ? `:${quote}` : ''}`;
     }
     this.symbolCache.set(exchangeSymbol, unified);
     return unified;
+  }
+
+  private unused(type: string): UnusedMessage {
+    return { kind: 'unused-message', stage: 'parseTrades', type, tsInit: this.scheduler.now() };
   }
 
   private dead(reason: string, raw: unknown): DeadLetter {

@@ -1,14 +1,22 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { OutlierDetector, barValueProblem, type OutlierConfig } from './barChecks';
 import { timeframeMs, type Bar, type BarGap, type DeadLetter } from './types';
 
 export interface SequenceBarsConfig {
   /** Clock for the `tsInit` of dead letters. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Bad-tick detection per series (see {@link OutlierDetector}): an outlier bar becomes a dead
+   * letter, never a decision. `false` switches it off. Default: the detector's defaults.
+   */
+  readonly outliers?: OutlierConfig | false;
 }
 
 /**
- * Guards the order of a bar stream (replayed or from an exchange's kline feed), per venue,
- * symbol and timeframe: a bar at or before the last one is a duplicate or out of order and
+ * Guards a bar stream (replayed or from an exchange's kline feed), per venue, symbol and
+ * timeframe. A bar with an impossible price (≤ 0, not finite, OHLC contradicting each other) or
+ * an outlier against the recent closes (a bad tick) becomes a dead letter — the same checks a
+ * CSV file passes before a backtest. A bar at or before the last one is a duplicate or out of order and
  * becomes a dead letter (never a second decision on the same interval); a jump of more than one
  * interval passes the bar through after a {@link BarGap} saying how many bars are missing.
  *
@@ -22,9 +30,20 @@ export function sequenceBars(config: SequenceBarsConfig = {}): OperatorFunction<
     new Observable<Bar | BarGap | DeadLetter>((subscriber) => {
       const scheduler = config.scheduler ?? asyncScheduler;
       const last = new Map<string, Bar>();
+      const detectors = new Map<string, OutlierDetector>();
+      const dead = (bar: Bar, reason: string): void =>
+        subscriber.next({ kind: 'dead-letter', stage: 'sequenceBars', reason, raw: bar, tsInit: scheduler.now() });
       return source.subscribe({
         next: (bar) => {
           const key = `${bar.venue}|${bar.symbol}|${bar.timeframe}`;
+          const impossible = barValueProblem(bar);
+          if (impossible) {
+            dead(
+              bar,
+              `impossible ${bar.symbol} ${bar.timeframe} bar at ${bar.tsOpen}: ${impossible.column}: expected ${impossible.expected}, found ${impossible.found}`,
+            );
+            return;
+          }
           const previous = last.get(key);
           if (previous) {
             if (bar.tsOpen < previous.tsEvent) {
@@ -48,6 +67,21 @@ export function sequenceBars(config: SequenceBarsConfig = {}): OperatorFunction<
                 missing: Math.round((bar.tsOpen - previous.tsEvent) / timeframeMs(bar.timeframe)),
                 tsEvent: bar.tsOpen,
               });
+            }
+          }
+          if (config.outliers !== false) {
+            let detector = detectors.get(key);
+            if (!detector) {
+              detector = new OutlierDetector(config.outliers);
+              detectors.set(key, detector);
+            }
+            const outlier = detector.check(bar);
+            if (outlier) {
+              dead(
+                bar,
+                `outlier ${bar.symbol} ${bar.timeframe} bar at ${bar.tsOpen}: ${outlier.column}: expected ${outlier.expected}, found ${outlier.found}`,
+              );
+              return;
             }
           }
           last.set(key, bar);

@@ -2,18 +2,31 @@
  * Backtest mode: the trading pipeline over historical bars, in virtual time, against the paper
  * exchange paper sessions use (configured by the config's `execution` section). Writes a JSONL journal of every decision and a JSON report.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { VirtualTimeScheduler, concat, filter, lastValueFrom, map, of, tap, timer } from 'rxjs';
+import {
+  NEVER,
+  VirtualTimeScheduler,
+  concat,
+  filter,
+  fromEvent,
+  lastValueFrom,
+  map,
+  of,
+  takeUntil,
+  tap,
+  timer,
+} from 'rxjs';
 import { buildLayout } from '../operators/computeFeatures';
 import { ruleLabel } from '../operators/taSignal';
 import { ReportBuilder, type BacktestReport } from '../operators/backtestReport';
-import { isTimeframe, type Bar, type Portfolio } from '../operators/types';
-import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
+import { isTimeframe, timeframeMs, type Bar, type Portfolio } from '../operators/types';
+import { makeBarReplaySource, readBarFile } from '../sources/csvBars';
 import { makeJournalSink } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { paperExchangeFor } from './paperVenue';
+import { RunFiles, RunOutputError, ensureOutputDir, flushInSlices } from './runOutput';
 import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 
 export interface BacktestOptions {
@@ -36,6 +49,18 @@ export interface BacktestOptions {
   readonly killAt?: number;
   /** Called about every 5 % of the bars with the share done (0..1). */
   readonly onProgress?: (done: number, bar: Bar) => void;
+  /** What the user says the data file holds (`--symbol`, `--timeframe`), checked against file and config. */
+  readonly statedSymbol?: string;
+  readonly statedTimeframe?: string;
+  /** Keep outlier rows instead of refusing the data (`--keep-outliers`). */
+  readonly keepOutliers?: boolean;
+  /** Warnings about the data that do not stop the run (no header line, price scale). */
+  readonly onWarning?: (message: string) => void;
+  /**
+   * Aborting stops the run between slices of bars; the run then rejects with a RunOutputError
+   * `INTERRUPTED` saying what the output folder still holds (the previous run's files).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface BacktestResult {
@@ -69,13 +94,19 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const files = resolveDataFiles(config, typeof options.dataFile === 'string' ? [options.dataFile] : options.dataFile);
   const series = config.instruments.map((instrument) => {
     const file = files.get(instrument.symbol)!;
-    const bars = readBarsCsv(file, {
+    const { bars, warnings } = readBarFile(file, {
       venue: instrument.venue,
       symbol: instrument.symbol,
       timeframe: config.timeframe,
       ...(options.from !== undefined ? { from: options.from } : {}),
       ...(options.until !== undefined ? { until: options.until } : {}),
+      ...(options.statedSymbol !== undefined && config.instruments.length === 1
+        ? { statedSymbol: options.statedSymbol }
+        : {}),
+      ...(options.statedTimeframe !== undefined ? { statedTimeframe: options.statedTimeframe } : {}),
+      ...(options.keepOutliers ? { keepOutliers: true } : {}),
     });
+    for (const warning of warnings) options.onWarning?.(warning);
     if (bars.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);
     return bars;
   });
@@ -167,13 +198,19 @@ export function mergeByEventTime(series: readonly (readonly Bar[])[]): Bar[] {
 export async function backtestBars(
   config: PipelineConfig,
   bars: readonly Bar[],
-  options: Omit<BacktestOptions, 'configFile'> & { readonly model?: ReturnType<typeof loadModelFor> },
+  options: Omit<BacktestOptions, 'configFile'> & {
+    readonly model?: ReturnType<typeof loadModelFor>;
+    /** The config path as the user gave it, for the report. Default: the resolved path. */
+    readonly configFile?: string;
+  },
 ): Promise<BacktestResult> {
   const outDir = options.outDir ?? path.join('out', config.name);
   const dataFiles = typeof options.dataFile === 'string' ? [options.dataFile] : [...(options.dataFile ?? [])];
-  mkdirSync(outDir, { recursive: true });
-  const journalFile = path.join(outDir, 'journal.jsonl');
-  const reportFile = path.join(outDir, 'report.json');
+  ensureOutputDir(outDir, options.outDir !== undefined ? '--out' : 'output folder');
+  // Written under temporary names and renamed at the end: an interrupted run keeps the last one.
+  const files = new RunFiles(outDir, ['journal.jsonl', 'report.json']);
+  const journalFile = files.finalPath('journal.jsonl');
+  const reportFile = files.finalPath('report.json');
 
   const scheduler = new VirtualTimeScheduler();
   const venue = paperExchangeFor(config, scheduler);
@@ -251,12 +288,13 @@ export async function backtestBars(
     filter(
       (event: PipelineEvent): event is Exclude<PipelineEvent, { kind: 'portfolio' }> => event.kind !== 'portfolio',
     ),
+    takeUntil(options.signal ? fromEvent(options.signal, 'abort') : NEVER),
   );
   const header = {
     kind: 'run-started',
     mode: 'backtest',
+    // No path here: the journal of the same run is byte-identical from any working directory.
     config: {
-      file: path.relative(process.cwd(), config.file),
       name: config.name,
       hash: config.hash,
       tier: config.tier,
@@ -267,13 +305,23 @@ export async function backtestBars(
     taRules: (config.signals.ta?.rules ?? []).map(ruleLabel),
     tsEvent: bars[0]?.tsOpen ?? 0,
   };
-  const done = lastValueFrom(makeJournalSink({ file: journalFile })(concat(of(header), events$)));
-  scheduler.flush();
-  const journal = await done;
+  const done = lastValueFrom(makeJournalSink({ file: files.tempPath('journal.jsonl') })(concat(of(header), events$)));
+  let finished: boolean;
+  let journal: Awaited<typeof done>;
+  try {
+    finished = await flushInSlices(scheduler, 2000 * timeframeMs(config.timeframe), options.signal);
+    journal = await done;
+  } catch (err) {
+    files.discard();
+    throw err;
+  }
+  if (!finished) {
+    throw new RunOutputError('INTERRUPTED', `interrupted after ${seen} of ${bars.length} bars: ${files.discard()}`);
+  }
   closeBarTime();
 
   const result = {
-    config: { file: config.file, name: config.name, hash: config.hash, tier: config.tier },
+    config: { file: options.configFile ?? config.file, name: config.name, hash: config.hash, tier: config.tier },
     data: {
       file: dataFiles.join(', '),
       symbol: config.instruments.map((i) => i.symbol).join(', '),
@@ -294,6 +342,7 @@ export async function backtestBars(
     ...report.build(),
     journal: { file: journalFile, lines: journal.lines },
   };
-  writeFileSync(reportFile, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(files.tempPath('report.json'), `${JSON.stringify(result, null, 2)}\n`);
+  files.commit();
   return { report: result, reportFile, journalFile };
 }

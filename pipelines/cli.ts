@@ -14,6 +14,7 @@ import { runBacktest } from './backtest';
 import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
+import { ensureOutputDir } from './runOutput';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
@@ -25,14 +26,42 @@ import type { BacktestReport } from '../operators/backtestReport';
 import { armSignal } from '../hardware/killSwitch';
 import { earlySignal } from './earlySignal';
 
+const TIME_EXPECTED = 'expected an ISO date (2024-01-31), date-time (2024-01-31T12:00:00Z) or epoch ms (13 digits)';
+
 function parseTime(value: string): number {
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (!Number.isFinite(ms))
+  if (/^\d{12,}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  if (/^\d{9,11}$/.test(value))
     throw new InvalidArgumentError(
-      `expected an ISO date (2024-01-31, 2024-01-31T12:00:00Z) or epoch ms, found "${value}"`,
+      `${TIME_EXPECTED}, found ${value}, which looks like epoch seconds (${new Date(Number(value) * 1000).toISOString()}); write ${value}000 or the date`,
     );
+  const ms = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)
+    ? Date.parse(
+        /^\d{4}-\d{2}-\d{2}$/.test(value)
+          ? `${value}T00:00:00Z`
+          : /Z|[+-]\d{2}:?\d{2}$/.test(value)
+            ? value
+            : `${value}Z`,
+      )
+    : Number.NaN;
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError(`${TIME_EXPECTED}, found "${value}"`);
   return ms;
+}
+
+/** A whole number ≥ `min`, for options counted in units (bars, seconds). */
+function wholeNumber(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min)
+      throw new InvalidArgumentError(`expected a whole number ≥ ${min}, found "${value}"`);
+    return Number(value);
+  };
+}
+
+/** Refuses a --from that is not before --until, naming both. */
+function checkRange(from: number | undefined, until: number | undefined): void {
+  if (from !== undefined && until !== undefined && from >= until)
+    throw new InvalidArgumentError(
+      `--from ${new Date(from).toISOString()} is not before --until ${new Date(until).toISOString()}: expected --from earlier than --until`,
+    );
 }
 
 function pct(x: number): string {
@@ -89,9 +118,21 @@ export function buildCli(): Command {
       'bars CSV: timestamp_ms,open,high,low,close,volume (see `download`); repeat it, or give a folder, for a universe (files matched by name, e.g. BTCUSDT_5m, or SYMBOL=file)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
-    .option('-o, --out <dir>', 'folder for journal.jsonl and report.json (default: out/<config name>)')
+    .option(
+      '-o, --out <dir>',
+      'folder for journal.jsonl and report.json (default: out/<config name>); written when the run ends, so an interrupted run keeps the previous one',
+    )
     .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
     .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option(
+      '--symbol <symbol>',
+      "what the data file holds, for a file without a header line (must be the config's symbol)",
+    )
+    .option('--timeframe <tf>', "the data file's timeframe, for a file without a header line (must be the config's)")
+    .option(
+      '--keep-outliers',
+      "run on data with outlier rows (bad ticks) instead of refusing it; they are listed as warnings, and the pipeline treats them as a live feed's bad ticks (dead letters, counted in the report)",
+    )
     .option(
       '--kill-at <time>',
       'fire drill: simulate a kill-switch press at this time; the run must end flat',
@@ -107,11 +148,24 @@ export function buildCli(): Command {
         until?: number;
         killAt?: number;
         quiet?: boolean;
+        symbol?: string;
+        timeframe?: string;
+        keepOutliers?: boolean;
       }) => {
+        checkRange(opts.from, opts.until);
         const started = process.hrtime.bigint();
+        const abort = new AbortController();
+        const onSignal = (): void => abort.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         const result = await runBacktest({
           configFile: opts.config,
           dataFile: opts.data,
+          signal: abort.signal,
+          onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+          ...(opts.symbol !== undefined ? { statedSymbol: opts.symbol } : {}),
+          ...(opts.timeframe !== undefined ? { statedTimeframe: opts.timeframe } : {}),
+          ...(opts.keepOutliers ? { keepOutliers: true } : {}),
           ...(opts.out ? { outDir: opts.out } : {}),
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
@@ -122,8 +176,11 @@ export function buildCli(): Command {
                 onProgress: (done: number, bar: { tsEvent: number }) =>
                   process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`),
               }),
+        }).finally(() => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          if (!opts.quiet) process.stderr.write('\n');
         });
-        if (!opts.quiet) process.stderr.write('\n');
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const { report } = result;
         process.stdout.write(
@@ -149,6 +206,9 @@ export function buildCli(): Command {
     .option('-o, --out <file>', "model file to write (default: the config's signals.ml.model)")
     .option('--until <time>', 'use only bars before this time, keeping later ones unseen for backtests', parseTime)
     .action(async (opts: { config: string; data: string; out?: string; until?: number }) => {
+      // A clear error for an unusable folder, before hours of training (and no recursive-mkdir hang).
+      if (opts.out !== undefined)
+        ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
       const result = await runTrain({
         configFile: opts.config,
         dataFile: opts.data,
@@ -178,8 +238,12 @@ export function buildCli(): Command {
       .option('-o, --out <dir>', `folder for journal.jsonl and audit.jsonl (default: out/<config name>/${mode})`)
       .option('--kill-switch <kind>', 'gpio (button on BCM17), signal (SIGUSR2), both, none', 'signal')
       .option('--leds', 'drive the status LEDs on BCM22/23/24')
-      .option('--warmup-bars <n>', 'recent bars to warm up on before trading (default: what the config needs)')
-      .option('--status-every <seconds>', 'status line period', '60')
+      .option(
+        '--warmup-bars <n>',
+        'recent bars to warm up on before trading (default: what the config needs)',
+        wholeNumber(0),
+      )
+      .option('--status-every <seconds>', 'status line period', wholeNumber(1), 60)
       .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
       .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)')
@@ -201,8 +265,8 @@ export function buildCli(): Command {
         out?: string;
         killSwitch: string;
         leds?: boolean;
-        warmupBars?: string;
-        statusEvery: string;
+        warmupBars?: number;
+        statusEvery: number;
         apiUrl?: string;
         wsUrl?: string;
         ccxtOptions?: string;
@@ -274,6 +338,7 @@ export function buildCli(): Command {
         const secret = credentials.BOT4_API_SECRET;
         const password = credentials.BOT4_API_PASSWORD;
         try {
+          if (opts.out !== undefined) ensureOutputDir(opts.out, '--out');
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
             mode: mode as SessionMode,
@@ -282,9 +347,9 @@ export function buildCli(): Command {
             stop$,
             killSwitch: opts.killSwitch as KillSwitchKind,
             leds: opts.leds === true,
-            statusEveryMs: Math.max(1, Number(opts.statusEvery)) * 1000,
+            statusEveryMs: opts.statusEvery * 1000,
             ...(opts.out ? { outDir: opts.out } : {}),
-            ...(opts.warmupBars !== undefined ? { warmupBars: Number(opts.warmupBars) } : {}),
+            ...(opts.warmupBars !== undefined ? { warmupBars: opts.warmupBars } : {}),
             ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
@@ -382,6 +447,7 @@ export function buildCli(): Command {
         const onSignal = (): void => abort.abort();
         process.once('SIGINT', onSignal);
         try {
+          ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
           const { runDownload } = require('./download') as typeof DownloadModule;
           const summary = await runDownload(
             {
@@ -524,7 +590,8 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as Error & { code?: string };
     process.stderr.write(`run-pipeline: ${e.message}\n`);
-    process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 1;
+    process.exitCode =
+      e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.code === 'INTERRUPTED' ? 130 : 1;
   }
 }
 

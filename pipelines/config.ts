@@ -17,7 +17,7 @@ import { buildLayout } from '../operators/computeFeatures';
 import { IndicatorError } from '../operators/indicators/types';
 import { toUnits, type Units } from '../operators/money';
 import { BAR_FIELDS, ruleRefs } from '../operators/taSignal';
-import { timeframeMs, type Instrument, type Timeframe } from '../operators/types';
+import { isTimeframe, timeframeMs, type Instrument, type Timeframe } from '../operators/types';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -108,6 +108,8 @@ export function parseConfig(text: string, file: string): PipelineConfig {
   const raw: unknown = doc.toJS();
   const locate = (keyPath: readonly PropertyKey[]): { line?: number; column?: number } =>
     locateKey(doc, lineCounter, keyPath);
+  const durationProblems = convertDurations(raw).map((p) => ({ ...p, ...locate(p.keyPath) }));
+  if (durationProblems.length > 0) throw new ConfigError(file, durationProblems);
 
   const parsed = pipelineConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -152,7 +154,7 @@ function instrumentOf(spec: z.output<typeof instrumentSchema>): Instrument {
     venue: spec.venue,
     symbol: spec.symbol,
     base: spec.symbol.split('/')[0]!,
-    quote: spec.symbol.split('/')[1]!,
+    quote: spec.symbol.split('/')[1]!.split(':')[0]!,
     qtyStep: toUnits(spec.qtyStep),
     priceTick: spec.priceTick,
     minQty: toUnits(spec.minQty ?? spec.qtyStep),
@@ -166,9 +168,131 @@ interface LocatedProblem extends ConfigProblem {
   readonly keyPath: readonly PropertyKey[];
 }
 
+/**
+ * Parameters counted in bars may be written as durations, converted for the config's timeframe,
+ * so that a config copied to another timeframe keeps its meaning (a 7-day GARCH window stays 7
+ * days, not 2016 bars of whatever size). Counts must come out whole; `lambda` takes a half-life.
+ * Converts in place; returns what could not be converted.
+ */
+const BAR_COUNT_PATHS = [
+  ['risk', 'garch', 'windowBars'],
+  ['risk', 'garch', 'refitEveryBars'],
+  ['risk', 'garch', 'minReturns'],
+  ['risk', 'marketStats', 'minReturns'],
+] as const;
+const HALF_LIFE_PATHS = [['risk', 'marketStats', 'lambda']] as const;
+const DURATION = /^(\d+(?:\.\d+)?)\s*(m|h|d|w)$/;
+const DURATION_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+function convertDurations(raw: unknown): LocatedProblem[] {
+  const problems: LocatedProblem[] = [];
+  if (!raw || typeof raw !== 'object') return problems;
+  const tfText = (raw as Record<string, unknown>)['timeframe'];
+  const tfMs = typeof tfText === 'string' && isTimeframe(tfText) ? timeframeMs(tfText) : undefined;
+  const visit = (keyPath: readonly string[], halfLife: boolean): void => {
+    const parent = valueAt(raw, keyPath.slice(0, -1));
+    const key = keyPath[keyPath.length - 1]!;
+    if (!parent || typeof parent !== 'object') return;
+    const value = (parent as Record<string, unknown>)[key];
+    if (typeof value !== 'string') return;
+    const match = DURATION.exec(value.trim());
+    const where = { keyPath, key: dotted(keyPath) };
+    if (!match) {
+      problems.push({
+        ...where,
+        expected: `${halfLife ? 'a decay per bar in (0, 1)' : 'a whole number of bars'} or a duration such as "12h", "7d"`,
+        found: describe(value),
+      });
+      return;
+    }
+    if (tfMs === undefined) return; // the timeframe's own problem is reported by the schema
+    const bars = (Number(match[1]) * DURATION_MS[match[2]!]!) / tfMs;
+    if (halfLife) {
+      if (!(bars >= 1)) {
+        problems.push({ ...where, expected: `a half-life of at least one ${tfText} bar`, found: describe(value) });
+        return;
+      }
+      (parent as Record<string, unknown>)[key] = 0.5 ** (1 / bars);
+    } else {
+      if (!Number.isInteger(bars) || bars < 1) {
+        problems.push({
+          ...where,
+          expected: `a duration that is a whole number of ${tfText} bars`,
+          found: `${describe(value)} (${Number(bars.toPrecision(6))} bars)`,
+        });
+        return;
+      }
+      (parent as Record<string, unknown>)[key] = bars;
+    }
+  };
+  for (const keyPath of BAR_COUNT_PATHS) visit(keyPath, false);
+  for (const keyPath of HALF_LIFE_PATHS) visit(keyPath, true);
+  return problems;
+}
+
+/** Checks across keys: each names the key it points at, what it must be relative to the other. */
+function crossFieldProblems(config: PipelineConfigFile): LocatedProblem[] {
+  const problems: LocatedProblem[] = [];
+  const add = (keyPath: PropertyKey[], expected: string, found: string): void => {
+    problems.push({ keyPath, key: dotted(keyPath), expected, found });
+  };
+  const symbols = (config.universe?.instruments ?? (config.instrument ? [config.instrument] : [])).map((i) => i.symbol);
+  const spotSymbol = symbols.find((symbol) => !symbol.includes(':'));
+  const leverage = config.risk?.maxLeverage;
+  if (spotSymbol !== undefined && leverage !== undefined && leverage > 1)
+    add(
+      ['risk', 'maxLeverage'],
+      `at most 1 for a spot instrument (${spotSymbol}: spot cannot borrow; a perpetual is written BASE/QUOTE:SETTLE)`,
+      `number ${leverage}`,
+    );
+  const modes = config.modes;
+  const recover = modes?.recoverDrawdown ?? 0.1;
+  const reduce = modes?.reduceDrawdown ?? 0.15;
+  const emergency = modes?.emergencyDrawdown ?? 0.25;
+  if (!(recover < reduce))
+    add(
+      modes?.recoverDrawdown !== undefined ? ['modes', 'recoverDrawdown'] : ['modes', 'reduceDrawdown'],
+      `recoverDrawdown < reduceDrawdown (hysteresis: back to Normal below where Reduced starts)`,
+      `recoverDrawdown ${recover}, reduceDrawdown ${reduce}`,
+    );
+  if (!(reduce < emergency))
+    add(
+      modes?.emergencyDrawdown !== undefined ? ['modes', 'emergencyDrawdown'] : ['modes', 'reduceDrawdown'],
+      'reduceDrawdown < emergencyDrawdown (Reduced comes before Emergency)',
+      `reduceDrawdown ${reduce}, emergencyDrawdown ${emergency}`,
+    );
+  const breakers = config.breakers;
+  if (breakers?.tripErrorRate !== undefined && breakers.closeErrorRate !== undefined)
+    if (!(breakers.closeErrorRate < breakers.tripErrorRate))
+      add(
+        ['breakers', 'closeErrorRate'],
+        `closeErrorRate < tripErrorRate (${breakers.tripErrorRate})`,
+        `number ${breakers.closeErrorRate}`,
+      );
+  if (breakers?.cooldownMs !== undefined && breakers.maxCooldownMs !== undefined)
+    if (breakers.maxCooldownMs < breakers.cooldownMs)
+      add(
+        ['breakers', 'maxCooldownMs'],
+        `maxCooldownMs ≥ cooldownMs (${breakers.cooldownMs})`,
+        `number ${breakers.maxCooldownMs}`,
+      );
+  const garch = config.risk?.garch;
+  if (garch?.minReturns !== undefined && garch.minReturns > (garch.windowBars ?? 2000))
+    add(
+      ['risk', 'garch', 'minReturns'],
+      `at most windowBars (${garch.windowBars ?? 2000}): a fit never sees more returns than its window`,
+      `number ${garch.minReturns}`,
+    );
+  config.signals.ta?.rules.forEach((rule, i) => {
+    if (rule.kind === 'level' && !(rule.low < rule.high))
+      add(['signals', 'ta', 'rules', i, 'low'], `low < high (${rule.high})`, `number ${rule.low}`);
+  });
+  return problems;
+}
+
 /** What the schema cannot see: tulind names/options, references between sections. */
 function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
-  const problems = sectionProblems(config, ['features'], ['signals']);
+  const problems = [...crossFieldProblems(config), ...sectionProblems(config, ['features'], ['signals'])];
   const members = config.universe?.instruments ?? [];
   if (config.instrument && config.universe) {
     problems.push({

@@ -136,6 +136,8 @@ export async function runDownload(options: DownloadOptions, io: DownloadIo): Pro
 
   const tail = await readCsvBarFileTail(o.out);
   checkTimeframe(o.out, tail.last, tail.previous, timeframe);
+  const meta = { exchange: o.exchange, symbol: o.symbol, timeframe, source: 'ccxt.fetchOHLCV' };
+  checkMeta(o.out, tail.meta, meta);
   const resumedAfter = tail.last?.tsOpen ?? null;
   const since = resumedAfter === null ? requestedSince : resumedAfter + step;
   const label = `${o.exchange} ${o.symbol} ${timeframe}`;
@@ -210,7 +212,7 @@ export async function runDownload(options: DownloadOptions, io: DownloadIo): Pro
       resolve(summary(true));
       return;
     }
-    source$.pipe(takeUntil(abort$), makeCsvBarFileSink({ path: o.out })).subscribe({
+    source$.pipe(takeUntil(abort$), makeCsvBarFileSink({ path: o.out, meta })).subscribe({
       next: (event) => {
         if (event.kind === 'csv-opened') return;
         const page = event.batch;
@@ -375,6 +377,24 @@ export function parseTime(value: string | number, option: string): Timestamp {
   const digits = zone.slice(1).replace(':', '');
   const offsetMs = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
   return local - sign * offsetMs;
+}
+
+/** Refuses to extend a file whose first line says it holds another exchange, symbol or timeframe. */
+function checkMeta(
+  out: string,
+  found: { readonly exchange?: string; readonly symbol?: string; readonly timeframe?: string } | null,
+  wanted: { readonly exchange: string; readonly symbol: string; readonly timeframe: string },
+): void {
+  if (!found) return;
+  const differences = (['exchange', 'symbol', 'timeframe'] as const).filter(
+    (key) => found[key] !== undefined && found[key] !== wanted[key],
+  );
+  if (differences.length > 0) {
+    throw new DownloadError(
+      'FILE_MISMATCH',
+      `${out}: holds ${differences.map((k) => `${k} ${found[k]}`).join(', ')} (its first line), but this download is ${differences.map((k) => `${k} ${wanted[k]}`).join(', ')}; use another --out`,
+    );
+  }
 }
 
 /** Refuses to extend a file whose rows are not on this timeframe's grid (e.g. a 1h file resumed as 5m). */

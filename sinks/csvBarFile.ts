@@ -2,10 +2,13 @@
  * Bars appended to a CSV file, durably, in the format of bot4's candle files:
  *
  * ```
+ * # exchange=binance symbol=BTC/USDT timeframe=5m source=ccxt.fetchOHLCV
  * timestamp_ms,open,high,low,close,volume
  * 1606780800000,19695.87,19720.0,19578.96,19607.03,794.500517
  * ```
  *
+ * The first line, written when the sink is given `meta`, says what the file holds, so that a
+ * backtest can refuse a file of another instrument or timeframe (see operators/barChecks).
  * `timestamp_ms` is the bar's open time; numbers are plain decimals (shortest form that reads back
  * as the same double, at least one decimal, never an exponent).
  *
@@ -19,6 +22,7 @@
  * error, never silently dropped. Each batch is one append followed by fdatasync, so a crash loses
  * at most the batch in flight. A batch that does not start after the file's last row is refused.
  */
+import { formatBarFileMeta, parseBarFileMeta, type BarFileMeta } from '../operators/barChecks';
 import { Bot4Error } from '../operators/errors';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -49,6 +53,8 @@ export interface BarBatch {
 export interface CsvBarFileConfig {
   /** File to create or continue. Its directory must exist. */
   readonly path: string;
+  /** What the file holds, written as its first line when the file is created. */
+  readonly meta?: BarFileMeta;
 }
 
 /** What a file holds at its end, as a resume needs it. */
@@ -63,6 +69,8 @@ export interface CsvBarFileTail {
   readonly completeBytes: number;
   /** Bytes after the last newline, i.e. an incomplete last line; null when the file ends cleanly. */
   readonly incompleteTail: string | null;
+  /** What the file's first line says it holds; null when it has no such line. */
+  readonly meta: BarFileMeta | null;
 }
 
 export interface CsvFileOpened {
@@ -103,7 +111,7 @@ export function makeCsvBarFileSink(
 ): <B extends BarBatch>(batches$: Observable<B>) => Observable<CsvBarFileEvent<B>> {
   return <B extends BarBatch>(batches$: Observable<B>): Observable<CsvBarFileEvent<B>> =>
     new Observable<CsvBarFileEvent<B>>((subscriber) => {
-      const opening = CsvBarFileWriter.open(config.path);
+      const opening = CsvBarFileWriter.open(config.path, config.meta);
       const subscription = from(opening)
         .pipe(
           mergeMap((writer) =>
@@ -137,7 +145,7 @@ class CsvBarFileWriter {
     this.lastTsOpen = opened.last?.tsOpen ?? null;
   }
 
-  static async open(file: string): Promise<CsvBarFileWriter> {
+  static async open(file: string, meta?: BarFileMeta): Promise<CsvBarFileWriter> {
     const existed = await fs.stat(file).then(
       () => true,
       (error: NodeJS.ErrnoException) => {
@@ -151,7 +159,7 @@ class CsvBarFileWriter {
       if (tail.incompleteTail !== null) await handle.truncate(tail.completeBytes);
       const created = tail.completeBytes === 0;
       if (created) {
-        await handle.write(`${CSV_BAR_HEADER}\n`);
+        await handle.write(`${meta ? `${formatBarFileMeta(meta)}\n` : ''}${CSV_BAR_HEADER}\n`);
         await handle.datasync();
       }
       if (!existed) await syncDirectory(path.dirname(file));
@@ -257,7 +265,15 @@ export async function readCsvBarFileTail(file: string): Promise<CsvBarFileTail> 
     handle = await fs.open(file, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { path: file, exists: false, last: null, previous: null, completeBytes: 0, incompleteTail: null };
+      return {
+        path: file,
+        exists: false,
+        last: null,
+        previous: null,
+        completeBytes: 0,
+        incompleteTail: null,
+        meta: null,
+      };
     }
     throw error;
   }
@@ -272,17 +288,43 @@ const CHUNK = 64 * 1024;
 
 async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTail> {
   const { size } = await handle.stat();
+  // An optional first line "# key=value …" saying what the file holds, then the column header.
+  const first = Buffer.alloc(Math.min(size, 1024));
+  await handle.read(first, 0, first.length, 0);
+  const firstText = first.toString('utf8');
+  let meta: BarFileMeta | null = null;
+  let metaBytes = 0;
+  if (firstText.startsWith('#')) {
+    const end = firstText.indexOf('\n');
+    if (end < 0) {
+      // A header line cut short by a crash: start over.
+      return {
+        path: file,
+        exists: true,
+        last: null,
+        previous: null,
+        completeBytes: 0,
+        incompleteTail: firstText,
+        meta,
+      };
+    }
+    const parsed = parseBarFileMeta(firstText.slice(0, end));
+    if (typeof parsed === 'string')
+      throw new CsvBarFileError('NOT_A_BAR_FILE', `${file}: line 1: ${parsed}; refusing to append to it`);
+    meta = parsed;
+    metaBytes = Buffer.byteLength(firstText.slice(0, end + 1));
+  }
   const headerLine = `${CSV_BAR_HEADER}\n`;
-  const head = Buffer.alloc(Math.min(size, headerLine.length));
-  await handle.read(head, 0, head.length, 0);
+  const head = Buffer.alloc(Math.max(0, Math.min(size - metaBytes, headerLine.length)));
+  await handle.read(head, 0, head.length, metaBytes);
   const headText = head.toString('latin1');
-  if (!headerLine.startsWith(headText) || (size >= headerLine.length && headText !== headerLine)) {
+  if (!headerLine.startsWith(headText) || (size - metaBytes >= headerLine.length && headText !== headerLine)) {
     throw new CsvBarFileError(
       'NOT_A_BAR_FILE',
       `${file}: does not start with the header ${CSV_BAR_HEADER} (found ${JSON.stringify(headText.split('\n')[0])}); refusing to append to it`,
     );
   }
-  if (size < headerLine.length) {
+  if (size - metaBytes < headerLine.length) {
     // Nothing, or a header cut short by a crash: start over with the header.
     return {
       path: file,
@@ -290,7 +332,8 @@ async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTai
       last: null,
       previous: null,
       completeBytes: 0,
-      incompleteTail: size === 0 ? null : headText,
+      incompleteTail: size === 0 ? null : firstText,
+      meta,
     };
   }
   // Walk back from the end until the last three newlines (or the header) are in hand.
@@ -309,7 +352,7 @@ async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTai
   const incompleteTail = completeBytes < size ? text.slice(lastNewline + 1) : null;
   const lines = text.slice(0, lastNewline).split('\n');
   // With start > 0 the first element may be a partial line; only the last two are used.
-  const dataLines = (start === 0 ? lines.slice(1) : lines).slice(-2);
+  const dataLines = (start === 0 ? lines.slice(metaBytes > 0 ? 2 : 1) : lines).slice(-2);
   const rows = dataLines.map((line) => {
     const row = parseBarRow(line.endsWith('\r') ? line.slice(0, -1) : line);
     if (!row) {
@@ -327,6 +370,7 @@ async function readTail(handle: FileHandle, file: string): Promise<CsvBarFileTai
     previous: rows.length >= 2 ? rows[rows.length - 2]! : null,
     completeBytes,
     incompleteTail,
+    meta,
   };
 }
 

@@ -7,6 +7,7 @@ export { IndicatorError, type OhlcvInput, type PriceField, type StreamingIndicat
 export {
   createIndicator,
   describeIndicator,
+  extraIndicatorNames,
   incrementalNames,
   indicatorNames,
   isIncremental,
@@ -19,11 +20,12 @@ export { createAroon } from './aroon';
 export { createAtr } from './atr';
 export { createBbands } from './bbands';
 export { createCci } from './cci';
+export { createAd, createNvi, createPvi, createWad } from './cumulative';
 export { createDema } from './dema';
 export { createDi } from './di';
 export { createDx } from './dx';
 export { createEma } from './ema';
-export { createMacd } from './macd';
+export { createMacd, createStandardMacd } from './macd';
 export { createMfi } from './mfi';
 export { createMom } from './mom';
 export { createNatr } from './natr';

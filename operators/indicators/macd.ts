@@ -4,7 +4,8 @@ import { IndicatorError, type OhlcvInput, type PriceField, type StreamingIndicat
 const OUTPUTS: readonly string[] = Object.freeze(['macd', 'macd_signal', 'macd_histogram']);
 
 /**
- * Moving average convergence/divergence, as Tulip's `macd.c`, quirks included:
+ * Moving average convergence/divergence, as Tulip's `macd.c`, quirks included (for the weights
+ * most charting packages use, see {@link createStandardMacd}, registered as `macd_std`):
  * - both EMAs are seeded with the first input (Tulip's EMA convention);
  * - for the classic (12, 26) pair Tulip uses α = 0.15 and 0.075 instead of 2/13 and 2/27;
  * - the first output is at bar `long period − 1`; the signal EMA is seeded there with the MACD
@@ -23,7 +24,23 @@ const OUTPUTS: readonly string[] = Object.freeze(['macd', 'macd_signal', 'macd_h
  * @param input Bar field feeding tulind's `real` input. Default `close`.
  */
 export function createMacd(options: readonly number[], input: PriceField = 'close'): StreamingIndicator {
-  const checked = checkOptions('macd', options, [
+  return makeMacd('macd', options, input);
+}
+
+/**
+ * MACD with the standard EMA weights α = 2/(n + 1) for every period pair (12/26 included), as
+ * TA-Lib and most charting packages compute it; otherwise as {@link createMacd} (EMAs seeded
+ * with the first input, first output at bar `long period − 1`). Registered as `macd_std`.
+ *
+ * @example
+ * const macd = createStandardMacd([12, 26, 9]);
+ */
+export function createStandardMacd(options: readonly number[], input: PriceField = 'close'): StreamingIndicator {
+  return makeMacd('macd_std', options, input);
+}
+
+function makeMacd(name: 'macd' | 'macd_std', options: readonly number[], input: PriceField): StreamingIndicator {
+  const checked = checkOptions(name, options, [
     periodRule(1, 'short period'),
     periodRule(2, 'long period'),
     periodRule(1, 'signal period'),
@@ -31,14 +48,13 @@ export function createMacd(options: readonly number[], input: PriceField = 'clos
   if (checked[1]! < checked[0]!) {
     throw new IndicatorError(
       'BAD_OPTIONS',
-      `macd: option 'long period' (${checked[1]}) must be ≥ 'short period' (${checked[0]}), found ${formatOptions(checked)}`,
+      `${name}: option 'long period' (${checked[1]}) must be ≥ 'short period' (${checked[0]}), found ${formatOptions(checked)}`,
     );
   }
-  return new Macd(checked, checkField('macd', input));
+  return new Macd(name, checked, checkField(name, input));
 }
 
 class Macd implements StreamingIndicator {
-  readonly name = 'macd';
   readonly outputs = OUTPUTS;
   readonly warmup: number;
   readonly values = new Float64Array(3);
@@ -52,12 +68,13 @@ class Macd implements StreamingIndicator {
   private bars = 0;
 
   constructor(
+    readonly name: 'macd' | 'macd_std',
     readonly options: readonly number[],
     private readonly field: PriceField,
   ) {
     const [shortPeriod, longPeriod, signalPeriod] = options as [number, number, number];
     this.longPeriod = longPeriod;
-    const classic = shortPeriod === 12 && longPeriod === 26;
+    const classic = name === 'macd' && shortPeriod === 12 && longPeriod === 26;
     this.shortPer = classic ? 0.15 : 2 / (shortPeriod + 1);
     this.longPer = classic ? 0.075 : 2 / (longPeriod + 1);
     this.signalPer = 2 / (signalPeriod + 1);

@@ -7,12 +7,13 @@ import { createAroon } from './aroon';
 import { createAtr } from './atr';
 import { createBbands } from './bbands';
 import { createCci } from './cci';
+import { createAd, createNvi, createPvi, createWad } from './cumulative';
 import { createDema } from './dema';
 import { createDi } from './di';
 import { createDx } from './dx';
 import { createEma } from './ema';
 import { resolveInputFields } from './internal';
-import { createMacd } from './macd';
+import { createMacd, createStandardMacd } from './macd';
 import { createMfi } from './mfi';
 import { createMom } from './mom';
 import { createNatr } from './natr';
@@ -36,6 +37,7 @@ import type { PriceField, StreamingIndicator } from './types';
 type IncrementalFactory = (options: readonly number[], input: PriceField) => StreamingIndicator;
 
 const INCREMENTAL: Readonly<Record<string, IncrementalFactory>> = Object.freeze({
+  ad: createAd,
   adx: createAdx,
   aroon: createAroon,
   atr: createAtr,
@@ -49,7 +51,9 @@ const INCREMENTAL: Readonly<Record<string, IncrementalFactory>> = Object.freeze(
   mfi: createMfi,
   mom: createMom,
   natr: createNatr,
+  nvi: createNvi,
   obv: createObv,
+  pvi: createPvi,
   roc: createRoc,
   rsi: createRsi,
   sma: createSma,
@@ -58,10 +62,32 @@ const INCREMENTAL: Readonly<Record<string, IncrementalFactory>> = Object.freeze(
   tema: createTema,
   tr: createTr,
   vwma: createVwma,
+  wad: createWad,
   wilders: createWilders,
   willr: createWillr,
   wma: createWma,
 });
+
+/**
+ * Indicators that are not tulind's, under names tulind does not use. `macd_std` is MACD with the
+ * standard EMA weights 2/(n+1) for every period pair; tulind's `macd` replaces them with 0.15 and
+ * 0.075 when the periods are 12 and 26 (Appel's original fixed-α variant), so `macd [12, 26, 9]`
+ * differs from most charting packages while `macd_std [12, 26, 9]` matches them.
+ */
+const EXTRA: Readonly<
+  Record<string, { readonly like: string; readonly fullName: string; readonly create: IncrementalFactory }>
+> = Object.freeze({
+  macd_std: {
+    like: 'macd',
+    fullName: 'Moving Average Convergence/Divergence, standard EMA weights 2/(n+1)',
+    create: createStandardMacd,
+  },
+});
+
+/** The names of the indicators that are ours, not tulind's (`macd_std`). */
+export function extraIndicatorNames(): readonly string[] {
+  return Object.keys(EXTRA);
+}
 
 export interface CreateIndicatorConfig {
   /**
@@ -118,16 +144,17 @@ export function indicatorNames(): readonly string[] {
  * for a name tulind does not know.
  */
 export function describeIndicator(name: string): IndicatorDescription {
-  const info = typeof name === 'string' ? tulindIndicator(name) : undefined;
+  const extra = typeof name === 'string' && Object.hasOwn(EXTRA, name) ? EXTRA[name] : undefined;
+  const info = typeof name === 'string' ? tulindIndicator(extra ? extra.like : name) : undefined;
   if (!info) throw unknownIndicator(name);
   return Object.freeze({
-    name: info.name,
-    fullName: info.full_name,
+    name: extra ? name : info.name,
+    fullName: extra ? extra.fullName : info.full_name,
     type: info.type,
     inputs: Object.freeze(info.input_names.slice()),
     options: Object.freeze(info.option_names.slice()),
     outputs: Object.freeze(info.output_names.slice()),
-    incremental: isIncremental(info.name),
+    incremental: extra !== undefined || isIncremental(info.name),
     start: (options: readonly number[]) => tulindStart(info, options),
   });
 }
@@ -155,9 +182,10 @@ export function createIndicator(
   options: readonly number[],
   config: CreateIndicatorConfig = {},
 ): StreamingIndicator {
-  const info = typeof name === 'string' ? tulindIndicator(name) : undefined;
+  const extra = typeof name === 'string' && Object.hasOwn(EXTRA, name) ? EXTRA[name] : undefined;
+  const info = typeof name === 'string' ? tulindIndicator(extra ? extra.like : name) : undefined;
   if (!info) throw unknownIndicator(name);
-  const factory = isIncremental(info.name) ? INCREMENTAL[info.name] : undefined;
+  const factory = extra ? extra.create : isIncremental(info.name) ? INCREMENTAL[info.name] : undefined;
   if (!factory) return createWindowedIndicator(info.name, options, config.window, config.inputs);
   // The factories accept exactly the options tulind accepts (registry tests enumerate them), and
   // the window is checked although unused, so moving an indicator between the two

@@ -211,11 +211,17 @@ class TulindWindow implements WindowedIndicator {
       // Options were probed at construction, so this is tulind misbehaving: an invariant break.
       throw new Error(`${this.name}: tulind failed on a validated window: ${this.error ?? 'no output'}`);
     }
+    let finite = true;
     for (let k = 0; k < this.values.length; k++) {
       const out = result[k]!;
-      this.values[k] = out[out.length - 1]!;
+      const value = out[out.length - 1]!;
+      this.values[k] = value;
+      if (!Number.isFinite(value)) finite = false;
     }
     this.result = null;
-    return true;
+    // Where tulind's formula has no value (ultosc, cmo… on flat candles: 0/0) the bar has no
+    // output: the indicator says so (false → the feature publishes null, "unavailable") rather than
+    // handing NaN to a rule, where every comparison is false and it would pass for a neutral vote.
+    return finite;
   }
 }

@@ -47,7 +47,11 @@ export interface StreamingIndicator {
    * next one); only meaningful after `update` returned true.
    */
   readonly values: Float64Array;
-  /** Adds one closed bar. Returns true when `values` holds this bar's outputs. */
+  /**
+   * Adds one closed bar. Returns true when `values` holds this bar's outputs: false during the
+   * warm-up and, for tulind-backed indicators, on a bar where tulind's formula has no finite
+   * value (0/0 on flat candles), so NaN never leaves an indicator as a value.
+   */
   update(bar: OhlcvInput): boolean;
 }
 

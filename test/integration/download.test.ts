@@ -99,8 +99,11 @@ function csvOf(klines: readonly Kline[]): string {
   const rows = klines.map((k) =>
     [k.openTime, plain(k.open), plain(k.high), plain(k.low), plain(k.close), plain(k.volume)].join(','),
   );
-  return `${CSV_BAR_HEADER}\n${rows.map((row) => `${row}\n`).join('')}`;
+  return `${META_LINE}\n${CSV_BAR_HEADER}\n${rows.map((row) => `${row}\n`).join('')}`;
 }
+
+/** The first line download writes: what the file holds. */
+const META_LINE = '# exchange=binance symbol=BTC/USDT timeframe=5m source=ccxt.fetchOHLCV';
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -463,6 +466,24 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
     );
   });
 
+  it('writes what the file holds on its first line, and refuses to extend a file of another symbol', async () => {
+    await fs.writeFile(
+      out,
+      `# exchange=binance symbol=ETH/USDT timeframe=5m\n${CSV_BAR_HEADER}\n${JAN_1_2024},1.0,1.0,1.0,1.0,1.0\n`,
+    );
+    await assert.rejects(
+      runDownload(options({}), { progress: capture().stream }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'FILE_MISMATCH');
+        assert.match(error.message, /holds symbol ETH\/USDT \(its first line\), but this download is symbol BTC\/USDT/);
+        return true;
+      },
+    );
+    const tail = await readCsvBarFileTail(out);
+    assert.deepEqual(tail.meta, { exchange: 'binance', symbol: 'ETH/USDT', timeframe: '5m' });
+    assert.equal(tail.last?.tsOpen, JAN_1_2024);
+  });
+
   it('real Binance candles with real outages and zero-volume bars come back byte for byte (shared data)', async function () {
     const file = requireSharedData(this, 'candles/binance_spot_BTCUSDT_5m_nfi.csv');
     const lines = readFileSync(file, 'utf8').split('\n').slice(5_000, 7_001); // two outages, flat bars
@@ -489,7 +510,7 @@ describe('history download: real ccxt binance ↔ local Binance server → CSV',
       scheduler: new FastForwardScheduler(last + 10 * FIVE_MINUTES),
     });
 
-    assert.equal(await fs.readFile(out, 'utf8'), `${CSV_BAR_HEADER}\n${lines.join('\n')}\n`);
+    assert.equal(await fs.readFile(out, 'utf8'), `${META_LINE}\n${CSV_BAR_HEADER}\n${lines.join('\n')}\n`);
     assert.deepEqual(
       summary.gaps.map((g) => g.missing),
       [46, 12],

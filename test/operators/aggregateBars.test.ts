@@ -64,6 +64,35 @@ const reasonSaysLate = (event: AggregatedEvent): AggregatedEvent =>
     : event;
 
 describe('aggregateBars', () => {
+  describe('the first interval, joined mid-way', () => {
+    it('drops a partial first bar by default (its first trade after the open) and starts with the next, whole interval', () => {
+      makeTestScheduler().run(({ cold, expectObservable }) => {
+        const source = cold('abcd|', {
+          a: tick(20 * S, 100, 1), // joined the stream 20 s into the minute: trades before are missing
+          b: tick(M + 5 * S, 101, 2),
+          c: tick(M + 30 * S, 102, 1),
+          d: tick(2 * M, 103, 1),
+        });
+        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('---B|', {
+          B: built(M, '1m', { o: 101, h: 102, l: 101, c: 102, v: 3, n: 2 }),
+        });
+      });
+    });
+
+    it('keeps a first bar whose first trade is exactly at the open, and emits a partial one when asked to', () => {
+      makeTestScheduler().run(({ cold, expectObservable }) => {
+        const whole = cold('ab|', { a: tick(0, 100, 1), b: tick(M, 101, 1) });
+        expectObservable(whole.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('-A|', {
+          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+        });
+        const late = cold('ab|', { a: tick(20 * S, 100, 1), b: tick(M, 101, 1) });
+        expectObservable(late.pipe(aggregateBars({ timeframes: ['1m'], partialFirstBar: 'emit' }))).toBe('-A|', {
+          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+        });
+      });
+    });
+  });
+
   describe('OHLCV in event time', () => {
     it('builds open/high/low/close/volume/trades from one interval and emits the bar when the first tick at or after its end arrives', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -75,7 +104,7 @@ describe('aggregateBars', () => {
           e: tick(M, 101, 1), // first millisecond of the next minute: closes bar 0
         });
         const expected = '   ----A|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe(expected, {
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe(expected, {
           A: built(0, '1m', { o: 100, h: 105, l: 95, c: 102, v: 5, n: 4 }),
         });
         expectSubscriptions(source.subscriptions).toBe('^----!');
@@ -86,7 +115,7 @@ describe('aggregateBars', () => {
       makeTestScheduler().run(({ hot, expectObservable }) => {
         const source = hot('-a-b------------------------------------|', { a: tick(0, 100), b: tick(30 * S, 101) });
         const expected = '  ----------------------------------------|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe(expected);
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe(expected);
       });
     });
 
@@ -94,7 +123,7 @@ describe('aggregateBars', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const t0 = Date.UTC(2024, 0, 1, 12, 34, 56, 789);
         const source = cold('ab|', { a: tick(t0, 10), b: tick(t0 + M, 11) });
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('-A|', {
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe('-A|', {
           A: built(Date.UTC(2024, 0, 1, 12, 34), '1m', { o: 10, h: 10, l: 10, c: 10, v: 1, n: 1 }),
         });
       });
@@ -108,7 +137,7 @@ describe('aggregateBars', () => {
           c: tick(5 * S, 98), // arrives late but is the earliest trade of the minute
           d: tick(M, 99),
         });
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('---A|', {
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe('---A|', {
           A: built(0, '1m', { o: 98, h: 104, l: 98, c: 104, v: 3, n: 3 }),
         });
       });
@@ -128,14 +157,17 @@ describe('aggregateBars', () => {
         });
         const expected = '   -BCDE(FG)|';
         // timeframes listed longest first: the order of the config must not matter
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['5m', '1m'] }))).toBe(expected, {
-          B: built(0 * M, '1m', { o: 10, h: 10, l: 10, c: 10, v: 1, n: 1 }),
-          C: built(1 * M, '1m', { o: 12, h: 12, l: 12, c: 12, v: 1, n: 1 }),
-          D: built(2 * M, '1m', { o: 9, h: 9, l: 9, c: 9, v: 1, n: 1 }),
-          E: built(3 * M, '1m', { o: 11, h: 11, l: 11, c: 11, v: 1, n: 1 }),
-          F: built(4 * M, '1m', { o: 13, h: 13, l: 13, c: 13, v: 1, n: 1 }),
-          G: built(0, '5m', { o: 10, h: 13, l: 9, c: 13, v: 5, n: 5 }),
-        });
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['5m', '1m'] }))).toBe(
+          expected,
+          {
+            B: built(0 * M, '1m', { o: 10, h: 10, l: 10, c: 10, v: 1, n: 1 }),
+            C: built(1 * M, '1m', { o: 12, h: 12, l: 12, c: 12, v: 1, n: 1 }),
+            D: built(2 * M, '1m', { o: 9, h: 9, l: 9, c: 9, v: 1, n: 1 }),
+            E: built(3 * M, '1m', { o: 11, h: 11, l: 11, c: 11, v: 1, n: 1 }),
+            F: built(4 * M, '1m', { o: 13, h: 13, l: 13, c: 13, v: 1, n: 1 }),
+            G: built(0, '5m', { o: 10, h: 13, l: 9, c: 13, v: 5, n: 5 }),
+          },
+        );
       });
     });
 
@@ -151,7 +183,7 @@ describe('aggregateBars', () => {
           f: tick(M + 30 * S, 12, 1, 'e3', 'ETH/USDT'), // closes ETH minute 0
           g: kraken(M, 201), // closes kraken minute 0
         });
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('--B--EK|', {
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe('--B--EK|', {
           B: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }, 'BTC/USDT'),
           E: built(0, '1m', { o: 10, h: 11, l: 10, c: 11, v: 3, n: 2 }, 'ETH/USDT'),
           K: built(0, '1m', { o: 200, h: 200, l: 200, c: 200, v: 1, n: 1 }, 'BTC/USDT', 'kraken'),
@@ -165,7 +197,7 @@ describe('aggregateBars', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const source = cold('a-b-c----|', { a: tick(0, 100), b: tick(M, 101), c: tick(4 * M + 10 * S, 104) });
         const expected = '   --A-(BG)-|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe(expected, {
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe(expected, {
           A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
           B: built(M, '1m', { o: 101, h: 101, l: 101, c: 101, v: 1, n: 1 }),
           G: gap('1m', 2 * M, 4 * M, 2, 4 * M + 10 * S),
@@ -177,13 +209,16 @@ describe('aggregateBars', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const source = cold('ab-c------|', { a: tick(0, 100), b: tick(M, 101), c: tick(12 * M + 30 * S, 112) });
         const expected = '   -A-(BgCG)-|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m', '5m'] }))).toBe(expected, {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-          B: built(M, '1m', { o: 101, h: 101, l: 101, c: 101, v: 1, n: 1 }),
-          g: gap('1m', 2 * M, 12 * M, 10, 12 * M + 30 * S),
-          C: built(0, '5m', { o: 100, h: 101, l: 100, c: 101, v: 2, n: 2 }),
-          G: gap('5m', 5 * M, 10 * M, 1, 12 * M + 30 * S),
-        });
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m', '5m'] }))).toBe(
+          expected,
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+            B: built(M, '1m', { o: 101, h: 101, l: 101, c: 101, v: 1, n: 1 }),
+            g: gap('1m', 2 * M, 12 * M, 10, 12 * M + 30 * S),
+            C: built(0, '5m', { o: 100, h: 101, l: 100, c: 101, v: 2, n: 2 }),
+            G: gap('5m', 5 * M, 10 * M, 1, 12 * M + 30 * S),
+          },
+        );
       });
     });
 
@@ -198,14 +233,13 @@ describe('aggregateBars', () => {
           d: tick(2 * M, 120),
         });
         const expected = '   --A--L---B|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], scheduler }), map(reasonSaysLate))).toBe(
-          expected,
-          {
-            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-            L: late(lateTick, 5),
-            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-          } as Record<string, AggregatedEvent>,
-        );
+        expectObservable(
+          source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'], scheduler }), map(reasonSaysLate)),
+        ).toBe(expected, {
+          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          L: late(lateTick, 5),
+          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+        } as Record<string, AggregatedEvent>);
       });
     });
 
@@ -220,16 +254,18 @@ describe('aggregateBars', () => {
           d: tick(5 * M, 130),
         });
         const expected = '   -A-L-(BgC)|';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m', '5m'], scheduler }), map(reasonSaysLate))).toBe(
-          expected,
-          {
-            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-            L: late(lateTick, 3),
-            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-            g: gap('1m', 2 * M, 5 * M, 3, 5 * M),
-            C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
-          } as Record<string, AggregatedEvent>,
-        );
+        expectObservable(
+          source.pipe(
+            aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m', '5m'], scheduler }),
+            map(reasonSaysLate),
+          ),
+        ).toBe(expected, {
+          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          L: late(lateTick, 3),
+          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+          g: gap('1m', 2 * M, 5 * M, 3, 5 * M),
+          C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
+        } as Record<string, AggregatedEvent>);
       });
     });
   });
@@ -238,9 +274,12 @@ describe('aggregateBars', () => {
     it('drops the still-open bars on completion by default (a partial candle is not a bar)', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const source = cold('ab|', { a: tick(10 * S, 100), b: tick(M + 10 * S, 110) });
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m', '5m'] }))).toBe('-A|', {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-        });
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m', '5m'] }))).toBe(
+          '-A|',
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          },
+        );
       });
     });
 
@@ -252,16 +291,17 @@ describe('aggregateBars', () => {
           c: tick(20 * S, 7, 1, 'e', 'ETH/USDT'),
         });
         const expected = '   -A-(BCDE|)';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['5m', '1m'], emitPartialOnComplete: true }))).toBe(
-          expected,
-          {
-            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-            B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
-            C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
-            D: built(0, '1m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
-            E: built(0, '5m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
-          },
-        );
+        expectObservable(
+          source.pipe(
+            aggregateBars({ partialFirstBar: 'emit', timeframes: ['5m', '1m'], emitPartialOnComplete: true }),
+          ),
+        ).toBe(expected, {
+          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          B: built(M, '1m', { o: 110, h: 110, l: 110, c: 110, v: 1, n: 1 }),
+          C: built(0, '5m', { o: 100, h: 110, l: 100, c: 110, v: 2, n: 2 }),
+          D: built(0, '1m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
+          E: built(0, '5m', { o: 7, h: 7, l: 7, c: 7, v: 1, n: 1 }, 'ETH/USDT'),
+        });
       });
     });
   });
@@ -270,7 +310,9 @@ describe('aggregateBars', () => {
     it('passes a source error through and does not flush the open bar, even with emitPartialOnComplete', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold('-a-b-#', { a: tick(0, 100), b: tick(M, 101) }, new Error('feed lost'));
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], emitPartialOnComplete: true }))).toBe(
+        expectObservable(
+          source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'], emitPartialOnComplete: true })),
+        ).toBe(
           '---A-#',
           {
             A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
@@ -284,8 +326,10 @@ describe('aggregateBars', () => {
     it('completes without output on an empty source, with or without emitPartialOnComplete', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold<TradeTick>('--|');
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] }))).toBe('--|');
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'], emitPartialOnComplete: true }))).toBe('--|');
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }))).toBe('--|');
+        expectObservable(
+          source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'], emitPartialOnComplete: true })),
+        ).toBe('--|');
         expectSubscriptions(source.subscriptions).toBe(['^-!', '^-!']);
       });
     });
@@ -294,9 +338,12 @@ describe('aggregateBars', () => {
       makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
         const source = hot('-a--b---c--|', { a: tick(0, 100), b: tick(M, 101), c: tick(2 * M, 102) });
         const unsub = '    ^------!';
-        expectObservable(source.pipe(aggregateBars({ timeframes: ['1m'] })), unsub).toBe('----A--', {
-          A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
-        });
+        expectObservable(source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] })), unsub).toBe(
+          '----A--',
+          {
+            A: built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 }),
+          },
+        );
         expectSubscriptions(source.subscriptions).toBe('^------!');
       });
     });
@@ -304,7 +351,7 @@ describe('aggregateBars', () => {
     it('starts every subscription clean: a second subscriber is not affected by the first one’s bars', () => {
       makeTestScheduler().run(({ cold, expectObservable }) => {
         const source = cold('ab|', { a: tick(10 * S, 100), b: tick(M, 101) });
-        const bars$ = source.pipe(aggregateBars({ timeframes: ['1m'] }));
+        const bars$ = source.pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }));
         const A = built(0, '1m', { o: 100, h: 100, l: 100, c: 100, v: 1, n: 1 });
         expectObservable(bars$).toBe('-A|', { A });
         expectObservable(bars$).toBe('-A|', { A });
@@ -354,7 +401,7 @@ describe('aggregateBars', () => {
       }
       const events: AggregatedEvent[] = [];
       from(ticks)
-        .pipe(aggregateBars({ timeframes: ['1m', '5m'], scheduler: makeTestScheduler() }))
+        .pipe(aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m', '5m'], scheduler: makeTestScheduler() }))
         .subscribe({ next: (e) => events.push(e), error: (e: unknown) => assert.fail(String(e)) });
 
       assert.deepEqual(

@@ -2,6 +2,7 @@
  * sequenceBars: per (venue, symbol, timeframe), bars pass in order; a duplicate or an older bar is a
  * dead letter (never a second decision on one interval); a jump passes after a BarGap.
  */
+import { equal, match, ok } from 'node:assert/strict';
 import { map } from 'rxjs';
 import { sequenceBars } from '../../operators/sequenceBars';
 import type { Bar, BarGap, DeadLetter, Timeframe } from '../../operators/types';
@@ -149,6 +150,61 @@ describe('sequenceBars', () => {
       const bars$ = cold('ab|', values).pipe(sequenceBars());
       expectObservable(bars$).toBe('ab|', values);
       expectObservable(bars$).toBe('ab|', values);
+    });
+  });
+
+  describe('bad bars from a live feed become dead letters, never decisions', () => {
+    const steady = (n: number, price = 100): Bar[] =>
+      Array.from({ length: n }, (_, i) =>
+        bar(i * M, { o: price, h: price * 1.001, l: price * 0.999, c: price * (1 + (i % 2) * 0.001) }),
+      );
+
+    it('dead-letters a bar with a zero price or a high below its close, naming the column', () => {
+      const scheduler = makeTestScheduler();
+      scheduler.run(({ cold, expectObservable }) => {
+        const a = bar(0, { o: 100 });
+        const zero = bar(M, { o: 0, h: 0, l: 0, c: 0 });
+        const inverted = bar(2 * M, { o: 100, h: 99, l: 98, c: 100 });
+        const d = bar(3 * M, { o: 101 });
+        const reason = map((event: Sequenced) =>
+          event.kind === 'dead-letter'
+            ? `${/^impossible/.test(event.reason)}:${/open|high/.exec(event.reason)?.[0]}`
+            : event,
+        );
+        expectObservable(
+          cold('a-z-i-d---|', { a, z: zero, i: inverted, d }).pipe(sequenceBars({ scheduler }), reason),
+        ).toBe('a-z-i-(gd)|', { a, z: 'true:open', i: 'true:high', g: gap('1m', M, 3 * M, 2), d });
+      });
+    });
+
+    it('dead-letters a bad tick (close ×1000) and passes the next good bar; outliers: false lets it through', () => {
+      const bars = steady(30);
+      const spike = bar(30 * M, { o: 100, h: 100_000, l: 100, c: 100_000 });
+      const after = bar(31 * M, { o: 100, h: 100.1, l: 99.9, c: 100 });
+      const run = (config: Parameters<typeof sequenceBars>[0]): Sequenced[] => {
+        const out: Sequenced[] = [];
+        makeTestScheduler().run(({ cold }) => {
+          cold(`${'a'.repeat(32)}|`, {})
+            .pipe(
+              map((_, i) => [...bars, spike, after][i]!),
+              sequenceBars(config),
+            )
+            .subscribe((event) => out.push(event));
+        });
+        return out;
+      };
+      const guarded = run({});
+      const letters = guarded.filter((e): e is DeadLetter => e.kind === 'dead-letter');
+      equal(letters.length, 1);
+      match(
+        letters[0]!.reason,
+        /^outlier BTC\/USDT 1m bar at 1800000: (high|close): expected a price within ×3 of the previous close/,
+      );
+      equal(letters[0]!.raw, spike);
+      ok(guarded.includes(after));
+      const off = run({ outliers: false });
+      ok(off.includes(spike));
+      equal(off.filter((e) => e.kind === 'dead-letter').length, 0);
     });
   });
 });

@@ -5,6 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import {
+  createAd,
   createAdx,
   createAroon,
   createAtr,
@@ -18,7 +19,9 @@ import {
   createMfi,
   createMom,
   createNatr,
+  createNvi,
   createObv,
+  createPvi,
   createRoc,
   createRsi,
   createSma,
@@ -27,6 +30,7 @@ import {
   createTema,
   createTr,
   createVwma,
+  createWad,
   createWilders,
   createWillr,
   createWma,
@@ -72,6 +76,10 @@ const SPECS: readonly IndicatorSpec[] = [
   { name: 'mom', create: (o) => createMom(o), optionSets: [[10], [1], [100]] },
   { name: 'roc', create: (o) => createRoc(o), optionSets: [[12], [1], [100]] },
   { name: 'obv', create: (o) => createObv(o), optionSets: [[]] },
+  { name: 'ad', create: (o) => createAd(o), optionSets: [[]] },
+  { name: 'wad', create: (o) => createWad(o), optionSets: [[]] },
+  { name: 'nvi', create: (o) => createNvi(o), optionSets: [[]] },
+  { name: 'pvi', create: (o) => createPvi(o), optionSets: [[]] },
   { name: 'tr', create: (o) => createTr(o), optionSets: [[]] },
   { name: 'atr', create: (o) => createAtr(o), optionSets: [[14], [1], [100]] },
   { name: 'natr', create: (o) => createNatr(o), optionSets: [[14], [1], [100]] },
