@@ -229,6 +229,12 @@ export const executionSchema = z.strictObject({
 export const journalSchema = z.strictObject({
   /** `all`: every signal of every bar; `actionable`: only signals with a direction. Default all. */
   signals: z.enum(['all', 'actionable']).optional(),
+  /**
+   * `decisions`: orders, fills, risk decisions, mode and audit events, data problems, and only
+   * the signals that changed direction or caused an order (as headlines); `all`: every signal of
+   * every bar with its evidence. Default decisions.
+   */
+  level: z.enum(['decisions', 'all']).optional(),
 });
 
 export const pipelineConfigSchema = z.strictObject({

@@ -11,7 +11,7 @@ import { ReportBuilder, type BacktestReport } from '../operators/backtestReport'
 import { executeOrders } from '../operators/executeOrders';
 import type { Bar } from '../operators/types';
 import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
-import { makeJournalSink } from '../sinks/journal';
+import { makeJournalSink, type JournalLevel } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { acceptingBooks, tradingPipeline, type PipelineEvent } from './tradingPipeline';
@@ -30,6 +30,8 @@ export interface BacktestOptions {
    * no risk-increasing order after the press.
    */
   readonly killAt?: number;
+  /** Journal level, overriding the config's `journal.level` (default `decisions`). */
+  readonly journalLevel?: JournalLevel;
   /** Called about every 5 % of the bars with the share done (0..1). */
   readonly onProgress?: (done: number, bar: Bar) => void;
 }
@@ -158,7 +160,11 @@ export async function backtestBars(
     taRules: (config.signals.ta?.rules ?? []).map(ruleLabel),
     tsEvent: bars[0]?.tsOpen ?? 0,
   };
-  const done = lastValueFrom(makeJournalSink({ file: journalFile })(concat(of(header), events$)));
+  const done = lastValueFrom(
+    makeJournalSink({ file: journalFile, level: options.journalLevel ?? config.journal?.level ?? 'decisions' })(
+      concat(of(header), events$),
+    ),
+  );
   scheduler.flush();
   const journal = await done;
 

@@ -4,16 +4,25 @@
  * exits non-zero with a message naming what was wrong.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { Subject } from 'rxjs';
 import * as path from 'node:path';
-import { runBacktest } from './backtest';
-import { runTrain } from './train';
-// paper, live and download load their modules when they run: a backtest never pays for
-// loading ccxt (~0.2 s).
+// Every command loads its modules when it runs, so `--help` loads only commander, a backtest
+// never loads ccxt (~0.2 s) and only `train` loads brain.js's trainer.
+import type * as BacktestModule from './backtest';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
+import type * as TrainModule from './train';
+import type * as Rxjs from 'rxjs';
 import type { KillSwitchKind, SessionMode } from './session';
 import type { BacktestReport } from '../operators/backtestReport';
+import type { JournalLevel } from '../sinks/journal';
+
+const JOURNAL_LEVELS: readonly JournalLevel[] = ['decisions', 'all'];
+
+function parseJournalLevel(value: string): JournalLevel {
+  if (!(JOURNAL_LEVELS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`expected one of ${JOURNAL_LEVELS.join(', ')}, found "${value}"`);
+  return value as JournalLevel;
+}
 
 function parseTime(value: string): number {
   if (/^\d{10,}$/.test(value)) return Number(value);
@@ -83,6 +92,11 @@ export function buildCli(): Command {
       'fire drill: simulate a kill-switch press at this time; the run must end flat',
       parseTime,
     )
+    .option(
+      '--journal-level <level>',
+      "decisions: orders, fills, risk and mode events, signals that changed direction; all: every signal (default: the config's journal.level, else decisions)",
+      parseJournalLevel,
+    )
     .option('-q, --quiet', 'no progress output')
     .action(
       async (opts: {
@@ -92,9 +106,11 @@ export function buildCli(): Command {
         from?: number;
         until?: number;
         killAt?: number;
+        journalLevel?: JournalLevel;
         quiet?: boolean;
       }) => {
         const started = process.hrtime.bigint();
+        const { runBacktest } = require('./backtest') as typeof BacktestModule;
         const result = await runBacktest({
           configFile: opts.config,
           dataFile: opts.data,
@@ -102,6 +118,7 @@ export function buildCli(): Command {
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
           ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
+          ...(opts.journalLevel !== undefined ? { journalLevel: opts.journalLevel } : {}),
           ...(opts.quiet
             ? {}
             : {
@@ -135,6 +152,7 @@ export function buildCli(): Command {
     .option('-o, --out <file>', "model file to write (default: the config's signals.ml.model)")
     .option('--until <time>', 'use only bars before this time, keeping later ones unseen for backtests', parseTime)
     .action(async (opts: { config: string; data: string; out?: string; until?: number }) => {
+      const { runTrain } = require('./train') as typeof TrainModule;
       const result = await runTrain({
         configFile: opts.config,
         dataFile: opts.data,
@@ -198,6 +216,7 @@ export function buildCli(): Command {
             );
           }
         }
+        const { Subject } = require('rxjs') as typeof Rxjs;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);

@@ -418,9 +418,13 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     tsEvent: startedAt,
   };
   const journal = lastValueFrom(
-    makeJournalSink({ file: journalFile, append: true, bufferBytes: 1, syncEachFlush: options.mode === 'live' })(
-      concat(of(header), journalEvents$),
-    ),
+    makeJournalSink({
+      file: journalFile,
+      append: true,
+      bufferBytes: 1,
+      syncEachFlush: options.mode === 'live',
+      level: config.journal?.level ?? 'decisions',
+    })(concat(of(header), journalEvents$)),
   );
   const audit = lastValueFrom(
     makeJournalSink({ file: auditFile, append: true, bufferBytes: 1, syncEachFlush: true })(
