@@ -81,7 +81,7 @@ export function makeJournalSink(
           closeSync(fd);
         }
       };
-      // biome-ignore lint/style/useConst: assigned once, read by the callbacks it is passed to
+      // Declared before subscribing: a synchronous source calls next before subscribe returns.
       let subscription: Subscription | undefined;
       subscription = events$.subscribe({
         next: (event) => {
