@@ -85,6 +85,7 @@ export function makeJournalSink(
       let subscription: Subscription | undefined;
       subscription = events$.subscribe({
         next: (event) => {
+          if (!open) return; // after a failed write (a synchronous source keeps pushing)
           try {
             if (keep) {
               const held = keep(event);
