@@ -285,6 +285,13 @@ export interface FitGarchTOptions {
   readonly maxIterations?: number;
   /** How many of the best grid starts are optimized. Default 3. */
   readonly starts?: number;
+  /**
+   * Warm start: optimize from these parameters (typically the previous fit of a rolling window)
+   * instead of from the grid of starting values. When the run from there does not converge, or
+   * the parameters are not admissible (α or β at 0, α + β ≥ 1, ν ≤ 2), the fit falls back to the
+   * grid, so a warm start never yields a fit that failed where a cold one would not.
+   */
+  readonly start?: GarchTParams;
 }
 
 /** Upper bound of ν (as arch): beyond it the t is a normal for every practical purpose. */
@@ -333,19 +340,20 @@ function garchTLogLik(
   let s2 = omega + (alpha + beta) * backcast;
   // ℓ is summed with Neumaier's compensation: near the optimum the line search compares values
   // that differ in the 15th digit, where a plain sum of thousands of terms is already noise.
+  // (Inlined, and divisions replaced by one reciprocal per step: this loop is the whole cost of
+  // a fit.)
   let sum = 0;
   let compensation = 0;
-  const add = (term: number): void => {
-    const next = sum + term;
-    compensation += Math.abs(sum) >= Math.abs(term) ? sum - next + term : term - next + sum;
-    sum = next;
-  };
+  const nu2Inv = 1 / nu2;
   if (!grad) {
     let ePrev = 0;
     for (let t = 0; t < n; t++) {
       if (t > 0) s2 = omega + alpha * ePrev * ePrev + beta * s2;
       const e = y[t]! - mu;
-      add(-(0.5 * Math.log(s2) + half * Math.log1p((e * e) / (s2 * nu2))));
+      const term = -(0.5 * Math.log(s2) + half * Math.log1p((e * e * nu2Inv) / s2));
+      const next = sum + term;
+      compensation += Math.abs(sum) >= Math.abs(term) ? sum - next + term : term - next + sum;
+      sum = next;
       ePrev = e;
     }
     return n * c + (sum + compensation);
@@ -361,6 +369,7 @@ function garchTLogLik(
   let gBeta = 0;
   let gNu = 0;
   let ePrev = 0;
+  const nu1 = nu + 1;
   for (let t = 0; t < n; t++) {
     if (t > 0) {
       dMu = -2 * alpha * ePrev + beta * dMu;
@@ -370,17 +379,22 @@ function garchTLogLik(
       s2 = omega + alpha * ePrev * ePrev + beta * s2;
     }
     const e = y[t]! - mu;
-    const k = (e * e) / (s2 * nu2);
+    const s2Inv = 1 / s2;
+    const k = e * e * s2Inv * nu2Inv;
     const l1k = Math.log1p(k);
-    add(-(0.5 * Math.log(s2) + half * l1k));
-    const share = k / (1 + k);
-    const dS2 = (-0.5 + half * share) / s2; // ∂ℓ_t/∂σ²_t
-    const dE = (-(nu + 1) * e) / (s2 * nu2 * (1 + k)); // ∂ℓ_t/∂ε_t
+    const term = -(0.5 * Math.log(s2) + half * l1k);
+    const next = sum + term;
+    compensation += Math.abs(sum) >= Math.abs(term) ? sum - next + term : term - next + sum;
+    sum = next;
+    const onePlusKInv = 1 / (1 + k);
+    const share = k * onePlusKInv;
+    const dS2 = (-0.5 + half * share) * s2Inv; // ∂ℓ_t/∂σ²_t
+    const dE = -nu1 * e * s2Inv * nu2Inv * onePlusKInv; // ∂ℓ_t/∂ε_t
     gMu += dS2 * dMu - dE;
     gOmega += dS2 * dOmega;
     gAlpha += dS2 * dAlpha;
     gBeta += dS2 * dBeta;
-    gNu += -0.5 * l1k + (half * share) / nu2;
+    gNu += -0.5 * l1k + half * share * nu2Inv;
     ePrev = e;
   }
   gNu += n * (0.5 * digamma((nu + 1) / 2) - 0.5 * digamma(nu / 2) - 0.5 / nu2);
@@ -532,6 +546,9 @@ function fitOptionsProblem(options: FitGarchTOptions): string | undefined {
     return `maxIterations must be an integer ≥ 1, got ${maxIterations}`;
   if (starts !== undefined && (!Number.isInteger(starts) || starts < 1 || starts > 32))
     return `starts must be an integer in [1, 32], got ${starts}`;
+  const { start } = options;
+  if (start !== undefined && !Object.values(start).every((v) => typeof v === 'number' && Number.isFinite(v)))
+    return `start must hold finite mu, omega, alpha, beta and nu, got ${JSON.stringify(start)}`;
   if (
     backcast !== undefined &&
     backcast !== 'ewma' &&
@@ -770,35 +787,49 @@ export function fitGarchT(returns: Float64Array | readonly number[], options: Fi
     return -ll / n;
   };
 
-  // Starting values from the sample, as arch does: a grid, ranked by likelihood.
-  let m4 = 0;
-  for (let i = 0; i < n; i++) m4 += (y[i]! - meanY) ** 4;
-  const kurtosis = m4 / n; // y has unit variance
-  const nuMoment = Math.max(kurtosis > 3.75 ? (4 * kurtosis - 6) / (kurtosis - 3) : 12, 4);
-  const grid: { x: Float64Array; f: number }[] = [];
-  const scratch = new Float64Array(5);
-  for (const alpha of [0.01, 0.05, 0.1, 0.2]) {
-    for (const persistence of [0.5, 0.7, 0.9, 0.98]) {
-      for (const nu of [nuMoment, 8]) {
-        const x = fromNatural(meanY, 1 - persistence, alpha, persistence - alpha, nu);
-        grid.push({ x, f: objective(x, scratch) });
-      }
+  let evaluations = 0;
+  let best: BfgsResult | undefined;
+  if (options.start) {
+    // Warm start, in the standardized units of this window. Polished at once to the tight
+    // tolerance: from near the optimum that is a handful of iterations.
+    const { mu, omega, alpha, beta, nu } = options.start;
+    const x0 = fromNatural(mu / sd, omega / (sd * sd), alpha, beta, nu);
+    if (x0.every(Number.isFinite)) {
+      const run = bfgs(objective, x0, stopAt, maxIterations);
+      evaluations += run.evaluations;
+      if (Number.isFinite(run.f) && run.gradientNorm < gtol) best = run;
     }
   }
-  let evaluations = grid.length;
-  grid.sort((p, q) => p.f - q.f);
-  let best: BfgsResult | undefined;
-  for (const start of grid.filter((g) => Number.isFinite(g.f)).slice(0, Math.max(1, starts))) {
-    const run = bfgs(objective, start.x, gtol, maxIterations);
-    evaluations += run.evaluations;
-    if (!best || run.f < best.f) best = run;
-  }
-  if (best && Number.isFinite(best.f)) {
-    // Polish the winner past the tolerance, for agreement with other implementations to more
-    // digits than the statistics need.
-    const run = bfgs(objective, best.x, stopAt, maxIterations);
-    evaluations += run.evaluations;
-    if (run.f <= best.f) best = { ...run, iterations: best.iterations + run.iterations };
+  if (!best) {
+    // Starting values from the sample, as arch does: a grid, ranked by likelihood.
+    let m4 = 0;
+    for (let i = 0; i < n; i++) m4 += (y[i]! - meanY) ** 4;
+    const kurtosis = m4 / n; // y has unit variance
+    const nuMoment = Math.max(kurtosis > 3.75 ? (4 * kurtosis - 6) / (kurtosis - 3) : 12, 4);
+    const grid: { x: Float64Array; f: number }[] = [];
+    const scratch = new Float64Array(5);
+    for (const alpha of [0.01, 0.05, 0.1, 0.2]) {
+      for (const persistence of [0.5, 0.7, 0.9, 0.98]) {
+        for (const nu of [nuMoment, 8]) {
+          const x = fromNatural(meanY, 1 - persistence, alpha, persistence - alpha, nu);
+          grid.push({ x, f: objective(x, scratch) });
+        }
+      }
+    }
+    evaluations += grid.length;
+    grid.sort((p, q) => p.f - q.f);
+    for (const start of grid.filter((g) => Number.isFinite(g.f)).slice(0, Math.max(1, starts))) {
+      const run = bfgs(objective, start.x, gtol, maxIterations);
+      evaluations += run.evaluations;
+      if (!best || run.f < best.f) best = run;
+    }
+    if (best && Number.isFinite(best.f)) {
+      // Polish the winner past the tolerance, for agreement with other implementations to more
+      // digits than the statistics need.
+      const run = bfgs(objective, best.x, stopAt, maxIterations);
+      evaluations += run.evaluations;
+      if (run.f <= best.f) best = { ...run, iterations: best.iterations + run.iterations };
+    }
   }
   if (!best || !Number.isFinite(best.f))
     throw new GarchError('DEGENERATE', 'the likelihood is not finite at any starting value');
