@@ -181,6 +181,10 @@ export const riskSchema = z.strictObject({
       refitEveryBars: z.number().int().positive().optional(),
       /** Returns before the first fit. Default min(500, windowBars). */
       minReturns: z.number().int().min(10).optional(),
+      /** Roll the conditional variance (and the VaR) forward with every bar between refits. Default true. */
+      rollForward: z.boolean().optional(),
+      /** Also start each refit from the previous fit (see operators/garch.ts). Default false. */
+      warmStart: z.boolean().optional(),
     })
     .optional(),
   /** Rolling statistics behind the market-risk limits. */

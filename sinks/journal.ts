@@ -6,10 +6,11 @@
  *
  * Levels (`journal.level` in the config, `--journal-level` on the command line):
  * - `decisions` (default): every event except signals that repeat the previous signal's
- *   direction. A signal that changed direction, and a signal that caused an intent or order, are
+ *   direction and market-risk estimates rolled forward between refits. A signal that changed direction, and a signal that caused an intent or order, are
  *   written as their headline (the signal without `detail` and `components`), so every order
  *   still traces to its signal. About 1 % of the bytes of `all` on a 5m backtest.
- * - `all`: every signal of every bar, with its evidence and its components.
+ * - `all`: every signal of every bar, with its evidence and its components, and every
+ *   market-risk estimate.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
@@ -148,6 +149,9 @@ function keepDecisions(): (event: Journaled) => SignalLike | null | undefined {
   const directions = new Map<string, number>();
   let held: SignalLike | undefined;
   return (event) => {
+    // A market-risk estimate rolled forward between refits (one per bar) is derived state: the
+    // refit it comes from and the bars give it back.
+    if (event.kind === 'market-risk' && (event as { refit?: unknown }).refit === false) return null;
     if (event.kind === 'signal') {
       const signal = event as SignalLike;
       const key = `${signal.symbol}|${signal.timeframe}|${signal.source}`;

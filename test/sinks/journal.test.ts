@@ -117,6 +117,17 @@ describe('journal sink (levels, serialisation)', () => {
     equal(lines[2]!['qty'], '0.015', 'amounts are exact decimal strings');
   });
 
+  it('level decisions drops market-risk estimates rolled forward between refits, and keeps the refits', async () => {
+    const risk = (ts: number, refit: boolean): Journaled =>
+      ({ kind: 'market-risk', var: 0.05, refit, tsEvent: ts }) as Journaled;
+    const events = [risk(1, true), risk(2, false), risk(3, false), risk(4, true)];
+    deepStrictEqual(
+      (await write(events)).map((l) => l['tsEvent']),
+      [1, 4],
+    );
+    equal((await write(events, 'all')).length, 4);
+  });
+
   it('keeps every event other than signals at both levels, and rejects an unknown level naming it', async () => {
     const others: Journaled[] = [
       { kind: 'mode-changed', from: 'Normal', to: 'Paused', tsEvent: 1 } as Journaled,
