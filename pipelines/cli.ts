@@ -7,7 +7,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
 // Every command loads its modules when it runs, so `--help` loads only commander, a backtest
 // never loads ccxt (~0.2 s) and only `train` loads brain.js's trainer.
+import type * as WatchdogModule from '../hardware/watchdog';
 import type * as BacktestModule from './backtest';
+import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type * as TrainModule from './train';
@@ -217,6 +219,14 @@ export function buildCli(): Command {
           }
         }
         const { Subject } = require('rxjs') as typeof Rxjs;
+        // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
+        const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
+        if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
+          throw new InvalidArgumentError(`BOT4_WATCHDOG_MS: expected a positive number of ms, found "${watchdogMs}"`);
+        }
+        const watchdog = watchdogMs
+          ? (require('../hardware/watchdog') as typeof WatchdogModule).startWatchdog({ timeoutMs: Number(watchdogMs) })
+          : undefined;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -264,6 +274,7 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          await watchdog?.stop();
         }
       },
     );
@@ -318,6 +329,77 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onSignal);
         }
+      },
+    );
+
+  program
+    .command('doctor')
+    .description(
+      'check what a session needs before it starts: config, GPIO, button, LEDs, clock (NTP), disk, keys, exchange',
+    )
+    .option('-c, --config <file>', 'pipeline config to validate (its venue and symbol are checked too)')
+    .option('--mode <mode>', 'the session to prepare for: paper or live (live also needs API keys)', 'paper')
+    .option('-o, --out <dir>', 'where the session will write its journals (disk space is checked there)', 'out')
+    .option('--min-free-mb <n>', 'free disk space required, MiB', '1024')
+    .option('--exchange <id>', "ccxt exchange id (default: the config's venue, else binance)")
+    .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, local server)")
+    .option('--ntp-server <host[:port]>', 'NTP server for the clock check, or none', 'pool.ntp.org')
+    .option('--max-clock-offset <ms>', 'largest clock offset accepted, ms', '1000')
+    .option('--timeout <ms>', 'network timeout per check, ms', '5000')
+    .option('--yes', 'answer yes to the LED questions (the pins are still read back)')
+    .option('--skip-leds', 'skip the LED self-test')
+    .option('--gpio-mock <board>', 'use rpio mock mode with this board (e.g. raspi-3) instead of real GPIO')
+    .option('--json', 'print the results as JSON on stdout')
+    .action(
+      async (opts: {
+        config?: string;
+        mode: string;
+        out: string;
+        minFreeMb: string;
+        exchange?: string;
+        apiUrl?: string;
+        ntpServer: string;
+        maxClockOffset: string;
+        timeout: string;
+        yes?: boolean;
+        skipLeds?: boolean;
+        gpioMock?: string;
+        json?: boolean;
+      }) => {
+        if (opts.mode !== 'paper' && opts.mode !== 'live') {
+          throw new InvalidArgumentError(`--mode: expected paper or live, found "${opts.mode}"`);
+        }
+        const number = (option: string, value: string): number => {
+          const n = Number(value);
+          if (!Number.isFinite(n) || n <= 0) {
+            throw new InvalidArgumentError(`${option}: expected a positive number, found "${value}"`);
+          }
+          return n;
+        };
+        const { runDoctor, formatDoctor } = require('./doctor') as typeof DoctorModule;
+        const results = await runDoctor({
+          mode: opts.mode,
+          out: opts.out,
+          minFreeMb: number('--min-free-mb', opts.minFreeMb),
+          ntpServer: opts.ntpServer,
+          maxClockOffsetMs: number('--max-clock-offset', opts.maxClockOffset),
+          timeoutMs: number('--timeout', opts.timeout),
+          yes: opts.yes === true,
+          skipLeds: opts.skipLeds === true,
+          ...(opts.config !== undefined ? { config: opts.config } : {}),
+          ...(opts.exchange !== undefined ? { exchange: opts.exchange } : {}),
+          ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+          ...(opts.gpioMock !== undefined
+            ? { gpioMock: opts.gpioMock as DoctorModule.DoctorOptions['gpioMock'] & string }
+            : {}),
+          log: () => undefined,
+        });
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify({ ok: !results.some((r) => r.status === 'fail'), results }, null, 2)}\n`
+            : `${formatDoctor(results)}\n`,
+        );
+        if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
 
