@@ -9,6 +9,9 @@ import * as path from 'node:path';
 // never loads ccxt (~0.2 s) and only `train` loads brain.js's trainer.
 import type * as WatchdogModule from '../hardware/watchdog';
 import type * as BacktestModule from './backtest';
+// `backup` and `keys` register their commands here; both load only node built-ins up front.
+import { registerBackupCommands } from './backup';
+import { loadCredentials, registerKeysCommand } from './keys';
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
@@ -236,9 +239,14 @@ export function buildCli(): Command {
         const onTerm = onStop('SIGTERM');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
-        const apiKey = process.env['BOT4_API_KEY'];
-        const secret = process.env['BOT4_API_SECRET'];
-        const password = process.env['BOT4_API_PASSWORD'];
+        // Credentials: the environment first, else the keystore (BOT4_KEYSTORE); never logged.
+        const credentials =
+          mode === 'live'
+            ? await loadCredentials({ warn: (line) => process.stderr.write(`${line}\n`) })
+            : ({} as Awaited<ReturnType<typeof loadCredentials>>);
+        const apiKey = credentials.BOT4_API_KEY;
+        const secret = credentials.BOT4_API_SECRET;
+        const password = credentials.BOT4_API_PASSWORD;
         try {
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
@@ -402,6 +410,9 @@ export function buildCli(): Command {
         if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
+
+  registerKeysCommand(program);
+  registerBackupCommands(program);
 
   return program;
 }

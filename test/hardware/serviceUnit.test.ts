@@ -24,10 +24,16 @@ describe('config/systemd/bot4.service', () => {
   after(() => tmp.cleanup());
   const unit = readFileSync(UNIT, 'utf8');
 
-  it('passes systemd-analyze verify with nothing to say', () => {
-    const r = verify(UNIT);
-    equal(r.status, 0, r.out);
-    equal(r.out, '');
+  it('passes systemd-analyze verify with nothing to say, as do the hourly backup service and timer', () => {
+    for (const file of [
+      UNIT,
+      path.join(path.dirname(UNIT), 'bot4-backup.service'),
+      path.join(path.dirname(UNIT), 'bot4-backup.timer'),
+    ]) {
+      const r = verify(file);
+      equal(r.status, 0, r.out);
+      equal(r.out, '', `${file}: ${r.out}`);
+    }
   });
 
   it('a broken copy (bad restart value, misspelt key) makes systemd-analyze complain', () => {
