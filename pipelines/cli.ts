@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import type * as WatchdogModule from '../hardware/watchdog';
 import type * as BacktestModule from './backtest';
 // `backup` and `keys` register their commands here; both load only node built-ins up front.
+import type * as SelectTierModule from '../operators/selectTier';
+import type { Tier } from '../operators/selectTier';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import type * as DoctorModule from './doctor';
@@ -410,6 +412,49 @@ export function buildCli(): Command {
         if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
+
+  program
+    .command('tiers')
+    .description('show which capital tier an equity selects (spec §3.5: floors and 20 % hysteresis)')
+    .argument('<equity>', 'account equity in the quote currency, e.g. 12000')
+    // The names as in operators/selectTier's TIERS, written out: that module loads rxjs.
+    .option(
+      '--current <tier>',
+      'the tier in force now (survival, growth, acceleration, institutional, whale): applies the hysteresis',
+    )
+    .option('--json', 'print JSON')
+    .action((equityText: string, opts: { current?: string; json?: boolean }) => {
+      const { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, tierFor } =
+        require('../operators/selectTier') as typeof SelectTierModule;
+      const equity = Number(equityText);
+      if (!Number.isFinite(equity) || equity < 0) {
+        throw new InvalidArgumentError(`<equity>: expected a number ≥ 0, found "${equityText}"`);
+      }
+      if (opts.current !== undefined && !TIERS.includes(opts.current as Tier)) {
+        throw new InvalidArgumentError(`--current: expected one of ${TIERS.join(', ')}, found "${opts.current}"`);
+      }
+      const step = opts.current ? nextTier(opts.current as Tier, equity) : { tier: tierFor(equity), reason: '' };
+      const result = {
+        equity,
+        tier: step.tier,
+        ...(opts.current ? { current: opts.current, changed: step.tier !== opts.current } : {}),
+        reason: step.reason || `equity ${equity} selects ${step.tier}`,
+        belowMinimum: equity < SURVIVAL_MINIMUM,
+        floors: SPEC_TIER_FLOORS,
+      };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const rows = TIERS.map((t, i) => {
+        const next = TIERS[i + 1];
+        const range = next ? `${SPEC_TIER_FLOORS[t]} – ${SPEC_TIER_FLOORS[next]}` : `≥ ${SPEC_TIER_FLOORS[t]}`;
+        return `  ${t === step.tier ? '▶' : ' '} ${t.padEnd(13)} ${range}${t === opts.current && t !== step.tier ? '  (current)' : ''}`;
+      });
+      process.stdout.write(
+        `${rows.join('\n')}\n${opts.current && step.tier === opts.current ? `stays ${step.tier} (inside the 20 % band)` : result.reason}${result.belowMinimum ? `; below the ${SURVIVAL_MINIMUM} minimum of the Survival tier` : ''}\n`,
+      );
+    });
 
   registerKeysCommand(program);
   registerBackupCommands(program);

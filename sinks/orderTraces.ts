@@ -217,7 +217,8 @@ export function makeOrderTraceSink(
           }
         },
         error: (err: unknown) => {
-          provider.shutdown().finally(() => subscriber.error(err));
+          const fail = (): void => subscriber.error(err);
+          provider.shutdown().then(fail, fail);
         },
         complete: () => {
           for (const [signalId, t] of [...open]) {
