@@ -148,13 +148,25 @@ export function makeJournalSink(
 function keepDecisions(): (event: Journaled) => SignalLike | null | undefined {
   const directions = new Map<string, number>();
   let held: SignalLike | undefined;
+  // The key of the last signal's series, reused while the series does not change (one symbol:
+  // every bar), so that a bar costs no string building.
+  let lastSignal: SignalLike | undefined;
+  let lastKey = '';
   return (event) => {
     // A market-risk estimate rolled forward between refits (one per bar) is derived state: the
     // refit it comes from and the bars give it back.
     if (event.kind === 'market-risk' && (event as { refit?: unknown }).refit === false) return null;
     if (event.kind === 'signal') {
       const signal = event as SignalLike;
-      const key = `${signal.symbol}|${signal.timeframe}|${signal.source}`;
+      const key =
+        lastSignal !== undefined &&
+        lastSignal.symbol === signal.symbol &&
+        lastSignal.timeframe === signal.timeframe &&
+        lastSignal.source === signal.source
+          ? lastKey
+          : `${signal.symbol}|${signal.timeframe}|${signal.source}`;
+      lastSignal = signal;
+      lastKey = key;
       if (directions.get(key) === signal.direction) {
         held = signal;
         return null;
@@ -209,7 +221,11 @@ export function serializeEvent(event: unknown): string {
 /** A signal without its evidence (`detail`) and components: what the `decisions` level keeps. */
 export function serializeSignalHeadline(signal: SignalLike): string {
   const { detail: _detail, components: _components, ...headline } = signal as SignalLike & { detail?: unknown };
-  return JSON.stringify(headline, bigintReplacer);
+  try {
+    return JSON.stringify(headline);
+  } catch {
+    return JSON.stringify(headline, bigintReplacer); // a bigint somewhere
+  }
 }
 
 interface ComponentLike {
