@@ -271,6 +271,10 @@ export const riskSchema = z.strictObject({
       refitEveryBars: z.number().int().positive().optional(),
       /** Returns before the first fit (a count or a duration). Default min(500, windowBars). */
       minReturns: z.number().int().min(10).optional(),
+      /** Roll the conditional variance (and the VaR) forward with every bar between refits. Default true. */
+      rollForward: z.boolean().optional(),
+      /** Also start each refit from the previous fit (see operators/garch.ts). Default false. */
+      warmStart: z.boolean().optional(),
     })
     .optional(),
   /** Rolling statistics behind the market-risk limits. */
@@ -366,6 +370,12 @@ export const executionSchema = z.strictObject({
 export const journalSchema = z.strictObject({
   /** `all`: every signal of every bar; `actionable`: only signals with a direction. Default all. */
   signals: z.enum(['all', 'actionable']).optional(),
+  /**
+   * `decisions`: orders, fills, risk decisions, mode and audit events, data problems, and only
+   * the signals that changed direction or caused an order (as headlines); `all`: every signal of
+   * every bar with its evidence. Default decisions.
+   */
+  level: z.enum(['decisions', 'all']).optional(),
 });
 
 export const signalsSchema = z.strictObject({

@@ -3,7 +3,9 @@
  * inference: the feature vector and its normalisation. Training itself (brain.js `train`) runs
  * off the hot path in `pipelines/train`; inference (`run`) is pure.
  */
-import { NeuralNetwork, type INeuralNetworkJSON } from 'brain.js';
+// brain.js is loaded when a model is compiled: pipelines without ML never pay for loading it.
+import type * as Brain from 'brain.js';
+import type { INeuralNetworkJSON } from 'brain.js';
 import { read, type FeatureRef } from './taSignal';
 import type { FeatureSpec } from './computeFeatures';
 import type { Features } from './types';
@@ -77,6 +79,7 @@ export interface CompiledModel {
 }
 
 export function compileModel(file: ModelFile): CompiledModel {
+  const { NeuralNetwork } = require('brain.js') as typeof Brain;
   const net = new NeuralNetwork().fromJSON(file.network);
   const { mean, std } = file.normalization;
   const scratch = new Array<number>(file.inputs.length).fill(0);

@@ -22,7 +22,7 @@ import { ruleLabel } from '../operators/taSignal';
 import { ReportBuilder, type BacktestReport } from '../operators/backtestReport';
 import { isTimeframe, timeframeMs, type Bar, type Portfolio } from '../operators/types';
 import { makeBarReplaySource, readBarFile } from '../sources/csvBars';
-import { makeJournalSink } from '../sinks/journal';
+import { makeJournalSink, type JournalLevel } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { paperExchangeFor } from './paperVenue';
@@ -47,6 +47,8 @@ export interface BacktestOptions {
    * no risk-increasing order after the press.
    */
   readonly killAt?: number;
+  /** Journal level, overriding the config's `journal.level` (default `decisions`). */
+  readonly journalLevel?: JournalLevel;
   /** Called about every 5 % of the bars with the share done (0..1). */
   readonly onProgress?: (done: number, bar: Bar) => void;
   /** What the user says the data file holds (`--symbol`, `--timeframe`), checked against file and config. */
@@ -305,7 +307,12 @@ export async function backtestBars(
     taRules: (config.signals.ta?.rules ?? []).map(ruleLabel),
     tsEvent: bars[0]?.tsOpen ?? 0,
   };
-  const done = lastValueFrom(makeJournalSink({ file: files.tempPath('journal.jsonl') })(concat(of(header), events$)));
+  const done = lastValueFrom(
+    makeJournalSink({
+      file: files.tempPath('journal.jsonl'),
+      level: options.journalLevel ?? config.journal?.level ?? 'decisions',
+    })(concat(of(header), events$)),
+  );
   let finished: boolean;
   let journal: Awaited<typeof done>;
   try {

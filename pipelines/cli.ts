@@ -6,27 +6,38 @@
 // First: arms the kill switch's signal before the slow modules load (see earlySignal.ts).
 import './earlySignal';
 import { Command, InvalidArgumentError } from 'commander';
-import { Subject } from 'rxjs';
 import * as path from 'node:path';
-import { startWatchdog } from '../hardware/watchdog';
-import { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, type Tier, tierFor } from '../operators/selectTier';
-import { runBacktest } from './backtest';
+// Every command loads its modules when it runs, so `--help` loads only commander, a backtest
+// never loads ccxt (~0.2 s) and only `train` loads brain.js's trainer.
+import type * as WatchdogModule from '../hardware/watchdog';
+import type * as BacktestModule from './backtest';
+import type * as SelectTierModule from '../operators/selectTier';
+import type { Tier } from '../operators/selectTier';
+// `seal`, `backup` and `keys` register their commands here; they load only node built-ins up front.
 import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
-import { runTrain } from './train';
-// paper, live and download load their modules when they run: a backtest never pays for
-// loading ccxt (~0.2 s).
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
+import type * as TrainModule from './train';
+import type * as Rxjs from 'rxjs';
 import type { KillSwitchKind, SessionMode } from './session';
 import type { BacktestReport } from '../operators/backtestReport';
-import { armSignal } from '../hardware/killSwitch';
+import { armSignal } from '../hardware/armSignal';
 import { earlySignal } from './earlySignal';
 
 const TIME_EXPECTED = 'expected an ISO date (2024-01-31), date-time (2024-01-31T12:00:00Z) or epoch ms (13 digits)';
+import type { JournalLevel } from '../sinks/journal';
+
+const JOURNAL_LEVELS: readonly JournalLevel[] = ['decisions', 'all'];
+
+function parseJournalLevel(value: string): JournalLevel {
+  if (!(JOURNAL_LEVELS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`expected one of ${JOURNAL_LEVELS.join(', ')}, found "${value}"`);
+  return value as JournalLevel;
+}
 
 function parseTime(value: string): number {
   if (/^\d{12,}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
@@ -138,6 +149,11 @@ export function buildCli(): Command {
       'fire drill: simulate a kill-switch press at this time; the run must end flat',
       parseTime,
     )
+    .option(
+      '--journal-level <level>',
+      "decisions: orders, fills, risk and mode events, signals that changed direction; all: every signal (default: the config's journal.level, else decisions)",
+      parseJournalLevel,
+    )
     .option('-q, --quiet', 'no progress output')
     .action(
       async (opts: {
@@ -147,6 +163,7 @@ export function buildCli(): Command {
         from?: number;
         until?: number;
         killAt?: number;
+        journalLevel?: JournalLevel;
         quiet?: boolean;
         symbol?: string;
         timeframe?: string;
@@ -158,6 +175,7 @@ export function buildCli(): Command {
         const onSignal = (): void => abort.abort();
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
+        const { runBacktest } = require('./backtest') as typeof BacktestModule;
         const result = await runBacktest({
           configFile: opts.config,
           dataFile: opts.data,
@@ -170,6 +188,7 @@ export function buildCli(): Command {
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
           ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
+          ...(opts.journalLevel !== undefined ? { journalLevel: opts.journalLevel } : {}),
           ...(opts.quiet
             ? {}
             : {
@@ -209,6 +228,7 @@ export function buildCli(): Command {
       // A clear error for an unusable folder, before hours of training (and no recursive-mkdir hang).
       if (opts.out !== undefined)
         ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
+      const { runTrain } = require('./train') as typeof TrainModule;
       const result = await runTrain({
         configFile: opts.config,
         dataFile: opts.data,
@@ -312,12 +332,15 @@ export function buildCli(): Command {
           );
         };
         if (!armed) usr2.on('SIGUSR2', ignoreUsr2);
+        const { Subject } = require('rxjs') as typeof Rxjs;
         // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
         const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
         if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
           throw new InvalidArgumentError(`BOT4_WATCHDOG_MS: expected a positive number of ms, found "${watchdogMs}"`);
         }
-        const watchdog = watchdogMs ? startWatchdog({ timeoutMs: Number(watchdogMs) }) : undefined;
+        const watchdog = watchdogMs
+          ? (require('../hardware/watchdog') as typeof WatchdogModule).startWatchdog({ timeoutMs: Number(watchdogMs) })
+          : undefined;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -544,9 +567,15 @@ export function buildCli(): Command {
     .command('tiers')
     .description('show which capital tier an equity selects (spec §3.5: floors and 20 % hysteresis)')
     .argument('<equity>', 'account equity in the quote currency, e.g. 12000')
-    .option('--current <tier>', `the tier in force now (${TIERS.join(', ')}): applies the hysteresis`)
+    // The names as in operators/selectTier's TIERS, written out: that module loads rxjs.
+    .option(
+      '--current <tier>',
+      'the tier in force now (survival, growth, acceleration, institutional, whale): applies the hysteresis',
+    )
     .option('--json', 'print JSON')
     .action((equityText: string, opts: { current?: string; json?: boolean }) => {
+      const { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, tierFor } =
+        require('../operators/selectTier') as typeof SelectTierModule;
       const equity = Number(equityText);
       if (!Number.isFinite(equity) || equity < 0) {
         throw new InvalidArgumentError(`<equity>: expected a number ≥ 0, found "${equityText}"`);

@@ -5,7 +5,7 @@
  * Emergency — instead of node's default action for the signal, which terminates the process with
  * no cancel, flatten or audit.
  */
-import { armSignal, type ArmedSignal } from '../hardware/killSwitch';
+import { armSignal, type ArmedSignal } from '../hardware/armSignal';
 
 export const earlySignal: ArmedSignal | undefined =
   process.argv[2] === 'paper' || process.argv[2] === 'live' ? armSignal('SIGUSR2') : undefined;

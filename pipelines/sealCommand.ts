@@ -1,7 +1,9 @@
 /** `run-pipeline seal <config>`: validates a config, then seals it (pipelines/seal.ts). */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from './config';
+// The config loader (yaml, zod, the schema) is loaded when a config is sealed, not when the
+// command is registered: run-pipeline --help stays light.
+import type * as ConfigModule from './config';
 import { DEFAULT_COOLDOWN_MS, SEALED_SUFFIX, sealConfigText, sealKeyFrom } from './seal';
 
 export { SEALED_SUFFIX } from './seal';
@@ -25,7 +27,7 @@ export function registerSealCommand(program: Command): void {
     .option('--cooldown <duration>', 'time before the sealed config takes effect', '24h')
     .action((config: string, opts: { out?: string; cooldown: string }) => {
       const cooldownMs = parseCooldown(opts.cooldown);
-      loadConfig(config); // a config that does not validate is never sealed
+      (require('./config') as typeof ConfigModule).loadConfig(config); // a config that does not validate is never sealed
       const out = opts.out ?? `${config}${SEALED_SUFFIX}`;
       const header = sealConfigText({
         text: readFileSync(config, 'utf8'),

@@ -656,6 +656,7 @@ async function runLocked(
       bufferBytes: 1,
       syncEachFlush: options.mode === 'live',
       syncTiming: 'turn',
+      level: config.journal?.level ?? 'decisions',
     })(concat(of(header), of(...restartRecords), journalEvents$, stopRecord)),
   );
   const audit = lastValueFrom(

@@ -46,6 +46,8 @@ risk:
   maxVar: null
   marketStats: { minReturns: 20 }
 execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
+# Every signal journaled: the tests read a bar's signal as the sign that it was decided.
+journal: { level: all }
 `;
 
 function kline(openTime: number, close: number): Kline {

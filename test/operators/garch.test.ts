@@ -548,6 +548,7 @@ function estimateOf(window: readonly number[], last: Bar, minReturns: number): M
     var: risk.var,
     cvar: risk.cvar,
     includesMean: false,
+    refit: true,
   };
 }
 
@@ -557,7 +558,8 @@ function keyed(bars: readonly Bar[]): Record<string, Bar> {
 }
 
 describe('estimateMarketRisk', () => {
-  const config = { windowBars: 60, minReturns: 40, refitEveryBars: 4 } as const;
+  // The refit schedule and window are tested on cold fits without rolling (both have tests below).
+  const config = { windowBars: 60, minReturns: 40, refitEveryBars: 4, warmStart: false, rollForward: false } as const;
   // Bars 0..39 arrive at once (frame 0) through `from`; bar i closes at T0 + (i+1)h, so with
   // refitEveryBars = 4 the refits fall on bars 3, 7, 11…; 40 returns exist from bar 40 on.
   const all = hourlyBars(120);
@@ -648,7 +650,7 @@ describe('estimateMarketRisk', () => {
       // Start at 05:00: bar i closes at T0 + (5 + i + 1)h; midnight is bar 18 (day 1) and bar 42 (day 2).
       const bars = hourlyBars(44, 7, 5);
       const live = cold('abcd|', keyed(bars.slice(40)));
-      const dailyConfig = { windowBars: 60, minReturns: 40 };
+      const dailyConfig = { windowBars: 60, minReturns: 40, warmStart: false, rollForward: false };
       expectObservable(concat(from(bars.slice(0, 40)), live).pipe(estimateMarketRisk(dailyConfig))).toBe('--M-|', {
         M: expectedEstimate(bars.slice(0, 43), dailyConfig),
       });
@@ -745,17 +747,92 @@ describe('estimateMarketRisk', () => {
     invalid({ fit: { backcast: 'median' as 'ewma' } }, 'fit');
   });
 
+  it('rolls the variance forward with every return between refits (O(1) per bar), each rolled estimate equal to the forecast from the last fit', () => {
+    const rolling = { ...config, rollForward: true };
+    const out: MarketRiskEstimate[] = [];
+    from(all.slice(0, 60))
+      .pipe(estimateMarketRisk(rolling))
+      .subscribe((e) => out.push(e));
+    // First fit on bar 43 (40 returns from bar 40 on, refits every 4 bars), then one estimate per bar.
+    deepStrictEqual(
+      out.map((e) => `${(e.tsEvent - all[0]!.tsEvent) / HOUR}:${e.refit ? 'fit' : 'roll'}`),
+      Array.from({ length: 17 }, (_, i) => `${43 + i}:${(43 + i) % 4 === 3 ? 'fit' : 'roll'}`),
+    );
+    let fitted: MarketRiskEstimate | undefined;
+    let variance = 0;
+    for (const e of out) {
+      const i = (e.tsEvent - all[0]!.tsEvent) / HOUR;
+      if (e.refit) {
+        deepStrictEqual(e, expectedEstimate(all.slice(0, i + 1), config));
+        fitted = e;
+        variance = e.sigmaBar ** 2;
+        continue;
+      }
+      // The spec again, from the pure functions: σ²_{t+1} = ω + α (r_t − μ)² + β σ²_t, then the
+      // 1-day forecast from it.
+      const { mu, omega, alpha, beta } = fitted!.params;
+      variance = omega + alpha * (Math.log(all[i]!.close / all[i - 1]!.close) - mu) ** 2 + beta * variance;
+      const risk = varCvarT({ params: fitted!.params, nextVariance: variance }, 0.99, 24);
+      ok(Math.abs(e.sigmaBar / Math.sqrt(variance) - 1) < 1e-12, `bar ${i}: σ ${e.sigmaBar} vs ${Math.sqrt(variance)}`);
+      ok(Math.abs(e.var / risk.var - 1) < 1e-12, `bar ${i}: VaR ${e.var} vs ${risk.var}`);
+      ok(Math.abs(e.cvar / risk.cvar - 1) < 1e-12, `bar ${i}: CVaR ${e.cvar} vs ${risk.cvar}`);
+      deepStrictEqual(
+        { ...e, sigmaBar: 0, sigmaDay: 0, var: 0, cvar: 0 },
+        { ...fitted!, tsEvent: e.tsEvent, refit: false, sigmaBar: 0, sigmaDay: 0, var: 0, cvar: 0 },
+      );
+    }
+    ok(
+      out.some((e) => !e.refit && Math.abs(e.var / fitted!.var - 1) > 1e-3),
+      'the rolled VaR moves away from the fit',
+    );
+  });
+
+  it('warm-starts each refit from the previous fit (with the best grid start): never a worse optimum than a cold fit', () => {
+    const bars = hourlyBars(1200, 11);
+    const run = (warmStart: boolean): MarketRiskEstimate[] => {
+      const out: MarketRiskEstimate[] = [];
+      from(bars)
+        .pipe(
+          estimateMarketRisk({ windowBars: 500, minReturns: 300, refitEveryBars: 48, warmStart, rollForward: false }),
+        )
+        .subscribe((e) => out.push(e));
+      return out;
+    };
+    const cold = run(false);
+    const warm = run(true);
+    ok(cold.length >= 15, `${cold.length} refits`);
+    equal(warm.length, cold.length);
+    for (let i = 0; i < cold.length; i++) {
+      const [c, w] = [cold[i]!, warm[i]!];
+      equal(w.tsEvent, c.tsEvent);
+      ok(w.converged, `warm fit ${i} did not converge`);
+      ok(
+        w.logLikelihood >= c.logLikelihood - 1e-7,
+        `fit ${i}: warm ℓ ${w.logLikelihood} below cold ${c.logLikelihood}`,
+      );
+      ok(Math.abs(w.var / c.var - 1) < 1e-4, `fit ${i}: VaR ${w.var} vs ${c.var}`);
+    }
+    ok(
+      warm.some((w, i) => w.iterations !== cold[i]!.iterations),
+      'the warm start took another path to the optimum',
+    );
+  });
+
   it('on 7.5 months of real 1h BTC/USDT bars (window 2 000, daily refits): every fit converges, refits land at 00:00 UTC, and the next-day loss exceeds the 1-day 99 % VaR on about 1 % of days', function () {
     const bars = closes(requireSharedData(this, 'candles/binance_spot_BTCUSDT_1h_nfi.csv'), '1h');
     const estimates: MarketRiskEstimate[] = [];
     from(bars)
       .pipe(estimateMarketRisk({ windowBars: 2000 }))
       .subscribe((e) => estimates.push(e));
-    ok(estimates.length > 100, `${estimates.length} estimates`);
+    ok(estimates.filter((e) => e.refit).length > 100, `${estimates.length} estimates`);
     const closeAt = new Map(bars.map((b) => [b.tsEvent, b.close]));
     let exceedances = 0;
     let days = 0;
-    for (const e of estimates) {
+    ok(
+      estimates.some((e) => !e.refit),
+      'estimates rolled forward between refits',
+    );
+    for (const e of estimates.filter((x) => x.refit)) {
       ok(e.converged, `fit at ${new Date(e.tsEvent).toISOString()} did not converge`);
       equal(e.tsEvent % DAY, 0);
       ok(e.returnsUsed >= 500 && e.returnsUsed <= 2000, `${e.returnsUsed} returns`); // from minReturns (default 500) up to the window

@@ -21,6 +21,7 @@ function fitAt(b: Bar, sigmaBar: number): MarketRiskEstimate {
     params: PARAMS,
     logLikelihood: 0,
     converged: true,
+    refit: true,
     iterations: 10,
     sigmaBar,
     sigmaDay: risk.sigma,

@@ -42,6 +42,7 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
     input: readonly Bar[],
     name: string,
     killAt?: number,
+    journalLevel?: 'decisions' | 'all',
   ): Promise<{ journal: JournalLine[]; text: string; report: Awaited<ReturnType<typeof backtestBars>>['report'] }> {
     const config = loadConfig(configFile);
     const result = await backtestBars(config, input, {
@@ -49,6 +50,7 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
       outDir: path.join(tmp.dir, name),
       model: loadModelFor(config),
       ...(killAt !== undefined ? { killAt } : {}),
+      ...(journalLevel !== undefined ? { journalLevel } : {}),
     });
     const text = readFileSync(result.journalFile, 'utf8');
     return { journal: readJournal(result.journalFile), text, report: result.report };
@@ -61,7 +63,29 @@ describe('backtest pipeline (Growth config, generated bars, virtual time)', func
       ok(kinds.has(kind), `journal has no ${kind}`);
     ok(report.trades > 0, 'no trade in 4,000 bars');
     equal(report.bars, 4000);
-    equal(journal.filter((e) => e.kind === 'signal').length, 4000, 'one fused signal per bar');
+    const every = await run(bars, 'smoke-all', undefined, 'all');
+    const allSignals = every.journal.filter((e) => e.kind === 'signal');
+    equal(allSignals.length, 4000, 'level all: one fused signal per bar');
+    // The default level keeps the signals that changed direction and those that caused an order.
+    const ordered = new Set(journal.filter((e) => e.kind === 'intent').map((e) => e['signalId']));
+    const expected = allSignals
+      .filter((e, i) => i === 0 || e['direction'] !== allSignals[i - 1]!['direction'] || ordered.has(e['id']))
+      .map((e) => e['id']);
+    const kept = journal.filter((e) => e.kind === 'signal');
+    deepStrictEqual(
+      kept.map((e) => e['id']),
+      expected,
+    );
+    ok(kept.length < 4000 / 2, `decisions level kept ${kept.length} of 4000 signals`);
+    // Every other event is journaled at both levels, but for the market-risk estimates rolled
+    // forward between refits (one per bar), kept at level all only.
+    const rolled = (e: JournalLine): boolean => e.kind === 'market-risk' && e['refit'] === false;
+    ok(every.journal.some(rolled) && !journal.some(rolled));
+    deepStrictEqual(
+      journal.filter((e) => e.kind !== 'signal'),
+      every.journal.filter((e) => e.kind !== 'signal' && !rolled(e)),
+      'every other event is journaled at both levels',
+    );
   });
 
   it('produces byte-identical journals and equal reports when run twice on the same data and config', async () => {

@@ -60,6 +60,7 @@ describe('backtest with higher timeframes and candlestick patterns (lookahead)',
     const result = await backtestBars(config, input, {
       dataFile: 'generated.csv',
       outDir: path.join(tmp.dir, name),
+      journalLevel: 'all',
       model: loadModelFor(config),
     });
     return readFileSync(result.journalFile, 'utf8')
