@@ -14,6 +14,7 @@ import { makeBarReplaySource, readBarsCsv } from '../sources/csvBars';
 import { makeJournalSink } from '../sinks/journal';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
+import { startObservability } from './observability';
 import { acceptingBooks, tradingPipeline, type PipelineEvent } from './tradingPipeline';
 
 export interface BacktestOptions {
@@ -87,7 +88,10 @@ export async function backtestBars(
   const progressEvery = Math.max(1, Math.floor(bars.length / 20));
   let seen = 0;
 
+  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, one close.
+  const observe = await startObservability(config, { run: 'backtest', outDir });
   const barsBySymbol = makeBarReplaySource({ bars, scheduler }).pipe(
+    observe.bars,
     tap((bar) => {
       byTime.set(bar.tsEvent, bar);
       seen++;
@@ -103,6 +107,7 @@ export async function backtestBars(
         )
       : undefined;
   const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
+    observe.events,
     tap((event: PipelineEvent) => {
       switch (event.kind) {
         case 'portfolio': {
@@ -160,7 +165,7 @@ export async function backtestBars(
   };
   const done = lastValueFrom(makeJournalSink({ file: journalFile })(concat(of(header), events$)));
   scheduler.flush();
-  const journal = await done;
+  const journal = await done.finally(() => observe.close());
 
   const result = {
     config: { file: config.file, name: config.name, hash: config.hash, tier: config.tier },

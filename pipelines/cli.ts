@@ -168,7 +168,9 @@ export function buildCli(): Command {
       .option('--status-every <seconds>', 'status line period', '60')
       .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
-      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
+      .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)')
+      .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one)', parsePort)
+      .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)');
     if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
     command.action(
       async (opts: {
@@ -182,6 +184,8 @@ export function buildCli(): Command {
         wsUrl?: string;
         ccxtOptions?: string;
         confirmLive?: boolean;
+        metricsPort?: number;
+        metricsHost?: string;
       }) => {
         const kinds = ['gpio', 'signal', 'both', 'none'];
         if (!kinds.includes(opts.killSwitch))
@@ -225,6 +229,8 @@ export function buildCli(): Command {
             ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
+            ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+            ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
             ...(mode === 'live' && apiKey && secret
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
@@ -316,3 +322,11 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) void main();
+
+/** A TCP port, 0 (any free one) to 65535. */
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`expected a port number 0..65535, found "${value}"`);
+  return port;
+}

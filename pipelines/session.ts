@@ -65,6 +65,7 @@ import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
+import { startObservability } from './observability';
 import { acceptingBooks, tradingPipeline, type PipelineEvent, type PipelineVenue } from './tradingPipeline';
 
 export type SessionMode = 'paper' | 'live';
@@ -107,6 +108,11 @@ export interface SessionOptions {
   readonly signalEmitter?: SignalEmitter;
   /** Extra ccxt options for the sources and the venue (tests: `{ fetchCurrencies: false }`). */
   readonly ccxtOptions?: Record<string, unknown>;
+  /** Serve Prometheus `/metrics` on this port (0: a free one) on `metricsHost` (default 127.0.0.1). */
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
+  /** Environment with INFLUX_* for the InfluxDB sink. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface SessionSummary {
@@ -276,6 +282,19 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     });
   }
 
+  // Observability (InfluxDB, Prometheus) when the config or options turn it on: taps, one close.
+  const observe = await startObservability(config, {
+    run: options.mode,
+    outDir,
+    log,
+    ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
+    ...(options.metricsHost !== undefined ? { metricsHost: options.metricsHost } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  }).catch((err: unknown) => {
+    liveSubscription.unsubscribe();
+    throw err;
+  });
+
   const stopped$ = new Subject<void>();
   const stopSubscription = (options.stop$ ?? NEVER).subscribe({
     next: () => stopped$.next(),
@@ -288,7 +307,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       warmedUp$.next();
       warmedUp$.complete();
     })
-    .pipe(takeUntil(stopped$));
+    .pipe(takeUntil(stopped$), observe.bars);
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
   const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
@@ -313,7 +332,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     kills.push(
       makeSignalKillSwitchSource({ scheduler, ...(options.signalEmitter ? { emitter: options.signalEmitter } : {}) }),
     );
-  const kill$ = kills.length > 0 ? merge(...kills).pipe(share()) : undefined;
+  const kill$ = kills.length > 0 ? merge(...kills).pipe(observe.events, share()) : undefined;
   const killLog = kill$?.subscribe((press) =>
     log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`),
   );
@@ -376,6 +395,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
 
   const journalEvents$ = connectable(
     merge(events$, feedEvents$, venueSide$).pipe(
+      observe.events,
       tap((e) => {
         switch (e.kind) {
           case 'portfolio':
@@ -452,6 +472,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     ledSubscription?.unsubscribe();
     venueSide$.complete();
     feedEvents$.complete();
+    await observe.close();
   }
   const positions = Object.fromEntries(
     Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
