@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, from, lastValueFrom, toArray } from 'rxjs';
 import { toUnits } from '../../operators/money';
@@ -10,6 +10,8 @@ import { eventually } from '../support/eventually';
 import { randomWalkBars, signal } from '../support/fixtures';
 import { startInfluxServer, type InfluxServer } from '../support/influxServer';
 import { tempDir } from '../support/tmp';
+import { runBacktest } from '../../pipelines/backtest';
+import { repoRoot, requireSharedData } from '../support/sharedData';
 
 const TAGS: RunTags = {
   venue: 'binance',
@@ -201,6 +203,74 @@ describe('InfluxDB sink against a real InfluxDB 1.8', function () {
       bars.map((b) => [b.tsEvent * 1e6, b.close]),
     );
     assert.equal(statSync(spillFile).size, 0, 'the spill file is emptied once delivered');
+  });
+
+  it('a backtest with monitoring.influx on writes every bar, signal, decision and fill of its journal, equal to the journal', async function () {
+    const data = requireSharedData(this, 'candles/binance_spot_BTCUSDT_5m_nfi.csv');
+    const bucket = await server.createDatabase('bot4_backtest');
+    const configFile = path.join(tmp.dir, 'growth-influx.yaml');
+    writeFileSync(
+      configFile,
+      `${readFileSync(path.join(repoRoot, 'config', 'growth.yaml'), 'utf8').replace(
+        'model: models/growth-btc-5m.json',
+        `model: ${JSON.stringify(path.join(repoRoot, 'config', 'models', 'growth-btc-5m.json'))}`,
+      )}\nmonitoring:\n  influx:\n    enabled: true\n    batchSize: 2000\n`,
+    );
+    const saved = { ...process.env };
+    Object.assign(process.env, { INFLUX_URL: server.url, INFLUX_TOKEN: 'test', INFLUX_ORG: '', INFLUX_BUCKET: bucket });
+    let result: Awaited<ReturnType<typeof runBacktest>>;
+    try {
+      result = await runBacktest({
+        configFile,
+        dataFile: data,
+        outDir: path.join(tmp.dir, 'backtest'),
+        from: Date.UTC(2021, 3, 1),
+        until: Date.UTC(2021, 3, 15),
+      });
+    } finally {
+      for (const key of ['INFLUX_URL', 'INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+    const journal = readFileSync(result.journalFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown> & { kind: string });
+    const count = async (q: string): Promise<number> => {
+      const rows = await server.query('bot4_backtest', q);
+      return rows.length === 0 ? 0 : (rows[0]!.values[0]![1] as number);
+    };
+    assert.equal(await count('SELECT count(close) FROM bar'), result.report.bars);
+    assert.equal(await count('SELECT count(equity) FROM equity'), result.report.bars);
+    assert.equal(
+      await count(`SELECT count(strength) FROM signal WHERE source = 'fused'`),
+      journal.filter((e) => e.kind === 'signal').length,
+    );
+    assert.equal(
+      await count(`SELECT count(qty) FROM decision WHERE outcome = 'denied'`),
+      journal.filter((e) => e.kind === 'denied').length,
+    );
+    const fills = journal.filter((e) => e.kind === 'fill') as unknown as {
+      qty: string;
+      price: string;
+      fee: string;
+      clientOrderId: string;
+      tsEvent: number;
+    }[];
+    assert.ok(fills.length > 0, 'the period has trades');
+    const rows = await server.query('bot4_backtest', 'SELECT qty, price, fee, client_order_id FROM fill ORDER BY time');
+    assert.deepEqual(
+      rows[0]!.values.map(([t, qty, price, fee, id]) => [Math.floor((t as number) / 1e6), qty, price, fee, id]),
+      fills.map((f) => [f.tsEvent, Number(f.qty), Number(f.price), Number(f.fee), f.clientOrderId]),
+    );
+    assert.ok((await count('SELECT count(seconds) FROM latency')) > 0, 'stage latencies are written');
+    const tags = await server.query('bot4_backtest', 'SHOW TAG VALUES FROM bar WITH KEY IN ("config", "tier", "run")');
+    assert.deepEqual(tags[0]!.values, [
+      ['config', result.report.config.hash],
+      ['run', 'backtest'],
+      ['tier', 'growth'],
+    ]);
   });
 
   it('leaves what it could not deliver in the spill file, and the next sink delivers it first', async () => {
