@@ -28,9 +28,7 @@ async function freePort(): Promise<number> {
 
 export interface PrometheusServer {
   readonly url: string;
-  query(
-    expr: string,
-  ): Promise<{
+  query(expr: string): Promise<{
     status: string;
     data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
     error?: string;
