@@ -10,6 +10,7 @@ import { runBacktest } from './backtest';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
+import type * as DashboardModule from './dashboard';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
@@ -170,7 +171,8 @@ export function buildCli(): Command {
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
       .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)')
       .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one)', parsePort)
-      .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)');
+      .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)')
+      .option('--dashboard [port]', 'serve the read-only dashboard on 127.0.0.1 (default port 8464; 0: a free one)');
     if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
     command.action(
       async (opts: {
@@ -186,7 +188,10 @@ export function buildCli(): Command {
         confirmLive?: boolean;
         metricsPort?: number;
         metricsHost?: string;
+        dashboard?: boolean | string;
       }) => {
+        const dashboardPort =
+          opts.dashboard === undefined ? undefined : opts.dashboard === true ? 8464 : parsePort(String(opts.dashboard));
         const kinds = ['gpio', 'signal', 'both', 'none'];
         if (!kinds.includes(opts.killSwitch))
           throw new InvalidArgumentError(
@@ -231,6 +236,7 @@ export function buildCli(): Command {
             ...(ccxtOptions ? { ccxtOptions } : {}),
             ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
             ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
+            ...(dashboardPort !== undefined ? { dashboardPort } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
             ...(mode === 'live' && apiKey && secret
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
@@ -255,6 +261,32 @@ export function buildCli(): Command {
       },
     );
   }
+
+  program
+    .command('dashboard')
+    .description("serve a session's read-only dashboard (PnL, positions, risk, mode, breakers, audit) on 127.0.0.1")
+    .requiredOption('-o, --out <dir>', 'the session folder (holds journal.jsonl and audit.jsonl)')
+    .option('--port <port>', 'port (0: a free one)', parsePort, 8464)
+    .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)')
+    .action(async (opts: { out: string; port: number; host?: string }) => {
+      const stop$ = new Subject<void>();
+      const stop = (): void => stop$.next();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const { runDashboard } = require('./dashboard') as typeof DashboardModule;
+        await runDashboard({
+          outDir: opts.out,
+          port: opts.port,
+          ...(opts.host !== undefined ? { host: opts.host } : {}),
+          stop$,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
 
   program
     .command('download')

@@ -12,7 +12,8 @@ import { Subject, identity, lastValueFrom, tap, type MonoTypeOperatorFunction } 
 import type { Bar } from '../operators/types';
 import { Bot4Error } from '../operators/errors';
 import { influxFromEnv, makeInfluxSink, type InfluxSinkStats } from '../sinks/influx';
-import type { ObservedEvent } from '../sinks/influxPoints';
+import type { ObservedEvent, StageLatency } from '../sinks/influxPoints';
+import { serveDashboard, type DashboardHealth, type DashboardServer } from '../sinks/dashboard';
 import { makeMetricsSink, serveMetrics, StageClock, type MetricsServer, type MetricsSink } from '../sinks/metrics';
 import type { PipelineConfig } from './config';
 
@@ -26,6 +27,10 @@ export interface ObservabilityOptions {
   readonly metricsPort?: number;
   /** Address for `/metrics`, overriding the config. Default 127.0.0.1. */
   readonly metricsHost?: string;
+  /** Serve the read-only dashboard on this port (0: a free one) for `outDir`. */
+  readonly dashboardPort?: number;
+  /** Address for the dashboard. Default 127.0.0.1. */
+  readonly dashboardHost?: string;
   /** Progress and problems. */
   readonly log?: (line: string) => void;
 }
@@ -33,6 +38,7 @@ export interface ObservabilityOptions {
 export interface ObservabilitySummary {
   readonly influx?: InfluxSinkStats;
   readonly metricsUrl?: string;
+  readonly dashboardUrl?: string;
 }
 
 export interface Observability {
@@ -45,6 +51,7 @@ export interface Observability {
   /** The metrics, when enabled (the dashboard reads system health from it). */
   readonly metrics?: MetricsSink;
   readonly metricsUrl?: string;
+  readonly dashboardUrl?: string;
   /** Flushes the InfluxDB sink (what cannot be delivered stays in the spill file) and stops `/metrics`. */
   close(): Promise<ObservabilitySummary>;
 }
@@ -64,7 +71,8 @@ export async function startObservability(
   const log = options.log ?? (() => {});
   const influxOn = config.monitoring?.influx?.enabled === true;
   const metricsOn = options.metricsPort !== undefined || config.monitoring?.metrics?.enabled === true;
-  if (!influxOn && !metricsOn) return { bars: identity, events: identity, close: async () => ({}) };
+  const dashboardOn = options.dashboardPort !== undefined;
+  if (!influxOn && !metricsOn && !dashboardOn) return { bars: identity, events: identity, close: async () => ({}) };
 
   const influxServer = influxOn ? influxFromEnv(env) : undefined;
   if (influxOn && !influxServer)
@@ -124,10 +132,29 @@ export async function startObservability(
   if (influxServer) log(`influx: writing to ${influxServer.url} bucket ${influxServer.bucket}`);
 
   const clock = new StageClock();
+  const decisions = new LatencyWindow(1_000);
   const emit = (event: ObservedEvent): void => {
     metrics?.observe(event);
     if (influxServer) points$.next(event);
+    if (event.kind === 'stage-latency' && (event as StageLatency).stage === 'decision')
+      decisions.add((event as StageLatency).seconds);
   };
+  let dashboard: DashboardServer | undefined;
+  if (dashboardOn) {
+    try {
+      dashboard = await serveDashboard({
+        dir: options.outDir,
+        port: options.dashboardPort!,
+        ...(options.dashboardHost !== undefined ? { host: options.dashboardHost } : {}),
+        health: processHealth(() => decisions.p99()),
+      });
+    } catch (err) {
+      await server?.close();
+      points$.complete();
+      throw err;
+    }
+    log(`dashboard: ${dashboard.url}`);
+  }
   const bars: MonoTypeOperatorFunction<Bar> = tap((bar: Bar) => {
     clock.barIn(bar.tsEvent);
     metrics?.seen('bars', bar.tsEvent);
@@ -150,12 +177,59 @@ export async function startObservability(
     events,
     ...(metrics ? { metrics } : {}),
     ...(server ? { metricsUrl: server.url } : {}),
+    ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
     close: async () => {
       points$.complete();
       const influx = await influxDone;
       await server?.close();
+      await dashboard?.close();
       if (influx) log(`influx: ${influx.written} points written, ${influx.pending} left in the spill file`);
-      return { ...(influx ? { influx } : {}), ...(server ? { metricsUrl: server.url } : {}) };
+      return {
+        ...(influx ? { influx } : {}),
+        ...(server ? { metricsUrl: server.url } : {}),
+        ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
+      };
     },
+  };
+}
+
+/** The newest `size` latencies, for a p99 on demand. */
+class LatencyWindow {
+  private readonly values: Float64Array;
+  private count = 0;
+  private next = 0;
+
+  constructor(size: number) {
+    this.values = new Float64Array(size);
+  }
+
+  add(seconds: number): void {
+    this.values[this.next] = seconds;
+    this.next = (this.next + 1) % this.values.length;
+    this.count = Math.min(this.count + 1, this.values.length);
+  }
+
+  p99(): number | null {
+    if (this.count === 0) return null;
+    const sorted = Array.from(this.values.subarray(0, this.count)).sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+  }
+}
+
+/** CPU (share of one core since the previous call), memory, and the decision p99 of this process. */
+function processHealth(p99: () => number | null): () => DashboardHealth {
+  let lastCpu = process.cpuUsage();
+  let lastAt = performance.now();
+  let cpuPercent = 0;
+  return () => {
+    const now = performance.now();
+    if (now - lastAt >= 200) {
+      const cpu = process.cpuUsage(lastCpu);
+      cpuPercent = ((cpu.user + cpu.system) / 1000 / (now - lastAt)) * 100;
+      lastCpu = process.cpuUsage();
+      lastAt = now;
+    }
+    const memory = process.memoryUsage();
+    return { cpuPercent, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, decisionP99Seconds: p99() };
   };
 }

@@ -111,6 +111,8 @@ export interface SessionOptions {
   /** Serve Prometheus `/metrics` on this port (0: a free one) on `metricsHost` (default 127.0.0.1). */
   readonly metricsPort?: number;
   readonly metricsHost?: string;
+  /** Serve the read-only dashboard of this session on this port (0: a free one), on 127.0.0.1. */
+  readonly dashboardPort?: number;
   /** Environment with INFLUX_* for the InfluxDB sink. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -289,6 +291,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     log,
     ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
     ...(options.metricsHost !== undefined ? { metricsHost: options.metricsHost } : {}),
+    ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
     ...(options.env !== undefined ? { env: options.env } : {}),
   }).catch((err: unknown) => {
     liveSubscription.unsubscribe();
@@ -435,6 +438,8 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     config: { name: config.name, hash: config.hash },
     venue: exchange,
     symbol: instrument.symbol,
+    // Where the dashboard's PnL counts from.
+    initialEquity: initial?.equity ?? unitsToNumber(config.initialCash),
     tsEvent: startedAt,
   };
   const journal = lastValueFrom(
