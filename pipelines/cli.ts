@@ -11,6 +11,7 @@ import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
 import type * as DashboardModule from './dashboard';
+import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
@@ -337,6 +338,77 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onSignal);
         }
+      },
+    );
+
+  program
+    .command('doctor')
+    .description(
+      'check what a session needs before it starts: config, GPIO, button, LEDs, clock (NTP), disk, keys, exchange',
+    )
+    .option('-c, --config <file>', 'pipeline config to validate (its venue and symbol are checked too)')
+    .option('--mode <mode>', 'the session to prepare for: paper or live (live also needs API keys)', 'paper')
+    .option('-o, --out <dir>', 'where the session will write its journals (disk space is checked there)', 'out')
+    .option('--min-free-mb <n>', 'free disk space required, MiB', '1024')
+    .option('--exchange <id>', "ccxt exchange id (default: the config's venue, else binance)")
+    .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, local server)")
+    .option('--ntp-server <host[:port]>', 'NTP server for the clock check, or none', 'pool.ntp.org')
+    .option('--max-clock-offset <ms>', 'largest clock offset accepted, ms', '1000')
+    .option('--timeout <ms>', 'network timeout per check, ms', '5000')
+    .option('--yes', 'answer yes to the LED questions (the pins are still read back)')
+    .option('--skip-leds', 'skip the LED self-test')
+    .option('--gpio-mock <board>', 'use rpio mock mode with this board (e.g. raspi-3) instead of real GPIO')
+    .option('--json', 'print the results as JSON on stdout')
+    .action(
+      async (opts: {
+        config?: string;
+        mode: string;
+        out: string;
+        minFreeMb: string;
+        exchange?: string;
+        apiUrl?: string;
+        ntpServer: string;
+        maxClockOffset: string;
+        timeout: string;
+        yes?: boolean;
+        skipLeds?: boolean;
+        gpioMock?: string;
+        json?: boolean;
+      }) => {
+        if (opts.mode !== 'paper' && opts.mode !== 'live') {
+          throw new InvalidArgumentError(`--mode: expected paper or live, found "${opts.mode}"`);
+        }
+        const number = (option: string, value: string): number => {
+          const n = Number(value);
+          if (!Number.isFinite(n) || n <= 0) {
+            throw new InvalidArgumentError(`${option}: expected a positive number, found "${value}"`);
+          }
+          return n;
+        };
+        const { runDoctor, formatDoctor } = require('./doctor') as typeof DoctorModule;
+        const results = await runDoctor({
+          mode: opts.mode,
+          out: opts.out,
+          minFreeMb: number('--min-free-mb', opts.minFreeMb),
+          ntpServer: opts.ntpServer,
+          maxClockOffsetMs: number('--max-clock-offset', opts.maxClockOffset),
+          timeoutMs: number('--timeout', opts.timeout),
+          yes: opts.yes === true,
+          skipLeds: opts.skipLeds === true,
+          ...(opts.config !== undefined ? { config: opts.config } : {}),
+          ...(opts.exchange !== undefined ? { exchange: opts.exchange } : {}),
+          ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+          ...(opts.gpioMock !== undefined
+            ? { gpioMock: opts.gpioMock as DoctorModule.DoctorOptions['gpioMock'] & string }
+            : {}),
+          log: () => undefined,
+        });
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify({ ok: !results.some((r) => r.status === 'fail'), results }, null, 2)}\n`
+            : `${formatDoctor(results)}\n`,
+        );
+        if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
 

@@ -310,7 +310,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       warmedUp$.next();
       warmedUp$.complete();
     })
-    .pipe(takeUntil(stopped$), observe.bars);
+    .pipe(observe.bars, takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
   const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
