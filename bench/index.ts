@@ -14,6 +14,7 @@ import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchObservability } from './observability';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -404,6 +405,9 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   killSwitch: benchKillSwitch,
   indicators: benchIndicators,
   backtest: benchBacktest,
+  observability: async () => {
+    results['observability'] = await benchObservability();
+  },
 };
 
 async function main(): Promise<void> {

@@ -156,8 +156,8 @@ export async function startObservability(
     log(`dashboard: ${dashboard.url}`);
   }
   const bars: MonoTypeOperatorFunction<Bar> = tap((bar: Bar) => {
-    clock.barIn(bar.tsEvent);
-    metrics?.seen('bars', bar.tsEvent);
+    const wall = clock.barIn(bar.tsEvent);
+    metrics?.seen('bars', bar.tsEvent, wall);
     emit(bar);
   });
   const events = <T extends { readonly kind: string }>(source: import('rxjs').Observable<T>) =>

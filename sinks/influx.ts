@@ -3,8 +3,9 @@
  * write API (`/api/v2/write`, which InfluxDB 1.8+ and 2.x serve), in batches.
  *
  * Delivery:
- * - Taking an event costs an array push; events are encoded to line protocol in batches of
- *   `batchSize`, or when the flush timer fires.
+ * - Taking an event costs an array push; events are encoded to line protocol on the next turn
+ *   of the event loop once `batchSize` are waiting (or when the flush timer fires), so encoding
+ *   never runs inside the decision that emitted them.
  * - One write request in flight at a time. A failed write (server down, timeout, 5xx, 429, 404 of a
  *   missing database) is retried with exponential backoff (`retryMinMs` → `retryMaxMs`) for as
  *   long as it takes: nothing is dropped because the server is away. A 400/413/422 answer means
@@ -135,6 +136,7 @@ export function makeInfluxSink(
       let inputDone = false;
       let finished = false;
       let timer: Subscription | undefined;
+      let soon: Subscription | undefined;
       let drainTimer: Subscription | undefined;
 
       const stats = (): InfluxSinkStats => ({
@@ -171,6 +173,7 @@ export function makeInfluxSink(
         if (finished) return;
         finished = true;
         timer?.unsubscribe();
+        soon?.unsubscribe();
         drainTimer?.unsubscribe();
         // What is still unsent survives on disk for the next run.
         if (memory.length > 0) {
@@ -254,7 +257,14 @@ export function makeInfluxSink(
       const subscription = events$.subscribe({
         next: (event) => {
           raw.push(event);
-          if (raw.length >= batchSize) tick();
+          // Encoding waits for the next turn of the event loop, off the decision that emitted
+          // the event; only a backlog as large as the memory bound is encoded on the spot.
+          if (raw.length >= maxBufferLines) tick();
+          else if (raw.length >= batchSize && soon === undefined)
+            soon = scheduler.schedule(() => {
+              soon = undefined;
+              tick();
+            });
         },
         error: (err: unknown) => {
           try {
@@ -283,6 +293,7 @@ export function makeInfluxSink(
           encode();
           finished = true;
           timer?.unsubscribe();
+          soon?.unsubscribe();
           drainTimer?.unsubscribe();
           if (memory.length > 0) spill.append(memory);
           if (inFlight && inFlight.fromSpill === 0) spill.append(inFlight.lines);
