@@ -141,9 +141,20 @@ export async function benchObservability(): Promise<Result> {
       }
       return times.slice(1000).sort();
     };
+    const cpuSeconds = (since: NodeJS.CpuUsage): number => {
+      const used = process.cpuUsage(since);
+      return (used.user + used.system) / 1e6;
+    };
+    let cpu = process.cpuUsage();
     const baseline = await timeTaps({ bars: (b$) => b$, events: (e$) => e$ });
+    const baselineCpu = cpuSeconds(cpu);
+    cpu = process.cpuUsage();
     const warm = await timeTaps(observe);
     const closed = await observe.close();
+    // CPU time is immune to the other processes on the machine; it includes the encoding and
+    // sending done between bars and at close.
+    const tapsCpu = cpuSeconds(cpu);
+    const addedCpuUs = ((tapsCpu - baselineCpu) / bars.length) * 1e6;
     line(
       'bars · events',
       `${bars.length.toLocaleString('en')} · ${eventsTotal.toLocaleString('en')} (${(eventsTotal / bars.length).toFixed(1)} per bar)`,
@@ -157,6 +168,7 @@ export async function benchObservability(): Promise<Result> {
       `${pct(baseline, 0.99).toFixed(2)} / ${pct(warm, 0.99).toFixed(2)} µs (added ${(pct(warm, 0.99) - pct(baseline, 0.99)).toFixed(2)} µs)   target ≤ 2 µs`,
     );
     line('with taps p99.9', `${pct(warm, 0.999).toFixed(2)} µs`);
+    line('CPU added per bar, mean (encode + send included)', `${addedCpuUs.toFixed(2)} µs`);
     line(
       'points delivered afterwards',
       `${closed.influx?.written.toLocaleString('en')} (${closed.influx?.pending} pending)`,
@@ -164,6 +176,7 @@ export async function benchObservability(): Promise<Result> {
     result['overheadAddedP50us'] = pct(warm, 0.5) - pct(baseline, 0.5);
     result['overheadAddedP99us'] = pct(warm, 0.99) - pct(baseline, 0.99);
     result['withTapsP99us'] = pct(warm, 0.99);
+    result['cpuAddedPerBarUs'] = addedCpuUs;
     result['withTapsP999us'] = pct(warm, 0.999);
   } finally {
     await influx.stop();

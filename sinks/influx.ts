@@ -369,18 +369,21 @@ class SpillFile {
   /** Up to `max` whole lines from the front (not yet consumed), and their size in bytes. */
   read(max: number): { lines: string[]; bytes: number } {
     this.open();
-    const want = Math.min(this.size - this.readOffset, 4 * 1024 * 1024);
-    const buffer = Buffer.alloc(want);
-    readSync(this.fd!, buffer, 0, want, this.readOffset);
-    const lines: string[] = [];
-    let start = 0;
-    for (let i = 0; i < buffer.length && lines.length < max; i++) {
-      if (buffer[i] === 10) {
-        lines.push(buffer.toString('utf8', start, i));
-        start = i + 1;
+    const remaining = this.size - this.readOffset;
+    // Lines are ~150–300 bytes: read about what `max` of them take (more if one line is longer).
+    for (let want = Math.min(remaining, Math.max(64 * 1024, max * 512)); ; want = Math.min(remaining, want * 2)) {
+      const buffer = Buffer.alloc(want);
+      readSync(this.fd!, buffer, 0, want, this.readOffset);
+      const lines: string[] = [];
+      let start = 0;
+      for (let i = 0; i < buffer.length && lines.length < max; i++) {
+        if (buffer[i] === 10) {
+          lines.push(buffer.toString('utf8', start, i));
+          start = i + 1;
+        }
       }
+      if (lines.length > 0 || want >= remaining) return { lines, bytes: start };
     }
-    return { lines, bytes: start };
   }
 
   consumed(bytes: number, lines: number): void {

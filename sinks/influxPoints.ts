@@ -297,6 +297,8 @@ function tagValue(value: string): string {
   return value.length === 0 ? 'none' : value.replace(/[,= \\]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 function fieldValue(value: FieldValue): string | undefined {
   switch (typeof value) {
     case 'number':
@@ -304,7 +306,9 @@ function fieldValue(value: FieldValue): string | undefined {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string':
-      return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+      return NEEDS_ESCAPE.test(value)
+        ? `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`
+        : `"${value}"`;
     default:
       return Number.isInteger(value.int) ? `${value.int}i` : Number.isFinite(value.int) ? String(value.int) : undefined;
   }

@@ -3,6 +3,7 @@
  * page itself in headless Chromium against a running paper session on the local Binance server.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -129,6 +130,52 @@ describe('dashboard: routes, read-only by construction', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('run-pipeline dashboard --out <dir> serves the folder’s numbers until SIGTERM, and refuses a folder that does not exist', async () => {
+    const dir = path.join(tmp.dir, 'cli');
+    mkdirSync(dir);
+    writeFileSync(
+      path.join(dir, 'journal.jsonl'),
+      `${journalLines()
+        .map((l) => JSON.stringify(l))
+        .join('\n')}\n`,
+    );
+    const cli = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
+    const child = spawn(process.execPath, [cli, 'dashboard', '--out', dir, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await eventually(
+        () => {
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          assert.ok(m, stderr);
+          return m[1]!;
+        },
+        { timeoutMs: 20_000 },
+      );
+      const state = (await (await fetch(`${url}api/state`)).json()) as {
+        equity: number;
+        tradingMode: string;
+        counts: { fills: number };
+      };
+      assert.equal(state.equity, 10_000 - 2003.001 + 0.1 * 20_500);
+      assert.equal(state.tradingMode, 'Emergency');
+      assert.equal(state.counts.fills, 1);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    const missing = spawnSync(
+      process.execPath,
+      [cli, 'dashboard', '--out', path.join(tmp.dir, 'nope'), '--port', '0'],
+      { encoding: 'utf8' },
+    );
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /expected a session folder/);
   });
 
   it('folds a journal into exact numbers: equity, PnL, fees, position, risk, mode, kill switch, breakers', () => {
@@ -323,7 +370,22 @@ describe('dashboard in headless Chromium against a running paper session', funct
       log,
       stop$,
       dashboardPort: 0,
+      metricsPort: 0,
     });
+    const metric = async (name: string): Promise<number> => {
+      const url = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(logText)?.[1];
+      assert.ok(url, 'no metrics URL in the log');
+      const text = await (await fetch(url)).text();
+      let sum = 0;
+      let found = false;
+      for (const l of text.split('\n'))
+        if (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) {
+          sum += Number(l.slice(l.lastIndexOf(' ') + 1));
+          found = true;
+        }
+      assert.ok(found, `${name} not in /metrics`);
+      return sum;
+    };
     const pushBars = async (from: number, count: number): Promise<void> => {
       for (let i = 0; i < count; i++) {
         const openTime = bucket + (from + i) * FIVE_MINUTES;
@@ -381,6 +443,10 @@ describe('dashboard in headless Chromium against a running paper session', funct
       const holding = await pageMatchesJournal();
       assert.ok(Number(holding.fills) > 0 && holding.qty !== null, 'the page shows the position');
       assert.equal(holding.kill, 'released');
+      // The session's /metrics agree with the journal too.
+      assert.equal(await metric('bot4_fills_total'), Number(holding.fills));
+      assert.equal(await metric('bot4_mode'), 0);
+      assert.equal(await metric('bot4_kill_switch_pressed'), 0);
       if (process.env['BOT4_WRITE_SCREENSHOT'] === '1')
         writeFileSync(path.join(repoRoot, 'docs', 'dashboard.png'), await browser.screenshot());
       // The press: the page follows without a reload.
@@ -392,6 +458,10 @@ describe('dashboard in headless Chromium against a running paper session', funct
       assert.equal(halted.mode, 'Emergency');
       assert.equal(halted.kill, 'latched');
       assert.equal(halted.qty, null, 'flat after the press');
+      assert.equal(await metric('bot4_fills_total'), Number(halted.fills));
+      assert.equal(await metric('bot4_mode'), 3);
+      assert.equal(await metric('bot4_kill_switch_pressed'), 1);
+      assert.ok((await metric('bot4_stage_latency_seconds_count')) > 0, 'stage latencies measured');
       assert.ok(
         halted.audit.some((line) => /mode Normal → Emergency: kill switch pressed/.test(line)),
         halted.audit.join('\n'),
