@@ -243,6 +243,8 @@ export const monitoringSchema = z.strictObject({
       maxBufferLines: z.number().int().positive().optional(),
       /** Longest wait before a partial batch is sent, ms. Default 1000. */
       flushIntervalMs: z.number().int().positive().optional(),
+      /** Also write every bar's features (computed again by the same operator: costs a few µs per bar). Default false. */
+      features: z.boolean().optional(),
     })
     .optional(),
   /** Prometheus `/metrics` (paper and live sessions). */

@@ -9,6 +9,7 @@
  */
 import * as path from 'node:path';
 import { Subject, identity, lastValueFrom, tap, type MonoTypeOperatorFunction } from 'rxjs';
+import { computeFeatures } from '../operators/computeFeatures';
 import type { Bar } from '../operators/types';
 import { Bot4Error } from '../operators/errors';
 import { influxFromEnv, makeInfluxSink, type InfluxSinkStats } from '../sinks/influx';
@@ -155,10 +156,18 @@ export async function startObservability(
     }
     log(`dashboard: ${dashboard.url}`);
   }
+  // Features for InfluxDB: the pipeline keeps them inside, so the same operator computes them
+  // again from the same bars (opt-in: a few µs per bar).
+  const featureBars$ = new Subject<Bar>();
+  const featureSubscription =
+    influxServer && config.monitoring?.influx?.features === true
+      ? featureBars$.pipe(computeFeatures({ features: config.features })).subscribe((f) => points$.next(f))
+      : undefined;
   const bars: MonoTypeOperatorFunction<Bar> = tap((bar: Bar) => {
     const wall = clock.barIn(bar.tsEvent);
     metrics?.seen('bars', bar.tsEvent, wall);
     emit(bar);
+    if (featureSubscription) featureBars$.next(bar);
   });
   const events = <T extends { readonly kind: string }>(source: import('rxjs').Observable<T>) =>
     source.pipe(
@@ -179,6 +188,7 @@ export async function startObservability(
     ...(server ? { metricsUrl: server.url } : {}),
     ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
     close: async () => {
+      featureSubscription?.unsubscribe();
       points$.complete();
       const influx = await influxDone;
       await server?.close();

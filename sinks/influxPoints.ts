@@ -16,6 +16,7 @@
 import { unitsToNumber } from '../operators/money';
 import type {
   Bar,
+  Features,
   Mode,
   ModeChanged,
   OrderEvent,
@@ -48,6 +49,7 @@ export interface BreakerChange {
 /** What the observability sinks understand; anything else is ignored. */
 export type ObservedEvent =
   | Bar
+  | Features
   | Signal
   | OrderIntent
   | RiskDecision
@@ -120,6 +122,16 @@ export class PointEncoder {
           volume: b.volume,
           trades: { int: b.trades },
         });
+        break;
+      }
+      case 'features': {
+        const f = event as Features;
+        const fields: Record<string, FieldValue> = {};
+        for (const name in f.values) {
+          const value = f.values[name];
+          if (value !== null && value !== undefined) fields[fieldKey(name)] = value;
+        }
+        this.push(out, 'features', f.bar.symbol, '', f.tsEvent, fields);
         break;
       }
       case 'signal': {
@@ -298,6 +310,11 @@ function tagValue(value: string): string {
 }
 
 const NEEDS_ESCAPE = /[\\"\n]/;
+
+/** A field key: commas, equals signs and spaces escaped. */
+function fieldKey(name: string): string {
+  return name.replace(/[,= ]/g, (c) => `\\${c}`);
+}
 
 function fieldValue(value: FieldValue): string | undefined {
   switch (typeof value) {

@@ -11,6 +11,9 @@ import { randomWalkBars, signal } from '../support/fixtures';
 import { startInfluxServer, type InfluxServer } from '../support/influxServer';
 import { tempDir } from '../support/tmp';
 import { runBacktest } from '../../pipelines/backtest';
+import { loadConfig } from '../../pipelines/config';
+import { computeFeatures } from '../../operators/computeFeatures';
+import { readBarsCsv } from '../../sources/csvBars';
 import { repoRoot, requireSharedData } from '../support/sharedData';
 
 const TAGS: RunTags = {
@@ -214,7 +217,7 @@ describe('InfluxDB sink against a real InfluxDB 1.8', function () {
       `${readFileSync(path.join(repoRoot, 'config', 'growth.yaml'), 'utf8').replace(
         'model: models/growth-btc-5m.json',
         `model: ${JSON.stringify(path.join(repoRoot, 'config', 'models', 'growth-btc-5m.json'))}`,
-      )}\nmonitoring:\n  influx:\n    enabled: true\n    batchSize: 2000\n`,
+      )}\nmonitoring:\n  influx:\n    enabled: true\n    batchSize: 2000\n    features: true\n`,
     );
     const saved = { ...process.env };
     Object.assign(process.env, { INFLUX_URL: server.url, INFLUX_TOKEN: 'test', INFLUX_ORG: '', INFLUX_BUCKET: bucket });
@@ -265,6 +268,25 @@ describe('InfluxDB sink against a real InfluxDB 1.8', function () {
       fills.map((f) => [f.tsEvent, Number(f.qty), Number(f.price), Number(f.fee), f.clientOrderId]),
     );
     assert.ok((await count('SELECT count(seconds) FROM latency')) > 0, 'stage latencies are written');
+    // Features: what computeFeatures gives on the same bars, every value.
+    const config = loadConfig(configFile);
+    const bars = readBarsCsv(data, {
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe: '5m',
+      from: Date.UTC(2021, 3, 1),
+      until: Date.UTC(2021, 3, 15),
+    });
+    const features = await lastValueFrom(from(bars).pipe(computeFeatures({ features: config.features }), toArray()));
+    const stored = await server.query(
+      'bot4_backtest',
+      'SELECT "rsi14", "macd.macd_histogram", "bb.bbands_upper" FROM features ORDER BY time',
+    );
+    const want = features
+      .map((f) => [f.tsEvent * 1e6, f.values['rsi14'], f.values['macd.macd_histogram'], f.values['bb.bbands_upper']])
+      .filter((row) => row.slice(1).some((v) => v !== null));
+    assert.ok(want.length > 3_000);
+    assert.deepEqual(stored[0]!.values, want);
     const tags = await server.query('bot4_backtest', 'SHOW TAG VALUES FROM bar WITH KEY IN ("config", "tier", "run")');
     assert.deepEqual(tags[0]!.values, [
       ['config', result.report.config.hash],
