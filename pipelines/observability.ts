@@ -161,7 +161,11 @@ export async function startObservability(
   const featureBars$ = new Subject<Bar>();
   const featureSubscription =
     influxServer && config.monitoring?.influx?.features === true
-      ? featureBars$.pipe(computeFeatures({ features: config.features })).subscribe((f) => points$.next(f))
+      ? featureBars$.pipe(computeFeatures({ features: config.features })).subscribe({
+          next: (f) => points$.next(f),
+          // Observability must never stop trading: a failing feature stream only stops the features.
+          error: (err: unknown) => log(`influx: features stopped: ${(err as Error).message}`),
+        })
       : undefined;
   const bars: MonoTypeOperatorFunction<Bar> = tap((bar: Bar) => {
     const wall = clock.barIn(bar.tsEvent);
