@@ -6,7 +6,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Subject } from 'rxjs';
 import * as path from 'node:path';
+import { startWatchdog } from '../hardware/watchdog';
+import { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, type Tier, tierFor } from '../operators/selectTier';
 import { runBacktest } from './backtest';
+import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
+import { registerBackupCommands } from './backup';
+import { loadCredentials, registerKeysCommand } from './keys';
 import { runTrain } from './train';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
@@ -174,7 +179,14 @@ export function buildCli(): Command {
       .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one)', parsePort)
       .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)')
       .option('--dashboard [port]', 'serve the read-only dashboard on 127.0.0.1 (default port 8464; 0: a free one)');
-    if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
+    if (mode === 'live') {
+      command
+        .option('--confirm-live', 'I understand this sends real orders with real money')
+        .option(
+          '--allow-unsealed',
+          'accept a config that is not sealed (testnets, tests); recorded in the audit journal',
+        );
+    }
     command.action(
       async (opts: {
         config: string;
@@ -187,10 +199,22 @@ export function buildCli(): Command {
         wsUrl?: string;
         ccxtOptions?: string;
         confirmLive?: boolean;
+        allowUnsealed?: boolean;
         metricsPort?: number;
         metricsHost?: string;
         dashboard?: boolean | string;
       }) => {
+        // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
+        if (mode === 'live' && !opts.config.endsWith(SEALED_SUFFIX)) {
+          if (!opts.allowUnsealed) {
+            throw new InvalidArgumentError(
+              `--config ${opts.config}: live sessions run sealed configs only — seal it with \`run-pipeline seal ${opts.config}\` (BOT4_SEAL_KEY), wait out its cooldown, and pass ${opts.config}${SEALED_SUFFIX}; --allow-unsealed overrides this for testnets`,
+            );
+          }
+          process.stderr.write(
+            `warning: live session on an unsealed config (${opts.config}), as --allow-unsealed asked\n`,
+          );
+        }
         const dashboardPort =
           opts.dashboard === undefined ? undefined : opts.dashboard === true ? 8464 : parsePort(String(opts.dashboard));
         const kinds = ['gpio', 'signal', 'both', 'none'];
@@ -208,6 +232,12 @@ export function buildCli(): Command {
             );
           }
         }
+        // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
+        const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
+        if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
+          throw new InvalidArgumentError(`BOT4_WATCHDOG_MS: expected a positive number of ms, found "${watchdogMs}"`);
+        }
+        const watchdog = watchdogMs ? startWatchdog({ timeoutMs: Number(watchdogMs) }) : undefined;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -217,9 +247,14 @@ export function buildCli(): Command {
         const onTerm = onStop('SIGTERM');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
-        const apiKey = process.env['BOT4_API_KEY'];
-        const secret = process.env['BOT4_API_SECRET'];
-        const password = process.env['BOT4_API_PASSWORD'];
+        // Credentials: the environment first, else the keystore (BOT4_KEYSTORE); never logged.
+        const credentials =
+          mode === 'live'
+            ? await loadCredentials({ warn: (line) => process.stderr.write(`${line}\n`) })
+            : ({} as Awaited<ReturnType<typeof loadCredentials>>);
+        const apiKey = credentials.BOT4_API_KEY;
+        const secret = credentials.BOT4_API_SECRET;
+        const password = credentials.BOT4_API_PASSWORD;
         try {
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
@@ -258,6 +293,7 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          await watchdog?.stop();
         }
       },
     );
@@ -411,6 +447,47 @@ export function buildCli(): Command {
         if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
       },
     );
+
+  program
+    .command('tiers')
+    .description('show which capital tier an equity selects (spec §3.5: floors and 20 % hysteresis)')
+    .argument('<equity>', 'account equity in the quote currency, e.g. 12000')
+    .option('--current <tier>', `the tier in force now (${TIERS.join(', ')}): applies the hysteresis`)
+    .option('--json', 'print JSON')
+    .action((equityText: string, opts: { current?: string; json?: boolean }) => {
+      const equity = Number(equityText);
+      if (!Number.isFinite(equity) || equity < 0) {
+        throw new InvalidArgumentError(`<equity>: expected a number ≥ 0, found "${equityText}"`);
+      }
+      if (opts.current !== undefined && !TIERS.includes(opts.current as Tier)) {
+        throw new InvalidArgumentError(`--current: expected one of ${TIERS.join(', ')}, found "${opts.current}"`);
+      }
+      const step = opts.current ? nextTier(opts.current as Tier, equity) : { tier: tierFor(equity), reason: '' };
+      const result = {
+        equity,
+        tier: step.tier,
+        ...(opts.current ? { current: opts.current, changed: step.tier !== opts.current } : {}),
+        reason: step.reason || `equity ${equity} selects ${step.tier}`,
+        belowMinimum: equity < SURVIVAL_MINIMUM,
+        floors: SPEC_TIER_FLOORS,
+      };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const rows = TIERS.map((t, i) => {
+        const next = TIERS[i + 1];
+        const range = next ? `${SPEC_TIER_FLOORS[t]} – ${SPEC_TIER_FLOORS[next]}` : `≥ ${SPEC_TIER_FLOORS[t]}`;
+        return `  ${t === step.tier ? '▶' : ' '} ${t.padEnd(13)} ${range}${t === opts.current && t !== step.tier ? '  (current)' : ''}`;
+      });
+      process.stdout.write(
+        `${rows.join('\n')}\n${opts.current && step.tier === opts.current ? `stays ${step.tier} (inside the 20 % band)` : result.reason}${result.belowMinimum ? `; below the ${SURVIVAL_MINIMUM} minimum of the Survival tier` : ''}\n`,
+      );
+    });
+
+  registerKeysCommand(program);
+  registerSealCommand(program);
+  registerBackupCommands(program);
 
   return program;
 }
