@@ -81,6 +81,32 @@ export async function startObservability(
       `${config.file}: monitoring.influx.enabled is true but INFLUX_URL is not set (also INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET; InfluxDB 1.8: any token, org "", bucket "<db>/autogen")`,
     );
 
+  const points$ = new Subject<ObservedEvent>();
+  let lastStats: InfluxSinkStats | undefined;
+  // Built (and so validated) before anything listens, so a bad INFLUX_URL leaves nothing open.
+  const influxSink = influxServer
+    ? makeInfluxSink({
+        ...influxServer,
+        tags: {
+          venue: config.instrument.venue,
+          symbol: config.instrument.symbol,
+          timeframe: config.timeframe,
+          tier: config.tier,
+          config: config.hash,
+          run: options.run,
+        },
+        spillFile: path.join(options.outDir, 'influx-spill.lp'),
+        ...(config.monitoring?.influx?.batchSize !== undefined
+          ? { batchSize: config.monitoring.influx.batchSize }
+          : {}),
+        ...(config.monitoring?.influx?.maxBufferLines !== undefined
+          ? { maxBufferLines: config.monitoring.influx.maxBufferLines }
+          : {}),
+        ...(config.monitoring?.influx?.flushIntervalMs !== undefined
+          ? { flushIntervalMs: config.monitoring.influx.flushIntervalMs }
+          : {}),
+      })
+    : undefined;
   const metrics = metricsOn
     ? makeMetricsSink({ labels: { strategy: config.name, config: config.hash, run: options.run, tier: config.tier } })
     : undefined;
@@ -93,31 +119,9 @@ export async function startObservability(
     log(`metrics: ${server.url}`);
   }
 
-  const points$ = new Subject<ObservedEvent>();
-  let lastStats: InfluxSinkStats | undefined;
-  const influxDone = influxServer
+  const influxDone = influxSink
     ? lastValueFrom(
-        makeInfluxSink({
-          ...influxServer,
-          tags: {
-            venue: config.instrument.venue,
-            symbol: config.instrument.symbol,
-            timeframe: config.timeframe,
-            tier: config.tier,
-            config: config.hash,
-            run: options.run,
-          },
-          spillFile: path.join(options.outDir, 'influx-spill.lp'),
-          ...(config.monitoring?.influx?.batchSize !== undefined
-            ? { batchSize: config.monitoring.influx.batchSize }
-            : {}),
-          ...(config.monitoring?.influx?.maxBufferLines !== undefined
-            ? { maxBufferLines: config.monitoring.influx.maxBufferLines }
-            : {}),
-          ...(config.monitoring?.influx?.flushIntervalMs !== undefined
-            ? { flushIntervalMs: config.monitoring.influx.flushIntervalMs }
-            : {}),
-        })(points$).pipe(
+        influxSink(points$).pipe(
           tap((stats) => {
             if (stats.lastError !== undefined && stats.lastError !== lastStats?.lastError)
               log(`influx: ${stats.lastError} (${stats.pending} points pending, retrying)`);
@@ -130,7 +134,8 @@ export async function startObservability(
         return lastStats;
       })
     : Promise.resolve(undefined);
-  if (influxServer) log(`influx: writing to ${influxServer.url} bucket ${influxServer.bucket}`);
+  // The origin only: a URL may carry user:password.
+  if (influxServer) log(`influx: writing to ${new URL(influxServer.url).origin} bucket ${influxServer.bucket}`);
 
   const clock = new StageClock();
   const decisions = new LatencyWindow(1_000);

@@ -104,7 +104,7 @@ export function makeInfluxSink(
   try {
     origin = new URL(config.url);
   } catch (err) {
-    throw new InfluxSinkError('INFLUX_CONFIG', `INFLUX_URL: expected an http(s) URL, found "${config.url}"`, err);
+    throw new InfluxSinkError('INFLUX_CONFIG', `INFLUX_URL: expected an http(s) URL, found "${redactUrl(config.url)}"`, err);
   }
   if (origin.protocol !== 'http:' && origin.protocol !== 'https:')
     throw new InfluxSinkError(
@@ -315,6 +315,11 @@ export function influxFromEnv(
     org: env.INFLUX_ORG ?? '',
     bucket: env.INFLUX_BUCKET ?? 'bot4/autogen',
   };
+}
+
+/** A URL for messages: any user:password part replaced. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//***@');
 }
 
 function positive(value: number, key: string): number {

@@ -12,6 +12,7 @@ import { startInfluxServer, type InfluxServer } from '../support/influxServer';
 import { tempDir } from '../support/tmp';
 import { runBacktest } from '../../pipelines/backtest';
 import { loadConfig } from '../../pipelines/config';
+import { startObservability } from '../../pipelines/observability';
 import { computeFeatures } from '../../operators/computeFeatures';
 import { readBarsCsv } from '../../sources/csvBars';
 import { repoRoot, requireSharedData } from '../support/sharedData';
@@ -89,6 +90,41 @@ describe('InfluxDB point encoding', () => {
     const lines: string[] = [];
     new PointEncoder(TAGS).encode({ kind: 'market-risk', tsEvent: 1 }, lines);
     assert.deepEqual(lines, []);
+  });
+});
+
+describe('InfluxDB sink configuration', () => {
+  it('refuses a URL that is not http(s), naming INFLUX_URL without echoing a password', () => {
+    assert.throws(
+      () => makeInfluxSink({ url: 'ftp://user:s3cret@host', token: 't', org: '', bucket: 'b', tags: TAGS, spillFile: 'x' }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'INFLUX_CONFIG');
+        assert.match(err.message, /INFLUX_URL: expected an http\(s\) URL/);
+        assert.doesNotMatch(err.message, /s3cret/);
+        return true;
+      },
+    );
+  });
+
+  it('a config with monitoring.influx.enabled and no INFLUX_URL fails before anything starts, saying what to set', async () => {
+    const tmp = tempDir('bot4-influx-config-');
+    try {
+      const file = path.join(tmp.dir, 'growth.yaml');
+      writeFileSync(
+        file,
+        `${readFileSync(path.join(repoRoot, 'config', 'growth.yaml'), 'utf8')}\nmonitoring:\n  influx: { enabled: true }\n`,
+      );
+      await assert.rejects(
+        startObservability(loadConfig(file), { run: 'backtest', outDir: tmp.dir, env: {} }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'INFLUX_NOT_CONFIGURED');
+          assert.match(err.message, /monitoring\.influx\.enabled is true but INFLUX_URL is not set/);
+          return true;
+        },
+      );
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
 
