@@ -205,7 +205,8 @@ export function buildCli(): Command {
         dashboard?: boolean | string;
       }) => {
         // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
-        if (mode === 'live' && !opts.config.endsWith(SEALED_SUFFIX)) {
+        // (After --confirm-live: the session says first that live trading needs it.)
+        if (mode === 'live' && opts.confirmLive && !opts.config.endsWith(SEALED_SUFFIX)) {
           if (!opts.allowUnsealed) {
             throw new InvalidArgumentError(
               `--config ${opts.config}: live sessions run sealed configs only — seal it with \`run-pipeline seal ${opts.config}\` (BOT4_SEAL_KEY), wait out its cooldown, and pass ${opts.config}${SEALED_SUFFIX}; --allow-unsealed overrides this for testnets`,
