@@ -104,7 +104,11 @@ export function makeInfluxSink(
   try {
     origin = new URL(config.url);
   } catch (err) {
-    throw new InfluxSinkError('INFLUX_CONFIG', `INFLUX_URL: expected an http(s) URL, found "${redactUrl(config.url)}"`, err);
+    throw new InfluxSinkError(
+      'INFLUX_CONFIG',
+      `INFLUX_URL: expected an http(s) URL, found "${redactUrl(config.url)}"`,
+      err,
+    );
   }
   if (origin.protocol !== 'http:' && origin.protocol !== 'https:')
     throw new InfluxSinkError(

@@ -96,7 +96,8 @@ describe('InfluxDB point encoding', () => {
 describe('InfluxDB sink configuration', () => {
   it('refuses a URL that is not http(s), naming INFLUX_URL without echoing a password', () => {
     assert.throws(
-      () => makeInfluxSink({ url: 'ftp://user:s3cret@host', token: 't', org: '', bucket: 'b', tags: TAGS, spillFile: 'x' }),
+      () =>
+        makeInfluxSink({ url: 'ftp://user:s3cret@host', token: 't', org: '', bucket: 'b', tags: TAGS, spillFile: 'x' }),
       (err: Error & { code?: string }) => {
         assert.equal(err.code, 'INFLUX_CONFIG');
         assert.match(err.message, /INFLUX_URL: expected an http\(s\) URL/);
