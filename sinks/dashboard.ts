@@ -149,7 +149,9 @@ export async function serveDashboard(config: DashboardConfig): Promise<Dashboard
     };
   };
   const refresh = (): void => {
-    const changed = journal.poll() || audit.poll();
+    const journalChanged = journal.poll();
+    const auditChanged = audit.poll();
+    const changed = journalChanged || auditChanged;
     if (!changed || clients.size === 0) return;
     const message = `data: ${JSON.stringify(view())}\n\n`;
     for (const client of clients) client.write(message);
@@ -346,9 +348,26 @@ function drawCurve(points) {
   svg.innerHTML = '<path d="' + d + '" fill="none" stroke="#58a6ff" stroke-width="2" vector-effect="non-scaling-stroke"/>';
   document.getElementById('curve-range').textContent = 'min ' + num(y0) + ' · max ' + num(y1) + ' · ' + points.length + ' points';
 }
-fetch('/api/state').then((r) => r.json()).then(render);
+// The event stream sends the whole state on connect and after every change; a state older than
+// the one shown (fewer journal lines) is ignored, so a late answer never takes the page back.
+let shown = -1;
+function show(s) {
+  if (s.lines < shown) return;
+  try {
+    render(s);
+    shown = s.lines;
+    delete document.body.dataset.error;
+  } catch (err) {
+    document.body.dataset.error = String(err && err.stack || err);
+  }
+}
 const events = new EventSource('/api/events');
-events.onmessage = (e) => render(JSON.parse(e.data));
+events.onmessage = (e) => show(JSON.parse(e.data));
+// While the stream is down (it reconnects by itself), poll.
+setInterval(() => {
+  document.body.dataset.stream = String(events.readyState);
+  if (events.readyState !== EventSource.OPEN) fetch('/api/state').then((r) => r.json()).then(show, () => {});
+}, 2000);
 </script>
 </body>
 </html>

@@ -259,6 +259,8 @@ interface PageNumbers {
   kill: string;
   audit: string[];
   lines: string;
+  error?: string;
+  stream?: string;
 }
 
 const READ_PAGE = `(() => {
@@ -269,6 +271,8 @@ const READ_PAGE = `(() => {
     positions: v('open-positions'), qty: row ? row.dataset.qty : null, mode: v('mode'), kill: v('kill-switch'),
     audit: [...document.querySelectorAll('[data-testid="audit"] li')].map((li) => li.textContent),
     lines: document.body.dataset.lines,
+    error: document.body.dataset.error,
+    stream: document.body.dataset.stream,
   };
 })()`;
 
@@ -412,12 +416,18 @@ describe('dashboard in headless Chromium against a running paper session', funct
         });
       }
     };
+    let dashboardUrl = '';
     const pageMatchesJournal = async (): Promise<PageNumbers> =>
       eventually(
         async () => {
           const page = await browser.evaluate<PageNumbers>(READ_PAGE);
           const want = expectedFromJournal(journalFile);
-          assert.equal(Number(page.lines), want.lines, 'the page has read the whole journal');
+          const served = (await (await fetch(`${dashboardUrl}api/state`)).json()) as { lines: number };
+          assert.equal(
+            Number(page.lines),
+            want.lines,
+            `the page has read the whole journal (server: ${served.lines} lines; page error: ${page.error ?? 'none'}; stream state ${page.stream})`,
+          );
           assert.equal(Number(page.fills), want.fills);
           assert.equal(Number(page.orders), want.orders);
           assert.equal(Number(page.denied), want.denied);
@@ -433,6 +443,7 @@ describe('dashboard in headless Chromium against a running paper session', funct
       await eventually(() => assert.match(logText, /warm-up done/), { timeoutMs: 30_000 });
       const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(logText)?.[1];
       assert.ok(url, `no dashboard URL in the log: ${logText}`);
+      dashboardUrl = url;
       await eventually(
         () => assert.ok(server.subscriberCount('btcusdt@trade') > 0 && server.subscriberCount('btcusdt@kline_5m') > 0),
         { timeoutMs: 30_000 },
