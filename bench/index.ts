@@ -15,6 +15,7 @@ import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
 import { benchPortfolio, benchPortfolioGate } from './portfolio';
+import { benchObservability } from './observability';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -471,6 +472,9 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   },
   portfolioGate: () => {
     results['portfolioGate'] = benchPortfolioGate(line);
+  },
+  observability: async () => {
+    results['observability'] = await benchObservability();
   },
 };
 

@@ -419,6 +419,34 @@ export const universeSchema = z.strictObject({
   instruments: z.array(universeInstrumentSchema).min(1),
 });
 
+/** Observability: the InfluxDB sink and the Prometheus endpoint (both off by default). */
+export const monitoringSchema = z.strictObject({
+  /** Points to InfluxDB; the server comes from INFLUX_URL, INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET. */
+  influx: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** Lines per write request. Default 5000. */
+      batchSize: z.number().int().positive().optional(),
+      /** Unsent lines kept in memory before spilling to disk. Default 200000. */
+      maxBufferLines: z.number().int().positive().optional(),
+      /** Longest wait before a partial batch is sent, ms. Default 1000. */
+      flushIntervalMs: z.number().int().positive().optional(),
+      /** Also write every bar's features (computed again by the same operator: costs a few µs per bar). Default false. */
+      features: z.boolean().optional(),
+    })
+    .optional(),
+  /** Prometheus `/metrics` (paper and live sessions). */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** Address to bind. Default 127.0.0.1. */
+      host: z.string().min(1).optional(),
+      /** Port; 0 picks a free one. Default 9464. */
+      port: z.number().int().min(0).max(65535).optional(),
+    })
+    .optional(),
+});
+
 export const pipelineConfigSchema = z.strictObject({
   /** Strategy id: namespaces client order ids. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
@@ -440,6 +468,7 @@ export const pipelineConfigSchema = z.strictObject({
   breakers: breakersSchema.optional(),
   execution: executionSchema,
   journal: journalSchema.optional(),
+  monitoring: monitoringSchema.optional(),
 });
 
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -28,6 +28,7 @@ import { loadModelFor } from './model';
 import { paperExchangeFor } from './paperVenue';
 import { RunFiles, RunOutputError, ensureOutputDir, flushInSlices } from './runOutput';
 import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
+import { startObservability } from './observability';
 
 export interface BacktestOptions {
   readonly configFile: string;
@@ -231,7 +232,10 @@ export async function backtestBars(
     atTime = undefined;
   };
 
+  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, one close.
+  const observe = await startObservability(config, { run: 'backtest', outDir });
   const barsBySymbol = makeBarReplaySource({ bars, scheduler }).pipe(
+    observe.bars,
     tap((bar) => {
       report.addPrice(bar.symbol, bar.open, bar.close);
       const s = series.get(bar.symbol);
@@ -249,6 +253,7 @@ export async function backtestBars(
         )
       : undefined;
   const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
+    observe.events,
     tap((event: PipelineEvent) => {
       switch (event.kind) {
         case 'portfolio':
@@ -317,7 +322,7 @@ export async function backtestBars(
   let journal: Awaited<typeof done>;
   try {
     finished = await flushInSlices(scheduler, 2000 * timeframeMs(config.timeframe), options.signal);
-    journal = await done;
+    journal = await done.finally(() => observe.close());
   } catch (err) {
     files.discard();
     throw err;

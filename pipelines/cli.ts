@@ -18,6 +18,7 @@ import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
+import type * as DashboardModule from './dashboard';
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
@@ -270,7 +271,10 @@ export function buildCli(): Command {
       .option(
         '--lock-dir <dir>',
         'folder of the per-account locks (one live session per exchange account); default $BOT4_LOCK_DIR or <tmpdir>/bot4-locks',
-      );
+      )
+      .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one)', parsePort)
+      .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)')
+      .option('--dashboard [port]', 'serve the read-only dashboard on 127.0.0.1 (default port 8464; 0: a free one)');
     if (mode === 'live') {
       command
         .option('--confirm-live', 'I understand this sends real orders with real money')
@@ -293,6 +297,9 @@ export function buildCli(): Command {
         confirmLive?: boolean;
         lockDir?: string;
         allowUnsealed?: boolean;
+        metricsPort?: number;
+        metricsHost?: string;
+        dashboard?: boolean | string;
       }) => {
         // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
         // (After --confirm-live: the session says first that live trading needs it.)
@@ -306,6 +313,8 @@ export function buildCli(): Command {
             `warning: live session on an unsealed config (${opts.config}), as --allow-unsealed asked\n`,
           );
         }
+        const dashboardPort =
+          opts.dashboard === undefined ? undefined : opts.dashboard === true ? 8464 : parsePort(String(opts.dashboard));
         const kinds = ['gpio', 'signal', 'both', 'none'];
         if (!kinds.includes(opts.killSwitch))
           throw new InvalidArgumentError(
@@ -376,6 +385,9 @@ export function buildCli(): Command {
             ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
             ...(ccxtOptions ? { ccxtOptions } : {}),
+            ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+            ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
+            ...(dashboardPort !== undefined ? { dashboardPort } : {}),
             ...(mode === 'live' ? { confirmLive: opts.confirmLive === true } : {}),
             ...(armed ? { signalEmitter: armed } : {}),
             ...((opts.lockDir ?? process.env['BOT4_LOCK_DIR'])
@@ -437,6 +449,33 @@ export function buildCli(): Command {
         killSwitch: opts.killSwitch as KillSwitchKind,
       });
       process.stdout.write(`${result.message}\n`);
+    });
+
+  program
+    .command('dashboard')
+    .description("serve a session's read-only dashboard (PnL, positions, risk, mode, breakers, audit) on 127.0.0.1")
+    .requiredOption('-o, --out <dir>', 'the session folder (holds journal.jsonl and audit.jsonl)')
+    .option('--port <port>', 'port (0: a free one)', parsePort, 8464)
+    .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)')
+    .action(async (opts: { out: string; port: number; host?: string }) => {
+      const { Subject } = require('rxjs') as typeof Rxjs;
+      const stop$ = new Subject<void>();
+      const stop = (): void => stop$.next();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const { runDashboard } = require('./dashboard') as typeof DashboardModule;
+        await runDashboard({
+          outDir: opts.out,
+          port: opts.port,
+          ...(opts.host !== undefined ? { host: opts.host } : {}),
+          stop$,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
     });
 
   program
@@ -625,3 +664,11 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) void main();
+
+/** A TCP port, 0 (any free one) to 65535. */
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`expected a port number 0..65535, found "${value}"`);
+  return port;
+}

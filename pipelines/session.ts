@@ -75,6 +75,7 @@ import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { describeRecovery, portfolioRecord, recoverFromJournals, type Recovery } from './recovery';
+import { startObservability } from './observability';
 import { acceptingBooks, tradingPipeline, type PipelineEvent, type PipelineVenue } from './tradingPipeline';
 
 export type SessionMode = 'paper' | 'live';
@@ -122,6 +123,13 @@ export interface SessionOptions {
    * the venue and API key). Default `<os tmpdir>/bot4-locks`.
    */
   readonly lockDir?: string;
+  /** Serve Prometheus `/metrics` on this port (0: a free one) on `metricsHost` (default 127.0.0.1). */
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
+  /** Serve the read-only dashboard of this session on this port (0: a free one), on 127.0.0.1. */
+  readonly dashboardPort?: number;
+  /** Environment with INFLUX_* for the InfluxDB sink. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface SessionSummary {
@@ -439,6 +447,20 @@ async function runLocked(
     });
   }
 
+  // Observability (InfluxDB, Prometheus) when the config or options turn it on: taps, one close.
+  const observe = await startObservability(config, {
+    run: options.mode,
+    outDir,
+    log,
+    ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
+    ...(options.metricsHost !== undefined ? { metricsHost: options.metricsHost } : {}),
+    ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  }).catch((err: unknown) => {
+    liveSubscription.unsubscribe();
+    throw err;
+  });
+
   const stopped$ = new Subject<void>();
   let stopReason = 'the bar stream ended';
   const stopSubscription = (options.stop$ ?? NEVER).subscribe({
@@ -461,7 +483,7 @@ async function runLocked(
       warmedUp$.next();
       warmedUp$.complete();
     })
-    .pipe(takeUntil(stopped$));
+    .pipe(observe.bars, takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
   const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
@@ -580,6 +602,7 @@ async function runLocked(
 
   const journalEvents$ = connectable(
     merge(events$, feedEvents$, venueSide$).pipe(
+      observe.events,
       tap((e) => {
         switch (e.kind) {
           case 'portfolio':
@@ -637,6 +660,8 @@ async function runLocked(
     previous: recovered.previousEnd,
     ...(recovered.killLatched ? { killLatched: true } : {}),
     ...(initial ? { start: portfolioRecord(initial) } : {}),
+    // Where the dashboard's PnL counts from.
+    initialEquity: initial?.equity ?? unitsToNumber(config.initialCash),
     tsEvent: startedAt,
   };
   const stopRecord = defer(() =>
@@ -693,6 +718,7 @@ async function runLocked(
     ledSubscription?.unsubscribe();
     venueSide$.complete();
     feedEvents$.complete();
+    await observe.close();
   }
   const positions = Object.fromEntries(
     Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
