@@ -9,3 +9,13 @@ export { leastSquares, type QrFit } from './leastSquares';
 export { ljungBoxTest, type LjungBoxRow } from './ljungBox';
 export { autocorrelations, moments, type Moments } from './moments';
 export { adjacentLogReturns, logLevels } from './series';
+export { bootstrapTrades, quantileSorted, type BootstrapConfig, type Interval, type TradeBootstrap } from './bootstrap';
+export { probabilityOfBacktestOverfitting, type PboConfig, type PboResult } from './pbo';
+export {
+  deflatedSharpe,
+  estimateSharpe,
+  expectedMaxSharpe,
+  probabilisticSharpe,
+  type DeflatedSharpe,
+  type SharpeEstimate,
+} from './sharpe';
