@@ -6,10 +6,12 @@
  * (header pin 15), yellow BCM23 (pin 16), red BCM24 (pin 18), each driving its LED when HIGH.
  */
 import { Observable } from 'rxjs';
+import { map } from 'rxjs/operators';
+import { LED_COLORS, type LedColor, type LedFrame, type LedPattern } from '../operators/ledPattern';
 import type { Mode } from '../operators/types';
 import { GpioError, checkBcmPin, initRpio, loadRpio, type RpioLike, type RpioMockBoard } from './killSwitch';
 
-export type LedColor = 'green' | 'yellow' | 'red';
+export type { LedColor } from '../operators/ledPattern';
 
 export interface StatusLedPins {
   /** BCM number, default 22. */
@@ -37,7 +39,7 @@ export interface StatusLedState {
   readonly lit: LedColor | null;
 }
 
-const COLORS: readonly LedColor[] = ['green', 'yellow', 'red'];
+const COLORS = LED_COLORS;
 
 /** The LED for a mode. Anything that is not a known mode shows red: unknown is not safe. */
 export function ledFor(mode: Mode): LedColor {
@@ -81,6 +83,51 @@ export function ledFor(mode: Mode): LedColor {
 export function makeStatusLedSink(
   config: StatusLedConfig = {},
 ): (mode$: Observable<Mode>) => Observable<StatusLedState> {
+  const drive = makeLedDriver<Mode>(config, ledFor, (mode) => mode);
+  return (mode$) =>
+    drive(mode$).pipe(map(({ value, lit }): StatusLedState => ({ kind: 'status-leds', mode: value, lit })));
+}
+
+/** What the LEDs show after each frame of a pattern: `pattern` null after the sink stopped. */
+export interface LedFrameState {
+  readonly kind: 'status-led-frame';
+  readonly pattern: LedPattern | null;
+  readonly lit: LedColor | null;
+}
+
+/**
+ * An LED sink for patterns (`operators/ledPattern.ts`: steady, blinking, heartbeat): subscribe
+ * the returned observable to drive the LEDs from `showLedPattern`'s frames. Same pins, clean
+ * shutdown and fail-safe red as `makeStatusLedSink`.
+ *
+ * ```
+ * frames$  -g--r--x--r--|
+ * output   -a--b--c--d--(e|)   (e: all off)
+ * ```
+ */
+export function makeLedFrameSink(
+  config: StatusLedConfig = {},
+): (frames$: Observable<LedFrame>) => Observable<LedFrameState> {
+  const drive = makeLedDriver<LedFrame>(
+    config,
+    (f) => f.lit,
+    (f) => f.pattern,
+  );
+  return (frames$) =>
+    drive(frames$).pipe(
+      map(({ value, lit }): LedFrameState => ({ kind: 'status-led-frame', pattern: value?.pattern ?? null, lit })),
+    );
+}
+
+/**
+ * The pins' side of both sinks: lights `litOf(value)` alone for each value, off at completion
+ * or unsubscribe, red on an error; emits the value shown (null after it stopped) and what is lit.
+ */
+function makeLedDriver<T>(
+  config: StatusLedConfig,
+  litOf: (value: T) => LedColor | null,
+  describe: (value: T) => string,
+): (input$: Observable<T>) => Observable<{ readonly value: T | null; readonly lit: LedColor | null }> {
   const pins: StatusLedPins = {
     green: config.pins?.green ?? 22,
     yellow: config.pins?.yellow ?? 23,
@@ -93,13 +140,13 @@ export function makeStatusLedSink(
     );
   }
 
-  return (mode$) =>
-    new Observable<StatusLedState>((subscriber) => {
+  return (input$) =>
+    new Observable<{ readonly value: T | null; readonly lit: LedColor | null }>((subscriber) => {
       let rpio: RpioLike;
       const opened: LedColor[] = [];
       let open = true;
       let lit: LedColor | null = null;
-      let mode: Mode | null = null;
+      let shown: T | null = null;
 
       /** Closes every opened pin; PIN_PRESERVE leaves the last level (red) showing. */
       const closeAll = (reset: number): void => {
@@ -139,7 +186,7 @@ export function makeStatusLedSink(
           // red cannot be shown; `lit` keeps the last state we know of, the error says the rest
         }
         closeAll(rpio.PIN_PRESERVE);
-        subscriber.next({ kind: 'status-leds', mode: null, lit });
+        subscriber.next({ value: null, lit });
         subscriber.error(err);
       };
 
@@ -167,25 +214,31 @@ export function makeStatusLedSink(
         }
       }
 
-      const subscription = mode$.subscribe({
+      const subscription = input$.subscribe({
         next: (next) => {
           // After a failed write the sink has errored; a synchronous upstream may still emit.
-          if (subscriber.closed || next === mode) return;
-          const color = ledFor(next);
+          if (subscriber.closed || next === shown) return;
+          let color: LedColor | null;
+          try {
+            color = litOf(next);
+          } catch (err) {
+            failSafe(err);
+            return;
+          }
           try {
             if (color !== lit) show(color);
           } catch (err) {
             failSafe(
               new GpioError(
                 'GPIO_WRITE_FAILED',
-                `status LEDs: cannot show ${color} for ${next}: ${err instanceof Error ? err.message : String(err)}`,
+                `status LEDs: cannot show ${color ?? 'all off'} for ${describe(next)}: ${err instanceof Error ? err.message : String(err)}`,
                 { cause: err },
               ),
             );
             return;
           }
-          mode = next;
-          subscriber.next({ kind: 'status-leds', mode, lit });
+          shown = next;
+          subscriber.next({ value: next, lit });
         },
         error: (err: unknown) => failSafe(err),
         complete: () => {
@@ -202,7 +255,7 @@ export function makeStatusLedSink(
             return;
           }
           closeAll(rpio.PIN_RESET);
-          subscriber.next({ kind: 'status-leds', mode: null, lit: null });
+          subscriber.next({ value: null, lit: null });
           subscriber.complete();
         },
       });

@@ -6,7 +6,9 @@
  */
 import { deepStrictEqual, equal, match, ok, throws } from 'node:assert/strict';
 import { initRpio, loadRpio, type RpioLike } from '../../hardware/killSwitch';
-import { makeStatusLedSink, type StatusLedState } from '../../hardware/statusLeds';
+import { makeLedFrameSink, makeStatusLedSink, type StatusLedState } from '../../hardware/statusLeds';
+import { showLedPattern } from '../../operators/ledPattern';
+import { map } from 'rxjs/operators';
 import { Subject, of } from 'rxjs';
 import type { Mode } from '../../operators/types';
 import { makeTestScheduler } from '../support/marbles';
@@ -182,5 +184,34 @@ describe('hardware/statusLeds: makeStatusLedSink (rpio mock mode)', () => {
   it('refuses pins that are not three different BCM numbers', () => {
     throws(() => makeStatusLedSink({ pins: { red: 22 } }), /three different BCM numbers/);
     throws(() => makeStatusLedSink({ pins: { green: -1 } }), /statusLeds\.pins\.green/);
+  });
+});
+
+describe('hardware/statusLeds: makeLedFrameSink driven by showLedPattern (rpio mock mode)', () => {
+  before(() => initRpio(rpio, MOCK));
+
+  it('blinks red on the pins while the kill switch is latched, a heartbeat while not trading, all off at the end', () => {
+    const { io, closes } = recording();
+    const seen: string[] = [];
+    const scheduler = makeTestScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const status$ = cold('-w 9ms k 9ms |', {
+        w: { mode: 'Normal' as Mode, killLatched: false, trading: false },
+        k: { mode: 'Emergency' as Mode, killLatched: true, trading: true },
+      });
+      // heartbeat 6 ms with a 2 ms flash from 1; blink every 3 ms from 11
+      for (const t of [2, 4, 8, 10, 12, 15, 18]) scheduler.schedule(() => seen.push(leds()), t);
+      const frames$ = status$.pipe(showLedPattern({ blinkMs: 3, heartbeatMs: 6, flashMs: 2 }));
+      expectObservable(makeLedFrameSink({ rpio: io, mock: MOCK })(frames$).pipe(map((s) => `${s.pattern}:${s.lit}`)));
+    });
+    deepStrictEqual(seen, ['100', '000', '100', '000', '001', '000', '001']);
+    deepStrictEqual(
+      closes.map((c) => [c.pin, c.reset, c.level]),
+      [
+        [GREEN, 'reset', 0],
+        [YELLOW, 'reset', 0],
+        [RED, 'reset', 0],
+      ],
+    );
   });
 });
