@@ -8,6 +8,7 @@ import { Subject } from 'rxjs';
 import * as path from 'node:path';
 import { runBacktest } from './backtest';
 import { runTrain } from './train';
+import { registerResearch } from './research';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
 import type * as DownloadModule from './download';
@@ -302,6 +303,7 @@ export function buildCli(): Command {
       },
     );
 
+  registerResearch(program, parseTime);
   return program;
 }
 

@@ -19,3 +19,11 @@ export {
   type DeflatedSharpe,
   type SharpeEstimate,
 } from './sharpe';
+export {
+  equityReturns,
+  rebuildEquity,
+  type EquityBar,
+  type EquityCurve,
+  type EquityFill,
+  type RoundTrip,
+} from './equity';
