@@ -4,12 +4,27 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parameterGrid } from './researchConfig';
 import { formatStats, runResearchStats } from './researchStats';
+import { formatWalkForward, runWalkForward, type Objective } from './researchWalkForward';
 
 function writeJson(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function integer(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name}: expected a whole number ≥ 0, found "${value}"`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export function registerResearch(program: Command, parseTime: (value: string) => number): void {
@@ -46,4 +61,87 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStats(report)}\n  result: ${opts.out}\n`,
       );
     });
+
+  research
+    .command('walk-forward')
+    .description(
+      'choose among candidate configs on each training part, trade the next part unseen (purge + embargo between them); stitched out-of-sample equity, per-fold metrics, PSR/DSR, PBO, trade bootstrap',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
+    .requiredOption('-d, --data <file>', 'bars CSV of the config’s symbol and timeframe')
+    .option(
+      '-p, --param <key=v1,v2,…>',
+      'a config key and the values to try (repeatable: the grid of all combinations); e.g. signals.ta.threshold=0.3,0.5,0.7',
+      collect,
+      [],
+    )
+    .option('--folds <n>', 'number of test parts', integer('--folds'), 6)
+    .option(
+      '--mode <mode>',
+      'rolling (fixed-length training window) or anchored (training grows from the first bar)',
+      'rolling',
+    )
+    .option('--train-fraction <x>', 'share of the bars in the first training part', Number, 1 / 3)
+    .option(
+      '--purge <bars>',
+      'bars dropped between training and test (label horizon / indicator look-back)',
+      integer('--purge'),
+      0,
+    )
+    .option(
+      '--embargo <bars>',
+      'further bars dropped between training and test (default ⌈1 % of the bars⌉)',
+      integer('--embargo'),
+    )
+    .option('--objective <name>', 'training score that chooses a candidate: sharpe or return', 'sharpe')
+    .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
+    .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option(
+      '-o, --out <dir>',
+      'folder for result.json, report.html and the folds’ journals',
+      'out/research/walk-forward',
+    )
+    .option('--json', 'print the JSON result on stdout instead of the summary')
+    .action(
+      async (opts: {
+        config: string;
+        data: string;
+        param: string[];
+        folds: number;
+        mode: string;
+        trainFraction: number;
+        purge: number;
+        embargo?: number;
+        objective: string;
+        from?: number;
+        until?: number;
+        out: string;
+        json?: boolean;
+      }) => {
+        if (opts.mode !== 'rolling' && opts.mode !== 'anchored')
+          throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
+        if (opts.objective !== 'sharpe' && opts.objective !== 'return')
+          throw new InvalidArgumentError(`--objective: expected sharpe or return, found "${opts.objective}"`);
+        const result = await runWalkForward({
+          configFile: opts.config,
+          dataFile: opts.data,
+          candidates: parameterGrid(opts.param),
+          folds: opts.folds,
+          mode: opts.mode,
+          trainFraction: opts.trainFraction,
+          purgeBars: opts.purge,
+          ...(opts.embargo !== undefined ? { embargoBars: opts.embargo } : {}),
+          objective: opts.objective as Objective,
+          ...(opts.from !== undefined ? { from: opts.from } : {}),
+          ...(opts.until !== undefined ? { until: opts.until } : {}),
+          outDir: opts.out,
+          onProgress: (m) => process.stderr.write(`  ${m}\n`),
+        });
+        const file = path.join(opts.out, 'result.json');
+        writeJson(file, result);
+        process.stdout.write(
+          opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatWalkForward(result)}\n  result: ${file}\n`,
+        );
+      },
+    );
 }
