@@ -5,7 +5,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { writeReportHtml } from './report';
+import { backtestReport, walkForwardReport } from './reportData';
 import { parameterGrid } from './researchConfig';
+import { readBacktestRun } from './researchData';
 import { formatStats, runResearchStats } from './researchStats';
 import { formatWalkForward, runWalkForward, type Objective } from './researchWalkForward';
 
@@ -139,9 +142,25 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         });
         const file = path.join(opts.out, 'result.json');
         writeJson(file, result);
+        const html = path.join(opts.out, 'report.html');
+        writeReportHtml(html, walkForwardReport(result));
         process.stdout.write(
-          opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatWalkForward(result)}\n  result: ${file}\n`,
+          opts.json
+            ? `${JSON.stringify(result, null, 2)}\n`
+            : `${formatWalkForward(result)}\n  result: ${file}\n  report: ${html}\n`,
         );
       },
     );
+
+  research
+    .command('report')
+    .description(
+      'write report.html for a backtest output folder: equity and drawdown vs buy & hold, trades on the price, statistics',
+    )
+    .argument('<dir>', 'a backtest --out folder (report.json + journal.jsonl)')
+    .action((dir: string) => {
+      const html = path.join(dir, 'report.html');
+      writeReportHtml(html, backtestReport(readBacktestRun(dir)));
+      process.stdout.write(`report: ${html}\n`);
+    });
 }

@@ -19,6 +19,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  adjacentLogReturns,
   bootstrapTrades,
   deflatedSharpe,
   equityReturns,
@@ -37,6 +38,7 @@ import type { PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { loadConfigWith, type Overrides } from './researchConfig';
 import { fileSha256, readBacktestRun } from './researchData';
+import { seriesStats, type SeriesStats } from './researchStats';
 
 export type Objective = 'sharpe' | 'return';
 
@@ -133,6 +135,8 @@ export interface WalkForwardResult {
   };
   readonly trips: readonly RoundTrip[];
   readonly trials: number;
+  /** The tests on the market's log returns (all bars selected) and on the stitched out-of-sample returns. */
+  readonly statistics: readonly SeriesStats[];
 }
 
 interface Layout {
@@ -359,6 +363,12 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     curve: { ...stitched, drawdown },
     trips,
     trials: candidates.length,
+    statistics: [
+      seriesStats('market: log returns of adjacent bars (whole range)', adjacentLogReturns(bars)),
+      ...(estimate
+        ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
+        : []),
+    ],
   };
 }
 
