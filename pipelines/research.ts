@@ -9,6 +9,7 @@ import { writeReportHtml } from './report';
 import { backtestReport, walkForwardReport } from './reportData';
 import { parameterGrid } from './researchConfig';
 import { readBacktestRun } from './researchData';
+import { parseDimension, runOptimize } from './researchOptimize';
 import { formatStats, runResearchStats } from './researchStats';
 import { formatWalkForward, runWalkForward, type Objective } from './researchWalkForward';
 
@@ -86,6 +87,11 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
     )
     .option('--train-fraction <x>', 'share of the bars in the first training part', Number, 1 / 3)
     .option(
+      '--train-until <time>',
+      'instead of --train-fraction: the first training part ends before this time',
+      parseTime,
+    )
+    .option(
       '--purge <bars>',
       'bars dropped between training and test (label horizon / indicator look-back)',
       integer('--purge'),
@@ -113,6 +119,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         folds: number;
         mode: string;
         trainFraction: number;
+        trainUntil?: number;
         purge: number;
         embargo?: number;
         objective: string;
@@ -132,6 +139,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           folds: opts.folds,
           mode: opts.mode,
           trainFraction: opts.trainFraction,
+          ...(opts.trainUntil !== undefined ? { trainUntil: opts.trainUntil } : {}),
           purgeBars: opts.purge,
           ...(opts.embargo !== undefined ? { embargoBars: opts.embargo } : {}),
           objective: opts.objective as Objective,
@@ -163,4 +171,105 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       writeReportHtml(html, backtestReport(readBacktestRun(dir)));
       process.stdout.write(`report: ${html}\n`);
     });
+
+  research
+    .command('optimize')
+    .description(
+      'Bayesian optimisation (TPE) of numeric config keys; each trial scored by the out-of-sample Sharpe of a walk-forward; resumable; writes the best config with its provenance and deflated Sharpe',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
+    .requiredOption('-d, --data <file>', 'bars CSV of the config’s symbol and timeframe')
+    .requiredOption(
+      '-p, --param <key[=low:high[:int]]>',
+      'a numeric config key to search (repeatable); bounds default to the schema’s, e.g. signals.ta.threshold or sizing.kellyFraction=0.1:0.5',
+      collect,
+      [],
+    )
+    .option(
+      '--trials <n>',
+      'total trials (a resumed run counts the ones already in trials.jsonl)',
+      integer('--trials'),
+      30,
+    )
+    .option('--seed <n>', 'seed of the search', integer('--seed'), 1)
+    .option('--folds <n>', 'walk-forward test parts per trial', integer('--folds'), 4)
+    .option('--mode <mode>', 'rolling or anchored', 'rolling')
+    .option('--train-fraction <x>', 'share of the bars in the first training part', Number, 1 / 3)
+    .option(
+      '--train-until <time>',
+      'instead of --train-fraction: the first training part ends before this time',
+      parseTime,
+    )
+    .option('--purge <bars>', 'bars dropped between training and test', integer('--purge'), 0)
+    .option(
+      '--embargo <bars>',
+      'further bars dropped between training and test (default ⌈1 % of the bars⌉)',
+      integer('--embargo'),
+    )
+    .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
+    .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option(
+      '-o, --out <dir>',
+      'folder for trials.jsonl (resume by running again) and the best config',
+      'out/research/optimize',
+    )
+    .action(
+      async (opts: {
+        config: string;
+        data: string;
+        param: string[];
+        trials: number;
+        seed: number;
+        folds: number;
+        mode: string;
+        trainFraction: number;
+        trainUntil?: number;
+        purge: number;
+        embargo?: number;
+        from?: number;
+        until?: number;
+        out: string;
+      }) => {
+        if (opts.mode !== 'rolling' && opts.mode !== 'anchored')
+          throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
+        const started = process.hrtime.bigint();
+        const result = await runOptimize({
+          configFile: opts.config,
+          dataFile: opts.data,
+          space: opts.param.map(parseDimension),
+          trials: opts.trials,
+          seed: opts.seed,
+          folds: opts.folds,
+          mode: opts.mode,
+          trainFraction: opts.trainFraction,
+          ...(opts.trainUntil !== undefined ? { trainUntil: opts.trainUntil } : {}),
+          purgeBars: opts.purge,
+          ...(opts.embargo !== undefined ? { embargoBars: opts.embargo } : {}),
+          ...(opts.from !== undefined ? { from: opts.from } : {}),
+          ...(opts.until !== undefined ? { until: opts.until } : {}),
+          outDir: opts.out,
+          onProgress: (m) => process.stderr.write(`  ${m}\n`),
+        });
+        const minutes = Number(process.hrtime.bigint() - started) / 6e10;
+        const ran = result.trials.length - result.resumedFrom;
+        const b = result.best;
+        const d = result.deflated;
+        const summary = {
+          best: b,
+          deflatedSharpe: d,
+          trials: result.trials.length,
+          trialsPerMinute: ran > 0 ? ran / minutes : null,
+          bestConfigFile: result.bestConfigFile,
+          trialsFile: result.trialsFile,
+        };
+        writeJson(path.join(opts.out, 'result.json'), summary);
+        process.stdout.write(
+          `optimize: best of ${result.trials.length} trials is ${JSON.stringify(b.overrides)} (trial ${b.trial})\n` +
+            `  out of sample: Sharpe ${b.objective.toFixed(3)}, return ${(b.outOfSampleReturn * 100).toFixed(2)} % vs buy & hold ${(b.buyAndHoldReturn * 100).toFixed(2)} %, max drawdown ${(b.maxDrawdown * 100).toFixed(2)} %\n` +
+            `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
+            `  ${ran} trial(s) run at ${ran > 0 ? (ran / minutes).toFixed(2) : '-'} trials/minute\n` +
+            `  best config: ${result.bestConfigFile}\n  trials: ${result.trialsFile}\n`,
+        );
+      },
+    );
 }

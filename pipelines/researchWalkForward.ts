@@ -51,6 +51,8 @@ export interface WalkForwardOptions {
   readonly mode?: 'rolling' | 'anchored';
   /** Share of the bars in the first training part. Default 1/3. */
   readonly trainFraction?: number;
+  /** Instead of trainFraction: the first training part ends before this time (ms). */
+  readonly trainUntil?: number;
   readonly purgeBars?: number;
   /** Default ⌈1 % of the bars⌉. */
   readonly embargoBars?: number;
@@ -158,7 +160,7 @@ export function layoutFolds(
     throw new RangeError(`walk-forward: folds must be an integer ≥ 1, found ${folds}`);
   if (!(trainFraction > 0 && trainFraction < 1))
     throw new RangeError(`walk-forward: train fraction must be in (0, 1), found ${trainFraction}`);
-  const trainBars = Math.floor(total * trainFraction);
+  const trainBars = Math.round(total * trainFraction);
   const testBars = Math.floor((total - trainBars - gap) / folds);
   if (trainBars < 100 || testBars < 100)
     throw new RangeError(
@@ -214,11 +216,20 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   if (!Number.isInteger(embargoBars) || embargoBars < 0)
     throw new RangeError(`walk-forward: embargo must be an integer ≥ 0, found ${embargoBars}`);
   const objective = options.objective ?? 'sharpe';
+  let trainFraction = options.trainFraction ?? 1 / 3;
+  if (options.trainUntil !== undefined) {
+    const cut = bars.findIndex((b) => b.tsOpen >= (options.trainUntil as number));
+    if (cut <= 0)
+      throw new RangeError(
+        `walk-forward: --train-until ${new Date(options.trainUntil).toISOString()} leaves no training or no test bars`,
+      );
+    trainFraction = cut / bars.length;
+  }
   const { layouts, trainBars, testBars } = layoutFolds(
     bars.length,
     folds,
     mode,
-    options.trainFraction ?? 1 / 3,
+    trainFraction,
     purgeBars + embargoBars,
   );
   const scratch = path.join(options.outDir, 'scratch');

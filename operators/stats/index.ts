@@ -27,3 +27,4 @@ export {
   type EquityFill,
   type RoundTrip,
 } from './equity';
+export { proposeTpe, type TpeConfig, type TpeTrial } from './tpe';
