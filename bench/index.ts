@@ -14,6 +14,7 @@ import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchResearch } from './research';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -395,6 +396,11 @@ async function benchCcxt(): Promise<void> {
   };
 }
 
+async function benchResearchRuns(): Promise<void> {
+  process.stdout.write('research: walk-forward over the 5m files, optimize trials per minute\n');
+  results['research'] = await benchResearch(line);
+}
+
 const BENCHES: Record<string, () => void | Promise<void>> = {
   garch: benchGarchRefit,
   ccxt: benchCcxt,
@@ -404,6 +410,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   killSwitch: benchKillSwitch,
   indicators: benchIndicators,
   backtest: benchBacktest,
+  research: benchResearchRuns,
 };
 
 async function main(): Promise<void> {

@@ -164,7 +164,7 @@ thead th { background: #f3f3f3; } .grid { display: flex; gap: 24px; flex-wrap: w
 <h2>Trades</h2>
 <div id="chart-trades"></div>
 ${data.folds ? `<h2>Folds</h2><div id="folds">${table(data.folds.rows, data.folds.header)}</div>` : ''}
-${data.statistics && data.statistics.length ? `<h2>Statistics</h2><div id="statistics">${statisticsTable(data.statistics)}</div><p class="note">ADF: H0 unit root. KPSS: H0 level-stationary (p clipped to [0.01, 0.10]). Jarque–Bera: H0 normal. Ljung–Box: H0 no autocorrelation (on squares: no ARCH effects). Hurst ≈ 0.5: no memory.</p>` : ''}
+${data.statistics?.length ? `<h2>Statistics</h2><div id="statistics">${statisticsTable(data.statistics)}</div><p class="note">ADF: H0 unit root. KPSS: H0 level-stationary (p clipped to [0.01, 0.10]). Jarque–Bera: H0 normal. Ljung–Box: H0 no autocorrelation (on squares: no ARCH effects). Hurst ≈ 0.5: no memory.</p>` : ''}
 ${notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('\n')}
 <script type="application/json" id="report-data">${payload}</script>
 <script>${uplotAsset('uPlot.iife.min.js')}</script>

@@ -16,7 +16,7 @@
  * bars cut into `folds` test parts of equal length L. Every backtest starts flat with the config's
  * initial capital; indicators warm up inside the part (no bar of another part is seen).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   adjacentLogReturns,
@@ -76,7 +76,7 @@ export interface FoldResult {
   readonly test: PartRange;
   readonly purgeBars: number;
   readonly embargoBars: number;
-  /** Training-part score of every candidate (the objective), and the one chosen. */
+  /** Training-part score of every candidate (the objective; empty with a single candidate), and the one chosen. */
   readonly trainScores: readonly number[];
   readonly chosen: number;
   readonly testMetrics: {
@@ -261,7 +261,8 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length} candidate(s)`,
     );
     const trainScores: number[] = [];
-    for (let c = 0; c < candidates.length; c++) {
+    // With one candidate there is nothing to choose: its training part is not run.
+    for (let c = 0; c < (candidates.length > 1 ? candidates.length : 0); c++) {
       const dir = path.join(scratch, `fold-${i + 1}-train-${c}`);
       const { report } = await run(c, train, dir);
       rmSync(dir, { recursive: true, force: true });
@@ -321,7 +322,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       candidateTestReturns,
     });
     progress(
-      `fold ${i + 1}/${folds}: chose candidate ${chosen} (${objective} ${(trainScores[chosen] as number).toFixed(3)} in training); test ${range(test).from.slice(0, 10)} → ${range(test).to.slice(0, 10)}: return ${(rep.totalReturn * 100).toFixed(2)} % vs buy & hold ${(rep.buyAndHoldReturn * 100).toFixed(2)} %`,
+      `fold ${i + 1}/${folds}: ${candidates.length > 1 ? `chose candidate ${chosen} (${objective} ${(trainScores[chosen] as number).toFixed(3)} in training)` : 'one candidate'}; test ${range(test).from.slice(0, 10)} → ${range(test).to.slice(0, 10)}: return ${(rep.totalReturn * 100).toFixed(2)} % vs buy & hold ${(rep.buyAndHoldReturn * 100).toFixed(2)} %`,
     );
   }
   rmSync(scratch, { recursive: true, force: true });

@@ -1,0 +1,62 @@
+/**
+ * Research speed: a walk-forward of one config (6 folds, rolling) over every 5m file of the shared
+ * data (7 symbols × ~65k bars), and `optimize` trials per minute on BTC/USDT. One process, one
+ * core: trials are not spread over worker threads yet. Called from bench/index.ts.
+ */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseDimension, runOptimize } from '../pipelines/researchOptimize';
+import { runWalkForward } from '../pipelines/researchWalkForward';
+import { repoRoot, sharedDataPath } from '../test/support/sharedData';
+
+const SYMBOLS = ['BTC', 'ADA', 'SOL', 'XRP', 'DOT', 'LINK', 'LTC'];
+
+export async function benchResearch(
+  line: (label: string, value: string) => void,
+): Promise<Record<string, number | string>> {
+  const config = path.join(repoRoot, 'config', 'survival.yaml');
+  const files = SYMBOLS.map((s) => sharedDataPath(`candles/binance_spot_${s}USDT_5m_nfi.csv`)).filter(
+    (f): f is string => !!f,
+  );
+  if (files.length === 0) {
+    line('walk-forward', 'skipped: no shared data on this machine');
+    return { skipped: 'no shared data' };
+  }
+  const out = path.join(tmpdir(), `bot4-bench-research-${process.pid}`);
+  let bars = 0;
+  const start = process.hrtime.bigint();
+  for (const file of files) {
+    const r = await runWalkForward({ configFile: config, dataFile: file, folds: 6, outDir: out });
+    bars += r.data.bars;
+  }
+  const wfSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  line(
+    `walk-forward, 1 config, 6 folds, ${files.length} symbols`,
+    `${wfSeconds.toFixed(1)} s for ${bars} bars   target ≤ 60 s`,
+  );
+  const btc = files[0] as string;
+  const trials = 3;
+  const t0 = process.hrtime.bigint();
+  await runOptimize({
+    configFile: config,
+    dataFile: btc,
+    folds: 6,
+    space: [parseDimension('signals.ta.threshold=0.2:0.7')],
+    trials,
+    outDir: path.join(out, 'optimize'),
+  });
+  const minutes = Number(process.hrtime.bigint() - t0) / 6e10;
+  line(
+    `optimize on ${path.basename(btc)} (6-fold walk-forward per trial)`,
+    `${(trials / minutes).toFixed(2)} trials/minute, 1 worker`,
+  );
+  rmSync(out, { recursive: true, force: true });
+  return {
+    walkForwardSeconds: wfSeconds,
+    walkForwardBars: bars,
+    symbols: files.length,
+    optimizeTrialsPerMinute: trials / minutes,
+    workers: 1,
+  };
+}
