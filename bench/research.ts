@@ -26,6 +26,7 @@ export async function benchResearch(
   const out = path.join(tmpdir(), `bot4-bench-research-${process.pid}`);
   let bars = 0;
   const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   for (const file of files) {
     const r = await runWalkForward({ configFile: config, dataFile: file, folds: 6, outDir: out });
     bars += r.data.bars;
@@ -38,6 +39,7 @@ export async function benchResearch(
   const btc = files[0] as string;
   const trials = 3;
   const t0 = process.hrtime.bigint();
+  const cpu1 = process.cpuUsage();
   await runOptimize({
     configFile: config,
     dataFile: btc,
