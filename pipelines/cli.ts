@@ -6,11 +6,16 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Subject } from 'rxjs';
 import * as path from 'node:path';
+import { startWatchdog } from '../hardware/watchdog';
+import { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, type Tier, tierFor } from '../operators/selectTier';
 import { runBacktest } from './backtest';
+import { registerBackupCommands } from './backup';
+import { loadCredentials, registerKeysCommand } from './keys';
 import { runTrain } from './train';
 import { registerResearch } from './research';
 // paper, live and download load their modules when they run: a backtest never pays for
 // loading ccxt (~0.2 s).
+import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
 import type { KillSwitchKind, SessionMode } from './session';
@@ -199,6 +204,12 @@ export function buildCli(): Command {
             );
           }
         }
+        // The appliance's watchdog (config/systemd/bot4.service sets it): a hung event loop aborts.
+        const watchdogMs = process.env['BOT4_WATCHDOG_MS'];
+        if (watchdogMs !== undefined && !(Number(watchdogMs) > 0)) {
+          throw new InvalidArgumentError(`BOT4_WATCHDOG_MS: expected a positive number of ms, found "${watchdogMs}"`);
+        }
+        const watchdog = watchdogMs ? startWatchdog({ timeoutMs: Number(watchdogMs) }) : undefined;
         const stop$ = new Subject<void>();
         const onStop = (signal: string) => () => {
           process.stderr.write(`\n${signal}: stopping — settling orders in flight, flushing the journals\n`);
@@ -208,9 +219,14 @@ export function buildCli(): Command {
         const onTerm = onStop('SIGTERM');
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
-        const apiKey = process.env['BOT4_API_KEY'];
-        const secret = process.env['BOT4_API_SECRET'];
-        const password = process.env['BOT4_API_PASSWORD'];
+        // Credentials: the environment first, else the keystore (BOT4_KEYSTORE); never logged.
+        const credentials =
+          mode === 'live'
+            ? await loadCredentials({ warn: (line) => process.stderr.write(`${line}\n`) })
+            : ({} as Awaited<ReturnType<typeof loadCredentials>>);
+        const apiKey = credentials.BOT4_API_KEY;
+        const secret = credentials.BOT4_API_SECRET;
+        const password = credentials.BOT4_API_PASSWORD;
         try {
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
@@ -246,6 +262,7 @@ export function buildCli(): Command {
         } finally {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
+          await watchdog?.stop();
         }
       },
     );
@@ -302,6 +319,117 @@ export function buildCli(): Command {
         }
       },
     );
+
+  program
+    .command('doctor')
+    .description(
+      'check what a session needs before it starts: config, GPIO, button, LEDs, clock (NTP), disk, keys, exchange',
+    )
+    .option('-c, --config <file>', 'pipeline config to validate (its venue and symbol are checked too)')
+    .option('--mode <mode>', 'the session to prepare for: paper or live (live also needs API keys)', 'paper')
+    .option('-o, --out <dir>', 'where the session will write its journals (disk space is checked there)', 'out')
+    .option('--min-free-mb <n>', 'free disk space required, MiB', '1024')
+    .option('--exchange <id>', "ccxt exchange id (default: the config's venue, else binance)")
+    .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, local server)")
+    .option('--ntp-server <host[:port]>', 'NTP server for the clock check, or none', 'pool.ntp.org')
+    .option('--max-clock-offset <ms>', 'largest clock offset accepted, ms', '1000')
+    .option('--timeout <ms>', 'network timeout per check, ms', '5000')
+    .option('--yes', 'answer yes to the LED questions (the pins are still read back)')
+    .option('--skip-leds', 'skip the LED self-test')
+    .option('--gpio-mock <board>', 'use rpio mock mode with this board (e.g. raspi-3) instead of real GPIO')
+    .option('--json', 'print the results as JSON on stdout')
+    .action(
+      async (opts: {
+        config?: string;
+        mode: string;
+        out: string;
+        minFreeMb: string;
+        exchange?: string;
+        apiUrl?: string;
+        ntpServer: string;
+        maxClockOffset: string;
+        timeout: string;
+        yes?: boolean;
+        skipLeds?: boolean;
+        gpioMock?: string;
+        json?: boolean;
+      }) => {
+        if (opts.mode !== 'paper' && opts.mode !== 'live') {
+          throw new InvalidArgumentError(`--mode: expected paper or live, found "${opts.mode}"`);
+        }
+        const number = (option: string, value: string): number => {
+          const n = Number(value);
+          if (!Number.isFinite(n) || n <= 0) {
+            throw new InvalidArgumentError(`${option}: expected a positive number, found "${value}"`);
+          }
+          return n;
+        };
+        const { runDoctor, formatDoctor } = require('./doctor') as typeof DoctorModule;
+        const results = await runDoctor({
+          mode: opts.mode,
+          out: opts.out,
+          minFreeMb: number('--min-free-mb', opts.minFreeMb),
+          ntpServer: opts.ntpServer,
+          maxClockOffsetMs: number('--max-clock-offset', opts.maxClockOffset),
+          timeoutMs: number('--timeout', opts.timeout),
+          yes: opts.yes === true,
+          skipLeds: opts.skipLeds === true,
+          ...(opts.config !== undefined ? { config: opts.config } : {}),
+          ...(opts.exchange !== undefined ? { exchange: opts.exchange } : {}),
+          ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
+          ...(opts.gpioMock !== undefined
+            ? { gpioMock: opts.gpioMock as DoctorModule.DoctorOptions['gpioMock'] & string }
+            : {}),
+          log: () => undefined,
+        });
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify({ ok: !results.some((r) => r.status === 'fail'), results }, null, 2)}\n`
+            : `${formatDoctor(results)}\n`,
+        );
+        if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
+      },
+    );
+
+  program
+    .command('tiers')
+    .description('show which capital tier an equity selects (spec §3.5: floors and 20 % hysteresis)')
+    .argument('<equity>', 'account equity in the quote currency, e.g. 12000')
+    .option('--current <tier>', `the tier in force now (${TIERS.join(', ')}): applies the hysteresis`)
+    .option('--json', 'print JSON')
+    .action((equityText: string, opts: { current?: string; json?: boolean }) => {
+      const equity = Number(equityText);
+      if (!Number.isFinite(equity) || equity < 0) {
+        throw new InvalidArgumentError(`<equity>: expected a number ≥ 0, found "${equityText}"`);
+      }
+      if (opts.current !== undefined && !TIERS.includes(opts.current as Tier)) {
+        throw new InvalidArgumentError(`--current: expected one of ${TIERS.join(', ')}, found "${opts.current}"`);
+      }
+      const step = opts.current ? nextTier(opts.current as Tier, equity) : { tier: tierFor(equity), reason: '' };
+      const result = {
+        equity,
+        tier: step.tier,
+        ...(opts.current ? { current: opts.current, changed: step.tier !== opts.current } : {}),
+        reason: step.reason || `equity ${equity} selects ${step.tier}`,
+        belowMinimum: equity < SURVIVAL_MINIMUM,
+        floors: SPEC_TIER_FLOORS,
+      };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const rows = TIERS.map((t, i) => {
+        const next = TIERS[i + 1];
+        const range = next ? `${SPEC_TIER_FLOORS[t]} – ${SPEC_TIER_FLOORS[next]}` : `≥ ${SPEC_TIER_FLOORS[t]}`;
+        return `  ${t === step.tier ? '▶' : ' '} ${t.padEnd(13)} ${range}${t === opts.current && t !== step.tier ? '  (current)' : ''}`;
+      });
+      process.stdout.write(
+        `${rows.join('\n')}\n${opts.current && step.tier === opts.current ? `stays ${step.tier} (inside the 20 % band)` : result.reason}${result.belowMinimum ? `; below the ${SURVIVAL_MINIMUM} minimum of the Survival tier` : ''}\n`,
+      );
+    });
+
+  registerKeysCommand(program);
+  registerBackupCommands(program);
 
   registerResearch(program, parseTime);
   return program;
