@@ -9,6 +9,7 @@ import { writeReportHtml } from './report';
 import { backtestReport, walkForwardReport } from './reportData';
 import { parameterGrid } from './researchConfig';
 import { readBacktestRun } from './researchData';
+import { runEvolve } from './researchEvolve';
 import { parseDimension, runOptimize } from './researchOptimize';
 import { formatStats, runResearchStats } from './researchStats';
 import { formatWalkForward, runWalkForward, type Objective } from './researchWalkForward';
@@ -269,6 +270,71 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
             `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
             `  ${ran} trial(s) run at ${ran > 0 ? (ran / minutes).toFixed(2) : '-'} trials/minute\n` +
             `  best config: ${result.bestConfigFile}\n  trials: ${result.trialsFile}\n`,
+        );
+      },
+    );
+
+  research
+    .command('evolve')
+    .description(
+      'genetic algorithm over the TA rule set (which rules, weights, threshold, feature parameters); each genome scored by the out-of-sample Sharpe of a walk-forward; writes the best config with the deflated Sharpe over all genomes',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config whose signals.ta.rules and features seed the search')
+    .requiredOption('-d, --data <file>', 'bars CSV of the config’s symbol and timeframe')
+    .option('--population <n>', 'genomes per generation', integer('--population'), 8)
+    .option('--generations <n>', 'generations after the first', integer('--generations'), 4)
+    .option('--seed <n>', 'seed of the search', integer('--seed'), 1)
+    .option('--folds <n>', 'walk-forward test parts per genome', integer('--folds'), 4)
+    .option('--mode <mode>', 'rolling or anchored', 'rolling')
+    .option('--train-fraction <x>', 'share of the bars in the first training part', Number, 1 / 3)
+    .option(
+      '--train-until <time>',
+      'instead of --train-fraction: the first training part ends before this time',
+      parseTime,
+    )
+    .option('--from <time>', 'first bar to use (ISO date or epoch ms)', parseTime)
+    .option('--until <time>', 'stop before this time (ISO date or epoch ms)', parseTime)
+    .option('-o, --out <dir>', 'folder for result.json and the evolved config', 'out/research/evolve')
+    .action(
+      async (opts: {
+        config: string;
+        data: string;
+        population: number;
+        generations: number;
+        seed: number;
+        folds: number;
+        mode: string;
+        trainFraction: number;
+        trainUntil?: number;
+        from?: number;
+        until?: number;
+        out: string;
+      }) => {
+        if (opts.mode !== 'rolling' && opts.mode !== 'anchored')
+          throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
+        const result = await runEvolve({
+          configFile: opts.config,
+          dataFile: opts.data,
+          population: opts.population,
+          generations: opts.generations,
+          seed: opts.seed,
+          folds: opts.folds,
+          mode: opts.mode,
+          trainFraction: opts.trainFraction,
+          ...(opts.trainUntil !== undefined ? { trainUntil: opts.trainUntil } : {}),
+          ...(opts.from !== undefined ? { from: opts.from } : {}),
+          ...(opts.until !== undefined ? { until: opts.until } : {}),
+          outDir: opts.out,
+          onProgress: (m) => process.stderr.write(`  ${m}\n`),
+        });
+        writeJson(path.join(opts.out, 'result.json'), result);
+        const b = result.best;
+        const d = result.deflated;
+        process.stdout.write(
+          `evolve: best of ${result.trials} genomes: ${(b.overrides['signals.ta.rules'] as unknown[]).length} rules, threshold ${String(b.overrides['signals.ta.threshold'])}\n` +
+            `  out of sample: Sharpe ${b.objective.toFixed(3)}, return ${(b.outOfSampleReturn * 100).toFixed(2)} % vs buy & hold ${(b.buyAndHoldReturn * 100).toFixed(2)} %\n` +
+            `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
+            `  best config: ${result.bestConfigFile}\n`,
         );
       },
     );

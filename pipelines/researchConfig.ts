@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseConfig, type PipelineConfig } from './config';
 
-export type Overrides = Readonly<Record<string, number | string | boolean>>;
+/** Dotted config key → value (a number, string, boolean, or any YAML-able value such as a list of rules). */
+export type Overrides = Readonly<Record<string, unknown>>;
 
 export class ParamSpecError extends Error {
   readonly code = 'RESEARCH_BAD_PARAM';
@@ -32,7 +33,7 @@ export function loadConfigWith(file: string, overrides: Overrides): PipelineConf
     const parts = keyPath(key);
     if (parts.length > 1 && !doc.hasIn(parts.slice(0, -1)))
       throw new ParamSpecError(`${file}: cannot set "${key}": "${parts.slice(0, -1).join('.')}" is not in the config`);
-    doc.setIn(parts, value);
+    doc.setIn(parts, typeof value === 'object' && value !== null ? doc.createNode(value) : value);
   }
   return parseConfig(doc.toString(), absolute);
 }
