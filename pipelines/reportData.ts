@@ -8,7 +8,7 @@ import {
   adjacentLogReturns,
 } from '../operators/stats';
 import type { ReportData } from './report';
-import type { BacktestRun } from './researchData';
+import { readModelResiduals, type BacktestRun } from './researchData';
 import { seriesStats } from './researchStats';
 import type { WalkForwardResult } from './researchWalkForward';
 
@@ -114,6 +114,13 @@ export function backtestReport(run: BacktestRun): ReportData {
     );
   const statistics = [seriesStats('market: log returns of adjacent bars', adjacentLogReturns(run.bars))];
   if (estimate) statistics.push(seriesStats('strategy: per-bar equity returns', returns));
+  const model = readModelResiduals(run);
+  if (model && model.residuals.length >= 50) {
+    statistics.push(
+      seriesStats(`ML model ${model.modelId} residuals (label − p, horizon ${model.horizon})`, model.residuals),
+    );
+    summary.push(['ML model Brier score', `${model.brier.toFixed(4)} (base rate ${model.brierBaseRate.toFixed(4)})`]);
+  }
   const config = (report as unknown as { config?: { file: string; hash: string; name: string } }).config;
   return {
     title: `Backtest: ${config?.name ?? path.basename(run.dir)} on ${report.data.symbol}`,

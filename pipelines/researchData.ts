@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { rebuildEquity, type EquityCurve, type EquityFill } from '../operators/stats';
 import { TIMEFRAMES, timeframeMs, type Bar, type Timeframe } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
+import { loadConfig } from './config';
 
 export class ResearchInputError extends Error {
   readonly code = 'RESEARCH_BAD_INPUT';
@@ -115,4 +116,63 @@ export function readBacktestRun(dir: string, bars?: Bar[]): BacktestRun {
     report.initialEquity,
   );
   return { dir, report, bars: runBars, curve };
+}
+
+/** The ML model's errors in a backtest: label (close `horizon` bars later above the close) − p(up). */
+export interface ModelResiduals {
+  readonly modelId: string;
+  readonly horizon: number;
+  readonly residuals: Float64Array;
+  /** Mean squared error of p against the 0/1 label. */
+  readonly brier: number;
+  /** Brier score of always saying the base rate (the bar p must beat). */
+  readonly brierBaseRate: number;
+}
+
+/**
+ * Residuals of every available ML signal in a backtest's journal whose label is known (the bar
+ * `horizon` steps later is in the data, with no gap in between). Undefined when the run had no model.
+ */
+export function readModelResiduals(run: BacktestRun): ModelResiduals | undefined {
+  const report = run.report as BacktestRun['report'] & { config?: { file: string }; model?: { id: string } | null };
+  if (!report.model || !report.config) return undefined;
+  const config = loadConfig(report.config.file);
+  if (!config.modelPath || !existsSync(config.modelPath)) return undefined;
+  const horizon = (JSON.parse(readFileSync(config.modelPath, 'utf8')) as { horizon: number }).horizon;
+  const step = timeframeMs(run.bars[0]?.timeframe ?? config.timeframe);
+  const closeAt = new Map<number, number>();
+  for (const b of run.bars) closeAt.set(b.tsEvent, b.close);
+  const out: number[] = [];
+  const labels: number[] = [];
+  for (const raw of readFileSync(path.join(run.dir, 'journal.jsonl'), 'utf8').split('\n')) {
+    if (!raw.includes('"source":"fused"')) continue;
+    const e = JSON.parse(raw) as {
+      kind?: string;
+      tsEvent?: number;
+      components?: { source: string; available: boolean; detail?: { p?: number } }[];
+    };
+    if (e.kind !== 'signal' || e.tsEvent === undefined) continue;
+    const ml = e.components?.find((c) => c.source === 'ml');
+    const p = ml?.available ? ml.detail?.p : undefined;
+    if (p === undefined) continue;
+    const now = closeAt.get(e.tsEvent);
+    let later: number | undefined;
+    for (let k = 1; k <= horizon; k++) {
+      later = closeAt.get(e.tsEvent + k * step);
+      if (later === undefined) break;
+    }
+    if (now === undefined || later === undefined) continue;
+    const label = later > now ? 1 : 0;
+    labels.push(label);
+    out.push(label - p);
+  }
+  const n = out.length;
+  const base = n ? labels.reduce((a, b) => a + b, 0) / n : 0;
+  return {
+    modelId: report.model.id,
+    horizon,
+    residuals: Float64Array.from(out),
+    brier: n ? out.reduce((a, r) => a + r * r, 0) / n : Number.NaN,
+    brierBaseRate: n ? labels.reduce((a, l) => a + (l - base) ** 2, 0) / n : Number.NaN,
+  };
 }

@@ -22,7 +22,7 @@ import {
   type LjungBoxRow,
   type TradeBootstrap,
 } from '../operators/stats';
-import { fileSha256, readBacktestRun, readCandles } from './researchData';
+import { fileSha256, readBacktestRun, readCandles, readModelResiduals } from './researchData';
 
 export interface SeriesStats {
   readonly series: string;
@@ -52,6 +52,15 @@ export interface StatsReport {
     readonly probabilisticSharpe: number;
     readonly roundTrips: number;
     readonly bootstrap: TradeBootstrap | null;
+    /** The ML model's errors (label − p), when the run had a model and enough labelled signals. */
+    readonly model: {
+      readonly id: string;
+      readonly horizon: number;
+      readonly meanResidual: number;
+      readonly brier: number;
+      readonly brierBaseRate: number;
+      readonly residuals: SeriesStats;
+    } | null;
   };
 }
 
@@ -121,7 +130,21 @@ export function runResearchStats(options: ResearchStatsOptions): StatsReport {
       probabilisticSharpe: probabilisticSharpe(estimate, 0),
       roundTrips: trips.length,
       bootstrap: trips.length >= 2 ? bootstrapTrades(trips) : null,
+      model: modelStats(run),
     },
+  };
+}
+
+function modelStats(run: ReturnType<typeof readBacktestRun>): NonNullable<StatsReport['strategy']>['model'] {
+  const m = readModelResiduals(run);
+  if (!m || m.residuals.length < 50) return null;
+  return {
+    id: m.modelId,
+    horizon: m.horizon,
+    meanResidual: m.residuals.reduce((a, b) => a + b, 0) / m.residuals.length,
+    brier: m.brier,
+    brierBaseRate: m.brierBaseRate,
+    residuals: seriesStats(`ML model residuals (label − p, horizon ${m.horizon})`, m.residuals),
   };
 }
 
@@ -137,7 +160,7 @@ function describeSeries(s: SeriesStats): string[] {
     `  ${s.series} (n = ${s.n})`,
     `    ADF     stat ${s.adf.statistic.toFixed(3)}  p ${p(s.adf.pValue)}  lag ${s.adf.usedLag}  → ${s.adf.pValue < 0.05 ? 'no unit root (stationary)' : 'unit root not rejected'}`,
     `    KPSS    stat ${s.kpss.statistic.toFixed(3)}  p ${s.kpss.pValueBound === 'below' ? '< ' : s.kpss.pValueBound === 'above' ? '> ' : ''}${p(s.kpss.pValue)}  → ${s.kpss.pValue <= 0.05 ? 'not level-stationary' : 'level-stationary not rejected'}`,
-    `    JB      stat ${s.jarqueBera.statistic.toFixed(1)}  p ${p(s.jarqueBera.pValue)}  skew ${s.jarqueBera.skewness.toFixed(3)}  kurtosis ${s.jarqueBera.kurtosis.toFixed(2)}  → ${s.jarqueBera.pValue < 0.05 ? 'not normal (fat tails)' : 'normality not rejected'}`,
+    `    JB      stat ${s.jarqueBera.statistic.toFixed(1)}  p ${p(s.jarqueBera.pValue)}  skew ${s.jarqueBera.skewness.toFixed(3)}  kurtosis ${s.jarqueBera.kurtosis.toFixed(2)}  → ${s.jarqueBera.pValue < 0.05 ? `not normal (${s.jarqueBera.kurtosis > 3 ? 'fat' : 'thin'} tails)` : 'normality not rejected'}`,
     `    LB(${lb.lag})  stat ${lb.statistic.toFixed(2)}  p ${p(lb.pValue)}  → ${lb.pValue < 0.05 ? 'autocorrelated' : 'no autocorrelation found'}`,
     `    LB²(${lb2.lag}) stat ${lb2.statistic.toFixed(2)}  p ${p(lb2.pValue)}  → ${lb2.pValue < 0.05 ? 'volatility clusters (ARCH effects)' : 'no ARCH effects found'}`,
     `    Hurst   ${h.toFixed(3)}  → ${h > 0.55 ? 'persistent (trending)' : h < 0.45 ? 'anti-persistent (mean-reverting)' : 'close to a random walk'}`,
@@ -165,6 +188,12 @@ export function formatStats(report: StatsReport): string {
           `of max drawdown ${(b.maxDrawdownInterval.low * 100).toFixed(2)} % … ${(b.maxDrawdownInterval.high * 100).toFixed(2)} %, P(loss) ${b.probabilityOfLoss.toFixed(3)}`,
       );
     } else lines.push(`    ${s.roundTrips} round trips: too few to bootstrap`);
+    if (s.model) {
+      lines.push(...describeSeries(s.model.residuals));
+      lines.push(
+        `    model ${s.model.id}: mean residual ${s.model.meanResidual.toFixed(4)} (bias), Brier ${s.model.brier.toFixed(4)} vs ${s.model.brierBaseRate.toFixed(4)} for the base rate → ${s.model.brier < s.model.brierBaseRate ? 'better than the base rate' : 'no better than the base rate'}`,
+      );
+    }
   }
   return lines.join('\n');
 }

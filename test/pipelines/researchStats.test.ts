@@ -74,6 +74,13 @@ describe('research stats', function () {
       r.strategy.bootstrap &&
         r.strategy.bootstrap.totalReturnInterval.low <= r.strategy.bootstrap.totalReturnInterval.high,
     );
+    // The growth config trades with its ML model (trained until 2021-02-23): its errors are tested too.
+    const m = r.strategy.model;
+    ok(m, 'model residuals');
+    ok(m.residuals.n > 2000, `labelled ML signals: ${m.residuals.n}`);
+    ok(m.brier > 0.2 && m.brier < 0.3, `Brier ${m.brier}`);
+    ok(Math.abs(m.meanResidual) < 0.2);
+    equal(m.residuals.ljungBox.length, 3);
   });
 
   it('the CLI prints the verdicts and writes the JSON result; bad input is named', () => {
