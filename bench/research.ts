@@ -1,12 +1,13 @@
 /**
  * Research speed: a walk-forward of one config (6 folds, rolling) over every 5m file of the shared
- * data (7 symbols × ~65k bars), and `optimize` trials per minute on BTC/USDT. One process, one
- * core: trials are not spread over worker threads yet. Called from bench/index.ts.
+ * data (7 symbols × ~65k bars), and `optimize` trials per minute on BTC/USDT with 1 worker and
+ * with one worker process per core. Called from bench/index.ts.
  */
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseDimension, runOptimize } from '../pipelines/researchOptimize';
+import { defaultWorkers } from '../pipelines/researchPool';
 import { runWalkForward } from '../pipelines/researchWalkForward';
 import { repoRoot, sharedDataPath } from '../test/support/sharedData';
 
@@ -39,32 +40,32 @@ export async function benchResearch(
     `${wfSeconds.toFixed(1)} s wall (${wfCpuSeconds.toFixed(1)} s CPU) for ${bars} bars   target ≤ 60 s`,
   );
   const btc = files[0] as string;
-  const trials = 3;
-  const t0 = process.hrtime.bigint();
-  const cpu1 = process.cpuUsage();
-  await runOptimize({
-    configFile: config,
-    dataFile: btc,
-    folds: 6,
-    space: [parseDimension('signals.ta.threshold=0.2:0.7')],
-    trials,
-    outDir: path.join(out, 'optimize'),
-  });
-  const minutes = Number(process.hrtime.bigint() - t0) / 6e10;
-  const c = process.cpuUsage(cpu1);
-  const cpuMinutes = (c.user + c.system) / 6e7;
-  line(
-    `optimize on ${path.basename(btc)} (6-fold walk-forward per trial)`,
-    `${(trials / minutes).toFixed(2)} trials/minute wall (${(trials / cpuMinutes).toFixed(2)} per CPU-minute), 1 worker`,
-  );
+  const trials = 4;
+  const rates: Record<string, number> = {};
+  for (const workers of [1, defaultWorkers()].filter((w, i, all) => all.indexOf(w) === i)) {
+    const t0 = process.hrtime.bigint();
+    await runOptimize({
+      configFile: config,
+      dataFile: btc,
+      folds: 6,
+      space: [parseDimension('signals.ta.threshold=0.2:0.7')],
+      trials,
+      workers,
+      outDir: path.join(out, `optimize-${workers}`),
+    });
+    const minutes = Number(process.hrtime.bigint() - t0) / 6e10;
+    rates[`optimizeTrialsPerMinute${workers}Workers`] = trials / minutes;
+    line(
+      `optimize on ${path.basename(btc)}, ${workers} worker(s)`,
+      `${(trials / minutes).toFixed(2)} trials/minute (6-fold walk-forward per trial)`,
+    );
+  }
   rmSync(out, { recursive: true, force: true });
   return {
     walkForwardSeconds: wfSeconds,
     walkForwardCpuSeconds: wfCpuSeconds,
     walkForwardBars: bars,
     symbols: files.length,
-    optimizeTrialsPerMinute: trials / minutes,
-    optimizeTrialsPerCpuMinute: trials / cpuMinutes,
-    workers: 1,
+    ...rates,
   };
 }

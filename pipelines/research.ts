@@ -10,6 +10,7 @@ import { backtestReport, walkForwardReport } from './reportData';
 import { parameterGrid } from './researchConfig';
 import { readBacktestRun } from './researchData';
 import { runEvolve } from './researchEvolve';
+import { defaultWorkers } from './researchPool';
 import { parseDimension, runOptimize } from './researchOptimize';
 import { formatStats, runResearchStats } from './researchStats';
 import { formatWalkForward, runWalkForward, type Objective } from './researchWalkForward';
@@ -193,6 +194,12 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       30,
     )
     .option('--seed <n>', 'seed of the search', integer('--seed'), 1)
+    .option(
+      '--workers <n>',
+      'trials run at once on worker threads (default: one per core)',
+      integer('--workers'),
+      defaultWorkers(),
+    )
     .option('--folds <n>', 'walk-forward test parts per trial', integer('--folds'), 4)
     .option('--mode <mode>', 'rolling or anchored', 'rolling')
     .option('--train-fraction <x>', 'share of the bars in the first training part', Number, 1 / 3)
@@ -221,6 +228,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         param: string[];
         trials: number;
         seed: number;
+        workers: number;
         folds: number;
         mode: string;
         trainFraction: number;
@@ -240,6 +248,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           space: opts.param.map(parseDimension),
           trials: opts.trials,
           seed: opts.seed,
+          workers: opts.workers,
           folds: opts.folds,
           mode: opts.mode,
           trainFraction: opts.trainFraction,

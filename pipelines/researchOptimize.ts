@@ -13,6 +13,7 @@ import { deflatedSharpe, proposeTpe, type DeflatedSharpe, type TpeTrial } from '
 import { parseConfig } from './config';
 import { loadConfigWith, ParamSpecError, type Overrides } from './researchConfig';
 import { fileSha256 } from './researchData';
+import { WalkForwardPool } from './researchPool';
 import { runWalkForward, type WalkForwardOptions } from './researchWalkForward';
 
 export interface SearchDimension {
@@ -121,6 +122,8 @@ export interface OptimizeOptions extends Omit<WalkForwardOptions, 'candidates' |
   readonly space: readonly SearchDimension[];
   readonly trials: number;
   readonly seed?: number;
+  /** Trials run at once on worker threads. Default 1 (in this thread). */
+  readonly workers?: number;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -174,40 +177,58 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
   const resumedFrom = trials.length;
   if (resumedFrom > 0) progress(`resuming after ${resumedFrom} trial(s) in ${trialsFile}`);
 
-  while (trials.length < options.trials) {
-    const k = trials.length;
-    const history: TpeTrial[] = trials.map((t) => ({ x: t.x, value: t.objective }));
-    const x = proposeTpe({ dimensions: options.space.length, seed }, history);
-    const overrides = toOverrides(options.space, x);
-    const wf = await runWalkForward({
-      ...options,
-      candidates: [overrides],
-      outDir: path.join(options.outDir, 'last-trial'),
-    });
-    const est = wf.outOfSample.deflated;
-    const stats = wf.statistics.find((s) => s.series.startsWith('strategy'));
-    const record: TrialRecord = {
-      kind: 'trial',
-      trial: k + 1,
-      x,
-      overrides,
-      configHash: wf.candidates[0]?.hash ?? '',
-      objective: Number.isFinite(wf.outOfSample.sharpeAnnualised) ? wf.outOfSample.sharpeAnnualised : -1e9,
-      outOfSampleReturn: wf.outOfSample.totalReturn,
-      buyAndHoldReturn: wf.outOfSample.buyAndHoldReturn,
-      maxDrawdown: wf.outOfSample.maxDrawdown,
-      sharpe: {
-        perBar: est?.sharpe ?? 0,
-        n: wf.outOfSample.bars,
-        skewness: stats?.jarqueBera.skewness ?? 0,
-        kurtosis: stats?.jarqueBera.kurtosis ?? 3,
-      },
-    };
-    appendFileSync(trialsFile, `${JSON.stringify(record)}\n`);
-    trials.push(record);
-    progress(
-      `trial ${k + 1}/${options.trials}: ${JSON.stringify(overrides)} → out-of-sample Sharpe ${record.objective.toFixed(3)}, return ${(record.outOfSampleReturn * 100).toFixed(2)} %`,
-    );
+  // Trials run in batches of `workers`: the batch's points are proposed one after another, each
+  // seeing the ones before it as pending with the worst value so far ("constant liar"), so they
+  // spread out. With one worker this is the plain sequential TPE.
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new ParamSpecError(`--workers: expected a whole number ≥ 1, found ${workers}`);
+  const pool = workers > 1 ? new WalkForwardPool(workers) : undefined;
+  try {
+    while (trials.length < options.trials) {
+      const history: TpeTrial[] = trials.map((t) => ({ x: t.x, value: t.objective }));
+      const liar = history.length ? Math.min(...history.map((h) => h.value)) : 0;
+      const batch: { x: number[]; overrides: Overrides }[] = [];
+      for (let j = 0; j < Math.min(workers, options.trials - trials.length); j++) {
+        const x = proposeTpe({ dimensions: options.space.length, seed }, history);
+        history.push({ x, value: liar });
+        batch.push({ x, overrides: toOverrides(options.space, x) });
+      }
+      const runs = batch.map((t, j) => {
+        const { onProgress: _ignored, ...rest } = options;
+        return { ...rest, candidates: [t.overrides], outDir: path.join(options.outDir, `last-trial-${j}`) };
+      });
+      const results = pool ? await pool.runAll(runs) : [await runWalkForward(runs[0] as (typeof runs)[number])];
+      for (const [j, wf] of results.entries()) {
+        const { x, overrides } = batch[j] as (typeof batch)[number];
+        const k = trials.length;
+        const stats = wf.statistics.find((st) => st.series.startsWith('strategy'));
+        const record: TrialRecord = {
+          kind: 'trial',
+          trial: k + 1,
+          x,
+          overrides,
+          configHash: wf.candidates[0]?.hash ?? '',
+          objective: Number.isFinite(wf.outOfSample.sharpeAnnualised) ? wf.outOfSample.sharpeAnnualised : -1e9,
+          outOfSampleReturn: wf.outOfSample.totalReturn,
+          buyAndHoldReturn: wf.outOfSample.buyAndHoldReturn,
+          maxDrawdown: wf.outOfSample.maxDrawdown,
+          sharpe: {
+            perBar: wf.outOfSample.deflated?.sharpe ?? 0,
+            n: wf.outOfSample.bars,
+            skewness: stats?.jarqueBera.skewness ?? 0,
+            kurtosis: stats?.jarqueBera.kurtosis ?? 3,
+          },
+        };
+        appendFileSync(trialsFile, `${JSON.stringify(record)}\n`);
+        trials.push(record);
+        progress(
+          `trial ${k + 1}/${options.trials}: ${JSON.stringify(overrides)} → out-of-sample Sharpe ${record.objective.toFixed(3)}, return ${(record.outOfSampleReturn * 100).toFixed(2)} %`,
+        );
+      }
+    }
+  } finally {
+    await pool?.close();
   }
 
   const best = trials.reduce((a, b) => (b.objective > a.objective ? b : a));

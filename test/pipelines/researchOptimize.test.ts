@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { proposeTpe, type TpeTrial } from '../../operators/stats';
 import { loadConfig } from '../../pipelines/config';
 import { parseDimension, runOptimize, schemaBounds } from '../../pipelines/researchOptimize';
+import { runWalkForward } from '../../pipelines/researchWalkForward';
 import { mulberry32 } from '../../operators/random';
 import { repoRoot, requireSharedData } from '../support/sharedData';
 import { tempDir } from '../support/tmp';
@@ -101,5 +102,36 @@ describe('research optimize on real candles', function () {
       () => ok(false, 'a different search must not reuse the trials file'),
       (e: Error) => match(e.message, /belongs to a different search/),
     );
+  });
+
+  it('runs trials in worker processes: the same numbers as in this process, every trial recorded once', async function () {
+    const data = requireSharedData(this, 'candles/binance_spot_BTCUSDT_5m_nfi.csv');
+    const common = {
+      configFile: path.join(repoRoot, 'config', 'survival.yaml'),
+      dataFile: data,
+      from: Date.parse('2021-02-01'),
+      until: Date.parse('2021-02-15'),
+      folds: 2,
+      trainFraction: 0.4,
+    };
+    const r = await runOptimize({
+      ...common,
+      space: [parseDimension('signals.ta.threshold=0.2:0.6')],
+      trials: 4,
+      workers: 2,
+      outDir: path.join(tmp.dir, 'opt-workers'),
+    });
+    deepStrictEqual(
+      r.trials.map((t) => t.trial),
+      [1, 2, 3, 4],
+    );
+    const probe = r.trials[1]!;
+    const here = await runWalkForward({
+      ...common,
+      candidates: [probe.overrides],
+      outDir: path.join(tmp.dir, 'probe'),
+    });
+    equal(probe.objective, here.outOfSample.sharpeAnnualised);
+    equal(probe.outOfSampleReturn, here.outOfSample.totalReturn);
   });
 });
