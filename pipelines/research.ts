@@ -267,6 +267,8 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         const summary = {
           best: b,
           deflatedSharpe: d,
+          pbo: result.pbo,
+          bootstrap: result.bootstrap,
           trials: result.trials.length,
           trialsPerMinute: ran > 0 ? ran / minutes : null,
           bestConfigFile: result.bestConfigFile,
@@ -277,6 +279,8 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           `optimize: best of ${result.trials.length} trials is ${JSON.stringify(b.overrides)} (trial ${b.trial})\n` +
             `  out of sample: Sharpe ${b.objective.toFixed(3)}, return ${(b.outOfSampleReturn * 100).toFixed(2)} % vs buy & hold ${(b.buyAndHoldReturn * 100).toFixed(2)} %, max drawdown ${(b.maxDrawdown * 100).toFixed(2)} %\n` +
             `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
+            `  ${result.pbo ? `PBO ${result.pbo.pbo.toFixed(3)} over ${result.pbo.splits} CSCV splits of the ${result.pbo.candidates} trials` : 'PBO: needs at least 2 trials'}\n` +
+            `  ${result.bootstrap ? `best trial's ${result.bootstrap.trades} round trips: 95 % bootstrap CI of return ${(result.bootstrap.totalReturnInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.totalReturnInterval.high * 100).toFixed(2)} %, of max drawdown ${(result.bootstrap.maxDrawdownInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.maxDrawdownInterval.high * 100).toFixed(2)} %` : 'too few round trips to bootstrap'}\n` +
             `  ${ran} trial(s) run at ${ran > 0 ? (ran / minutes).toFixed(2) : '-'} trials/minute\n` +
             `  best config: ${result.bestConfigFile}\n  trials: ${result.trialsFile}\n`,
         );

@@ -9,7 +9,17 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { pipelineConfigSchema } from '../config/schema';
-import { deflatedSharpe, proposeTpe, type DeflatedSharpe, type TpeTrial } from '../operators/stats';
+import {
+  bootstrapTrades,
+  deflatedSharpe,
+  equityReturns,
+  probabilityOfBacktestOverfitting,
+  proposeTpe,
+  type DeflatedSharpe,
+  type PboResult,
+  type TpeTrial,
+  type TradeBootstrap,
+} from '../operators/stats';
 import { parseConfig } from './config';
 import { loadConfigWith, ParamSpecError, type Overrides } from './researchConfig';
 import { fileSha256 } from './researchData';
@@ -105,6 +115,8 @@ export interface TrialRecord {
     readonly skewness: number;
     readonly kurtosis: number;
   };
+  /** Out-of-sample round trips' returns (for the bootstrap of the best trial). */
+  readonly tripReturns: readonly number[];
 }
 
 interface Header {
@@ -131,6 +143,10 @@ export interface OptimizeResult {
   readonly trials: readonly TrialRecord[];
   readonly best: TrialRecord;
   readonly deflated: DeflatedSharpe;
+  /** CSCV over the trials' stitched out-of-sample per-bar returns (null with fewer than 2 trials). */
+  readonly pbo: PboResult | null;
+  /** Bootstrap of the best trial's out-of-sample round trips (null with fewer than 2). */
+  readonly bootstrap: TradeBootstrap | null;
   readonly bestConfigFile: string;
   readonly trialsFile: string;
   readonly resumedFrom: number;
@@ -174,6 +190,8 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
       );
     for (const l of lines.slice(1)) trials.push(JSON.parse(l) as TrialRecord);
   } else writeFileSync(trialsFile, `${JSON.stringify(header)}\n`);
+  const returnsDir = path.join(options.outDir, 'returns');
+  mkdirSync(returnsDir, { recursive: true });
   const resumedFrom = trials.length;
   if (resumedFrom > 0) progress(`resuming after ${resumedFrom} trial(s) in ${trialsFile}`);
 
@@ -219,7 +237,10 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
             skewness: stats?.jarqueBera.skewness ?? 0,
             kurtosis: stats?.jarqueBera.kurtosis ?? 3,
           },
+          tripReturns: wf.trips.map((t) => t.return),
         };
+        // Per-bar returns go beside the trials file (binary, 8 bytes a bar) for the PBO at the end.
+        writeFileSync(path.join(returnsDir, `trial-${k + 1}.f64`), Buffer.from(equityReturns(wf.curve.equity).buffer));
         appendFileSync(trialsFile, `${JSON.stringify(record)}\n`);
         trials.push(record);
         progress(
@@ -243,7 +264,24 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
     trials.map((t) => t.sharpe.perBar),
   );
   const bestConfigFile = writeBestConfig(options, best, deflated, header, trials.length);
-  return { trials, best, deflated, bestConfigFile, trialsFile, resumedFrom };
+  const matrix = trials.map((t) => {
+    const buf = readFileSync(path.join(returnsDir, `trial-${t.trial}.f64`));
+    return new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8);
+  });
+  const rows = Math.min(...matrix.map((m) => m.length));
+  const blocks = Math.min(16, 2 * Math.floor(rows / 4));
+  const pbo =
+    trials.length >= 2 && blocks >= 2
+      ? {
+          ...probabilityOfBacktestOverfitting(
+            Array.from({ length: rows }, (_, t) => matrix.map((m) => m[t] as number)),
+            { blocks },
+          ),
+          logits: [],
+        }
+      : null;
+  const bootstrap = best.tripReturns.length >= 2 ? bootstrapTrades(best.tripReturns) : null;
+  return { trials, best, deflated, pbo, bootstrap, bestConfigFile, trialsFile, resumedFrom };
 }
 
 function writeBestConfig(

@@ -89,6 +89,9 @@ describe('research optimize on real candles', function () {
     deepStrictEqual(second.trials.slice(0, 2), first.trials);
     equal(readFileSync(second.trialsFile, 'utf8').trim().split('\n').length, 4, 'header + 3 trials');
     equal(second.deflated.trials, 3);
+    ok(second.pbo, 'PBO over the three trials');
+    equal(second.pbo.candidates, 3);
+    ok(second.pbo.pbo >= 0 && second.pbo.pbo <= 1);
     ok(second.deflated.deflatedSharpe <= second.deflated.probabilisticSharpe);
 
     const text = readFileSync(second.bestConfigFile, 'utf8');
