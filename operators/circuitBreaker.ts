@@ -16,6 +16,14 @@ export interface ComponentOutcome {
   readonly ok: boolean;
   /** When the call finished (event time, ms since the epoch). */
   readonly tsEvent: Timestamp;
+  /**
+   * A failure that must not wait for a rate or a streak (an invariant break: the exchange holds
+   * what the session did not account for): opens a CLOSED or HALF_OPEN breaker at once. Only with
+   * `ok: false`. Default false.
+   */
+  readonly trip?: boolean;
+  /** Why, for the breaker's reason when `trip` opens it. */
+  readonly reason?: string;
 }
 
 /** Event: one breaker (a component's or the global one) changed state. */
@@ -118,12 +126,20 @@ interface Breaker {
  *   the window, so it closes only once they are outweighed or have aged out);
  * - HALF_OPEN → OPEN on any error, with the cooldown multiplied by `cooldownBackoff` per reopen,
  *   bounded by `maxCooldownMs`; closing resets the backoff.
+ * - CLOSED or HALF_OPEN → OPEN at once on a failure marked `trip` (an invariant break).
  * Outcomes that arrive while OPEN are recorded in the window but change nothing.
  *
  * Global (CLOSED/OPEN only): opens when `globalOpenComponents` components are OPEN at once; closes
- * when fewer than that many are OPEN *or HALF_OPEN* (a component on probation still counts against
- * closing: hysteresis). A global change follows, in the same instant, the component change that
- * caused it.
+ * when fewer than that many are OPEN. A HALF_OPEN component is not open: it is probing because its
+ * cooldown is over, and holding the global breaker (and so the trading mode) open on it would keep
+ * the session paused after the outage ended until enough probes happen to arrive — a quiet feed
+ * might never send them. If the probe fails the component reopens and, with enough others, so
+ * does the global breaker. A global change follows, in the same instant, the component change
+ * that caused it.
+ *
+ * What counts as a success is the caller's choice; for a feed it should be data flowing (see
+ * `feed-healthy` in sources/ccxtFeed.ts), not only a (re)connect, or a connected feed never
+ * accumulates the successes that close its breaker.
  *
  * Every change is one {@link BreakerStateChanged} with the numbers in `reason` and `numbers`.
  * The output completes with the source, cancelling pending cooldowns.
@@ -164,11 +180,7 @@ export function trackBreakers(
 
       const evaluateGlobal = (tsEvent: Timestamp): void => {
         const open: string[] = [];
-        const notClosed: string[] = [];
-        for (const [name, b] of breakers) {
-          if (b.state === 'OPEN') open.push(name);
-          if (b.state !== 'CLOSED') notClosed.push(name);
-        }
+        for (const [name, b] of breakers) if (b.state === 'OPEN') open.push(name);
         if (!globalOpen && open.length >= c.globalOpenComponents) {
           globalOpen = true;
           emit(
@@ -179,15 +191,15 @@ export function trackBreakers(
             { open: open.length, limit: c.globalOpenComponents, components: open.join(',') },
             tsEvent,
           );
-        } else if (globalOpen && notClosed.length < c.globalOpenComponents) {
+        } else if (globalOpen && open.length < c.globalOpenComponents) {
           globalOpen = false;
-          const which = notClosed.length > 0 ? `: ${notClosed.join(', ')}` : '';
+          const which = open.length > 0 ? `: ${open.join(', ')}` : '';
           emit(
             GLOBAL_BREAKER,
             'OPEN',
             'CLOSED',
-            `${notClosed.length} components not closed < ${c.globalOpenComponents}${which}`,
-            { notClosed: notClosed.length, limit: c.globalOpenComponents, components: notClosed.join(',') },
+            `${open.length} components open < ${c.globalOpenComponents}${which}`,
+            { open: open.length, limit: c.globalOpenComponents, components: open.join(',') },
             tsEvent,
           );
         }
@@ -282,6 +294,11 @@ export function trackBreakers(
         const rate = calls > 0 ? b.errorsInWindow / calls : 0;
         const windowNumbers = { errorRate: round(rate), calls, windowMs: c.windowMs };
 
+        if (!ok && outcome.trip === true && b.state !== 'OPEN') {
+          if (b.state === 'HALF_OPEN') b.reopens += 1;
+          open(name, b, b.state, `tripped: ${outcome.reason ?? 'an invariant break'}`, { tripped: 1 }, tsEvent);
+          return;
+        }
         if (b.state === 'CLOSED') {
           if (calls >= c.minCalls && rate >= c.tripErrorRate) {
             open(

@@ -1,8 +1,8 @@
 import { Bot4Error } from './errors';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { clientOrderIdFor } from './gateRisk';
-import type { Units } from './money';
-import type { CancelAllOrders, ModeChanged, Order, Portfolio, Symbol, Timestamp } from './types';
+import { absUnits, floorToStep, notionalOf, toUnits, type Units } from './money';
+import type { CancelAllOrders, Instrument, ModeChanged, Order, Portfolio, Symbol, Timestamp } from './types';
 
 /** What the emergency actions listen to: the mode machine's changes and the portfolio (merged, in event order). */
 export type EmergencyInput = ModeChanged | Portfolio;
@@ -22,6 +22,13 @@ export interface FlattenOnEmergencyConfig {
    * Default 30 000.
    */
   readonly resendAfterMs?: number;
+  /**
+   * Lot grid and minimums per symbol (the venue's instruments). A flattening order is rounded down
+   * to its symbol's `qtyStep`; what is left below `minQty` or `minNotional` (at the mark) is dust:
+   * no order the venue would refuse is sent for it. Symbols not listed are flattened unrounded.
+   * Default none.
+   */
+  readonly instruments?: readonly Instrument[];
 }
 
 export class EmergencyConfigError extends Bot4Error<'INVALID_EMERGENCY_CONFIG'> {
@@ -97,6 +104,8 @@ export function flattenOnEmergency(
       `flattenOnEmergency: resendAfterMs must be a finite number > 0, found ${resendAfterMs}`,
     );
 
+  const instruments = new Map((config.instruments ?? []).map((i) => [i.symbol, i]));
+
   return (source) =>
     new Observable<EmergencyCommand>((subscriber) => {
       let latest: Portfolio | undefined;
@@ -113,8 +122,21 @@ export function flattenOnEmergency(
           const qty = position.qty;
           if (qty === 0n) continue;
           const cover = covers.get(symbol) ?? { covered: 0n, lastQty: qty, sentAt: tsEvent };
-          const uncovered = abs(qty) - cover.covered;
+          const instrument = instruments.get(symbol);
+          // On the lot grid, rounded down: a position holding fee dust (0.04964031 on a 0.00001 grid)
+          // is flattened to its dust, never refused for precision at every bar.
+          const uncovered = instrument
+            ? floorToStep(abs(qty) - cover.covered, instrument.qtyStep)
+            : abs(qty) - cover.covered;
           if (uncovered <= 0n) continue;
+          // Without a mark the notional is unknown: flatten rather than guess it is dust.
+          const mark = position.markPrice > 0 ? toUnits(position.markPrice) : undefined;
+          if (
+            instrument &&
+            (uncovered < instrument.minQty ||
+              (mark !== undefined && notionalOf(uncovered, mark) < instrument.minNotional))
+          )
+            continue;
           const n = sequence.get(symbol) ?? 0;
           sequence.set(symbol, n + 1);
           const intentId = `${signalId}:${symbol}:${n}`;
@@ -197,6 +219,4 @@ export function flattenOnEmergency(
     });
 }
 
-function abs(value: Units): Units {
-  return value < 0n ? -value : value;
-}
+const abs = absUnits;

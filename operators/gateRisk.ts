@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { feeOf, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
+import { feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import type { MarketStats } from './trackMarketStats';
 import { positionQty } from './trackPortfolio';
 import type {
@@ -100,7 +100,8 @@ const MINUTE = 60_000;
  * client order id, and the measures computed) or a denial with a reason code and the numbers.
  *
  * Checks, in order:
- * 1. trading mode — Paused refuses everything; Reduced and Emergency refuse what adds risk;
+ * 1. trading mode — Paused, Reduced and Emergency refuse what adds risk (reduce-only orders pass
+ *    in every mode: an outage that pauses the session must not trap it in a position);
  * 2. pre-trade — instrument known, quantity on the lot grid, minimum/maximum quantity,
  *    minimum notional, order notional, free balance (buys reserve the taker fee), held position
  *    (no shorting unless allowed), leverage, order rate;
@@ -154,7 +155,8 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       });
     });
 
-  function decide({ intent, portfolio, mode, market, pending }: RiskInput, recent: number[]): RiskDecision {
+  function decide({ intent: asked, portfolio, mode, market, pending }: RiskInput, recent: number[]): RiskDecision {
+    let intent = asked;
     const deny = (code: RiskDenyCode, numbers: Record<string, number | string>): OrderDenied => ({
       kind: 'denied',
       intent,
@@ -168,7 +170,7 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     const reduces = intent.reducesRisk;
 
     // 1. Trading mode.
-    if (mode === 'Paused') return deny('MODE_PAUSED', { mode });
+    if (mode === 'Paused' && !reduces) return deny('MODE_PAUSED', { mode });
     if (mode === 'Emergency' && !reduces) return deny('MODE_EMERGENCY', { mode });
     if (mode === 'Reduced' && !reduces) return deny('MODE_REDUCED_RISK_INCREASING', { mode });
 
@@ -176,7 +178,11 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
     const instrument = instruments.get(intent.symbol);
     if (!instrument) return deny('UNKNOWN_INSTRUMENT', { symbol: intent.symbol });
     if (instrument.qtyStep > 0n && intent.qty % instrument.qtyStep !== 0n) {
-      return deny('QTY_PRECISION', { qty: formatUnits(intent.qty), step: formatUnits(instrument.qtyStep) });
+      // An exit of a position holding fee dust (Binance takes a buy's fee in the base coin) is
+      // rounded down to the lot grid: the remainder stays as dust rather than the exit failing.
+      if (!reduces)
+        return deny('QTY_PRECISION', { qty: formatUnits(intent.qty), step: formatUnits(instrument.qtyStep) });
+      intent = { ...intent, qty: floorToStep(intent.qty, instrument.qtyStep) };
     }
     if (intent.qty < instrument.minQty)
       return deny('BELOW_MIN_QTY', { qty: formatUnits(intent.qty), min: formatUnits(instrument.minQty) });

@@ -113,12 +113,16 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
           if (delta === 0n) return;
           const sameDirection = current !== 0n && targetQty !== 0n && current > 0n === targetQty > 0n;
           if (sameDirection && absUnits(delta) < rebalanceFloor(targetQty, rebalance)) return;
-          const qty = absUnits(delta);
+          // The order is on the lot grid even when the position is not (Binance takes a buy's fee
+          // in the base coin, leaving dust such as 0.04964031 of a 0.04969 buy): rounded down, so an
+          // exit never sells more than is held and a buy never fails on `target − dust`.
+          const qty = floorToStep(absUnits(delta), instrument.qtyStep);
+          if (qty === 0n) return;
           const priceUnits = toUnits(signal.price);
-          const closesAll = targetQty === 0n;
-          // A close must go through whatever its size; a new or added position must meet the
-          // venue's minimums.
-          if (!closesAll && (qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional)) return;
+          const belowMinimums = qty < instrument.minQty || notionalOf(qty, priceUnits) < instrument.minNotional;
+          // A new or added position must meet the venue's minimums; so must a close, which otherwise
+          // could only be refused: what is left below them is dust, not a position to trade.
+          if (belowMinimums) return;
           subscriber.next({
             kind: 'intent',
             id: `${signal.id}:0`,

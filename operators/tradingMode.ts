@@ -68,7 +68,8 @@ export class ModeInputError extends Bot4Error<'INVALID_MODE_INPUT'> {
 
 /**
  * Severity, for combining causes: the strictest wins. `Paused` ranks above `Reduced` because it is
- * the stricter gate (gateRisk refuses every order when Paused, only risk-increasing ones when Reduced).
+ * the stricter gate (gateRisk refuses every new risk when Paused, with no exceptions for small
+ * orders; in every mode, reduce-only exits and stops pass: a paused session can always get flat).
  */
 export const MODE_SEVERITY: Readonly<Record<Mode, number>> = { Normal: 0, Reduced: 1, Paused: 2, Emergency: 3 };
 
@@ -220,7 +221,8 @@ export function trackTradingMode(config: TrackTradingModeConfig = {}): OperatorF
           }
           case 'breaker-state-changed':
             if (input.component !== GLOBAL_BREAKER) return;
-            globalOpen = input.to !== 'CLOSED';
+            // Only OPEN pauses: a breaker that is probing (HALF_OPEN) has seen its cooldown pass.
+            globalOpen = input.to === 'OPEN';
             settle(`global breaker ${input.to}: ${input.reason}`, input.tsEvent);
             return;
           default: {

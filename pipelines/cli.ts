@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { startWatchdog } from '../hardware/watchdog';
 import { nextTier, SPEC_TIER_FLOORS, SURVIVAL_MINIMUM, TIERS, type Tier, tierFor } from '../operators/selectTier';
 import { runBacktest } from './backtest';
+import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { runTrain } from './train';
@@ -175,7 +176,14 @@ export function buildCli(): Command {
       .option('--api-url <url>', "REST origin replacing the exchange's (testnet, proxy)")
       .option('--ws-url <url>', "WebSocket origin replacing the exchange's")
       .option('--ccxt-options <json>', 'extra ccxt options, as JSON (advanced)');
-    if (mode === 'live') command.option('--confirm-live', 'I understand this sends real orders with real money');
+    if (mode === 'live') {
+      command
+        .option('--confirm-live', 'I understand this sends real orders with real money')
+        .option(
+          '--allow-unsealed',
+          'accept a config that is not sealed (testnets, tests); recorded in the audit journal',
+        );
+    }
     command.action(
       async (opts: {
         config: string;
@@ -188,7 +196,20 @@ export function buildCli(): Command {
         wsUrl?: string;
         ccxtOptions?: string;
         confirmLive?: boolean;
+        allowUnsealed?: boolean;
       }) => {
+        // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
+        // (After --confirm-live: the session says first that live trading needs it.)
+        if (mode === 'live' && opts.confirmLive && !opts.config.endsWith(SEALED_SUFFIX)) {
+          if (!opts.allowUnsealed) {
+            throw new InvalidArgumentError(
+              `--config ${opts.config}: live sessions run sealed configs only — seal it with \`run-pipeline seal ${opts.config}\` (BOT4_SEAL_KEY), wait out its cooldown, and pass ${opts.config}${SEALED_SUFFIX}; --allow-unsealed overrides this for testnets`,
+            );
+          }
+          process.stderr.write(
+            `warning: live session on an unsealed config (${opts.config}), as --allow-unsealed asked\n`,
+          );
+        }
         const kinds = ['gpio', 'signal', 'both', 'none'];
         if (!kinds.includes(opts.killSwitch))
           throw new InvalidArgumentError(
@@ -429,6 +450,7 @@ export function buildCli(): Command {
     });
 
   registerKeysCommand(program);
+  registerSealCommand(program);
   registerBackupCommands(program);
 
   registerResearch(program, parseTime);

@@ -60,7 +60,7 @@ import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot 
 import { makeJournalSink, type Journaled } from '../sinks/journal';
 import { makePaperExchange } from '../sinks/paperExchange';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
-import type { FeedEvent } from '../sources/ccxtFeed';
+import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
@@ -135,6 +135,8 @@ export class SessionError extends Bot4Error<SessionErrorCode> {
 /** Mode changes, kill-switch presses and orders stopped by it: the audit trail. */
 const AUDIT_KINDS = new Set([
   'session',
+  // Only journaled when the account differed (trades adopted, balances drifted).
+  'venue-reconciled',
   'mode-changed',
   'order-halted',
   'kill-switch',
@@ -320,22 +322,26 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
 
   // Circuit breakers: every feed and venue event is an outcome of its component.
   const outcomes$ = merge(
-    feedEvents$.pipe(
-      map((e): ComponentOutcome | undefined =>
-        e.kind === 'feed-disconnected' || e.kind === 'feed-book-gap'
-          ? { component: `feed:${e.stream}`, ok: false, tsEvent: e.tsInit }
-          : e.kind === 'feed-connected' || e.kind === 'feed-book-resynced'
-            ? { component: `feed:${e.stream}`, ok: true, tsEvent: e.tsInit }
-            : undefined,
-      ),
-    ),
+    // Data flowing (feed-healthy) is a success too: a connected feed closes its breaker.
+    feedEvents$.pipe(map(feedOutcomeOf)),
     venueSide$.pipe(
       map((e): ComponentOutcome | undefined =>
         e.kind === 'venue-throttled'
           ? { component: 'venue', ok: false, tsEvent: scheduler.now() }
           : e.kind === 'venue-resumed'
             ? { component: 'venue', ok: true, tsEvent: scheduler.now() }
-            : undefined,
+            : e.kind === 'venue-reconciled'
+              ? // The account differed from what the session reported: adopted, and the venue breaker trips.
+                e.differences === 0
+                ? { component: 'venue', ok: true, tsEvent: e.tsEvent }
+                : {
+                    component: 'venue',
+                    ok: false,
+                    trip: true,
+                    reason: `reconciliation adopted ${e.adoptedTrades} trades, ${e.drifts} balance drifts`,
+                    tsEvent: e.tsEvent,
+                  }
+              : undefined,
       ),
     ),
   ).pipe(filter((o): o is ComponentOutcome => o !== undefined));
@@ -403,7 +409,14 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
             break;
         }
       }),
-      filter((e) => e.kind !== 'portfolio'),
+      // Health beats and clean reconciliation passes feed the breakers; their state changes are
+      // journaled, the beats are not.
+      filter(
+        (e) =>
+          e.kind !== 'portfolio' &&
+          e.kind !== 'feed-healthy' &&
+          !(e.kind === 'venue-reconciled' && (e as { differences?: number }).differences === 0),
+      ),
       map((e): Journaled => e),
     ),
     { connector: () => new Subject<Journaled>(), resetOnDisconnect: false },

@@ -178,7 +178,7 @@ export function tradingPipeline(
   });
   const modes = trackTradingMode(config.modes ?? {});
   const breakers = trackBreakers({ ...(config.breakers ?? {}), scheduler: deps.scheduler });
-  const flatten = flattenOnEmergency({ strategyId: config.name, configHash: config.hash });
+  const flatten = flattenOnEmergency({ strategyId: config.name, configHash: config.hash, instruments: [instrument] });
   const journalSignals = config.journal?.signals ?? 'all';
 
   const start = deps.initialPortfolio ?? initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote });

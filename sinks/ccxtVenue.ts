@@ -28,6 +28,9 @@
  *   are per IP) until `Retry-After` (or Binance's "banned until") has passed, with
  *   {@link VenueThrottled} / {@link VenueResumed} events; the refused order was not executed and is
  *   sent again after the pause, a bounded number of times. All waits run on the injected scheduler.
+ * - **Overloaded.** Binance's 503 -1008 ("Server is currently overloaded"), which ccxt reports as a
+ *   plain ExchangeError, is transient: reads are retried, and an order refused with it was not
+ *   executed, so it is sent again with the same client order id after a backoff, never rejected.
  * - **Order types.** Native where the exchange has them, emulated otherwise — see
  *   {@link nativeSupport}: stop-loss / take-profit natively when ccxt's `features` for the market
  *   declare `stopLossPrice` / `takeProfitPrice` (Binance spot: STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT));
@@ -60,13 +63,10 @@
  * const venue = makeCcxtVenue({ exchange: 'binance', apiKey: process.env.BINANCE_KEY!, secret: process.env.BINANCE_SECRET!, symbols: ['BTC/USDT'] });
  * orders$.pipe(venue).subscribe((event) => journal.append(event));
  */
-import { Bot4Error } from '../operators/errors';
-import { createHash } from 'node:crypto';
 import * as ccxt from 'ccxt';
-import { Observable, Subscription, asyncScheduler, filter, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { z } from 'zod';
-import type { Venue, VenueInput, VenueOutput } from '../operators/executeOrders';
-import { formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from '../operators/money';
+import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { backoffDelayMs } from '../operators/backoff';
+import { formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
   CancelAllOrders,
@@ -75,274 +75,86 @@ import type {
   Instrument,
   Order,
   OrderRejectCode,
-  OrderType,
-  Side,
-  Timestamp,
   TradeTick,
   VenueId,
 } from '../operators/types';
+import {
+  CcxtVenueError,
+  parseCcxtVenueConfig,
+  redactWith,
+  secretsOf,
+  type CcxtVenueConfig,
+  type CcxtVenueEnv,
+  type CcxtVenueSettings,
+} from './venue/config';
+import type {
+  CcxtVenue,
+  CcxtVenueInput,
+  CcxtVenueOutput,
+  VenueBalance,
+  VenueNoticeCode,
+  VenueOpenOrder,
+} from './venue/events';
+import {
+  compareIds,
+  createExchange,
+  disposeExchange,
+  feeInBase,
+  feeInQuote,
+  instrumentOf,
+  openOrderOf,
+} from './venue/exchange';
+import { emulationFor, triggerOf, type Emulation } from './venue/emulatedStops';
+import {
+  NO_NATIVE,
+  nativeSupport,
+  ocoPlan,
+  ocoRole,
+  type Capabilities,
+  type OcoPlan as OrderListPlan,
+} from './venue/orderTypes';
+import { AccountLedger } from './venue/account';
+import { RateGate } from './venue/rateLimit';
+import { sendOrder, sendOrderList } from './venue/submit';
+import { AccountReconciler } from './venue/reconcile';
+import {
+  Closed,
+  WatchdogTimeout,
+  classifySubmitError,
+  describeError,
+  exchangeMessage,
+  isTransientReadError,
+  type SubmitOutcome,
+} from './venue/submitOutcome';
 
-const STAGE = 'ccxt-venue';
-
-// ── events beyond OrderEvent ─────────────────────────────────────────────────────────────────────
-
-export interface VenueBalance {
-  readonly free: Units;
-  readonly used: Units;
-  readonly total: Units;
-}
-
-/** An order found open on the exchange at start-up. */
-export interface VenueOpenOrder {
-  readonly clientOrderId: string;
-  readonly exchangeOrderId: string;
-  readonly symbol: string;
-  readonly side: Side;
-  /** ccxt's unified type (`limit`, `market`…) and, when present, the exchange's own (`STOP_LOSS_LIMIT`). */
-  readonly type: string;
-  readonly qty: Units;
-  readonly filledQty: Units;
-  readonly price: number | null;
-  readonly stopPrice: number | null;
-  readonly tsEvent: Timestamp;
-}
-
-/** The account as the exchange reports it at start-up: what the portfolio starts from. */
-export interface VenueAccountSnapshot {
-  readonly kind: 'venue-account';
-  readonly venue: VenueId;
-  /** Every asset with a non-zero total, in units of 1e-8. */
-  readonly balances: Readonly<Record<string, VenueBalance>>;
-  /** Spot positions: total base-asset holding per configured symbol (no cost basis: the exchange has none). */
-  readonly positions: Readonly<Record<string, Units>>;
-  readonly openOrders: readonly VenueOpenOrder[];
-  /** Lot and tick sizes and minimums of the configured symbols, from the exchange's markets. */
-  readonly instruments: readonly Instrument[];
-  readonly tsEvent: Timestamp;
-  readonly tsInit: Timestamp;
-}
-
-/** The exchange told us to slow down or banned us: nothing is sent until `until`. */
-export interface VenueThrottled {
-  readonly kind: 'venue-throttled';
-  readonly venue: VenueId;
-  /** 429 rate limit, 418 IP ban, null when the status is not known (a ccxt rate-limit error without one). */
-  readonly status: 429 | 418 | null;
-  readonly retryAfterMs: number;
-  readonly until: Timestamp;
-  readonly reason: string;
-  readonly tsEvent: Timestamp;
-}
-
-export interface VenueResumed {
-  readonly kind: 'venue-resumed';
-  readonly venue: VenueId;
-  readonly tsEvent: Timestamp;
-}
-
-export type VenueNoticeCode =
-  | 'ORDER_FOUND'
-  | 'ORDER_ABSENT'
-  | 'ORDER_RESENT'
-  | 'ORDER_ADOPTED'
-  | 'RECONCILE_FAILED'
-  | 'POLL_FAILED'
-  | 'EMULATED'
-  | 'EMULATED_TRIGGERED'
-  | 'OCO_PAIRED'
-  | 'OCO_LINKED'
-  | 'FILL_ADJUSTED'
-  | 'OPEN_AT_COMPLETION';
-
-/** What the venue did on its own (reconciliation, resends, emulation), for the journal. */
-export interface VenueNotice {
-  readonly kind: 'venue-notice';
-  readonly venue: VenueId;
-  readonly level: 'info' | 'warning';
-  readonly code: VenueNoticeCode;
-  readonly clientOrderId: string | null;
-  readonly message: string;
-  readonly tsEvent: Timestamp;
-}
-
-/** A cancel could not be done (already filled, unknown order, exchange refused). */
-export interface OrderCancelRejected {
-  readonly kind: 'cancel-rejected';
-  readonly clientOrderId: string;
-  readonly signalId: string;
-  readonly reason: string;
-  readonly tsEvent: Timestamp;
-}
-
-export type CcxtVenueEvent = VenueAccountSnapshot | VenueThrottled | VenueResumed | VenueNotice | OrderCancelRejected;
-export type CcxtVenueInput = VenueInput | CancelOrder | CancelAllOrders;
-export type CcxtVenueOutput = VenueOutput | CcxtVenueEvent;
-/** A {@link Venue} that also takes cancels and reports account, throttling and reconciliation events. */
-export type CcxtVenue = OperatorFunction<CcxtVenueInput, CcxtVenueOutput>;
-
-const VENUE_OUTPUT_KINDS = new Set([
-  'order-accepted',
-  'order-rejected',
-  'fill',
-  'order-canceled',
-  'order-unknown',
-  'bar',
-  'trade',
-]);
-
-export function isVenueOutput(event: CcxtVenueOutput): event is VenueOutput {
-  return VENUE_OUTPUT_KINDS.has(event.kind);
-}
-
-/**
- * Narrows a {@link CcxtVenue} to the plain {@link Venue} contract the pipeline wires: the extra events
- * go to `onEvent` (journal, portfolio seeding) instead of downstream.
- */
-export function asVenue(venue: CcxtVenue, onEvent: (event: CcxtVenueEvent) => void = () => undefined): Venue {
-  return (source) =>
-    venue(source).pipe(
-      filter((event): event is VenueOutput => {
-        if (isVenueOutput(event)) return true;
-        onEvent(event);
-        return false;
-      }),
-    );
-}
-
-// ── config ───────────────────────────────────────────────────────────────────────────────────────
-
-export class CcxtVenueError extends Bot4Error<
-  'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL'
-> {
-  constructor(
-    code: 'INVALID_CONFIG' | 'UNKNOWN_SYMBOL' | 'STARTUP_FAILED' | 'AUTHENTICATION_FAILED' | 'INTERNAL',
-    message: string,
-    options?: { readonly cause?: unknown },
-  ) {
-    super(code, STAGE, message, options);
-  }
-}
-
-const EXCHANGE_IDS: readonly string[] = ((ids: unknown): string[] =>
-  Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : Object.keys(ids as object))(
-  ccxt.exchanges,
-);
-
-const SECRET_KEYS = new Set(['apiKey', 'secret', 'password', 'uid']);
-
-const RetrySchema = z.strictObject({
-  /** Re-sends of a request the exchange refused for rate or that was confirmed absent. Default 5. */
-  maxRetries: z.number().int().min(0).max(50).default(5),
-  /** First backoff, ms; doubles per retry. Default 250. */
-  initialDelayMs: z.number().int().min(0).default(250),
-  /** Longest backoff, ms (a Retry-After is honoured even when longer). Default 30000. */
-  maxDelayMs: z.number().int().min(0).default(30_000),
-});
-
-const ReconcileSchema = z.strictObject({
-  /** Lookups per reconciliation pass before giving up (the poller tries again later). Default 8. */
-  maxAttempts: z.number().int().min(1).max(100).default(8),
-  /**
-   * How long after a failed submission "not found" becomes conclusive, ms. Default
-   * `recvWindowMs + clockMarginMs`: after that the lost request can no longer execute.
-   */
-  absentAfterMs: z.number().int().min(0).optional(),
-});
-
-export const CcxtVenueConfigSchema = z.strictObject({
-  /** ccxt exchange id (`binance`, `kraken`…). */
-  exchange: z
-    .string()
-    .refine((id) => EXCHANGE_IDS.includes(id), { message: 'a ccxt exchange id (see ccxt.exchanges)' }),
-  /** API key. Never logged. The CLI reads it from the environment. */
-  apiKey: z.string().min(1),
-  /** API secret. Never logged. */
-  secret: z.string().min(1),
-  /** Passphrase, for exchanges that have one (okx, kucoin…). */
-  password: z.string().min(1).optional(),
-  uid: z.string().min(1).optional(),
-  /** Unified symbols traded (`BTC/USDT`): start-up reconciliation, polling, cancel-all scope. */
-  symbols: z.array(z.string().regex(/^[^/\s]+\/[^/\s]+$/, { message: 'a unified symbol such as BTC/USDT' })).min(1),
-  /** Base URL replacing the exchange's REST hosts (testnet, proxy, local test server). */
-  apiUrl: z
-    .string()
-    .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, { message: 'an http(s) URL' })
-    .transform((url) => url.replace(/\/+$/, ''))
-    .optional(),
-  /** ccxt's sandbox mode (Binance spot testnet). Default false. */
-  sandbox: z.boolean().default(false),
-  /** Extra ccxt `options` (e.g. `{ fetchCurrencies: false }`). `maxRetriesOnFailure` is always 0. */
-  ccxtOptions: z.record(z.string(), z.unknown()).default({}),
-  /** ccxt's client-side rate limiter. Default true; only a benchmark turns it off. */
-  enableRateLimit: z.boolean().default(true),
-  /** ccxt request timeout, ms. Default 10000. */
-  timeoutMs: z.number().int().min(1).default(10_000),
-  /**
-   * Our own deadline on every exchange call beyond `timeoutMs`, ms: ccxt's timeout covers the
-   * response headers only, a body that never completes would hang forever. Default 2000.
-   */
-  watchdogGraceMs: z.number().int().min(0).default(2_000),
-  /** Binance `recvWindow`, ms: requests older than this are refused by the exchange. Default 5000. */
-  recvWindowMs: z.number().int().min(1).max(60_000).default(5_000),
-  /** Allowed difference between our clock and the exchange's, ms. Default 1000. */
-  clockMarginMs: z.number().int().min(0).default(1_000),
-  /** Our cap on new orders per second (burst = one second's worth). Default 5. */
-  maxOrdersPerSecond: z.number().positive().default(5),
-  /** Orders waiting for the cap or a ban before new ones are rejected `RATE_LIMITED`. Default 100. */
-  maxQueuedOrders: z.number().int().min(1).default(100),
-  /** How often resting orders are checked for fills, ms. Default 1000. */
-  pollIntervalMs: z.number().int().min(10).default(1_000),
-  retry: RetrySchema.prefault({}),
-  reconcile: ReconcileSchema.prefault({}),
-  /**
-   * Which orders are looked up by client id before they are sent: `replayed` (tsEvent before the
-   * venue started: they may have been placed by an earlier run), `always`, `never`. Default `replayed`.
-   */
-  lookupBeforeSend: z.enum(['replayed', 'always', 'never']).default('replayed'),
-  /** Order features to emulate even where the exchange has them natively. Default none. */
-  emulate: z.array(z.enum(['stop', 'take-profit', 'trailing', 'oco'])).default([]),
-  /** How long the first leg of a native OCO waits for its partner, ms. Default 500. */
-  ocoPairTimeoutMs: z.number().int().min(0).default(500),
-});
-
-export type CcxtVenueConfig = z.input<typeof CcxtVenueConfigSchema>;
-export type CcxtVenueSettings = Readonly<z.output<typeof CcxtVenueConfigSchema>>;
-
-export interface CcxtVenueEnv {
-  /** Clock and timers (polling, backoff, pauses, watchdogs). Default `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
-  /** Called with each exchange instance the venue creates (instrumentation in benchmarks). */
-  readonly onExchange?: (exchange: ccxt.Exchange) => void;
-}
-
-/**
- * Validates a venue config. Errors name the key, what was expected and what was found — except for
- * credentials, whose values are never printed.
- */
-export function parseCcxtVenueConfig(config: CcxtVenueConfig, source = 'ccxtVenue config'): CcxtVenueSettings {
-  const parsed = CcxtVenueConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    const text = parsed.error.issues
-      .map((issue) => {
-        const key = issue.path.length === 0 ? '(root)' : issue.path.join('.');
-        const top = String(issue.path[0] ?? '');
-        const found = issue.path.reduce<unknown>((v, k) => (isRecord(v) ? v[String(k)] : undefined), config);
-        const shown = SECRET_KEYS.has(top)
-          ? found === undefined
-            ? 'nothing'
-            : '(a value, not shown)'
-          : found === undefined
-            ? 'nothing'
-            : JSON.stringify(found);
-        return `${source}: ${key}: expected ${issue.code === 'invalid_type' ? issue.expected : issue.message}, found ${shown}`;
-      })
-      .join('; ');
-    throw new CcxtVenueError('INVALID_CONFIG', redactWith(text, secretsOf(config)));
-  }
-  return Object.freeze(parsed.data);
-}
-
-// ── the venue ────────────────────────────────────────────────────────────────────────────────────
+// The venue's public surface, from the units it is built of.
+export {
+  CcxtVenueConfigSchema,
+  CcxtVenueError,
+  parseCcxtVenueConfig,
+  redactWith,
+  type CcxtVenueConfig,
+  type CcxtVenueEnv,
+  type CcxtVenueSettings,
+} from './venue/config';
+export {
+  asVenue,
+  isVenueOutput,
+  type CcxtVenue,
+  type CcxtVenueEvent,
+  type CcxtVenueInput,
+  type CcxtVenueOutput,
+  type OrderCancelRejected,
+  type VenueAccountSnapshot,
+  type VenueBalance,
+  type VenueNotice,
+  type VenueNoticeCode,
+  type VenueOpenOrder,
+  type VenueReconciled,
+  type VenueResumed,
+  type VenueThrottled,
+} from './venue/events';
+export { nativeSupport } from './venue/orderTypes';
 
 /**
  * A live venue on a ccxt exchange. See the module comment for what it guarantees.
@@ -380,13 +192,6 @@ export function makeCcxtVenue(config: CcxtVenueConfig, env: CcxtVenueEnv = {}): 
 }
 
 type Phase = 'pending' | 'armed' | 'pairing' | 'queued' | 'submitting' | 'unknown' | 'open' | 'done';
-type EmulationKind = 'stop' | 'take-profit' | 'trailing' | 'touch';
-
-interface Emulation {
-  readonly kind: EmulationKind;
-  /** Trailing: best price since armed. */
-  ref: number | null;
-}
 
 interface Tracked {
   order: Order;
@@ -414,45 +219,12 @@ interface Tracked {
   missingFillChecks: number;
 }
 
-interface OcoPlan {
-  readonly listClientOrderId: string;
-  readonly above: Tracked;
-  readonly below: Tracked;
-}
+type OcoPlan = OrderListPlan<Tracked>;
 
 interface Unit {
   readonly legs: readonly Tracked[];
   readonly oco: OcoPlan | null;
 }
-
-interface Capabilities {
-  readonly stop: boolean;
-  readonly takeProfit: boolean;
-  readonly trailing: boolean;
-  readonly oco: boolean;
-}
-
-class WatchdogTimeout extends Error {
-  constructor(label: string, ms: number) {
-    super(`${label}: no complete answer within ${ms} ms`);
-    this.name = 'WatchdogTimeout';
-  }
-}
-
-class Closed extends Error {
-  constructor() {
-    super('venue closed');
-    this.name = 'Closed';
-  }
-}
-
-type SubmitOutcome =
-  | { readonly kind: 'placed'; readonly orders: readonly ccxt.Order[] }
-  | { readonly kind: 'rejected'; readonly code: OrderRejectCode; readonly message: string }
-  | { readonly kind: 'duplicate'; readonly message: string }
-  | { readonly kind: 'rate-limited'; readonly message: string }
-  | { readonly kind: 'not-placed'; readonly message: string }
-  | { readonly kind: 'unknown'; readonly message: string };
 
 type LookupResult =
   | { readonly kind: 'found'; readonly order: ccxt.Order }
@@ -479,12 +251,12 @@ class Session {
   private closed = false;
   private inputDone = false;
   private venueOps = 0;
-  private pausedUntil = 0;
-  private throttleStreak = 0;
+  private readonly rate: RateGate;
   private resumeTimer: Subscription | null = null;
-  private tokens: number;
-  private tokensAt: number;
   private startedAt = 0;
+  /** What this session reported of the account, for continuous reconciliation (see reconcilePass). */
+  private readonly ledger: AccountLedger;
+  private readonly reconciler: AccountReconciler;
 
   constructor(
     private readonly settings: CcxtVenueSettings,
@@ -496,15 +268,48 @@ class Session {
   ) {
     this.venue = settings.exchange;
     this.secrets = secretsOf(settings);
-    this.tokens = settings.maxOrdersPerSecond;
-    this.tokensAt = scheduler.now();
+    this.ledger = new AccountLedger(this.instruments);
+    this.reconciler = new AccountReconciler({
+      venue: this.venue,
+      settings,
+      exchange,
+      instruments: this.instruments,
+      ledger: this.ledger,
+      now: () => this.now(),
+      startedAt: () => this.startedAt,
+      absentAfterMs: () => this.absentAfterMs(),
+      isClosed: () => this.closed,
+      retrying: (label, fn) => this.retrying(label, fn),
+      schedule: (work, delay) => this.schedule(work, delay),
+      emit: (event) => this.emit(event),
+      notice: (level, code, clientOrderId, message) =>
+        this.notice(level, code, clientOrderId === null ? null : (this.tracked.get(clientOrderId) ?? null), message),
+      fail: (error) => this.fail(error),
+      describe: (error) => this.describe(error),
+      startupError: (what, error) => this.startupError(what, error),
+      handledBySession: (clientOrderId) => {
+        const t = this.tracked.get(clientOrderId);
+        if (!t) return false;
+        if (!t.inFlight && t.phase === 'open') this.flow([t], () => this.refresh(t));
+        return true;
+      },
+      knowsOrder: (clientOrderId) => this.tracked.has(clientOrderId) || this.doneIds.has(clientOrderId),
+      trackOpenOrder: (order, view) => this.adopt(order, view),
+      idle: () =>
+        [...this.tracked.values()].every(
+          (t) =>
+            !t.inFlight &&
+            (t.phase === 'armed' || t.phase === 'pairing' || t.phase === 'pending' || t.phase === 'done'),
+        ),
+    });
+    this.rate = new RateGate(settings.maxOrdersPerSecond, settings.retry.maxDelayMs, scheduler.now());
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
 
   start(): void {
     this.startedAt = this.now();
-    this.tokensAt = this.startedAt;
+    this.rate.restart(this.startedAt);
     this.reconcileAccount().catch((error: unknown) => this.fail(error));
   }
 
@@ -568,6 +373,7 @@ class Session {
 
   private handle(value: CcxtVenueInput): void {
     if (value.kind === 'bar' || value.kind === 'trade') {
+      this.ledger.price(value.symbol, value.kind === 'bar' ? value.close : value.price);
       if (this.ready) this.onMarket(value);
       this.emit(value);
       return;
@@ -616,6 +422,12 @@ class Session {
       return;
     }
     const t = this.track(order);
+    const adopted = this.ledger.claim(order.clientOrderId);
+    if (adopted) {
+      // Reconciliation already reported this order's trades (it executed while no session knew it).
+      for (const id of adopted.tradeIds) t.seenTrades.add(id);
+      t.filled = adopted.qty > order.qty ? order.qty : adopted.qty;
+    }
     const caps = this.capabilities.get(order.symbol)!;
     const emulation = emulationFor(order, caps);
     if (order.ocoGroup !== undefined) {
@@ -819,23 +631,16 @@ class Session {
   }
 
   private onMarket(event: Bar | TradeTick): void {
-    const lo = event.kind === 'bar' ? event.low : event.price;
-    const hi = event.kind === 'bar' ? event.high : event.price;
     for (const t of [...this.tracked.values()]) {
-      if (t.phase !== 'armed' || t.order.symbol !== event.symbol || !t.emulation) continue;
-      // No lookahead: a bar that opened before the order existed holds prices from before it.
-      if ((event.kind === 'bar' ? event.tsOpen : event.tsEvent) < t.order.tsEvent) continue;
-      const at = triggerPrice(t.order, t.emulation, lo, hi);
-      if (at === null) continue;
-      t.sendAs =
-        t.order.type === 'limit' || t.order.type === 'stop-limit' || t.order.type === 'take-profit-limit'
-          ? 'limit'
-          : 'market';
+      if (t.phase !== 'armed' || !t.emulation) continue;
+      const trigger = triggerOf(t.order, t.emulation, event);
+      if (trigger === null) continue;
+      t.sendAs = trigger.sendAs;
       this.notice(
         'info',
         'EMULATED_TRIGGERED',
         t,
-        `${t.order.clientOrderId} triggered at ${at}; sending a ${t.sendAs} order`,
+        `${t.order.clientOrderId} triggered at ${trigger.at}; sending a ${t.sendAs} order`,
       );
       if (t.group !== null) {
         for (const sibling of this.groups.get(t.group) ?? []) {
@@ -973,18 +778,7 @@ class Session {
 
   /** 0 when a request may go now (an order also takes a token), else ms to wait. */
   private waitBeforeSend(isOrder: boolean): number {
-    const now = this.now();
-    if (now < this.pausedUntil) return this.pausedUntil - now;
-    if (!isOrder) return 0;
-    const rate = this.settings.maxOrdersPerSecond;
-    const capacity = Math.max(1, rate);
-    this.tokens = Math.min(capacity, this.tokens + ((now - this.tokensAt) * rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate));
+    return this.rate.waitMs(this.now(), isOrder);
   }
 
   /** Runs one flow for some orders; one flow per order at a time. */
@@ -1082,6 +876,7 @@ class Session {
             for (const leg of unit.legs) {
               leg.phase = 'unknown';
               leg.failedAt = failedAt;
+              this.reconciler.schedule('order-unknown');
               this.emit({
                 kind: 'order-unknown',
                 clientOrderId: leg.order.clientOrderId,
@@ -1150,11 +945,13 @@ class Session {
   private async place(unit: Unit): Promise<SubmitOutcome> {
     try {
       if (unit.oco)
-        return { kind: 'placed', orders: await this.call('order list', () => this.createOrderList(unit.oco!)) };
+        return { kind: 'placed', orders: await this.call('order list', () => sendOrderList(this.exchange, unit.oco!)) };
       const t = unit.legs[0]!;
       return {
         kind: 'placed',
-        orders: [await this.call(`createOrder ${t.order.clientOrderId}`, () => this.createOrder(t))],
+        orders: [
+          await this.call(`createOrder ${t.order.clientOrderId}`, () => sendOrder(this.exchange, t.order, t.sendAs)),
+        ],
       };
     } catch (error) {
       if (error instanceof Closed) throw error;
@@ -1163,101 +960,7 @@ class Session {
   }
 
   private classifySubmitError(error: unknown): SubmitOutcome {
-    const message = this.exchangeMessage(error);
-    if (error instanceof WatchdogTimeout) return { kind: 'unknown', message };
-    if (!(error instanceof ccxt.BaseError)) return { kind: 'unknown', message };
-    if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded)
-      return { kind: 'rate-limited', message };
-    if (error instanceof ccxt.InvalidNonce) return { kind: 'not-placed', message };
-    if (error instanceof ccxt.DuplicateOrderId || /Duplicate order sent/i.test(error.message))
-      return { kind: 'duplicate', message };
-    if (error instanceof ccxt.OperationFailed) return { kind: 'unknown', message };
-    if (error instanceof ccxt.ExchangeError) return { kind: 'rejected', code: rejectCodeOf(error), message };
-    return { kind: 'unknown', message };
-  }
-
-  private createOrder(t: Tracked): Promise<ccxt.Order> {
-    const o = t.order;
-    const amount = unitsToNumber(o.qty);
-    const params: Record<string, unknown> = { clientOrderId: o.clientOrderId };
-    const tif = o.timeInForce ?? 'GTC';
-    const kind: OrderType | 'market' | 'limit' = t.sendAs ?? o.type;
-    switch (kind) {
-      case 'market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, params);
-      case 'limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          timeInForce: tif,
-        });
-      case 'stop-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          stopLossPrice: o.stopPrice,
-        });
-      case 'stop-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          stopLossPrice: o.stopPrice,
-          timeInForce: tif,
-        });
-      case 'take-profit-market':
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          takeProfitPrice: o.stopPrice,
-        });
-      case 'take-profit-limit':
-        return this.exchange.createOrder(o.symbol, 'limit', o.side, amount, o.limitPrice, {
-          ...params,
-          takeProfitPrice: o.stopPrice,
-          timeInForce: tif,
-        });
-      case 'trailing-stop':
-        // Binance spot: STOP_LOSS with trailingDelta (BIPS); without an activation price it trails from now.
-        return this.exchange.createOrder(o.symbol, 'market', o.side, amount, undefined, {
-          ...params,
-          trailingPercent: (o.trailingBps ?? 0) / 100,
-          stopLossOrTakeProfit: 'stopLoss',
-        });
-    }
-  }
-
-  /** Binance spot OCO: one order list, `POST /api/v3/orderList/oco` (ccxt's implicit API). */
-  private async createOrderList(plan: OcoPlan): Promise<ccxt.Order[]> {
-    const { above, below } = plan;
-    const symbol = above.order.symbol;
-    const market = this.exchange.market(symbol);
-    const request: Record<string, unknown> = {
-      symbol: market['id'],
-      listClientOrderId: plan.listClientOrderId,
-      side: above.order.side.toUpperCase(),
-      quantity: this.exchange.amountToPrecision(symbol, unitsToNumber(above.order.qty)),
-      newOrderRespType: 'FULL',
-    };
-    for (const [prefix, leg] of [
-      ['above', above],
-      ['below', below],
-    ] as const) {
-      const o = leg.order;
-      request[`${prefix}ClientOrderId`] = o.clientOrderId;
-      request[`${prefix}Type`] = binanceListType(o);
-      if (o.type === 'limit' || o.type === 'stop-limit' || o.type === 'take-profit-limit') {
-        request[`${prefix}Price`] = this.exchange.priceToPrecision(symbol, o.limitPrice!);
-      }
-      if (o.type === 'stop-limit' || o.type === 'take-profit-limit')
-        request[`${prefix}TimeInForce`] = o.timeInForce ?? 'GTC';
-      if (o.stopPrice !== undefined && o.type !== 'limit' && o.type !== 'trailing-stop') {
-        request[`${prefix}StopPrice`] = this.exchange.priceToPrecision(symbol, o.stopPrice);
-      }
-      if (o.type === 'trailing-stop') request[`${prefix}TrailingDelta`] = Math.round(o.trailingBps ?? 0);
-    }
-    const call = (this.exchange as unknown as Record<string, (request: Record<string, unknown>) => Promise<unknown>>)[
-      'privatePostOrderListOco'
-    ];
-    if (typeof call !== 'function') throw new ccxt.NotSupported(`${this.venue} has no order-list OCO endpoint`);
-    const response = await call.call(this.exchange, request);
-    const reports = isRecord(response) && Array.isArray(response['orderReports']) ? response['orderReports'] : [];
-    return reports.map((report) => this.exchange.parseOrder(report as Record<string, unknown>, market));
+    return classifySubmitError(error, this.exchangeMessage(error));
   }
 
   // ── reconciliation ─────────────────────────────────────────────────────────────────────────────
@@ -1381,7 +1084,10 @@ class Session {
 
   private async applyOrder(t: Tracked, order: ccxt.Order): Promise<void> {
     if (t.phase === 'done') return;
-    if (order.id !== undefined && order.id !== null) t.exchangeId = order.id;
+    if (order.id !== undefined && order.id !== null) {
+      t.exchangeId = order.id;
+      this.ledger.ours(order.id);
+    }
     if (!t.accepted) {
       t.accepted = true;
       this.emit({
@@ -1500,6 +1206,7 @@ class Session {
       .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
     for (const trade of fresh) {
       t.seenTrades.add(String(trade.id));
+      this.ledger.know(String(trade.id));
       if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
         continue;
       let qty = toUnits(trade.amount);
@@ -1520,8 +1227,8 @@ class Session {
         qty,
         price,
         notional,
-        fee: this.feeInQuote(t.order.symbol, trade.fee, price),
-        ...this.feeInBase(t.order.symbol, trade.fee),
+        fee: feeInQuote(this.instruments.get(t.order.symbol), trade.fee, price),
+        ...feeInBase(this.instruments.get(t.order.symbol), trade.fee),
         liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
         tsEvent: trade.timestamp ?? this.now(),
       });
@@ -1571,26 +1278,8 @@ class Session {
       leavesQty: t.order.qty - t.filled,
       tsEvent: f.tsEvent,
     };
+    this.ledger.filled(fill, null);
     this.emit(fill);
-  }
-
-  /** Fee in quote: as charged when in quote, at the trade price when in base, 0 otherwise (BNB…). */
-  private feeInQuote(symbol: string, fee: ccxt.Trade['fee'] | undefined, price: Units): Units {
-    if (!fee || fee.cost === undefined || fee.cost === null) return 0n;
-    const instrument = this.instruments.get(symbol);
-    const cost = toUnits(fee.cost);
-    if (!instrument || fee.currency === instrument.quote) return cost;
-    if (fee.currency === instrument.base) return notionalOf(cost, price);
-    return 0n;
-  }
-
-  /** The base quantity withheld when the fee was taken in the base asset (the portfolio holds that much less). */
-  private feeInBase(symbol: string, fee: ccxt.Trade['fee'] | undefined): { feeBase?: Units } {
-    if (!fee || fee.cost === undefined || fee.cost === null) return {};
-    const instrument = this.instruments.get(symbol);
-    return instrument && fee.currency === instrument.base && fee.currency !== instrument.quote
-      ? { feeBase: toUnits(fee.cost) }
-      : {};
   }
 
   // ── canceling ──────────────────────────────────────────────────────────────────────────────────
@@ -1787,10 +1476,14 @@ class Session {
       balances[asset] = { free: toUnits(frees[asset] ?? 0), used: toUnits(useds[asset] ?? 0), total: toUnits(total) };
     }
     const positions: Record<string, Units> = {};
+    const dust: Record<string, Units> = {};
     for (const symbol of this.settings.symbols) {
       const instrument = this.instruments.get(symbol)!;
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
+      const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.reconciler.tradesLookbackMs());
+      if (d !== 0n) dust[symbol] = d;
     }
+    await this.reconciler.rememberTradesInBalances();
     const now = this.now();
     this.ready = true;
     this.emit({
@@ -1800,10 +1493,13 @@ class Session {
       positions,
       openOrders,
       instruments: [...this.instruments.values()],
+      dust,
       tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
       tsInit: now,
     });
+    for (const [symbol, d] of Object.entries(dust)) this.reconciler.noticeDust(symbol, d);
     this.schedulePoll();
+    this.reconciler.schedule('schedule');
     for (const value of this.held.splice(0)) this.input(value);
     this.maybeComplete();
   }
@@ -1831,6 +1527,7 @@ class Session {
     t.claimed = false;
     t.accepted = true;
     t.exchangeId = view.exchangeOrderId;
+    this.ledger.ours(view.exchangeOrderId);
     t.phase = 'open';
     t.filled = view.filledQty;
     if (view.filledQty > 0n) {
@@ -1868,7 +1565,7 @@ class Session {
     }
     return this.withWatchdog(label, pending).then(
       (value) => {
-        this.throttleStreak = 0;
+        this.rate.succeeded();
         return value;
       },
       (error: unknown) => {
@@ -1886,7 +1583,7 @@ class Session {
         return await this.call(label, fn);
       } catch (error) {
         if (error instanceof Closed) throw error;
-        const transient = error instanceof WatchdogTimeout || error instanceof ccxt.OperationFailed;
+        const transient = isTransientReadError(error);
         if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
         if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded))
           await this.sleep(this.backoff(attempt + 1));
@@ -1916,41 +1613,21 @@ class Session {
   /** A 429 or 418: nothing is sent until Retry-After (or the ban's end) has passed. */
   private throttle(error: Error): void {
     const now = this.now();
-    const status = /\b418\b/.test(error.message) ? 418 : /\b429\b/.test(error.message) ? 429 : null;
-    this.throttleStreak += 1;
-    // Without a Retry-After: a ban lasts at least 2 minutes on Binance; a rate limit doubles from 1 s.
-    const fallback =
-      status === 418
-        ? 120_000
-        : Math.min(Math.max(this.settings.retry.maxDelayMs, 1_000), 1_000 * 2 ** (this.throttleStreak - 1));
-    const retryAfterMs = this.retryAfterOf(error, now) ?? fallback;
-    const until = now + retryAfterMs;
-    if (until <= this.pausedUntil) return;
-    this.pausedUntil = until;
+    const pause = this.rate.throttle(now, error, this.exchange.last_response_headers?.['Retry-After']);
+    if (pause === null) return;
     this.emit({
       kind: 'venue-throttled',
       venue: this.venue,
-      status,
-      retryAfterMs,
-      until,
+      status: pause.status,
+      retryAfterMs: pause.retryAfterMs,
+      until: pause.until,
       reason: this.exchangeMessage(error),
       tsEvent: now,
     });
     this.resumeTimer?.unsubscribe();
     this.resumeTimer = this.schedule(() => {
-      if (this.now() >= this.pausedUntil) this.emit({ kind: 'venue-resumed', venue: this.venue, tsEvent: this.now() });
-    }, retryAfterMs);
-  }
-
-  private retryAfterOf(error: Error, now: number): number | null {
-    const banned = /banned until (\d{12,})/.exec(error.message);
-    if (banned) return Math.max(0, Number(banned[1]) - now);
-    const value = this.exchange.last_response_headers?.['Retry-After'];
-    if (value === undefined || value === null || value === '') return null;
-    const text = String(value).trim();
-    if (/^\d+$/.test(text)) return Number(text) * 1000;
-    const date = Date.parse(text);
-    return Number.isNaN(date) ? null : Math.max(0, date - now);
+      if (!this.rate.pausedAt(this.now())) this.emit({ kind: 'venue-resumed', venue: this.venue, tsEvent: this.now() });
+    }, pause.retryAfterMs);
   }
 
   private async acquireOrderSlot(): Promise<void> {
@@ -1972,7 +1649,7 @@ class Session {
   }
 
   private backoff(attempt: number): number {
-    return Math.min(this.settings.retry.maxDelayMs, this.settings.retry.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+    return backoffDelayMs(attempt, this.settings.retry);
   }
 
   // ── small helpers ──────────────────────────────────────────────────────────────────────────────
@@ -2015,312 +1692,12 @@ class Session {
     return redactWith(text, this.secrets);
   }
 
-  /** `binance -2010: Account has insufficient balance…` when the exchange sent a coded error, else `Class: message`. */
+  /** The exchange's coded message when it sent one, else `Class: message`; redacted. */
   private exchangeMessage(error: unknown): string {
-    if (error instanceof Error) {
-      const body = /\{\s*"code"\s*:\s*(-?\d+)\s*,\s*"msg"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(error.message);
-      if (body) return this.redact(`${this.venue} ${body[1]}: ${body[2]!.replace(/\\"/g, '"')}`);
-    }
-    return this.describe(error);
+    return this.redact(exchangeMessage(error, this.venue));
   }
 
   private describe(error: unknown): string {
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return this.redact(text);
+    return this.redact(describeError(error));
   }
-}
-
-// ── pure helpers ─────────────────────────────────────────────────────────────────────────────────
-
-function secretsOf(config: { apiKey?: unknown; secret?: unknown; password?: unknown; uid?: unknown }): string[] {
-  return [config.apiKey, config.secret, config.password, config.uid].filter(
-    (s): s is string => typeof s === 'string' && s.length >= 4,
-  );
-}
-
-/** Removes credentials and request signatures from a text. */
-export function redactWith(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  for (const secret of secrets) out = out.split(encodeURIComponent(secret)).join('***');
-  return out
-    .replace(/(signature=)[^&\s"']+/gi, '$1***')
-    .replace(/(X-MBX-APIKEY["']?\s*[:=]\s*["']?)[^"',\s}]+/gi, '$1***');
-}
-
-function rejectCodeOf(error: Error): OrderRejectCode {
-  const text = error.message;
-  if (error instanceof ccxt.InsufficientFunds) return 'INSUFFICIENT_BALANCE';
-  if (error instanceof ccxt.BadSymbol) return 'UNKNOWN_SYMBOL';
-  if (/NOTIONAL/.test(text)) return 'BELOW_MIN_NOTIONAL';
-  if (/LOT_SIZE/.test(text)) return 'QTY_PRECISION';
-  if (/PRICE_FILTER|PERCENT_PRICE/.test(text)) return 'PRICE_PRECISION';
-  if (error instanceof ccxt.OrderNotFound) return 'UNKNOWN_ORDER';
-  if (error instanceof ccxt.RateLimitExceeded) return 'RATE_LIMITED';
-  return 'EXCHANGE_ERROR';
-}
-
-/**
- * Which conditional orders an exchange takes natively for a market (the rest is emulated):
- * - stop-loss / take-profit: ccxt `features[type].createOrder.stopLossPrice / takeProfitPrice`
- *   (and, on Binance, the symbol's `orderTypes`);
- * - trailing stop: Binance spot only (`trailingDelta`, if the symbol allows trailing stops) — ccxt's
- *   generic `trailingPercent` means different things on different exchanges;
- * - OCO: Binance spot only (order lists), if the symbol allows OCO.
- */
-export function nativeSupport(
-  exchange: ccxt.Exchange,
-  market: ccxt.MarketInterface,
-  forceEmulation: readonly string[] = [],
-): Capabilities {
-  const type = market.spot ? 'spot' : market.swap ? 'swap' : market.future ? 'future' : 'spot';
-  const features = exchange.features as unknown;
-  const sub = market.linear ? 'linear' : market.inverse ? 'inverse' : undefined;
-  const createOrder =
-    type === 'spot' ? pick(features, 'spot', 'createOrder') : pick(features, type, sub ?? 'linear', 'createOrder');
-  const info = isRecord(market.info) ? market.info : {};
-  const binanceSpot = exchange.id === 'binance' && market.spot === true;
-  const orderTypes = Array.isArray(info['orderTypes']) ? (info['orderTypes'] as unknown[]).map(String) : null;
-  const allows = (t: string): boolean => !binanceSpot || orderTypes === null || orderTypes.includes(t);
-  return {
-    stop:
-      !forceEmulation.includes('stop') &&
-      pick(createOrder, 'stopLossPrice') === true &&
-      allows('STOP_LOSS') &&
-      allows('STOP_LOSS_LIMIT'),
-    takeProfit:
-      !forceEmulation.includes('take-profit') &&
-      pick(createOrder, 'takeProfitPrice') === true &&
-      allows('TAKE_PROFIT') &&
-      allows('TAKE_PROFIT_LIMIT'),
-    trailing:
-      !forceEmulation.includes('trailing') && binanceSpot && info['allowTrailingStop'] !== false && allows('STOP_LOSS'),
-    oco: !forceEmulation.includes('oco') && binanceSpot && info['ocoAllowed'] !== false,
-  };
-}
-
-const NO_NATIVE: Capabilities = { stop: false, takeProfit: false, trailing: false, oco: false };
-
-/** How the venue holds an order the exchange cannot take natively (null: send it as it is). */
-function emulationFor(order: Order, caps: Capabilities): Emulation | null {
-  switch (order.type) {
-    case 'market':
-      return null;
-    case 'limit':
-      // Only an OCO leg is held: it goes out when the price touches its limit.
-      return caps === NO_NATIVE ? { kind: 'touch', ref: null } : null;
-    case 'stop-market':
-    case 'stop-limit':
-      return caps.stop ? null : { kind: 'stop', ref: null };
-    case 'take-profit-market':
-    case 'take-profit-limit':
-      return caps.takeProfit ? null : { kind: 'take-profit', ref: null };
-    case 'trailing-stop':
-      return caps.trailing ? null : { kind: 'trailing', ref: null };
-  }
-}
-
-/** The price at which an emulated order triggers within [lo, hi], or null. Updates a trailing reference. */
-function triggerPrice(order: Order, emulation: Emulation, lo: number, hi: number): number | null {
-  const sell = order.side === 'sell';
-  switch (emulation.kind) {
-    case 'touch': {
-      const limit = order.limitPrice ?? order.refPrice;
-      return sell ? (hi >= limit ? limit : null) : lo <= limit ? limit : null;
-    }
-    case 'stop': {
-      const stop = order.stopPrice ?? order.limitPrice ?? order.refPrice;
-      return sell ? (lo <= stop ? stop : null) : hi >= stop ? stop : null;
-    }
-    case 'take-profit': {
-      const target = order.stopPrice ?? order.refPrice;
-      return sell ? (hi >= target ? target : null) : lo <= target ? target : null;
-    }
-    case 'trailing': {
-      const distance = (order.trailingBps ?? 0) / 10_000;
-      const ref = emulation.ref ?? order.refPrice;
-      // Check against the best price so far before moving it: within one bar the order of high and low is unknown.
-      const level = sell ? ref * (1 - distance) : ref * (1 + distance);
-      const hit = sell ? lo <= level : hi >= level;
-      emulation.ref = sell ? Math.max(ref, hi) : Math.min(ref, lo);
-      return hit ? level : null;
-    }
-  }
-}
-
-/** Above/below role of an order in a Binance OCO list, or null if it cannot be a leg. */
-function ocoRole(order: Order): 'stop' | 'target' | null {
-  switch (order.type) {
-    case 'stop-market':
-    case 'stop-limit':
-    case 'trailing-stop':
-      return 'stop';
-    case 'limit':
-    case 'take-profit-market':
-    case 'take-profit-limit':
-      return 'target';
-    default:
-      return null;
-  }
-}
-
-function ocoPlan(a: Tracked, b: Tracked): OcoPlan | null {
-  const x = a.order;
-  const y = b.order;
-  if (x.symbol !== y.symbol || x.side !== y.side || x.qty !== y.qty) return null;
-  const roles = [ocoRole(x), ocoRole(y)];
-  if (!roles.includes('stop') || !roles.includes('target')) return null;
-  const stop = roles[0] === 'stop' ? a : b;
-  const target = stop === a ? b : a;
-  // SELL: the take-profit is above the market, the stop below; BUY: the other way round.
-  const [above, below] = x.side === 'sell' ? [target, stop] : [stop, target];
-  const digest = createHash('sha256')
-    .update(x.ocoGroup ?? '')
-    .update('\u0000')
-    .update(above.order.clientOrderId)
-    .update(below.order.clientOrderId)
-    .digest('base64url');
-  return { listClientOrderId: `b4L-${digest.slice(0, 24)}`, above, below };
-}
-
-function binanceListType(order: Order): string {
-  switch (order.type) {
-    case 'limit':
-      return 'LIMIT_MAKER';
-    case 'take-profit-market':
-      return 'TAKE_PROFIT';
-    case 'take-profit-limit':
-      return 'TAKE_PROFIT_LIMIT';
-    case 'stop-market':
-    case 'trailing-stop':
-      return 'STOP_LOSS';
-    case 'stop-limit':
-      return 'STOP_LOSS_LIMIT';
-    default:
-      return 'MARKET';
-  }
-}
-
-function instrumentOf(exchange: ccxt.Exchange, market: ccxt.MarketInterface): Instrument {
-  const step = (value: number | undefined): number | undefined => {
-    if (value === undefined || value === null) return undefined;
-    // ccxt precision modes: 2 decimal places, 3 significant digits, 4 tick size.
-    if (exchange.precisionMode === 4) return value;
-    if (exchange.precisionMode === 2) return 10 ** -value;
-    return undefined;
-  };
-  const qtyStep = step(market.precision.amount) ?? 1e-8;
-  const priceTick = step(market.precision.price) ?? 1e-8;
-  return {
-    venue: exchange.id,
-    symbol: market.symbol,
-    base: market.base,
-    quote: market.quote,
-    qtyStep: toUnits(qtyStep),
-    priceTick,
-    minQty: toUnits(market.limits.amount?.min ?? qtyStep),
-    minNotional: toUnits(market.limits.cost?.min ?? 0),
-  };
-}
-
-function openOrderOf(o: ccxt.Order, symbol: string): VenueOpenOrder {
-  const info = isRecord(o.info) ? o.info : {};
-  const nativeType = typeof info['type'] === 'string' ? ` (${info['type']})` : '';
-  return {
-    clientOrderId: o.clientOrderId ?? '',
-    exchangeOrderId: o.id ?? '',
-    symbol: o.symbol ?? symbol,
-    side: o.side === 'sell' ? 'sell' : 'buy',
-    type: `${o.type ?? 'unknown'}${nativeType}`,
-    qty: toUnits(o.amount ?? 0),
-    filledQty: toUnits(o.filled ?? 0),
-    price: o.price ?? null,
-    stopPrice: o.triggerPrice ?? o.stopPrice ?? null,
-    tsEvent: o.timestamp ?? 0,
-  };
-}
-
-function compareIds(a: string, b: string): number {
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-type ExchangeConstructor = new (config: Record<string, unknown>) => ccxt.Exchange;
-
-function createExchange(settings: CcxtVenueSettings): ccxt.Exchange {
-  const Ctor = (ccxt as unknown as Record<string, unknown>)[settings.exchange];
-  if (typeof Ctor !== 'function')
-    throw new CcxtVenueError('INVALID_CONFIG', `no ccxt class for exchange ${JSON.stringify(settings.exchange)}`);
-  const exchange = new (Ctor as ExchangeConstructor)({
-    apiKey: settings.apiKey,
-    secret: settings.secret,
-    ...(settings.password !== undefined ? { password: settings.password } : {}),
-    ...(settings.uid !== undefined ? { uid: settings.uid } : {}),
-    enableRateLimit: settings.enableRateLimit,
-    timeout: settings.timeoutMs,
-    verbose: false,
-  });
-  if (settings.sandbox) exchange.setSandboxMode(true);
-  const options = exchange.options as Record<string, unknown>;
-  Object.assign(options, settings.ccxtOptions, {
-    // Only this venue decides whether a request is sent again.
-    maxRetriesOnFailure: 0,
-    recvWindow: settings.recvWindowMs,
-    warnOnFetchOpenOrdersWithoutSymbol: false,
-  });
-  if (settings.symbols.every((s) => !s.includes(':'))) {
-    const fetchMarkets = options['fetchMarkets'];
-    if (
-      isRecord(fetchMarkets) &&
-      Array.isArray(fetchMarkets['types']) &&
-      fetchMarkets['types'].includes('spot') &&
-      !isRecord(settings.ccxtOptions['fetchMarkets'])
-    ) {
-      options['fetchMarkets'] = { ...fetchMarkets, types: ['spot'] };
-    }
-    options['defaultType'] = 'spot';
-    // Spot only: Binance would otherwise also load margin pairs (a signed sapi request) with the markets.
-    if (!('fetchMargins' in settings.ccxtOptions)) options['fetchMargins'] = false;
-  }
-  if (settings.apiUrl !== undefined) redirectRestApi(exchange.urls['api'], settings.apiUrl);
-  return exchange;
-}
-
-/** Points every `https://host` REST URL of ccxt's `urls.api` at `baseUrl`, keeping the path. */
-function redirectRestApi(api: unknown, baseUrl: string): void {
-  if (!isRecord(api)) return;
-  for (const [key, value] of Object.entries(api)) {
-    if (typeof value === 'string') {
-      const match = /^https:\/\/([^/]+)/.exec(value);
-      if (match) api[key] = baseUrl + value.slice(match[0].length);
-    } else {
-      redirectRestApi(value, baseUrl);
-    }
-  }
-}
-
-/**
- * Closes WebSocket clients and destroys ccxt's keep-alive dispatcher. Destroy, not close: a request
- * whose body never completes would keep a graceful close waiting forever; after unsubscribe no one
- * wants its answer, and an order it carried is found by the next start-up reconciliation.
- */
-function disposeExchange(exchange: ccxt.Exchange): void {
-  exchange.close().catch(() => undefined);
-  const dispatcher: unknown = exchange.fetchDispatcher;
-  if (isRecord(dispatcher) && typeof dispatcher['destroy'] === 'function') {
-    (dispatcher['destroy'] as () => Promise<void>).call(dispatcher).catch(() => undefined);
-  }
-}
-
-function pick(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) {
-    if (!isRecord(current)) return undefined;
-    current = current[key];
-  }
-  return current;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

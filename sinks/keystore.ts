@@ -16,12 +16,12 @@
  * Every access — open, read of a value, add, rotate, remove, a wrong passphrase — is appended to
  * `<file>.audit.jsonl` (0600): who (pid, user), what, which entry, never a value.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { appendFileSync, closeSync, fsyncSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { Bot4Error } from '../operators/errors';
+import { deriveKey, newScryptParams, type ScryptParams, seal, unseal } from './sealedBox';
 
 export type KeystoreErrorCode =
   | 'KEYSTORE_NOT_FOUND'
@@ -55,13 +55,7 @@ interface Entry {
 interface Header {
   readonly format: 'bot4-keystore';
   readonly version: 1;
-  readonly kdf: {
-    readonly name: 'scrypt';
-    readonly N: number;
-    readonly r: number;
-    readonly p: number;
-    readonly salt: string;
-  };
+  readonly kdf: ScryptParams;
   readonly cipher: 'aes-256-gcm';
 }
 
@@ -105,7 +99,7 @@ export class Keystore {
     const header: Header = {
       format: 'bot4-keystore',
       version: 1,
-      kdf: { name: 'scrypt', N: options.scryptN ?? 32768, r: 8, p: 1, salt: randomBytes(16).toString('base64') },
+      kdf: newScryptParams(options.scryptN),
       cipher: 'aes-256-gcm',
     };
     const store = new Keystore(options, header, {});
@@ -150,14 +144,7 @@ export class Keystore {
     const header: Header = { format: stored.format, version: stored.version, kdf: stored.kdf, cipher: stored.cipher };
     let plain: string;
     try {
-      const decipher = createDecipheriv(
-        'aes-256-gcm',
-        deriveKey(options.passphrase, header),
-        Buffer.from(stored.iv, 'base64'),
-      );
-      decipher.setAAD(Buffer.from(JSON.stringify(header)));
-      decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
-      plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64')), decipher.final()]).toString('utf8');
+      plain = unseal(deriveKey(options.passphrase, header.kdf), header, stored);
     } catch (err) {
       auditTo(options, 'open', null, false, 'authentication failed');
       throw new KeystoreError(
@@ -241,15 +228,13 @@ export class Keystore {
 
   /** Encrypts with a fresh IV and replaces the file atomically, 0600. */
   private save(): void {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', deriveKey(this.options.passphrase, this.header), iv);
-    cipher.setAAD(Buffer.from(JSON.stringify(this.header)));
-    const data = Buffer.concat([cipher.update(JSON.stringify({ entries: this.entries }), 'utf8'), cipher.final()]);
     const stored: StoredFile = {
       ...this.header,
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
+      ...seal(
+        deriveKey(this.options.passphrase, this.header.kdf),
+        this.header,
+        JSON.stringify({ entries: this.entries }),
+      ),
     };
     const tmp = path.join(path.dirname(this.options.file), `.${path.basename(this.options.file)}.${process.pid}.tmp`);
     const fd = openSync(tmp, 'w', 0o600);
@@ -261,11 +246,6 @@ export class Keystore {
     }
     renameSync(tmp, this.options.file);
   }
-}
-
-function deriveKey(passphrase: string, header: Header): Buffer {
-  const { N, r, p, salt } = header.kdf;
-  return scryptSync(passphrase, Buffer.from(salt, 'base64'), 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
 }
 
 function auditTo(options: KeystoreOptions, action: string, name: string | null, ok: boolean, reason?: string): void {

@@ -48,6 +48,13 @@ export interface BarSeriesConfig {
   readonly emitBar: (bar: Bar) => void;
   readonly emitEvent: (event: FeedBarsBackfilled) => void;
   /**
+   * True when a failed backfill may succeed later (the exchange overloaded or unreachable): the
+   * hole is then fetched again, the bars after it held, never written off as missing. Default: never.
+   */
+  readonly isTransient?: (error: unknown) => boolean;
+  /** Wait before fetching a hole again after the `failures`-th transient failure in a row, ms. Default 1000. */
+  readonly retryDelayMs?: (failures: number) => number;
+  /**
    * Fetches closed bars opening at or after `since`, ascending, up to the last closed one (REST).
    * Calls `next` per page, then exactly one of `done` / `failed`. Returns what cancels it.
    */
@@ -67,6 +74,8 @@ export class BarSeries {
   private held: Bar[] = [];
   private backfill: Subscription | null = null;
   private backfillAgain = false;
+  /** Transient backfill failures in a row (the hole is still owed). */
+  private backfillFailures = 0;
   private closeTimer: Subscription | null = null;
 
   constructor(private readonly config: BarSeriesConfig) {
@@ -176,6 +185,19 @@ export class BarSeries {
       if (finished) return;
       finished = true;
       this.backfill = null;
+      if (error !== null && this.config.isTransient?.(error) === true) {
+        // Not final: the exchange could not answer now. The held bars wait; the hole is fetched again.
+        this.backfillFailures += 1;
+        const retryInMs = this.config.retryDelayMs?.(this.backfillFailures) ?? 1_000;
+        this.report(from, bars, 0, error, retryInMs);
+        this.backfill = this.config.scheduler.schedule(() => {
+          this.backfill = null;
+          this.backfillAgain = false;
+          this.requestBackfill();
+        }, retryInMs);
+        return;
+      }
+      this.backfillFailures = 0;
       if (this.backfillAgain && error === null) {
         this.backfillAgain = false;
         this.report(from, bars, 0, null);
@@ -207,7 +229,13 @@ export class BarSeries {
     if (!finished) this.backfill = subscription;
   }
 
-  private report(from: Timestamp, bars: number, missing: number, error: unknown): void {
+  private report(
+    from: Timestamp,
+    bars: number,
+    missing: number,
+    error: unknown,
+    retryInMs: number | null = null,
+  ): void {
     this.config.emitEvent(
       Object.freeze({
         kind: 'feed-bars-backfilled',
@@ -220,6 +248,7 @@ export class BarSeries {
         to: this.nextOpen ?? from,
         missing,
         error: error === null ? null : error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        retryInMs,
         tsInit: this.config.scheduler.now(),
       }),
     );

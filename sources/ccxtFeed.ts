@@ -20,6 +20,8 @@
  * stream with a {@link CcxtSourceError}; so does running out of `reconnect.maxAttempts`.
  */
 import { Bot4Error } from '../operators/errors';
+import { backoffDelayMs } from '../operators/backoff';
+import type { ComponentOutcome } from '../operators/circuitBreaker';
 import { mulberry32 } from '../operators/random';
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
@@ -95,6 +97,12 @@ export const FeedConfigShape = {
   silenceMs: z.number().int().min(10).default(30_000),
   /** REST request timeout (markets, snapshots, backfill), ms. Default 10000. */
   timeoutMs: z.number().int().min(1).default(10_000),
+  /**
+   * While data flows, one {@link FeedHealthy} at most this often, ms: the success a circuit breaker
+   * needs to close after an outage (a connect alone is one success, far fewer than a breaker asks
+   * for). Default 10000.
+   */
+  healthEveryMs: z.number().int().min(10).default(10_000),
   reconnect: ReconnectSchema.prefault({}),
   /** Extra ccxt `options`, deep-merged over the source's (e.g. `{ watchTrades: { name: 'aggTrade' } }`). */
   ccxtOptions: z.record(z.string(), z.unknown()).optional(),
@@ -168,6 +176,14 @@ export type FeedDisconnectCode =
   /** The exchange answered with an error a reconnect may cure (unavailable, rate limit…). */
   | 'EXCHANGE_ERROR';
 
+/** Data is flowing on a live session (at most one per `healthEveryMs`): a success for the feed's breaker. */
+export interface FeedHealthy extends FeedEventBase {
+  readonly kind: 'feed-healthy';
+  readonly session: number;
+  /** Scheduler time of the last data heard. */
+  readonly lastHeard: Timestamp;
+}
+
 /** A session ended; a reconnect follows unless the error was fatal (then the stream errors instead). */
 export interface FeedDisconnected extends FeedEventBase {
   readonly kind: 'feed-disconnected';
@@ -202,6 +218,12 @@ export interface FeedBarsBackfilled extends FeedEventBase {
   readonly missing: number;
   /** Why the backfill failed, or null. */
   readonly error: string | null;
+  /**
+   * After a transient failure (the exchange overloaded or unreachable): the hole is fetched again
+   * after this wait, ms, and the bars after it are held meanwhile — nothing is missing yet. Null when
+   * this report is final.
+   */
+  readonly retryInMs: number | null;
 }
 
 /** The book of a symbol lost its sequence (an update id gap); it is invalid until {@link FeedBookResynced}. */
@@ -226,6 +248,7 @@ export interface FeedBookResynced extends FeedEventBase {
 export type FeedEvent =
   | FeedMarketsLoaded
   | FeedConnected
+  | FeedHealthy
   | FeedDisconnected
   | FeedReconnecting
   | FeedBarsBackfilled
@@ -235,6 +258,7 @@ export type FeedEvent =
 const FEED_EVENT_KINDS: ReadonlySet<string> = new Set([
   'feed-markets-loaded',
   'feed-connected',
+  'feed-healthy',
   'feed-disconnected',
   'feed-reconnecting',
   'feed-bars-backfilled',
@@ -244,6 +268,25 @@ const FEED_EVENT_KINDS: ReadonlySet<string> = new Set([
 
 export function isFeedEvent(value: { readonly kind: string }): value is FeedEvent {
   return FEED_EVENT_KINDS.has(value.kind);
+}
+
+/**
+ * A feed event as the outcome of its component (`feed:<stream>`) for the circuit breakers, or
+ * undefined when it says nothing about health. Data flowing (`feed-healthy`) and a (re)connect or a
+ * resynced book are successes; a disconnect or a book gap is a failure.
+ */
+export function feedOutcomeOf(event: FeedEvent): ComponentOutcome | undefined {
+  switch (event.kind) {
+    case 'feed-disconnected':
+    case 'feed-book-gap':
+      return { component: `feed:${event.stream}`, ok: false, tsEvent: event.tsInit };
+    case 'feed-connected':
+    case 'feed-healthy':
+    case 'feed-book-resynced':
+      return { component: `feed:${event.stream}`, ok: true, tsEvent: event.tsInit };
+    default:
+      return undefined;
+  }
 }
 
 // ---- environment ---------------------------------------------------------------------------------
@@ -263,9 +306,7 @@ export const seededRandom: (seed: number) => () => number = mulberry32;
  * capped at `maxDelayMs`, spread by ±`jitter` with one draw of `random`, capped again.
  */
 export function reconnectDelayMs(attempt: number, settings: ReconnectSettings, random: () => number): number {
-  const base = Math.min(settings.maxDelayMs, settings.initialDelayMs * settings.multiplier ** Math.max(0, attempt - 1));
-  const spread = 1 - settings.jitter + 2 * settings.jitter * random();
-  return Math.max(0, Math.min(settings.maxDelayMs, Math.round(base * spread)));
+  return backoffDelayMs(attempt, settings, random);
 }
 
 // ---- instruments ---------------------------------------------------------------------------------
@@ -679,6 +720,7 @@ export function runFeed<Out>(spec: FeedSpec<Out>): Observable<Out | FeedEvent> {
       const sessionSub = new Subscription();
       current = sessionSub;
       let lastHeard = scheduler.now();
+      let lastHealthy = lastHeard;
       let live = false;
       const context: FeedSessionContext = {
         exchange,
@@ -686,9 +728,15 @@ export function runFeed<Out>(spec: FeedSpec<Out>): Observable<Out | FeedEvent> {
         session,
         heard: () => {
           lastHeard = scheduler.now();
-          if (live) return;
+          if (live) {
+            if (lastHeard - lastHealthy < settings.healthEveryMs) return;
+            lastHealthy = lastHeard;
+            emitEvent({ kind: 'feed-healthy', venue, stream, session, lastHeard, tsInit: lastHeard });
+            return;
+          }
           live = true;
           attempt = 0;
+          lastHealthy = lastHeard;
           emitEvent({ kind: 'feed-connected', venue, stream, session, symbols: settings.symbols, tsInit: lastHeard });
         },
       };

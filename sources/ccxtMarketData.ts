@@ -39,6 +39,7 @@ import type * as ccxt from 'ccxt';
 import { InvalidNonce } from 'ccxt';
 import { merge, type Observable } from 'rxjs';
 import { z } from 'zod';
+import { backoffDelayMs } from '../operators/backoff';
 import type { Bar, BookLevel, DeadLetter, OrderBook, Symbol, Ticker, Timeframe, TradeTick } from '../operators/types';
 import { TIMEFRAMES, isTimeframe } from '../operators/types';
 import { BarSeries } from './ccxtBars';
@@ -54,7 +55,7 @@ import {
   type FeedEnv,
   type FeedEvent,
 } from './ccxtFeed';
-import { makeOhlcvHistorySource } from './ohlcvHistory';
+import { makeOhlcvHistorySource, OhlcvHistoryError } from './ohlcvHistory';
 
 export {
   CcxtSourceError,
@@ -281,6 +282,10 @@ export function makeCcxtOhlcvSource(config: CcxtOhlcvSourceConfig, env: FeedEnv 
             // Not through a session: a backfill may deliver while the connection is being replaced.
             emitBar: emitData,
             emitEvent,
+            // A request that exhausted its retries on a transient failure is tried again later: a
+            // hole is never final while the exchange says it is overloaded or cannot be reached.
+            isTransient: (error) => error instanceof OhlcvHistoryError && error.code === 'RETRIES_EXHAUSTED',
+            retryDelayMs: (failures) => backoffDelayMs(failures, settings.backfill),
             fetchClosedBars: (since, handlers) =>
               makeOhlcvHistorySource(
                 {

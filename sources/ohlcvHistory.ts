@@ -18,6 +18,7 @@
  * makeOhlcvHistorySource({ exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', since: Date.UTC(2024, 0, 1) })
  *   .subscribe((page) => console.log(page.bars.length, page.progress.fraction));
  */
+import { backoffDelayMs, isOverloadAnswer } from '../operators/backoff';
 import { Bot4Error } from '../operators/errors';
 import * as ccxt from 'ccxt';
 import {
@@ -274,7 +275,7 @@ function pages$(
                 ),
             );
           }
-          const backoff = Math.min(settings.retry.maxDelayMs, settings.retry.initialDelayMs * 2 ** (attempt - 1));
+          const backoff = backoffDelayMs(attempt, settings.retry);
           const delayMs = Math.max(backoff, retryAfterMs ?? 0);
           retries += 1;
           onRetry?.({
@@ -384,9 +385,13 @@ function pages$(
   );
 }
 
-/** ccxt's retryable family: OperationFailed covers NetworkError and its subclasses, and Binance's -1000/-1001 "unknown/internal error". */
+/**
+ * ccxt's retryable family (OperationFailed covers NetworkError and its subclasses, and Binance's
+ * -1000/-1001 "unknown/internal error"), and an "overloaded" answer (Binance 503 -1008), which ccxt
+ * reports as a plain ExchangeError.
+ */
 function isTransient(error: unknown): boolean {
-  return error instanceof ccxt.OperationFailed;
+  return error instanceof ccxt.OperationFailed || isOverloadAnswer(error);
 }
 
 /** `Retry-After` of the failed response, ms, when the failure was a rate limit/ban answer that carried one. */

@@ -7,7 +7,18 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
-import { Subscription, asyncScheduler, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import {
+  Subject,
+  Subscription,
+  asyncScheduler,
+  share,
+  type Observable,
+  type SchedulerAction,
+  type SchedulerLike,
+} from 'rxjs';
+import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../../operators/circuitBreaker';
+import { trackTradingMode } from '../../operators/tradingMode';
+import type { ModeChanged } from '../../operators/types';
 import type { Bar, BookLevel, DeadLetter, OrderBook, Ticker } from '../../operators/types';
 import {
   CcxtSourceError,
@@ -21,7 +32,7 @@ import {
   seededRandom,
   type FeedEvent,
 } from '../../sources/ccxtMarketData';
-import { gridRounder } from '../../sources/ccxtFeed';
+import { feedOutcomeOf, gridRounder } from '../../sources/ccxtFeed';
 import {
   loadRecordedBooks,
   loadRecordedKlines,
@@ -386,6 +397,101 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
       assert.deepEqual(trades.errors, []);
     });
 
+    it('reports data flowing as feed-healthy beats (a breaker success), at most one per healthEveryMs', async () => {
+      const clock = new TestClock(Date.now());
+      const trades = record(
+        makeCcxtTradeSource(
+          { ...local(server), symbols: ['BTC/USDT'], silenceMs: 3_600_000, healthEveryMs: 10_000 },
+          { scheduler: clock },
+        ),
+      );
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
+      const t0 = clock.now();
+      for (let i = 0; i < 6; i++) {
+        clock.set(t0 + i * 4_000);
+        server.pushTrade('BTCUSDT', { price: '100.00', qty: '1', buyerIsMaker: false });
+        await eventually(() => assert.equal(trades.of('trade').length, i + 1));
+      }
+      // Data at 0, 4, 8, 12, 16, 20 s: connected at 0, beats at 12 and (12 + 10 ≤) 24 → only at 12.
+      assert.deepEqual(
+        trades.of('feed-healthy').map((e) => e.tsInit - t0),
+        [12_000],
+      );
+      assert.deepEqual(feedOutcomeOf(trades.of('feed-healthy')[0]!), {
+        component: 'feed:trades',
+        ok: true,
+        tsEvent: t0 + 12_000,
+      });
+    });
+
+    it('a 150 s exchange outage (virtual time): the breakers pause the mode, and once data flows again the session is Normal on its own', async () => {
+      const clock = new TestClock(Date.now());
+      const t0 = clock.now();
+      const events = record(
+        makeCcxtTradeSource(
+          {
+            ...local(server),
+            symbols: ['BTC/USDT'],
+            silenceMs: 3_600_000,
+            reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000, jitter: 0 },
+          },
+          { scheduler: clock },
+        ),
+      );
+      const modes: ModeChanged[] = [];
+      const breakers: BreakerStateChanged[] = [];
+      const outcomes$ = new Subject<ComponentOutcome>();
+      const changes$ = outcomes$.pipe(trackBreakers({ scheduler: clock, globalOpenComponents: 1 }), share());
+      subscriptions.add(changes$.subscribe((c) => breakers.push(c)));
+      subscriptions.add(changes$.pipe(trackTradingMode()).subscribe((m) => modes.push(m)));
+      let fed = 0;
+      const feed = (): void => {
+        for (const e of events.events().slice(fed)) {
+          const outcome = feedOutcomeOf(e);
+          if (outcome) outcomes$.next(outcome);
+        }
+        fed = events.events().length;
+      };
+      const trade = async (): Promise<void> => {
+        const before = events.of('trade').length;
+        server.pushTrade('BTCUSDT', { price: '100.00', qty: '1', buyerIsMaker: false });
+        await eventually(() => assert.equal(events.of('trade').length, before + 1));
+        feed();
+      };
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
+      await trade();
+
+      // The outage: the connection drops and every reconnect (one per 5 s) is refused, for 150 s.
+      server.refuseUpgrades(30);
+      server.dropConnections();
+      for (let i = 1; i <= 30; i++) {
+        await eventually(() => assert.equal(events.of('feed-reconnecting').length, i));
+        feed();
+        clock.set(t0 + i * 5_000);
+      }
+      await eventually(() => assert.equal(events.of('feed-disconnected').length, 31));
+      feed();
+      assert.ok(
+        modes.some((m) => m.to === 'Paused'),
+        'the outage paused the session',
+      );
+      // The exchange is back: the 31st attempt connects; data flows, one trade every 10 s, for up to 20 minutes.
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@trade'), 1));
+      const back = clock.now();
+      for (let t = back; t <= back + 20 * 60_000; t += 10_000) {
+        clock.set(t);
+        await trade();
+        const last = breakers.filter((b) => b.component === 'feed:trades').pop();
+        if (modes[modes.length - 1]?.to === 'Normal' && last?.to === 'CLOSED') break;
+      }
+      const last = modes[modes.length - 1]!;
+      assert.equal(last.to, 'Normal', `still ${last.to}: ${last.reason}`);
+      assert.ok(last.tsEvent - back <= 5 * 60_000, `Normal ${last.tsEvent - back} ms after the exchange was back`);
+      assert.equal(breakers.filter((b) => b.component === 'feed:trades').pop()!.to, 'CLOSED');
+      assert.ok(events.of('feed-healthy').length >= 3, 'data flowing counted as success');
+      assert.deepEqual(events.errors, []);
+    });
+
     it('gives up with RECONNECTS_EXHAUSTED after reconnect.maxAttempts failures in a row', async () => {
       server.refuseUpgrades(100);
       const trades = record(
@@ -498,6 +604,62 @@ describe('ccxt.pro market data sources (real ccxt.pro binance ↔ local Binance 
         assert.deepEqual([bar.venue, bar.symbol, bar.timeframe], ['binance', 'BTC/USDT', '1m']);
       assert.deepEqual(bars.errors, []);
       assert.deepEqual(bars.of('dead-letter'), []);
+    });
+
+    it('a hole whose backfill meets 503 -1008 "overloaded" is fetched again until filled, never written off as missing', async function () {
+      const klines = loadRecordedKlines(
+        requireSharedData(this, 'messages/binance_spot_rest_klines_BTCUSDT_1m_nautilus.json'),
+      );
+      const minute = 60_000;
+      const t0 = klines[0]!.openTime;
+      const forming = (k: Kline): Kline => ({ ...k, high: k.open, low: k.open, close: k.open, volume: '0.00100000' });
+      const clock = new TestClock(t0 + 1_000);
+      const bars = record(
+        makeCcxtOhlcvSource(
+          {
+            ...local(server),
+            symbols: ['BTC/USDT'],
+            timeframes: ['1m'],
+            closeGraceMs: 3_600_000,
+            silenceMs: 3_600_000,
+            reconnect: { initialDelayMs: 20 },
+            // One retry per request, so the overload outlasts a whole backfill attempt several times.
+            backfill: { initialDelayMs: 10, maxDelayMs: 40, maxRetries: 1 },
+          },
+          { scheduler: clock, random: seededRandom(3) },
+        ),
+      );
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@kline_1m'), 1));
+      for (let i = 0; i <= 2; i++) {
+        clock.set(t0 + i * minute + 1_000);
+        server.pushKline('BTCUSDT', '1m', klines[i]!, { final: i < 2 });
+      }
+      await eventually(() => assert.equal(bars.of('bar').length, 2));
+      server.dropConnections();
+      await eventually(() => assert.equal(bars.of('feed-disconnected').length, 1));
+      for (let i = 2; i <= 5; i++) server.upsertKline('BTCUSDT', '1m', klines[i]!);
+      server.upsertKline('BTCUSDT', '1m', forming(klines[6]!));
+      clock.set(t0 + 6 * minute + 10_000);
+      // The exchange is overloaded for the next 6 kline requests (3 backfill attempts of 2 requests).
+      server.failNext('/api/v3/klines', 503, { times: 6 });
+      await eventually(() => assert.equal(server.subscriberCount('btcusdt@kline_1m'), 1));
+      server.pushKline('BTCUSDT', '1m', forming(klines[6]!));
+      await eventually(() => assert.equal(bars.of('bar').length, 6), { timeoutMs: 10_000 });
+      const reports = bars.of('feed-bars-backfilled');
+      const failed = reports.filter((r) => r.error !== null);
+      assert.ok(failed.length >= 3, `${failed.length} failed attempts reported`);
+      for (const r of failed) {
+        assert.equal(r.missing, 0, 'a transient failure writes nothing off');
+        assert.ok(r.retryInMs !== null && r.retryInMs > 0);
+        assert.match(r.error!, /-1008|overloaded/);
+      }
+      const final = reports[reports.length - 1]!;
+      assert.deepEqual([final.bars, final.missing, final.error, final.retryInMs], [4, 0, null, null]);
+      assert.deepEqual(
+        bars.of('bar').map((b: Bar) => b.tsOpen),
+        [0, 1, 2, 3, 4, 5].map((i) => t0 + i * minute),
+      );
+      assert.deepEqual(bars.errors, []);
     });
 
     it('never emits the forming candle', async () => {

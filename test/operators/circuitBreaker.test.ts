@@ -1,5 +1,15 @@
 import { deepStrictEqual, equal, ok, throws } from 'node:assert/strict';
-import { map, of, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import {
+  ignoreElements,
+  map,
+  merge,
+  of,
+  share,
+  timer,
+  type Observable,
+  type SchedulerAction,
+  type SchedulerLike,
+} from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import {
   BreakerConfigError,
@@ -9,6 +19,8 @@ import {
   type ComponentOutcome,
   type TrackBreakersConfig,
 } from '../../operators/circuitBreaker';
+import { trackTradingMode } from '../../operators/tradingMode';
+import type { ModeChanged } from '../../operators/types';
 import { makeTestScheduler } from '../support/marbles';
 
 /** Small numbers so that the marbles stay short: 1 frame = 1 ms. */
@@ -172,25 +184,106 @@ describe('trackBreakers', () => {
     });
   });
 
-  it('opens the global breaker when globalOpenComponents are open, and closes it only when fewer are open or half-open', () => {
+  it('opens the global breaker when globalOpenComponents are open, and closes it when fewer are OPEN: a half-open component is probing, not open', () => {
     const ts = makeTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
-      // exchange opens at 2, feed at 5 → global opens at 5. Both half-open (22, 25): global stays open.
-      // exchange closes at 31 → 1 component not closed < 2 → global closes.
-      const letters = cold('eeefff 24ms ss 10ms |');
-      expectObservable(outcomes(ts, letters).pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)).toBe(
-        '--a--(bg) 13ms c--d 5ms (eG) 7ms |',
-        {
-          a: 'exchange:OPEN@2',
-          b: 'feed:OPEN@5',
-          g: 'global:OPEN@5',
-          c: 'exchange:HALF_OPEN@22',
-          d: 'feed:HALF_OPEN@25',
-          e: 'exchange:CLOSED@31',
-          G: 'global:CLOSED@31',
-        },
-      );
+    const events: string[] = [];
+    ts.run(({ cold }) => {
+      // exchange opens at 2, feed at 5 → global opens at 5. exchange half-open at 22 → 1 open < 2 →
+      // global closes at 22; feed half-open at 25; exchange closes at 31. Then both fail again.
+      const letters = cold('eeefff 24ms ss 10ms ef |');
+      outcomes(ts, letters)
+        .pipe(trackBreakers({ ...BASE, scheduler: ts }), brief)
+        .subscribe((e) => events.push(e));
     });
+    deepStrictEqual(events, [
+      'exchange:OPEN@2',
+      'feed:OPEN@5',
+      'global:OPEN@5',
+      'exchange:HALF_OPEN@22',
+      'global:CLOSED@22',
+      'feed:HALF_OPEN@25',
+      'exchange:CLOSED@31',
+      // feed fails its probe at 43 and reopens: 1 open < 2, the global breaker stays closed.
+      'feed:OPEN@43',
+    ]);
+  });
+
+  it('a 150 s outage of both feeds pauses the session, and it is Normal again on its own once data flows (default thresholds, virtual time)', () => {
+    // As the feeds report it: while the exchange is down each reconnect attempt fails (every 5 s, a
+    // disconnect); from 150 s on, one connect, then data flowing (a health beat every 10 s), for 20 minutes.
+    const script: { at: number; component: string; ok: boolean }[] = [];
+    for (const component of ['feed:ohlcv', 'feed:trades']) {
+      for (let t = 0; t < 150_000; t += 5_000) script.push({ at: t, component, ok: false });
+      for (let t = 150_000; t <= 1_350_000; t += 10_000) script.push({ at: t, component, ok: true });
+    }
+    const ts = makeTestScheduler();
+    const modes: ModeChanged[] = [];
+    const breakers: BreakerStateChanged[] = [];
+    ts.run(() => {
+      const outcomes$ = merge(
+        ...script.map(({ at, component, ok: success }) =>
+          timer(at, ts).pipe(map((): ComponentOutcome => ({ component, ok: success, tsEvent: ts.now() }))),
+        ),
+      );
+      const changes$ = outcomes$.pipe(trackBreakers({ scheduler: ts }), share());
+      changes$.subscribe((c) => breakers.push(c));
+      changes$.pipe(trackTradingMode()).subscribe((m) => modes.push(m));
+    });
+    ok(
+      modes.some((m) => m.to === 'Paused' && m.tsEvent < 150_000),
+      'the outage paused the session',
+    );
+    const last = modes[modes.length - 1]!;
+    equal(last.to, 'Normal', `still ${last.to} at the end: ${last.reason}`);
+    ok(last.tsEvent <= 150_000 + 5 * 60_000, `Normal only at ${last.tsEvent} ms`);
+    // Data flowing closed the component breakers too, not only the global one.
+    for (const component of ['feed:ohlcv', 'feed:trades']) {
+      const own = breakers.filter((b) => b.component === component);
+      equal(own[own.length - 1]!.to, 'CLOSED', `${component} ends ${own[own.length - 1]!.to}`);
+    }
+  });
+
+  it('after an outage, a feed that reconnects but reports nothing else still lets the mode return to Normal (HALF_OPEN is not open)', () => {
+    const ts = makeTestScheduler();
+    const modes: ModeChanged[] = [];
+    ts.run(() => {
+      const script: { at: number; component: string; ok: boolean }[] = [];
+      for (const component of ['feed:ohlcv', 'feed:trades']) {
+        for (let t = 0; t < 150_000; t += 5_000) script.push({ at: t, component, ok: false });
+        script.push({ at: 150_000, component, ok: true }); // the reconnect, then silence from the breakers' view
+      }
+      merge(
+        ...script.map(({ at, component, ok: success }) =>
+          timer(at, ts).pipe(map((): ComponentOutcome => ({ component, ok: success, tsEvent: ts.now() }))),
+        ),
+        // The session goes on for 20 minutes (completing would cancel the cooldowns).
+        timer(1_350_000, ts).pipe(ignoreElements()),
+      )
+        .pipe(trackBreakers({ scheduler: ts }), trackTradingMode())
+        .subscribe((m) => modes.push(m));
+    });
+    equal(modes[modes.length - 1]!.to, 'Normal');
+  });
+
+  it('a failure marked trip (an invariant break) opens a CLOSED or HALF_OPEN breaker at once, with its reason', () => {
+    const ts = makeTestScheduler();
+    const events: BreakerStateChanged[] = [];
+    ts.run(({ cold }) => {
+      cold('s-t 25ms t 100ms |', {
+        s: { component: 'venue', ok: true, tsEvent: 0 },
+        t: { component: 'venue', ok: false, trip: true, reason: 'reconciliation adopted 1 trades', tsEvent: 0 },
+      })
+        .pipe(
+          map((o): ComponentOutcome => ({ ...o, tsEvent: ts.now() })),
+          trackBreakers({ ...BASE, scheduler: ts }),
+        )
+        .subscribe((e) => events.push(e));
+    });
+    deepStrictEqual(
+      events.map((e) => `${e.component}:${e.from}→${e.to}@${e.tsEvent}`),
+      ['venue:CLOSED→OPEN@2', 'venue:OPEN→HALF_OPEN@22', 'venue:HALF_OPEN→OPEN@28', 'venue:OPEN→HALF_OPEN@68'],
+    );
+    equal(events[0]!.reason, 'tripped: reconciliation adopted 1 trades; cooldown 20 ms');
   });
 
   it('names the open components and the count in the global reason', () => {

@@ -11,7 +11,7 @@ import {
 import { clientOrderIdFor } from '../../operators/gateRisk';
 import { formatUnits, toUnits } from '../../operators/money';
 import type { Mode, ModeChanged, Portfolio, Position } from '../../operators/types';
-import { cashPortfolio } from '../support/fixtures';
+import { BTC_USDT, cashPortfolio } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 
 const CONFIG: FlattenOnEmergencyConfig = { strategyId: 'test', configHash: 'abc', resendAfterMs: 30_000 };
@@ -131,6 +131,34 @@ describe('flattenOnEmergency', () => {
       expectObservable(source.pipe(flattenOnEmergency(CONFIG), brief)).toBe('c-s|', {
         c: 'C@0',
         s: 'sell 0.3 BTC/USDT 0@2',
+      });
+    });
+  });
+
+  it('flattens a position holding fee dust on the lot grid (rounded down), and sends nothing for the dust left', () => {
+    // Binance takes a buy's fee in the base coin: 0.04969 bought leaves 0.04964031, off the 0.00001 grid.
+    const grid = { ...CONFIG, instruments: [BTC_USDT] };
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<EmergencyInput>('pe-q-r|', {
+        p: book(0, { 'BTC/USDT': '0.04964031' }, 50_000),
+        e: change('Emergency', 1),
+        q: book(3, { 'BTC/USDT': '0.00000031' }, 50_000), // the flatten filled: dust below the grid
+        r: book(5, { 'BTC/USDT': '0.00009' }, 50_000), // 4.5 USDT: on the grid, but below min notional 5
+      });
+      expectObservable(source.pipe(flattenOnEmergency(grid), brief)).toBe('-(cs)-|', {
+        c: 'C@1',
+        s: 'sell 0.04964 BTC/USDT 0@1',
+      });
+    });
+    // With no mark known, a small position is flattened rather than assumed to be dust.
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<EmergencyInput>('pe---|', {
+        p: book(0, { 'BTC/USDT': '0.00009' }, 0),
+        e: change('Emergency', 1),
+      });
+      expectObservable(source.pipe(flattenOnEmergency(grid), brief)).toBe('-(cs)|', {
+        c: 'C@1',
+        s: 'sell 0.00009 BTC/USDT 0@1',
       });
     });
   });

@@ -186,6 +186,17 @@ describe('gateRisk', () => {
     equal(codes(decisions).join(' '), 'UNKNOWN_INSTRUMENT QTY_PRECISION BELOW_MIN_QTY QTY_EXCEEDS_MAX');
   });
 
+  it('rounds an exit off the lot grid down to it instead of denying it (a position holding fee dust can be closed)', () => {
+    // Binance takes a buy's fee in the base coin: 0.04969 bought leaves 0.04964031.
+    const [exit] = decide(
+      BASIC,
+      input(intent('sell', '0.04964031', { reducesRisk: true, targetQty: 0n }), holding('0.04964031')),
+    );
+    ok(exit && exit.kind === 'approved', `denied: ${exit?.kind === 'denied' ? exit.message : ''}`);
+    equal(exit.order.qty, toUnits('0.04964'));
+    equal(exit.order.reducesRisk, true);
+  });
+
   it('throttles risk-increasing orders per rolling minute of event time, not reducing ones', () => {
     const config = { ...BASIC, maxOrdersPerMinute: 2 };
     const at = (t: number, side: 'buy' | 'sell' = 'buy') =>
@@ -216,7 +227,7 @@ describe('gateRisk', () => {
     equal(codes(decide(BASIC, input(sol, withEth)))[0], 'SECTOR_CONCENTRATION_EXCEEDS_LIMIT');
   });
 
-  it('lets risk-reducing orders through limits, drawdown and missing market data, but not through Paused', () => {
+  it('lets risk-reducing orders through limits, drawdown, missing market data and Paused (a paused session can always get flat)', () => {
     const big: Portfolio = { ...holding('0.5'), drawdown: 0.5 };
     const sell = intent('sell', '0.5', { reducesRisk: true });
     equal(
@@ -229,7 +240,7 @@ describe('gateRisk', () => {
           input(sell, big, 'Paused'),
         ),
       ).join(' '),
-      'ok ok ok MODE_PAUSED',
+      'ok ok ok ok',
     );
   });
 
@@ -424,7 +435,7 @@ describe('gateRisk', () => {
               tsEvent: t,
             });
             // Post-trade invariants of every approval.
-            if (s.mode === 'Paused') return false;
+            if (s.mode === 'Paused' && !reduces) return false;
             if (!reduces) {
               if (s.mode !== 'Normal') return false;
               const equity = filled.equity;

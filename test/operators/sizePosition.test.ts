@@ -114,15 +114,39 @@ describe('sizePosition', () => {
     });
   });
 
-  it('emits nothing under the venue minimum notional, but a close of any size', () => {
+  it('emits nothing under the venue minimums, not even a close: what is left below them is dust', () => {
     makeTestScheduler().run(({ cold, expectObservable }) => {
       const tiny = signal({ source: 'fused', direction: 1, strength: 0.05, confidence: 0.1, price: 20_000 });
       const short = signal({ source: 'fused', direction: -1, strength: 1, confidence: 1, price: 20_000 });
-      const source = cold('ab|', {
+      const source = cold('abc|', {
         a: { signal: tiny, portfolio: cashPortfolio('1000') },
+        // 2 USDT < min notional 5: the exchange would refuse the sell.
         b: { signal: short, portfolio: holding('0.0001', 20_000) },
+        c: { signal: short, portfolio: holding('0.0003', 20_000) },
       });
-      expectObservable(source.pipe(sizePosition(CONFIG), summary)).toBe('-b|', { b: 'sell 0.0001 → 0 reduce' });
+      expectObservable(source.pipe(sizePosition(CONFIG), summary)).toBe('--c|', { c: 'sell 0.0003 → 0 reduce' });
+    });
+  });
+
+  it('exits a position holding fee dust on the lot grid, rounded down; dust below the grid never blocks a buy', () => {
+    // Binance takes a buy's fee in the base coin: a buy of 0.04969 leaves 0.04964031, off the 0.00001 grid.
+    makeTestScheduler().run(({ cold, expectObservable }) => {
+      const short = signal({ source: 'fused', direction: -1, strength: 1, confidence: 1, price: 20_000 });
+      const flat = signal({ source: 'fused', direction: 0, strength: 0, confidence: 1, price: 20_000 });
+      const long = signal({ source: 'fused', direction: 1, strength: 0.6, confidence: 0.8, price: 20_000 });
+      const source = cold('abcd|', {
+        a: { signal: short, portfolio: holding('0.04964031', 20_000) },
+        b: { signal: flat, portfolio: holding('0.04964031', 20_000) },
+        // What the exit leaves: 0.00000031, below the grid — nothing to do, and no error.
+        c: { signal: short, portfolio: holding('0.00000031', 20_000) },
+        // Dust 0.00000984 held: the buy towards 0.03 is 0.02999, on the grid (not 0.02999016).
+        d: { signal: long, portfolio: holding('0.00000984', 20_000) },
+      });
+      expectObservable(source.pipe(sizePosition({ ...CONFIG, onFlat: 'close' }), summary)).toBe('ab-d|', {
+        a: 'sell 0.04964 → 0 reduce',
+        b: 'sell 0.04964 → 0 reduce',
+        d: 'buy 0.02999 → 0.03',
+      });
     });
   });
 

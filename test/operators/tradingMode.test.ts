@@ -385,7 +385,7 @@ describe('trackTradingMode', () => {
                     break;
                   case 'breaker-state-changed':
                     ok(
-                      input.component === 'global' && input.to === 'CLOSED' && change.from === 'Paused',
+                      input.component === 'global' && input.to !== 'OPEN' && change.from === 'Paused',
                       `breaker ${input.component} ${input.to} de-escalated ${change.from}→${change.to}`,
                     );
                     break;
@@ -410,7 +410,7 @@ describe('trackTradingMode', () => {
               else if (acknowledged === undefined || input.drawdown > acknowledged) emergencyUnreset = true;
             }
             if (input.kind === 'breaker-state-changed' && input.component === 'global')
-              globalOpen = input.to !== 'CLOSED';
+              globalOpen = input.to === 'OPEN';
             if (input.kind === 'mode-reset' && changes.length > 0) {
               emergencyUnreset = false;
               if (lastDrawdown >= CONFIG.emergencyDrawdown) acknowledged = lastDrawdown;

@@ -107,12 +107,16 @@ describe('run-pipeline (end to end, as a user runs it)', function () {
     const env = { ...process.env };
     delete env['BOT4_API_KEY'];
     delete env['BOT4_API_SECRET'];
-    const noKeys = spawnSync(process.execPath, [CLI, 'live', '--config', config, '--confirm-live'], {
-      cwd: tmp.dir,
-      encoding: 'utf8',
-      env,
-      timeout: 60_000,
-    });
+    const noKeys = spawnSync(
+      process.execPath,
+      [CLI, 'live', '--config', config, '--confirm-live', '--allow-unsealed'],
+      {
+        cwd: tmp.dir,
+        encoding: 'utf8',
+        env,
+        timeout: 60_000,
+      },
+    );
     equal(noKeys.status, 1);
     match(noKeys.stderr, /BOT4_API_KEY and BOT4_API_SECRET/);
   });

@@ -6,7 +6,8 @@ import { repoRoot } from '../support/sharedData';
 const CLI = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'tiers', ...args], { encoding: 'utf8' });
 
-describe('run-pipeline tiers', () => {
+describe('run-pipeline tiers', function () {
+  this.timeout(60_000);
   it('--json: the tier an equity selects, with and without the current tier’s hysteresis', () => {
     const fresh = JSON.parse(run('18000', '--json').stdout) as { tier: string; belowMinimum: boolean };
     equal(fresh.tier, 'growth');

@@ -27,7 +27,8 @@ function code(fn: () => unknown): string {
   return 'no error';
 }
 
-describe('sinks/keystore', () => {
+describe('sinks/keystore', function () {
+  this.timeout(120_000);
   const tmp = tempDir('bot4-keystore-');
   after(() => tmp.cleanup());
   let n = 0;

@@ -1,0 +1,42 @@
+/** `run-pipeline seal <config>`: validates a config, then seals it (pipelines/seal.ts). */
+import { readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from './config';
+import { DEFAULT_COOLDOWN_MS, SEALED_SUFFIX, sealConfigText, sealKeyFrom } from './seal';
+
+export { SEALED_SUFFIX } from './seal';
+
+/** `24h`, `90m`, `2d`, `0` → ms. */
+export function parseCooldown(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`--cooldown: expected a duration like 24h, 90m or 2d, found "${value}"`);
+  const unit = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[(m[2] ?? 'h') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+export function registerSealCommand(program: Command): void {
+  program
+    .command('seal')
+    .description(
+      'validate and seal a config for live trading: encrypted and signed with BOT4_SEAL_KEY, in force after a cooldown',
+    )
+    .argument('<config>', 'the config to seal (YAML or JSON)')
+    .option('-o, --out <file>', `sealed file (default: <config>${SEALED_SUFFIX})`)
+    .option('--cooldown <duration>', 'time before the sealed config takes effect', '24h')
+    .action((config: string, opts: { out?: string; cooldown: string }) => {
+      const cooldownMs = parseCooldown(opts.cooldown);
+      loadConfig(config); // a config that does not validate is never sealed
+      const out = opts.out ?? `${config}${SEALED_SUFFIX}`;
+      const header = sealConfigText({
+        text: readFileSync(config, 'utf8'),
+        configFile: config,
+        out,
+        key: sealKeyFrom(),
+        now: Date.now(),
+        cooldownMs,
+      });
+      process.stdout.write(
+        `sealed ${config} → ${out} (sha256 ${header.sha256.slice(0, 16)}…); in force from ${header.activeFrom}${cooldownMs === DEFAULT_COOLDOWN_MS ? ' (24 h cooldown)' : ''}\n`,
+      );
+    });
+}
