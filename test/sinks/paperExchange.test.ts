@@ -1172,7 +1172,8 @@ describe('makePaperExchange', () => {
       });
     });
 
-    it('draws latencies from a log-normal with the configured mean and standard deviation, the same for the same seed', () => {
+    it('draws latencies from a log-normal with the configured mean and standard deviation, the same for the same seed', function () {
+      this.timeout(180_000); // thousands of draws: slow on a loaded machine, never timed
       const delays = (seed: number): number[] => {
         const testScheduler = new TestScheduler(deepStrictEqual);
         const out: number[] = [];
