@@ -258,7 +258,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     const train = bars.slice(layout.trainStart, layout.trainEnd);
     const test = bars.slice(layout.testStart, layout.testEnd);
     progress(
-      `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length} candidate(s)`,
+      `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length > 1 ? `${candidates.length} candidates` : 'one candidate: nothing to choose, not run'}`,
     );
     const trainScores: number[] = [];
     // With one candidate there is nothing to choose: its training part is not run.
