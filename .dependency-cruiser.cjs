@@ -10,7 +10,7 @@
  */
 const PRODUCT = '^(operators|sources|sinks|hardware|pipelines|config)/';
 /** Packages the pure core may use: computation only, no I/O, no clocks, no globals. */
-const PURE_PACKAGES = ['rxjs', 'brain\\.js', 'tulind'];
+const PURE_PACKAGES = ['rxjs', 'brain\\.js', 'tulind', 'jstat'];
 
 module.exports = {
   forbidden: [

@@ -16,6 +16,7 @@ import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
 import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchObservability } from './observability';
+import { benchResearch } from './research';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
 import { computeFeatures } from '../operators/computeFeatures';
@@ -457,6 +458,11 @@ async function benchCcxt(): Promise<void> {
   };
 }
 
+async function benchResearchRuns(): Promise<void> {
+  process.stdout.write('research: walk-forward over the 5m files, optimize trials per minute\n');
+  results['research'] = await benchResearch(line);
+}
+
 const BENCHES: Record<string, () => void | Promise<void>> = {
   garch: benchGarchRefit,
   ccxt: benchCcxt,
@@ -476,6 +482,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   observability: async () => {
     results['observability'] = await benchObservability();
   },
+  research: benchResearchRuns,
 };
 
 async function main(): Promise<void> {

@@ -19,6 +19,7 @@ import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
 import type * as DashboardModule from './dashboard';
+import { registerResearch } from './research';
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
@@ -649,6 +650,7 @@ export function buildCli(): Command {
   registerSealCommand(program);
   registerBackupCommands(program);
 
+  registerResearch(program, parseTime);
   return program;
 }
 

@@ -1,0 +1,136 @@
+/**
+ * Walk-forward on real candles: the folds' layout (purge and embargo respected, no overlap), the
+ * choice in a fold depends only on its training bars (perturbing every later bar changes the test
+ * results but not one training score), the stitched out-of-sample equity is the product of the
+ * folds', and the overfitting controls come with it.
+ */
+import { deepStrictEqual, equal, notDeepStrictEqual, ok, throws } from 'node:assert/strict';
+import * as path from 'node:path';
+import type { Bar } from '../../operators/types';
+import { parameterGrid } from '../../pipelines/researchConfig';
+import { layoutFolds, runWalkForward, type WalkForwardResult } from '../../pipelines/researchWalkForward';
+import { readBarsCsv } from '../../sources/csvBars';
+import { repoRoot, requireSharedData } from '../support/sharedData';
+import { tempDir, writeBarsCsv } from '../support/tmp';
+
+const SURVIVAL = path.join(repoRoot, 'config', 'survival.yaml');
+
+describe('walk-forward fold layout', () => {
+  it('rolling: equal test parts back to back, each after a gap of purge + embargo, training of fixed length before it', () => {
+    const { layouts, trainBars, testBars } = layoutFolds(10_000, 4, 'rolling', 0.3, 50);
+    equal(trainBars, 3000);
+    equal(testBars, Math.floor((10_000 - 3000 - 50) / 4));
+    for (const [i, l] of layouts.entries()) {
+      equal(l.testStart - l.trainEnd, 50, 'gap');
+      equal(l.trainEnd - l.trainStart, 3000);
+      equal(l.testEnd - l.testStart, testBars);
+      if (i > 0) equal(l.testStart, layouts[i - 1]!.testEnd, 'test parts are contiguous');
+      ok(l.testEnd <= 10_000);
+    }
+  });
+
+  it('anchored: every training part starts at the first bar', () => {
+    const { layouts } = layoutFolds(10_000, 3, 'anchored', 0.25, 0);
+    deepStrictEqual(
+      layouts.map((l) => l.trainStart),
+      [0, 0, 0],
+    );
+    ok(layouts[2]!.trainEnd > layouts[0]!.trainEnd);
+  });
+
+  it('refuses parts too short to measure anything', () => {
+    throws(() => layoutFolds(500, 6, 'rolling', 0.3, 0), /each needs at least 100 — fewer folds or more data/);
+  });
+
+  it('expands --param specs into the grid of every combination, and refuses a malformed one', () => {
+    deepStrictEqual(parameterGrid(['a=1,2', 'b.c=x']), [
+      { a: 1, 'b.c': 'x' },
+      { a: 2, 'b.c': 'x' },
+    ]);
+    throws(() => parameterGrid(['threshold']), /expected key=value1,value2,…, found "threshold"/);
+  });
+});
+
+describe('walk-forward on real candles (survival config, two candidates)', function () {
+  this.timeout(600_000);
+  const tmp = tempDir();
+  let original: WalkForwardResult;
+  let perturbed: WalkForwardResult;
+  let bars: Bar[];
+
+  before(async function () {
+    const file = requireSharedData(this, 'candles/binance_spot_BTCUSDT_5m_nfi.csv');
+    bars = readBarsCsv(file, {
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe: '5m',
+      from: Date.parse('2021-02-01'),
+      until: Date.parse('2021-02-22'),
+    });
+    const a = path.join(tmp.dir, 'a.csv');
+    writeBarsCsv(a, bars);
+    const common = {
+      configFile: SURVIVAL,
+      candidates: parameterGrid(['signals.ta.threshold=0.3,0.6']),
+      folds: 2,
+      trainFraction: 0.4,
+      purgeBars: 12,
+      embargoBars: 24,
+    } as const;
+    original = await runWalkForward({ ...common, dataFile: a, outDir: path.join(tmp.dir, 'wf-a') });
+    // Every bar from the first test part on gets a steady trend added: a strategy that peeked
+    // past its training part would choose differently.
+    const firstTest = Math.floor(bars.length * 0.4) + 36;
+    const b = path.join(tmp.dir, 'b.csv');
+    writeBarsCsv(
+      b,
+      bars.map((bar, i) => {
+        if (i < firstTest - 36) return bar;
+        const f = 1 + 0.0004 * (i - firstTest + 36);
+        return { ...bar, open: bar.open * f, high: bar.high * f, low: bar.low * f, close: bar.close * f };
+      }),
+    );
+    perturbed = await runWalkForward({ ...common, dataFile: b, outDir: path.join(tmp.dir, 'wf-b') });
+  });
+  after(() => tmp.cleanup());
+
+  it('trains each fold only on bars before its gap: later bars change the test, never a training score', () => {
+    deepStrictEqual(perturbed.folds[0]!.trainScores, original.folds[0]!.trainScores);
+    equal(perturbed.folds[0]!.chosen, original.folds[0]!.chosen);
+    notDeepStrictEqual(
+      perturbed.folds[0]!.testMetrics,
+      original.folds[0]!.testMetrics,
+      'the perturbation reached the test part',
+    );
+    ok(perturbed.folds[0]!.testMetrics.buyAndHoldReturn > original.folds[0]!.testMetrics.buyAndHoldReturn);
+  });
+
+  it('lays the folds out with the purge and embargo between training and test', () => {
+    for (const f of original.folds) {
+      const gapBars = (Date.parse(f.test.from) - Date.parse(f.train.to)) / 300_000;
+      equal(gapBars, 36, `fold ${f.index}: ${f.train.to} → ${f.test.from}`);
+    }
+    equal(original.scheme.purgeBars + original.scheme.embargoBars, 36);
+  });
+
+  it('stitches the out-of-sample equity from the folds: its return is the product of theirs, next to buy-and-hold', () => {
+    const r = original;
+    equal(r.curve.equity.length, r.folds.length * r.scheme.testBars);
+    const product = r.folds.reduce((p, f) => p * (1 + f.testMetrics.totalReturn), 1) - 1;
+    ok(Math.abs(r.outOfSample.totalReturn - product) < 1e-6, `${r.outOfSample.totalReturn} vs ${product}`);
+    const hold = r.folds.reduce((p, f) => p * (1 + f.testMetrics.buyAndHoldReturn), 1) - 1;
+    ok(Math.abs(r.outOfSample.buyAndHoldReturn - hold) < 1e-9, `${r.outOfSample.buyAndHoldReturn} vs ${hold}`);
+    equal(r.curve.buyAndHold.length, r.curve.equity.length);
+  });
+
+  it('reports DSR counting both candidates, PBO over them, and provenance', () => {
+    const r = original;
+    equal(r.trials, 2);
+    ok(r.outOfSample.deflated);
+    ok(r.outOfSample.deflated.deflatedSharpe <= r.outOfSample.deflated.probabilisticSharpe);
+    ok(r.outOfSample.pbo && r.outOfSample.pbo.pbo >= 0 && r.outOfSample.pbo.pbo <= 1);
+    equal(r.candidates.length, 2);
+    ok(r.candidates[0]!.hash !== r.candidates[1]!.hash, 'each candidate config has its own hash');
+    ok(/^[0-9a-f]{64}$/.test(r.data.sha256));
+  });
+});
