@@ -233,6 +233,7 @@ risk:
   maxVar: null
   marketStats: { minReturns: 20 }
 execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
+journal: { level: all }
 `;
 
 function kline(openTime: number, close: number): Kline {

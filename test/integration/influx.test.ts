@@ -266,6 +266,7 @@ describe('InfluxDB sink against a real InfluxDB 1.8', function () {
         outDir: path.join(tmp.dir, 'backtest'),
         from: Date.UTC(2021, 3, 1),
         until: Date.UTC(2021, 3, 15),
+        journalLevel: 'all',
       });
     } finally {
       for (const key of ['INFLUX_URL', 'INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET']) {

@@ -31,8 +31,8 @@ describe('research evolve', function () {
     const two = loadConfigWith(SURVIVAL, genomeOverrides(space, genome));
     equal(two.signals.ta?.rules.length, 2);
     equal(two.signals.ta?.threshold, 0.1);
-    const ema = two.features.find((f) => f.id === 'ema12');
-    equal(ema?.options?.[0], 6, 'the lowest period of ema12 is half of 12');
+    const ema = two.features.find((f) => f.id === 'ema48');
+    equal(ema?.options?.[0], 24, 'the lowest period of ema48 is half of 48');
   });
 
   it('evolves on real candles: the elite never loses its score, all genomes count as trials, the best config loads', async function () {
