@@ -513,7 +513,9 @@ async function runLocked(
     log(`kill latch restored from the journal: starting in Emergency (${recovered.latchReason ?? 'Emergency'})`);
   const pipelineKill$ =
     recovered.killLatched || ctx.armedKill$
-      ? concat(restoredLatch$, ctx.armedKill$ ?? NEVER).pipe(observeOn(asapScheduler))
+      ? concat(restoredLatch$, ctx.armedKill$ ? ctx.armedKill$.pipe(observe.events) : NEVER).pipe(
+          observeOn(asapScheduler),
+        )
       : undefined;
 
   // Circuit breakers: every feed and venue event is an outcome of its component.
