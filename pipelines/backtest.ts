@@ -215,9 +215,17 @@ export async function backtestBars(
   const journalFile = files.finalPath('journal.jsonl');
   const reportFile = files.finalPath('report.json');
 
+  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, an observer inside
+  // the pipeline, one close.
+  const observe = await startObservability(config, { run: 'backtest', outDir });
   const scheduler = new VirtualTimeScheduler();
   const venue = paperExchangeFor(config, scheduler);
-  const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
+  const pipeline = tradingPipeline(config, {
+    venue,
+    scheduler,
+    ...(options.model ? { model: options.model } : {}),
+    ...(observe.pipeline ? { observe: observe.pipeline } : {}),
+  });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
   const progressEvery = Math.max(1, Math.floor(bars.length / 20));
   let seen = 0;
@@ -232,8 +240,6 @@ export async function backtestBars(
     atTime = undefined;
   };
 
-  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, one close.
-  const observe = await startObservability(config, { run: 'backtest', outDir });
   const barsBySymbol = makeBarReplaySource({ bars, scheduler }).pipe(
     observe.bars,
     tap((bar) => {

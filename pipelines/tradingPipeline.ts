@@ -35,7 +35,9 @@ import {
   shareReplay,
   take,
   takeUntil,
+  tap,
   zip,
+  type MonoTypeOperatorFunction,
   type Observable as Obs,
   type OperatorFunction,
   type SchedulerLike,
@@ -66,6 +68,7 @@ import type {
   Bar,
   BarGap,
   DeadLetter,
+  Features,
   Mode,
   ModeChanged,
   OrderBook,
@@ -143,8 +146,22 @@ export function acceptingBooks(venue: Venue): PipelineVenue {
   return (input$) => venue(input$.pipe(filter((e): e is VenueInput => e.kind !== 'book' && e.kind !== 'ticker')));
 }
 
+/**
+ * What observability sees inside a symbol's decision chain (`pipelines/observability.ts`): the
+ * features as the pipeline computed them (exported, not computed again) and the ends of the
+ * stages that emit no event of their own. Called synchronously on the pipeline's path: keep it cheap.
+ */
+export interface PipelineObserver {
+  /** Every features event of every symbol (with higher timeframes and patterns when configured). */
+  readonly features?: (features: Features) => void;
+  /** Stage `features`, `ta` or `ml` ended for the bar with this event time. */
+  readonly stage?: (stage: 'features' | 'ta' | 'ml', tsEvent: number) => void;
+}
+
 export interface PipelineDeps {
   readonly venue: PipelineVenue;
+  /** Observability's view inside the decision chains (features, stage ends). */
+  readonly observe?: PipelineObserver;
   /** Starting portfolio when it is not cash only (live: what the exchange reported). */
   readonly initialPortfolio?: Portfolio;
   /** Required when the config has an ML section. */
@@ -181,7 +198,7 @@ export function tradingPipeline(
   const allowShort = sizing.allowShort ?? false;
   // Operators are built here, once, so a bad parameter fails before anything subscribes.
   if (config.signals.ml && !deps.model) throw new Error(`config ${config.file} has signals.ml but no model was loaded`);
-  const chains = config.universe.map((member) => symbolDecisionChain(config, member, deps.model));
+  const chains = config.universe.map((member) => symbolDecisionChain(config, member, deps.model, deps.observe));
   const traded = new Set(config.instruments.map((i) => i.symbol));
   const isUniverseBar = (e: { kind: string }): e is Bar =>
     e.kind === 'bar' && traded.has((e as Bar).symbol) && (e as Bar).timeframe === config.timeframe;
@@ -480,6 +497,7 @@ export function symbolDecisionChain(
   config: PipelineConfig,
   member: UniverseMember,
   model: CompiledModel | undefined,
+  observe?: PipelineObserver,
 ): SymbolDecisionChain {
   const instrument = member.instrument;
   const features = computeFeatures({ features: member.features });
@@ -503,10 +521,23 @@ export function symbolDecisionChain(
     ? forecastReturn({ ...member.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
     : undefined;
   const signals: OperatorFunction<Bar, DecidedSignal> = (bars$) => {
-    const features$ = bars$.pipe(features, timeframes ?? identity, patterns ?? identity, share());
+    const mark = observe?.stage;
+    const stageEnd = <T extends { readonly tsEvent: number }>(
+      stage: 'features' | 'ta' | 'ml',
+    ): MonoTypeOperatorFunction<T> => (mark ? tap((e: T) => mark(stage, e.tsEvent)) : identity);
+    const exported = observe?.features;
+    const exportFeatures: MonoTypeOperatorFunction<Features> = exported ? tap(exported) : identity;
+    const features$ = bars$.pipe(
+      features,
+      timeframes ?? identity,
+      patterns ?? identity,
+      exportFeatures,
+      stageEnd<Features>('features'),
+      share(),
+    );
     const components: Obs<Signal>[] = [];
-    if (ta) components.push(features$.pipe(ta));
-    if (ml) components.push(features$.pipe(ml));
+    if (ta) components.push(features$.pipe(ta, stageEnd<Signal>('ta')));
+    if (ml) components.push(features$.pipe(ml, stageEnd<Signal>('ml')));
     if (components.length === 0) throw new Error(`config ${config.file}: ${instrument.symbol} has no signal source`);
     const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
       fuse,
