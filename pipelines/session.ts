@@ -31,6 +31,7 @@ import {
   concat,
   connectable,
   defer,
+  distinctUntilChanged,
   filter,
   finalize,
   firstValueFrom,
@@ -40,7 +41,6 @@ import {
   observeOn,
   of,
   ReplaySubject,
-  startWith,
   switchMap,
   takeUntil,
   tap,
@@ -62,7 +62,9 @@ import {
   type KillSwitchEvent,
   type SignalEmitter,
 } from '../hardware/killSwitch';
-import { makeStatusLedSink } from '../hardware/statusLeds';
+import { makeLedFrameSink, type StatusLedConfig } from '../hardware/statusLeds';
+import { showLedPattern } from '../operators/ledPattern';
+import { trackLedStatus, type FeedHealth, type WarmedUp } from '../operators/trackLedStatus';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
 import { acquireLock, type HeldLock } from '../sinks/lockFile';
@@ -102,6 +104,8 @@ export interface SessionOptions {
   readonly killSwitch?: KillSwitchKind;
   /** Drive the status LEDs (BCM22/23/24). Default false. */
   readonly leds?: boolean;
+  /** The LEDs' rpio (a wrapper in tests), mock board and pins. Default: the real rpio, BCM22/23/24. */
+  readonly gpio?: StatusLedConfig;
   /** Live only: from the environment, never from a file or the command line. */
   readonly credentials?: SessionCredentials;
   /** Live only: the operator's explicit confirmation that real orders will be sent. */
@@ -696,15 +700,26 @@ async function runLocked(
       ),
     ),
   );
-  // Status LEDs follow the mode.
+  // Status LEDs show the session's status (README "The appliance"): mode, kill latch, and whether
+  // it trades (warm-up done, every feed up); blinking and the heartbeat run on the scheduler.
   const ledSubscription = options.leds
-    ? makeStatusLedSink({})(
-        events$.pipe(
-          filter((e): e is Extract<PipelineEvent, { kind: 'mode-changed' }> => e.kind === 'mode-changed'),
-          map((e) => e.to),
-          startWith<Mode>(config.modes?.initial ?? 'Normal'),
-        ),
-      ).subscribe({ error: (err: unknown) => log(`status LEDs: ${(err as Error).message}`) })
+    ? makeLedFrameSink(options.gpio ?? {})(
+        merge(
+          events$.pipe(filter((e): e is Extract<PipelineEvent, { kind: 'mode-changed' }> => e.kind === 'mode-changed')),
+          warmedUp$.pipe(map((): WarmedUp => ({ kind: 'warmed-up' }))),
+          feedEvents$.pipe(
+            filter(
+              (e): e is Extract<FeedEvent, { kind: FeedHealth['kind'] }> =>
+                e.kind === 'feed-disconnected' || e.kind === 'feed-connected' || e.kind === 'feed-healthy',
+            ),
+          ),
+        ).pipe(trackLedStatus(config.modes?.initial ?? 'Normal'), showLedPattern({ scheduler })),
+      )
+        .pipe(
+          distinctUntilChanged((a, b) => a.pattern === b.pattern),
+          tap((shown) => log(`status LEDs: ${shown.pattern ?? 'off'}`)),
+        )
+        .subscribe({ error: (err: unknown) => log(`status LEDs: ${(err as Error).message}`) })
     : undefined;
   const journalConnection = journalEvents$.connect();
   const connection = events$.connect();

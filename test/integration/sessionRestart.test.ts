@@ -15,6 +15,7 @@ import { Subject } from 'rxjs';
 import { formatUnits, toUnits } from '../../operators/money';
 import { foldJournal } from '../../operators/recoverSession';
 import { ModeResetError, resetMode, runSession, type SessionSummary } from '../../pipelines/session';
+import { initRpio, loadRpio, type RpioLike } from '../../hardware/killSwitch';
 import { readJournal } from '../../sinks/journal';
 import { LockError } from '../../sinks/lockFile';
 import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
@@ -72,6 +73,35 @@ function collect(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => text };
 }
 
+/** rpio in mock mode, wrapped to record every level written to the status LEDs (BCM22/23/24). */
+function recordingLeds(): { io: RpioLike; writes: { pin: number; level: number }[] } {
+  const rpio = loadRpio();
+  initRpio(rpio, 'raspi-3');
+  const writes: { pin: number; level: number }[] = [];
+  const io: RpioLike = {
+    LOW: rpio.LOW,
+    HIGH: rpio.HIGH,
+    INPUT: rpio.INPUT,
+    OUTPUT: rpio.OUTPUT,
+    PULL_UP: rpio.PULL_UP,
+    POLL_LOW: rpio.POLL_LOW,
+    PIN_RESET: rpio.PIN_RESET,
+    PIN_PRESERVE: rpio.PIN_PRESERVE,
+    init: () => undefined,
+    open: (pin, mode, option) => rpio.open(pin, mode, option),
+    read: (pin) => rpio.read(pin),
+    write: (pin, level) => {
+      writes.push({ pin, level });
+      rpio.write(pin, level);
+    },
+    poll: (pin, callback, direction) => rpio.poll(pin, callback, direction),
+    close: (pin, reset) => rpio.close(pin, reset),
+  };
+  return { io, writes };
+}
+const GREEN = 22;
+const RED = 24;
+
 type Rec = { kind: string; [k: string]: unknown };
 const recordsOf = (file: string): Rec[] => [...readJournal(file).records];
 const START = { initialCash: toUnits('10000'), quote: 'USDT' };
@@ -120,7 +150,7 @@ describe('paper sessions across restarts', function () {
     readonly journal: string;
   }
 
-  function start(outDir: string, options: { statusEveryMs?: number } = {}): Running {
+  function start(outDir: string, options: { statusEveryMs?: number; leds?: RpioLike } = {}): Running {
     const log = collect();
     const stop$ = new Subject<void>();
     const signals = new EventEmitter();
@@ -136,6 +166,7 @@ describe('paper sessions across restarts', function () {
       log: log.stream,
       stop$,
       ...(options.statusEveryMs ? { statusEveryMs: options.statusEveryMs } : {}),
+      ...(options.leds ? { leds: true, gpio: { rpio: options.leds, mock: 'raspi-3' as const } } : {}),
     });
     done.catch(() => undefined);
     const session = { log, stop$, signals, done, journal: path.join(outDir, 'journal.jsonl') };
@@ -286,11 +317,30 @@ describe('paper sessions across restarts', function () {
     equal(firstSummary.finalMode, 'Emergency');
     equal(Object.keys(firstSummary.positions).length, 0, 'the exit summary shows the current portfolio');
 
-    // Restart: still latched — it starts in Emergency and trades nothing.
-    const second = start(outDir);
+    // Restart (as the service does, with the status LEDs): still latched — it starts in
+    // Emergency, trades nothing, and the red LED blinks (on, off, on…) with green and yellow off.
+    const secondLeds = recordingLeds();
+    const second = start(outDir, { leds: secondLeds.io });
     await ready(second);
     match(second.log.text(), /kill latch restored/);
     await eventually(() => match(second.log.text(), /mode Normal → Emergency/));
+    await eventually(() => match(second.log.text(), /status LEDs: blink-red/));
+    await eventually(
+      () => {
+        const afterLatch = secondLeds.writes.slice(secondLeds.writes.findIndex((w) => w.pin === RED && w.level === 1));
+        const red = afterLatch.filter((w) => w.pin === RED).map((w) => w.level);
+        ok(red.length >= 4, `red LED written ${red.length} times since it lit`);
+        ok(
+          red.every((level, i) => level === (i % 2 === 0 ? 1 : 0)),
+          `red LED does not blink: ${red.join('')}`,
+        );
+        ok(
+          afterLatch.every((w) => w.pin === RED || w.level === 0),
+          'another LED lit while latched',
+        );
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     // No reset while a session runs on the folder.
     throws(() => resetMode({ outDir, reason: 'checked the account' }), LockError);
     await rally(second, 2);
@@ -325,9 +375,13 @@ describe('paper sessions across restarts', function () {
       (err: unknown) => err instanceof ModeResetError && err.code === 'RESET_NOT_LATCHED',
     );
 
-    const third = start(outDir);
+    const thirdLeds = recordingLeds();
+    const third = start(outDir, { leds: thirdLeds.io });
     await ready(third);
     ok(!/kill latch restored/.test(third.log.text()));
+    // After the audited reset the service comes up Normal: green steady once trading.
+    await eventually(() => match(third.log.text(), /status LEDs: steady-green/));
+    equal(thirdLeds.writes.filter((w) => w.pin === GREEN && w.level === 1).length >= 1, true);
     const thirdSummary = await stop(third);
     equal(thirdSummary.finalMode, 'Normal');
   });
