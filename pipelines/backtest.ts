@@ -354,7 +354,7 @@ export async function backtestBars(
     ...report.build(),
     journal: { file: journalFile, lines: journal.lines },
   };
-  writeFileSync(files.tempPath('report.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(files.tempPath('report.json'), `${JSON.stringify(result, null, 2)}\n`, { mode: 0o640 });
   files.commit();
   return { report: result, reportFile, journalFile };
 }

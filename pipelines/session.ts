@@ -234,7 +234,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   const killWatch = armedKill$ ? merge(...kills).subscribe(armedKill$) : undefined;
 
   const outDir = options.outDir ?? path.join('out', config.name, options.mode);
-  mkdirSync(outDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true, mode: 0o750 });
   const locks: HeldLock[] = [];
   try {
     // One session per journal folder, and (live) one per exchange account.
