@@ -8,7 +8,7 @@
  */
 import { equal, match, ok, rejects, throws } from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
@@ -115,7 +115,11 @@ describe('paper sessions across restarts', function () {
   let next = 0;
 
   before(async () => {
-    writeFileSync(configFile, CONFIG);
+    // Structured logs on (README "Logs and traces"): JSON lines to a file beside the sessions.
+    writeFileSync(
+      configFile,
+      `${CONFIG}monitoring:\n  logs: { enabled: true, stdout: false, file: { path: ${JSON.stringify(path.join(tmp.dir, 'logs', 'bot4.log'))} } }\n`,
+    );
     server = await startBinanceServer({});
     await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 60_000, 'too close to a 5-minute boundary'), {
       timeoutMs: 70_000,
@@ -315,6 +319,29 @@ describe('paper sessions across restarts', function () {
     await eventually(() => equal(held(first.journal), 0n), { timeoutMs: 10_000 });
     const firstSummary = await stop(first);
     equal(firstSummary.finalMode, 'Emergency');
+    // The structured log holds the same status lines as events (fields + the printed text), the
+    // fill and the mode change, each with its ids.
+    const logged = readdirSync(path.join(tmp.dir, 'logs'))
+      .flatMap((f) =>
+        readFileSync(path.join(tmp.dir, 'logs', f), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((l) => JSON.parse(l) as Rec);
+    const statusLines = first.log
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('status: '));
+    const statusEvents = logged.filter((l) => l['event'] === 'status');
+    ok(statusEvents.length > 0, 'no status event logged');
+    for (const e of statusEvents) {
+      ok(statusLines.includes(e['msg'] as string), `a status event whose text was not printed: ${String(e['msg'])}`);
+      equal(e['component'], 'session');
+      equal(typeof e['equity'], 'number');
+    }
+    ok(statusEvents.some((e) => (e['positions'] as Record<string, string>)['BTC/USDT'] === formatUnits(position)));
+    ok(logged.some((l) => l['event'] === 'fill' && l['clientOrderId'] === buy['clientOrderId'] && l['traceId']));
+    ok(logged.some((l) => l['event'] === 'mode-changed' && l['to'] === 'Emergency' && l['level'] === 'warn'));
     equal(Object.keys(firstSummary.positions).length, 0, 'the exit summary shows the current portfolio');
 
     // Restart (as the service does, with the status LEDs): still latched — it starts in
