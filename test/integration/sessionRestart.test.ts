@@ -15,45 +15,18 @@ import { Subject } from 'rxjs';
 import { formatUnits, toUnits } from '../../operators/money';
 import { foldJournal } from '../../operators/recoverSession';
 import { ModeResetError, resetMode, runSession, type SessionSummary } from '../../pipelines/session';
-import { initRpio, loadRpio, type RpioLike } from '../../hardware/killSwitch';
+import type { RpioLike } from '../../hardware/killSwitch';
 import { readJournal } from '../../sinks/journal';
 import { LockError } from '../../sinks/lockFile';
 import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
+import { mockRpio, rpioWith } from '../support/rpio';
+import { taSessionConfig } from '../support/sessionConfig';
 
 const FIVE_MINUTES = 300_000;
 
-const CONFIG = `
-name: restart-test
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: hold }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-journal: { level: all }
-`;
+const CONFIG = taSessionConfig('restart-test', { extra: 'journal: { level: all }' });
 
 function kline(openTime: number, close: number): Kline {
   return {
@@ -75,28 +48,14 @@ function collect(): { stream: PassThrough; text: () => string } {
 
 /** rpio in mock mode, wrapped to record every level written to the status LEDs (BCM22/23/24). */
 function recordingLeds(): { io: RpioLike; writes: { pin: number; level: number }[] } {
-  const rpio = loadRpio();
-  initRpio(rpio, 'raspi-3');
+  const rpio = mockRpio();
   const writes: { pin: number; level: number }[] = [];
-  const io: RpioLike = {
-    LOW: rpio.LOW,
-    HIGH: rpio.HIGH,
-    INPUT: rpio.INPUT,
-    OUTPUT: rpio.OUTPUT,
-    PULL_UP: rpio.PULL_UP,
-    POLL_LOW: rpio.POLL_LOW,
-    PIN_RESET: rpio.PIN_RESET,
-    PIN_PRESERVE: rpio.PIN_PRESERVE,
-    init: () => undefined,
-    open: (pin, mode, option) => rpio.open(pin, mode, option),
-    read: (pin) => rpio.read(pin),
+  const io = rpioWith({
     write: (pin, level) => {
       writes.push({ pin, level });
       rpio.write(pin, level);
     },
-    poll: (pin, callback, direction) => rpio.poll(pin, callback, direction),
-    close: (pin, reset) => rpio.close(pin, reset),
-  };
+  });
   return { io, writes };
 }
 const GREEN = 22;

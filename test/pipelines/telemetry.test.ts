@@ -14,31 +14,14 @@ import { loadConfig } from '../../pipelines/config';
 import { logFieldsOf, logPlaceOf } from '../../pipelines/telemetry';
 import { toUnits } from '../../operators/money';
 import { traceIdOf } from '../../sinks/orderTraces';
+import { eventually } from '../support/eventually';
 import { randomWalkBars } from '../support/fixtures';
+import { type JaegerServer, startJaeger } from '../support/jaegerServer';
 import { tempDir } from '../support/tmp';
+import { taSessionConfig } from '../support/sessionConfig';
 
-const config = (monitoring: string) => `
-name: telemetry-test
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: close }
-risk: { maxPositionPct: 0.2, maxVenuePct: 0.5, maxStrategyPct: 0.5, maxHeat: null, maxCorrelation: null, volTarget: null, maxVar: null, marketStats: { minReturns: 20 } }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-${monitoring}
-`;
+const config = (monitoring: string): string =>
+  taSessionConfig('telemetry-test', { onFlat: 'close', extra: monitoring });
 
 type Rec = { kind: string; [k: string]: unknown };
 type Otlp = {
@@ -120,6 +103,54 @@ describe('telemetry: structured logs and order-flow traces of a run', function (
       delete process.env['BOT4_TEST_TELEMETRY_SECRET'];
       server.close();
     }
+  });
+
+  describe('into a real Jaeger (v2 all-in-one, built by scripts/jaeger.sh)', function () {
+    this.timeout(900_000); // a cold Go cache builds Jaeger first
+    let jaeger: JaegerServer;
+    before(async () => {
+      jaeger = await startJaeger(path.join(tmp.dir, 'jaeger'));
+    });
+    after(async () => {
+      await jaeger?.stop();
+    });
+
+    it('every order flow of a backtest is stored as one trace per signal: signal → size → risk → submit → fill, with its ids', async () => {
+      const file = path.join(tmp.dir, 'jaeger.yaml');
+      writeFileSync(file, config(`monitoring:\n  traces: { enabled: true, url: ${JSON.stringify(jaeger.otlpUrl)} }`));
+      const result = await backtestBars(loadConfig(file), bars.slice(0, 800), {
+        dataFile: 'generated.csv',
+        outDir: path.join(tmp.dir, 'jaeger-run'),
+      });
+      const journal = readFileSync(result.journalFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Rec);
+      const filled = journal.filter((r) => r.kind === 'fill').slice(0, 3);
+      ok(filled.length > 0, 'no fill to trace');
+      for (const fill of filled) {
+        const traceId = traceIdOf(fill['signalId'] as string);
+        const intent = journal.find((r) => r.kind === 'intent' && r['signalId'] === fill['signalId'])!;
+        equal(intent['traceId'], traceId, 'the journal names the trace');
+        const spans = await eventually(
+          async () => {
+            const found = await jaeger.trace(traceId);
+            ok(
+              found.some((sp) => sp.operationName === 'fill'),
+              `trace ${traceId}: ${found.length} spans, no fill yet`,
+            );
+            return found;
+          },
+          { timeoutMs: 30_000, intervalMs: 200 },
+        );
+        const names = new Set(spans.map((sp) => sp.operationName));
+        for (const name of ['signal', 'size', 'risk', 'submit', 'fill'])
+          ok(names.has(name), `no ${name} span in ${[...names]}`);
+        const tags = spans.flatMap((sp) => sp.tags);
+        ok(tags.some((t) => t.key === 'bot4.signal_id' && t.value === fill['signalId']));
+        ok(tags.some((t) => t.key === 'bot4.client_order_id' && t.value === fill['clientOrderId']));
+      }
+    });
   });
 
   it('with logs and traces off the run is untouched: the journal is byte-identical and carries no trace id', async () => {
