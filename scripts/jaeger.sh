@@ -4,10 +4,10 @@
 #
 #   scripts/jaeger.sh install      build .cache/bin/jaeger if it is absent
 #
-# `go install …/cmd/jaeger@version` cannot build it (its go.mod has replace directives, which
-# `go install pkg@version` refuses), so it is built inside a module of our own, tools/jaeger,
-# whose go.mod/go.sum pin Jaeger v1.75.0 (= v2.12) and every dependency. Minutes on a cold Go
-# cache, seconds with a warm one.
+# Jaeger is built as a tool of a module of our own, tools/jaeger (`go get -tool
+# github.com/jaegertracing/jaeger/cmd/jaeger@v1.75.0`, the v2 binary), whose go.mod/go.sum pin it
+# and every dependency, so a fresh machine builds exactly what the tests ran. Long on a cold Go
+# build cache (a large program), seconds with a warm one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
