@@ -30,7 +30,8 @@ import { Bot4Error } from '../operators/errors';
 import { backupsToKeep, type RetentionPolicy, SPEC_RETENTION } from '../operators/backupRetention';
 import { formatUnits } from '../operators/money';
 import type { RecoveredSession } from '../operators/recoverSession';
-import { recoverFromJournals } from './recovery';
+// Loaded when a replay runs: recovery pulls in rxjs, which `run-pipeline --help` must not load.
+import type * as RecoveryModule from './recovery';
 
 export type BackupErrorCode =
   | 'BACKUP_NO_SESSION'
@@ -105,6 +106,7 @@ function replay(dir: string): ReplayedState | undefined {
   } catch {
     return undefined;
   }
+  const { recoverFromJournals } = require('./recovery') as typeof RecoveryModule;
   return replayedState(
     recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,
   );
