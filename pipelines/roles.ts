@@ -177,6 +177,8 @@ export interface ExecutorOptions extends RoleCommon {
   readonly outDir: string;
   /** Stops the executor between steps. */
   readonly signal?: AbortSignal;
+  /** Told after each step is published (progress). */
+  readonly onStep?: (seq: number) => void;
 }
 
 export interface ExecutorResult {
@@ -492,6 +494,7 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
       });
       carry = [];
       last = { seq, symbol: next.bar.symbol, tsEvent: next.bar.tsEvent, publishedAt };
+      options.onStep?.(seq);
       if (seq % 1000 === 0) options.log?.(`execute: step ${seq} (${new Date(next.bar.tsEvent).toISOString()})`);
     }
     fills += carry.filter((o) => o.kind === 'fill').length;

@@ -85,8 +85,16 @@ export function registerRolesCommand(program: Command, parseTime: (value: string
             outDir: outDir(loadConfig(opts.config).name),
             signal: abort.signal,
           });
+          const p = (xs: readonly number[], q: number): string => {
+            const sorted = [...xs].sort((a, b) => a - b);
+            return sorted.length === 0
+              ? '-'
+              : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+          };
           process.stdout.write(
-            `execute: ${result.steps} steps, ${result.orders} orders, ${result.fills} fills, ${result.duplicateDecisions} duplicate decisions and ${result.duplicateOrders} duplicate orders dropped, ${result.deadLetters} dead letters\n  journal: ${result.journalFile}\n`,
+            `execute: ${result.steps} steps, ${result.orders} orders, ${result.fills} fills, ${result.duplicateDecisions} duplicate decisions and ${result.duplicateOrders} duplicate orders dropped, ${result.deadLetters} dead letters\n` +
+              `  step → decision round trip p50 ${p(result.roundTripMs, 0.5)} ms, p99 ${p(result.roundTripMs, 0.99)} ms; bar → order → venue event p50 ${p(result.orderLatencyMs, 0.5)} ms, p99 ${p(result.orderLatencyMs, 0.99)} ms\n` +
+              `  journal: ${result.journalFile}\n`,
           );
           return;
         }
