@@ -768,3 +768,46 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
     await sink.disconnect().catch(() => undefined);
   }
 }
+
+// ─── compare ───────────────────────────────────────────────────────────────────────────────────
+
+export interface RunComparison {
+  /** Orders the executor sent to the venue / the backtest's approved orders. */
+  readonly orders: readonly [number, number];
+  readonly fills: readonly [number, number];
+  readonly identical: boolean;
+  /** The first difference, described, when not identical. */
+  readonly difference?: string;
+}
+
+/**
+ * Compares an executor's journal with a single-process backtest's journal over the same data and
+ * config: the orders sent to the venue (every field: client order id, signal, side, quantity…) and
+ * the fills (price, quantity, fee…), in order.
+ */
+export function compareWithBacktest(executorJournal: string, backtestJournal: string): RunComparison {
+  const strip = (r: Readonly<Record<string, unknown>>): string => {
+    const { line: _line, seq: _seq, ...rest } = r;
+    return JSON.stringify(rest);
+  };
+  const ex = readJournal(executorJournal).records;
+  const bt = readJournal(backtestJournal).records;
+  const exOrders = ex
+    .filter((r) => r.kind === 'order-sent' && (r['order'] as { kind: string }).kind === 'order')
+    .map((r) => strip(r['order'] as Record<string, unknown>));
+  const btOrders = bt.filter((r) => r.kind === 'approved').map((r) => strip(r['order'] as Record<string, unknown>));
+  const exFills = ex.filter((r) => r.kind === 'fill').map(strip);
+  const btFills = bt.filter((r) => r.kind === 'fill').map(strip);
+  const firstDifference = (what: string, a: readonly string[], b: readonly string[]): string | undefined => {
+    for (let i = 0; i < Math.max(a.length, b.length); i++)
+      if (a[i] !== b[i]) return `${what} #${i + 1}: executor ${a[i] ?? 'none'}, backtest ${b[i] ?? 'none'}`;
+    return undefined;
+  };
+  const difference = firstDifference('order', exOrders, btOrders) ?? firstDifference('fill', exFills, btFills);
+  return {
+    orders: [exOrders.length, btOrders.length],
+    fills: [exFills.length, btFills.length],
+    identical: difference === undefined,
+    ...(difference !== undefined ? { difference } : {}),
+  };
+}

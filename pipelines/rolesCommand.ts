@@ -25,6 +25,22 @@ const ROLE_NAMES = ['ingest', 'decide', 'execute'] as const;
 
 export function registerRolesCommand(program: Command, parseTime: (value: string) => number): void {
   program
+    .command('compare-runs')
+    .description(
+      "check that a Kafka run's executor sent the same orders and got the same fills as a single-process backtest",
+    )
+    .argument('<executor-journal>', 'executor.jsonl of `run --role execute`')
+    .argument('<backtest-journal>', 'journal.jsonl of `backtest` on the same config and data')
+    .action((executorJournal: string, backtestJournal: string) => {
+      const { compareWithBacktest } = require('./roles') as typeof RolesModule;
+      const c = compareWithBacktest(executorJournal, backtestJournal);
+      process.stdout.write(
+        `orders: ${c.orders[0]} sent by the executor, ${c.orders[1]} in the backtest; fills: ${c.fills[0]} and ${c.fills[1]}\n` +
+          (c.identical ? 'identical: same orders, same fills\n' : `DIFFERENT: ${c.difference}\n`),
+      );
+      if (!c.identical) process.exitCode = 1;
+    });
+  program
     .command('run')
     .description(
       'run one role of the pipeline split over Apache Kafka: ingest (publish bars), decide (a decision worker), execute (the venue of one account)',

@@ -14,7 +14,13 @@ import * as path from 'node:path';
 import { filter, lastValueFrom, take, tap, toArray } from 'rxjs';
 import { toUnits } from '../../operators/money';
 import { runBacktest } from '../../pipelines/backtest';
-import { runDecisionWorker, runExecutor, runIngest, type ExecutorResult } from '../../pipelines/roles';
+import {
+  compareWithBacktest,
+  runDecisionWorker,
+  runExecutor,
+  runIngest,
+  type ExecutorResult,
+} from '../../pipelines/roles';
 import { ensureTopics, kafkaTopics, makeKafkaClient } from '../../pipelines/rolesKafka';
 import { readJournal, type JournalRecord } from '../../sinks/journal';
 import { KAFKA_HEADERS, makeKafkaSink } from '../../sinks/kafkaSink';
@@ -125,6 +131,7 @@ describe('Kafka roles against a real broker', function () {
   let tmp: ReturnType<typeof tempDir>;
   let configFile: string;
   let reference: { orders: JournalRecord[]; fills: JournalRecord[] };
+  let backtestJournal: string;
 
   before(async function () {
     this.timeout(600_000);
@@ -148,6 +155,7 @@ describe('Kafka roles against a real broker', function () {
       until: UNTIL,
       outDir: path.join(tmp.dir, 'backtest'),
     });
+    backtestJournal = backtest.journalFile;
     const records = readJournal(backtest.journalFile).records;
     reference = {
       orders: records.filter((r) => r.kind === 'approved').map((r) => r['order'] as JournalRecord),
@@ -162,6 +170,9 @@ describe('Kafka roles against a real broker', function () {
 
   /** The run's orders and fills, checked against the backtest's and for loss and duplication. */
   function checkAgainstBacktest(result: ExecutorResult): void {
+    const compared = compareWithBacktest(result.journalFile, backtestJournal);
+    assert.ok(compared.identical, compared.difference);
+    assert.deepEqual(compared.orders, [reference.orders.length, reference.orders.length]);
     const records = readJournal(result.journalFile).records;
     const sent = records.filter((r) => r.kind === 'order-sent').map((r) => r['order'] as JournalRecord);
     const orders = sent.filter((o) => o.kind === 'order');
