@@ -280,7 +280,11 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
     w?.();
   };
   const consumer = `${topics.bars}+${topics.orders}@execute.${account}`;
-  const reject = (message: KafkaMessageIn, reason: string, later?: QueuedBar): void => {
+  /**
+   * Dead-letters a message. One of the bars topic is committed with the bar queued before it in
+   * its partition (if any is still waiting), so the committed offset never passes an unhandled bar.
+   */
+  const reject = (message: KafkaMessageIn, reason: string): void => {
     deadLetters++;
     journal$.next({
       kind: 'dead-letter',
@@ -290,7 +294,11 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
       tsInit: 0,
     });
     deadLetter(sink, topics, message, reason, consumer).then(
-      () => (later ? later.alsoCommit.push(message) : message.commit()),
+      () => {
+        const waiting = message.topic === topics.bars ? queues[message.partition]?.at(-1) : undefined;
+        if (waiting) waiting.alsoCommit.push(message);
+        else message.commit();
+      },
       (err: unknown) => {
         failure = err;
         poke();
@@ -307,23 +315,18 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
       const offset = BigInt(m.offset);
       if (offset <= lastOffset[p]!) return; // redelivered: the first delivery is (or was) handled
       lastOffset[p] = offset;
-      const last = queues[p]!.at(-1);
       const parsed = parseBarMessage(m.value);
       if (!parsed.ok) {
-        reject(m, `${topics.bars}[${p}]@${m.offset}: ${parsed.reason}`, last);
+        reject(m, `${topics.bars}[${p}]@${m.offset}: ${parsed.reason}`);
         return;
       }
       const value = parsed.value;
       if (value.kind === 'end-of-data') ended[p] = m;
       else if (value.symbol !== universe[p]) {
-        reject(m, `${topics.bars}[${p}]@${m.offset}: a ${value.symbol} bar on the partition of ${universe[p]}`, last);
+        reject(m, `${topics.bars}[${p}]@${m.offset}: a ${value.symbol} bar on the partition of ${universe[p]}`);
         return;
       } else if (value.timeframe !== config.timeframe) {
-        reject(
-          m,
-          `${topics.bars}[${p}]@${m.offset}: a ${value.timeframe} bar, the config trades ${config.timeframe}`,
-          last,
-        );
+        reject(m, `${topics.bars}[${p}]@${m.offset}: a ${value.timeframe} bar, the config trades ${config.timeframe}`);
         return;
       } else queues[p]!.push({ bar: value, message: m, alsoCommit: [] });
     } else if (m.topic === topics.orders) {

@@ -331,6 +331,9 @@ describe('Kafka roles against a real broker', function () {
         timeoutMs: 300_000,
         intervalMs: 50,
       });
+      // The worker to kill holds symbols at that moment (so the kill takes decisions away).
+      const lastAssignment = (log: string): string => [...log.matchAll(/owns (.*)/g)].at(-1)?.[1] ?? 'nothing';
+      assert.notEqual(lastAssignment(a.stderr()), 'nothing', a.stderr());
       a.child.kill('SIGKILL');
       await a.exit;
       const result = await run.executor;

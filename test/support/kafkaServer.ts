@@ -6,10 +6,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeKafkaClient, waitForCluster } from '../../pipelines/rolesKafka';
+import { freePort } from './freePort';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'kafka.sh');
@@ -30,17 +30,6 @@ let shared: Promise<KafkaBroker> | undefined;
 export function kafkaBroker(): Promise<KafkaBroker> {
   shared ??= start();
   return shared;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function alive(pid: number): boolean {
