@@ -205,10 +205,10 @@ describe('Kafka roles against a real broker', function () {
     readonly executor: Promise<ExecutorResult>;
   }
 
-  function startRun(name: string, ingestSplit = true): Run {
+  function startRun(name: string, ingestSplit = true, journalDir?: string): Run {
     // Fresh topics and groups each run, also on a KAFKA_BROKERS cluster that outlives the tests.
     const prefix = `${name}-${randomUUID().slice(0, 8)}`;
-    const outDir = path.join(tmp.dir, prefix);
+    const outDir = journalDir ?? path.join(tmp.dir, prefix);
     let steps = 0;
     const common = { configFile, brokers: broker.brokers, topicPrefix: prefix };
     const executor = runExecutor({ ...common, outDir, onStep: (seq) => (steps = seq) });
@@ -444,5 +444,29 @@ describe('Kafka roles against a real broker', function () {
     assert.match(reasons.join('\n'), /bars\[0\]@\d+: bar\.close: expected a finite number, found "abc"/);
     assert.match(reasons.join('\n'), /orders@\d+: decision\.seq: expected a finite number, found nothing/);
     for (const m of letters) assert.ok(m.headers[KAFKA_HEADERS.reason]);
+  });
+
+  it('an executor started again on its journal never sends an order id it already sent, even when the decision comes again', async () => {
+    const first = startRun('t-journal-a');
+    const common = { configFile, brokers: broker.brokers, outDir: first.outDir };
+    const [result] = await Promise.all([
+      first.executor,
+      runDecisionWorker({ ...common, topicPrefix: first.prefix, workerId: 'w1' }),
+    ]);
+    checkAgainstBacktest(result);
+    // The same decisions again (a fresh set of topics replays the same data), into the same journal.
+    const again = startRun('t-journal-b', true, first.outDir);
+    const [second] = await Promise.all([
+      again.executor,
+      runDecisionWorker({ ...common, topicPrefix: again.prefix, workerId: 'w1' }),
+    ]);
+    // Until the first order the second run decides exactly as the first: that order comes again
+    // and is dropped (the state then differs: the venue never saw it, so later decisions may too).
+    assert.ok(second.duplicateOrders >= 1, `duplicate orders ${second.duplicateOrders}`);
+    const ids = readJournal(path.join(first.outDir, 'executor.jsonl'))
+      .records.filter((r) => r.kind === 'order-sent' && (r['order'] as { kind: string }).kind === 'order')
+      .map((r) => (r['order'] as { clientOrderId: string }).clientOrderId);
+    assert.equal(ids.length, reference.orders.length + second.orders);
+    assert.equal(new Set(ids).size, ids.length);
   });
 });
