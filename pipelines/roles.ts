@@ -57,7 +57,15 @@ import { resolveDataFiles } from './backtest';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { paperExchangeFor } from './paperVenue';
-import { deadLetter, ensureTopics, kafkaTopics, makeKafkaClient, waitForCluster, type KafkaTopics } from './rolesKafka';
+import {
+  deadLetter,
+  ensureTopics,
+  KafkaRoleError,
+  kafkaTopics,
+  makeKafkaClient,
+  waitForCluster,
+  type KafkaTopics,
+} from './rolesKafka';
 import { tradingPipeline, type PipelineEvent, type PipelineVenue, type PipelineVenueOutput } from './tradingPipeline';
 
 /** A journal record of the roles' own (steps, drops, dead letters). */
@@ -122,7 +130,10 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     const symbols = options.symbols ?? universe;
     for (const s of symbols)
       if (!universe.includes(s))
-        throw new Error(`--symbols: ${s} is not in the universe of ${config.file} (${universe.join(', ')})`);
+        throw new KafkaRoleError(
+          'BAD_ROLE_OPTION',
+          `--symbols: ${s} is not in the universe of ${config.file} (${universe.join(', ')})`,
+        );
     const files = resolveDataFiles(config, options.data);
     const headers = { [KAFKA_HEADERS.configHash]: config.hash };
     let total = 0;
@@ -375,7 +386,7 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
   const waitFor = async <T>(get: () => T | undefined): Promise<T> => {
     for (;;) {
       if (failure) throw failure;
-      if (options.signal?.aborted) throw new Error('executor stopped');
+      if (options.signal?.aborted) throw new KafkaRoleError('STOPPED', 'executor stopped');
       const value = get();
       if (value !== undefined) return value;
       await new Promise<void>((resolve) => {
@@ -423,7 +434,8 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
         roundTripMs.push(got.at - step.publishedAt);
         const d = got.decision;
         if (d.symbol !== step.symbol || d.tsEvent !== step.tsEvent)
-          throw new Error(
+          throw new KafkaRoleError(
+            'STEP_MISMATCH',
             `decision for step ${step.seq} is about ${d.symbol} at ${d.tsEvent}, the step was ${step.symbol} at ${step.tsEvent}: the worker ${d.worker} does not follow this executor's stream`,
           );
         decisions.delete(step.seq);
@@ -554,7 +566,10 @@ export interface DecisionWorkerResult {
 export async function runDecisionWorker(options: DecisionWorkerOptions): Promise<DecisionWorkerResult> {
   const account = options.account ?? 'paper';
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.workerId))
-    throw new Error(`--worker ${JSON.stringify(options.workerId)}: expected 1–64 letters, digits, ".", "_" or "-"`);
+    throw new KafkaRoleError(
+      'BAD_ROLE_OPTION',
+      `--worker ${JSON.stringify(options.workerId)}: expected 1–64 letters, digits, ".", "_" or "-"`,
+    );
   const { config, topics, kafka, sink } = await connect(options, `bot4-decide-${options.workerId}`);
   const model = config.signals.ml ? loadModelFor(config) : undefined;
   const universe = config.instruments.map((i) => i.symbol);
@@ -747,7 +762,12 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
         const step = parsed.value;
         if (step.account !== account || step.seq <= lastSeq) return; // another account's, or redelivered
         if (step.seq !== lastSeq + 1)
-          return fail(new Error(`venue step ${step.seq} after ${lastSeq}: steps are missing from ${topics.venue}`));
+          return fail(
+            new KafkaRoleError(
+              'STEPS_MISSING',
+              `venue step ${step.seq} after ${lastSeq}: steps are missing from ${topics.venue}`,
+            ),
+          );
         try {
           onStep(step);
         } catch (err) {

@@ -3,8 +3,24 @@
  * cluster, and the dead-letter topic.
  */
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Bot4Error } from '../operators/errors';
 import type { KafkaMessageIn } from '../sources/kafkaSource';
 import { KAFKA_HEADERS, type KafkaSink } from '../sinks/kafkaSink';
+
+export type KafkaRoleErrorCode =
+  | 'BAD_ROLE_OPTION'
+  | 'KAFKA_UNREACHABLE'
+  | 'TOPIC_PARTITIONS'
+  | 'STEP_MISMATCH'
+  | 'STEPS_MISSING'
+  | 'STOPPED';
+
+/** What stops a role: a bad option, a cluster that does not answer, a stream that breaks the protocol. */
+export class KafkaRoleError extends Bot4Error<KafkaRoleErrorCode> {
+  constructor(code: KafkaRoleErrorCode, message: string, options?: { readonly cause?: unknown }) {
+    super(code, 'roles', message, options);
+  }
+}
 
 export interface KafkaTopics {
   /** Bars, key = symbol, one partition per symbol of the universe (partition = its index). */
@@ -23,7 +39,10 @@ export interface KafkaTopics {
 
 export function kafkaTopics(prefix: string): KafkaTopics {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(prefix))
-    throw new Error(`--topic-prefix ${JSON.stringify(prefix)}: expected letters, digits, ".", "_" or "-"`);
+    throw new KafkaRoleError(
+      'BAD_ROLE_OPTION',
+      `--topic-prefix ${JSON.stringify(prefix)}: expected letters, digits, ".", "_" or "-"`,
+    );
   return {
     bars: `${prefix}.bars`,
     orders: `${prefix}.orders`,
@@ -41,10 +60,16 @@ export function parseBrokers(text: string): string[] {
     .map((b) => b.trim())
     .filter((b) => b.length > 0);
   if (brokers.length === 0)
-    throw new Error(`--brokers: expected host:port[,host:port…], found ${JSON.stringify(text)}`);
+    throw new KafkaRoleError(
+      'BAD_ROLE_OPTION',
+      `--brokers: expected host:port[,host:port…], found ${JSON.stringify(text)}`,
+    );
   for (const b of brokers)
     if (!/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(b))
-      throw new Error(`--brokers: expected host:port, found ${JSON.stringify(b)} in ${JSON.stringify(text)}`);
+      throw new KafkaRoleError(
+        'BAD_ROLE_OPTION',
+        `--brokers: expected host:port, found ${JSON.stringify(b)} in ${JSON.stringify(text)}`,
+      );
   return brokers;
 }
 
@@ -79,7 +104,11 @@ export async function waitForCluster(kafka: Kafka, timeoutMs = 120_000): Promise
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`Kafka did not answer for ${timeoutMs} ms: ${(last as Error)?.message ?? 'no answer'}`);
+  throw new KafkaRoleError(
+    'KAFKA_UNREACHABLE',
+    `Kafka did not answer for ${timeoutMs} ms: ${(last as Error)?.message ?? 'no answer'}`,
+    { cause: last },
+  );
 }
 
 /**
@@ -116,7 +145,8 @@ export async function ensureTopics(kafka: Kafka, topics: KafkaTopics, symbols: n
     const meta = await admin.fetchTopicMetadata({ topics: [topics.bars] });
     const count = meta.topics[0]?.partitions.length ?? 0;
     if (count !== symbols)
-      throw new Error(
+      throw new KafkaRoleError(
+        'TOPIC_PARTITIONS',
         `topic ${topics.bars} has ${count} partitions, expected ${symbols} (one per symbol of the universe); use another --topic-prefix`,
       );
   } finally {

@@ -21,7 +21,7 @@ import {
   runIngest,
   type ExecutorResult,
 } from '../../pipelines/roles';
-import { ensureTopics, kafkaTopics, makeKafkaClient } from '../../pipelines/rolesKafka';
+import { ensureTopics, kafkaTopics, makeKafkaClient, parseBrokers } from '../../pipelines/rolesKafka';
 import { readJournal, type JournalRecord } from '../../sinks/journal';
 import { KAFKA_HEADERS, makeKafkaSink } from '../../sinks/kafkaSink';
 import { parseBarMessage, parseDecisionMessage, parseVenueStepMessage } from '../../sources/kafkaMessages';
@@ -113,6 +113,17 @@ describe('Kafka messages (checks, no broker)', () => {
       }),
     );
     assert.deepEqual(step, { ok: false, reason: 'venue step.seq: expected a whole number ≥ 1, found 0' });
+  });
+
+  it('a bad --brokers or --topic-prefix is refused naming what was found', () => {
+    assert.deepEqual(parseBrokers('127.0.0.1:9092, localhost:9093'), ['127.0.0.1:9092', 'localhost:9093']);
+    assert.throws(() => parseBrokers(''), {
+      code: 'BAD_ROLE_OPTION',
+      message: /--brokers: expected host:port\[,host:port…\], found ""/,
+    });
+    assert.throws(() => parseBrokers('localhost'), /--brokers: expected host:port, found "localhost" in "localhost"/);
+    assert.throws(() => kafkaTopics('a b'), /--topic-prefix "a b": expected letters, digits/);
+    assert.equal(kafkaTopics('x').deadLetters, 'x.dead-letters');
   });
 
   it('exact amounts survive the round trip; a forged $bigint is refused', () => {
