@@ -333,10 +333,11 @@ describe('Kafka roles against a real broker', function () {
     assert.ok(w1.published + w2.published >= result.steps - 1);
   });
 
-  it('a decision worker killed mid-run: its symbols move to the other, and no order is lost or sent twice', async () => {
+  it('a decision worker killed mid-run: its symbols move to the other, it restarts and rebuilds its state from the log, and no order is lost or sent twice', async () => {
     const run = startRun('t-kill-worker', false);
     const a = spawnWorker(run.prefix, 'wa', run.outDir);
     const b = spawnWorker(run.prefix, 'wb', run.outDir);
+    let restarted: ReturnType<typeof spawnWorker> | undefined;
     try {
       await eventually(() => assert.ok(run.steps() >= 400, `step ${run.steps()}`), {
         timeoutMs: 300_000,
@@ -347,14 +348,21 @@ describe('Kafka roles against a real broker', function () {
       assert.notEqual(lastAssignment(a.stderr()), 'nothing', a.stderr());
       a.child.kill('SIGKILL');
       await a.exit;
+      // The survivor is given every symbol (after the group's session timeout)…
+      await eventually(() => assert.equal(lastAssignment(b.stderr()), 'BTC/USDT, SOL/USDT, ADA/USDT'), {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+      });
+      // …and the killed worker comes back: it folds the venue-event log from the start and joins.
+      restarted = spawnWorker(run.prefix, 'wa', run.outDir);
       const result = await run.executor;
       assert.equal(await b.exit, 0, b.stderr());
+      assert.equal(await restarted.exit, 0, restarted.stderr());
       checkAgainstBacktest(result);
-      // The survivor was given every symbol after the kill.
-      assert.match(b.stderr(), /owns BTC\/USDT, SOL\/USDT, ADA\/USDT/);
     } finally {
       a.child.kill('SIGKILL');
       b.child.kill('SIGKILL');
+      restarted?.child.kill('SIGKILL');
     }
   });
 
