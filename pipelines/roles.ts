@@ -440,6 +440,8 @@ export async function runExecutor(options: ExecutorOptions): Promise<ExecutorRes
           );
         decisions.delete(step.seq);
         appliedSeq = step.seq;
+        // Applied: a bar refused before the venue (below) must not wait for this decision again.
+        last = null;
         const fresh: OrderCommand[] = [];
         for (const c of d.commands) {
           if (c.kind === 'order' && sentIds.has(c.clientOrderId)) {
@@ -551,6 +553,11 @@ export interface DecisionWorkerOptions extends RoleCommon {
   readonly workerId: string;
   /** Folder for `decide-<workerId>.jsonl` (signals, intents, risk decisions, as the backtest journals them). */
   readonly outDir: string;
+  /**
+   * A step whose owner has not answered for this long is answered by this worker too (the same
+   * decision; the executor keeps one), ms. Default 30 000 (beyond the group's session timeout).
+   */
+  readonly rescueAfterMs?: number;
 }
 
 export interface DecisionWorkerResult {
@@ -680,6 +687,8 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
       }, fail);
   };
 
+  let rescue: ReturnType<typeof setTimeout> | undefined;
+  const rescueMs = options.rescueAfterMs ?? 30_000;
   const at = (t: number, work: () => void): void => {
     scheduler.schedule(work, Math.max(0, t - scheduler.now()));
     scheduler.maxFrames = Math.max(t, scheduler.now());
@@ -693,6 +702,7 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
       for (const e of step.commandEvents) venueOut$.next(e);
     });
     if (step.end) {
+      clearTimeout(rescue);
       venueOut$.complete();
       return;
     }
@@ -713,8 +723,22 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
       },
       published: false,
     };
+    clearTimeout(rescue);
     if (owned.has(bar.symbol)) publish(latest);
-    else signalRecords.length = 0;
+    else {
+      signalRecords.length = 0;
+      // Liveness whatever the group does (a member gone but not yet timed out, an assignment
+      // event missed): every worker holds the same decision, so when the step has waited this
+      // long, this worker sends it too; the executor keeps the first copy.
+      const entry = latest;
+      rescue = setTimeout(() => {
+        if (latest !== entry || entry.published || failure) return;
+        options.log?.(
+          `decide ${options.workerId}: step ${entry.decision.seq} (${entry.decision.symbol}) waited ${rescueMs} ms for its owner; sending it`,
+        );
+        publish(entry);
+      }, rescueMs);
+    }
   };
 
   const group = makeKafkaSource({ kafka, groupId: `${topics.bars}.decide.${account}`, topics: [topics.bars] });
@@ -785,6 +809,7 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
     for (const m of endMarkers) m.commit();
     return { steps, published, journalFile };
   } finally {
+    clearTimeout(rescue);
     sideTopics.unsubscribe();
     for (const s of subscriptions) s.unsubscribe();
     await Promise.all([group.whenClosed(), stream.whenClosed()]);

@@ -209,6 +209,11 @@ describe('Kafka roles against a real broker', function () {
     assert.equal(answers.size, ids.length);
   }
 
+  /** `wait`, unless one of the roles fails first: then its error (not a timeout that hides it). */
+  async function unlessFailed<T>(wait: Promise<T>, ...roles: Promise<unknown>[]): Promise<T> {
+    return Promise.race([wait, ...roles.map((role) => role.then(() => new Promise<never>(() => undefined)))]);
+  }
+
   interface Run {
     readonly prefix: string;
     readonly outDir: string;
@@ -374,10 +379,11 @@ describe('Kafka roles against a real broker', function () {
       runDecisionWorker({ ...common, workerId: 'w1' }),
       runDecisionWorker({ ...common, workerId: 'w2' }),
     ]);
-    await eventually(() => assert.ok(run.steps() >= 400, `step ${run.steps()}`), {
-      timeoutMs: 300_000,
-      intervalMs: 50,
-    });
+    await unlessFailed(
+      eventually(() => assert.ok(run.steps() >= 400, `step ${run.steps()}`), { timeoutMs: 300_000, intervalMs: 50 }),
+      run.executor,
+      workers,
+    );
     const before = run.steps();
     await broker.kill();
     await broker.restart();
@@ -398,13 +404,20 @@ describe('Kafka roles against a real broker', function () {
     const sink = await makeKafkaSink({ kafka });
     // Wait for an applied order: its decision is replayed below.
     const journal = path.join(run.outDir, 'executor.jsonl');
-    const sentOrder = await eventually(
-      () => {
-        const found = readJournal(journal).records.find((r) => r.kind === 'order-sent');
-        assert.ok(found && run.steps() > (found['seq'] as number) + 1);
-        return found;
-      },
-      { timeoutMs: 300_000, intervalMs: 100 },
+    const sentOrder = await unlessFailed(
+      eventually(
+        () => {
+          const found = readJournal(journal).records.find((r) => r.kind === 'order-sent');
+          assert.ok(
+            found && run.steps() > (found['seq'] as number) + 1,
+            `step ${run.steps()}, first order ${found?.['seq']}`,
+          );
+          return found;
+        },
+        { timeoutMs: 300_000, intervalMs: 100 },
+      ),
+      run.executor,
+      workers,
     );
     const order = sentOrder['order'] as Record<string, unknown>;
     await sink.send([
@@ -428,6 +441,26 @@ describe('Kafka roles against a real broker', function () {
           trades: 0,
         },
       },
+      // A well-formed bar out of order (a restarted ingest): refused before the venue, no step.
+      {
+        topic: topics.bars,
+        key: 'BTC/USDT',
+        partition: 0,
+        value: {
+          kind: 'bar',
+          venue: 'binance',
+          symbol: 'BTC/USDT',
+          timeframe: '1h',
+          tsOpen: FROM,
+          tsEvent: FROM + 3_600_000,
+          open: 29_000,
+          high: 29_100,
+          low: 28_900,
+          close: 29_050,
+          volume: 100,
+          trades: 0,
+        },
+      },
       { topic: topics.orders, key: 'paper', value: { kind: 'decision', account: 'paper' } },
       {
         topic: topics.orders,
@@ -447,18 +480,19 @@ describe('Kafka roles against a real broker', function () {
     const [result] = await Promise.all([run.executor, workers]);
     checkAgainstBacktest(result);
     assert.ok(result.duplicateDecisions >= 1, `duplicate decisions ${result.duplicateDecisions}`);
-    assert.equal(result.deadLetters, 3);
+    assert.equal(result.deadLetters, 4);
     const dlq = makeKafkaSource({ kafka, groupId: `${run.prefix}.test-reader`, topics: [topics.deadLetters] });
     const letters = await lastValueFrom(
       dlq.events$.pipe(
         filter((m): m is KafkaMessageIn => m.kind === 'kafka-message'),
-        take(3),
+        take(4),
         toArray(),
       ),
     );
     await dlq.whenClosed();
     const reasons = letters.map((m) => (decodeKafkaValue(m.value!) as { reason: string }).reason).sort();
-    assert.equal(reasons.length, 3);
+    assert.equal(reasons.length, 4);
+    assert.match(reasons.join('\n'), /out-of-order BTC\/USDT 1h bar at 1609459200000/);
     assert.match(reasons.join('\n'), /bars\[0\]@\d+: bar message: expected an object, found "not a bar"/);
     assert.match(reasons.join('\n'), /bars\[0\]@\d+: bar\.close: expected a finite number, found "abc"/);
     assert.match(reasons.join('\n'), /orders@\d+: decision\.seq: expected a finite number, found nothing/);
