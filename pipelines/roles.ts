@@ -44,6 +44,7 @@ import { sequenceBars } from '../operators/sequenceBars';
 import type { Bar, BarGap, DeadLetter, OrderCommand, VenueInput, VenueOutput } from '../operators/types';
 import { makeJournalSink, readJournal, type Journaled } from '../sinks/journal';
 import { KAFKA_HEADERS, makeKafkaSink, type KafkaRecordOut, type KafkaSink } from '../sinks/kafkaSink';
+import { traceIdOf } from '../sinks/orderTraces';
 import { readBarFile } from '../sources/csvBars';
 import {
   parseBarMessage,
@@ -631,6 +632,7 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
           headers: {
             [KAFKA_HEADERS.configHash]: config.hash,
             [KAFKA_HEADERS.signalId]: e.id,
+            [KAFKA_HEADERS.traceId]: traceIdOf(e.id),
             [KAFKA_HEADERS.kind]: 'signal',
           },
         });
@@ -673,7 +675,12 @@ export async function runDecisionWorker(options: DecisionWorkerOptions): Promise
         headers: {
           [KAFKA_HEADERS.configHash]: config.hash,
           [KAFKA_HEADERS.kind]: 'decision',
-          ...(signalIds.length > 0 ? { [KAFKA_HEADERS.signalId]: signalIds.join(',') } : {}),
+          ...(signalIds.length > 0
+            ? {
+                [KAFKA_HEADERS.signalId]: signalIds.join(','),
+                [KAFKA_HEADERS.traceId]: signalIds.map(traceIdOf).join(','),
+              }
+            : {}),
         },
       },
     ];

@@ -54,6 +54,8 @@ export interface KafkaSink {
 export const KAFKA_HEADERS = {
   configHash: 'bot4-config-hash',
   signalId: 'bot4-signal-id',
+  /** The order-flow trace of the signal(s) (`traceIdOf`, README "Logs and traces"), comma-separated like the signal ids. */
+  traceId: 'bot4-trace-id',
   kind: 'bot4-kind',
   reason: 'bot4-dead-letter-reason',
 } as const;

@@ -24,6 +24,7 @@ import {
 import { ensureTopics, kafkaTopics, makeKafkaClient, parseBrokers } from '../../pipelines/rolesKafka';
 import { readJournal, type JournalRecord } from '../../sinks/journal';
 import { KAFKA_HEADERS, makeKafkaSink } from '../../sinks/kafkaSink';
+import { traceIdOf } from '../../sinks/orderTraces';
 import { parseBarMessage, parseDecisionMessage, parseVenueStepMessage } from '../../sources/kafkaMessages';
 import { decodeKafkaValue, makeKafkaSource, type KafkaMessageIn } from '../../sources/kafkaSource';
 import { eventually } from '../support/eventually';
@@ -336,6 +337,25 @@ describe('Kafka roles against a real broker', function () {
     // Both workers decided (the symbols were shared), and together exactly once per step at least.
     assert.ok(w1.published > 0 && w2.published > 0, `published ${w1.published} and ${w2.published}`);
     assert.ok(w1.published + w2.published >= result.steps - 1);
+    // A decision with orders names their signals and the traces of those signals in its headers.
+    const kafka = makeKafkaClient(broker.brokers, 'bot4-test-reader');
+    const reader = makeKafkaSource({
+      kafka,
+      groupId: `${run.prefix}.reader`,
+      topics: [kafkaTopics(run.prefix).orders],
+    });
+    const [withOrders] = await lastValueFrom(
+      reader.events$.pipe(
+        filter(
+          (m): m is KafkaMessageIn => m.kind === 'kafka-message' && m.headers[KAFKA_HEADERS.signalId] !== undefined,
+        ),
+        take(1),
+        toArray(),
+      ),
+    );
+    await reader.whenClosed();
+    const signalIds = withOrders!.headers[KAFKA_HEADERS.signalId]!.split(',');
+    assert.equal(withOrders!.headers[KAFKA_HEADERS.traceId], signalIds.map(traceIdOf).join(','));
   });
 
   it('a decision worker killed mid-run: its symbols move to the other, it restarts and rebuilds its state from the log, and no order is lost or sent twice', async () => {
