@@ -30,7 +30,6 @@ import { Bot4Error } from '../operators/errors';
 import { backupsToKeep, type RetentionPolicy, SPEC_RETENTION } from '../operators/backupRetention';
 import { formatUnits } from '../operators/money';
 import type { RecoveredSession } from '../operators/recoverSession';
-// Loaded when a replay runs: recovery pulls in rxjs, which `run-pipeline --help` must not load.
 import type * as RecoveryModule from './recovery';
 
 export type BackupErrorCode =
@@ -106,6 +105,7 @@ function replay(dir: string): ReplayedState | undefined {
   } catch {
     return undefined;
   }
+  // Loaded here, not at the top: `run-pipeline --help` must not load rxjs (cliStartup test).
   const { recoverFromJournals } = require('./recovery') as typeof RecoveryModule;
   return replayedState(
     recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,
