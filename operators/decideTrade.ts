@@ -100,8 +100,10 @@ export interface DecideTradeConfig {
  * missing leg, another quantity (a fill, a resize) or a stop the trailing or break-even rule has
  * moved by {@link STOP_REPLACE_R} R or more replaces them all — a `cancel-all` of the symbol, then
  * the legs. A take-profit leg gone with the position shrunk in profit is the partial take-profit:
- * the stop moves to break-even. Every market order while exits rest (time stop, signal exit,
- * resize) is preceded by that cancel, so the reserved base is free for it. The close check stays
+ * the stop moves to break-even. Every market order that sells from the position while exits rest
+ * (time stop, signal exit, a resize down) is preceded by that cancel, so the reserved base is free
+ * for it; one that adds to it leaves them resting (the gate may deny it), and the legs are
+ * re-sized on the bar after its fill. The close check stays
  * as a fallback (a stop-limit gapped past its limit, a rejected leg): a close through a level
  * still exits at market. `brackets.orders: on-close` decides every exit on closes and sends it as
  * a market intent, filled at the next price.
@@ -149,7 +151,10 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const emit = (target: Units, reason: string, leg = 0): void => {
             const intent = intentFor(signal, current, target, instrument, reason, leg);
             if (!intent) return;
-            cancelExits(`before ${intent.side} ${reason}`);
+            // A market order that sells what the resting legs hold needs them canceled first; one
+            // that adds to the position does not, and keeps them in case the gate denies it.
+            const sellsHeld = current !== 0n && (intent.side === 'sell') === current > 0n;
+            if (sellsHeld) cancelExits(`before ${intent.side} ${reason}`);
             subscriber.next(intent);
           };
 
@@ -225,7 +230,8 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
               const undoesPartial = bracket?.partialDone === true && target > held;
               if (!undoesPartial && unitsToNumber(diff) > band * unitsToNumber(held)) {
                 emit(side > 0 ? target : -target, `resize outside the ${band} band: ${sizing.reason}`);
-                return;
+                // A resize down has canceled the legs; one up goes on to check them for what is held now.
+                if (target < held) return;
               }
             }
           }

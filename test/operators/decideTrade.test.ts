@@ -374,6 +374,21 @@ describe('decideTrade', () => {
       ]);
     });
 
+    it('protects what is held while a buy adds to it (the gate may deny the buy), and re-sizes the legs after its fill', () => {
+      // Kelly target at 40 bps: 0.0625 (no bracket cap without a target); holding 0.03 is outside the band
+      const plain = { ...CONFIG, brackets: { stopAtr: 2 } };
+      const steps = drive(plain, [
+        (x) => at(40, 20_000, holding('0.03', 20_000), 0, x),
+        (x) => at(40, 20_000, holding('0.03', 20_000), 1, x),
+        (x) => at(40, 20_000, holding('0.0625', 20_000), 2, x),
+      ]);
+      deepStrictEqual(steps, [
+        ['buy 0.0325 market', 'sell 0.03 stop-market 19800'],
+        ['buy 0.0325 market'],
+        ['cancel-all', 'sell 0.0625 stop-market 19800'],
+      ]);
+    });
+
     it('keeps the close check as a fallback: a close through the stop with the leg still resting exits at market', () => {
       const steps = drive(config, [
         (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
