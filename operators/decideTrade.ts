@@ -135,6 +135,8 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
       let heldBars = 0;
       /** What the last placement of resting legs protected: the quantity, and whether it held a target. */
       let placed: { qty: Units; withTarget: boolean } | undefined;
+      /** A position was found without a bracket: what rests at the venue is an earlier session's, canceled before the first legs. */
+      let found = false;
       return source.subscribe({
         next: (input) => {
           const { signal, portfolio } = input;
@@ -144,8 +146,8 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           if (!(price > 0) || !(portfolio.equity > 0)) return;
           const forecast = signal.forecast;
           const exits = input.exits ?? [];
-          const cancelExits = (why: string): void => {
-            if (exits.length === 0) return;
+          const cancelExits = (why: string, always = false): void => {
+            if (exits.length === 0 && !always) return;
             subscriber.next({ kind: 'cancel-all', symbol: signal.symbol, reason: why, tsEvent: signal.tsEvent });
           };
           const emit = (target: Units, reason: string, leg = 0): void => {
@@ -164,6 +166,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           if (tradeable === 0n) {
             bracket = undefined;
             placed = undefined;
+            found = false;
             heldBars = 0;
             cancelExits('flat: resting exits have nothing left to protect');
             if (!forecast?.available) return;
@@ -181,8 +184,13 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
 
           const side: 1 | -1 = tradeable > 0n ? 1 : -1;
           heldBars++;
-          if (brackets && !bracket && input.atr !== undefined && input.atr > 0)
+          // A position found without a bracket (a restart, a fill after its session ended): its
+          // bracket starts here, and whatever an earlier session left resting is canceled before
+          // the new legs go out.
+          if (brackets && !bracket && input.atr !== undefined && input.atr > 0) {
             bracket = openBracket(brackets, side, price, input.atr, levelsOf(input));
+            found = true;
+          }
           if (brackets && bracket) {
             // The resting take-profit of the partial quantity has filled: the rest rides at break-even.
             const part = brackets.partialFraction ?? 1;
@@ -240,7 +248,11 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           if (!resting || !brackets || !bracket || (input.pending ?? 0n) !== 0n) return;
           const legs = exitLegs(brackets, bracket, tradeable, instrument);
           if (legs.length === 0 || legsRest(legs, exits, bracket.risk)) return;
-          cancelExits('replace the resting exits');
+          cancelExits(
+            found ? 'a position found without its bracket: cancel what rests' : 'replace the resting exits',
+            found,
+          );
+          found = false;
           legs.forEach((leg, i) => {
             const group = leg.spec.ocoGroup === undefined ? undefined : `${signal.id}:${leg.spec.ocoGroup}`;
             subscriber.next({

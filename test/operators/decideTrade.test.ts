@@ -383,9 +383,22 @@ describe('decideTrade', () => {
         (x) => at(40, 20_000, holding('0.0625', 20_000), 2, x),
       ]);
       deepStrictEqual(steps, [
-        ['buy 0.0325 market', 'sell 0.03 stop-market 19800'],
+        ['buy 0.0325 market', 'cancel-all', 'sell 0.03 stop-market 19800'], // found without a bracket
         ['buy 0.0325 market'],
         ['cancel-all', 'sell 0.0625 stop-market 19800'],
+      ]);
+    });
+
+    it('cancels what an earlier session left resting before the first legs of a position found without a bracket (a restart)', () => {
+      const steps = drive(config, [
+        (x) => ({ ...at(40, 20_000, holding('0.05', 20_000), 0, x), pending: toUnits('0.01') }), // an order still on its way
+        (x) => at(40, 20_000, holding('0.06', 20_000), 1, x),
+        (x) => at(40, 20_000, holding('0.06', 20_000), 2, x),
+      ]);
+      deepStrictEqual(steps, [
+        [],
+        ['cancel-all', 'sell 0.06 stop-market 19800 oco a', 'sell 0.06 take-profit-market 20600 oco a'],
+        [],
       ]);
     });
 
