@@ -448,6 +448,11 @@ export const monitoringSchema = z.strictObject({
 });
 
 export const pipelineConfigSchema = z.strictObject({
+  /**
+   * A config this one builds on, relative to this file: its mappings are merged key by key, and
+   * anything else this file writes (a list, a number, null) replaces the base's value.
+   */
+  extends: z.string().min(1).optional(),
   /** Strategy id: namespaces client order ids. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
   tier: z.enum(TIER_VALUES),

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SEALED_SUFFIX, sealKeyFrom, unsealConfigFile } from './seal';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify as stringifyYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { type instrumentSchema, pipelineConfigSchema, type PipelineConfigFile } from '../config/schema';
 import { buildLayout } from '../operators/computeFeatures';
@@ -38,10 +38,12 @@ export interface ConfigProblem {
   readonly found: string;
   readonly line?: number;
   readonly column?: number;
+  /** The file the key was found in, when it is not the config itself (a file it `extends`). */
+  readonly file?: string;
 }
 
 function formatProblem(file: string, p: ConfigProblem): string {
-  const where = p.line !== undefined ? `${path.basename(file)}:${p.line}:${p.column ?? 1} ` : '';
+  const where = p.line !== undefined ? `${path.basename(p.file ?? file)}:${p.line}:${p.column ?? 1} ` : '';
   return `${where}key "${p.key || '(top level)'}": expected ${p.expected}, found ${p.found}`;
 }
 
@@ -74,7 +76,7 @@ export function loadConfig(file: string): PipelineConfig {
   if (absolute.endsWith(SEALED_SUFFIX)) {
     // A sealed config (pipelines/seal.ts): authenticated, past its cooldown, validated as its clear self.
     const { text, virtualPath } = unsealConfigFile(absolute, sealKeyFrom(), Date.now());
-    return parseConfig(text, virtualPath);
+    return parseConfig(text, virtualPath, { allowExtends: false });
   }
   let text: string;
   try {
@@ -88,35 +90,22 @@ export function loadConfig(file: string): PipelineConfig {
 }
 
 /** Validates config text as if read from `file` (relative paths resolve against its folder). */
-export function parseConfig(text: string, file: string): PipelineConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return {
-          key: '',
-          expected: 'valid YAML/JSON',
-          found: e.message.split('\n')[0] ?? e.message,
-          ...(pos ? { line: pos.line, column: pos.col } : {}),
-        };
-      }),
-    );
-  }
-  const raw: unknown = doc.toJS();
-  const locate = (keyPath: readonly PropertyKey[]): { line?: number; column?: number } =>
-    locateKey(doc, lineCounter, keyPath);
+export function parseConfig(
+  text: string,
+  file: string,
+  options: { readonly allowExtends?: boolean } = {},
+): PipelineConfig {
+  const { raw, locate } = readLayers(text, file, [], options.allowExtends ?? true);
+  // Every problem at once: a duration that does not convert and the schema's problems elsewhere
+  // are reported together (the unconverted duration itself only once, as a duration).
   const durationProblems = convertDurations(raw).map((p) => ({ ...p, ...locate(p.keyPath) }));
-  if (durationProblems.length > 0) throw new ConfigError(file, durationProblems);
-
   const parsed = pipelineConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      file,
-      parsed.error.issues.map((issue) => problemOf(issue, raw, locate)),
-    );
+  if (!parsed.success || durationProblems.length > 0) {
+    const durationKeys = new Set(durationProblems.map((p) => p.key));
+    const schemaProblems = parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => problemOf(issue, raw, locate)).filter((p) => !durationKeys.has(p.key));
+    throw new ConfigError(file, [...durationProblems.map(({ keyPath: _, ...p }) => p), ...schemaProblems]);
   }
   const config = parsed.data;
   const problems = semanticProblems(config).map((p) => ({ ...p, ...locate(p.keyPath) }));
@@ -135,7 +124,10 @@ export function parseConfig(text: string, file: string): PipelineConfig {
   );
   const instruments = universe.map((m) => m.instrument);
   const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
-  const modelPath = config.signals.ml ? path.resolve(path.dirname(file), config.signals.ml.model) : undefined;
+  // Relative to the file that names the model (a config it extends may be in another folder).
+  const modelPath = config.signals.ml
+    ? path.resolve(path.dirname(locate(['signals', 'ml', 'model']).file ?? file), config.signals.ml.model)
+    : undefined;
   return deepFreeze({
     ...config,
     file,
@@ -147,6 +139,117 @@ export function parseConfig(text: string, file: string): PipelineConfig {
     initialCash: toUnits(config.capital.initial),
     ...(modelPath ? { modelPath } : {}),
   });
+}
+
+/** One parsed file of an `extends` chain. */
+interface Layer {
+  readonly file: string;
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+}
+
+type Locate = (keyPath: readonly PropertyKey[]) => { line?: number; column?: number; file?: string };
+
+/**
+ * Parses `text` and, when it `extends` another config, that one first (recursively): the child's
+ * mappings are merged key by key into the base's, anything else (lists, scalars, null) replaces
+ * the base's value. Problems are located in the file that wrote the key.
+ */
+function readLayers(
+  text: string,
+  file: string,
+  chain: readonly string[],
+  allowExtends: boolean,
+): { raw: unknown; locate: Locate } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return {
+          key: '',
+          expected: 'valid YAML/JSON',
+          found: e.message.split('\n')[0] ?? e.message,
+          ...(pos ? { line: pos.line, column: pos.col } : {}),
+        };
+      }),
+    );
+  }
+  const layer: Layer = { file, doc, lineCounter };
+  const raw: unknown = doc.toJS();
+  const own: Locate = (keyPath) => locateKey(doc, lineCounter, keyPath);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !('extends' in raw)) return { raw, locate: own };
+  const base = (raw as Record<string, unknown>)['extends'];
+  delete (raw as Record<string, unknown>)['extends'];
+  const problem = (expected: string, found: string): ConfigError =>
+    new ConfigError(file, [{ key: 'extends', expected, found, ...own(['extends']) }]);
+  if (!allowExtends)
+    throw problem(
+      'no extends in a sealed config (seal the flattened config: `run-pipeline seal` does it)',
+      describe(base),
+    );
+  if (typeof base !== 'string' || base.trim() === '')
+    throw problem('the path of the config this one builds on, relative to this file', describe(base));
+  const basePath = path.resolve(path.dirname(file), base);
+  const chainHere = [...chain, path.resolve(file)];
+  if (chainHere.includes(basePath))
+    throw problem(
+      'a config that does not extend itself',
+      `a cycle: ${[...chainHere, basePath].map((f) => path.basename(f)).join(' → ')}`,
+    );
+  let baseText: string;
+  try {
+    baseText = readFileSync(basePath, 'utf8');
+  } catch (err) {
+    throw problem(
+      'a readable config file (a path relative to this file)',
+      `${JSON.stringify(base)}: ${(err as Error).message}`,
+    );
+  }
+  const parent = readLayers(baseText, basePath, chainHere, true);
+  const merged = mergeConfig(parent.raw, raw) as Record<string, unknown>;
+  // A config has an instrument or a universe: writing one replaces the base's other.
+  if ('universe' in raw) delete merged['instrument'];
+  if ('instrument' in raw) delete merged['universe'];
+  const locate: Locate = (keyPath) =>
+    keyPath.length === 0 || layer.doc.hasIn(keyPath as unknown[])
+      ? own(keyPath)
+      : (() => {
+          const inParent = parent.locate(keyPath);
+          return inParent.line !== undefined ? { ...inParent, file: inParent.file ?? basePath } : own(keyPath);
+        })();
+  return { raw: merged, locate };
+}
+
+/** The child's mappings merged into the base's, key by key; anything else replaces. */
+export function mergeConfig(base: unknown, child: unknown): unknown {
+  const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isMapping(base) || !isMapping(child)) return child;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(child)) out[key] = key in base ? mergeConfig(base[key], value) : value;
+  return out;
+}
+
+/**
+ * The text to seal: the file as it is, or, when it `extends` another config, the chain merged
+ * into one YAML document (a sealed config must not depend on a clear file beside it). Validated
+ * first.
+ */
+export function flattenConfig(file: string): { readonly text: string; readonly flattened: boolean } {
+  const absolute = path.resolve(file);
+  const config = loadConfig(absolute);
+  const text = readFileSync(absolute, 'utf8');
+  const own: unknown = parseDocument(text).toJS();
+  if (!own || typeof own !== 'object' || !('extends' in own)) return { text, flattened: false };
+  const { raw } = readLayers(text, absolute, [], true);
+  const ml = (raw as { signals?: { ml?: { model?: string } } }).signals?.ml;
+  if (ml && config.modelPath) ml.model = path.relative(path.dirname(absolute), config.modelPath);
+  return {
+    text: `# ${path.basename(absolute)} with its extends chain merged (run-pipeline seal)\n${stringifyYaml(raw)}`,
+    flattened: true,
+  };
 }
 
 function instrumentOf(spec: z.output<typeof instrumentSchema>): Instrument {
