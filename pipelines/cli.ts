@@ -20,6 +20,7 @@ import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
 import { makeProgress, type ProgressStream } from './progress';
 import type * as ValidateModule from './validate';
+import type * as ConfigDocsModule from './configDocs';
 import { readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
@@ -792,6 +793,27 @@ export function buildCli(): Command {
       process.stdout.write(
         `${rows.join('\n')}\n${opts.current && step.tier === opts.current ? `stays ${step.tier} (inside the 20 % band)` : result.reason}${result.belowMinimum ? `; below the ${SURVIVAL_MINIMUM} minimum of the Survival tier` : ''}\n`,
       );
+    });
+
+  program
+    .command('config-keys')
+    .description(
+      "print every config key with its type, bounds and description, generated from the schema (the README's table)",
+    )
+    .option('--readme <file>', 'rewrite the table in this README between its config-keys markers')
+    .option('--json', 'print the keys as JSON')
+    .action((opts: { readme?: string; json?: boolean }) => {
+      const { runConfigKeys } = require('./configDocs') as typeof ConfigDocsModule;
+      const result = runConfigKeys({
+        repoRoot: path.resolve(__dirname, '..', '..'),
+        ...(opts.readme !== undefined ? { readme: opts.readme } : {}),
+      });
+      if (opts.json)
+        printJson({ ok: true, command: 'config-keys', keys: result.docs, written: result.written ?? null });
+      else
+        process.stdout.write(
+          result.written ? `${result.docs.length} keys written to ${result.written}\n` : `${result.markdown}\n`,
+        );
     });
 
   registerKeysCommand(program);
