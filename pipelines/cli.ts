@@ -21,6 +21,7 @@ import { ensureOutputDir } from './runOutput';
 import { makeProgress, type ProgressStream } from './progress';
 import type * as ValidateModule from './validate';
 import type * as ConfigDocsModule from './configDocs';
+import type * as ConfigModule from './config';
 import { readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
@@ -511,17 +512,22 @@ export function buildCli(): Command {
         const secret = credentials.BOT4_API_SECRET;
         const password = credentials.BOT4_API_PASSWORD;
         try {
-          if (opts.out !== undefined) ensureOutputDir(opts.out, '--out');
+          // The session's folder is checked before anything starts, given or not (the default is
+          // out/<config name>/<mode>): a clear error for an unusable path, never a raw errno or a hang.
+          const outDir =
+            opts.out ??
+            path.join('out', (require('./config') as typeof ConfigModule).loadConfig(opts.config).name, mode);
+          ensureOutputDir(outDir, opts.out !== undefined ? '--out' : `the default --out (out/<config name>/${mode})`);
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
             mode: mode as SessionMode,
             configFile: opts.config,
             log: process.stderr,
             stop$,
+            outDir,
             killSwitch: opts.killSwitch as KillSwitchKind,
             leds: opts.leds === true,
             statusEveryMs: opts.statusEvery * 1000,
-            ...(opts.out ? { outDir: opts.out } : {}),
             ...(opts.warmupBars !== undefined ? { warmupBars: opts.warmupBars } : {}),
             ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),

@@ -211,6 +211,22 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
         );
       }
     });
+
+    it('checks the default folder of paper and live too (out/<config name>/<mode>), before any request', () => {
+      const cwd = path.join(tmp.dir, 'default-out');
+      mkdirSync(cwd, { recursive: true });
+      writeFileSync(path.join(cwd, 'out'), 'a file where the out folder would go');
+      for (const mode of ['paper', 'live']) {
+        const result = runCli([mode, '-c', SURVIVAL, '--kill-switch', 'none'], cwd);
+        equal(result.status, 1, `${mode}: ${result.stderr}`);
+        match(
+          result.stderr,
+          new RegExp(
+            `the default --out \\(out/<config name>/${mode}\\) out/survival-btc/${mode}: expected a folder this user can write into, but a part of the path is a file`,
+          ),
+        );
+      }
+    });
   });
 
   describe('config', () => {
