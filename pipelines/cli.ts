@@ -22,6 +22,7 @@ import { makeProgress, type ProgressStream } from './progress';
 import type * as ValidateModule from './validate';
 import type * as ConfigDocsModule from './configDocs';
 import type * as ConfigModule from './config';
+import type * as SealAuditModule from './sealAudit';
 import { readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
@@ -514,10 +515,31 @@ export function buildCli(): Command {
         try {
           // The session's folder is checked before anything starts, given or not (the default is
           // out/<config name>/<mode>): a clear error for an unusable path, never a raw errno or a hang.
-          const outDir =
-            opts.out ??
-            path.join('out', (require('./config') as typeof ConfigModule).loadConfig(opts.config).name, mode);
+          const loaded = (require('./config') as typeof ConfigModule).loadConfig(opts.config);
+          const outDir = opts.out ?? path.join('out', loaded.name, mode);
           ensureOutputDir(outDir, opts.out !== undefined ? '--out' : `the default --out (out/<config name>/${mode})`);
+          // Every change of the config this folder's sessions run, and every unsealed live run, is audited.
+          const sealed = opts.config.endsWith(SEALED_SUFFIX);
+          const sealHeader = sealed
+            ? (JSON.parse(readFileSync(opts.config, 'utf8')) as { sealedAt?: string; activeFrom?: string })
+            : {};
+          const inForce = (require('./sealAudit') as typeof SealAuditModule).auditConfigInForce(
+            outDir,
+            {
+              mode,
+              name: loaded.name,
+              hash: loaded.hash,
+              file: opts.config,
+              sealed,
+              ...(sealHeader.sealedAt ? { sealedAt: sealHeader.sealedAt, activeFrom: sealHeader.activeFrom } : {}),
+              ...(mode === 'live' && !sealed && opts.allowUnsealed ? { allowUnsealed: true } : {}),
+            },
+            Date.now(),
+          );
+          if (inForce)
+            process.stderr.write(
+              `audit: config ${inForce.name} (${inForce.hash}${inForce.sealed ? `, sealed ${inForce.sealedAt}` : ', not sealed'}) in force${inForce.previousHash ? ` (was ${inForce.previousHash})` : ''}\n`,
+            );
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
             mode: mode as SessionMode,
