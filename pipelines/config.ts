@@ -69,6 +69,11 @@ export interface PipelineConfig extends Omit<PipelineConfigFile, 'instrument' | 
   readonly initialCash: Units;
   /** Absolute path of the ML model file, when the config uses one. */
   readonly modelPath?: string;
+  /**
+   * What is worth knowing but not wrong, for `validate`: per-bar parameters written as plain
+   * counts, with the span they cover at this timeframe.
+   */
+  readonly notes: readonly string[];
 }
 
 export function loadConfig(file: string): PipelineConfig {
@@ -98,7 +103,8 @@ export function parseConfig(
   const { raw, locate } = readLayers(text, file, [], options.allowExtends ?? true);
   // Every problem at once: a duration that does not convert and the schema's problems elsewhere
   // are reported together (the unconverted duration itself only once, as a duration).
-  const durationProblems = convertDurations(raw).map((p) => ({ ...p, ...locate(p.keyPath) }));
+  const notes: string[] = [];
+  const durationProblems = convertDurations(raw, notes).map((p) => ({ ...p, ...locate(p.keyPath) }));
   const parsed = pipelineConfigSchema.safeParse(raw);
   if (!parsed.success || durationProblems.length > 0) {
     const durationKeys = new Set(durationProblems.map((p) => p.key));
@@ -138,6 +144,7 @@ export function parseConfig(
     universe,
     initialCash: toUnits(config.capital.initial),
     ...(modelPath ? { modelPath } : {}),
+    notes,
   });
 }
 
@@ -287,7 +294,17 @@ const HALF_LIFE_PATHS = [['risk', 'marketStats', 'lambda']] as const;
 const DURATION = /^(\d+(?:\.\d+)?)\s*(m|h|d|w)$/;
 const DURATION_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-function convertDurations(raw: unknown): LocatedProblem[] {
+/** Longest span a per-bar parameter may cover: beyond it, a count was surely meant for a shorter timeframe. */
+const MAX_SPAN_MS = 730 * 86_400_000;
+
+/** `336 days`, `11.5 hours`, `45 minutes`. */
+function span(ms: number): string {
+  const [unit, size] =
+    ms >= 2 * 86_400_000 ? ['days', 86_400_000] : ms >= 2 * 3_600_000 ? ['hours', 3_600_000] : ['minutes', 60_000];
+  return `${Number((ms / (size as number)).toPrecision(3))} ${unit}`;
+}
+
+function convertDurations(raw: unknown, notes: string[] = []): LocatedProblem[] {
   const problems: LocatedProblem[] = [];
   if (!raw || typeof raw !== 'object') return problems;
   const tfText = (raw as Record<string, unknown>)['timeframe'];
@@ -297,6 +314,26 @@ function convertDurations(raw: unknown): LocatedProblem[] {
     const key = keyPath[keyPath.length - 1]!;
     if (!parent || typeof parent !== 'object') return;
     const value = (parent as Record<string, unknown>)[key];
+    if (typeof value === 'number' && Number.isFinite(value) && tfMs !== undefined) {
+      // A plain count (or decay) means bars of this timeframe: say how long that is, and refuse
+      // a span no per-bar statistic here is meant to cover (a count copied from a finer timeframe).
+      const bars = halfLife ? (value > 0 && value < 1 ? Math.log(0.5) / Math.log(value) : Number.NaN) : value;
+      if (!(bars > 0)) return; // the schema names the bad value
+      const where = { keyPath, key: dotted(keyPath) };
+      const what = halfLife ? `a decay of ${value} per ${tfText} bar is a half-life of` : `${value} ${tfText} bars are`;
+      if (bars * tfMs > MAX_SPAN_MS) {
+        problems.push({
+          ...where,
+          expected: `a span of at most ${span(MAX_SPAN_MS)} (${halfLife ? 'a half-life' : 'bars'} of the ${tfText} timeframe; write a duration such as "7d" so a copy to another timeframe keeps its meaning)`,
+          found: `number ${value}: ${what} ${span(bars * tfMs)}`,
+        });
+        return;
+      }
+      notes.push(
+        `${dotted(keyPath)}: ${what} ${span(bars * tfMs)}; a duration (e.g. "${halfLife ? '12h' : '7d'}") keeps its meaning on another timeframe`,
+      );
+      return;
+    }
     if (typeof value !== 'string') return;
     const match = DURATION.exec(value.trim());
     const where = { keyPath, key: dotted(keyPath) };
@@ -310,6 +347,10 @@ function convertDurations(raw: unknown): LocatedProblem[] {
     }
     if (tfMs === undefined) return; // the timeframe's own problem is reported by the schema
     const bars = (Number(match[1]) * DURATION_MS[match[2]!]!) / tfMs;
+    if (bars * tfMs > MAX_SPAN_MS) {
+      problems.push({ ...where, expected: `a span of at most ${span(MAX_SPAN_MS)}`, found: describe(value) });
+      return;
+    }
     if (halfLife) {
       if (!(bars >= 1)) {
         problems.push({ ...where, expected: `a half-life of at least one ${tfText} bar`, found: describe(value) });

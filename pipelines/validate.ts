@@ -28,6 +28,8 @@ export interface ValidationResult {
   readonly hash?: string;
   readonly symbols?: readonly string[];
   readonly problems: readonly ValidationProblem[];
+  /** Not wrong, worth knowing: per-bar parameters written as counts, and the span they cover. */
+  readonly notes: readonly string[];
 }
 
 export function validateConfig(file: string): ValidationResult {
@@ -41,12 +43,14 @@ export function validateConfig(file: string): ValidationResult {
       hash: config.hash,
       symbols: config.instruments.map((i) => i.symbol),
       problems: [],
+      notes: config.notes,
     };
   } catch (err) {
     if (err instanceof ConfigError) {
       return {
         file,
         ok: false,
+        notes: [],
         problems: err.problems.map((p) => ({
           file: p.file ?? err.file,
           ...(p.line !== undefined ? { line: p.line } : {}),
@@ -61,6 +65,7 @@ export function validateConfig(file: string): ValidationResult {
       return {
         file,
         ok: false,
+        notes: [],
         problems: [{ file: err.file, key: '', expected: 'a sealed config that opens now', found: err.message }],
       };
     }
@@ -75,7 +80,11 @@ export function validateConfigs(files: readonly string[]): ValidationResult[] {
 export function formatValidation(results: readonly ValidationResult[]): string {
   return results
     .map((r) => {
-      if (r.ok) return `ok       ${r.file}: ${r.name} (${r.tier}; ${r.symbols?.join(', ')}), config hash ${r.hash}`;
+      if (r.ok)
+        return [
+          `ok       ${r.file}: ${r.name} (${r.tier}; ${r.symbols?.join(', ')}), config hash ${r.hash}`,
+          ...r.notes.map((n) => `  note: ${n}`),
+        ].join('\n');
       const lines = r.problems.map((p) => {
         const where = `${path.relative(process.cwd(), path.resolve(p.file)) || p.file}${p.line !== undefined ? `:${p.line}:${p.column ?? 1}` : ''}`;
         return `  ${where}  key "${p.key || '(top level)'}": expected ${p.expected}, found ${p.found}`;

@@ -82,6 +82,48 @@ describe('run-pipeline validate, report, --json and exit codes', function () {
     match(text.stdout, /base\.yaml:\d+:\d+ {2}key "risk\.maxOrdersPerMinute": expected a number > 0, found number -1/);
   });
 
+  it('validate: per-bar counts are checked against the timeframe — a span beyond two years is refused, others are stated as a span', () => {
+    const fourHour = (window: string) => {
+      const file = path.join(tmp.dir, `survival-4h-${window}.yaml`);
+      writeFileSync(
+        file,
+        readFileSync(SURVIVAL, 'utf8')
+          .replace('timeframe: 5m', 'timeframe: 4h')
+          .replace(/windowBars: 7d\b/, `windowBars: ${window}`),
+      );
+      return file;
+    };
+    const copied = runCli(['validate', fourHour('2016'), '--json'], tmp.dir);
+    equal(copied.status, 0, copied.stdout);
+    const notes = (JSON.parse(copied.stdout) as { results: { notes: string[] }[] }).results[0]!.notes;
+    ok(
+      notes.includes(
+        'risk.garch.windowBars: 2016 4h bars are 336 days; a duration (e.g. "7d") keeps its meaning on another timeframe',
+      ),
+      notes.join('\n'),
+    );
+    ok(
+      notes.some((n) => /^risk\.marketStats\.lambda: a decay of 0\.995 per 4h bar is a half-life of 23 days/.test(n)),
+      notes.join('\n'),
+    );
+    const text = runCli(['validate', fourHour('2016')], tmp.dir);
+    match(text.stdout, /\n {2}note: risk\.garch\.windowBars: 2016 4h bars are 336 days/);
+    const absurd = runCli(['validate', fourHour('20000'), '--json'], tmp.dir);
+    equal(absurd.status, 1);
+    const problem = (JSON.parse(absurd.stdout) as { results: { problems: Problem[] }[] }).results[0]!.problems[0]!;
+    deepStrictEqual(
+      [problem.key, problem.found],
+      ['risk.garch.windowBars', 'number 20000: 20000 4h bars are 3330 days'],
+    );
+    match(problem.expected, /^a span of at most 730 days .*write a duration such as "7d"/);
+    const asDuration = runCli(['validate', fourHour('1000d')], tmp.dir);
+    equal(asDuration.status, 1);
+    match(
+      asDuration.stdout,
+      /key "risk\.garch\.windowBars": expected a span of at most 730 days, found string "1000d"/,
+    );
+  });
+
   it('backtest --json prints one parseable document; report <out-dir> prints the same run again, as text and JSON', () => {
     const out = path.join(tmp.dir, 'run');
     const run = runCli(['backtest', '-c', SURVIVAL, '-d', data, '-o', out, '--json'], tmp.dir);
