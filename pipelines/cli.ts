@@ -26,6 +26,7 @@ import type * as SealAuditModule from './sealAudit';
 import { readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
+import { registerRolesCommand } from './rolesCommand';
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
@@ -849,6 +850,7 @@ export function buildCli(): Command {
   registerBackupCommands(program);
 
   registerResearch(program, parseTime);
+  registerRolesCommand(program, parseTime);
   return program;
 }
 
