@@ -56,6 +56,8 @@ export interface BacktestOptions {
   /** What the user says the data file holds (`--symbol`, `--timeframe`), checked against file and config. */
   readonly statedSymbol?: string;
   readonly statedTimeframe?: string;
+  /** Refuse a data file that says nothing about its symbol (the CLI; see ReadBarsCsvConfig.requireIdentity). */
+  readonly requireDataIdentity?: boolean;
   /** Keep outlier rows instead of refusing the data (`--keep-outliers`). */
   readonly keepOutliers?: boolean;
   /** Warnings about the data that do not stop the run (no header line, price scale). */
@@ -109,6 +111,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         : {}),
       ...(options.statedTimeframe !== undefined ? { statedTimeframe: options.statedTimeframe } : {}),
       ...(options.keepOutliers ? { keepOutliers: true } : {}),
+      // A universe's files were matched to symbols by name or SYMBOL=file: already identified.
+      ...(options.requireDataIdentity && config.instruments.length === 1 ? { requireIdentity: true } : {}),
     });
     for (const warning of warnings) options.onWarning?.(warning);
     if (bars.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);

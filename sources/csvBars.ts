@@ -56,6 +56,18 @@ export interface ReadBarsCsvConfig {
   readonly statedTimeframe?: string;
   /** Keep outlier rows (bad ticks) instead of refusing the file (`--keep-outliers`). Default false. */
   readonly keepOutliers?: boolean;
+  /**
+   * Refuse a file that says nothing about what it holds: no header line, no `statedSymbol`, and a
+   * name that does not name the symbol (`…BTCUSDT_5m…`). Default false: a warning only (library use).
+   */
+  readonly requireIdentity?: boolean;
+}
+
+/** The file's name names the symbol: one of its `_`/`-`/`.`-separated words is BASEQUOTE. */
+export function fileNameNamesSymbol(file: string, symbol: string): boolean {
+  const compact = symbol.split(':')[0]!.replace('/', '').toUpperCase();
+  const base = file.split(/[\\/]/).pop() ?? file;
+  return base.toUpperCase().split(/[_.-]/).includes(compact);
 }
 
 /** A validated bar file. */
@@ -240,7 +252,20 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
     ]);
   }
   const warnings: string[] = [];
-  if (meta.symbol === undefined && config.statedSymbol === undefined) {
+  if (meta.symbol === undefined && config.statedSymbol === undefined && config.requireIdentity) {
+    if (!fileNameNamesSymbol(file, config.symbol))
+      throw new CsvBarsError(
+        file,
+        [
+          `the file does not say which instrument it holds (no "# exchange=… symbol=… timeframe=…" line, and its name does not name ${config.symbol.split(':')[0]!.replace('/', '')}): ` +
+            `state it with --symbol ${config.symbol} --timeframe ${config.timeframe}, or use a file \`run-pipeline download\` wrote`,
+        ],
+        'DATA_MISMATCH',
+      );
+    warnings.push(
+      `${file} has no "# exchange=… symbol=… timeframe=…" line: taking it as ${config.symbol} from its name; confirm with --symbol ${config.symbol}`,
+    );
+  } else if (meta.symbol === undefined && config.statedSymbol === undefined) {
     warnings.push(
       `${file} does not say which instrument it holds (no "# exchange=… symbol=… timeframe=…" line): assuming ${config.symbol}; confirm with --symbol ${config.symbol}`,
     );
