@@ -569,6 +569,8 @@ async function runLocked(
     venue: measured,
     scheduler,
     releaseScheduler: asapScheduler,
+    // A restart does not forget an outage: breakers the journal left open start open.
+    restoredBreakers: recovered.breakers,
     ...(model ? { model } : {}),
     ...(initial ? { initialPortfolio: initial } : {}),
   });
