@@ -53,7 +53,8 @@ import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import { applyFill } from '../operators/trackPortfolio';
-import type { Bar, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import type { Bar, Instrument, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import { dustOf } from '../operators/lotGrid';
 import { timeframeMs } from '../operators/types';
 import {
   makeKillSwitchSource,
@@ -143,6 +144,12 @@ export interface SessionSummary {
   readonly finalMode: Mode;
   readonly equity: number;
   readonly positions: Readonly<Record<string, string>>;
+  /**
+   * The part of each position that is dust — off the lot grid, or below the minimum quantity or
+   * notional at the last price (e.g. what a fee taken in the base asset leaves after a sell): it
+   * stays in the account and can never be sold on its own. Only symbols with dust.
+   */
+  readonly dust: Readonly<Record<string, string>>;
   readonly journal: string;
   readonly audit: string;
   /** How the session before this one ended, as its journal shows. */
@@ -600,7 +607,7 @@ async function runLocked(
   /** The portfolio as it is now: the last bar's, with every fill since applied. */
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
-    if (portfolio) log(statusLine(portfolio, finalMode, instrument.symbol));
+    if (portfolio) log(statusLine(portfolio, finalMode, instrument));
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
   }, options.statusEveryMs ?? 60_000);
 
@@ -727,10 +734,17 @@ async function runLocked(
   const positions = Object.fromEntries(
     Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
   );
+  const dust = Object.fromEntries(
+    Object.values(portfolio?.positions ?? {})
+      .filter((p) => p.symbol === instrument.symbol)
+      .map((p) => [p.symbol, dustOf(p.qty, instrument, p.markPrice)] as const)
+      .filter(([, d]) => d !== 0n)
+      .map(([symbol, d]) => [symbol, formatUnits(d)]),
+  );
   if (Object.keys(positions).length > 0)
     log(
       `open positions at stop: ${Object.entries(positions)
-        .map(([s, q]) => `${s} ${q}`)
+        .map(([s, q]) => `${s} ${q}${dust[s] !== undefined ? ` (dust ${dust[s]})` : ''}`)
         .join(', ')}`,
     );
   return {
@@ -744,6 +758,7 @@ async function runLocked(
     finalMode,
     equity: portfolio?.equity ?? unitsToNumber(config.initialCash),
     positions,
+    dust,
     journal: journalFile,
     audit: auditFile,
     previous: recovered.previousEnd,
@@ -899,11 +914,17 @@ function defaultWarmup(config: PipelineConfig): number {
   return Math.max(300, indicators + 1, stats, garch);
 }
 
-function statusLine(p: Portfolio, mode: Mode, symbol: string): string {
+/** A status line: the current portfolio, with the dust of the position (never sellable on its own) named. */
+export function statusLine(p: Portfolio, mode: Mode, instrument: Instrument): string {
+  const { symbol } = instrument;
   const position = p.positions[symbol];
-  return `status: ${new Date(p.tsEvent).toISOString()} mode ${mode}, equity ${p.equity.toFixed(2)} ${p.quote}, drawdown ${(p.drawdown * 100).toFixed(2)} %, ${
-    position ? `${symbol} ${formatUnits(position.qty)}` : 'flat'
-  }`;
+  const dust = position ? dustOf(position.qty, instrument, position.markPrice) : 0n;
+  const held = !position
+    ? 'flat'
+    : dust === position.qty
+      ? `${symbol} ${formatUnits(position.qty)} (all dust: flat for trading)`
+      : `${symbol} ${formatUnits(position.qty)}${dust !== 0n ? ` (dust ${formatUnits(dust)})` : ''}`;
+  return `status: ${new Date(p.tsEvent).toISOString()} mode ${mode}, equity ${p.equity.toFixed(2)} ${p.quote}, drawdown ${(p.drawdown * 100).toFixed(2)} %, ${held}`;
 }
 
 /**

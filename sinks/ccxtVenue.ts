@@ -1452,6 +1452,7 @@ class Session {
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
       const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.reconciler.tradesLookbackMs());
       if (d !== 0n) dust[symbol] = d;
+      this.ledger.startQuote(instrument.quote, balances[instrument.quote]?.total ?? 0n);
     }
     await this.reconciler.rememberTradesInBalances();
     const now = this.now();
