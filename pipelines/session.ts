@@ -186,6 +186,7 @@ const AUDIT_KINDS = new Set([
   'breaker-state-changed',
   'portfolio-adopted',
   'order-abandoned',
+  'fill-recovered',
 ]);
 
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
@@ -380,9 +381,21 @@ async function runLocked(
       ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
       ...(options.ccxtOptions !== undefined ? { ccxtOptions: options.ccxtOptions } : {}),
     };
+    // The orders the journal shows unsettled: the snapshot looks them up and brings back, as
+    // fills, what they executed while no session watched.
+    const recoverOrders = Object.values(recovered.openOrders)
+      .filter((o) => o.symbol === instrument.symbol)
+      .map((o) => ({
+        clientOrderId: o.clientOrderId,
+        signalId: o.signalId,
+        symbol: o.symbol,
+        side: o.side,
+        filled: o.filled,
+        sentAt: o.tsEvent,
+      }));
     let snapshot: VenueAccountSnapshot;
     try {
-      snapshot = await accountSnapshot(makeCcxtVenue(venueConfig, { scheduler }));
+      snapshot = await accountSnapshot(makeCcxtVenue({ ...venueConfig, recoverOrders }, { scheduler }));
     } catch (err) {
       liveSubscription.unsubscribe();
       throw err;
@@ -395,7 +408,21 @@ async function runLocked(
       { [instrument.symbol]: lastClose },
       startedAt,
     );
-    initial = recovered.sessions > 0 ? reconcileWithAccount(recovered.portfolio, fromExchange) : fromExchange;
+    // Fills made while the session was down are fills (price, fee, signal), not a balance difference.
+    let journalView = recovered.portfolio;
+    for (const fill of snapshot.recoveredFills) {
+      journalView = applyFill(journalView, fill);
+      log(
+        `recovered fill: ${fill.side} ${formatUnits(fill.qty)} ${fill.symbol} @ ${formatUnits(fill.price)} (order ${fill.clientOrderId}, signal ${fill.signalId || 'unknown'}) executed while no session watched`,
+      );
+      restartRecords.push({
+        ...fill,
+        kind: 'fill-recovered',
+        reason:
+          'RESTART: executed on the exchange while no session watched (found by looking the unsettled order up); already in the account this session starts from',
+      });
+    }
+    initial = recovered.sessions > 0 ? reconcileWithAccount(journalView, fromExchange) : fromExchange;
     if (recovered.sessions > 0) {
       // Orders the journal shows unanswered: whatever they did is in the account just read. The
       // venue reports those still open on the exchange (and their later fills) from its snapshot.
@@ -409,14 +436,14 @@ async function runLocked(
             'RESTART: the previous session ended before this order was settled; what it executed is in the exchange account adopted at this start',
           tsEvent: startedAt,
         });
-      const differences = portfolioDifferences(recovered.portfolio, fromExchange);
+      const differences = portfolioDifferences(journalView, fromExchange);
       if (differences.length > 0) {
         log(`account differs from the journal: ${differences.join('; ')} — the exchange's account is adopted`);
         restartRecords.push({
           kind: 'portfolio-adopted',
-          reason: 'the exchange account differs from the portfolio rebuilt from the journal',
+          reason: `the exchange account differs from the portfolio rebuilt from the journal${snapshot.recoveredFills.length > 0 ? ` and ${snapshot.recoveredFills.length} recovered fill(s)` : ''}`,
           differences,
-          journal: portfolioRecord(recovered.portfolio),
+          journal: portfolioRecord(journalView),
           exchange: portfolioRecord(fromExchange),
           tsEvent: startedAt,
         });

@@ -116,6 +116,7 @@ import {
 import { AccountLedger } from './venue/account';
 import { lookupOrder, type LookupResult } from './venue/lookup';
 import { RateGate } from './venue/rateLimit';
+import { recoverFills } from './venue/recoverFills';
 import { sendOrder, sendOrderList } from './venue/submit';
 import { AccountReconciler } from './venue/reconcile';
 import {
@@ -1417,6 +1418,15 @@ class Session {
       this.instruments.set(symbol, instrumentOf(this.exchange, market));
       this.capabilities.set(symbol, nativeSupport(this.exchange, market, this.settings.emulate));
     }
+    // A restart: what the earlier session's unsettled orders executed while nobody watched comes
+    // back as fills (read before the balances, which then include them).
+    const recovered = await recoverFills(
+      this.exchange,
+      (label, fn) => this.retrying(label, fn),
+      this.instruments,
+      this.settings.recoverOrders,
+    );
+    for (const id of recovered.tradeIds) this.ledger.know(id);
     let balance: ccxt.Balances;
     try {
       balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
@@ -1465,10 +1475,18 @@ class Session {
       openOrders,
       instruments: [...this.instruments.values()],
       dust,
+      recoveredFills: recovered.fills,
       tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
       tsInit: now,
     });
     for (const [symbol, d] of Object.entries(dust)) this.reconciler.noticeDust(symbol, d);
+    for (const note of recovered.notes)
+      this.notice(
+        note.level,
+        'FILL_RECOVERED',
+        this.tracked.get(note.clientOrderId) ?? null,
+        `restart: ${note.message}`,
+      );
     this.schedulePoll();
     this.reconciler.schedule('schedule');
     for (const value of this.held.splice(0)) this.input(value);
@@ -1481,7 +1499,8 @@ class Session {
       kind: 'order',
       clientOrderId: view.clientOrderId,
       intentId: '',
-      signalId: '',
+      // An order of an earlier session of ours (a restart) keeps its signal: its later fills trace to it.
+      signalId: this.settings.recoverOrders.find((o) => o.clientOrderId === view.clientOrderId)?.signalId ?? '',
       symbol: view.symbol,
       side: view.side,
       type: o.type === 'market' ? 'market' : 'limit',

@@ -490,10 +490,11 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
     equal(stop.kind, 'session');
     equal(stop['event'], 'stopped');
     const adopted = final.filter((r) => r.kind === 'portfolio-adopted').length;
+    const recoveredFills = final.filter((r) => r.kind === 'fill-recovered').length;
     const abandoned = final.filter((r) => r.kind === 'order-abandoned').length;
     const crashes = final.filter((r) => r.kind === 'session' && r['previous'] === 'crashed').length;
     process.stderr.write(
-      `      ${mode}: ${POINTS} kills at ${JSON.stringify(seen)}; ${crashes} starts after a crash; ${adopted} account adoptions, ${abandoned} unsettled orders closed at a restart\n`,
+      `      ${mode}: ${POINTS} kills at ${JSON.stringify(seen)}; ${crashes} starts after a crash; ${recoveredFills} fills made while down recovered as fills, ${adopted} account adoptions, ${abandoned} unsettled orders closed at a restart\n`,
     );
   }
 
