@@ -65,7 +65,6 @@
  */
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
-import { backoffDelayMs } from '../operators/backoff';
 import { floorToStep, formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
@@ -115,19 +114,12 @@ import {
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
 import { lookupOrder, type LookupResult } from './venue/lookup';
-import { RateGate } from './venue/rateLimit';
+import { RateGate, type Pause } from './venue/rateLimit';
+import { ExchangeCalls } from './venue/exchangeCalls';
 import { recoverFills } from './venue/recoverFills';
 import { sendOrder, sendOrderList } from './venue/submit';
 import { AccountReconciler } from './venue/reconcile';
-import {
-  Closed,
-  WatchdogTimeout,
-  classifySubmitError,
-  describeError,
-  exchangeMessage,
-  isTransientReadError,
-  type SubmitOutcome,
-} from './venue/submitOutcome';
+import { Closed, classifySubmitError, describeError, exchangeMessage, type SubmitOutcome } from './venue/submitOutcome';
 
 // The venue's public surface, from the units it is built of.
 export {
@@ -249,6 +241,8 @@ class Session {
   private inputDone = false;
   private venueOps = 0;
   private readonly rate: RateGate;
+  /** Every exchange request: pauses, order cap, watchdog, retries (sinks/venue/exchangeCalls.ts). */
+  private readonly calls: ExchangeCalls;
   private resumeTimer: Subscription | null = null;
   private startedAt = 0;
   /** What this session reported of the account, for continuous reconciliation (see reconcilePass). */
@@ -276,7 +270,7 @@ class Session {
       startedAt: () => this.startedAt,
       absentAfterMs: () => this.absentAfterMs(),
       isClosed: () => this.closed,
-      retrying: (label, fn) => this.retrying(label, fn),
+      retrying: (label, fn) => this.calls.retrying(label, fn),
       schedule: (work, delay) => this.schedule(work, delay),
       emit: (event) => this.emit(event),
       notice: (level, code, clientOrderId, message) =>
@@ -300,6 +294,14 @@ class Session {
         ),
     });
     this.rate = new RateGate(settings.maxOrdersPerSecond, settings.retry.maxDelayMs, scheduler.now());
+    this.calls = new ExchangeCalls({
+      settings,
+      exchange,
+      scheduler,
+      rate: this.rate,
+      schedule: (work, delay) => this.schedule(work, delay),
+      throttled: (pause, error, now) => this.throttled(pause, error, now),
+    });
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
@@ -312,12 +314,14 @@ class Session {
 
   close(): void {
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
   }
 
   fail(error: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
     this.error(error instanceof CcxtVenueError ? error : new CcxtVenueError('INTERNAL', this.describe(error)));
   }
@@ -347,6 +351,7 @@ class Session {
       );
     }
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
     this.complete();
   }
@@ -600,7 +605,7 @@ class Session {
     (async () => {
       for (const symbol of symbols) {
         try {
-          await this.retrying(`cancelAllOrders ${symbol}`, () => this.exchange.cancelAllOrders(symbol));
+          await this.calls.retrying(`cancelAllOrders ${symbol}`, () => this.exchange.cancelAllOrders(symbol));
         } catch (error) {
           // Nothing open on that symbol is not a failure; anything else is left to the per-order flows below.
           if (!(error instanceof ccxt.OrderNotFound) && !(error instanceof Closed)) {
@@ -765,9 +770,9 @@ class Session {
           this.sendQueue.shift();
           continue;
         }
-        const wait = this.waitBeforeSend(true);
+        const wait = this.calls.waitBeforeSend(true);
         if (wait > 0) {
-          await this.sleep(wait);
+          await this.calls.wait(wait);
           continue;
         }
         this.sendQueue.shift();
@@ -784,11 +789,6 @@ class Session {
       this.pumping = false;
       this.maybeComplete();
     }
-  }
-
-  /** 0 when a request may go now (an order also takes a token), else ms to wait. */
-  private waitBeforeSend(isOrder: boolean): number {
-    return this.rate.waitMs(this.now(), isOrder);
   }
 
   /** Runs one flow for some orders; one flow per order at a time. */
@@ -838,7 +838,7 @@ class Session {
         return;
       }
       // The pump took this unit's slot under the order cap for the first attempt; re-sends take their own.
-      if (attempt > 0) await this.acquireOrderSlot();
+      if (attempt > 0) await this.calls.acquireOrderSlot();
       attempt += 1;
       for (const leg of unit.legs) {
         leg.phase = 'submitting';
@@ -876,8 +876,8 @@ class Session {
             return;
           }
           // The exchange refused it before executing anything: wait (the pause, or a backoff) and send again.
-          if (outcome.kind === 'not-placed') await this.sleep(this.backoff(rateRetries));
-          await this.waitForPause();
+          if (outcome.kind === 'not-placed') await this.calls.wait(this.calls.backoff(rateRetries));
+          await this.calls.waitForPause();
           continue;
         case 'duplicate':
         case 'unknown': {
@@ -955,12 +955,17 @@ class Session {
   private async place(unit: Unit): Promise<SubmitOutcome> {
     try {
       if (unit.oco)
-        return { kind: 'placed', orders: await this.call('order list', () => sendOrderList(this.exchange, unit.oco!)) };
+        return {
+          kind: 'placed',
+          orders: await this.calls.call('order list', () => sendOrderList(this.exchange, unit.oco!)),
+        };
       const t = unit.legs[0]!;
       return {
         kind: 'placed',
         orders: [
-          await this.call(`createOrder ${t.order.clientOrderId}`, () => sendOrder(this.exchange, t.order, t.sendAs)),
+          await this.calls.call(`createOrder ${t.order.clientOrderId}`, () =>
+            sendOrder(this.exchange, t.order, t.sendAs),
+          ),
         ],
       };
     } catch (error) {
@@ -1018,19 +1023,19 @@ class Session {
           return 'absent';
         }
         // Not yet conclusive: the lost request could still be executing.
-        await this.sleep(conclusiveAt - now);
+        await this.calls.wait(conclusiveAt - now);
         continue;
       }
       failures += 1;
       if (failures >= this.settings.reconcile.maxAttempts) return 'unresolved';
-      await this.sleep(this.backoff(failures));
-      await this.waitForPause();
+      await this.calls.wait(this.calls.backoff(failures));
+      await this.calls.waitForPause();
     }
   }
 
   /** The exchange's view of one order, by client order id (see sinks/venue/lookup.ts). */
   private lookup(t: Tracked): Promise<LookupResult> {
-    return lookupOrder(this.exchange, (label, fn) => this.call(label, fn), {
+    return lookupOrder(this.exchange, (label, fn) => this.calls.call(label, fn), {
       order: t.order,
       exchangeId: t.exchangeId,
       sentAt: t.firstSentAt ?? this.startedAt,
@@ -1159,13 +1164,15 @@ class Session {
     if (order.id === undefined || order.id === null) return null;
     const id = order.id;
     if (this.exchange.has['fetchOrderTrades']) {
-      return this.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () =>
+      return this.calls.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () =>
         this.exchange.fetchOrderTrades(id, symbol),
       );
     }
     if (this.exchange.has['fetchMyTrades']) {
       const since = (t.firstSentAt ?? this.startedAt) - 60_000;
-      const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
+      const trades = await this.calls.retrying(`fetchMyTrades ${symbol}`, () =>
+        this.exchange.fetchMyTrades(symbol, since),
+      );
       return trades.filter((trade) => trade.order === id);
     }
     return null;
@@ -1260,13 +1267,14 @@ class Session {
     t.cancelAttempts += 1;
     if (!options.alreadyRequested) {
       try {
-        await this.call(`cancelOrder ${t.order.clientOrderId}`, () =>
+        await this.calls.call(`cancelOrder ${t.order.clientOrderId}`, () =>
           this.exchange.cancelOrder(t.exchangeId as string, t.order.symbol, { clientOrderId: t.order.clientOrderId }),
         );
       } catch (error) {
         if (error instanceof Closed) throw error;
         // Not found (already done), a lost answer, a refusal: the order's state says what happened.
-        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) await this.waitForPause();
+        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded)
+          await this.calls.waitForPause();
       }
     }
     await this.refresh(t);
@@ -1302,7 +1310,7 @@ class Session {
       });
       return;
     }
-    await this.sleep(this.backoff(t.cancelAttempts));
+    await this.calls.wait(this.calls.backoff(t.cancelAttempts));
     // afterFlow sends the cancel again (cancelReason is still set).
   }
 
@@ -1382,7 +1390,7 @@ class Session {
       let listed: ccxt.Order[] | null = null;
       if (this.exchange.has['fetchOpenOrders']) {
         try {
-          listed = await this.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+          listed = await this.calls.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
         } catch (error) {
           if (error instanceof Closed) throw error;
           this.notice('warning', 'POLL_FAILED', null, `fetchOpenOrders ${symbol}: ${this.describe(error)}`);
@@ -1407,7 +1415,7 @@ class Session {
 
   private async reconcileAccount(): Promise<void> {
     try {
-      await this.retrying('loadMarkets', () => this.exchange.loadMarkets());
+      await this.calls.retrying('loadMarkets', () => this.exchange.loadMarkets());
     } catch (error) {
       throw this.startupError('loading markets', error);
     }
@@ -1422,14 +1430,14 @@ class Session {
     // back as fills (read before the balances, which then include them).
     const recovered = await recoverFills(
       this.exchange,
-      (label, fn) => this.retrying(label, fn),
+      (label, fn) => this.calls.retrying(label, fn),
       this.instruments,
       this.settings.recoverOrders,
     );
     for (const id of recovered.tradeIds) this.ledger.know(id);
     let balance: ccxt.Balances;
     try {
-      balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
+      balance = await this.calls.retrying('fetchBalance', () => this.exchange.fetchBalance());
     } catch (error) {
       throw this.startupError('fetching the balance', error);
     }
@@ -1437,7 +1445,7 @@ class Session {
     for (const symbol of this.settings.symbols) {
       let orders: ccxt.Order[];
       try {
-        orders = await this.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+        orders = await this.calls.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
       } catch (error) {
         throw this.startupError(`fetching open orders of ${symbol}`, error);
       }
@@ -1537,74 +1545,10 @@ class Session {
     );
   }
 
-  // ── calling the exchange ───────────────────────────────────────────────────────────────────────
+  // ── calling the exchange (sinks/venue/exchangeCalls.ts) ───────────────────────────────────────
 
-  /**
-   * One exchange call: waits out a pause, then runs `fn` under the watchdog. A 429/418 answer starts
-   * a pause for every request. Throws what `fn` throws (or WatchdogTimeout, Closed).
-   */
-  private call<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    // Synchronous when nothing has to be waited for: an order reaches ccxt in the same tick it arrived.
-    if (this.closed) return Promise.reject(new Closed());
-    if (this.waitBeforeSend(false) > 0) return this.waitForPause().then(() => this.call(label, fn));
-    let pending: Promise<T>;
-    try {
-      pending = fn();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return this.withWatchdog(label, pending).then(
-      (value) => {
-        this.rate.succeeded();
-        return value;
-      },
-      (error: unknown) => {
-        if (this.closed) throw new Closed();
-        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) this.throttle(error);
-        throw error;
-      },
-    );
-  }
-
-  /** {@link call} with bounded retries for reads and idempotent calls (transient failures and rate limits). */
-  private async retrying<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.call(label, fn);
-      } catch (error) {
-        if (error instanceof Closed) throw error;
-        const transient = isTransientReadError(error);
-        if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
-        if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded))
-          await this.sleep(this.backoff(attempt + 1));
-      }
-    }
-  }
-
-  private withWatchdog<T>(label: string, promise: Promise<T>): Promise<T> {
-    const ms = this.settings.timeoutMs + this.settings.watchdogGraceMs;
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.schedule(() => reject(new WatchdogTimeout(label, ms)), ms);
-      promise.then(
-        (value) => {
-          timer.unsubscribe();
-          this.timers.remove(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.unsubscribe();
-          this.timers.remove(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** A 429 or 418: nothing is sent until Retry-After (or the ban's end) has passed. */
-  private throttle(error: Error): void {
-    const now = this.now();
-    const pause = this.rate.throttle(now, error, this.exchange.last_response_headers?.['Retry-After']);
-    if (pause === null) return;
+  /** A 429 or 418 started a pause: reported now, and its end when it has passed. */
+  private throttled(pause: Pause, error: Error, now: number): void {
     this.emit({
       kind: 'venue-throttled',
       venue: this.venue,
@@ -1620,34 +1564,13 @@ class Session {
     }, pause.retryAfterMs);
   }
 
-  private async acquireOrderSlot(): Promise<void> {
-    for (;;) {
-      if (this.closed) throw new Closed();
-      const wait = this.waitBeforeSend(true);
-      if (wait <= 0) return;
-      await this.sleep(wait);
-    }
-  }
-
-  private async waitForPause(): Promise<void> {
-    for (;;) {
-      if (this.closed) throw new Closed();
-      const wait = this.waitBeforeSend(false);
-      if (wait <= 0) return;
-      await this.sleep(wait);
-    }
-  }
-
-  private backoff(attempt: number): number {
-    return backoffDelayMs(attempt, this.settings.retry);
-  }
-
   // ── small helpers ──────────────────────────────────────────────────────────────────────────────
 
   private now(): number {
     return this.scheduler.now();
   }
 
+  /** A timer that dies with the session; it leaves the session's set when it fires or is unsubscribed. */
   private schedule(work: () => void, delay: number): Subscription {
     const subscription = this.scheduler.schedule(
       () => {
@@ -1656,14 +1579,9 @@ class Session {
       },
       Math.max(0, delay),
     );
+    subscription.add(() => this.timers.remove(subscription));
     this.timers.add(subscription);
     return subscription;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.schedule(resolve, ms);
-    });
   }
 
   private notice(level: 'info' | 'warning', code: VenueNoticeCode, t: Tracked | null, message: string): void {
