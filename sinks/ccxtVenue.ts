@@ -65,7 +65,7 @@
  */
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
-import { floorToStep, formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
+import { floorToStep, formatUnits, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
   CancelAllOrders,
@@ -94,15 +94,7 @@ import type {
   VenueNoticeCode,
   VenueOpenOrder,
 } from './venue/events';
-import {
-  compareIds,
-  createExchange,
-  disposeExchange,
-  feeInBase,
-  feeInQuote,
-  instrumentOf,
-  openOrderOf,
-} from './venue/exchange';
+import { createExchange, disposeExchange, instrumentOf, openOrderOf } from './venue/exchange';
 import { emulationFor, triggerOf, type Emulation } from './venue/emulatedStops';
 import {
   NO_NATIVE,
@@ -118,6 +110,7 @@ import { RateGate, type Pause } from './venue/rateLimit';
 import { ExchangeCalls } from './venue/exchangeCalls';
 import { recoverFills } from './venue/recoverFills';
 import { sendOrder, sendOrderList } from './venue/submit';
+import { derivedFill, fillsFromTrades, type FillFigures } from './venue/orderFills';
 import { AccountReconciler } from './venue/reconcile';
 import { Closed, classifySubmitError, describeError, exchangeMessage, type SubmitOutcome } from './venue/submitOutcome';
 
@@ -1179,68 +1172,18 @@ class Session {
   }
 
   private emitTrades(t: Tracked, trades: readonly ccxt.Trade[]): void {
-    const fresh = trades
-      .filter((trade) => trade.id !== undefined && trade.id !== null && !t.seenTrades.has(String(trade.id)))
-      .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
-    for (const trade of fresh) {
-      t.seenTrades.add(String(trade.id));
-      this.ledger.know(String(trade.id));
-      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
-        continue;
-      let qty = toUnits(trade.amount);
-      if (t.filled + qty > t.order.qty) {
-        this.notice(
-          'warning',
-          'FILL_ADJUSTED',
-          t,
-          `${t.order.clientOrderId}: trade ${trade.id} of ${trade.amount} exceeds the order's open quantity; reported as ${formatUnits(t.order.qty - t.filled)}`,
-        );
-        qty = t.order.qty - t.filled;
-        if (qty <= 0n) continue;
-      }
-      const price = toUnits(trade.price);
-      const notional = notionalOf(qty, price);
-      t.filled += qty;
-      this.emitFill(t, {
-        qty,
-        price,
-        notional,
-        fee: feeInQuote(this.instruments.get(t.order.symbol), trade.fee, price),
-        ...feeInBase(this.instruments.get(t.order.symbol), trade.fee),
-        liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
-        tsEvent: trade.timestamp ?? this.now(),
-      });
-    }
+    const found = fillsFromTrades(t, trades, this.instruments.get(t.order.symbol), this.now());
+    for (const id of found.tradeIds) this.ledger.know(id);
+    for (const message of found.adjusted) this.notice('warning', 'FILL_ADJUSTED', t, message);
+    for (const figures of found.fills) this.emitFill(t, figures);
   }
 
   private emitDerivedFill(t: Tracked, order: ccxt.Order, target: Units): void {
-    const qty = (target > t.order.qty ? t.order.qty : target) - t.filled;
-    if (qty <= 0n) return;
-    const average = order.average ?? order.price ?? 0;
-    const price = toUnits(average);
-    t.filled += qty;
-    this.emitFill(t, {
-      qty,
-      price,
-      notional: notionalOf(qty, price),
-      fee: 0n,
-      liquidity: 'taker',
-      tsEvent: order.lastTradeTimestamp ?? this.now(),
-    });
+    const figures = derivedFill(t, order, target, this.now());
+    if (figures) this.emitFill(t, figures);
   }
 
-  private emitFill(
-    t: Tracked,
-    f: {
-      qty: Units;
-      price: Units;
-      notional: Units;
-      fee: Units;
-      feeBase?: Units;
-      liquidity: 'maker' | 'taker';
-      tsEvent: number;
-    },
-  ): void {
+  private emitFill(t: Tracked, f: FillFigures): void {
     const fill: Fill = {
       kind: 'fill',
       clientOrderId: t.order.clientOrderId,
@@ -1253,7 +1196,7 @@ class Session {
       fee: f.fee,
       ...(f.feeBase !== undefined ? { feeBase: f.feeBase } : {}),
       liquidity: f.liquidity,
-      leavesQty: t.order.qty - t.filled,
+      leavesQty: f.leavesQty,
       tsEvent: f.tsEvent,
     };
     this.ledger.filled(fill, null);
