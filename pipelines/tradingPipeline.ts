@@ -83,7 +83,9 @@ import type {
   VenueInput,
   VenueOutput,
 } from '../operators/types';
+import type { IntelEvent } from '../operators/intelligence';
 import type { PipelineConfig, UniverseMember } from './config';
+import { makeIntelChain } from './intelChain';
 
 export interface PipelineSources {
   /** Closed bars, in event time. */
@@ -107,6 +109,12 @@ export interface PipelineSources {
   readonly commands$?: Obs<ModeRequest | ModeReset>;
   /** Outcomes of calls to components (exchange, feeds, model) for the circuit breakers. */
   readonly outcomes$?: Obs<ComponentOutcome>;
+  /**
+   * Intelligence (sentiment, on-chain, macro, news: live drivers or a recording), joined as of
+   * each bar's close when the config has an `intelligence` section. Its end or failure only makes
+   * the sources go stale.
+   */
+  readonly intel$?: Obs<IntelEvent>;
 }
 
 /** A risk-increasing order the kill switch stopped on its way to the venue. */
@@ -202,9 +210,10 @@ export function tradingPipeline(
 
   const start = deps.initialPortfolio ?? initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote });
 
-  return ({ bars$, market$, tradeFrom, kill$, commands$, outcomes$ }) =>
+  return ({ bars$, market$, tradeFrom, kill$, commands$, outcomes$, intel$ }) =>
     new Observable<PipelineEvent>((subscriber) => {
       const subscriptions = new Subscription();
+      const sharedIntel$ = intel$?.pipe(share());
       const fail = (err: unknown): void => subscriber.error(err);
       const emit = (event: PipelineEvent): void => subscriber.next(event);
       const toVenue$ = new Subject<OrderCommand>();
@@ -362,7 +371,7 @@ export function tradingPipeline(
         ...chains.map((chain) =>
           venueBars$.pipe(
             filter((bar) => bar.symbol === chain.symbol),
-            chain.signals,
+            (bars) => chain.signals(bars, sharedIntel$),
             map((decided) => {
               if (journalSignals === 'all' || decided.signal.direction !== 0) emit(decided.signal);
               return decided;
@@ -463,8 +472,11 @@ export interface DecidedSignal {
 /** One symbol's decisions, from its bars to order intents: the part each symbol runs on its own. */
 export interface SymbolDecisionChain {
   readonly symbol: Symbol;
-  /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse → forecast), with bracket levels. */
-  readonly signals: OperatorFunction<Bar, DecidedSignal>;
+  /**
+   * Bars of this symbol → one fused signal per bar (features → TA/ML [+ intelligence as of the bar]
+   * → fuse → forecast), with bracket levels.
+   */
+  readonly signals: (bars$: Obs<Bar>, intel$?: Obs<IntelEvent>) => Obs<DecidedSignal>;
   /** A signal with the portfolio state it is decided on → an order intent, or nothing. */
   readonly size: OperatorFunction<DecideTradeInput, OrderIntent>;
 }
@@ -488,6 +500,7 @@ export function symbolDecisionChain(
     throw new Error(`config ${config.file}: ${instrument.symbol} has signals.ml but no model was loaded`);
   const ml = member.signals.ml && model ? mlSignal({ model, ...withoutModel(member.signals.ml) }) : undefined;
   const fuse = fuseSignals(member.signals.fuse);
+  const intelChain = makeIntelChain({ ...config, signals: member.signals });
   const patterns = member.signals.patterns ? detectCandlePatterns() : undefined;
   const timeframes = member.signals.timeframes
     ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(member.signals.timeframes) })
@@ -502,16 +515,16 @@ export function symbolDecisionChain(
   const forecast = member.signals.forecast
     ? forecastReturn({ ...member.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
     : undefined;
-  const signals: OperatorFunction<Bar, DecidedSignal> = (bars$) => {
+  const signals = (bars$: Obs<Bar>, intel$?: Obs<IntelEvent>): Obs<DecidedSignal> => {
     const features$ = bars$.pipe(features, timeframes ?? identity, patterns ?? identity, share());
     const components: Obs<Signal>[] = [];
     if (ta) components.push(features$.pipe(ta));
     if (ml) components.push(features$.pipe(ml));
     if (components.length === 0) throw new Error(`config ${config.file}: ${instrument.symbol} has no signal source`);
-    const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
-      fuse,
-      forecast ?? identity,
-    );
+    const market$ = components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components);
+    const fused$ = (
+      intelChain ? intelChain.fuseInput(features$.pipe(map((f) => f.bar)), market$, intel$) : market$
+    ).pipe(fuse, forecast ?? identity);
     // Each features event yields exactly one fused signal, so the two zip bar by bar.
     return zip(fused$, features$).pipe(
       map(([signal, bar]) => ({
