@@ -115,7 +115,6 @@ export class IntelBook {
   private readonly series = new Map<string, Series>();
   private readonly bySource = new Map<IntelSource, Series[]>();
   private readonly timing: Readonly<Record<IntelSource, IntelSourceTiming>>;
-  private added = 0;
 
   constructor(timing: Partial<Record<IntelSource, IntelSourceTiming>> = {}) {
     this.timing = { ...DEFAULT_INTEL_TIMING, ...timing };
@@ -165,7 +164,6 @@ export class IntelBook {
       s.times.splice(i, 0, t);
       s.values.splice(i, 0, o);
     }
-    this.added++;
     return true;
   }
 
