@@ -97,6 +97,20 @@ interface Series {
   readonly values: IntelObservation[];
   readonly refs: Set<string>;
   head: number;
+  /**
+   * Window mode: prefix sums over the values before index k (k = 0…n) of c, c·r, c·s and c·s·r,
+   * with r = t − base, so a window's freshness-weighted sums take two binary searches, not a loop.
+   */
+  readonly base: number;
+  /**
+   * Cursors of the last read (bars are read in time order): the next read moves them forward
+   * instead of searching, O(1) per bar. A read before the last one, an insert or a prune resets them.
+   */
+  cursorT: number;
+  cursorEnd: number;
+  cursorFrom: number;
+  cursorSplit: number;
+  readonly sums: { c: number[]; cr: number[]; cs: number[]; csr: number[] } | undefined;
 }
 
 /** Default timing per source: sentiment and news are hot, on-chain warm, macro cold. */
@@ -145,7 +159,21 @@ export class IntelBook {
     const key = `${o.source}|${o.provider}|${o.metric}|${o.asset ?? '*'}`;
     let s = this.series.get(key);
     if (!s) {
-      s = { source: o.source, asset: o.asset, times: [], values: [], refs: new Set(), head: 0 };
+      const window = this.timing[o.source].mode === 'window';
+      s = {
+        source: o.source,
+        asset: o.asset,
+        times: [],
+        values: [],
+        refs: new Set(),
+        head: 0,
+        base: o.tsObserved,
+        cursorT: Number.NEGATIVE_INFINITY,
+        cursorEnd: 0,
+        cursorFrom: 0,
+        cursorSplit: 0,
+        sums: window ? { c: [0], cr: [0], cs: [0], csr: [0] } : undefined,
+      };
       this.series.set(key, s);
       this.bySource.get(o.source)!.push(s);
     }
@@ -158,11 +186,18 @@ export class IntelBook {
     if (n === s.head || s.times[n - 1]! < t) {
       s.times.push(t);
       s.values.push(o);
+      if (s.sums) extendSums(s, n);
     } else {
       const i = upperBound(s.times, t, s.head);
       if (o.ref === undefined && i > s.head && s.times[i - 1] === t) return false;
       s.times.splice(i, 0, t);
       s.values.splice(i, 0, o);
+      s.cursorT = Number.POSITIVE_INFINITY; // indices moved: the next read searches
+      if (s.sums) {
+        // Out of order (rare): the sums from i on are rebuilt.
+        for (const a of [s.sums.c, s.sums.cr, s.sums.cs, s.sums.csr]) a.length = i + 1;
+        for (let k = i; k < s.times.length; k++) extendSums(s, k);
+      }
     }
     return true;
   }
@@ -180,31 +215,62 @@ export class IntelBook {
     let say = 0;
     let weighted = 0;
     let newest = -Infinity;
+    const span = timing.maxAgeMs - timing.freshMs;
     for (const s of this.bySource.get(source)!) {
       if (s.asset !== null && s.asset !== asset) continue;
-      const end = upperBound(s.times, t, s.head); // values [head, end) were observed at or before t
+      const forward = t >= s.cursorT;
+      const times = s.times;
+      let end: number;
+      if (forward) {
+        end = s.cursorEnd;
+        while (end < times.length && times[end]! <= t) end++;
+      } else end = upperBound(times, t, s.head); // values [head, end) were observed at or before t
+      s.cursorT = t;
+      s.cursorEnd = end;
       if (end === s.head) continue; // nothing published yet: not a series of this time
       series++;
-      const from = window ? upperBound(s.times, t - timing.maxAgeMs, s.head) : end - 1;
-      let any = false;
-      for (let i = Math.max(from, s.head); i < end; i++) {
-        const age = t - s.times[i]!;
-        const freshness =
-          age <= timing.freshMs
-            ? 1
-            : age >= timing.maxAgeMs
-              ? 0
-              : 1 - (age - timing.freshMs) / (timing.maxAgeMs - timing.freshMs);
-        if (freshness <= 0) continue;
-        const o = s.values[i]!;
-        const w = o.confidence * freshness;
-        say += w;
-        weighted += w * o.score;
-        counted++;
-        any = true;
-        if (s.times[i]! > newest) newest = s.times[i]!;
+      if (window && s.sums) {
+        // Ages < maxAgeMs count; ages ≤ freshMs fully, older ones by (maxAgeMs − age) / span.
+        const oldest = t - timing.maxAgeMs;
+        const freshFrom = t - timing.freshMs;
+        let from: number;
+        let split: number;
+        if (forward) {
+          from = s.cursorFrom;
+          while (from < end && times[from]! <= oldest) from++;
+          split = Math.max(from, s.cursorSplit);
+          while (split < end && times[split]! < freshFrom) split++;
+        } else {
+          from = upperBound(times, oldest, s.head);
+          split = lowerBound(times, freshFrom, Math.min(from, end), end);
+        }
+        s.cursorFrom = from;
+        s.cursorSplit = split;
+        if (from >= end) {
+          stale++;
+          continue;
+        }
+        const { c, cr, cs, csr } = s.sums;
+        const k = timing.maxAgeMs - t + s.base; // freshness of value i in the decay part = (k + rᵢ) / span
+        say += c[end]! - c[split]! + (k * (c[split]! - c[from]!) + (cr[split]! - cr[from]!)) / span;
+        weighted += cs[end]! - cs[split]! + (k * (cs[split]! - cs[from]!) + (csr[split]! - csr[from]!)) / span;
+        counted += end - from;
+        if (s.times[end - 1]! > newest) newest = s.times[end - 1]!;
+        continue;
       }
-      if (!any) stale++;
+      const i = end - 1;
+      const age = t - s.times[i]!;
+      const freshness = age <= timing.freshMs ? 1 : age >= timing.maxAgeMs ? 0 : (timing.maxAgeMs - age) / span;
+      if (freshness <= 0) {
+        stale++;
+        continue;
+      }
+      const o = s.values[i]!;
+      const w = o.confidence * freshness;
+      say += w;
+      weighted += w * o.score;
+      counted++;
+      if (s.times[i]! > newest) newest = s.times[i]!;
     }
     // Per series at most 1: in window mode many fresh headlines are not more certain than one series
     // at full confidence.
@@ -238,8 +304,10 @@ export class IntelBook {
         if (s.head > 256 && s.head * 2 > s.times.length) {
           s.times.splice(0, s.head);
           s.values.splice(0, s.head);
+          if (s.sums) for (const a of [s.sums.c, s.sums.cr, s.sums.cs, s.sums.csr]) a.splice(0, s.head);
           s.head = 0;
         }
+        s.cursorT = Number.POSITIVE_INFINITY;
       }
     }
   }
@@ -259,6 +327,30 @@ function checkObservation(o: IntelObservation): void {
   if (!Number.isFinite(o.tsObserved))
     throw new IntelInputError(`${where}: tsObserved must be a time in ms, found ${o.tsObserved}`);
   if (!INTEL_SOURCES.includes(o.source)) throw new IntelInputError(`${where}: unknown source ${String(o.source)}`);
+}
+
+/** Appends the prefix sums through value k (sums hold k + 1 entries before). */
+function extendSums(s: Series, k: number): void {
+  const sums = s.sums!;
+  const o = s.values[k]!;
+  const r = s.times[k]! - s.base;
+  const c = o.confidence;
+  sums.c.push(sums.c[k]! + c);
+  sums.cr.push(sums.cr[k]! + c * r);
+  sums.cs.push(sums.cs[k]! + c * o.score);
+  sums.csr.push(sums.csr[k]! + c * o.score * r);
+}
+
+/** First index i in [from, to) with a[i] ≥ x, or `to` (a ascending). */
+function lowerBound(a: readonly number[], x: number, from: number, to: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** First index i ≥ from with a[i] > x (a ascending). */

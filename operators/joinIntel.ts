@@ -34,11 +34,14 @@ export interface JoinIntelConfig {
 export function joinIntel(intel$: Observable<IntelEvent>, config: JoinIntelConfig): OperatorFunction<Bar, Signal[]> {
   const deadband = config.deadband ?? 0.05;
   const pruneEvery = config.pruneEveryBars ?? 64;
+  const sources = [...config.sources];
   new IntelBook(config.timing); // checks the timing before anything subscribes
   return (bars$) =>
     new Observable<Signal[]>((subscriber) => {
       const book = new IntelBook(config.timing);
       let bars = 0;
+      let symbol = '';
+      let asset = '';
       const intelSubscription = intel$.subscribe({
         next: (e) => {
           if (e.kind !== 'intel') return;
@@ -54,13 +57,19 @@ export function joinIntel(intel$: Observable<IntelEvent>, config: JoinIntelConfi
         next: (bar) => {
           let out: Signal[];
           try {
-            const asset = baseAsset(bar.symbol);
-            out = config.sources.map((source) => {
+            if (bar.symbol !== symbol) {
+              symbol = bar.symbol;
+              asset = baseAsset(symbol);
+            }
+            const prefix = `${bar.symbol}:${bar.timeframe}:${bar.tsEvent}:`;
+            out = new Array<Signal>(sources.length);
+            for (let i = 0; i < sources.length; i++) {
+              const source = sources[i]!;
               const r = book.read(source, asset, bar.tsEvent);
               const direction: Direction = r.counted > 0 && Math.abs(r.score) >= deadband ? (r.score > 0 ? 1 : -1) : 0;
-              return {
+              out[i] = {
                 kind: 'signal',
-                id: `${bar.symbol}:${bar.timeframe}:${bar.tsEvent}:${source}`,
+                id: prefix + source,
                 source,
                 symbol: bar.symbol,
                 timeframe: bar.timeframe,
@@ -72,7 +81,7 @@ export function joinIntel(intel$: Observable<IntelEvent>, config: JoinIntelConfi
                 available: r.counted > 0,
                 detail: { score: r.score, series: r.series, counted: r.counted, stale: r.stale, ageMs: r.ageMs },
               } satisfies Signal;
-            });
+            }
             if (++bars % pruneEvery === 0) book.prune(bar.tsEvent);
           } catch (err) {
             subscriber.error(err);

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { takeUntil, timer, type Observable, type SchedulerLike, asyncScheduler } from 'rxjs';
+import { asyncScheduler, lastValueFrom, takeUntil, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
 import type { IntelEvent } from '../operators/intelligence';
 import { makeIntelSources, planProviders, type ProviderPlan } from '../sources/intel';
 import { recordLine } from '../sources/intel/recording';
@@ -32,7 +32,7 @@ export interface RecordResult {
 }
 
 /** Records until the duration ends or `stop$` fires; resolves with what was written. */
-export function recordIntelligence(options: RecordOptions): Promise<RecordResult> {
+export async function recordIntelligence(options: RecordOptions): Promise<RecordResult> {
   const config = loadConfig(options.configFile);
   const providers = config.intelligence?.providers;
   if (!providers || Object.values(providers).every((p) => p === undefined))
@@ -51,18 +51,17 @@ export function recordIntelligence(options: RecordOptions): Promise<RecordResult
   const ends: Observable<unknown>[] = [];
   if (options.durationMs !== undefined) ends.push(timer(options.durationMs, scheduler));
   if (options.stop$) ends.push(options.stop$);
-  return new Promise((resolve, reject) => {
-    let stream = source$;
-    for (const end of ends) stream = stream.pipe(takeUntil(end));
-    stream.subscribe({
-      next: (event) => {
+  let stream = source$;
+  for (const end of ends) stream = stream.pipe(takeUntil(end));
+  return lastValueFrom(
+    stream.pipe(
+      tap((event) => {
         appendFileSync(options.outFile, recordLine(event));
         if (event.kind === 'intel') observations++;
         else problems++;
         options.onEvent?.(event);
-      },
-      error: reject,
-      complete: () => resolve({ observations, problems, plans }),
-    });
-  });
+      }),
+    ),
+    { defaultValue: undefined },
+  ).then(() => ({ observations, problems, plans }));
 }

@@ -3,7 +3,7 @@
  * each provider polling on its own schedule within its daily budget for the capital tier.
  */
 import { merge, type Observable, type SchedulerLike } from 'rxjs';
-import type { TierBudget } from '../../operators/intelCache';
+import type { TierBudget, TtlCache } from '../../operators/intelCache';
 import type { IntelEvent } from '../../operators/intelligence';
 import type { Tier } from '../../operators/selectTier';
 import { makeFearGreedSource } from './fearGreed';
@@ -67,6 +67,8 @@ export interface IntelSourcesOptions {
   /** Retries per call (default 3) and their backoff (tests shorten it). */
   readonly maxRetries?: number;
   readonly backoff?: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly jitter?: number };
+  /** One cache for every provider (default: one per provider and subscription). */
+  readonly cache?: TtlCache<true>;
 }
 
 /** What one provider will do per day for a tier: its poll period, requests per poll and budget. */
@@ -132,6 +134,7 @@ export function makeIntelSources(options: IntelSourcesOptions): Observable<Intel
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(options.cache ? { cache: options.cache } : {}),
   });
   const { grok, fearGreed, fred, glassnode, news } = options.providers;
   const streams: Observable<IntelEvent>[] = [];
