@@ -13,7 +13,7 @@ import { loadConfig, parseConfig } from '../../pipelines/config';
 import { recordIntelligence } from '../../pipelines/record';
 import { readIntelRecording } from '../../sources/intel/recording';
 import { randomWalkBars } from '../support/fixtures';
-import { fearGreedBody, fredBody, startIntelServer } from '../support/intelServer';
+import { fearGreedBody, startIntelServer } from '../support/intelServer';
 import { tempDir } from '../support/tmp';
 
 interface JournalLine {
@@ -145,13 +145,13 @@ describe('intelligence in the pipeline (generated bars and generated intelligenc
         decisions(baseline, cut),
         `a decision at or before bar ${cutIndex} changed`,
       );
-      const after = (j: JournalLine[]) =>
+      const laterOf = (j: JournalLine[]) =>
         j
           .filter((e) => e.kind === 'signal' && e.tsEvent > cut && e.tsEvent <= cut + 6 * H)
           .map((e) => component(e, source));
       notDeepStrictEqual(
-        after(changed),
-        after(baseline),
+        laterOf(changed),
+        laterOf(baseline),
         'the perturbation must be visible after the cut, or the test proves nothing',
       );
     });
