@@ -3,10 +3,11 @@
  * to the symbol's bars and the regime those bars are in, built from the config's `intelligence`
  * section. Kept out of tradingPipeline so that file only plugs it in.
  */
-import { map, NEVER, share, zip, type Observable, type OperatorFunction } from 'rxjs';
+import { map, NEVER, share, tap, zip, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { detectRegime, type Regime } from '../operators/detectRegime';
 import type { RegimeSignals } from '../operators/fuseSignals';
-import type { IntelEvent, IntelSource } from '../operators/intelligence';
+import type { IntelEvent, IntelProblem, IntelSource } from '../operators/intelligence';
+import { makeIntelSources } from '../sources/intel';
 import { joinIntel } from '../operators/joinIntel';
 import type { Bar, Signal } from '../operators/types';
 import type { PipelineConfig } from './config';
@@ -67,4 +68,33 @@ export function makeIntelChain(config: PipelineConfig): IntelChain | undefined {
       );
     },
   };
+}
+
+/**
+ * The live intelligence feed of a paper or live session: the config's providers polling within the
+ * tier's budgets, each problem handed to `onProblem` (the session logs it) and still passed on.
+ * Undefined without `intelligence.providers`. Values arrive as they are published, so bars the
+ * session replays to warm up (before any answer came) see none — as a live decision would have.
+ * @throws Error naming a missing API key variable, before the session starts.
+ */
+export function makeIntelFeed(
+  config: PipelineConfig,
+  options: {
+    readonly scheduler: SchedulerLike;
+    readonly onProblem: (problem: IntelProblem) => void;
+    readonly env?: Readonly<Record<string, string | undefined>>;
+  },
+): Observable<IntelEvent> | undefined {
+  const providers = config.intelligence?.providers;
+  if (!providers || Object.values(providers).every((p) => p === undefined)) return undefined;
+  return makeIntelSources({
+    providers,
+    tier: config.tier,
+    scheduler: options.scheduler,
+    ...(options.env ? { env: options.env } : {}),
+  }).pipe(
+    tap((e) => {
+      if (e.kind === 'intel-problem') options.onProblem(e);
+    }),
+  );
 }
