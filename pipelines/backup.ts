@@ -30,7 +30,8 @@ import { Bot4Error } from '../operators/errors';
 import { backupsToKeep, type RetentionPolicy, SPEC_RETENTION } from '../operators/backupRetention';
 import { formatUnits } from '../operators/money';
 import type { RecoveredSession } from '../operators/recoverSession';
-import { recoverFromJournals } from './recovery';
+// Loaded when a backup runs, not with the CLI: `--help` must not load rxjs (test/pipelines/cliStartup).
+import type * as RecoveryModule from './recovery';
 
 export type BackupErrorCode =
   | 'BACKUP_NO_SESSION'
@@ -106,7 +107,10 @@ function replay(dir: string): ReplayedState | undefined {
     return undefined;
   }
   return replayedState(
-    recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,
+    (require('./recovery') as typeof RecoveryModule).recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), {
+      initialCash: 0n,
+      quote: 'USDT',
+    }).state,
   );
 }
 
