@@ -56,7 +56,7 @@ import { sequenceBars } from '../operators/sequenceBars';
 import { detectCandlePatterns } from '../operators/candlePatterns';
 import { confirmTimeframes, type HigherTimeframe } from '../operators/confirmTimeframes';
 import { makeCostModel } from '../operators/costModel';
-import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
+import { decideTrade, type DecideTradeInput, type DecideTradeOutput } from '../operators/decideTrade';
 import { forecastReturn } from '../operators/forecastReturn';
 import { sizePosition } from '../operators/sizePosition';
 import { read, taSignal } from '../operators/taSignal';
@@ -64,10 +64,12 @@ import { trackMarketStats, type MarketStats } from '../operators/trackMarketStat
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
   Bar,
+  CancelAllOrders,
   BarGap,
   DeadLetter,
   Mode,
   ModeChanged,
+  Order,
   OrderBook,
   OrderCommand,
   OrderEvent,
@@ -230,6 +232,16 @@ export function tradingPipeline(
         for (const o of open.values()) if (o.symbol === symbol) sum += o.remaining;
         return sum;
       };
+      /**
+       * Resting exits (a bracket's stop-loss and take-profit legs) at the venue, per client order id.
+       * Not pending: they protect the position rather than change it, until they trigger.
+       */
+      const resting = new Map<string, Order>();
+      const exitsFor = (symbol: string): Order[] => {
+        const out: Order[] = [];
+        for (const o of resting.values()) if (o.symbol === symbol) out.push(o);
+        return out;
+      };
       /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
       const var99 = new Map<string, number>();
 
@@ -327,6 +339,7 @@ export function tradingPipeline(
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
                 open.delete(item.clientOrderId);
+                resting.delete(item.clientOrderId);
                 emit({
                   kind: 'order-halted',
                   clientOrderId: item.clientOrderId,
@@ -358,7 +371,11 @@ export function tradingPipeline(
                   if (e.leavesQty === 0n) open.delete(e.clientOrderId);
                   else o.remaining = o.remaining > 0n ? e.leavesQty : -e.leavesQty;
                 }
-              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') open.delete(e.clientOrderId);
+                if (e.leavesQty === 0n) resting.delete(e.clientOrderId);
+              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') {
+                open.delete(e.clientOrderId);
+                resting.delete(e.clientOrderId);
+              }
               emit(e);
             }
           },
@@ -380,10 +397,12 @@ export function tradingPipeline(
             map(({ signal, atr, support, resistance }): DecideTradeInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
+              const exits = exitsFor(signal.symbol);
               return {
                 signal,
                 portfolio: portfolio.value,
                 pending,
+                ...(exits.length > 0 ? { exits } : {}),
                 ...(volatility === undefined ? {} : { volatility }),
                 ...(atr === null ? {} : { atr }),
                 ...(support === null ? {} : { support }),
@@ -393,10 +412,22 @@ export function tradingPipeline(
             chain.size,
           ),
         ),
+      ).pipe(share());
+      // A decision's cancel of its resting exits goes straight to the venue (a cancel adds no
+      // risk), ahead of the intents that follow it.
+      subscriptions.add(
+        intents$.pipe(filter((d): d is CancelAllOrders => d.kind === 'cancel-all')).subscribe({
+          next: (command) => {
+            emit(command);
+            approved$.next(command);
+          },
+          error: fail,
+        }),
       );
       subscriptions.add(
         intents$
           .pipe(
+            filter((d): d is OrderIntent => d.kind === 'intent'),
             map((intent) => {
               emit(intent);
               return {
@@ -414,10 +445,12 @@ export function tradingPipeline(
               emit(decision);
               if (decision.kind === 'approved') {
                 const order = decision.order;
-                open.set(order.clientOrderId, {
-                  symbol: order.symbol,
-                  remaining: order.side === 'buy' ? order.qty : -order.qty,
-                });
+                if (order.type !== 'market') resting.set(order.clientOrderId, order);
+                else
+                  open.set(order.clientOrderId, {
+                    symbol: order.symbol,
+                    remaining: order.side === 'buy' ? order.qty : -order.qty,
+                  });
                 approved$.next(order);
               }
             },
@@ -477,8 +510,8 @@ export interface SymbolDecisionChain {
    * → fuse → forecast), with bracket levels.
    */
   readonly signals: (bars$: Obs<Bar>, intel$?: Obs<IntelEvent>) => Obs<DecidedSignal>;
-  /** A signal with the portfolio state it is decided on → an order intent, or nothing. */
-  readonly size: OperatorFunction<DecideTradeInput, OrderIntent>;
+  /** A signal with the portfolio state it is decided on → order intents (and cancels of resting exits), or nothing. */
+  readonly size: OperatorFunction<DecideTradeInput, DecideTradeOutput>;
 }
 
 /**
@@ -537,7 +570,7 @@ export function symbolDecisionChain(
   };
   // With an edge section, trades are decided from forecasts net of costs, with brackets;
   // without, every signal is sized (the older behaviour).
-  const size: OperatorFunction<DecideTradeInput, OrderIntent> = edge
+  const size: OperatorFunction<DecideTradeInput, DecideTradeOutput> = edge
     ? decideTrade({
         instrument,
         cost: costModel,
