@@ -15,6 +15,7 @@ import { notionalOf, toUnits } from '../operators/money';
 import { acceptingBooks, tradingPipeline } from '../pipelines/tradingPipeline';
 import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
+import { benchIntelligence } from './intel';
 import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchObservability } from './observability';
 import { benchKafka } from './kafka';
@@ -530,6 +531,9 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
     results['observability'] = await benchObservability();
   },
   research: benchResearchRuns,
+  intelligence: async () => {
+    results['intelligence'] = await benchIntelligence(line);
+  },
   kafka: async () => {
     const row = await benchKafka();
     if (row) results['kafka'] = row;

@@ -532,6 +532,96 @@ export const monitoringSchema = z.strictObject({
     .optional(),
 });
 
+const intelSourceName = z.enum(['sentiment', 'onchain', 'macro', 'news']);
+const intelTiming = z
+  .strictObject({
+    /** Age up to which a value counts fully, ms. */
+    freshMs: z.number().int().nonnegative(),
+    /** Age at which it stops counting, ms (> freshMs). */
+    maxAgeMs: z.number().int().positive(),
+  })
+  .refine((t) => t.maxAgeMs > t.freshMs, 'maxAgeMs greater than freshMs');
+/** Calls a day per capital tier (spec §3.5: Grok 10 / 100 / 500 / 2000 / 10000). */
+const tierBudget = z.strictObject({
+  survival: z.number().int().nonnegative(),
+  growth: z.number().int().nonnegative(),
+  acceleration: z.number().int().nonnegative(),
+  institutional: z.number().int().nonnegative(),
+  whale: z.number().int().nonnegative(),
+});
+const httpProvider = {
+  /** Base URL of the API (tests point it at a loopback server). Default: the provider's. */
+  baseUrl: z.url().optional(),
+  /** Poll period, ms. */
+  everyMs: z.number().int().min(1000).optional(),
+  /** Request timeout, ms. Default 10000. */
+  timeoutMs: z.number().int().positive().optional(),
+  /** Daily call budget per tier; the config's tier picks one. Default: the provider's own. */
+  budget: tierBudget.optional(),
+};
+
+/**
+ * Intelligence joined into the fusion (sources/intel, operators/joinIntel): which sources vote (their
+ * weights are `signals.fuse.weights`), how fresh a value must be, the regime adjustment, and the
+ * providers `run-pipeline record` polls. API keys come only from the environment (XAI_API_KEY,
+ * FRED_API_KEY, GLASSNODE_API_KEY).
+ */
+export const intelligenceSchema = z.strictObject({
+  sources: z.array(intelSourceName).min(1),
+  timing: z.partialRecord(intelSourceName, intelTiming).optional(),
+  /** |score| below which a source says flat. Default 0.05. */
+  deadband: fraction.optional(),
+  /** Regime detection from the bars (trend / range / high-vol), adjusting the fusion weights; false: off. */
+  regime: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        trendBars: z.number().int().min(2).optional(),
+        trendEfficiency: fraction.optional(),
+        shortHalfLife: z.number().positive().optional(),
+        longHalfLife: z.number().positive().optional(),
+        highVolRatio: z.number().positive().optional(),
+      }),
+    ])
+    .optional(),
+  providers: z
+    .strictObject({
+      grok: z
+        .strictObject({
+          ...httpProvider,
+          model: z.string().min(1).optional(),
+          assets: z.array(z.string().regex(/^[A-Z0-9]+$/)).min(1),
+        })
+        .optional(),
+      fearGreed: z.strictObject(httpProvider).optional(),
+      fred: z
+        .strictObject({
+          ...httpProvider,
+          series: z
+            .array(
+              z.strictObject({
+                id: z.string().regex(/^[A-Z0-9_]+$/, 'a FRED series id such as "DFF"'),
+                /** +1: a rise is bullish for crypto (M2); −1: bearish (rates, CPI). */
+                sign: z.union([z.literal(1), z.literal(-1)]),
+                /** Change (in the series' units, over its last observation) that scores ±0.76 (tanh 1). */
+                scale: z.number().positive(),
+              }),
+            )
+            .min(1),
+        })
+        .optional(),
+      glassnode: z
+        .strictObject({
+          ...httpProvider,
+          assets: z.array(z.string().regex(/^[A-Z0-9]+$/)).min(1),
+          metrics: z.array(z.enum(['sopr', 'nupl', 'mvrv', 'exchange_netflow', 'large_transfers'])).min(1),
+        })
+        .optional(),
+      news: z.strictObject({ ...httpProvider, feeds: z.array(z.url()).min(1) }).optional(),
+    })
+    .optional(),
+});
+
 export const pipelineConfigSchema = z.strictObject({
   /**
    * A config this one builds on, relative to this file: its mappings are merged key by key, and
@@ -567,6 +657,7 @@ export const pipelineConfigSchema = z.strictObject({
   /** What the append-only journal records. */
   journal: journalSchema.optional(),
   monitoring: monitoringSchema.optional(),
+  intelligence: intelligenceSchema.optional(),
 });
 
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -28,6 +28,8 @@ import { loadModelFor } from './model';
 import { paperExchangeFor } from './paperVenue';
 import { RunFiles, RunOutputError, ensureOutputDir, flushInSlices } from './runOutput';
 import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
+import type { IntelObservation } from '../operators/intelligence';
+import { makeIntelReplaySource, readIntelRecording } from '../sources/intel/recording';
 import { startObservability } from './observability';
 import { startTelemetry } from './telemetry';
 
@@ -67,6 +69,10 @@ export interface BacktestOptions {
    * `INTERRUPTED` saying what the output folder still holds (the previous run's files).
    */
   readonly signal?: AbortSignal;
+  /** Intelligence recordings (`run-pipeline record`) replayed through the as-of join (`--intel`). */
+  readonly intelFiles?: readonly string[];
+  /** Intelligence observations, for callers that hold them (tests); added to `intelFiles`' ones. */
+  readonly intel?: readonly IntelObservation[];
 }
 
 export interface BacktestResult {
@@ -271,7 +277,9 @@ export async function backtestBars(
           })),
         )
       : undefined;
-  const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
+  const intel = [...(options.intelFiles ? readIntelRecording(options.intelFiles) : []), ...(options.intel ?? [])];
+  const intel$ = options.intelFiles || options.intel ? makeIntelReplaySource(intel) : undefined;
+  const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}), ...(intel$ ? { intel$ } : {}) }).pipe(
     observe.events,
     telemetry.events,
     tap((event: PipelineEvent) => {

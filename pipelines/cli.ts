@@ -16,6 +16,7 @@ import type { Tier } from '../operators/selectTier';
 // `seal`, `backup` and `keys` register their commands here; they load only node built-ins up front.
 import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
+import { registerRecordCommand } from './recordCommand';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
 import { makeProgress, type ProgressStream } from './progress';
@@ -226,6 +227,11 @@ export function buildCli(): Command {
       "decisions: orders, fills, risk and mode events, signals that changed direction; all: every signal (default: the config's journal.level, else decisions)",
       parseJournalLevel,
     )
+    .option(
+      '--intel <file>',
+      'intelligence recorded by `record` (JSONL), replayed as of each bar; repeat for several files',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option('-q, --quiet', 'no progress bar')
     .option('--json', 'print the result (the report, file paths, seconds) as JSON on stdout')
     .action(
@@ -233,6 +239,7 @@ export function buildCli(): Command {
         json?: boolean;
         config: string;
         data: string[];
+        intel?: string[];
         out?: string;
         from?: number;
         until?: number;
@@ -263,6 +270,7 @@ export function buildCli(): Command {
           ...(opts.symbol !== undefined ? { statedSymbol: opts.symbol } : {}),
           ...(opts.timeframe !== undefined ? { statedTimeframe: opts.timeframe } : {}),
           ...(opts.keepOutliers ? { keepOutliers: true } : {}),
+          ...(opts.intel ? { intelFiles: opts.intel } : {}),
           ...(opts.out ? { outDir: opts.out } : {}),
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
@@ -291,6 +299,8 @@ export function buildCli(): Command {
         process.stdout.write(`  took ${seconds.toFixed(2)} s\n`);
       },
     );
+
+  registerRecordCommand(program);
 
   program
     .command('report')

@@ -491,6 +491,7 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
             signals: member.signals ?? config.signals,
             timeframe: config.timeframe,
             ...(config.sizing ? { sizing: config.sizing } : {}),
+            ...(config.intelligence ? { intelligence: config.intelligence } : {}),
           },
           member.features ? [...at, 'features'] : ['features'],
           member.signals ? [...at, 'signals'] : ['signals'],
@@ -503,7 +504,7 @@ function semanticProblems(config: PipelineConfigFile): LocatedProblem[] {
 
 /** Problems of one symbol's features and signals, with key paths under the given roots. */
 function sectionProblems(
-  config: Pick<PipelineConfigFile, 'features' | 'signals' | 'timeframe' | 'sizing'>,
+  config: Pick<PipelineConfigFile, 'features' | 'signals' | 'timeframe' | 'sizing' | 'intelligence'>,
   featuresAt: readonly PropertyKey[],
   signalsAt: readonly PropertyKey[],
 ): LocatedProblem[] {
@@ -579,12 +580,14 @@ function sectionProblems(
     });
   }
   for (const source of ['sentiment', 'onchain', 'macro', 'news'] as const) {
-    if ((weights[source] ?? 0) > 0) {
+    if ((weights[source] ?? 0) > 0 && !config.intelligence?.sources.includes(source)) {
       problems.push({
         keyPath: [...signalsAt, 'fuse', 'weights', source],
         key: dotted([...signalsAt, 'fuse', 'weights', source]),
-        expected: 'a source this version provides (ta, ml)',
-        found: `${source} (intelligence sources are not built yet)`,
+        expected: `a source listed in intelligence.sources for a weighted ${source} source`,
+        found: config.intelligence
+          ? `intelligence.sources: [${config.intelligence.sources.join(', ')}]`
+          : 'no intelligence section',
       });
     }
   }

@@ -81,6 +81,7 @@ import { describeRecovery, portfolioRecord, recoverFromJournals, type Recovery }
 import { startObservability } from './observability';
 import { startTelemetry, type Telemetry } from './telemetry';
 import { acceptingBooks, tradingPipeline, type PipelineEvent, type PipelineVenue } from './tradingPipeline';
+import { makeIntelFeed } from './intelChain';
 
 export type SessionMode = 'paper' | 'live';
 export type KillSwitchKind = 'gpio' | 'signal' | 'both' | 'none';
@@ -638,6 +639,11 @@ async function runLocked(
   // this one as live bars (a gap refetched after the restart): a decision repeated on a bar whose
   // order has filled would send its client order id again, which Binance accepts once it is free.
   const tradeFrom = Math.max(startedAt, recovered.lastSignalTs + 1);
+  // Intelligence providers of the config, polled live (none without intelligence.providers).
+  const intel$ = makeIntelFeed(config, {
+    scheduler,
+    onProblem: (p) => log(`intelligence ${p.provider} ${p.code}: ${p.detail}`, { ...p }),
+  });
   const pipeline = tradingPipeline(config, {
     venue: measured,
     scheduler,
@@ -657,6 +663,7 @@ async function runLocked(
       tradeFrom,
       outcomes$,
       ...(pipelineKill$ ? { kill$: pipelineKill$ } : {}),
+      ...(intel$ ? { intel$ } : {}),
     }).pipe(
       finalize(() => {
         feedEvents$.complete();

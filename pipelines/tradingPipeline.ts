@@ -93,7 +93,9 @@ import type {
   VenueInput,
   VenueOutput,
 } from '../operators/types';
+import type { IntelEvent } from '../operators/intelligence';
 import type { PipelineConfig, UniverseMember } from './config';
+import { makeIntelChain } from './intelChain';
 
 export interface PipelineSources {
   /** Closed bars, in event time. */
@@ -117,6 +119,12 @@ export interface PipelineSources {
   readonly commands$?: Obs<ModeRequest | ModeReset>;
   /** Outcomes of calls to components (exchange, feeds, model) for the circuit breakers. */
   readonly outcomes$?: Obs<ComponentOutcome>;
+  /**
+   * Intelligence (sentiment, on-chain, macro, news: live drivers or a recording), joined as of
+   * each bar's close when the config has an `intelligence` section. Its end or failure only makes
+   * the sources go stale.
+   */
+  readonly intel$?: Obs<IntelEvent>;
 }
 
 /** A risk-increasing order the kill switch stopped on its way to the venue. */
@@ -232,9 +240,10 @@ export function tradingPipeline(
 
   const start = deps.initialPortfolio ?? initialPortfolio({ initialCash: config.initialCash, quote: instrument.quote });
 
-  return ({ bars$, market$, tradeFrom, kill$, commands$, outcomes$ }) =>
+  return ({ bars$, market$, tradeFrom, kill$, commands$, outcomes$, intel$ }) =>
     new Observable<PipelineEvent>((subscriber) => {
       const subscriptions = new Subscription();
+      const sharedIntel$ = intel$?.pipe(share());
       const fail = (err: unknown): void => subscriber.error(err);
       const emit = (event: PipelineEvent): void => subscriber.next(event);
       const toVenue$ = new Subject<OrderCommand>();
@@ -407,7 +416,7 @@ export function tradingPipeline(
         ...chains.map((chain) =>
           venueBars$.pipe(
             filter((bar) => bar.symbol === chain.symbol),
-            chain.signals,
+            (bars) => chain.signals(bars, sharedIntel$),
             map((decided) => {
               if (journalSignals === 'all' || decided.signal.direction !== 0) emit(decided.signal);
               return decided;
@@ -524,8 +533,11 @@ export interface DecidedSignal {
 /** One symbol's decisions, from its bars to order intents: the part each symbol runs on its own. */
 export interface SymbolDecisionChain {
   readonly symbol: Symbol;
-  /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse → forecast), with bracket levels. */
-  readonly signals: OperatorFunction<Bar, DecidedSignal>;
+  /**
+   * Bars of this symbol → one fused signal per bar (features → TA/ML [+ intelligence as of the bar]
+   * → fuse → forecast), with bracket levels.
+   */
+  readonly signals: (bars$: Obs<Bar>, intel$?: Obs<IntelEvent>) => Obs<DecidedSignal>;
   /** A signal with the portfolio state it is decided on → order intents (and cancels of resting exits), or nothing. */
   readonly size: OperatorFunction<DecideTradeInput, DecideTradeOutput>;
 }
@@ -550,6 +562,7 @@ export function symbolDecisionChain(
     throw new Error(`config ${config.file}: ${instrument.symbol} has signals.ml but no model was loaded`);
   const ml = member.signals.ml && model ? mlSignal({ model, ...withoutModel(member.signals.ml) }) : undefined;
   const fuse = fuseSignals(member.signals.fuse);
+  const intelChain = makeIntelChain({ ...config, signals: member.signals });
   const patterns = member.signals.patterns ? detectCandlePatterns() : undefined;
   const timeframes = member.signals.timeframes
     ? confirmTimeframes({ base: config.timeframe, timeframes: higherTimeframes(member.signals.timeframes) })
@@ -564,7 +577,7 @@ export function symbolDecisionChain(
   const forecast = member.signals.forecast
     ? forecastReturn({ ...member.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
     : undefined;
-  const signals: OperatorFunction<Bar, DecidedSignal> = (bars$) => {
+  const signals = (bars$: Obs<Bar>, intel$?: Obs<IntelEvent>): Obs<DecidedSignal> => {
     const mark = observe?.stage;
     const stageEnd = <T extends { readonly tsEvent: number }>(
       stage: 'features' | 'ta' | 'ml',
@@ -583,10 +596,10 @@ export function symbolDecisionChain(
     if (ta) components.push(features$.pipe(ta, stageEnd<Signal>('ta')));
     if (ml) components.push(features$.pipe(ml, stageEnd<Signal>('ml')));
     if (components.length === 0) throw new Error(`config ${config.file}: ${instrument.symbol} has no signal source`);
-    const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
-      fuse,
-      forecast ?? identity,
-    );
+    const market$ = components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components);
+    const fused$ = (
+      intelChain ? intelChain.fuseInput(features$.pipe(map((f) => f.bar)), market$, intel$) : market$
+    ).pipe(fuse, forecast ?? identity);
     // Each features event yields exactly one fused signal, so the two zip bar by bar.
     return zip(fused$, features$).pipe(
       map(([signal, bar]) => ({
