@@ -398,6 +398,8 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           `evolve: best of ${result.trials} genomes: ${(b.overrides['signals.ta.rules'] as unknown[]).length} rules, threshold ${String(b.overrides['signals.ta.threshold'])}\n` +
             `  out of sample: Sharpe ${b.objective.toFixed(3)}, return ${(b.outOfSampleReturn * 100).toFixed(2)} % vs buy & hold ${(b.buyAndHoldReturn * 100).toFixed(2)} %\n` +
             `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
+            `  ${result.pbo ? `PBO ${result.pbo.pbo.toFixed(3)} over ${result.pbo.splits} CSCV splits of the ${result.pbo.candidates} genomes` : 'PBO: needs at least 2 valid genomes'}\n` +
+            `  ${result.bootstrap ? `best genome's ${result.bootstrap.trades} round trips: 95 % bootstrap CI of return ${(result.bootstrap.totalReturnInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.totalReturnInterval.high * 100).toFixed(2)} %, of max drawdown ${(result.bootstrap.maxDrawdownInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.maxDrawdownInterval.high * 100).toFixed(2)} %` : 'too few round trips to bootstrap'}\n` +
             `  best config: ${result.bestConfigFile}\n`,
         );
       },
