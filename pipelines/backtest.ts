@@ -29,6 +29,9 @@ import { paperExchangeFor } from './paperVenue';
 import { RunFiles, RunOutputError, ensureOutputDir, flushInSlices } from './runOutput';
 import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 import { startObservability } from './observability';
+import type * as ReportModule from './report';
+import type * as ReportDataModule from './reportData';
+import type * as ResearchDataModule from './researchData';
 
 export interface BacktestOptions {
   readonly configFile: string;
@@ -60,6 +63,11 @@ export interface BacktestOptions {
   /** Warnings about the data that do not stop the run (no header line, price scale). */
   readonly onWarning?: (message: string) => void;
   /**
+   * Write `report.html` beside report.json (equity and drawdown against buy-and-hold, trades on the
+   * price, statistics; one self-contained page). Default true.
+   */
+  readonly reportHtml?: boolean;
+  /**
    * Aborting stops the run between slices of bars; the run then rejects with a RunOutputError
    * `INTERRUPTED` saying what the output folder still holds (the previous run's files).
    */
@@ -81,6 +89,8 @@ export interface BacktestResult {
   };
   readonly reportFile: string;
   readonly journalFile: string;
+  /** `report.html`, when written (runBacktest with `reportHtml` not false). */
+  readonly htmlFile?: string;
 }
 
 export interface DataSeries {
@@ -114,11 +124,19 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     return bars;
   });
   const bars = mergeByEventTime(series);
-  return backtestBars(config, bars, {
+  const result = await backtestBars(config, bars, {
     ...options,
     dataFile: config.instruments.map((i) => files.get(i.symbol)!),
     ...(model ? { model } : {}),
   });
+  if (options.reportHtml === false) return result;
+  // Loaded here, not at the top: the charts and statistics are only needed once the run is done.
+  const { writeReportHtml } = require('./report') as typeof ReportModule;
+  const { backtestReport } = require('./reportData') as typeof ReportDataModule;
+  const { readBacktestRun } = require('./researchData') as typeof ResearchDataModule;
+  const htmlFile = path.join(path.dirname(result.reportFile), 'report.html');
+  writeReportHtml(htmlFile, backtestReport(readBacktestRun(path.dirname(result.reportFile), bars)));
+  return { ...result, htmlFile };
 }
 
 /**

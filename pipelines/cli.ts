@@ -214,7 +214,7 @@ export function buildCli(): Command {
         }
         process.stdout.write(`${formatReport(report)}\n`);
         process.stdout.write(
-          `  report: ${result.reportFile}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`,
+          `  report: ${result.reportFile}${result.htmlFile ? `\n  page: ${result.htmlFile}` : ''}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`,
         );
       },
     );

@@ -15,6 +15,7 @@ import type * as M5 from './researchOptimize';
 import type * as M6 from './researchStats';
 import type * as M7 from './researchWalkForward';
 import type { Objective } from './researchWalkForward';
+import type * as M8 from './reportWalkForward';
 
 // Each research module (statistics, charts, workers) loads when its command runs: `--help` stays fast.
 const writeReportHtml = ((...args: unknown[]) =>
@@ -26,9 +27,9 @@ const backtestReport = ((...args: unknown[]) =>
     ...args,
   )) as typeof M1.backtestReport;
 const walkForwardReport = ((...args: unknown[]) =>
-  ((require('./reportData') as typeof M1).walkForwardReport as (...a: unknown[]) => unknown)(
+  ((require('./reportWalkForward') as typeof M8).walkForwardReport as (...a: unknown[]) => unknown)(
     ...args,
-  )) as typeof M1.walkForwardReport;
+  )) as typeof M8.walkForwardReport;
 const parameterGrid = ((...args: unknown[]) =>
   ((require('./researchConfig') as typeof M2).parameterGrid as (...a: unknown[]) => unknown)(
     ...args,
