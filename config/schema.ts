@@ -138,6 +138,13 @@ export const mlTrainingSchema = z.strictObject({
   label: z.enum(['net-of-cost', 'direction']).optional(),
   /** Bars left out between training and test samples. Default: max(horizon, longest indicator warm-up). */
   gapBars: z.number().int().nonnegative().optional(),
+  /**
+   * Purged k-fold cross-validation on the training part, k folds (≥ 2): each fold is scored by a
+   * network fitted on the other folds minus the samples whose label window overlaps the fold
+   * (purge) and those starting within `gapBars` after it (embargo). Reported in the model's
+   * metrics; the shipped network is still the one fitted on the whole training part. Default: none.
+   */
+  cvFolds: z.number().int().min(2).optional(),
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
   iterations: z.number().int().positive().optional(),
   learningRate: z.number().positive().optional(),

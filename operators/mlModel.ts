@@ -67,8 +67,34 @@ export interface ModelFile {
     readonly trainAccuracy: number;
     /** Calibrated-probability scores on the test slice (models with a calibration). */
     readonly calibration?: CalibrationReport;
+    /** Purged k-fold cross-validation on the training part (`training.cvFolds`). */
+    readonly cv?: CrossValidationReport;
   };
   readonly network: INeuralNetworkJSON;
+}
+
+/** Out-of-fold scores of a purged k-fold cross-validation (raw network output, threshold 0.5). */
+export interface CrossValidationReport {
+  readonly folds: number;
+  readonly horizon: number;
+  readonly embargoBars: number;
+  readonly perFold: readonly {
+    readonly from: number;
+    readonly to: number;
+    readonly trainSamples: number;
+    readonly testSamples: number;
+    readonly purged: number;
+    readonly embargoed: number;
+    readonly accuracy: number;
+    readonly logLoss: number;
+    /** Log loss of always saying the fold's training base rate: the bar the network must beat. */
+    readonly baseLogLoss: number;
+  }[];
+  readonly meanLogLoss: number;
+  /** Sample standard deviation of the folds' log losses. */
+  readonly stdLogLoss: number;
+  readonly meanBaseLogLoss: number;
+  readonly meanAccuracy: number;
 }
 
 /** A loaded model, ready for inference. */

@@ -6,7 +6,8 @@
  * Validation is time-ordered: the oldest `trainFraction` of the samples train, then `gapBars`
  * bars are left out (no label and no serially-correlated neighbour crosses the boundary), then
  * the rest test. Nothing is shuffled across time. The normalisation is fitted on the training
- * samples only.
+ * samples only. With `training.cvFolds`, a purged k-fold cross-validation with embargo
+ * (`operators/stats/purgedKFold.ts`) scores the network out of fold on the training part first.
  */
 import { mulberry32 } from '../operators/random';
 import { createHash } from 'node:crypto';
@@ -18,9 +19,11 @@ import { detectCandlePatterns } from '../operators/candlePatterns';
 import { confirmTimeframes } from '../operators/confirmTimeframes';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
 import { makeCostModel } from '../operators/costModel';
+import { purgedKFold } from '../operators/stats/purgedKFold';
 import {
   applyPlatt,
   calibrationReport,
+  type CrossValidationReport,
   fitPlatt,
   type CalibrationReport,
   type PlattScaling,
@@ -151,42 +154,101 @@ export async function trainModel(
       `not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`,
     );
   }
-  const normalization = normalizationOf(
-    trainSet.map((s) => s.vector),
-    inputs.length,
-  );
-  const normalize = (v: Float64Array): number[] =>
-    Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
-  progress(
-    `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
-      `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
-  );
-
-  const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
-  const data = trainSet.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
-  const state = withSeededRandom(seed, () =>
-    net.train(data, {
-      iterations,
-      errorThresh: 1e-6,
-      learningRate: training.learningRate ?? 0.1,
-      callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
-      callback: (s: { iterations: number; error: number }) =>
-        progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
-    }),
-  );
-
-  const evaluate = (set: typeof samples): { accuracy: number; logLoss: number; baseRate: number } => {
+  type Sample = (typeof samples)[number];
+  const fit = (set: readonly Sample[]) => {
+    const normalization = normalizationOf(
+      set.map((s) => s.vector),
+      inputs.length,
+    );
+    const normalize = (v: Float64Array): number[] =>
+      Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
+    const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
+    const data = set.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
+    const state = withSeededRandom(seed, () =>
+      net.train(data, {
+        iterations,
+        errorThresh: 1e-6,
+        learningRate: training.learningRate ?? 0.1,
+        callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
+        callback: (s: { iterations: number; error: number }) =>
+          progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
+      }),
+    );
+    return { net, normalization, normalize, state };
+  };
+  const score = (
+    model: ReturnType<typeof fit>,
+    set: readonly Sample[],
+  ): { accuracy: number; logLoss: number; baseRate: number } => {
     let right = 0;
     let loss = 0;
     let ups = 0;
     for (const s of set) {
-      const p = Math.min(1 - 1e-12, Math.max(1e-12, net.run(normalize(s.vector))[0]!));
+      const p = Math.min(1 - 1e-12, Math.max(1e-12, model.net.run(model.normalize(s.vector))[0]!));
       if ((p > 0.5 ? 1 : 0) === s.up) right++;
       loss -= s.up ? Math.log(p) : Math.log(1 - p);
       ups += s.up;
     }
     return { accuracy: right / set.length, logLoss: loss / set.length, baseRate: ups / set.length };
   };
+
+  progress(
+    `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
+      `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
+  );
+  const cv = training.cvFolds ? crossValidate(training.cvFolds) : undefined;
+  function crossValidate(k: number): CrossValidationReport {
+    const folds = purgedKFold(
+      trainSet.map((s) => s.index),
+      { folds: k, horizon, embargoBars: gapBars },
+    );
+    const perFold = folds.map((f, n) => {
+      const train = f.train.map((j) => trainSet[j]!);
+      const test = f.test.map((j) => trainSet[j]!);
+      if (train.length < 50)
+        throw new Error(
+          `purged ${k}-fold cross-validation: fold ${n + 1} keeps only ${train.length} training samples after purge and embargo (need 50); use fewer folds or more data`,
+        );
+      progress(
+        `cross-validation fold ${n + 1}/${k}: ${test.length} samples ${iso(test[0]!.ts)} → ${iso(test.at(-1)!.ts)}, trained on ${train.length} (${f.purged} purged, ${f.embargoed} embargoed)`,
+      );
+      const m = score(fit(train), test);
+      const rate = Math.min(1 - 1e-12, Math.max(1e-12, train.reduce((a, s) => a + s.up, 0) / train.length));
+      const baseLogLoss = -test.reduce((a, s) => a + (s.up ? Math.log(rate) : Math.log(1 - rate)), 0) / test.length;
+      return {
+        from: test[0]!.ts,
+        to: test.at(-1)!.ts,
+        trainSamples: train.length,
+        testSamples: test.length,
+        purged: f.purged,
+        embargoed: f.embargoed,
+        accuracy: m.accuracy,
+        logLoss: m.logLoss,
+        baseLogLoss,
+      };
+    });
+    const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const losses = perFold.map((f) => f.logLoss);
+    const meanLogLoss = mean(losses);
+    const report: CrossValidationReport = {
+      folds: k,
+      horizon,
+      embargoBars: gapBars,
+      perFold,
+      meanLogLoss,
+      stdLogLoss: Math.sqrt(losses.reduce((a, l) => a + (l - meanLogLoss) ** 2, 0) / Math.max(1, losses.length - 1)),
+      meanBaseLogLoss: mean(perFold.map((f) => f.baseLogLoss)),
+      meanAccuracy: mean(perFold.map((f) => f.accuracy)),
+    };
+    progress(
+      `purged ${k}-fold cross-validation: out-of-fold log loss ${report.meanLogLoss.toFixed(4)} ± ${report.stdLogLoss.toFixed(4)} vs ${report.meanBaseLogLoss.toFixed(4)} for the base rate, accuracy ${(report.meanAccuracy * 100).toFixed(2)} %`,
+    );
+    return report;
+  }
+
+  const final = fit(trainSet);
+  const { net, normalization, normalize, state } = final;
+  const evaluate = (set: readonly Sample[]) => score(final, set);
   const trainMetrics = evaluate(trainSet);
   const testMetrics = evaluate(testSet);
   let calibration: PlattScaling | undefined;
@@ -259,6 +321,7 @@ export async function trainModel(
       oosLogLoss: testMetrics.logLoss,
       trainAccuracy: trainMetrics.accuracy,
       ...(calibrationMetrics ? { calibration: calibrationMetrics } : {}),
+      ...(cv ? { cv } : {}),
     },
   };
 }

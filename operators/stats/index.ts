@@ -28,3 +28,4 @@ export {
   type RoundTrip,
 } from './equity';
 export { proposeTpe, type TpeConfig, type TpeTrial } from './tpe';
+export { purgedKFold, type PurgedFold, type PurgedKFoldConfig } from './purgedKFold';

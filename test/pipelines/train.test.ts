@@ -1,0 +1,73 @@
+/**
+ * `train` with purged k-fold cross-validation: every fold is scored by a network that never saw
+ * it nor the bars its labels and look-back share with it, and the shipped network is unchanged
+ * by the validation (same id as without it).
+ */
+import { equal, ok } from 'node:assert/strict';
+import { loadConfig } from '../../pipelines/config';
+import { trainModel } from '../../pipelines/train';
+import { randomWalkBars } from '../support/fixtures';
+import { writeTestGrowthConfig } from '../support/growthConfig';
+import { tempDir } from '../support/tmp';
+
+describe('train: purged k-fold cross-validation', function () {
+  this.timeout(300_000);
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+  const bars = randomWalkBars(1500, { seed: 11 });
+
+  it('scores 3 folds out of fold, purging and embargoing around each, and ships the same network as without it', async () => {
+    const plain = loadConfig(writeTestGrowthConfig(tmp.dir));
+    const withCv = loadConfig(
+      writeTestGrowthConfig(tmp.dir, (t) => t.replace('gapBars: 20', 'gapBars: 20\n      cvFolds: 3')),
+    );
+    equal(withCv.signals.ml?.training?.cvFolds, 3);
+    const a = await trainModel(plain, bars, { dataFile: 'generated', dataSha256: '0' });
+    const lines: string[] = [];
+    const b = await trainModel(withCv, bars, {
+      dataFile: 'generated',
+      dataSha256: '0',
+      onProgress: (m) => lines.push(m),
+    });
+    equal(a.metrics.cv, undefined);
+    equal(b.id, a.id, 'cross-validation does not change the network that ships');
+    const cv = b.metrics.cv!;
+    equal(cv.folds, 3);
+    equal(cv.horizon, 12);
+    equal(cv.embargoBars, 20);
+    equal(cv.perFold.length, 3);
+    equal(
+      cv.perFold.reduce((n, f) => n + f.testSamples, 0),
+      b.training.trainSamples,
+      'the folds cover the training part',
+    );
+    for (let k = 1; k < 3; k++) ok(cv.perFold[k]!.from > cv.perFold[k - 1]!.to, 'folds in time order, apart');
+    ok(
+      cv.perFold[0]!.from >= b.training.from && cv.perFold[2]!.to <= b.training.to,
+      'no test-slice sample in the folds',
+    );
+    // The middle fold has neighbours on both sides: labels reaching into it are purged, the look-back after it embargoed.
+    equal(cv.perFold[1]!.purged, 2 * 12);
+    equal(cv.perFold[1]!.embargoed, 20);
+    equal(cv.perFold[0]!.purged, 12, 'the first fold purges only after itself');
+    for (const f of cv.perFold) {
+      ok(Number.isFinite(f.logLoss) && f.logLoss > 0);
+      ok(Number.isFinite(f.baseLogLoss) && f.baseLogLoss > 0);
+      equal(f.trainSamples + f.testSamples + f.purged + f.embargoed, b.training.trainSamples);
+    }
+    ok(
+      lines.some((l) => /purged 3-fold cross-validation: out-of-fold log loss/.test(l)),
+      lines.join('\n'),
+    );
+  });
+
+  it('refuses a fold count the schema does not allow, naming the key', () => {
+    let message = '';
+    try {
+      loadConfig(writeTestGrowthConfig(tmp.dir, (t) => t.replace('gapBars: 20', 'gapBars: 20\n      cvFolds: 1')));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    ok(/cvFolds/.test(message), message);
+  });
+});
