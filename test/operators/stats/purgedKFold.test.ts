@@ -19,7 +19,10 @@ describe('purgedKFold', () => {
           fc.pre(steps.length >= folds);
           const index: number[] = [];
           let at = 0;
-          for (const s of steps) index.push((at += s));
+          for (const s of steps) {
+            at += s;
+            index.push(at);
+          }
           const out = purgedKFold(index, { folds, horizon, embargoBars });
           equal(out.length, folds);
           deepEqual(
