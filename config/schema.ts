@@ -157,6 +157,18 @@ export const mlSchema = z.strictObject({
   model: z.string().min(1),
   band: z.number().min(0).max(0.5).optional(),
   allowInSample: z.boolean().optional(),
+  /**
+   * Drift detection on the model's log loss (Page–Hinkley; see operators/mlSignal.ts): after an
+   * alarm the model's confidence is multiplied by weightAfterDrift (default 0) until it is retrained.
+   */
+  drift: z
+    .strictObject({
+      delta: z.number().min(0).optional(),
+      threshold: z.number().positive().optional(),
+      minSamples: z.number().int().positive().optional(),
+      weightAfterDrift: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
   training: mlTrainingSchema.optional(),
 });
 

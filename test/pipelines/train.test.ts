@@ -70,4 +70,25 @@ describe('train: purged k-fold cross-validation', function () {
     }
     ok(/cvFolds/.test(message), message);
   });
+
+  it('signals.ml.drift: parsed into the ML signal’s config; a weight outside 0..1 is refused by key', () => {
+    const cfg = loadConfig(
+      writeTestGrowthConfig(tmp.dir, (t) =>
+        t.replace('    band: 0.02', '    band: 0.02\n    drift: { threshold: 8, weightAfterDrift: 0.5 }'),
+      ),
+    );
+    equal(cfg.signals.ml?.drift?.threshold, 8);
+    equal(cfg.signals.ml?.drift?.weightAfterDrift, 0.5);
+    let message = '';
+    try {
+      loadConfig(
+        writeTestGrowthConfig(tmp.dir, (t) =>
+          t.replace('    band: 0.02', '    band: 0.02\n    drift: { weightAfterDrift: 2 }'),
+        ),
+      );
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    ok(/weightAfterDrift/.test(message), message);
+  });
 });
