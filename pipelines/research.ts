@@ -165,6 +165,10 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       'out/research/walk-forward',
     )
     .option('--json', 'print the JSON result on stdout instead of the summary')
+    .option(
+      '--no-retrain',
+      'trade every fold with the model file the config names, instead of training the ML model on each fold’s training part (the default when the config has signals.ml.training)',
+    )
     .action(
       async (opts: {
         config: string;
@@ -181,6 +185,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         until?: number;
         out: string;
         json?: boolean;
+        retrain: boolean;
       }) => {
         if (opts.mode !== 'rolling' && opts.mode !== 'anchored')
           throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
@@ -197,6 +202,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           purgeBars: opts.purge,
           ...(opts.embargo !== undefined ? { embargoBars: opts.embargo } : {}),
           objective: opts.objective as Objective,
+          ...(opts.retrain === false ? { retrainModel: false } : {}),
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
           outDir: opts.out,

@@ -35,7 +35,9 @@ import { timeframeMs, type Bar } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
 import { backtestBars } from './backtest';
 import type { PipelineConfig } from './config';
+import { compileModel, type CompiledModel } from '../operators/mlModel';
 import { loadModelFor } from './model';
+import { trainModel } from './train';
 import { loadConfigWith, type Overrides } from './researchConfig';
 import { fileSha256, readBacktestRun } from './researchData';
 import { seriesStats, type SeriesStats } from './researchStats';
@@ -62,6 +64,24 @@ export interface WalkForwardOptions {
   /** Folder for the folds' backtests (journals of the chosen candidate per test part). */
   readonly outDir: string;
   readonly onProgress?: (message: string) => void;
+  /**
+   * Train the ML model afresh in every fold, on that fold's training part only (the config's
+   * `signals.ml.training`), and trade the test part with it. Default: true when the config has
+   * `signals.ml.training`; false uses the model file the config names in every fold.
+   */
+  readonly retrainModel?: boolean;
+}
+
+/** The ML model a fold traded with, trained on that fold's training part. */
+export interface FoldModel {
+  readonly id: string;
+  /** First and last training sample, and the model's own held-out slice (all inside the training part). */
+  readonly trainedFrom: string;
+  readonly trainedTo: string;
+  readonly heldOutTo: string;
+  readonly trainSamples: number;
+  /** Log loss on the model's held-out slice of the training part. */
+  readonly heldOutLogLoss: number;
 }
 
 export interface PartRange {
@@ -91,6 +111,8 @@ export interface FoldResult {
   };
   /** Out-of-sample return of every candidate on this test part (what choosing another would have given). */
   readonly candidateTestReturns: readonly number[];
+  /** The chosen candidate's ML model, when it was retrained for this fold. */
+  readonly model?: FoldModel;
 }
 
 export interface WalkForwardResult {
@@ -188,6 +210,18 @@ function range(bars: readonly Bar[]): PartRange {
   };
 }
 
+function foldModel(model: CompiledModel): FoldModel {
+  const t = model.file.training;
+  return {
+    id: model.file.id,
+    trainedFrom: new Date(t.from).toISOString(),
+    trainedTo: new Date(t.to).toISOString(),
+    heldOutTo: new Date(t.testTo).toISOString(),
+    trainSamples: t.trainSamples,
+    heldOutLogLoss: model.file.metrics.oosLogLoss,
+  };
+}
+
 function score(objective: Objective, report: { sharpe: number; totalReturn: number }): number {
   const v = objective === 'sharpe' ? report.sharpe : report.totalReturn;
   return Number.isFinite(v) ? v : -Infinity;
@@ -198,7 +232,11 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const candidates = options.candidates && options.candidates.length > 0 ? options.candidates : [{}];
   const configs: PipelineConfig[] = candidates.map((o) => loadConfigWith(options.configFile, o));
   const base = configs[0] as PipelineConfig;
-  const models = configs.map((c) => (c.signals.ml ? loadModelFor(c) : undefined));
+  const retrain = options.retrainModel ?? configs.some((c) => c.signals.ml?.training !== undefined);
+  // Retraining: no model file is read; each fold trains its own (below).
+  const fixedModels = configs.map((c) =>
+    c.signals.ml && !(retrain && c.signals.ml.training) ? loadModelFor(c) : undefined,
+  );
   const bars = readBarsCsv(options.dataFile, {
     venue: base.instrument.venue,
     symbol: base.instrument.symbol,
@@ -236,6 +274,49 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const initial = unitsToNumber(base.initialCash);
   const perBarYear = Math.sqrt((365 * 86_400_000) / timeframeMs(base.timeframe));
 
+  const dataSha256 = fileSha256(options.dataFile);
+  // Candidates that differ only outside the model's inputs and label share one model per fold.
+  const modelKey = (c: PipelineConfig): string =>
+    JSON.stringify([
+      c.features,
+      c.signals.ml,
+      c.signals.timeframes,
+      c.signals.patterns,
+      c.execution.takerFeeBps,
+      c.execution.slippageBps,
+    ]);
+  const trainFoldModels = async (fold: number, train: readonly Bar[]): Promise<(CompiledModel | undefined)[]> => {
+    const byKey = new Map<string, CompiledModel>();
+    const out: (CompiledModel | undefined)[] = [];
+    for (const [c, config] of configs.entries()) {
+      if (!(retrain && config.signals.ml?.training)) {
+        out.push(fixedModels[c]);
+        continue;
+      }
+      const key = modelKey(config);
+      let model = byKey.get(key);
+      if (!model) {
+        try {
+          model = compileModel(
+            await trainModel(config, train, { dataFile: path.basename(options.dataFile), dataSha256 }),
+          );
+        } catch (err) {
+          throw new Error(
+            `walk-forward fold ${fold}: cannot train the ML model on the training part (${range(train).from} → ${range(train).to}): ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        progress(
+          `fold ${fold}/${folds}: ML model ${model.file.id} trained on ${new Date(model.file.training.from).toISOString().slice(0, 16)} → ${new Date(model.file.training.to).toISOString().slice(0, 16)} (held-out log loss ${model.file.metrics.oosLogLoss.toFixed(4)})`,
+        );
+        byKey.set(key, model);
+      }
+      out.push(model);
+    }
+    return out;
+  };
+  let models: (CompiledModel | undefined)[] = fixedModels;
+
   const run = async (c: number, part: readonly Bar[], dir: string) => {
     const config = configs[c] as PipelineConfig;
     const model = models[c];
@@ -260,6 +341,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     progress(
       `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length > 1 ? `${candidates.length} candidates` : 'one candidate: nothing to choose, not run'}`,
     );
+    if (retrain) models = await trainFoldModels(i + 1, train);
     const trainScores: number[] = [];
     // With one candidate there is nothing to choose: its training part is not run.
     for (let c = 0; c < (candidates.length > 1 ? candidates.length : 0); c++) {
@@ -320,6 +402,9 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
         configHash: rep.config.hash,
       },
       candidateTestReturns,
+      ...(retrain && models[chosen] && configs[chosen]?.signals.ml?.training
+        ? { model: foldModel(models[chosen] as CompiledModel) }
+        : {}),
     });
     progress(
       `fold ${i + 1}/${folds}: ${candidates.length > 1 ? `chose candidate ${chosen} (${objective} ${(trainScores[chosen] as number).toFixed(3)} in training)` : 'one candidate'}; test ${range(test).from.slice(0, 10)} → ${range(test).to.slice(0, 10)}: return ${(rep.totalReturn * 100).toFixed(2)} % vs buy & hold ${(rep.buyAndHoldReturn * 100).toFixed(2)} %`,
@@ -349,7 +434,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     config: { file: options.configFile, name: base.name, hash: base.hash },
     data: {
       file: options.dataFile,
-      sha256: fileSha256(options.dataFile),
+      sha256: dataSha256,
       ...range(bars),
       symbol: base.instrument.symbol,
     },

@@ -4,12 +4,14 @@
  * results but not one training score), the stitched out-of-sample equity is the product of the
  * folds', and the overfitting controls come with it.
  */
-import { deepStrictEqual, equal, notDeepStrictEqual, ok, throws } from 'node:assert/strict';
+import { deepStrictEqual, equal, notDeepStrictEqual, ok, rejects, throws } from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Bar } from '../../operators/types';
 import { parameterGrid } from '../../pipelines/researchConfig';
 import { layoutFolds, runWalkForward, type WalkForwardResult } from '../../pipelines/researchWalkForward';
 import { readBarsCsv } from '../../sources/csvBars';
+import { writeTestGrowthConfig } from '../support/growthConfig';
 import { repoRoot, requireSharedData } from '../support/sharedData';
 import { tempDir, writeBarsCsv } from '../support/tmp';
 
@@ -132,5 +134,82 @@ describe('walk-forward on real candles (survival config, two candidates)', funct
     equal(r.candidates.length, 2);
     ok(r.candidates[0]!.hash !== r.candidates[1]!.hash, 'each candidate config has its own hash');
     ok(/^[0-9a-f]{64}$/.test(r.data.sha256));
+  });
+});
+
+describe('walk-forward retrains the ML model in every fold (Growth test config)', function () {
+  this.timeout(900_000);
+  const tmp = tempDir();
+  let original: WalkForwardResult;
+  let perturbed: WalkForwardResult;
+  let configFile: string;
+  let a: string;
+  const common = { folds: 2, mode: 'rolling', trainFraction: 0.4, purgeBars: 12, embargoBars: 24 } as const;
+
+  before(async function () {
+    const file = requireSharedData(this, 'candles/binance_spot_BTCUSDT_5m_nfi.csv');
+    const bars = readBarsCsv(file, {
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe: '5m',
+      from: Date.parse('2021-02-01'),
+      until: Date.parse('2021-02-22'),
+    });
+    // The model path points into an empty folder: retraining must not need (or read) a model file.
+    configFile = writeTestGrowthConfig(tmp.dir);
+    a = path.join(tmp.dir, 'a.csv');
+    writeBarsCsv(a, bars);
+    original = await runWalkForward({ ...common, configFile, dataFile: a, outDir: path.join(tmp.dir, 'wf-a') });
+    // Bars from the first test part on move: fold 1's model must not change, fold 2's (rolling,
+    // trained on fold 1's test part) must.
+    const firstTest = Math.floor(bars.length * 0.4) + 36;
+    const b = path.join(tmp.dir, 'b.csv');
+    writeBarsCsv(
+      b,
+      bars.map((bar, i) => {
+        if (i < firstTest) return bar;
+        const f = 1 + 0.001 * Math.sin(i / 7);
+        return {
+          ...bar,
+          open: bar.open * f,
+          high: bar.high * f * 1.001,
+          low: bar.low * f * 0.999,
+          close: bar.close * f,
+        };
+      }),
+    );
+    perturbed = await runWalkForward({ ...common, configFile, dataFile: b, outDir: path.join(tmp.dir, 'wf-b') });
+  });
+  after(() => tmp.cleanup());
+
+  it('trains a model per fold inside its training part and trades the test part with it', () => {
+    for (const f of original.folds) {
+      const m = f.model;
+      ok(m, `fold ${f.index} has its model`);
+      ok(Date.parse(m.trainedFrom) >= Date.parse(f.train.from), `${m.trainedFrom} vs ${f.train.from}`);
+      ok(
+        Date.parse(m.heldOutTo) <= Date.parse(f.train.to),
+        `held-out slice ends ${m.heldOutTo}, training part ${f.train.to}`,
+      );
+      ok(Date.parse(m.heldOutTo) < Date.parse(f.test.from));
+      ok(Number.isFinite(m.heldOutLogLoss));
+      const header = JSON.parse(
+        readFileSync(path.join(tmp.dir, 'wf-a', `fold-${f.index}-test`, 'journal.jsonl'), 'utf8').split('\n', 1)[0]!,
+      ) as { model: string };
+      equal(header.model, m.id, 'the test part traded with the fold’s model');
+    }
+    notDeepStrictEqual(original.folds[0]!.model!.id, original.folds[1]!.model!.id, 'each fold its own model');
+  });
+
+  it('no bar of a test part reaches the model trained before it: changing them changes only later folds’ models', () => {
+    equal(perturbed.folds[0]!.model!.id, original.folds[0]!.model!.id);
+    notDeepStrictEqual(perturbed.folds[1]!.model!.id, original.folds[1]!.model!.id, 'the perturbation was visible');
+  });
+
+  it('--no-retrain uses the config’s model file, and says so when there is none', async () => {
+    await rejects(
+      runWalkForward({ ...common, configFile, dataFile: a, outDir: path.join(tmp.dir, 'wf-c'), retrainModel: false }),
+      /model file not found/,
+    );
   });
 });
