@@ -218,6 +218,7 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       wf = await runWalkForward({
         ...options,
         candidates: [overrides],
+        statistics: false,
         outDir: path.join(options.outDir, 'last-genome'),
       });
     } catch (err) {
@@ -234,7 +235,6 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       cache.set(key, refused);
       return refused;
     }
-    const stats = wf.statistics.find((s) => s.series.startsWith('strategy'));
     const ind: Individual = {
       genome,
       overrides,
@@ -244,8 +244,8 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       sharpe: {
         perBar: wf.outOfSample.sharpePerBar,
         n: wf.outOfSample.bars,
-        skewness: stats?.jarqueBera.skewness ?? 0,
-        kurtosis: stats?.jarqueBera.kurtosis ?? 3,
+        skewness: wf.outOfSample.moments?.skewness ?? 0,
+        kurtosis: wf.outOfSample.moments?.kurtosis ?? 3,
       },
     };
     cache.set(key, ind);

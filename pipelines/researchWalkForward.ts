@@ -70,6 +70,12 @@ export interface WalkForwardOptions {
    * `signals.ml.training`; false uses the model file the config names in every fold.
    */
   readonly retrainModel?: boolean;
+  /**
+   * Run the statistical tests (ADF, KPSS, Jarque–Bera, Ljung–Box, Hurst) on the market's and the
+   * strategy's returns. Default true. `optimize` and `evolve` trials turn them off: the market's
+   * are the same in every trial, and the deflated Sharpe needs only `outOfSample.moments`.
+   */
+  readonly statistics?: boolean;
 }
 
 /** The ML model a fold traded with, trained on that fold's training part. */
@@ -144,6 +150,8 @@ export interface WalkForwardResult {
     readonly maxDrawdown: number;
     readonly sharpeAnnualised: number;
     readonly sharpePerBar: number;
+    /** Skewness and kurtosis (biased, 3 for normal) of the stitched per-bar returns; null when they do not vary. */
+    readonly moments: { readonly skewness: number; readonly kurtosis: number } | null;
     readonly deflated: DeflatedSharpe | null;
     readonly pbo: PboResult | null;
     readonly bootstrap: TradeBootstrap | null;
@@ -452,6 +460,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       maxDrawdown: Math.max(0, ...drawdown),
       sharpePerBar: estimate?.sharpe ?? 0,
       sharpeAnnualised: (estimate?.sharpe ?? 0) * perBarYear,
+      moments: estimate ? { skewness: estimate.skewness, kurtosis: estimate.kurtosis } : null,
       deflated: estimate ? deflatedSharpe(estimate, candidates.length, trialSharpes) : null,
       pbo: pbo ? { ...pbo, logits: [] } : null,
       bootstrap: trialReturns.length >= 2 ? bootstrapTrades(trialReturns) : null,
@@ -460,12 +469,15 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     curve: { ...stitched, drawdown },
     trips,
     trials: candidates.length,
-    statistics: [
-      seriesStats('market: log returns of adjacent bars (whole range)', adjacentLogReturns(bars)),
-      ...(estimate
-        ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
-        : []),
-    ],
+    statistics:
+      options.statistics === false
+        ? []
+        : [
+            seriesStats('market: log returns of adjacent bars (whole range)', adjacentLogReturns(bars)),
+            ...(estimate
+              ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
+              : []),
+          ],
   };
 }
 

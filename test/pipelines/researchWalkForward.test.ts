@@ -125,6 +125,26 @@ describe('walk-forward on real candles (survival config, two candidates)', funct
     equal(r.curve.buyAndHold.length, r.curve.equity.length);
   });
 
+  it('statistics: false (optimize and evolve trials) skips the tests but keeps the same returns and moments', async () => {
+    const a = path.join(tmp.dir, 'a.csv');
+    const quick = await runWalkForward({
+      configFile: SURVIVAL,
+      candidates: parameterGrid(['signals.ta.threshold=0.3,0.6']),
+      folds: 2,
+      trainFraction: 0.4,
+      purgeBars: 12,
+      embargoBars: 24,
+      dataFile: a,
+      outDir: path.join(tmp.dir, 'wf-quick'),
+      statistics: false,
+    });
+    equal(quick.statistics.length, 0);
+    equal(original.statistics.length, 2);
+    deepStrictEqual(quick.outOfSample, original.outOfSample);
+    const jb = original.statistics.find((st) => st.series.startsWith('strategy'))!.jarqueBera;
+    deepStrictEqual(original.outOfSample.moments, { skewness: jb.skewness, kurtosis: jb.kurtosis });
+  });
+
   it('reports DSR counting both candidates, PBO over them, and provenance', () => {
     const r = original;
     equal(r.trials, 2);
