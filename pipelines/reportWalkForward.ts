@@ -7,6 +7,12 @@ import type { ReportData } from './report';
 import type { WalkForwardResult } from './researchWalkForward';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+/** The data file names without their folders (a universe's are joined by ", "). */
+const names = (files: string) =>
+  files
+    .split(', ')
+    .map((f) => path.basename(f))
+    .join(', ');
 
 export function walkForwardReport(r: WalkForwardResult): ReportData {
   const o = r.outOfSample;
@@ -33,10 +39,10 @@ export function walkForwardReport(r: WalkForwardResult): ReportData {
     );
   summary.push(['round trips (out of sample)', String(o.roundTrips)]);
   return {
-    title: `Walk-forward: ${r.config.name} on ${r.data.symbol} (${path.basename(r.data.file)})`,
+    title: `Walk-forward: ${r.config.name} on ${r.data.symbol} (${names(r.data.file)})`,
     provenance: [
       ['config', `${r.config.file} (hash ${r.config.hash})`],
-      ['data', `${path.basename(r.data.file)}, sha256 ${r.data.sha256.slice(0, 16)}…`],
+      ['data', `${names(r.data.file)}, sha256 ${r.data.sha256.slice(0, 16)}…`],
       ['period', `${r.data.from} → ${r.data.to} (${r.data.bars} bars)`],
       [
         'scheme',

@@ -126,7 +126,12 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       'choose among candidate configs on each training part, trade the next part unseen (purge + embargo between them); stitched out-of-sample equity, per-fold metrics, PSR/DSR, PBO, trade bootstrap',
     )
     .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
-    .requiredOption('-d, --data <file>', 'bars CSV of the config’s symbol and timeframe')
+    .requiredOption(
+      '-d, --data <file>',
+      'bars CSV of the config’s symbol and timeframe; for a universe, repeat it or give a folder (files matched by name, as in backtest)',
+      collect,
+      [],
+    )
     .option(
       '-p, --param <key=v1,v2,…>',
       'a config key and the values to try (repeatable: the grid of all combinations); e.g. signals.ta.threshold=0.3,0.5,0.7',
@@ -172,7 +177,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
     .action(
       async (opts: {
         config: string;
-        data: string;
+        data: string[];
         param: string[];
         folds: number;
         mode: string;
@@ -191,9 +196,10 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
         if (opts.objective !== 'sharpe' && opts.objective !== 'return')
           throw new InvalidArgumentError(`--objective: expected sharpe or return, found "${opts.objective}"`);
+        if (opts.data.length === 0) throw new InvalidArgumentError('--data: give the bars file(s) or a folder');
         const result = await runWalkForward({
           configFile: opts.config,
-          dataFile: opts.data,
+          dataFile: opts.data.length === 1 ? (opts.data[0] as string) : opts.data,
           candidates: parameterGrid(opts.param),
           folds: opts.folds,
           mode: opts.mode,

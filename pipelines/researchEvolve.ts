@@ -128,7 +128,10 @@ function mutate(space: GenomeSpace, genome: readonly number[], rand: () => numbe
   });
 }
 
-export interface EvolveOptions extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress'> {
+export interface EvolveOptions
+  extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress' | 'dataFile'> {
+  /** Bars CSV of the config's symbol (one-symbol configs). */
+  readonly dataFile: string;
   readonly population?: number;
   readonly generations?: number;
   readonly seed?: number;

@@ -130,7 +130,10 @@ interface Header {
   readonly seed: number;
 }
 
-export interface OptimizeOptions extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress'> {
+export interface OptimizeOptions
+  extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress' | 'dataFile'> {
+  /** Bars CSV of the config's symbol (one-symbol configs). */
+  readonly dataFile: string;
   readonly space: readonly SearchDimension[];
   readonly trials: number;
   readonly seed?: number;

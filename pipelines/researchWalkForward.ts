@@ -16,6 +16,7 @@
  * bars cut into `folds` test parts of equal length L. Every backtest starts flat with the config's
  * initial capital; indicators warm up inside the part (no bar of another part is seen).
  */
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -33,7 +34,7 @@ import {
 import { unitsToNumber } from '../operators/money';
 import { timeframeMs, type Bar } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
-import { backtestBars } from './backtest';
+import { backtestBars, mergeByEventTime, resolveDataFiles } from './backtest';
 import type { PipelineConfig } from './config';
 import { compileModel, type CompiledModel } from '../operators/mlModel';
 import { loadModelFor } from './model';
@@ -46,7 +47,11 @@ export type Objective = 'sharpe' | 'return';
 
 export interface WalkForwardOptions {
   readonly configFile: string;
-  readonly dataFile: string;
+  /**
+   * Bars CSV of a one-symbol config; for a universe, every symbol's file (or folders of them),
+   * matched to the instruments by name as `backtest --data` does.
+   */
+  readonly dataFile: string | readonly string[];
   /** Candidate overrides (from parameterGrid); default one candidate: the config as it is. */
   readonly candidates?: readonly Overrides[];
   readonly folds?: number;
@@ -245,18 +250,43 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const fixedModels = configs.map((c) =>
     c.signals.ml && !(retrain && c.signals.ml.training) ? loadModelFor(c) : undefined,
   );
-  const bars = readBarsCsv(options.dataFile, {
-    venue: base.instrument.venue,
-    symbol: base.instrument.symbol,
-    timeframe: base.timeframe,
-    ...(options.from !== undefined ? { from: options.from } : {}),
-    ...(options.until !== undefined ? { until: options.until } : {}),
-  });
-  if (bars.length === 0) throw new Error(`${options.dataFile}: no bars in the selected range`);
+  const files = resolveDataFiles(base, typeof options.dataFile === 'string' ? [options.dataFile] : options.dataFile);
+  const dataFiles = base.instruments.map((i) => files.get(i.symbol) as string);
+  const bars = mergeByEventTime(
+    base.instruments.map((instrument) => {
+      const file = files.get(instrument.symbol) as string;
+      const series = readBarsCsv(file, {
+        venue: instrument.venue,
+        symbol: instrument.symbol,
+        timeframe: base.timeframe,
+        ...(options.from !== undefined ? { from: options.from } : {}),
+        ...(options.until !== undefined ? { until: options.until } : {}),
+      });
+      if (series.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);
+      return series;
+    }),
+  );
+  const universe = base.instruments.length > 1;
+  if (universe && retrain && configs.some((c) => c.signals.ml?.training))
+    throw new RangeError(
+      `walk-forward: retraining the ML model per fold needs a one-symbol config (${base.file} trades ${base.instruments.length}); pass --no-retrain`,
+    );
+  // The folds are laid out over bar times: with a universe, all symbols' bars of a time are in the same part.
+  const times: number[] = [];
+  const firstBarAt: number[] = [];
+  for (const [k, bar] of bars.entries())
+    if (times.length === 0 || bar.tsEvent !== times[times.length - 1]) {
+      times.push(bar.tsEvent);
+      firstBarAt.push(k);
+    }
+  firstBarAt.push(bars.length);
+  const sliceTimes = (from: number, to: number): Bar[] =>
+    bars.slice(firstBarAt[from] as number, firstBarAt[to] as number);
+  const firstSymbol = base.instrument.symbol;
   const folds = options.folds ?? 6;
   const mode = options.mode ?? 'rolling';
   const purgeBars = options.purgeBars ?? 0;
-  const embargoBars = options.embargoBars ?? Math.ceil(bars.length * 0.01);
+  const embargoBars = options.embargoBars ?? Math.ceil(times.length * 0.01);
   if (!Number.isInteger(purgeBars) || purgeBars < 0)
     throw new RangeError(`walk-forward: purge must be an integer ≥ 0, found ${purgeBars}`);
   if (!Number.isInteger(embargoBars) || embargoBars < 0)
@@ -264,15 +294,15 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const objective = options.objective ?? 'sharpe';
   let trainFraction = options.trainFraction ?? 1 / 3;
   if (options.trainUntil !== undefined) {
-    const cut = bars.findIndex((b) => b.tsOpen >= (options.trainUntil as number));
+    const cut = times.findIndex((t) => t - timeframeMs(base.timeframe) >= (options.trainUntil as number));
     if (cut <= 0)
       throw new RangeError(
         `walk-forward: --train-until ${new Date(options.trainUntil).toISOString()} leaves no training or no test bars`,
       );
-    trainFraction = cut / bars.length;
+    trainFraction = cut / times.length;
   }
   const { layouts, trainBars, testBars } = layoutFolds(
-    bars.length,
+    times.length,
     folds,
     mode,
     trainFraction,
@@ -282,7 +312,13 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const initial = unitsToNumber(base.initialCash);
   const perBarYear = Math.sqrt((365 * 86_400_000) / timeframeMs(base.timeframe));
 
-  const dataSha256 = fileSha256(options.dataFile);
+  // One file: its sha256; several: the sha256 of their "symbol sha256" lines (universe order).
+  const fileHashes = dataFiles.map((f) => fileSha256(f));
+  const dataSha256 = universe
+    ? createHash('sha256')
+        .update(base.instruments.map((i, k) => `${i.symbol} ${fileHashes[k]}\n`).join(''))
+        .digest('hex')
+    : (fileHashes[0] as string);
   // Candidates that differ only outside the model's inputs and label share one model per fold.
   const modelKey = (c: PipelineConfig): string =>
     JSON.stringify([
@@ -306,7 +342,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       if (!model) {
         try {
           model = compileModel(
-            await trainModel(config, train, { dataFile: path.basename(options.dataFile), dataSha256 }),
+            await trainModel(config, train, { dataFile: path.basename(dataFiles[0] as string), dataSha256 }),
           );
         } catch (err) {
           throw new Error(
@@ -328,7 +364,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const run = async (c: number, part: readonly Bar[], dir: string) => {
     const config = configs[c] as PipelineConfig;
     const model = models[c];
-    return backtestBars(config, part, { dataFile: options.dataFile, outDir: dir, ...(model ? { model } : {}) });
+    return backtestBars(config, part, { dataFile: dataFiles, outDir: dir, ...(model ? { model } : {}) });
   };
 
   const foldResults: FoldResult[] = [];
@@ -344,8 +380,8 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   let equityNow = initial;
   let holdNow = initial;
   for (const [i, layout] of layouts.entries()) {
-    const train = bars.slice(layout.trainStart, layout.trainEnd);
-    const test = bars.slice(layout.testStart, layout.testEnd);
+    const train = sliceTimes(layout.trainStart, layout.trainEnd);
+    const test = sliceTimes(layout.testStart, layout.testEnd);
     progress(
       `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length > 1 ? `${candidates.length} candidates` : 'one candidate: nothing to choose, not run'}`,
     );
@@ -376,16 +412,31 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       if (keep) {
         chosenReport = report;
         trips.push(...curve.trips);
-        for (const [k, v] of r.entries()) {
+        for (const v of r) {
           chosenReturns.push(v);
           equityNow *= 1 + v;
-          const bar = test[k] as Bar;
-          stitched.ts.push(bar.tsEvent);
           stitched.equity.push(equityNow);
-          stitched.close.push(bar.close);
         }
-        for (const [k, bar] of test.entries()) {
-          holdNow *= bar.close / (k === 0 ? bar.open : (test[k - 1] as Bar).close);
+        // Buy-and-hold over the part: equal weights bought at each symbol's first open (a symbol
+        // not yet traded counts as cash), as the backtest report's; the price line is the first symbol's.
+        const holdStart = holdNow;
+        const entry = new Map<string, number>();
+        const ratio = new Map<string, number>();
+        let close = Number.NaN;
+        let k = 0;
+        while (k < test.length) {
+          const t = (test[k] as Bar).tsEvent;
+          for (; k < test.length && (test[k] as Bar).tsEvent === t; k++) {
+            const bar = test[k] as Bar;
+            if (!entry.has(bar.symbol)) entry.set(bar.symbol, bar.open);
+            ratio.set(bar.symbol, bar.close / (entry.get(bar.symbol) as number));
+            if (bar.symbol === firstSymbol) close = bar.close;
+          }
+          let sum = 0;
+          for (const v of ratio.values()) sum += v;
+          holdNow = holdStart * ((sum + (base.instruments.length - ratio.size)) / base.instruments.length);
+          stitched.ts.push(t);
+          stitched.close.push(close);
           stitched.buyAndHold.push(holdNow);
         }
       } else rmSync(dir, { recursive: true, force: true });
@@ -441,10 +492,11 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     kind: 'walk-forward',
     config: { file: options.configFile, name: base.name, hash: base.hash },
     data: {
-      file: options.dataFile,
+      file: dataFiles.join(', '),
       sha256: dataSha256,
       ...range(bars),
-      symbol: base.instrument.symbol,
+      bars: times.length,
+      symbol: base.instruments.map((i) => i.symbol).join(', '),
     },
     scheme: { mode, folds, trainBars, testBars, purgeBars, embargoBars, objective },
     candidates: candidates.map((overrides, index) => ({
@@ -473,7 +525,10 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       options.statistics === false
         ? []
         : [
-            seriesStats('market: log returns of adjacent bars (whole range)', adjacentLogReturns(bars)),
+            seriesStats(
+              `market${universe ? ` (${firstSymbol})` : ''}: log returns of adjacent bars (whole range)`,
+              adjacentLogReturns(universe ? bars.filter((b) => b.symbol === firstSymbol) : bars),
+            ),
             ...(estimate
               ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
               : []),
@@ -484,7 +539,12 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
 export function formatWalkForward(r: WalkForwardResult): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   const lines = [
-    `walk-forward ${r.config.name} on ${path.basename(r.data.file)}: ${r.scheme.mode}, ${r.scheme.folds} folds, train ${r.scheme.trainBars} / test ${r.scheme.testBars} bars, purge ${r.scheme.purgeBars} + embargo ${r.scheme.embargoBars} bars, ${r.trials} candidate(s) chosen by ${r.scheme.objective}`,
+    `walk-forward ${r.config.name} on ${r.data.file
+      .split(', ')
+      .map((f) => path.basename(f))
+      .join(
+        ', ',
+      )}: ${r.scheme.mode}, ${r.scheme.folds} folds, train ${r.scheme.trainBars} / test ${r.scheme.testBars} bars, purge ${r.scheme.purgeBars} + embargo ${r.scheme.embargoBars} bars, ${r.trials} candidate(s) chosen by ${r.scheme.objective}`,
     '  fold  test period                 chosen  return     buy&hold   sharpe   max DD    trades',
     ...r.folds.map(
       (f) =>

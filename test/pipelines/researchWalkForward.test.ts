@@ -233,3 +233,78 @@ describe('walk-forward retrains the ML model in every fold (Growth test config)'
     );
   });
 });
+
+describe('walk-forward over a universe (portfolio-7, 1h, seven files)', function () {
+  this.timeout(900_000);
+  const tmp = tempDir();
+  let r: WalkForwardResult;
+  let btc: string;
+  after(() => tmp.cleanup());
+
+  before(async function () {
+    btc = requireSharedData(this, 'candles/binance_spot_BTCUSDT_1h_nfi.csv');
+    r = await runWalkForward({
+      configFile: path.join(repoRoot, 'config', 'portfolio-7.yaml'),
+      dataFile: [path.dirname(btc)],
+      from: Date.parse('2021-02-01'),
+      until: Date.parse('2021-04-01'),
+      folds: 2,
+      trainFraction: 0.4,
+      purgeBars: 6,
+      embargoBars: 12,
+      candidates: parameterGrid(['signals.ta.threshold=0.4,0.6']),
+      outDir: path.join(tmp.dir, 'wf'),
+    });
+  });
+
+  it('lays the folds out over bar times: every symbol’s bars of a time in one part, the gap in hours', () => {
+    equal(r.data.symbol.split(', ').length, 7);
+    equal(r.data.file.split(', ').length, 7);
+    // Bar times, not bars: at most one per hour of the range (an hour no exchange recorded is missing).
+    ok(r.data.bars <= 1416 && r.data.bars > 1400, `${r.data.bars} bar times`);
+    equal(r.scheme.trainBars, Math.round(r.data.bars * 0.4));
+    for (const f of r.folds) {
+      equal((Date.parse(f.test.from) - Date.parse(f.train.to)) / 3_600_000, 18, `fold ${f.index}`);
+      equal(f.test.bars, 7 * r.scheme.testBars, 'all seven symbols in each test part');
+      const header = JSON.parse(
+        readFileSync(path.join(tmp.dir, 'wf', `fold-${f.index}-test`, 'journal.jsonl'), 'utf8').split('\n', 1)[0]!,
+      ) as { data: string };
+      equal(header.data.split(', ').length, 7, 'the test part traded the whole universe');
+    }
+  });
+
+  it('stitches the portfolio’s out-of-sample equity and the equal-weight buy-and-hold from the folds', () => {
+    equal(r.curve.equity.length, r.folds.length * r.scheme.testBars);
+    equal(r.curve.buyAndHold.length, r.curve.equity.length);
+    equal(r.curve.close.length, r.curve.equity.length);
+    const product = r.folds.reduce((p, f) => p * (1 + f.testMetrics.totalReturn), 1) - 1;
+    ok(Math.abs(r.outOfSample.totalReturn - product) < 1e-6, `${r.outOfSample.totalReturn} vs ${product}`);
+    const hold = r.folds.reduce((p, f) => p * (1 + f.testMetrics.buyAndHoldReturn), 1) - 1;
+    ok(Math.abs(r.outOfSample.buyAndHoldReturn - hold) < 1e-9, `${r.outOfSample.buyAndHoldReturn} vs ${hold}`);
+    const btcBars = readBarsCsv(btc, {
+      venue: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe: '1h',
+      from: Date.parse('2021-02-01'),
+    });
+    const at = new Map(btcBars.map((b) => [b.tsEvent, b.close]));
+    ok(
+      r.curve.ts.every((t, k) => at.get(t) === r.curve.close[k]),
+      'the price line is BTC’s close',
+    );
+    equal(r.trials, 2);
+    ok(r.outOfSample.pbo);
+  });
+
+  it('refuses a universe missing a symbol’s file, naming the symbol', async () => {
+    await rejects(
+      runWalkForward({
+        configFile: path.join(repoRoot, 'config', 'portfolio-7.yaml'),
+        dataFile: [btc],
+        folds: 2,
+        outDir: path.join(tmp.dir, 'wf-missing'),
+      }),
+      /no 1h bars file for LTC\/USDT/,
+    );
+  });
+});
