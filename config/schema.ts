@@ -145,6 +145,11 @@ export const mlTrainingSchema = z.strictObject({
    * metrics; the shipped network is still the one fitted on the whole training part. Default: none.
    */
   cvFolds: z.number().int().min(2).optional(),
+  /**
+   * An ensemble of this many networks (seeds seed, seed+1, …), averaged with weights from their
+   * log loss on the calibration slice (needs calibrationFraction > 0). Default: one network.
+   */
+  ensemble: z.number().int().min(2).max(16).optional(),
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
   iterations: z.number().int().positive().optional(),
   learningRate: z.number().positive().optional(),

@@ -155,7 +155,7 @@ export async function trainModel(
     );
   }
   type Sample = (typeof samples)[number];
-  const fit = (set: readonly Sample[]) => {
+  const fit = (set: readonly Sample[], memberSeed = seed) => {
     const normalization = normalizationOf(
       set.map((s) => s.vector),
       inputs.length,
@@ -164,7 +164,7 @@ export async function trainModel(
       Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
     const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
     const data = set.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
-    const state = withSeededRandom(seed, () =>
+    const state = withSeededRandom(memberSeed, () =>
       net.train(data, {
         iterations,
         errorThresh: 1e-6,
@@ -174,17 +174,17 @@ export async function trainModel(
           progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
       }),
     );
-    return { net, normalization, normalize, state };
+    return { net, normalization, normalize, state, raw: (v: Float64Array) => net.run(normalize(v))[0]! };
   };
   const score = (
-    model: ReturnType<typeof fit>,
+    model: { raw: (v: Float64Array) => number },
     set: readonly Sample[],
   ): { accuracy: number; logLoss: number; baseRate: number } => {
     let right = 0;
     let loss = 0;
     let ups = 0;
     for (const s of set) {
-      const p = Math.min(1 - 1e-12, Math.max(1e-12, model.net.run(model.normalize(s.vector))[0]!));
+      const p = Math.min(1 - 1e-12, Math.max(1e-12, model.raw(s.vector)));
       if ((p > 0.5 ? 1 : 0) === s.up) right++;
       loss -= s.up ? Math.log(p) : Math.log(1 - p);
       ups += s.up;
@@ -246,8 +246,34 @@ export async function trainModel(
     return report;
   }
 
-  const final = fit(trainSet);
-  const { net, normalization, normalize, state } = final;
+  const first = fit(trainSet);
+  const { normalization, state } = first;
+  // An ensemble: one network per seed, weighted by how much each beats the base rate's log loss
+  // on the calibration slice (data none of them trained on); the Platt scaling then fits the mix.
+  const members = training.ensemble ? ensembleMembers(training.ensemble) : undefined;
+  function ensembleMembers(n: number) {
+    if (calibrationSet.length === 0)
+      throw new Error(
+        `${config.file}: signals.ml.training.ensemble weighs its networks on the calibration slice; set calibrationFraction > 0`,
+      );
+    const nets = [first, ...Array.from({ length: n - 1 }, (_, k) => fit(trainSet, seed + k + 1))];
+    const rate = calibrationSet.reduce((a, s) => a + s.up, 0) / calibrationSet.length;
+    const q = Math.min(1 - 1e-12, Math.max(1e-12, rate));
+    const baseLoss =
+      -calibrationSet.reduce((a, s) => a + (s.up ? Math.log(q) : Math.log(1 - q)), 0) / calibrationSet.length;
+    const losses = nets.map((m) => score(m, calibrationSet).logLoss);
+    const skill = losses.map((l) => Math.max(0, baseLoss - l));
+    const total = skill.reduce((a, b) => a + b, 0);
+    const weights = total > 0 ? skill.map((v) => v / total) : nets.map(() => 1 / n);
+    progress(
+      `ensemble of ${n} (seeds ${seed}…${seed + n - 1}): calibration-slice log loss ${losses.map((l) => l.toFixed(4)).join(', ')} vs ${baseLoss.toFixed(4)} for the base rate → weights ${weights.map((w) => w.toFixed(3)).join(', ')}`,
+    );
+    return { nets, weights, losses };
+  }
+  const raw = members
+    ? (v: Float64Array) => members.nets.reduce((a, m, k) => a + members.weights[k]! * m.raw(v), 0)
+    : first.raw;
+  const final = { raw };
   const evaluate = (set: readonly Sample[]) => score(final, set);
   const trainMetrics = evaluate(trainSet);
   const testMetrics = evaluate(testSet);
@@ -255,12 +281,12 @@ export async function trainModel(
   let calibrationMetrics: CalibrationReport | undefined;
   if (calibrationSet.length > 0) {
     calibration = fitPlatt(
-      calibrationSet.map((s) => net.run(normalize(s.vector))[0]!),
+      calibrationSet.map((s) => raw(s.vector)),
       calibrationSet.map((s) => s.up),
     );
     const referenceRate = calibrationSet.reduce((sum, s) => sum + s.up, 0) / calibrationSet.length;
     calibrationMetrics = calibrationReport(
-      testSet.map((s) => applyPlatt(calibration!, net.run(normalize(s.vector))[0]!)),
+      testSet.map((s) => applyPlatt(calibration!, raw(s.vector))),
       testSet.map((s) => s.up),
       referenceRate,
     );
@@ -281,7 +307,7 @@ export async function trainModel(
       `(positive labels ${(testMetrics.baseRate * 100).toFixed(2)} %, log loss ${testMetrics.logLoss.toFixed(4)}); in-sample ${(trainMetrics.accuracy * 100).toFixed(2)} %`,
   );
 
-  const network = net.toJSON();
+  const network = first.net.toJSON();
   const body = {
     kind: 'feedforward' as const,
     symbol: config.instrument.symbol,
@@ -293,6 +319,16 @@ export async function trainModel(
     ...(calibration ? { calibration } : {}),
     normalization,
     network,
+    ...(members
+      ? {
+          ensemble: {
+            seeds: members.nets.map((_, k) => seed + k),
+            weights: members.weights,
+            calibrationLogLoss: members.losses,
+            networks: members.nets.map((m) => m.net.toJSON()),
+          },
+        }
+      : {}),
   };
   const id = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
   return {

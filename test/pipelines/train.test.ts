@@ -3,14 +3,16 @@
  * it nor the bars its labels and look-back share with it, and the shipped network is unchanged
  * by the validation (same id as without it).
  */
-import { equal, ok } from 'node:assert/strict';
+import { equal, notEqual, ok } from 'node:assert/strict';
+import { NeuralNetwork } from 'brain.js';
+import { applyPlatt, compileModel } from '../../operators/mlModel';
 import { loadConfig } from '../../pipelines/config';
 import { trainModel } from '../../pipelines/train';
 import { randomWalkBars } from '../support/fixtures';
 import { writeTestGrowthConfig } from '../support/growthConfig';
 import { tempDir } from '../support/tmp';
 
-describe('train: purged k-fold cross-validation', function () {
+describe('train: purged k-fold cross-validation, ensembles, the drift config', function () {
   this.timeout(300_000);
   const tmp = tempDir();
   after(() => tmp.cleanup());
@@ -90,5 +92,51 @@ describe('train: purged k-fold cross-validation', function () {
       message = (err as Error).message;
     }
     ok(/weightAfterDrift/.test(message), message);
+  });
+
+  it('an ensemble of 3 seeds: weights from the calibration slice sum to 1, the model averages its members before the calibration', async () => {
+    const cfg = loadConfig(
+      writeTestGrowthConfig(tmp.dir, (t) => t.replace('gapBars: 20', 'gapBars: 20\n      ensemble: 3')),
+    );
+    const single = await trainModel(loadConfig(writeTestGrowthConfig(tmp.dir)), bars, {
+      dataFile: 'generated',
+      dataSha256: '0',
+    });
+    const m = await trainModel(cfg, bars, { dataFile: 'generated', dataSha256: '0' });
+    const e = m.ensemble!;
+    equal(e.networks.length, 3);
+    equal(e.seeds.join(','), '1,2,3');
+    ok(Math.abs(e.weights.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+    ok(e.weights.every((w) => w >= 0));
+    notEqual(m.id, single.id);
+    equal(
+      JSON.stringify(m.ensemble!.networks[0]),
+      JSON.stringify(single.network),
+      'member 1 is the single model’s network',
+    );
+    const compiled = compileModel(m);
+    const nets = e.networks.map((n) => new NeuralNetwork().fromJSON(n));
+    const x = Float64Array.from(m.normalization.mean, (mu, i) => mu + 0.5 * m.normalization.std[i]!);
+    const z = Array.from(x, (v, i) => (v - m.normalization.mean[i]!) / m.normalization.std[i]!);
+    const mix = nets.reduce((a, n, k) => a + e.weights[k]! * n.run(z)[0]!, 0);
+    const want = m.calibration ? applyPlatt(m.calibration, mix) : mix;
+    ok(Math.abs(compiled.predict(x) - want) < 1e-12, `${compiled.predict(x)} vs ${want}`);
+  });
+
+  it('an ensemble without a calibration slice is refused, naming the keys', async () => {
+    const cfg = loadConfig(
+      writeTestGrowthConfig(tmp.dir, (t) =>
+        t
+          .replace('gapBars: 20', 'gapBars: 20\n      ensemble: 2')
+          .replace(/calibrationFraction: 0\.2/, 'calibrationFraction: 0'),
+      ),
+    );
+    let message = '';
+    try {
+      await trainModel(cfg, bars, { dataFile: 'generated', dataSha256: '0' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    ok(/ensemble .*calibrationFraction > 0/.test(message), message);
   });
 });
