@@ -155,7 +155,7 @@ export async function trainModel(
     );
   }
   type Sample = (typeof samples)[number];
-  const fit = (set: readonly Sample[], memberSeed = seed) => {
+  const fitNetwork = (set: readonly Sample[], memberSeed = seed) => {
     const normalization = normalizationOf(
       set.map((s) => s.vector),
       inputs.length,
@@ -212,7 +212,7 @@ export async function trainModel(
       progress(
         `cross-validation fold ${n + 1}/${k}: ${test.length} samples ${iso(test[0]!.ts)} → ${iso(test.at(-1)!.ts)}, trained on ${train.length} (${f.purged} purged, ${f.embargoed} embargoed)`,
       );
-      const m = score(fit(train), test);
+      const m = score(fitNetwork(train), test);
       const rate = Math.min(1 - 1e-12, Math.max(1e-12, train.reduce((a, s) => a + s.up, 0) / train.length));
       const baseLogLoss = -test.reduce((a, s) => a + (s.up ? Math.log(rate) : Math.log(1 - rate)), 0) / test.length;
       return {
@@ -246,7 +246,7 @@ export async function trainModel(
     return report;
   }
 
-  const first = fit(trainSet);
+  const first = fitNetwork(trainSet);
   const { normalization, state } = first;
   // An ensemble: one network per seed, weighted by how much each beats the base rate's log loss
   // on the calibration slice (data none of them trained on); the Platt scaling then fits the mix.
@@ -256,7 +256,7 @@ export async function trainModel(
       throw new Error(
         `${config.file}: signals.ml.training.ensemble weighs its networks on the calibration slice; set calibrationFraction > 0`,
       );
-    const nets = [first, ...Array.from({ length: n - 1 }, (_, k) => fit(trainSet, seed + k + 1))];
+    const nets = [first, ...Array.from({ length: n - 1 }, (_, k) => fitNetwork(trainSet, seed + k + 1))];
     const rate = calibrationSet.reduce((a, s) => a + s.up, 0) / calibrationSet.length;
     const q = Math.min(1 - 1e-12, Math.max(1e-12, rate));
     const baseLoss =
