@@ -6,10 +6,11 @@ import {
   probabilisticSharpe,
   bootstrapTrades,
   adjacentLogReturns,
+  StatsError,
 } from '../operators/stats';
 import type { ReportData } from './report';
 import { readModelResiduals, type BacktestRun } from './researchData';
-import { seriesStats } from './researchStats';
+import { seriesStats, type SeriesStats } from './researchStats';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
@@ -37,18 +38,26 @@ export function backtestReport(run: BacktestRun): ReportData {
     );
   const symbols = [...new Set(run.bars.map((b) => b.symbol))];
   const first = symbols.length > 1 ? run.bars.filter((b) => b.symbol === run.symbol) : run.bars;
-  const statistics = [
-    seriesStats(
-      `market${symbols.length > 1 ? ` (${run.symbol})` : ''}: log returns of adjacent bars`,
-      adjacentLogReturns(first),
-    ),
-  ];
-  if (estimate) statistics.push(seriesStats('strategy: per-bar equity returns', returns));
+  // A series the tests cannot take (too short, constant, collinear lags) is named in the notes;
+  // it does not cost the run its page.
+  const statistics: SeriesStats[] = [];
+  const untested: string[] = [];
+  const test = (label: string, x: Float64Array): void => {
+    try {
+      statistics.push(seriesStats(label, x));
+    } catch (err) {
+      if (!(err instanceof StatsError)) throw err;
+      untested.push(`${label}: no statistical tests (${err.message}).`);
+    }
+  };
+  test(
+    `market${symbols.length > 1 ? ` (${run.symbol})` : ''}: log returns of adjacent bars`,
+    adjacentLogReturns(first),
+  );
+  if (estimate) test('strategy: per-bar equity returns', returns);
   const model = readModelResiduals(run);
   if (model && model.residuals.length >= 50) {
-    statistics.push(
-      seriesStats(`ML model ${model.modelId} residuals (label − p, horizon ${model.horizon})`, model.residuals),
-    );
+    test(`ML model ${model.modelId} residuals (label − p, horizon ${model.horizon})`, model.residuals);
     summary.push(['ML model Brier score', `${model.brier.toFixed(4)} (base rate ${model.brierBaseRate.toFixed(4)})`]);
   }
   const config = (report as unknown as { config?: { file: string; hash: string; name: string } }).config;
@@ -82,6 +91,7 @@ export function backtestReport(run: BacktestRun): ReportData {
     statistics,
     notes: [
       'In-sample: one backtest over the whole period, no choice was made on other data. Costs (fees, slippage) are those of the paper venue.',
+      ...untested,
     ],
   };
 }

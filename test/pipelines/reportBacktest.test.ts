@@ -4,13 +4,14 @@
  * close at every valued time (a universe interleaves its symbols' bars).
  */
 import { deepEqual, equal, ok } from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runBacktest } from '../../pipelines/backtest';
 import { backtestReport } from '../../pipelines/reportData';
 import { readBacktestRun } from '../../pipelines/researchData';
 import { repoRoot, requireSharedData } from '../support/sharedData';
-import { tempDir } from '../support/tmp';
+import { bar } from '../support/fixtures';
+import { tempDir, writeBarsCsv } from '../support/tmp';
 
 describe('backtest report page data', function () {
   this.timeout(600_000);
@@ -60,5 +61,27 @@ describe('backtest report page data', function () {
     });
     equal(result.htmlFile, undefined);
     ok(!existsSync(path.join(outDir, 'report.html')));
+  });
+
+  it('a run whose returns the tests cannot take (a straight-line price) still gets its page, which says why', async () => {
+    const dir = path.join(tmp.dir, 'line');
+    mkdirSync(dir);
+    const h = 3_600_000;
+    for (const base of ['BTC', 'LTC', 'XRP', 'SOL', 'ADA', 'DOT', 'LINK'])
+      writeBarsCsv(
+        path.join(dir, `${base}USDT_1h.csv`),
+        Array.from({ length: 30 }, (_, i) => bar(i * h, { o: 100 + i }, '1h', `${base}/USDT`)),
+      );
+    const result = await runBacktest({
+      configFile: path.join(repoRoot, 'config', 'portfolio-7.yaml'),
+      dataFile: [dir],
+      outDir: path.join(tmp.dir, 'line-out'),
+    });
+    ok(result.htmlFile);
+    const html = readFileSync(result.htmlFile, 'utf8');
+    ok(
+      /market \(BTC\/USDT\): log returns of adjacent bars: no statistical tests \(/.test(html),
+      'the page names the untested series',
+    );
   });
 });
