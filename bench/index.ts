@@ -16,6 +16,7 @@ import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
 import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchObservability } from './observability';
+import { benchKafka } from './kafka';
 import { benchResearch } from './research';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
@@ -483,6 +484,10 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
     results['observability'] = await benchObservability();
   },
   research: benchResearchRuns,
+  kafka: async () => {
+    const row = await benchKafka();
+    if (row) results['kafka'] = row;
+  },
 };
 
 async function main(): Promise<void> {
