@@ -19,7 +19,12 @@ import type { Bar } from '../operators/types';
 import { loadConfig, parseConfig } from '../pipelines/config';
 import { loadModelFor } from '../pipelines/model';
 import { startObservability } from '../pipelines/observability';
-import { acceptingBooks, tradingPipeline, type PipelineEvent } from '../pipelines/tradingPipeline';
+import {
+  acceptingBooks,
+  tradingPipeline,
+  type PipelineEvent,
+  type PipelineObserver,
+} from '../pipelines/tradingPipeline';
 import { serveDashboard } from '../sinks/dashboard';
 import { makeInfluxSink } from '../sinks/influx';
 import type { ObservedEvent } from '../sinks/influxPoints';
@@ -118,6 +123,7 @@ export async function benchObservability(): Promise<Result> {
     const timeTaps = async (taps: {
       bars: typeof observe.bars;
       events: typeof observe.events;
+      pipeline?: PipelineObserver;
     }): Promise<Float64Array> => {
       const barsIn$ = new Subject<Bar>();
       const eventsIn$ = new Subject<PipelineEvent>();
@@ -127,6 +133,14 @@ export async function benchObservability(): Promise<Result> {
       for (let i = 0; i < bars.length; i++) {
         const t0 = process.hrtime.bigint();
         barsIn$.next(bars[i]!);
+        // The stage ends the pipeline reports through its observer (features, ta, ml), as it would.
+        const stage = taps.pipeline?.stage;
+        if (stage) {
+          const ts = bars[i]!.tsEvent;
+          stage('features', ts);
+          stage('ta', ts);
+          stage('ml', ts);
+        }
         for (const e of perBar[i]!) eventsIn$.next(e);
         times[i] = Number(process.hrtime.bigint() - t0) / 1000;
         // As in a session, the event loop turns between bars (the sink encodes and sends there).

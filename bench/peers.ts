@@ -6,10 +6,14 @@
  * price, quantity): the first difference fails the bench. Runs alternate between frameworks
  * (the order rotates every round) so that the machine's noise falls on all of them alike.
  *
- *   node dist/bench/peers.js [--rounds 3] [--data FILE] [--only bot4,backtesting.py,backtrader,growth]
+ *   node dist/bench/peers.js [--rounds 3] [--data FILE] [--only bot4,backtesting.py,backtrader,freqtrade,growth]
+ *                            [--no-freqtrade]
  *
  * The Python frameworks run in a virtualenv under `.cache/peers-venv`, provisioned on first use
  * from `bench/peers/requirements.txt` (pinned versions; re-provisioned when that file changes).
+ * freqtrade (optional: when its install fails the bench says why and goes on without it) has its
+ * own, `.cache/freqtrade-venv` from `bench/peers/requirements-freqtrade.txt`; its backtesting
+ * runs offline on a static market list (`bench/peers/freqtrade_bt.py`).
  * The bot4 runs are `run-pipeline backtest` on `bench/peers/crossover.yaml` and, for the Growth
  * target, on `config/growth.yaml` (its fills are not compared: it is another strategy).
  *
@@ -25,6 +29,8 @@ import { repoRoot, sharedDataPath } from '../test/support/sharedData';
 const PEERS_DIR = path.join(repoRoot, 'bench', 'peers');
 const CACHE_DIR = path.join(repoRoot, '.cache');
 const VENV = path.join(CACHE_DIR, 'peers-venv');
+/** freqtrade in its own virtualenv: optional, large (~100 packages), pinned separately. */
+const FREQTRADE_VENV = path.join(CACHE_DIR, 'freqtrade-venv');
 const OUT = path.join(repoRoot, 'out', 'peers');
 const CLI = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
 
@@ -45,22 +51,30 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Creates the virtualenv and installs the pinned peers once; again only when the pins change. */
-function provisionVenv(): string {
-  const requirements = path.join(PEERS_DIR, 'requirements.txt');
+/**
+ * Creates a virtualenv and installs pinned requirements once; again only when the pins change.
+ * Returns its python, or (when `optional`) undefined with the reason printed when it cannot.
+ */
+function provisionVenv(venv: string, requirementsName: string, optional = false): string | undefined {
+  const requirements = path.join(PEERS_DIR, requirementsName);
   const pins = readFileSync(requirements, 'utf8');
-  const stamp = path.join(VENV, '.bot4-requirements.sha256');
+  const stamp = path.join(venv, '.bot4-requirements.sha256');
   const wanted = createHash('sha256').update(pins).digest('hex');
-  const python = path.join(VENV, 'bin', 'python');
+  const python = path.join(venv, 'bin', 'python');
   if (existsSync(python) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return python;
-  process.stdout.write(`provisioning ${path.relative(repoRoot, VENV)} from bench/peers/requirements.txt …\n`);
+  process.stdout.write(`provisioning ${path.relative(repoRoot, venv)} from bench/peers/${requirementsName} …\n`);
   const system = process.env['PYTHON'] ?? 'python3';
-  const run = (file: string, args: string[]): void => {
+  const run = (file: string, args: string[]): boolean => {
     const r = spawnSync(file, args, { stdio: 'inherit' });
-    if (r.status !== 0) fail(`${file} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+    if (r.status === 0) return true;
+    const why = `${file} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`;
+    if (!optional) fail(why);
+    process.stdout.write(`skipping the peers of ${requirementsName}: ${why}\n`);
+    return false;
   };
-  if (!existsSync(python)) run(system, ['-m', 'venv', VENV]);
-  run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements]);
+  if (!existsSync(python) && !run(system, ['-m', 'venv', venv])) return undefined;
+  if (!run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements]))
+    return undefined;
   writeFileSync(stamp, wanted);
   return python;
 }
@@ -103,7 +117,12 @@ function main(): void {
   if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds: expected a positive integer, found ${rounds}`);
   const only = argValue('--only')?.split(',');
   if (!existsSync(CLI)) fail(`${CLI} not found: run npm run build first`);
-  const python = provisionVenv();
+  const wants = (name: string): boolean => !only || only.includes(name);
+  const python = wants('backtesting.py') || wants('backtrader') ? provisionVenv(VENV, 'requirements.txt')! : '';
+  const freqtradePython =
+    wants('freqtrade') && !process.argv.includes('--no-freqtrade')
+      ? provisionVenv(FREQTRADE_VENV, 'requirements-freqtrade.txt', true)
+      : undefined;
   mkdirSync(OUT, { recursive: true });
 
   const bot4 = (config: string, name: string) => (_data: string, _fills: string) => {
@@ -127,9 +146,21 @@ function main(): void {
       compare: true,
       command: (d, fills) => ({ file: python, args: [path.join(PEERS_DIR, 'backtrader_bt.py'), d, fills] }),
     },
+    ...(freqtradePython
+      ? [
+          {
+            name: 'freqtrade',
+            compare: true,
+            command: (d: string, fills: string) => ({
+              file: freqtradePython,
+              args: [path.join(PEERS_DIR, 'freqtrade_bt.py'), d, fills],
+            }),
+          },
+        ]
+      : []),
     { name: 'growth', compare: false, command: bot4(path.join(repoRoot, 'config', 'growth.yaml'), 'growth') },
   ];
-  const runners = all.filter((r) => !only || only.includes(r.name));
+  const runners = all.filter((r) => wants(r.name));
 
   const wall = new Map<string, number[]>(runners.map((r) => [r.name, []]));
   const cpu = new Map<string, number[]>(runners.map((r) => [r.name, []]));

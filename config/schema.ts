@@ -105,8 +105,11 @@ export const taRuleSchema = z.discriminatedUnion('kind', [
 ]);
 
 export const taSchema = z.strictObject({
+  /** The voting rules: `cross`, `level`, `sign` or `band`, each in a `group` with a `weight` (default 1). */
   rules: z.array(taRuleSchema).min(1),
+  /** Minimum |score| (the weighted mean vote, −1..1) for a long or short signal. Default 0.25. */
   threshold: fraction.optional(),
+  /** Scale the confidence by min(1, feature / min) (e.g. ADX / 20): a trendless market gets little say. */
   strengthFilter: z.strictObject({ feature: featureRef, min: z.number().positive() }).optional(),
   /** Only rules making this claim vote (`trend` or `reversion`). Default: all rules, one mixed score. */
   claim: z.enum(['trend', 'reversion']).optional(),
@@ -150,8 +153,11 @@ export const mlTrainingSchema = z.strictObject({
    * log loss on the calibration slice (needs calibrationFraction > 0). Default: one network.
    */
   ensemble: z.number().int().min(2).max(16).optional(),
+  /** Sizes of the network’s hidden layers. Default [16, 8]. */
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
+  /** Training iterations (brain.js). Default 100. */
   iterations: z.number().int().positive().optional(),
+  /** brain.js learning rate. Default 0.1. */
   learningRate: z.number().positive().optional(),
   /** Seed of the weight initialisation: the same data, config and seed give the same model. Default 1. */
   seed: z.number().int().optional(),
@@ -160,7 +166,9 @@ export const mlTrainingSchema = z.strictObject({
 export const mlSchema = z.strictObject({
   /** Model file, relative to the config file. */
   model: z.string().min(1),
+  /** Dead band around the neutral point: the probability must exceed it by `band` for long, fall under it by `band` for short. Default 0.02. */
   band: z.number().min(0).max(0.5).optional(),
+  /** Give ML signals on bars the model was trained or tested on (normally refused: in-sample skill is not skill). Default false. */
   allowInSample: z.boolean().optional(),
   /**
    * Drift detection on the model's log loss (Page–Hinkley; see operators/mlSignal.ts): after an
@@ -178,6 +186,7 @@ export const mlSchema = z.strictObject({
 });
 
 export const fuseSchema = z.strictObject({
+  /** Weight of each source in the fused score; a source without a signal hands its say to the others. */
   weights: z
     .strictObject({
       ta: fraction.optional(),
@@ -191,7 +200,9 @@ export const fuseSchema = z.strictObject({
       (w) => Object.values(w).some((v) => v !== undefined && v > 0),
       'at least one source with a positive weight',
     ),
+  /** Minimum |fused score| for a long or short signal. Default 0.2. */
   minScore: fraction.optional(),
+  /** Minimum fused confidence for a long or short signal. Default 0.2. */
   minConfidence: fraction.optional(),
 });
 
@@ -233,6 +244,13 @@ export const bracketsSchema = z.strictObject({
   levelBufferAtr: z.number().positive().optional(),
   /** Fibonacci-extension target, e.g. 1.618 × the support–resistance range from support. Default: none. */
   fibExtension: z.number().positive().optional(),
+  /**
+   * `resting` (default): stop and target rest at the venue as its own stop-loss / take-profit orders
+   * (one OCO group), triggered inside a bar; `on-close`: checked on closes, exits sent at market.
+   */
+  orders: z.enum(['resting', 'on-close']).optional(),
+  /** Resting legs as stop-limit / take-profit-limit orders with the limit this many bps beyond the trigger. Default: market legs. */
+  limitOffsetBps: z.number().positive().optional(),
 });
 
 /** Trading only when the edge clears the cost (`operators/decideTrade`); needs `signals.forecast`. */
@@ -250,12 +268,19 @@ export const edgeSchema = z.strictObject({
 });
 
 export const sizingSchema = z.strictObject({
+  /** Fraction of the full Kelly bet taken (spec §8.2). Default 0.25. */
   kellyFraction: positiveFraction.optional(),
+  /** Share of the estimated edge assumed to be error and removed before Kelly (spec §8.2; 0.5 = half the edge is not real). Default 0.5. */
   misspecificationBuffer: z.number().min(0).max(0.99).optional(),
+  /** Average win / average loss (Kelly's b). Default 1; target distance / stop distance when exits are bracketed. */
   payoffRatio: z.number().positive().optional(),
+  /** Cap on the target position, fraction of equity. Default 0.25. */
   maxPositionPct: positiveFraction.optional(),
+  /** Whether a short signal may open a short position (spot: no). Default false. */
   allowShort: z.boolean().optional(),
+  /** What a flat signal does to an open position: `hold` or `close`. Default hold. */
   onFlat: z.enum(['hold', 'close']).optional(),
+  /** Skip rebalancing an open position in the same direction when the change is smaller than this fraction of the target (no fees for noise). Default 0.25. */
   rebalanceThreshold: fraction.optional(),
   /** Annualised volatility target: position ≤ volTarget / σ of equity. */
   volTarget: z.number().positive().optional(),
@@ -269,19 +294,31 @@ export const sizingSchema = z.strictObject({
 const optionalLimit = z.number().positive().nullable().optional();
 
 export const riskSchema = z.strictObject({
+  /** Largest position in one symbol after the order, fraction of equity. Default 0.05. */
   maxPositionPct: positiveFraction.optional(),
+  /** Largest exposure on one venue, fraction of equity. Default 0.20. */
   maxVenuePct: positiveFraction.optional(),
+  /** Largest exposure of this strategy (all its positions), fraction of equity. Default 0.30. */
   maxStrategyPct: positiveFraction.optional(),
+  /** Largest exposure in one sector, fraction of equity. Default 0.40. */
   maxSectorPct: positiveFraction.optional(),
   /** Gross exposure / equity. Spot cannot borrow: 1 at most (checked against the symbol); derivatives ≤ 125. */
   maxLeverage: z.number().positive().max(125).optional(),
+  /** Largest notional of one order, quote currency. Default: no limit. */
   maxOrderNotional: z.number().positive().optional(),
+  /** Risk-increasing orders per rolling minute (event time). Default 30. */
   maxOrdersPerMinute: z.number().int().positive().optional(),
+  /** Drawdown from peak equity at which new risk is refused. Default 0.15. */
   maxDrawdown: positiveFraction.optional(),
+  /** Portfolio heat Σ|wᵢ|·σᵢ·√Lᵢ (exposure/equity × annualised volatility × liquidity factor); null switches it off. Default 0.25. */
   maxHeat: optionalLimit,
+  /** Largest correlation with an open position the order would add to; null switches it off. Default 0.7. */
   maxCorrelation: z.number().min(0).max(1).nullable().optional(),
+  /** Annualised volatility of the portfolio after the order; null switches it off. Default 0.15. */
   volTarget: optionalLimit,
+  /** 1-day 99 % VaR of the portfolio after the order, fraction of equity; null switches it off. Default 0.02. */
   maxVar: optionalLimit,
+  /** Share of a day's traded value a position may take to exit (its liquidity factor grows with the days it would need). Default 0.1. */
   exitParticipation: z.number().gt(0).max(1).optional(),
   /**
    * GARCH(1,1)-t VaR per symbol for maxVar (spec §8.1), refitted on a schedule. Without it the
@@ -326,15 +363,25 @@ export const modesSchema = z.strictObject({
 
 /** Circuit breakers per component and global (spec §6.3, §8.4). Times in ms. */
 export const breakersSchema = z.strictObject({
+  /** Rolling window the error rate is measured over, ms of event time. Default 60000. */
   windowMs: z.number().int().positive().optional(),
+  /** Fewest calls in the window before the error rate may trip a breaker. Default 20. */
   minCalls: z.number().int().positive().optional(),
+  /** Error rate at or above which a CLOSED breaker trips. Default 0.5 (spec §6.3). */
   tripErrorRate: fraction.optional(),
+  /** Error rate at or below which a HALF_OPEN breaker may close (below tripErrorRate: no flapping). Default 0.25. */
   closeErrorRate: fraction.optional(),
+  /** Errors in a row that trip a CLOSED breaker whatever the window holds. Default 5. */
   consecutiveErrors: z.number().int().positive().optional(),
+  /** Time an OPEN breaker waits before it lets probes through (HALF_OPEN), ms. Default 30000. */
   cooldownMs: z.number().int().positive().optional(),
+  /** Each reopen from HALF_OPEN multiplies the cooldown by this factor. Default 2. */
   cooldownBackoff: z.number().min(1).optional(),
+  /** Upper bound of the backed-off cooldown, ms. Default 300000. */
   maxCooldownMs: z.number().int().positive().optional(),
+  /** Successes in a row a HALF_OPEN breaker needs to close. Default 3. */
   halfOpenSuccesses: z.number().int().positive().optional(),
+  /** Components OPEN at once that open the global breaker. Default 2. */
   globalOpenComponents: z.number().int().positive().optional(),
 });
 
@@ -344,6 +391,7 @@ export const breakersSchema = z.strictObject({
  * trade) moved by the slippage, with a flat fee: the classic backtest fill.
  */
 export const executionSchema = z.strictObject({
+  /** The simulated exchange; live sessions use the instrument's venue through ccxt. */
   venue: z.literal('paper'),
   /** Flat taker fee, basis points. Default 10 (unless feeTiers is given). */
   takerFeeBps: z.number().min(0).max(1000).optional(),
@@ -373,6 +421,7 @@ export const executionSchema = z.strictObject({
   /** Square-root market impact: a taker fill moves γ·√(qty/ADV) against the order. Default off. */
   impact: z
     .strictObject({
+      /** Impact coefficient γ. */
       gamma: z.number().min(0).max(10),
       /** Window of the rolling ADV estimate, ms. Default one day. */
       advWindowMs: z.number().int().positive().optional(),
@@ -381,7 +430,9 @@ export const executionSchema = z.strictObject({
   /** Order latency (log-normal): a command meets the market as it is after the delay. Default none. */
   latency: z
     .strictObject({
+      /** Mean order latency, ms. */
       meanMs: z.number().min(0),
+      /** Standard deviation of the latency, ms. Default 0. */
       stdMs: z.number().min(0).optional(),
     })
     .optional(),
@@ -506,25 +557,38 @@ export const monitoringSchema = z.strictObject({
 });
 
 export const pipelineConfigSchema = z.strictObject({
+  /**
+   * A config this one builds on, relative to this file: its mappings are merged key by key, and
+   * anything else this file writes (a list, a number, null) replaces the base's value.
+   */
+  extends: z.string().min(1).optional(),
   /** Strategy id: namespaces client order ids. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a lowercase id such as "growth-btc"'),
+  /** The capital tier this pipeline is for (spec §3.5); see `run-pipeline tiers`. */
   tier: z.enum(TIER_VALUES),
+  /** Free text describing the pipeline. */
   description: z.string().optional(),
   /** Shorthand for a one-instrument universe. Exactly one of `instrument` and `universe`. */
   instrument: instrumentSchema.optional(),
   /** Several instruments traded as one portfolio. Exactly one of `instrument` and `universe`. */
   universe: universeSchema.optional(),
+  /** Bar timeframe of the strategy; data files must be of this timeframe. */
   timeframe: z.enum(TIMEFRAME_VALUES),
+  /** Starting cash (`initial`), in the quote currency. */
   capital: z.strictObject({ initial: positiveAmount }),
   /** Features of every symbol that does not list its own. */
   features: z.array(featureSchema).min(1),
   /** Signals of every symbol that does not list its own. */
   signals: signalsSchema,
+  /** Position sizing: fractional Kelly, caps, volatility target; `edge` and `brackets` for forecast-and-cost decisions. */
   sizing: sizingSchema.optional(),
+  /** The risk gate: pre-trade limits over the whole portfolio (spec §7.8, §8.2). */
   risk: riskSchema.optional(),
   modes: modesSchema.optional(),
   breakers: breakersSchema.optional(),
+  /** The simulated exchange fills go through in backtests and paper sessions. */
   execution: executionSchema,
+  /** What the append-only journal records. */
   journal: journalSchema.optional(),
   monitoring: monitoringSchema.optional(),
 });

@@ -244,7 +244,7 @@ export function priceScaleWarning(symbol: string, closes: readonly number[], sla
   const quote = quoteWithSettle?.split(':')[0];
   const range = base ? KNOWN_USD_PRICE_RANGES[base] : undefined;
   if (!range || !quote || !USD_QUOTES.has(quote) || closes.length === 0) return null;
-  const sorted = [...closes].sort((a, b) => a - b);
+  const sorted = Float64Array.from(closes).sort(); // numeric, without a comparator callback
   const median = sorted[sorted.length >> 1]!;
   if (median >= range[0] / slack && median <= range[1] * slack) return null;
   return (

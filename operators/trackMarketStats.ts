@@ -113,75 +113,89 @@ export function trackMarketStats(config: TrackMarketStatsConfig = {}): OperatorF
       });
 
       /**
-       * An immutable view of the state after this bar: flat copies of a few numbers per symbol and
-       * per pair (no maps built, no strings split), correlations computed when asked.
+       * An immutable view of the state after this bar: one flat copy of a few numbers per symbol
+       * and per pair (no maps built, no strings split, one typed array allocated), correlations
+       * computed when asked. `symbols` only grows, so the first `n` names are this bar's.
        */
       function snapshot(tsEvent: number): MarketStats {
         const n = symbols.length;
-        const names = symbols.slice();
-        const vol = new Float64Array(n);
-        const adv = new Float64Array(n);
-        const price = new Float64Array(n);
-        const variance = new Float64Array(n);
-        const warm = new Uint8Array(n);
+        const cells = (n - 1) * capacity + n;
+        // [volatility (NaN until warm) | adv | price | variance | covariance cells | pair counts]
+        const data = new Float64Array(4 * n + 2 * cells);
         for (let i = 0; i < n; i++) {
           const s = series[i]!;
-          warm[i] = s.count >= minReturns ? 1 : 0;
-          vol[i] = warm[i] ? s.volatility : NaN;
-          adv[i] = s.advQuote();
-          price[i] = s.lastPrice;
-          variance[i] = s.variance;
+          data[i] = s.count >= minReturns ? s.volatility : NaN;
+          data[n + i] = s.advQuote();
+          data[2 * n + i] = s.lastPrice;
+          data[3 * n + i] = s.variance;
         }
-        const width = capacity;
-        const cov = covariance.slice(0, (n - 1) * width + n);
-        const cnt = pairCount.slice(0, (n - 1) * width + n);
-        const at = (symbol: Symbol): number | undefined => {
-          const i = index.get(symbol);
-          return i !== undefined && i < n ? i : undefined;
-        };
-        return {
-          kind: 'market-stats',
-          tsEvent,
-          volatility: new SymbolValues(names, vol, at),
-          adv: new SymbolValues(names, adv, at),
-          price: new SymbolValues(names, price, at),
-          correlation: (a, b) => {
-            const i = at(a);
-            const j = at(b);
-            if (i === undefined || j === undefined) return undefined;
-            if (i === j) return warm[i] ? 1 : undefined;
-            if (!warm[i] || !warm[j]) return undefined;
-            const cell = i < j ? i * width + j : j * width + i;
-            if (cnt[cell]! < minReturns) return undefined;
-            const denominator = Math.sqrt(variance[i]! * variance[j]!);
-            return denominator > 0 ? Math.max(-1, Math.min(1, cov[cell]! / denominator)) : undefined;
-          },
-        };
+        data.set(covariance.subarray(0, cells), 4 * n);
+        data.set(pairCount.subarray(0, cells), 4 * n + cells);
+        return new StatsSnapshot(tsEvent, symbols, index, n, capacity, minReturns, data);
       }
     });
 }
 
+/** One bar's statistics over one flat array (see `snapshot`). */
+class StatsSnapshot implements MarketStats {
+  readonly kind = 'market-stats';
+  readonly volatility: SymbolValues;
+  readonly adv: SymbolValues;
+  readonly price: SymbolValues;
+
+  constructor(
+    readonly tsEvent: number,
+    names: readonly Symbol[],
+    private readonly index: ReadonlyMap<Symbol, number>,
+    private readonly n: number,
+    private readonly width: number,
+    private readonly minReturns: number,
+    private readonly data: Float64Array,
+  ) {
+    this.volatility = new SymbolValues(names, index, n, data, 0);
+    this.adv = new SymbolValues(names, index, n, data, n);
+    this.price = new SymbolValues(names, index, n, data, 2 * n);
+  }
+
+  correlation(a: Symbol, b: Symbol): number | undefined {
+    const { n, data } = this;
+    const i = this.index.get(a);
+    const j = this.index.get(b);
+    if (i === undefined || j === undefined || i >= n || j >= n) return undefined;
+    // Warm: the volatility is reported (not NaN).
+    if (i === j) return Number.isNaN(data[i]!) ? undefined : 1;
+    if (Number.isNaN(data[i]!) || Number.isNaN(data[j]!)) return undefined;
+    const cells = (n - 1) * this.width + n;
+    const cell = i < j ? i * this.width + j : j * this.width + i;
+    if (data[4 * n + cells + cell]! < this.minReturns) return undefined;
+    const denominator = Math.sqrt(data[3 * n + i]! * data[3 * n + j]!);
+    return denominator > 0 ? Math.max(-1, Math.min(1, data[4 * n + cell]! / denominator)) : undefined;
+  }
+}
+
 /**
- * A read-only map from symbol to number over a snapshot's arrays: a missing value is NaN (a
- * symbol not warm yet is absent, as in a Map without the key).
+ * A read-only map from symbol to number over a snapshot's array (`n` values from `offset`): a
+ * missing value is NaN (a symbol not warm yet is absent, as in a Map without the key).
  */
 class SymbolValues implements ReadonlyMap<Symbol, number> {
   constructor(
     private readonly names: readonly Symbol[],
+    private readonly index: ReadonlyMap<Symbol, number>,
+    private readonly n: number,
     private readonly data: Float64Array,
-    private readonly at: (symbol: Symbol) => number | undefined,
+    private readonly offset: number,
   ) {}
 
   get size(): number {
-    let n = 0;
-    for (const v of this.data) if (!Number.isNaN(v)) n++;
-    return n;
+    let count = 0;
+    for (let i = 0; i < this.n; i++) if (!Number.isNaN(this.data[this.offset + i]!)) count++;
+    return count;
   }
 
   get(symbol: Symbol): number | undefined {
-    const i = this.at(symbol);
-    if (i === undefined) return undefined;
-    const v = this.data[i]!;
+    const i = this.index.get(symbol);
+    if (i === undefined || i >= this.n) return undefined;
+    const v = this.data[this.offset + i]!;
     return Number.isNaN(v) ? undefined : v;
   }
 
@@ -190,8 +204,8 @@ class SymbolValues implements ReadonlyMap<Symbol, number> {
   }
 
   *entries(): MapIterator<[Symbol, number]> {
-    for (let i = 0; i < this.names.length; i++) {
-      const v = this.data[i]!;
+    for (let i = 0; i < this.n; i++) {
+      const v = this.data[this.offset + i]!;
       if (!Number.isNaN(v)) yield [this.names[i]!, v];
     }
   }

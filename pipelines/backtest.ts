@@ -59,6 +59,8 @@ export interface BacktestOptions {
   /** What the user says the data file holds (`--symbol`, `--timeframe`), checked against file and config. */
   readonly statedSymbol?: string;
   readonly statedTimeframe?: string;
+  /** Refuse a data file that says nothing about its symbol (the CLI; see ReadBarsCsvConfig.requireIdentity). */
+  readonly requireDataIdentity?: boolean;
   /** Keep outlier rows instead of refusing the data (`--keep-outliers`). */
   readonly keepOutliers?: boolean;
   /** Warnings about the data that do not stop the run (no header line, price scale). */
@@ -119,6 +121,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         : {}),
       ...(options.statedTimeframe !== undefined ? { statedTimeframe: options.statedTimeframe } : {}),
       ...(options.keepOutliers ? { keepOutliers: true } : {}),
+      // A universe's files were matched to symbols by name or SYMBOL=file: already identified.
+      ...(options.requireDataIdentity && config.instruments.length === 1 ? { requireIdentity: true } : {}),
     });
     for (const warning of warnings) options.onWarning?.(warning);
     if (bars.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);
@@ -234,9 +238,17 @@ export async function backtestBars(
   const journalFile = files.finalPath('journal.jsonl');
   const reportFile = files.finalPath('report.json');
 
+  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, an observer inside
+  // the pipeline, one close.
+  const observe = await startObservability(config, { run: 'backtest', outDir });
   const scheduler = new VirtualTimeScheduler();
   const venue = paperExchangeFor(config, scheduler);
-  const pipeline = tradingPipeline(config, { venue, scheduler, ...(options.model ? { model: options.model } : {}) });
+  const pipeline = tradingPipeline(config, {
+    venue,
+    scheduler,
+    ...(options.model ? { model: options.model } : {}),
+    ...(observe.pipeline ? { observe: observe.pipeline } : {}),
+  });
   const report = new ReportBuilder(config.timeframe, config.initialCash, config.instrument.quote);
   const progressEvery = Math.max(1, Math.floor(bars.length / 20));
   let seen = 0;
@@ -251,8 +263,6 @@ export async function backtestBars(
     atTime = undefined;
   };
 
-  // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, one close.
-  const observe = await startObservability(config, { run: 'backtest', outDir });
   // Structured logs and order-flow traces when the config (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns them on.
   const telemetry = await startTelemetry(config, {
     run: 'backtest',

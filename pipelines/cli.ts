@@ -18,6 +18,12 @@ import { registerSealCommand, SEALED_SUFFIX } from './sealCommand';
 import { registerBackupCommands } from './backup';
 import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
+import { makeProgress, type ProgressStream } from './progress';
+import type * as ValidateModule from './validate';
+import type * as ConfigDocsModule from './configDocs';
+import type * as ConfigModule from './config';
+import type * as SealAuditModule from './sealAudit';
+import { readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
 import { registerRolesCommand } from './rolesCommand';
@@ -116,11 +122,74 @@ export function formatReport(report: BacktestReport): string {
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
 }
 
+/** A backtest's report.json: the report with the run's config, data and model. */
+type RunReport = BacktestModule.BacktestResult['report'];
+
+/** Exit codes of every command (README "Exit codes"). */
+export const EXIT_CODES = Object.freeze({
+  /** Done as asked (validate: every config valid; doctor: no check failed). */
+  ok: 0,
+  /** Refused or failed: bad input (option, config, data, output folder), a problem found, or an error; the message says which. */
+  failure: 1,
+  /** Interrupted (SIGINT/SIGTERM) before the end: the message says what was kept. */
+  interrupted: 130,
+});
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 done · 1 refused or failed (the message, or the JSON "error", says what and where) · 130 interrupted (what was kept is said).
+Every command takes --json: one JSON document on stdout ({"ok": true, …} or {"ok": false, "error": {…}}); progress bars go to stderr, only on a terminal.`;
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+}
+
+/** What a backtest prints, and `report` prints again from the run's report.json. */
+function printBacktest(report: RunReport, reportFile: string, journalFile: string): void {
+  process.stdout.write(
+    `backtest ${report.config.name} (config ${report.config.hash}) on ${report.data.series.map((d) => path.basename(d.file)).join(', ')}\n`,
+  );
+  if (report.model) {
+    process.stdout.write(
+      `  ML model ${report.model.id}: out-of-sample accuracy ${pct(report.model.oosAccuracy)}, trained until ${report.model.trainedUntil} (earlier bars get no ML signal)\n`,
+    );
+  }
+  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`  report: ${reportFile}\n  journal: ${journalFile} (${report.journal.lines} lines)\n`);
+}
+
+/** A past backtest's report.json, checked to be one before it is printed. */
+export function readBacktestReport(dir: string): { report: RunReport; reportFile: string; journalFile: string } {
+  const reportFile = path.resolve(dir, 'report.json');
+  let text: string;
+  try {
+    text = readFileSync(reportFile, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `<out-dir> ${dir}: expected a backtest output folder holding report.json, found ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no report.json' : (err as Error).message}`,
+    );
+  }
+  let report: RunReport;
+  try {
+    report = JSON.parse(text) as RunReport;
+  } catch (err) {
+    throw new InvalidArgumentError(`${reportFile}: expected JSON, found ${(err as Error).message}`);
+  }
+  const missing = ['config', 'data', 'bars', 'initialEquity', 'finalEquity', 'journal'].filter(
+    (key) => !(report && typeof report === 'object' && key in report),
+  );
+  if (missing.length > 0)
+    throw new InvalidArgumentError(
+      `${reportFile}: expected a backtest report (keys config, data, bars, initialEquity, finalEquity, journal), found none of ${missing.join(', ')}`,
+    );
+  return { report, reportFile, journalFile: path.resolve(dir, 'journal.jsonl') };
+}
+
 export function buildCli(): Command {
   const program = new Command('run-pipeline')
     .description('bot4: backtest, paper-trade or trade the pipeline; train its ML model; download history')
     .helpOption('-h, --help', 'show help for a command: run-pipeline <command> --help')
     .showHelpAfterError()
+    .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ outputError: (text, write) => write(text) });
 
   program
@@ -157,9 +226,11 @@ export function buildCli(): Command {
       "decisions: orders, fills, risk and mode events, signals that changed direction; all: every signal (default: the config's journal.level, else decisions)",
       parseJournalLevel,
     )
-    .option('-q, --quiet', 'no progress output')
+    .option('-q, --quiet', 'no progress bar')
+    .option('--json', 'print the result (the report, file paths, seconds) as JSON on stdout')
     .action(
       async (opts: {
+        json?: boolean;
         config: string;
         data: string[];
         out?: string;
@@ -179,11 +250,16 @@ export function buildCli(): Command {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         const { runBacktest } = require('./backtest') as typeof BacktestModule;
+        const progress = makeProgress({
+          stream: opts.quiet || opts.json ? ({} as ProgressStream) : process.stderr,
+          label: 'backtest',
+        });
         const result = await runBacktest({
           configFile: opts.config,
           dataFile: opts.data,
           signal: abort.signal,
           onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+          requireDataIdentity: true,
           ...(opts.symbol !== undefined ? { statedSymbol: opts.symbol } : {}),
           ...(opts.timeframe !== undefined ? { statedTimeframe: opts.timeframe } : {}),
           ...(opts.keepOutliers ? { keepOutliers: true } : {}),
@@ -192,33 +268,60 @@ export function buildCli(): Command {
           ...(opts.until !== undefined ? { until: opts.until } : {}),
           ...(opts.killAt !== undefined ? { killAt: opts.killAt } : {}),
           ...(opts.journalLevel !== undefined ? { journalLevel: opts.journalLevel } : {}),
-          ...(opts.quiet
-            ? {}
-            : {
-                onProgress: (done: number, bar: { tsEvent: number }) =>
-                  process.stderr.write(`\r  ${pct(done)} (${new Date(bar.tsEvent).toISOString().slice(0, 16)})`),
-              }),
+          onProgress: (done: number, bar: { tsEvent: number }) =>
+            progress.update(done, new Date(bar.tsEvent).toISOString().slice(0, 16)),
         }).finally(() => {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
-          if (!opts.quiet) process.stderr.write('\n');
+          progress.done();
         });
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const { report } = result;
-        process.stdout.write(
-          `backtest ${report.config.name} (config ${report.config.hash}) on ${report.data.series.map((d) => path.basename(d.file)).join(', ')}\n`,
-        );
-        if (report.model) {
-          process.stdout.write(
-            `  ML model ${report.model.id}: out-of-sample accuracy ${pct(report.model.oosAccuracy)}, trained until ${report.model.trainedUntil} (earlier bars get no ML signal)\n`,
-          );
+        if (opts.json) {
+          printJson({
+            ok: true,
+            command: 'backtest',
+            report: result.report,
+            reportFile: result.reportFile,
+            journalFile: result.journalFile,
+            seconds,
+          });
+          return;
         }
-        process.stdout.write(`${formatReport(report)}\n`);
-        process.stdout.write(
-          `  report: ${result.reportFile}${result.htmlFile ? `\n  page: ${result.htmlFile}` : ''}\n  journal: ${result.journalFile} (${report.journal.lines} lines)\n  took ${seconds.toFixed(2)} s\n`,
-        );
+        printBacktest(result.report, result.reportFile, result.journalFile);
+        if (result.htmlFile) process.stdout.write(`  page: ${result.htmlFile}\n`);
+        process.stdout.write(`  took ${seconds.toFixed(2)} s\n`);
       },
     );
+
+  program
+    .command('report')
+    .description('print a past backtest again from its output folder (report.json), as the backtest printed it')
+    .argument('<out-dir>', 'a backtest --out folder (default folders are out/<config name>)')
+    .option('--json', 'print report.json as JSON')
+    .action((dir: string, opts: { json?: boolean }) => {
+      const { report, reportFile, journalFile } = readBacktestReport(dir);
+      if (opts.json) {
+        printJson({ ok: true, command: 'report', report, reportFile, journalFile });
+        return;
+      }
+      printBacktest(report, reportFile, journalFile);
+    });
+
+  program
+    .command('validate')
+    .description(
+      'check configs without running anything: every problem at once, each with file:line, the key, what was expected and what was found',
+    )
+    .argument('<config...>', 'pipeline configs (YAML, JSON, or sealed with BOT4_SEAL_KEY set)')
+    .option('--json', 'print the results as JSON')
+    .action((files: string[], opts: { json?: boolean }) => {
+      const { validateConfigs, formatValidation } = require('./validate') as typeof ValidateModule;
+      const results = validateConfigs(files);
+      const ok = results.every((r: ValidateModule.ValidationResult) => r.ok);
+      if (opts.json) printJson({ ok, command: 'validate', results });
+      else process.stdout.write(`${formatValidation(results)}\n`);
+      if (!ok) process.exitCode = EXIT_CODES.failure;
+    });
 
   program
     .command('train')
@@ -227,27 +330,65 @@ export function buildCli(): Command {
     .requiredOption('-d, --data <file>', 'bars CSV to learn from')
     .option('-o, --out <file>', "model file to write (default: the config's signals.ml.model)")
     .option('--until <time>', 'use only bars before this time, keeping later ones unseen for backtests', parseTime)
-    .action(async (opts: { config: string; data: string; out?: string; until?: number }) => {
-      // A clear error for an unusable folder, before hours of training (and no recursive-mkdir hang).
-      if (opts.out !== undefined)
-        ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
-      const { runTrain } = require('./train') as typeof TrainModule;
-      const result = await runTrain({
-        configFile: opts.config,
-        dataFile: opts.data,
-        ...(opts.out ? { out: opts.out } : {}),
-        ...(opts.until !== undefined ? { until: opts.until } : {}),
-        onProgress: (message) => process.stderr.write(`  ${message}\n`),
-      });
-      const { model } = result;
-      process.stdout.write(
-        `model ${model.id} written to ${result.file}${result.previous ? ` (previous model kept as ${result.previous})` : ''}\n` +
-          `  out-of-sample accuracy ${pct(model.metrics.oosAccuracy)} on ${model.training.testSamples} samples ` +
-          `(share of up moves ${pct(model.metrics.oosBaseRate)}; log loss ${model.metrics.oosLogLoss.toFixed(4)})\n` +
-          `  trained on ${new Date(model.training.from).toISOString()} → ${new Date(model.training.to).toISOString()}; ` +
-          `backtests before ${new Date(model.training.to).toISOString()} get no ML signal unless signals.ml.allowInSample\n`,
-      );
-    });
+    .option('--json', 'print the model file, its id, metrics and training range as JSON')
+    .option(
+      '--symbol <symbol>',
+      "what the data file holds, for a file without a header line whose name does not say (must be the config's symbol)",
+    )
+    .option('--timeframe <tf>', "the data file's timeframe, for a file without a header line (must be the config's)")
+    .option(
+      '--keep-outliers',
+      'train on data with outlier rows (bad ticks) instead of refusing it; the rows are listed as warnings and trained on as they are',
+    )
+    .action(
+      async (opts: {
+        config: string;
+        data: string;
+        out?: string;
+        until?: number;
+        json?: boolean;
+        symbol?: string;
+        timeframe?: string;
+        keepOutliers?: boolean;
+      }) => {
+        // A clear error for an unusable folder, before hours of training (and no recursive-mkdir hang).
+        if (opts.out !== undefined)
+          ensureOutputDir(path.dirname(path.resolve(opts.out)), `--out ${opts.out}: its folder`);
+        const { runTrain } = require('./train') as typeof TrainModule;
+        const result = await runTrain({
+          configFile: opts.config,
+          dataFile: opts.data,
+          ...(opts.out ? { out: opts.out } : {}),
+          ...(opts.until !== undefined ? { until: opts.until } : {}),
+          ...(opts.symbol !== undefined ? { statedSymbol: opts.symbol } : {}),
+          ...(opts.timeframe !== undefined ? { statedTimeframe: opts.timeframe } : {}),
+          ...(opts.keepOutliers ? { keepOutliers: true } : {}),
+          requireDataIdentity: true,
+          onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+          onProgress: (message) => process.stderr.write(`  ${message}\n`),
+        });
+        const { model } = result;
+        if (opts.json) {
+          printJson({
+            ok: true,
+            command: 'train',
+            file: result.file,
+            previous: result.previous ?? null,
+            id: model.id,
+            metrics: model.metrics,
+            training: model.training,
+          });
+          return;
+        }
+        process.stdout.write(
+          `model ${model.id} written to ${result.file}${result.previous ? ` (previous model kept as ${result.previous})` : ''}\n` +
+            `  out-of-sample accuracy ${pct(model.metrics.oosAccuracy)} on ${model.training.testSamples} samples ` +
+            `(share of up moves ${pct(model.metrics.oosBaseRate)}; log loss ${model.metrics.oosLogLoss.toFixed(4)})\n` +
+            `  trained on ${new Date(model.training.from).toISOString()} → ${new Date(model.training.to).toISOString()}; ` +
+            `backtests before ${new Date(model.training.to).toISOString()} get no ML signal unless signals.ml.allowInSample\n`,
+        );
+      },
+    );
 
   for (const mode of ['paper', 'live'] as const) {
     const command = program
@@ -276,7 +417,8 @@ export function buildCli(): Command {
       )
       .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one)', parsePort)
       .option('--metrics-host <address>', 'address for /metrics (default 127.0.0.1: this machine only)')
-      .option('--dashboard [port]', 'serve the read-only dashboard on 127.0.0.1 (default port 8464; 0: a free one)');
+      .option('--dashboard [port]', 'serve the read-only dashboard on 127.0.0.1 (default port 8464; 0: a free one)')
+      .option('--json', "print the session's summary as JSON on stdout when it ends (the log stays on stderr)");
     if (mode === 'live') {
       command
         .option('--confirm-live', 'I understand this sends real orders with real money')
@@ -302,6 +444,7 @@ export function buildCli(): Command {
         metricsPort?: number;
         metricsHost?: string;
         dashboard?: boolean | string;
+        json?: boolean;
       }) => {
         // Live trades only a sealed config (spec §3.6) unless told otherwise, out loud.
         // (After --confirm-live: the session says first that live trading needs it.)
@@ -372,17 +515,43 @@ export function buildCli(): Command {
         const secret = credentials.BOT4_API_SECRET;
         const password = credentials.BOT4_API_PASSWORD;
         try {
-          if (opts.out !== undefined) ensureOutputDir(opts.out, '--out');
+          // The session's folder is checked before anything starts, given or not (the default is
+          // out/<config name>/<mode>): a clear error for an unusable path, never a raw errno or a hang.
+          const loaded = (require('./config') as typeof ConfigModule).loadConfig(opts.config);
+          const outDir = opts.out ?? path.join('out', loaded.name, mode);
+          ensureOutputDir(outDir, opts.out !== undefined ? '--out' : `the default --out (out/<config name>/${mode})`);
+          // Every change of the config this folder's sessions run, and every unsealed live run, is audited.
+          const sealed = opts.config.endsWith(SEALED_SUFFIX);
+          const sealHeader = sealed
+            ? (JSON.parse(readFileSync(opts.config, 'utf8')) as { sealedAt?: string; activeFrom?: string })
+            : {};
+          const inForce = (require('./sealAudit') as typeof SealAuditModule).auditConfigInForce(
+            outDir,
+            {
+              mode,
+              name: loaded.name,
+              hash: loaded.hash,
+              file: opts.config,
+              sealed,
+              ...(sealHeader.sealedAt ? { sealedAt: sealHeader.sealedAt, activeFrom: sealHeader.activeFrom } : {}),
+              ...(mode === 'live' && !sealed && opts.allowUnsealed ? { allowUnsealed: true } : {}),
+            },
+            Date.now(),
+          );
+          if (inForce)
+            process.stderr.write(
+              `audit: config ${inForce.name} (${inForce.hash}${inForce.sealed ? `, sealed ${inForce.sealedAt}` : ', not sealed'}) in force${inForce.previousHash ? ` (was ${inForce.previousHash})` : ''}\n`,
+            );
           const { runSession } = require('./session') as typeof SessionModule;
           const summary = await runSession({
             mode: mode as SessionMode,
             configFile: opts.config,
             log: process.stderr,
             stop$,
+            outDir,
             killSwitch: opts.killSwitch as KillSwitchKind,
             leds: opts.leds === true,
             statusEveryMs: opts.statusEvery * 1000,
-            ...(opts.out ? { outDir: opts.out } : {}),
             ...(opts.warmupBars !== undefined ? { warmupBars: opts.warmupBars } : {}),
             ...(opts.apiUrl !== undefined ? { apiUrl: opts.apiUrl } : {}),
             ...(opts.wsUrl !== undefined ? { wsUrl: opts.wsUrl } : {}),
@@ -399,6 +568,10 @@ export function buildCli(): Command {
               ? { credentials: { apiKey, secret, ...(password ? { password } : {}) } }
               : {}),
           });
+          if (opts.json) {
+            printJson({ ok: true, command: mode, summary });
+            return;
+          }
           process.stdout.write(
             `${mode} session ${summary.config.name} ended: ${summary.warmupBars} warm-up bars, ${summary.liveBars} live bars, ` +
               `${summary.orders} orders, ${summary.fills} fills, ${summary.denied} denied by risk; mode ${summary.finalMode}; ` +
@@ -438,7 +611,8 @@ export function buildCli(): Command {
     .requiredOption('-o, --out <dir>', 'the session folder (the --out of the paper/live session)')
     .requiredOption('-r, --reason <text>', 'why it is safe to trade again (written to the audit journal)')
     .option('--kill-switch <kind>', 'the switch to check is released: gpio (BCM17), signal, both, none', 'signal')
-    .action((opts: { out: string; reason: string; killSwitch: string }) => {
+    .option('--json', 'print the result as JSON')
+    .action((opts: { out: string; reason: string; killSwitch: string; json?: boolean }) => {
       const kinds = ['gpio', 'signal', 'both', 'none'];
       if (!kinds.includes(opts.killSwitch))
         throw new InvalidArgumentError(
@@ -450,7 +624,8 @@ export function buildCli(): Command {
         reason: opts.reason,
         killSwitch: opts.killSwitch as KillSwitchKind,
       });
-      process.stdout.write(`${result.message}\n`);
+      if (opts.json) printJson({ ok: true, command: 'mode-reset', ...result });
+      else process.stdout.write(`${result.message}\n`);
     });
 
   program
@@ -496,8 +671,10 @@ export function buildCli(): Command {
     .option('--until <time>', 'end of the range, exclusive (default: now)')
     .option('--limit <n>', "bars per request (default: the exchange's maximum)")
     .option('--api-url <url>', "REST base URL replacing the exchange's (testnet, proxy)")
+    .option('--json', 'print the summary as JSON on stdout (progress lines stay on stderr)')
     .action(
       async (opts: {
+        json?: boolean;
         exchange: string;
         symbol: string;
         timeframe: string;
@@ -526,7 +703,8 @@ export function buildCli(): Command {
             },
             { progress: process.stderr, signal: abort.signal },
           );
-          if (summary.aborted) process.exitCode = 130;
+          if (opts.json) printJson({ ok: !summary.aborted, command: 'download', summary });
+          if (summary.aborted) process.exitCode = EXIT_CODES.interrupted;
         } finally {
           process.off('SIGINT', onSignal);
         }
@@ -647,6 +825,27 @@ export function buildCli(): Command {
       );
     });
 
+  program
+    .command('config-keys')
+    .description(
+      "print every config key with its type, bounds and description, generated from the schema (the README's table)",
+    )
+    .option('--readme <file>', 'rewrite the table in this README between its config-keys markers')
+    .option('--json', 'print the keys as JSON')
+    .action((opts: { readme?: string; json?: boolean }) => {
+      const { runConfigKeys } = require('./configDocs') as typeof ConfigDocsModule;
+      const result = runConfigKeys({
+        repoRoot: path.resolve(__dirname, '..', '..'),
+        ...(opts.readme !== undefined ? { readme: opts.readme } : {}),
+      });
+      if (opts.json)
+        printJson({ ok: true, command: 'config-keys', keys: result.docs, written: result.written ?? null });
+      else
+        process.stdout.write(
+          result.written ? `${result.docs.length} keys written to ${result.written}\n` : `${result.markdown}\n`,
+        );
+    });
+
   registerKeysCommand(program);
   registerSealCommand(program);
   registerBackupCommands(program);
@@ -660,10 +859,25 @@ async function main(): Promise<void> {
   try {
     await buildCli().parseAsync(process.argv);
   } catch (err) {
-    const e = err as Error & { code?: string };
+    const e = err as Error & { code?: string; problems?: unknown; file?: string };
     process.stderr.write(`run-pipeline: ${e.message}\n`);
     process.exitCode =
-      e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.code === 'INTERRUPTED' ? 130 : 1;
+      e.code === 'commander.helpDisplayed' || e.code === 'commander.version'
+        ? EXIT_CODES.ok
+        : e.code === 'INTERRUPTED'
+          ? EXIT_CODES.interrupted
+          : EXIT_CODES.failure;
+    // A script asked for JSON: the failure is JSON on stdout too (the message stays on stderr).
+    if (process.argv.includes('--json') && process.exitCode !== EXIT_CODES.ok)
+      printJson({
+        ok: false,
+        error: {
+          code: e.code ?? e.name,
+          message: e.message,
+          ...(e.file !== undefined ? { file: e.file } : {}),
+          ...(e.problems !== undefined ? { problems: e.problems } : {}),
+        },
+      });
   }
 }
 

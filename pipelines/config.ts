@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SEALED_SUFFIX, sealKeyFrom, unsealConfigFile } from './seal';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify as stringifyYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { type instrumentSchema, pipelineConfigSchema, type PipelineConfigFile } from '../config/schema';
 import { buildLayout } from '../operators/computeFeatures';
@@ -38,10 +38,12 @@ export interface ConfigProblem {
   readonly found: string;
   readonly line?: number;
   readonly column?: number;
+  /** The file the key was found in, when it is not the config itself (a file it `extends`). */
+  readonly file?: string;
 }
 
 function formatProblem(file: string, p: ConfigProblem): string {
-  const where = p.line !== undefined ? `${path.basename(file)}:${p.line}:${p.column ?? 1} ` : '';
+  const where = p.line !== undefined ? `${path.basename(p.file ?? file)}:${p.line}:${p.column ?? 1} ` : '';
   return `${where}key "${p.key || '(top level)'}": expected ${p.expected}, found ${p.found}`;
 }
 
@@ -67,6 +69,11 @@ export interface PipelineConfig extends Omit<PipelineConfigFile, 'instrument' | 
   readonly initialCash: Units;
   /** Absolute path of the ML model file, when the config uses one. */
   readonly modelPath?: string;
+  /**
+   * What is worth knowing but not wrong, for `validate`: per-bar parameters written as plain
+   * counts, with the span they cover at this timeframe.
+   */
+  readonly notes: readonly string[];
 }
 
 export function loadConfig(file: string): PipelineConfig {
@@ -74,7 +81,7 @@ export function loadConfig(file: string): PipelineConfig {
   if (absolute.endsWith(SEALED_SUFFIX)) {
     // A sealed config (pipelines/seal.ts): authenticated, past its cooldown, validated as its clear self.
     const { text, virtualPath } = unsealConfigFile(absolute, sealKeyFrom(), Date.now());
-    return parseConfig(text, virtualPath);
+    return parseConfig(text, virtualPath, { allowExtends: false });
   }
   let text: string;
   try {
@@ -88,35 +95,23 @@ export function loadConfig(file: string): PipelineConfig {
 }
 
 /** Validates config text as if read from `file` (relative paths resolve against its folder). */
-export function parseConfig(text: string, file: string): PipelineConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return {
-          key: '',
-          expected: 'valid YAML/JSON',
-          found: e.message.split('\n')[0] ?? e.message,
-          ...(pos ? { line: pos.line, column: pos.col } : {}),
-        };
-      }),
-    );
-  }
-  const raw: unknown = doc.toJS();
-  const locate = (keyPath: readonly PropertyKey[]): { line?: number; column?: number } =>
-    locateKey(doc, lineCounter, keyPath);
-  const durationProblems = convertDurations(raw).map((p) => ({ ...p, ...locate(p.keyPath) }));
-  if (durationProblems.length > 0) throw new ConfigError(file, durationProblems);
-
+export function parseConfig(
+  text: string,
+  file: string,
+  options: { readonly allowExtends?: boolean } = {},
+): PipelineConfig {
+  const { raw, locate } = readLayers(text, file, [], options.allowExtends ?? true);
+  // Every problem at once: a duration that does not convert and the schema's problems elsewhere
+  // are reported together (the unconverted duration itself only once, as a duration).
+  const notes: string[] = [];
+  const durationProblems = convertDurations(raw, notes).map((p) => ({ ...p, ...locate(p.keyPath) }));
   const parsed = pipelineConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      file,
-      parsed.error.issues.map((issue) => problemOf(issue, raw, locate)),
-    );
+  if (!parsed.success || durationProblems.length > 0) {
+    const durationKeys = new Set(durationProblems.map((p) => p.key));
+    const schemaProblems = parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => problemOf(issue, raw, locate)).filter((p) => !durationKeys.has(p.key));
+    throw new ConfigError(file, [...durationProblems.map(({ keyPath: _, ...p }) => p), ...schemaProblems]);
   }
   const config = parsed.data;
   const problems = semanticProblems(config).map((p) => ({ ...p, ...locate(p.keyPath) }));
@@ -135,7 +130,10 @@ export function parseConfig(text: string, file: string): PipelineConfig {
   );
   const instruments = universe.map((m) => m.instrument);
   const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
-  const modelPath = config.signals.ml ? path.resolve(path.dirname(file), config.signals.ml.model) : undefined;
+  // Relative to the file that names the model (a config it extends may be in another folder).
+  const modelPath = config.signals.ml
+    ? path.resolve(path.dirname(locate(['signals', 'ml', 'model']).file ?? file), config.signals.ml.model)
+    : undefined;
   return deepFreeze({
     ...config,
     file,
@@ -146,7 +144,119 @@ export function parseConfig(text: string, file: string): PipelineConfig {
     universe,
     initialCash: toUnits(config.capital.initial),
     ...(modelPath ? { modelPath } : {}),
+    notes,
   });
+}
+
+/** One parsed file of an `extends` chain. */
+interface Layer {
+  readonly file: string;
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+}
+
+type Locate = (keyPath: readonly PropertyKey[]) => { line?: number; column?: number; file?: string };
+
+/**
+ * Parses `text` and, when it `extends` another config, that one first (recursively): the child's
+ * mappings are merged key by key into the base's, anything else (lists, scalars, null) replaces
+ * the base's value. Problems are located in the file that wrote the key.
+ */
+function readLayers(
+  text: string,
+  file: string,
+  chain: readonly string[],
+  allowExtends: boolean,
+): { raw: unknown; locate: Locate } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return {
+          key: '',
+          expected: 'valid YAML/JSON',
+          found: e.message.split('\n')[0] ?? e.message,
+          ...(pos ? { line: pos.line, column: pos.col } : {}),
+        };
+      }),
+    );
+  }
+  const layer: Layer = { file, doc, lineCounter };
+  const raw: unknown = doc.toJS();
+  const own: Locate = (keyPath) => locateKey(doc, lineCounter, keyPath);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !('extends' in raw)) return { raw, locate: own };
+  const base = (raw as Record<string, unknown>)['extends'];
+  delete (raw as Record<string, unknown>)['extends'];
+  const problem = (expected: string, found: string): ConfigError =>
+    new ConfigError(file, [{ key: 'extends', expected, found, ...own(['extends']) }]);
+  if (!allowExtends)
+    throw problem(
+      'no extends in a sealed config (seal the flattened config: `run-pipeline seal` does it)',
+      describe(base),
+    );
+  if (typeof base !== 'string' || base.trim() === '')
+    throw problem('the path of the config this one builds on, relative to this file', describe(base));
+  const basePath = path.resolve(path.dirname(file), base);
+  const chainHere = [...chain, path.resolve(file)];
+  if (chainHere.includes(basePath))
+    throw problem(
+      'a config that does not extend itself',
+      `a cycle: ${[...chainHere, basePath].map((f) => path.basename(f)).join(' → ')}`,
+    );
+  let baseText: string;
+  try {
+    baseText = readFileSync(basePath, 'utf8');
+  } catch (err) {
+    throw problem(
+      'a readable config file (a path relative to this file)',
+      `${JSON.stringify(base)}: ${(err as Error).message}`,
+    );
+  }
+  const parent = readLayers(baseText, basePath, chainHere, true);
+  const merged = mergeConfig(parent.raw, raw) as Record<string, unknown>;
+  // A config has an instrument or a universe: writing one replaces the base's other.
+  if ('universe' in raw) delete merged['instrument'];
+  if ('instrument' in raw) delete merged['universe'];
+  const locate: Locate = (keyPath) =>
+    keyPath.length === 0 || layer.doc.hasIn(keyPath as unknown[])
+      ? own(keyPath)
+      : (() => {
+          const inParent = parent.locate(keyPath);
+          return inParent.line !== undefined ? { ...inParent, file: inParent.file ?? basePath } : own(keyPath);
+        })();
+  return { raw: merged, locate };
+}
+
+/** The child's mappings merged into the base's, key by key; anything else replaces. */
+export function mergeConfig(base: unknown, child: unknown): unknown {
+  const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isMapping(base) || !isMapping(child)) return child;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(child)) out[key] = key in base ? mergeConfig(base[key], value) : value;
+  return out;
+}
+
+/**
+ * The text to seal: the file as it is, or, when it `extends` another config, the chain merged
+ * into one YAML document (a sealed config must not depend on a clear file beside it). Validated
+ * first.
+ */
+export function flattenConfig(file: string): { readonly text: string; readonly flattened: boolean } {
+  const absolute = path.resolve(file);
+  const config = loadConfig(absolute);
+  const text = readFileSync(absolute, 'utf8');
+  const own: unknown = parseDocument(text).toJS();
+  if (!own || typeof own !== 'object' || !('extends' in own)) return { text, flattened: false };
+  const { raw } = readLayers(text, absolute, [], true);
+  const ml = (raw as { signals?: { ml?: { model?: string } } }).signals?.ml;
+  if (ml && config.modelPath) ml.model = path.relative(path.dirname(absolute), config.modelPath);
+  return {
+    text: `# ${path.basename(absolute)} with its extends chain merged (run-pipeline seal)\n${stringifyYaml(raw)}`,
+    flattened: true,
+  };
 }
 
 function instrumentOf(spec: z.output<typeof instrumentSchema>): Instrument {
@@ -184,7 +294,17 @@ const HALF_LIFE_PATHS = [['risk', 'marketStats', 'lambda']] as const;
 const DURATION = /^(\d+(?:\.\d+)?)\s*(m|h|d|w)$/;
 const DURATION_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-function convertDurations(raw: unknown): LocatedProblem[] {
+/** Longest span a per-bar parameter may cover: beyond it, a count was surely meant for a shorter timeframe. */
+const MAX_SPAN_MS = 730 * 86_400_000;
+
+/** `336 days`, `11.5 hours`, `45 minutes`. */
+function span(ms: number): string {
+  const [unit, size] =
+    ms >= 2 * 86_400_000 ? ['days', 86_400_000] : ms >= 2 * 3_600_000 ? ['hours', 3_600_000] : ['minutes', 60_000];
+  return `${Number((ms / (size as number)).toPrecision(3))} ${unit}`;
+}
+
+function convertDurations(raw: unknown, notes: string[] = []): LocatedProblem[] {
   const problems: LocatedProblem[] = [];
   if (!raw || typeof raw !== 'object') return problems;
   const tfText = (raw as Record<string, unknown>)['timeframe'];
@@ -194,6 +314,26 @@ function convertDurations(raw: unknown): LocatedProblem[] {
     const key = keyPath[keyPath.length - 1]!;
     if (!parent || typeof parent !== 'object') return;
     const value = (parent as Record<string, unknown>)[key];
+    if (typeof value === 'number' && Number.isFinite(value) && tfMs !== undefined) {
+      // A plain count (or decay) means bars of this timeframe: say how long that is, and refuse
+      // a span no per-bar statistic here is meant to cover (a count copied from a finer timeframe).
+      const bars = halfLife ? (value > 0 && value < 1 ? Math.log(0.5) / Math.log(value) : Number.NaN) : value;
+      if (!(bars > 0)) return; // the schema names the bad value
+      const where = { keyPath, key: dotted(keyPath) };
+      const what = halfLife ? `a decay of ${value} per ${tfText} bar is a half-life of` : `${value} ${tfText} bars are`;
+      if (bars * tfMs > MAX_SPAN_MS) {
+        problems.push({
+          ...where,
+          expected: `a span of at most ${span(MAX_SPAN_MS)} (${halfLife ? 'a half-life' : 'bars'} of the ${tfText} timeframe; write a duration such as "7d" so a copy to another timeframe keeps its meaning)`,
+          found: `number ${value}: ${what} ${span(bars * tfMs)}`,
+        });
+        return;
+      }
+      notes.push(
+        `${dotted(keyPath)}: ${what} ${span(bars * tfMs)}; a duration (e.g. "${halfLife ? '12h' : '7d'}") keeps its meaning on another timeframe`,
+      );
+      return;
+    }
     if (typeof value !== 'string') return;
     const match = DURATION.exec(value.trim());
     const where = { keyPath, key: dotted(keyPath) };
@@ -207,6 +347,10 @@ function convertDurations(raw: unknown): LocatedProblem[] {
     }
     if (tfMs === undefined) return; // the timeframe's own problem is reported by the schema
     const bars = (Number(match[1]) * DURATION_MS[match[2]!]!) / tfMs;
+    if (bars * tfMs > MAX_SPAN_MS) {
+      problems.push({ ...where, expected: `a span of at most ${span(MAX_SPAN_MS)}`, found: describe(value) });
+      return;
+    }
     if (halfLife) {
       if (!(bars >= 1)) {
         problems.push({ ...where, expected: `a half-life of at least one ${tfText} bar`, found: describe(value) });

@@ -9,7 +9,6 @@
  */
 import * as path from 'node:path';
 import { Subject, identity, lastValueFrom, tap, type MonoTypeOperatorFunction } from 'rxjs';
-import { computeFeatures } from '../operators/computeFeatures';
 import type { Bar } from '../operators/types';
 import { Bot4Error } from '../operators/errors';
 import { influxFromEnv, makeInfluxSink, type InfluxSinkStats } from '../sinks/influx';
@@ -17,6 +16,7 @@ import type { ObservedEvent, StageLatency } from '../sinks/influxPoints';
 import { serveDashboard, type DashboardHealth, type DashboardServer } from '../sinks/dashboard';
 import { makeMetricsSink, serveMetrics, StageClock, type MetricsServer, type MetricsSink } from '../sinks/metrics';
 import type { PipelineConfig } from './config';
+import type { PipelineObserver } from './tradingPipeline';
 
 export interface ObservabilityOptions {
   readonly run: 'backtest' | 'paper' | 'live';
@@ -45,6 +45,11 @@ export interface ObservabilitySummary {
 export interface Observability {
   /** Tap for the bars entering the pipeline. */
   readonly bars: MonoTypeOperatorFunction<Bar>;
+  /**
+   * For the pipeline's `observe` dependency: the features it computes (exported to InfluxDB when
+   * `monitoring.influx.features` is on) and the stage ends inside it. Undefined when nothing is on.
+   */
+  readonly pipeline?: PipelineObserver;
   /** Tap for the events the pipeline (and its feeds and venue) emit. */
   readonly events: <T extends { readonly kind: string }>(
     source: import('rxjs').Observable<T>,
@@ -161,22 +166,19 @@ export async function startObservability(
     }
     log(`dashboard: ${dashboard.url}`);
   }
-  // Features for InfluxDB: the pipeline keeps them inside, so the same operator computes them
-  // again from the same bars (opt-in: a few µs per bar).
-  const featureBars$ = new Subject<Bar>();
-  const featureSubscription =
-    influxServer && config.monitoring?.influx?.features === true
-      ? featureBars$.pipe(computeFeatures({ features: config.features })).subscribe({
-          next: (f) => points$.next(f),
-          // Observability must never stop trading: a failing feature stream only stops the features.
-          error: (err: unknown) => log(`influx: features stopped: ${(err as Error).message}`),
-        })
-      : undefined;
+  // The pipeline's own features and inner stage ends, handed over by its observer.
+  const exportFeatures = influxServer !== undefined && config.monitoring?.influx?.features === true;
+  const pipeline: PipelineObserver = {
+    ...(exportFeatures ? { features: (f) => points$.next(f) } : {}),
+    stage: (stage, tsEvent) => {
+      const latency = clock.mark(stage, tsEvent);
+      if (latency) emit(latency);
+    },
+  };
   const bars: MonoTypeOperatorFunction<Bar> = tap((bar: Bar) => {
     const wall = clock.barIn(bar.tsEvent);
     metrics?.seen('bars', bar.tsEvent, wall);
     emit(bar);
-    if (featureSubscription) featureBars$.next(bar);
   });
   const events = <T extends { readonly kind: string }>(source: import('rxjs').Observable<T>) =>
     source.pipe(
@@ -193,11 +195,11 @@ export async function startObservability(
   return {
     bars,
     events,
+    pipeline,
     ...(metrics ? { metrics } : {}),
     ...(server ? { metricsUrl: server.url } : {}),
     ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
     close: async () => {
-      featureSubscription?.unsubscribe();
       points$.complete();
       const influx = await influxDone;
       await server?.close();

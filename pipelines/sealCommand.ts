@@ -1,5 +1,4 @@
 /** `run-pipeline seal <config>`: validates a config, then seals it (pipelines/seal.ts). */
-import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 // The config loader (yaml, zod, the schema) is loaded when a config is sealed, not when the
 // command is registered: run-pipeline --help stays light.
@@ -25,20 +24,28 @@ export function registerSealCommand(program: Command): void {
     .argument('<config>', 'the config to seal (YAML or JSON)')
     .option('-o, --out <file>', `sealed file (default: <config>${SEALED_SUFFIX})`)
     .option('--cooldown <duration>', 'time before the sealed config takes effect', '24h')
-    .action((config: string, opts: { out?: string; cooldown: string }) => {
+    .option('--json', 'print the result as JSON on stdout')
+    .action((config: string, opts: { out?: string; cooldown: string; json?: boolean }) => {
       const cooldownMs = parseCooldown(opts.cooldown);
-      (require('./config') as typeof ConfigModule).loadConfig(config); // a config that does not validate is never sealed
+      // A config that does not validate is never sealed; one that extends another is sealed whole.
+      const { text, flattened } = (require('./config') as typeof ConfigModule).flattenConfig(config);
       const out = opts.out ?? `${config}${SEALED_SUFFIX}`;
       const header = sealConfigText({
-        text: readFileSync(config, 'utf8'),
+        text,
         configFile: config,
         out,
         key: sealKeyFrom(),
         now: Date.now(),
         cooldownMs,
       });
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ ok: true, command: 'seal', config, out, flattened, sha256: header.sha256, sealedAt: header.sealedAt, activeFrom: header.activeFrom })}\n`,
+        );
+        return;
+      }
       process.stdout.write(
-        `sealed ${config} → ${out} (sha256 ${header.sha256.slice(0, 16)}…); in force from ${header.activeFrom}${cooldownMs === DEFAULT_COOLDOWN_MS ? ' (24 h cooldown)' : ''}\n`,
+        `sealed ${config}${flattened ? ' (its extends chain merged into one document)' : ''} → ${out} (sha256 ${header.sha256.slice(0, 16)}…); in force from ${header.activeFrom}${cooldownMs === DEFAULT_COOLDOWN_MS ? ' (24 h cooldown)' : ''}\n`,
       );
     });
 }

@@ -610,6 +610,7 @@ async function runLocked(
     releaseScheduler: asapScheduler,
     ...(model ? { model } : {}),
     ...(initial ? { initialPortfolio: initial } : {}),
+    ...(observe.pipeline ? { observe: observe.pipeline } : {}),
   });
 
   // One root, connected once every consumer is subscribed: the warm-up replays synchronously.

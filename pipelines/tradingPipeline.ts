@@ -35,7 +35,9 @@ import {
   shareReplay,
   take,
   takeUntil,
+  tap,
   zip,
+  type MonoTypeOperatorFunction,
   type Observable as Obs,
   type OperatorFunction,
   type SchedulerLike,
@@ -56,7 +58,7 @@ import { sequenceBars } from '../operators/sequenceBars';
 import { detectCandlePatterns } from '../operators/candlePatterns';
 import { confirmTimeframes, type HigherTimeframe } from '../operators/confirmTimeframes';
 import { makeCostModel } from '../operators/costModel';
-import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
+import { decideTrade, type DecideTradeInput, type DecideTradeOutput } from '../operators/decideTrade';
 import { forecastReturn } from '../operators/forecastReturn';
 import { sizePosition } from '../operators/sizePosition';
 import { read, taSignal } from '../operators/taSignal';
@@ -64,10 +66,13 @@ import { trackMarketStats, type MarketStats } from '../operators/trackMarketStat
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
   Bar,
+  CancelAllOrders,
   BarGap,
   DeadLetter,
+  Features,
   Mode,
   ModeChanged,
+  Order,
   OrderBook,
   OrderCommand,
   OrderEvent,
@@ -143,8 +148,22 @@ export function acceptingBooks(venue: Venue): PipelineVenue {
   return (input$) => venue(input$.pipe(filter((e): e is VenueInput => e.kind !== 'book' && e.kind !== 'ticker')));
 }
 
+/**
+ * What observability sees inside a symbol's decision chain (`pipelines/observability.ts`): the
+ * features as the pipeline computed them (exported, not computed again) and the ends of the
+ * stages that emit no event of their own. Called synchronously on the pipeline's path: keep it cheap.
+ */
+export interface PipelineObserver {
+  /** Every features event of every symbol (with higher timeframes and patterns when configured). */
+  readonly features?: (features: Features) => void;
+  /** Stage `features`, `ta` or `ml` ended for the bar with this event time. */
+  readonly stage?: (stage: 'features' | 'ta' | 'ml', tsEvent: number) => void;
+}
+
 export interface PipelineDeps {
   readonly venue: PipelineVenue;
+  /** Observability's view inside the decision chains (features, stage ends). */
+  readonly observe?: PipelineObserver;
   /** Starting portfolio when it is not cash only (live: what the exchange reported). */
   readonly initialPortfolio?: Portfolio;
   /** Required when the config has an ML section. */
@@ -181,7 +200,7 @@ export function tradingPipeline(
   const allowShort = sizing.allowShort ?? false;
   // Operators are built here, once, so a bad parameter fails before anything subscribes.
   if (config.signals.ml && !deps.model) throw new Error(`config ${config.file} has signals.ml but no model was loaded`);
-  const chains = config.universe.map((member) => symbolDecisionChain(config, member, deps.model));
+  const chains = config.universe.map((member) => symbolDecisionChain(config, member, deps.model, deps.observe));
   const traded = new Set(config.instruments.map((i) => i.symbol));
   const isUniverseBar = (e: { kind: string }): e is Bar =>
     e.kind === 'bar' && traded.has((e as Bar).symbol) && (e as Bar).timeframe === config.timeframe;
@@ -220,6 +239,16 @@ export function tradingPipeline(
         let sum = 0n;
         for (const o of open.values()) if (o.symbol === symbol) sum += o.remaining;
         return sum;
+      };
+      /**
+       * Resting exits (a bracket's stop-loss and take-profit legs) at the venue, per client order id.
+       * Not pending: they protect the position rather than change it, until they trigger.
+       */
+      const resting = new Map<string, Order>();
+      const exitsFor = (symbol: string): Order[] => {
+        const out: Order[] = [];
+        for (const o of resting.values()) if (o.symbol === symbol) out.push(o);
+        return out;
       };
       /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
       const var99 = new Map<string, number>();
@@ -318,6 +347,7 @@ export function tradingPipeline(
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
                 open.delete(item.clientOrderId);
+                resting.delete(item.clientOrderId);
                 emit({
                   kind: 'order-halted',
                   clientOrderId: item.clientOrderId,
@@ -349,7 +379,11 @@ export function tradingPipeline(
                   if (e.leavesQty === 0n) open.delete(e.clientOrderId);
                   else o.remaining = o.remaining > 0n ? e.leavesQty : -e.leavesQty;
                 }
-              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') open.delete(e.clientOrderId);
+                if (e.leavesQty === 0n) resting.delete(e.clientOrderId);
+              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') {
+                open.delete(e.clientOrderId);
+                resting.delete(e.clientOrderId);
+              }
               emit(e);
             }
           },
@@ -371,10 +405,12 @@ export function tradingPipeline(
             map(({ signal, atr, support, resistance }): DecideTradeInput => {
               const volatility = stats?.volatility.get(signal.symbol);
               const pending = pendingFor(signal.symbol);
+              const exits = exitsFor(signal.symbol);
               return {
                 signal,
                 portfolio: portfolio.value,
                 pending,
+                ...(exits.length > 0 ? { exits } : {}),
                 ...(volatility === undefined ? {} : { volatility }),
                 ...(atr === null ? {} : { atr }),
                 ...(support === null ? {} : { support }),
@@ -384,10 +420,22 @@ export function tradingPipeline(
             chain.size,
           ),
         ),
+      ).pipe(share());
+      // A decision's cancel of its resting exits goes straight to the venue (a cancel adds no
+      // risk), ahead of the intents that follow it.
+      subscriptions.add(
+        intents$.pipe(filter((d): d is CancelAllOrders => d.kind === 'cancel-all')).subscribe({
+          next: (command) => {
+            emit(command);
+            approved$.next(command);
+          },
+          error: fail,
+        }),
       );
       subscriptions.add(
         intents$
           .pipe(
+            filter((d): d is OrderIntent => d.kind === 'intent'),
             map((intent) => {
               emit(intent);
               return {
@@ -405,10 +453,12 @@ export function tradingPipeline(
               emit(decision);
               if (decision.kind === 'approved') {
                 const order = decision.order;
-                open.set(order.clientOrderId, {
-                  symbol: order.symbol,
-                  remaining: order.side === 'buy' ? order.qty : -order.qty,
-                });
+                if (order.type !== 'market') resting.set(order.clientOrderId, order);
+                else
+                  open.set(order.clientOrderId, {
+                    symbol: order.symbol,
+                    remaining: order.side === 'buy' ? order.qty : -order.qty,
+                  });
                 approved$.next(order);
               }
             },
@@ -465,8 +515,8 @@ export interface SymbolDecisionChain {
   readonly symbol: Symbol;
   /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse → forecast), with bracket levels. */
   readonly signals: OperatorFunction<Bar, DecidedSignal>;
-  /** A signal with the portfolio state it is decided on → an order intent, or nothing. */
-  readonly size: OperatorFunction<DecideTradeInput, OrderIntent>;
+  /** A signal with the portfolio state it is decided on → order intents (and cancels of resting exits), or nothing. */
+  readonly size: OperatorFunction<DecideTradeInput, DecideTradeOutput>;
 }
 
 /**
@@ -480,6 +530,7 @@ export function symbolDecisionChain(
   config: PipelineConfig,
   member: UniverseMember,
   model: CompiledModel | undefined,
+  observe?: PipelineObserver,
 ): SymbolDecisionChain {
   const instrument = member.instrument;
   const features = computeFeatures({ features: member.features });
@@ -503,10 +554,23 @@ export function symbolDecisionChain(
     ? forecastReturn({ ...member.signals.forecast, winThresholdBps: costModel.roundTrip({ qty: 0 }).totalBps })
     : undefined;
   const signals: OperatorFunction<Bar, DecidedSignal> = (bars$) => {
-    const features$ = bars$.pipe(features, timeframes ?? identity, patterns ?? identity, share());
+    const mark = observe?.stage;
+    const stageEnd = <T extends { readonly tsEvent: number }>(
+      stage: 'features' | 'ta' | 'ml',
+    ): MonoTypeOperatorFunction<T> => (mark ? tap((e: T) => mark(stage, e.tsEvent)) : identity);
+    const exported = observe?.features;
+    const exportFeatures: MonoTypeOperatorFunction<Features> = exported ? tap(exported) : identity;
+    const features$ = bars$.pipe(
+      features,
+      timeframes ?? identity,
+      patterns ?? identity,
+      exportFeatures,
+      stageEnd<Features>('features'),
+      share(),
+    );
     const components: Obs<Signal>[] = [];
-    if (ta) components.push(features$.pipe(ta));
-    if (ml) components.push(features$.pipe(ml));
+    if (ta) components.push(features$.pipe(ta, stageEnd<Signal>('ta')));
+    if (ml) components.push(features$.pipe(ml, stageEnd<Signal>('ml')));
     if (components.length === 0) throw new Error(`config ${config.file}: ${instrument.symbol} has no signal source`);
     const fused$ = (components.length === 1 ? components[0]!.pipe(map((s) => [s])) : zip(components)).pipe(
       fuse,
@@ -524,7 +588,7 @@ export function symbolDecisionChain(
   };
   // With an edge section, trades are decided from forecasts net of costs, with brackets;
   // without, every signal is sized (the older behaviour).
-  const size: OperatorFunction<DecideTradeInput, OrderIntent> = edge
+  const size: OperatorFunction<DecideTradeInput, DecideTradeOutput> = edge
     ? decideTrade({
         instrument,
         cost: costModel,

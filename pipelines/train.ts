@@ -35,7 +35,7 @@ import {
   type ModelInput,
 } from '../operators/mlModel';
 import type { Bar, Features } from '../operators/types';
-import { readBarsCsv } from '../sources/csvBars';
+import { readBarFile } from '../sources/csvBars';
 import { canonicalJson, loadConfig, type PipelineConfig } from './config';
 import { saveModel } from './model';
 import { higherTimeframes } from './tradingPipeline';
@@ -47,6 +47,15 @@ export interface TrainOptions {
   readonly out?: string;
   /** Only bars opening before this time (ms) — keep later data for the backtest. */
   readonly until?: number;
+  /** What the data file holds, for a file without a header line (`--symbol`, `--timeframe`). */
+  readonly statedSymbol?: string;
+  readonly statedTimeframe?: string;
+  /** Train on data with outlier rows instead of refusing it (`--keep-outliers`). */
+  readonly keepOutliers?: boolean;
+  /** Refuse a data file that says nothing about its symbol (the CLI). */
+  readonly requireDataIdentity?: boolean;
+  /** Warnings about the data that do not stop training (no header line, price scale, outliers kept). */
+  readonly onWarning?: (message: string) => void;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -58,12 +67,17 @@ export interface TrainResult {
 
 export async function runTrain(options: TrainOptions): Promise<TrainResult> {
   const config = loadConfig(options.configFile);
-  const bars = readBarsCsv(options.dataFile, {
+  const { bars, warnings } = readBarFile(options.dataFile, {
     venue: config.instrument.venue,
     symbol: config.instrument.symbol,
     timeframe: config.timeframe,
     ...(options.until !== undefined ? { until: options.until } : {}),
+    ...(options.statedSymbol !== undefined ? { statedSymbol: options.statedSymbol } : {}),
+    ...(options.statedTimeframe !== undefined ? { statedTimeframe: options.statedTimeframe } : {}),
+    ...(options.keepOutliers ? { keepOutliers: true } : {}),
+    ...(options.requireDataIdentity ? { requireIdentity: true } : {}),
   });
+  for (const warning of warnings) options.onWarning?.(warning);
   const dataSha256 = createHash('sha256').update(readFileSync(options.dataFile)).digest('hex');
   const model = await trainModel(config, bars, {
     dataFile: path.basename(options.dataFile),

@@ -149,7 +149,7 @@ export function makeMetricsSink(config: MetricsSinkConfig): MetricsSink {
 
   const latency = new Histogram({
     name: 'bot4_stage_latency_seconds',
-    help: 'Wall-clock time of a stage of the per-bar decision (signal: bar → fused signal; decision: bar → risk decision)',
+    help: 'Wall-clock time from a bar entering the pipeline to the end of a stage of its decision (features, ta, ml, signal, market-risk, sizing, decision, order)',
     labelNames: ['stage'],
     buckets: [...LATENCY_BUCKETS],
     registers: [registry],
@@ -366,12 +366,23 @@ export async function serveMetrics(sink: MetricsSink, config: MetricsServerConfi
 }
 
 /**
+ * The stages of a bar's decision, in pipeline order, each timed from the bar's arrival to its
+ * end: `features` (indicators, higher timeframes, patterns), `ta` and `ml` (each signal source),
+ * `signal` (the fused signal, with the venue's fills and marks before it), `market-risk` (the
+ * GARCH VaR roll, when configured), `sizing` (an order intent), `decision` (the risk gate's
+ * verdict) and `order` (the venue's acknowledgement, when it comes within the bar's turn — always
+ * in a backtest, rarely live). The first three end inside the pipeline and are reported through
+ * its observer; the others end with an event the pipeline emits.
+ */
+export const STAGES = ['features', 'ta', 'ml', 'signal', 'market-risk', 'sizing', 'decision', 'order'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/**
  * Measures the stages of each bar's decision on the wall clock: `barIn` when a bar enters the
- * pipeline, then `stageOf` for each event it produces returns the latency of the stage that event
- * ends (once per stage and bar): `signal` (bar → fused signal: the venue's fills and marks,
- * features, TA, ML, fuse) and `decision` (bar → risk decision: sizing and the gate). The pipeline
- * handles a bar synchronously, so the stamps bracket exactly its work. Three clock reads per bar
- * at most: each costs 0.03–0.3 µs depending on the machine's clock source.
+ * pipeline, then `mark` (a stage inside the pipeline ended) or `stageOf` (an event left it)
+ * returns the latency of the stage that ended — once per stage and bar. The pipeline handles a bar
+ * synchronously, so the stamps bracket exactly its work. One clock read per stage reached: each
+ * costs 0.03–0.3 µs depending on the machine's clock source.
  */
 export class StageClock {
   private ts = Number.NaN;
@@ -386,25 +397,32 @@ export class StageClock {
     return (performance.timeOrigin + this.start) / 1000;
   }
 
+  /** Stage `stage` ended for the bar of `tsEvent`: its latency, the first time in this bar. */
+  mark(stage: Stage, tsEvent: number): StageLatency | undefined {
+    const bit = 1 << STAGES.indexOf(stage);
+    if ((this.done & bit) !== 0 || tsEvent !== this.ts) return undefined;
+    this.done |= bit;
+    return { kind: 'stage-latency', stage, seconds: (performance.now() - this.start) / 1000, tsEvent: this.ts };
+  }
+
+  /** The stage an event leaving the pipeline ends, if any (see {@link STAGES}). */
   stageOf(event: ObservedEvent): StageLatency | undefined {
-    let bit: number;
-    let stage: string;
+    const ts = event.tsEvent ?? Number.NaN;
     switch (event.kind) {
       case 'signal':
-        if ((event as Signal).source !== 'fused') return undefined;
-        bit = 2;
-        stage = 'signal';
-        break;
+        return (event as Signal).source === 'fused' ? this.mark('signal', ts) : undefined;
+      case 'market-risk':
+        return this.mark('market-risk', ts);
+      case 'intent':
+        return this.mark('sizing', ts);
       case 'approved':
       case 'denied':
-        bit = 4;
-        stage = 'decision';
-        break;
+        return this.mark('decision', ts);
+      case 'order-accepted':
+      case 'order-rejected':
+        return this.mark('order', ts);
       default:
         return undefined;
     }
-    if ((this.done & bit) !== 0 || event.tsEvent !== this.ts) return undefined;
-    this.done |= bit;
-    return { kind: 'stage-latency', stage, seconds: (performance.now() - this.start) / 1000, tsEvent: this.ts };
   }
 }

@@ -56,6 +56,18 @@ export interface ReadBarsCsvConfig {
   readonly statedTimeframe?: string;
   /** Keep outlier rows (bad ticks) instead of refusing the file (`--keep-outliers`). Default false. */
   readonly keepOutliers?: boolean;
+  /**
+   * Refuse a file that says nothing about what it holds: no header line, no `statedSymbol`, and a
+   * name that does not name the symbol (`…BTCUSDT_5m…`). Default false: a warning only (library use).
+   */
+  readonly requireIdentity?: boolean;
+}
+
+/** The file's name names the symbol: one of its `_`/`-`/`.`-separated words is BASEQUOTE. */
+export function fileNameNamesSymbol(file: string, symbol: string): boolean {
+  const compact = symbol.split(':')[0]!.replace('/', '').toUpperCase();
+  const base = file.split(/[\\/]/).pop() ?? file;
+  return base.toUpperCase().split(/[_.-]/).includes(compact);
 }
 
 /** A validated bar file. */
@@ -101,7 +113,13 @@ const COLUMNS = ['timestamp_ms', 'open', 'high', 'low', 'close', 'volume'] as co
 
 export function parseBarFile(text: string, file: string, config: ReadBarsCsvConfig): BarFile {
   const tf = timeframeMs(config.timeframe);
-  const lines = text.split('\n');
+  // Lines are found by position, not split into an array: one string fewer per row.
+  const lineEnd = (from: number): number => {
+    const nl = text.indexOf('\n', from);
+    return nl < 0 ? text.length : nl;
+  };
+  const lines = [text.slice(0, lineEnd(0))];
+  if (lineEnd(0) < text.length) lines.push(text.slice(lineEnd(0) + 1, lineEnd(lineEnd(0) + 1)));
   const problems: string[] = [];
   const bars: Bar[] = [];
   let first = 0;
@@ -126,30 +144,58 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
   const openTimes: number[] = [];
   const lineOf: number[] = [];
   let previousOpen = -Infinity;
-  for (let i = first + 1; i < lines.length && problems.length < 20; i++) {
-    const line = lines[i]!;
-    if (line.length === 0 || line === '\r') continue;
-    const cells = line.replace(/\r$/, '').split(',');
-    const lineNo = i + 1;
-    if (cells.length !== 6) {
-      problems.push(`line ${lineNo}: expected 6 columns (${CSV_HEADER}), found ${cells.length}`);
+  const cells: number[] = [0, 0, 0, 0, 0, 0];
+  let pos = 0;
+  for (let k = 0; k <= first; k++) pos = lineEnd(pos) + 1;
+  for (let lineNo = first + 2; pos < text.length && problems.length < 20; lineNo++) {
+    const start = pos;
+    const stop = lineEnd(start);
+    pos = stop + 1;
+    const end = stop > start && text.charCodeAt(stop - 1) === 13 ? stop - 1 : stop;
+    if (end === start) continue; // an empty line (or a lone \r)
+    // The six cells as numbers, without splitting the line into an array of strings. A
+    // blank cell is NaN (Number('') would be 0); the messages below cut the line into cells.
+    const count = parseCells(text, start, end, cells);
+    if (count !== 6) {
+      problems.push(`line ${lineNo}: expected 6 columns (${CSV_HEADER}), found ${count}`);
       continue;
     }
-    const numbers = cells.map((cell) => (cell.trim() === '' ? Number.NaN : Number(cell)));
-    const ts = numbers[0]!;
+    const ts = cells[0]!;
     if (!Number.isSafeInteger(ts) || ts < 0) {
-      problems.push(`line ${lineNo}, column timestamp_ms: expected an integer (ms), found ${JSON.stringify(cells[0])}`);
-      continue;
-    }
-    const notNumber = numbers.findIndex((n, j) => j > 0 && !Number.isFinite(n));
-    if (notNumber > 0) {
       problems.push(
-        `line ${lineNo}, column ${COLUMNS[notNumber]}: expected a number, found ${JSON.stringify(cells[notNumber])}`,
+        `line ${lineNo}, column timestamp_ms: expected an integer (ms), found ${JSON.stringify(cellText(text, start, stop, 0))}`,
       );
       continue;
     }
-    const values = { open: numbers[1]!, high: numbers[2]!, low: numbers[3]!, close: numbers[4]!, volume: numbers[5]! };
-    const impossible = barValueProblem(values);
+    let notNumber = 0;
+    for (let j = 1; j < 6; j++) {
+      if (!Number.isFinite(cells[j]!)) {
+        notNumber = j;
+        break;
+      }
+    }
+    if (notNumber > 0) {
+      problems.push(
+        `line ${lineNo}, column ${COLUMNS[notNumber]}: expected a number, found ${JSON.stringify(cellText(text, start, stop, notNumber))}`,
+      );
+      continue;
+    }
+    // The bar itself is what the checks read: one object per row.
+    const bar: Bar = {
+      kind: 'bar',
+      venue: config.venue,
+      symbol: config.symbol,
+      timeframe: config.timeframe,
+      tsOpen: ts,
+      tsEvent: ts + tf,
+      open: cells[1]!,
+      high: cells[2]!,
+      low: cells[3]!,
+      close: cells[4]!,
+      volume: cells[5]!,
+      trades: 0,
+    };
+    const impossible = barValueProblem(bar);
     if (impossible) {
       problems.push(
         `line ${lineNo}, column ${impossible.column}: expected ${impossible.expected}, found ${impossible.found}`,
@@ -162,7 +208,7 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
       );
       continue;
     }
-    const outlier = outliers.check(values);
+    const outlier = outliers.check(bar);
     if (outlier) {
       const what = `line ${lineNo}, column ${outlier.column}: outlier: expected ${outlier.expected}, found ${outlier.found}`;
       if (config.keepOutliers) outliersKept.push(what);
@@ -175,20 +221,7 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
     openTimes.push(ts);
     lineOf.push(lineNo);
     if ((config.from !== undefined && ts < config.from) || (config.until !== undefined && ts >= config.until)) continue;
-    bars.push({
-      kind: 'bar',
-      venue: config.venue,
-      symbol: config.symbol,
-      timeframe: config.timeframe,
-      tsOpen: ts,
-      tsEvent: ts + tf,
-      open: values.open,
-      high: values.high,
-      low: values.low,
-      close: values.close,
-      volume: values.volume,
-      trades: 0,
-    });
+    bars.push(bar);
   }
   if (problems.length > 0) throw new CsvBarsError(file, problems);
 
@@ -219,7 +252,20 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
     ]);
   }
   const warnings: string[] = [];
-  if (meta.symbol === undefined && config.statedSymbol === undefined) {
+  if (meta.symbol === undefined && config.statedSymbol === undefined && config.requireIdentity) {
+    if (!fileNameNamesSymbol(file, config.symbol))
+      throw new CsvBarsError(
+        file,
+        [
+          `the file does not say which instrument it holds (no "# exchange=… symbol=… timeframe=…" line, and its name does not name ${config.symbol.split(':')[0]!.replace('/', '')}): ` +
+            `state it with --symbol ${config.symbol} --timeframe ${config.timeframe}, or use a file \`run-pipeline download\` wrote`,
+        ],
+        'DATA_MISMATCH',
+      );
+    warnings.push(
+      `${file} has no "# exchange=… symbol=… timeframe=…" line: taking it as ${config.symbol} from its name; confirm with --symbol ${config.symbol}`,
+    );
+  } else if (meta.symbol === undefined && config.statedSymbol === undefined) {
     warnings.push(
       `${file} does not say which instrument it holds (no "# exchange=… symbol=… timeframe=…" line): assuming ${config.symbol}; confirm with --symbol ${config.symbol}`,
     );
@@ -241,6 +287,61 @@ export function parseBarFile(text: string, file: string, config: ReadBarsCsvConf
     outliersKept,
     warnings,
   };
+}
+
+/** 10^k for k = 0..22: exactly representable doubles. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * Parses the comma-separated cells of `text[start, end)` (one row without its line end) into `out`
+ * (the first six) and returns how many cells the row has. A cell is exactly `Number(cell)` (which
+ * ignores surrounding blanks), and NaN when blank.
+ */
+function parseCells(text: string, start: number, end: number, out: number[]): number {
+  let count = 0;
+  let from = start;
+  for (;;) {
+    let comma = text.indexOf(',', from);
+    if (comma < 0 || comma > end) comma = end;
+    if (count < 6) out[count] = parseCell(text, from, comma);
+    count++;
+    if (comma >= end) return count;
+    from = comma + 1;
+  }
+}
+
+/**
+ * `Number(text.slice(from, to))` (NaN for a blank cell) without making the string, for the usual
+ * cell of at most 15 digits with an optional decimal point: its digits as an integer m < 2^53
+ * and its decimals k ≤ 22 are both exact doubles, so m / 10^k is the correctly rounded value of
+ * the decimal — the same double `Number` returns. Anything else (signs, exponents, blanks) goes
+ * through `Number`.
+ */
+function parseCell(text: string, from: number, to: number): number {
+  let mantissa = 0;
+  let digits = 0;
+  let decimals = -1;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (decimals >= 0) decimals++;
+    } else if (c === 46 && decimals < 0) decimals = 0;
+    else return slowCell(text.slice(from, to));
+  }
+  if (digits === 0 || digits > 15) return slowCell(text.slice(from, to));
+  return decimals > 0 ? mantissa / POW10[decimals]! : mantissa;
+}
+
+function slowCell(cell: string): number {
+  const value = Number(cell);
+  return value === 0 && cell.trim() === '' ? Number.NaN : value;
+}
+
+/** The `index`th cell of the row `text[start, stop)` as written, for messages. */
+function cellText(text: string, start: number, stop: number, index: number): string {
+  return text.slice(start, stop).replace(/\r$/, '').split(',')[index] ?? '';
 }
 
 /** Header line and stated values against the config: each disagreement named with both sides. */

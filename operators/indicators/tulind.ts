@@ -4,6 +4,7 @@
  * the subset bot4 uses. The binding is loaded on first use, so code that only needs the
  * incremental indicators never loads native code.
  */
+import { TULIND_META, TULIND_VERSION } from './tulindMeta';
 
 /** One indicator as tulind describes it (names exactly as tulind spells them). */
 export interface TulindIndicator {
@@ -31,7 +32,7 @@ export interface TulindIndicator {
   start(options: readonly number[]): number;
 }
 
-interface TulindBinding {
+export interface TulindBinding {
   readonly version: string;
   readonly indicators: Readonly<Record<string, TulindIndicator>>;
 }
@@ -46,20 +47,60 @@ function load(): TulindBinding {
   return binding;
 }
 
+/**
+ * tulind's indicators from its metadata table (`tulindMeta.ts`), each with `indicator` and `start`
+ * calling into the binding, which loads on the first call: a config is validated without loading
+ * native code, and a pipeline of incremental indicators never loads it.
+ */
+let described: Readonly<Record<string, TulindIndicator>> | undefined;
+
+function indicators(): Readonly<Record<string, TulindIndicator>> {
+  if (!described) {
+    const byName: Record<string, TulindIndicator> = {};
+    for (const [name, fullName, type, inputNames, optionNames, outputNames] of TULIND_META) {
+      byName[name] = Object.freeze({
+        name,
+        full_name: fullName,
+        type,
+        inputs: inputNames.length,
+        options: optionNames.length,
+        outputs: outputNames.length,
+        input_names: inputNames,
+        option_names: optionNames,
+        output_names: outputNames,
+        indicator: (inputs, options, callback) => native(name).indicator(inputs, options, callback),
+        start: (options) => native(name).start(options),
+      } satisfies TulindIndicator);
+    }
+    described = Object.freeze(byName);
+  }
+  return described;
+}
+
+/** The binding's own indicator `name` (loads tulind). */
+function native(name: string): TulindIndicator {
+  return load().indicators[name]!;
+}
+
 /** tulind's indicator `name`, or undefined when tulind has none by that name. */
 export function tulindIndicator(name: string): TulindIndicator | undefined {
-  const { indicators } = load();
-  return Object.hasOwn(indicators, name) ? indicators[name] : undefined;
+  const all = indicators();
+  return Object.hasOwn(all, name) ? all[name] : undefined;
 }
 
 /** Every tulind indicator name, in tulind's (alphabetical) order. */
 export function tulindNames(): readonly string[] {
-  return Object.keys(load().indicators);
+  return Object.keys(indicators());
 }
 
-/** The Tulip Indicators C version inside tulind (`0.8.4`). */
+/** The Tulip Indicators C version inside tulind (`0.8.4`), from the metadata table. */
 export function tulindVersion(): string {
-  return load().version;
+  return TULIND_VERSION;
+}
+
+/** The loaded binding's version and metadata, for the test that checks the table against it. */
+export function loadedTulind(): TulindBinding {
+  return load();
 }
 
 /** Names within a small edit distance of `name` (or sharing a prefix with it), closest first. */

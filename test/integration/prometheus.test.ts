@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { toUnits } from '../../operators/money';
@@ -252,6 +252,39 @@ describe('Prometheus rules and a real Prometheus', function () {
     const file = path.join(tmp.dir, 'metrics.txt');
     writeFileSync(file, text);
     execFileSync('sh', ['-c', `promtool check metrics < "${file}"`], { stdio: 'pipe' });
+  });
+
+  it('PROMETHEUS_URL and PROMETHEUS_TARGETS_FILE point the test at an existing Prometheus', async () => {
+    await assert.rejects(
+      startPrometheus(tmp.dir, '127.0.0.1:1', [], { PROMETHEUS_URL: 'http://127.0.0.1:1' }),
+      /needs PROMETHEUS_TARGETS_FILE/,
+    );
+    // The "existing" server: one started here, watching a target file that names nothing yet.
+    const existingDir = path.join(tmp.dir, 'existing');
+    mkdirSync(existingDir, { recursive: true });
+    const existing = await startPrometheus(existingDir, '');
+    const sink = makeMetricsSink({ labels: LABELS, defaultMetrics: false });
+    for (const e of sampleEvents()) sink.observe(e);
+    const server = await serveMetrics(sink, { port: 0 });
+    try {
+      const viaEnv = await startPrometheus(tmp.dir, new URL(server.url).host, [], {
+        PROMETHEUS_URL: existing.url,
+        PROMETHEUS_TARGETS_FILE: path.join(existingDir, 'targets.json'),
+      });
+      assert.equal(viaEnv.url, existing.url);
+      await eventually(
+        async () => {
+          const r = await viaEnv.query('bot4_equity{job="bot4"}');
+          assert.equal(r.data?.result[0]?.value[1], '20490');
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      await viaEnv.stop();
+      assert.deepEqual(JSON.parse(readFileSync(path.join(existingDir, 'targets.json'), 'utf8')), []);
+    } finally {
+      await existing.stop();
+      await server.close();
+    }
   });
 
   it('a real Prometheus scrapes /metrics under load, and every dashboard and rule query runs on it', async () => {

@@ -17,7 +17,7 @@ function runCli(args: string[], cwd: string): { status: number | null; stdout: s
 describe('run-pipeline (end to end, as a user runs it)', function () {
   this.timeout(180_000);
   const tmp = tempDir();
-  const data = path.join(tmp.dir, 'bars.csv');
+  const data = path.join(tmp.dir, 'BTCUSDT_5m.csv'); // named for its symbol (no header line)
   const bars = randomWalkBars(3000, { seed: 11 });
   let config: string;
 

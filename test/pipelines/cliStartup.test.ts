@@ -54,3 +54,39 @@ describe('run-pipeline start-up: each command loads what it needs', function () 
     );
   });
 });
+
+describe('run-pipeline backtest: a config of incremental indicators without ML', function () {
+  this.timeout(60_000);
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it('loads neither tulind (its metadata is a table) nor brain.js', () => {
+    const probe = path.join(tmp.dir, 'probe.js');
+    const out = path.join(tmp.dir, 'loaded.json');
+    writeFileSync(
+      probe,
+      `process.on('exit', () => require('fs').writeFileSync(process.env.BOT4_PROBE_OUT, JSON.stringify(Object.keys(require.cache))));`,
+    );
+    // 300 generated 5m bars: a slow sine, enough for the crossover's SMA50 to trade.
+    const start = Date.UTC(2024, 0, 1);
+    const rows = Array.from({ length: 300 }, (_, i) => {
+      const close = 100 + 10 * Math.sin(i / 20);
+      return `${start + i * 300_000},${close},${close + 1},${close - 1},${close},1`;
+    });
+    const data = path.join(tmp.dir, 'BTCUSDT_5m.csv');
+    writeFileSync(data, `timestamp_ms,open,high,low,close,volume\n${rows.join('\n')}\n`);
+    const cli = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
+    const config = path.join(repoRoot, 'bench', 'peers', 'crossover.yaml');
+    const run = spawnSync(
+      process.execPath,
+      ['--require', probe, cli, 'backtest', '--config', config, '--data', data, '--out', path.join(tmp.dir, 'out')],
+      { encoding: 'utf8', env: { ...process.env, BOT4_PROBE_OUT: out } },
+    );
+    equal(run.status, 0, run.stderr);
+    const files = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    deepStrictEqual(
+      files.filter((f) => /node_modules\/(tulind|brain\.js)\//.test(f)),
+      [],
+    );
+  });
+});

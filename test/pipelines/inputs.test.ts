@@ -5,7 +5,7 @@
  */
 import { equal, match, notEqual, ok } from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Bar } from '../../operators/types';
 import { eventually } from '../support/eventually';
@@ -44,7 +44,8 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
   this.timeout(180_000);
   const tmp = tempDir();
   const bars = randomWalkBars(1500, { seed: 5 });
-  const data = path.join(tmp.dir, 'bars.csv');
+  // Named for its symbol: a file without a header line is identified by its name or --symbol.
+  const data = path.join(tmp.dir, 'BTCUSDT_5m.csv');
   const header = 'timestamp_ms,open,high,low,close,volume';
 
   before(() => writeBarsCsv(data, bars));
@@ -94,15 +95,24 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
       ok(!/warning/.test(result.stderr), result.stderr);
     });
 
-    it('warns about a file without a header and a price scale far from the instrument', () => {
+    it('refuses a file that says nothing about its symbol (no header line, no --symbol, a name without it); --symbol or the name identify it', () => {
       const cheap = path.join(tmp.dir, 'cheap.csv');
       writeBarsCsv(cheap, randomWalkBars(1500, { seed: 5, price: 0.5 }));
-      const result = backtest(cheap);
+      const refused = backtest(cheap);
+      equal(refused.status, 1);
       match(
-        result.stderr,
-        /warning: .*cheap\.csv does not say which instrument it holds.*confirm with --symbol BTC\/USDT/,
+        refused.stderr,
+        /cheap\.csv: 1 problem\n\s+the file does not say which instrument it holds .*its name does not name BTCUSDT.*state it with --symbol BTC\/USDT --timeframe 5m/,
       );
-      match(result.stderr, /warning: .*median close 0\.\d+ is far outside BTC\/USDT's known range/);
+      const stated = backtest(cheap, '--symbol', 'BTC/USDT', '--timeframe', '5m');
+      equal(stated.status, 0, stated.stderr);
+      match(stated.stderr, /warning: .*median close 0\.\d+ is far outside BTC\/USDT's known range/);
+      const byName = backtest(data);
+      equal(byName.status, 0, byName.stderr);
+      match(
+        byName.stderr,
+        /warning: .*BTCUSDT_5m\.csv has no "# exchange=… symbol=… timeframe=…" line: taking it as BTC\/USDT from its name/,
+      );
     });
 
     it('rejects zero prices and inconsistent OHLC with line and column', () => {
@@ -139,7 +149,7 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
   describe('output folder', () => {
     it('keeps the previous run when a run is interrupted, and says so', async () => {
       const out = path.join(tmp.dir, 'interrupted');
-      const long = path.join(tmp.dir, 'long.csv');
+      const long = path.join(tmp.dir, 'long_BTCUSDT.csv');
       writeBarsCsv(long, randomWalkBars(60_000, { seed: 8 }));
       const first = runCli(['backtest', '-c', SURVIVAL, '-d', data, '-q', '-o', out], tmp.dir);
       equal(first.status, 0, first.stderr);
@@ -153,8 +163,17 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
         stderr += chunk.toString();
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      // Interrupt once the run is under way (its first progress line), as Ctrl-C would.
-      await eventually(() => match(stderr, /\d+\.\d+ %/), { timeoutMs: 120_000, intervalMs: 20 });
+      // Interrupt once the run is under way (its journal has started under a temporary name), as
+      // Ctrl-C would. (The progress bar is drawn only on a terminal, not into this pipe.)
+      await eventually(
+        () =>
+          ok(
+            readdirSync(out).some(
+              (f) => !['journal.jsonl', 'report.json'].includes(f) && statSync(path.join(out, f)).size > 0,
+            ),
+          ),
+        { timeoutMs: 120_000, intervalMs: 20 },
+      );
       child.kill('SIGINT');
       equal(await exited, 130, stderr);
       match(
@@ -191,6 +210,22 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
         match(
           result.stderr,
           /--out \/proc\/bot4\/[\w.]+(: its folder \/proc\/bot4)?: expected a folder this user can write into/,
+        );
+      }
+    });
+
+    it('checks the default folder of paper and live too (out/<config name>/<mode>), before any request', () => {
+      const cwd = path.join(tmp.dir, 'default-out');
+      mkdirSync(cwd, { recursive: true });
+      writeFileSync(path.join(cwd, 'out'), 'a file where the out folder would go');
+      for (const mode of ['paper', 'live']) {
+        const result = runCli([mode, '-c', SURVIVAL, '--kill-switch', 'none'], cwd);
+        equal(result.status, 1, `${mode}: ${result.stderr}`);
+        match(
+          result.stderr,
+          new RegExp(
+            `the default --out \\(out/<config name>/${mode}\\) out/survival-btc/${mode}: expected a folder this user can write into, but a part of the path is a file`,
+          ),
         );
       }
     });
