@@ -66,6 +66,15 @@ export interface TrackBreakersConfig {
   readonly globalOpenComponents?: number;
   /** Clock of the cooldown timers. Default `asyncScheduler`; backtests pass their virtual scheduler. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * The breakers' states at the end of an earlier session (a restart: the journal's last
+   * `breaker-state-changed` per component). A component restored OPEN or HALF_OPEN starts in that
+   * state — fail-closed, a restart does not forget an outage — announced as a change from CLOSED
+   * with the reason `restored from the journal`, one scheduler tick after subscription (so that
+   * every consumer of the changes is wired); an OPEN one cools down from then on. The global
+   * breaker is derived from the components, never restored by name. Default: all CLOSED.
+   */
+  readonly restore?: Readonly<Record<string, BreakerState>>;
 }
 
 /** A config that cannot work, found when the operator is built (before anything subscribes). */
@@ -94,6 +103,7 @@ interface Resolved {
   readonly halfOpenSuccesses: number;
   readonly globalOpenComponents: number;
   readonly scheduler: SchedulerLike;
+  readonly restore: Readonly<Record<string, BreakerState>>;
 }
 
 interface Breaker {
@@ -272,18 +282,7 @@ export function trackBreakers(
 
         let b = breakers.get(name);
         if (!b) {
-          b = {
-            state: 'CLOSED',
-            calls: [],
-            head: 0,
-            errorsInWindow: 0,
-            errorsInRow: 0,
-            successesInHalfOpen: 0,
-            reopens: 0,
-            openedAt: 0,
-            cooldown: 0,
-            timer: undefined,
-          };
+          b = fresh();
           breakers.set(name, b);
         }
         // Event time may run ahead of the scheduler (a fast replay): the cooldown is over either way.
@@ -355,6 +354,33 @@ export function trackBreakers(
         }
       };
 
+      // A restart: components the earlier session left OPEN or HALF_OPEN start so (see `restore`).
+      const restored = Object.entries(c.restore).filter(
+        ([name, state]) => name !== GLOBAL_BREAKER && state !== 'CLOSED',
+      );
+      if (restored.length > 0) {
+        timers.add(
+          c.scheduler.schedule(() => {
+            try {
+              const now = c.scheduler.now();
+              for (const [name, state] of restored) {
+                const b = breakers.get(name) ?? fresh();
+                breakers.set(name, b);
+                if (b.state !== 'CLOSED') continue;
+                if (state === 'OPEN') open(name, b, 'CLOSED', 'restored from the journal', { restored: 1 }, now);
+                else {
+                  b.state = 'HALF_OPEN';
+                  emit(name, 'CLOSED', 'HALF_OPEN', 'restored from the journal', { restored: 1 }, now);
+                  evaluateGlobal(now);
+                }
+              }
+            } catch (err) {
+              subscriber.error(err);
+            }
+          }),
+        );
+      }
+
       const subscription = source.subscribe({
         next: (outcome) => {
           try {
@@ -371,6 +397,21 @@ export function trackBreakers(
         timers.unsubscribe();
       };
     });
+}
+
+function fresh(): Breaker {
+  return {
+    state: 'CLOSED',
+    calls: [],
+    head: 0,
+    errorsInWindow: 0,
+    errorsInRow: 0,
+    successesInHalfOpen: 0,
+    reopens: 0,
+    openedAt: 0,
+    cooldown: 0,
+    timer: undefined,
+  };
 }
 
 /** True for the global breaker's changes (the ones the trading mode reacts to). */
@@ -409,6 +450,7 @@ function resolve(config: TrackBreakersConfig): Resolved {
     halfOpenSuccesses: config.halfOpenSuccesses ?? 3,
     globalOpenComponents: config.globalOpenComponents ?? 2,
     scheduler: config.scheduler ?? asyncScheduler,
+    restore: config.restore ?? {},
   };
   const fail = (key: keyof TrackBreakersConfig, expected: string, found: unknown): never => {
     throw new BreakerConfigError(`trackBreakers: ${key} must be ${expected}, found ${String(found)}`);
@@ -434,6 +476,11 @@ function resolve(config: TrackBreakersConfig): Resolved {
     fail('cooldownBackoff', 'a finite number ≥ 1', r.cooldownBackoff);
   if (!(Number.isFinite(r.maxCooldownMs) && r.maxCooldownMs >= r.cooldownMs))
     fail('maxCooldownMs', `a finite number ≥ cooldownMs = ${r.cooldownMs}`, r.maxCooldownMs);
+  for (const [name, state] of Object.entries(r.restore))
+    if (state !== 'CLOSED' && state !== 'OPEN' && state !== 'HALF_OPEN')
+      throw new BreakerConfigError(
+        `trackBreakers: restore.${name} must be CLOSED, OPEN or HALF_OPEN, found ${JSON.stringify(state)}`,
+      );
   return r;
 }
 

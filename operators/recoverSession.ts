@@ -86,7 +86,8 @@ export class RecoveryError extends Bot4Error<'JOURNAL_RECORD_INVALID'> {
  * client order ids, mode and kill latch, breakers, the newest signal, and how the last session
  * ended. Only records every journal level keeps are read: `session` (headers with the `start`
  * portfolio, stop records), `approved`/`order` (orders sent), `order-accepted`, `order-unknown`,
- * `fill`, `order-canceled`, `order-rejected`, `order-halted`, `order-abandoned` (a live restart
+ * `fill`, `fill-recovered` (a live restart's fill made while no session watched: counted, not
+ * applied — the header before it holds it), `order-canceled`, `order-rejected`, `order-halted`, `order-abandoned` (a live restart
  * stops tracking an order whose outcome the adopted exchange account already holds),
  * `mode-changed`, `mode-reset`,
  * `breaker-state-changed`, `signal`; everything else passes untouched.
@@ -191,6 +192,18 @@ class JournalFold {
       case 'fill': {
         const fill = parseFill(entry, where);
         this.portfolio = applyFill(this.portfolio, fill);
+        this.fills++;
+        this.used.add(fill.clientOrderId);
+        const o = this.open.get(fill.clientOrderId);
+        if (fill.leavesQty === 0n) this.open.delete(fill.clientOrderId);
+        else if (o) o.filled += fill.qty;
+        return;
+      }
+      case 'fill-recovered': {
+        // A live restart found this fill on the exchange (made while no session watched): the
+        // header before it starts from the exchange's account, which already holds it — counted
+        // and traced, never applied twice.
+        const fill = parseFill(entry, where);
         this.fills++;
         this.used.add(fill.clientOrderId);
         const o = this.open.get(fill.clientOrderId);

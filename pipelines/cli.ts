@@ -578,7 +578,7 @@ export function buildCli(): Command {
               `equity ${summary.equity.toFixed(2)}; positions ${
                 Object.keys(summary.positions).length
                   ? Object.entries(summary.positions)
-                      .map(([k, v]) => `${k} ${v}`)
+                      .map(([k, v]) => `${k} ${v}${summary.dust[k] !== undefined ? ` (dust ${summary.dust[k]})` : ''}`)
                       .join(', ')
                   : 'none'
               }\n` +

@@ -84,7 +84,7 @@ export function describeRecovery(recovery: Recovery): string {
       ? `; breakers not closed at the end: ${Object.entries(s.breakers)
           .filter(([, b]) => b !== 'CLOSED')
           .map(([c, b]) => `${c} ${b}`)
-          .join(', ')} (they start closed; the first outcomes of this session decide)`
+          .join(', ')} (restored: they start so and cool down)`
       : '') +
     (recovery.torn.length > 0
       ? `; ${recovery.torn.length} torn line(s) isolated (${recovery.torn.map((t) => `${t.file}:${t.line}`).join(', ')})`

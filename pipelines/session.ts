@@ -53,7 +53,8 @@ import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import { applyFill } from '../operators/trackPortfolio';
-import type { Bar, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import type { Bar, Instrument, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import { dustOf } from '../operators/lotGrid';
 import { timeframeMs } from '../operators/types';
 import {
   makeKillSwitchSource,
@@ -148,6 +149,12 @@ export interface SessionSummary {
   readonly finalMode: Mode;
   readonly equity: number;
   readonly positions: Readonly<Record<string, string>>;
+  /**
+   * The part of each position that is dust — off the lot grid, or below the minimum quantity or
+   * notional at the last price (e.g. what a fee taken in the base asset leaves after a sell): it
+   * stays in the account and can never be sold on its own. Only symbols with dust.
+   */
+  readonly dust: Readonly<Record<string, string>>;
   readonly journal: string;
   readonly audit: string;
   /** How the session before this one ended, as its journal shows. */
@@ -184,6 +191,7 @@ const AUDIT_KINDS = new Set([
   'breaker-state-changed',
   'portfolio-adopted',
   'order-abandoned',
+  'fill-recovered',
 ]);
 
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
@@ -396,9 +404,21 @@ async function runLocked(
       ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
       ...(options.ccxtOptions !== undefined ? { ccxtOptions: options.ccxtOptions } : {}),
     };
+    // The orders the journal shows unsettled: the snapshot looks them up and brings back, as
+    // fills, what they executed while no session watched.
+    const recoverOrders = Object.values(recovered.openOrders)
+      .filter((o) => o.symbol === instrument.symbol)
+      .map((o) => ({
+        clientOrderId: o.clientOrderId,
+        signalId: o.signalId,
+        symbol: o.symbol,
+        side: o.side,
+        filled: o.filled,
+        sentAt: o.tsEvent,
+      }));
     let snapshot: VenueAccountSnapshot;
     try {
-      snapshot = await accountSnapshot(makeCcxtVenue(venueConfig, { scheduler }));
+      snapshot = await accountSnapshot(makeCcxtVenue({ ...venueConfig, recoverOrders }, { scheduler }));
     } catch (err) {
       liveSubscription.unsubscribe();
       throw err;
@@ -411,7 +431,21 @@ async function runLocked(
       { [instrument.symbol]: lastClose },
       startedAt,
     );
-    initial = recovered.sessions > 0 ? reconcileWithAccount(recovered.portfolio, fromExchange) : fromExchange;
+    // Fills made while the session was down are fills (price, fee, signal), not a balance difference.
+    let journalView = recovered.portfolio;
+    for (const fill of snapshot.recoveredFills) {
+      journalView = applyFill(journalView, fill);
+      log(
+        `recovered fill: ${fill.side} ${formatUnits(fill.qty)} ${fill.symbol} @ ${formatUnits(fill.price)} (order ${fill.clientOrderId}, signal ${fill.signalId || 'unknown'}) executed while no session watched`,
+      );
+      restartRecords.push({
+        ...fill,
+        kind: 'fill-recovered',
+        reason:
+          'RESTART: executed on the exchange while no session watched (found by looking the unsettled order up); already in the account this session starts from',
+      });
+    }
+    initial = recovered.sessions > 0 ? reconcileWithAccount(journalView, fromExchange) : fromExchange;
     if (recovered.sessions > 0) {
       // Orders the journal shows unanswered: whatever they did is in the account just read. The
       // venue reports those still open on the exchange (and their later fills) from its snapshot.
@@ -425,14 +459,14 @@ async function runLocked(
             'RESTART: the previous session ended before this order was settled; what it executed is in the exchange account adopted at this start',
           tsEvent: startedAt,
         });
-      const differences = portfolioDifferences(recovered.portfolio, fromExchange);
+      const differences = portfolioDifferences(journalView, fromExchange);
       if (differences.length > 0) {
         log(`account differs from the journal: ${differences.join('; ')} — the exchange's account is adopted`);
         restartRecords.push({
           kind: 'portfolio-adopted',
-          reason: 'the exchange account differs from the portfolio rebuilt from the journal',
+          reason: `the exchange account differs from the portfolio rebuilt from the journal${snapshot.recoveredFills.length > 0 ? ` and ${snapshot.recoveredFills.length} recovered fill(s)` : ''}`,
           differences,
-          journal: portfolioRecord(recovered.portfolio),
+          journal: portfolioRecord(journalView),
           exchange: portfolioRecord(fromExchange),
           tsEvent: startedAt,
         });
@@ -608,6 +642,8 @@ async function runLocked(
     venue: measured,
     scheduler,
     releaseScheduler: asapScheduler,
+    // A restart does not forget an outage: breakers the journal left open start open.
+    restoredBreakers: recovered.breakers,
     ...(model ? { model } : {}),
     ...(initial ? { initialPortfolio: initial } : {}),
     ...(observe.pipeline ? { observe: observe.pipeline } : {}),
@@ -639,7 +675,7 @@ async function runLocked(
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
     if (portfolio) {
-      const status = statusOf(portfolio, finalMode);
+      const status = statusOf(portfolio, finalMode, instrument);
       log(statusLine(status, instrument.symbol), status);
     }
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
@@ -781,10 +817,17 @@ async function runLocked(
   const positions = Object.fromEntries(
     Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
   );
+  const dust = Object.fromEntries(
+    Object.values(portfolio?.positions ?? {})
+      .filter((p) => p.symbol === instrument.symbol)
+      .map((p) => [p.symbol, dustOf(p.qty, instrument, p.markPrice)] as const)
+      .filter(([, d]) => d !== 0n)
+      .map(([symbol, d]) => [symbol, formatUnits(d)]),
+  );
   if (Object.keys(positions).length > 0)
     log(
       `open positions at stop: ${Object.entries(positions)
-        .map(([s, q]) => `${s} ${q}`)
+        .map(([s, q]) => `${s} ${q}${dust[s] !== undefined ? ` (dust ${dust[s]})` : ''}`)
         .join(', ')}`,
     );
   return {
@@ -798,6 +841,7 @@ async function runLocked(
     finalMode,
     equity: portfolio?.equity ?? unitsToNumber(config.initialCash),
     positions,
+    dust,
     journal: journalFile,
     audit: auditFile,
     previous: recovered.previousEnd,
@@ -963,9 +1007,12 @@ type SessionStatus = {
   readonly drawdown: number;
   /** Open positions, as decimals. */
   readonly positions: Readonly<Record<string, string>>;
+  /** The dust in each position (off the lot grid or below the minimums; never sellable on its own), as decimals; only non-zero. */
+  readonly dust: Readonly<Record<string, string>>;
 };
 
-function statusOf(p: Portfolio, mode: Mode): SessionStatus {
+function statusOf(p: Portfolio, mode: Mode, instrument: Instrument): SessionStatus {
+  const held = Object.entries(p.positions).filter(([, pos]) => pos.qty !== 0n);
   return {
     event: 'status',
     time: new Date(p.tsEvent).toISOString(),
@@ -973,19 +1020,32 @@ function statusOf(p: Portfolio, mode: Mode): SessionStatus {
     equity: p.equity,
     quote: p.quote,
     drawdown: p.drawdown,
-    positions: Object.fromEntries(
-      Object.entries(p.positions)
-        .filter(([, pos]) => pos.qty !== 0n)
-        .map(([symbol, pos]) => [symbol, formatUnits(pos.qty)]),
+    positions: Object.fromEntries(held.map(([symbol, pos]) => [symbol, formatUnits(pos.qty)])),
+    dust: Object.fromEntries(
+      held
+        .filter(([symbol]) => symbol === instrument.symbol)
+        .map(([symbol, pos]) => [symbol, dustOf(pos.qty, instrument, pos.markPrice)] as const)
+        .filter(([, d]) => d !== 0n)
+        .map(([symbol, d]) => [symbol, formatUnits(d)]),
     ),
   };
 }
 
 function statusLine(s: SessionStatus, symbol: string): string {
   const position = s.positions[symbol];
-  return `status: ${s.time} mode ${s.mode}, equity ${s.equity.toFixed(2)} ${s.quote}, drawdown ${(s.drawdown * 100).toFixed(2)} %, ${
-    position !== undefined ? `${symbol} ${position}` : 'flat'
-  }`;
+  const dust = s.dust[symbol];
+  const held =
+    position === undefined
+      ? 'flat'
+      : dust === position
+        ? `${symbol} ${position} (all dust: flat for trading)`
+        : `${symbol} ${position}${dust !== undefined ? ` (dust ${dust})` : ''}`;
+  return `status: ${s.time} mode ${s.mode}, equity ${s.equity.toFixed(2)} ${s.quote}, drawdown ${(s.drawdown * 100).toFixed(2)} %, ${held}`;
+}
+
+/** A status line for the current portfolio, with the dust of the position named. */
+export function statusLineOf(p: Portfolio, mode: Mode, instrument: Instrument): string {
+  return statusLine(statusOf(p, mode, instrument), instrument.symbol);
 }
 
 /**

@@ -42,7 +42,12 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import { trackBreakers, type BreakerStateChanged, type ComponentOutcome } from '../operators/circuitBreaker';
+import {
+  trackBreakers,
+  type BreakerState,
+  type BreakerStateChanged,
+  type ComponentOutcome,
+} from '../operators/circuitBreaker';
 import { flattenOnEmergency, type EmergencyCommand } from '../operators/emergencyActions';
 import { estimateMarketRisk, type MarketRiskEstimate } from '../operators/garch';
 import { rollMarketRisk } from '../operators/rollMarketRisk';
@@ -176,6 +181,8 @@ export interface PipelineDeps {
    * order — a flatten at a press — does not wait for a timer.
    */
   readonly releaseScheduler?: SchedulerLike;
+  /** Breaker states an earlier session left (a restart, from the journal): restored, see `trackBreakers`' `restore`. */
+  readonly restoredBreakers?: Readonly<Record<string, BreakerState>>;
 }
 
 /**
@@ -215,7 +222,11 @@ export function tradingPipeline(
     configHash: config.hash,
   });
   const modes = trackTradingMode(config.modes ?? {});
-  const breakers = trackBreakers({ ...(config.breakers ?? {}), scheduler: deps.scheduler });
+  const breakers = trackBreakers({
+    ...(config.breakers ?? {}),
+    scheduler: deps.scheduler,
+    ...(deps.restoredBreakers ? { restore: deps.restoredBreakers } : {}),
+  });
   const flatten = flattenOnEmergency({ strategyId: config.name, configHash: config.hash, instruments: [instrument] });
   const journalSignals = config.journal?.signals ?? 'all';
 

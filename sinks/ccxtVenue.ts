@@ -65,8 +65,7 @@
  */
 import * as ccxt from 'ccxt';
 import { Observable, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
-import { backoffDelayMs } from '../operators/backoff';
-import { floorToStep, formatUnits, notionalOf, toUnits, type Units } from '../operators/money';
+import { floorToStep, formatUnits, toUnits, type Units } from '../operators/money';
 import type {
   Bar,
   CancelAllOrders,
@@ -95,15 +94,7 @@ import type {
   VenueNoticeCode,
   VenueOpenOrder,
 } from './venue/events';
-import {
-  compareIds,
-  createExchange,
-  disposeExchange,
-  feeInBase,
-  feeInQuote,
-  instrumentOf,
-  openOrderOf,
-} from './venue/exchange';
+import { createExchange, disposeExchange, instrumentOf, openOrderOf } from './venue/exchange';
 import { emulationFor, triggerOf, type Emulation } from './venue/emulatedStops';
 import {
   NO_NATIVE,
@@ -115,18 +106,13 @@ import {
 } from './venue/orderTypes';
 import { AccountLedger } from './venue/account';
 import { lookupOrder, type LookupResult } from './venue/lookup';
-import { RateGate } from './venue/rateLimit';
+import { RateGate, type Pause } from './venue/rateLimit';
+import { ExchangeCalls } from './venue/exchangeCalls';
+import { recoverFills } from './venue/recoverFills';
 import { sendOrder, sendOrderList } from './venue/submit';
+import { derivedFill, fillsFromTrades, type FillFigures } from './venue/orderFills';
 import { AccountReconciler } from './venue/reconcile';
-import {
-  Closed,
-  WatchdogTimeout,
-  classifySubmitError,
-  describeError,
-  exchangeMessage,
-  isTransientReadError,
-  type SubmitOutcome,
-} from './venue/submitOutcome';
+import { Closed, classifySubmitError, describeError, exchangeMessage, type SubmitOutcome } from './venue/submitOutcome';
 
 // The venue's public surface, from the units it is built of.
 export {
@@ -248,6 +234,8 @@ class Session {
   private inputDone = false;
   private venueOps = 0;
   private readonly rate: RateGate;
+  /** Every exchange request: pauses, order cap, watchdog, retries (sinks/venue/exchangeCalls.ts). */
+  private readonly calls: ExchangeCalls;
   private resumeTimer: Subscription | null = null;
   private startedAt = 0;
   /** What this session reported of the account, for continuous reconciliation (see reconcilePass). */
@@ -275,7 +263,7 @@ class Session {
       startedAt: () => this.startedAt,
       absentAfterMs: () => this.absentAfterMs(),
       isClosed: () => this.closed,
-      retrying: (label, fn) => this.retrying(label, fn),
+      retrying: (label, fn) => this.calls.retrying(label, fn),
       schedule: (work, delay) => this.schedule(work, delay),
       emit: (event) => this.emit(event),
       notice: (level, code, clientOrderId, message) =>
@@ -299,6 +287,14 @@ class Session {
         ),
     });
     this.rate = new RateGate(settings.maxOrdersPerSecond, settings.retry.maxDelayMs, scheduler.now());
+    this.calls = new ExchangeCalls({
+      settings,
+      exchange,
+      scheduler,
+      rate: this.rate,
+      schedule: (work, delay) => this.schedule(work, delay),
+      throttled: (pause, error, now) => this.throttled(pause, error, now),
+    });
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────
@@ -311,12 +307,14 @@ class Session {
 
   close(): void {
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
   }
 
   fail(error: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
     this.error(error instanceof CcxtVenueError ? error : new CcxtVenueError('INTERNAL', this.describe(error)));
   }
@@ -346,6 +344,7 @@ class Session {
       );
     }
     this.closed = true;
+    this.calls.close();
     this.timers.unsubscribe();
     this.complete();
   }
@@ -599,7 +598,7 @@ class Session {
     (async () => {
       for (const symbol of symbols) {
         try {
-          await this.retrying(`cancelAllOrders ${symbol}`, () => this.exchange.cancelAllOrders(symbol));
+          await this.calls.retrying(`cancelAllOrders ${symbol}`, () => this.exchange.cancelAllOrders(symbol));
         } catch (error) {
           // Nothing open on that symbol is not a failure; anything else is left to the per-order flows below.
           if (!(error instanceof ccxt.OrderNotFound) && !(error instanceof Closed)) {
@@ -764,9 +763,9 @@ class Session {
           this.sendQueue.shift();
           continue;
         }
-        const wait = this.waitBeforeSend(true);
+        const wait = this.calls.waitBeforeSend(true);
         if (wait > 0) {
-          await this.sleep(wait);
+          await this.calls.wait(wait);
           continue;
         }
         this.sendQueue.shift();
@@ -783,11 +782,6 @@ class Session {
       this.pumping = false;
       this.maybeComplete();
     }
-  }
-
-  /** 0 when a request may go now (an order also takes a token), else ms to wait. */
-  private waitBeforeSend(isOrder: boolean): number {
-    return this.rate.waitMs(this.now(), isOrder);
   }
 
   /** Runs one flow for some orders; one flow per order at a time. */
@@ -837,7 +831,7 @@ class Session {
         return;
       }
       // The pump took this unit's slot under the order cap for the first attempt; re-sends take their own.
-      if (attempt > 0) await this.acquireOrderSlot();
+      if (attempt > 0) await this.calls.acquireOrderSlot();
       attempt += 1;
       for (const leg of unit.legs) {
         leg.phase = 'submitting';
@@ -875,8 +869,8 @@ class Session {
             return;
           }
           // The exchange refused it before executing anything: wait (the pause, or a backoff) and send again.
-          if (outcome.kind === 'not-placed') await this.sleep(this.backoff(rateRetries));
-          await this.waitForPause();
+          if (outcome.kind === 'not-placed') await this.calls.wait(this.calls.backoff(rateRetries));
+          await this.calls.waitForPause();
           continue;
         case 'duplicate':
         case 'unknown': {
@@ -954,12 +948,17 @@ class Session {
   private async place(unit: Unit): Promise<SubmitOutcome> {
     try {
       if (unit.oco)
-        return { kind: 'placed', orders: await this.call('order list', () => sendOrderList(this.exchange, unit.oco!)) };
+        return {
+          kind: 'placed',
+          orders: await this.calls.call('order list', () => sendOrderList(this.exchange, unit.oco!)),
+        };
       const t = unit.legs[0]!;
       return {
         kind: 'placed',
         orders: [
-          await this.call(`createOrder ${t.order.clientOrderId}`, () => sendOrder(this.exchange, t.order, t.sendAs)),
+          await this.calls.call(`createOrder ${t.order.clientOrderId}`, () =>
+            sendOrder(this.exchange, t.order, t.sendAs),
+          ),
         ],
       };
     } catch (error) {
@@ -1017,19 +1016,19 @@ class Session {
           return 'absent';
         }
         // Not yet conclusive: the lost request could still be executing.
-        await this.sleep(conclusiveAt - now);
+        await this.calls.wait(conclusiveAt - now);
         continue;
       }
       failures += 1;
       if (failures >= this.settings.reconcile.maxAttempts) return 'unresolved';
-      await this.sleep(this.backoff(failures));
-      await this.waitForPause();
+      await this.calls.wait(this.calls.backoff(failures));
+      await this.calls.waitForPause();
     }
   }
 
   /** The exchange's view of one order, by client order id (see sinks/venue/lookup.ts). */
   private lookup(t: Tracked): Promise<LookupResult> {
-    return lookupOrder(this.exchange, (label, fn) => this.call(label, fn), {
+    return lookupOrder(this.exchange, (label, fn) => this.calls.call(label, fn), {
       order: t.order,
       exchangeId: t.exchangeId,
       sentAt: t.firstSentAt ?? this.startedAt,
@@ -1158,81 +1157,33 @@ class Session {
     if (order.id === undefined || order.id === null) return null;
     const id = order.id;
     if (this.exchange.has['fetchOrderTrades']) {
-      return this.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () =>
+      return this.calls.retrying(`fetchOrderTrades ${t.order.clientOrderId}`, () =>
         this.exchange.fetchOrderTrades(id, symbol),
       );
     }
     if (this.exchange.has['fetchMyTrades']) {
       const since = (t.firstSentAt ?? this.startedAt) - 60_000;
-      const trades = await this.retrying(`fetchMyTrades ${symbol}`, () => this.exchange.fetchMyTrades(symbol, since));
+      const trades = await this.calls.retrying(`fetchMyTrades ${symbol}`, () =>
+        this.exchange.fetchMyTrades(symbol, since),
+      );
       return trades.filter((trade) => trade.order === id);
     }
     return null;
   }
 
   private emitTrades(t: Tracked, trades: readonly ccxt.Trade[]): void {
-    const fresh = trades
-      .filter((trade) => trade.id !== undefined && trade.id !== null && !t.seenTrades.has(String(trade.id)))
-      .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0) || compareIds(String(a.id), String(b.id)));
-    for (const trade of fresh) {
-      t.seenTrades.add(String(trade.id));
-      this.ledger.know(String(trade.id));
-      if (trade.amount === undefined || trade.amount === null || trade.price === undefined || trade.price === null)
-        continue;
-      let qty = toUnits(trade.amount);
-      if (t.filled + qty > t.order.qty) {
-        this.notice(
-          'warning',
-          'FILL_ADJUSTED',
-          t,
-          `${t.order.clientOrderId}: trade ${trade.id} of ${trade.amount} exceeds the order's open quantity; reported as ${formatUnits(t.order.qty - t.filled)}`,
-        );
-        qty = t.order.qty - t.filled;
-        if (qty <= 0n) continue;
-      }
-      const price = toUnits(trade.price);
-      const notional = notionalOf(qty, price);
-      t.filled += qty;
-      this.emitFill(t, {
-        qty,
-        price,
-        notional,
-        fee: feeInQuote(this.instruments.get(t.order.symbol), trade.fee, price),
-        ...feeInBase(this.instruments.get(t.order.symbol), trade.fee),
-        liquidity: trade.takerOrMaker === 'maker' ? 'maker' : 'taker',
-        tsEvent: trade.timestamp ?? this.now(),
-      });
-    }
+    const found = fillsFromTrades(t, trades, this.instruments.get(t.order.symbol), this.now());
+    for (const id of found.tradeIds) this.ledger.know(id);
+    for (const message of found.adjusted) this.notice('warning', 'FILL_ADJUSTED', t, message);
+    for (const figures of found.fills) this.emitFill(t, figures);
   }
 
   private emitDerivedFill(t: Tracked, order: ccxt.Order, target: Units): void {
-    const qty = (target > t.order.qty ? t.order.qty : target) - t.filled;
-    if (qty <= 0n) return;
-    const average = order.average ?? order.price ?? 0;
-    const price = toUnits(average);
-    t.filled += qty;
-    this.emitFill(t, {
-      qty,
-      price,
-      notional: notionalOf(qty, price),
-      fee: 0n,
-      liquidity: 'taker',
-      tsEvent: order.lastTradeTimestamp ?? this.now(),
-    });
+    const figures = derivedFill(t, order, target, this.now());
+    if (figures) this.emitFill(t, figures);
   }
 
-  private emitFill(
-    t: Tracked,
-    f: {
-      qty: Units;
-      price: Units;
-      notional: Units;
-      fee: Units;
-      feeBase?: Units;
-      liquidity: 'maker' | 'taker';
-      tsEvent: number;
-    },
-  ): void {
+  private emitFill(t: Tracked, f: FillFigures): void {
     const fill: Fill = {
       kind: 'fill',
       clientOrderId: t.order.clientOrderId,
@@ -1245,7 +1196,7 @@ class Session {
       fee: f.fee,
       ...(f.feeBase !== undefined ? { feeBase: f.feeBase } : {}),
       liquidity: f.liquidity,
-      leavesQty: t.order.qty - t.filled,
+      leavesQty: f.leavesQty,
       tsEvent: f.tsEvent,
     };
     this.ledger.filled(fill, null);
@@ -1259,13 +1210,14 @@ class Session {
     t.cancelAttempts += 1;
     if (!options.alreadyRequested) {
       try {
-        await this.call(`cancelOrder ${t.order.clientOrderId}`, () =>
+        await this.calls.call(`cancelOrder ${t.order.clientOrderId}`, () =>
           this.exchange.cancelOrder(t.exchangeId as string, t.order.symbol, { clientOrderId: t.order.clientOrderId }),
         );
       } catch (error) {
         if (error instanceof Closed) throw error;
         // Not found (already done), a lost answer, a refusal: the order's state says what happened.
-        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) await this.waitForPause();
+        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded)
+          await this.calls.waitForPause();
       }
     }
     await this.refresh(t);
@@ -1301,7 +1253,7 @@ class Session {
       });
       return;
     }
-    await this.sleep(this.backoff(t.cancelAttempts));
+    await this.calls.wait(this.calls.backoff(t.cancelAttempts));
     // afterFlow sends the cancel again (cancelReason is still set).
   }
 
@@ -1381,7 +1333,7 @@ class Session {
       let listed: ccxt.Order[] | null = null;
       if (this.exchange.has['fetchOpenOrders']) {
         try {
-          listed = await this.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+          listed = await this.calls.call(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
         } catch (error) {
           if (error instanceof Closed) throw error;
           this.notice('warning', 'POLL_FAILED', null, `fetchOpenOrders ${symbol}: ${this.describe(error)}`);
@@ -1406,7 +1358,7 @@ class Session {
 
   private async reconcileAccount(): Promise<void> {
     try {
-      await this.retrying('loadMarkets', () => this.exchange.loadMarkets());
+      await this.calls.retrying('loadMarkets', () => this.exchange.loadMarkets());
     } catch (error) {
       throw this.startupError('loading markets', error);
     }
@@ -1417,9 +1369,18 @@ class Session {
       this.instruments.set(symbol, instrumentOf(this.exchange, market));
       this.capabilities.set(symbol, nativeSupport(this.exchange, market, this.settings.emulate));
     }
+    // A restart: what the earlier session's unsettled orders executed while nobody watched comes
+    // back as fills (read before the balances, which then include them).
+    const recovered = await recoverFills(
+      this.exchange,
+      (label, fn) => this.calls.retrying(label, fn),
+      this.instruments,
+      this.settings.recoverOrders,
+    );
+    for (const id of recovered.tradeIds) this.ledger.know(id);
     let balance: ccxt.Balances;
     try {
-      balance = await this.retrying('fetchBalance', () => this.exchange.fetchBalance());
+      balance = await this.calls.retrying('fetchBalance', () => this.exchange.fetchBalance());
     } catch (error) {
       throw this.startupError('fetching the balance', error);
     }
@@ -1427,7 +1388,7 @@ class Session {
     for (const symbol of this.settings.symbols) {
       let orders: ccxt.Order[];
       try {
-        orders = await this.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
+        orders = await this.calls.retrying(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol));
       } catch (error) {
         throw this.startupError(`fetching open orders of ${symbol}`, error);
       }
@@ -1452,6 +1413,7 @@ class Session {
       positions[symbol] = balances[instrument.base]?.total ?? 0n;
       const d = this.ledger.start(symbol, positions[symbol], this.startedAt - this.reconciler.tradesLookbackMs());
       if (d !== 0n) dust[symbol] = d;
+      this.ledger.startQuote(instrument.quote, balances[instrument.quote]?.total ?? 0n);
     }
     await this.reconciler.rememberTradesInBalances();
     const now = this.now();
@@ -1464,10 +1426,18 @@ class Session {
       openOrders,
       instruments: [...this.instruments.values()],
       dust,
+      recoveredFills: recovered.fills,
       tsEvent: typeof balance.timestamp === 'number' ? balance.timestamp : now,
       tsInit: now,
     });
     for (const [symbol, d] of Object.entries(dust)) this.reconciler.noticeDust(symbol, d);
+    for (const note of recovered.notes)
+      this.notice(
+        note.level,
+        'FILL_RECOVERED',
+        this.tracked.get(note.clientOrderId) ?? null,
+        `restart: ${note.message}`,
+      );
     this.schedulePoll();
     this.reconciler.schedule('schedule');
     for (const value of this.held.splice(0)) this.input(value);
@@ -1480,7 +1450,8 @@ class Session {
       kind: 'order',
       clientOrderId: view.clientOrderId,
       intentId: '',
-      signalId: '',
+      // An order of an earlier session of ours (a restart) keeps its signal: its later fills trace to it.
+      signalId: this.settings.recoverOrders.find((o) => o.clientOrderId === view.clientOrderId)?.signalId ?? '',
       symbol: view.symbol,
       side: view.side,
       type: o.type === 'market' ? 'market' : 'limit',
@@ -1517,74 +1488,10 @@ class Session {
     );
   }
 
-  // ── calling the exchange ───────────────────────────────────────────────────────────────────────
+  // ── calling the exchange (sinks/venue/exchangeCalls.ts) ───────────────────────────────────────
 
-  /**
-   * One exchange call: waits out a pause, then runs `fn` under the watchdog. A 429/418 answer starts
-   * a pause for every request. Throws what `fn` throws (or WatchdogTimeout, Closed).
-   */
-  private call<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    // Synchronous when nothing has to be waited for: an order reaches ccxt in the same tick it arrived.
-    if (this.closed) return Promise.reject(new Closed());
-    if (this.waitBeforeSend(false) > 0) return this.waitForPause().then(() => this.call(label, fn));
-    let pending: Promise<T>;
-    try {
-      pending = fn();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return this.withWatchdog(label, pending).then(
-      (value) => {
-        this.rate.succeeded();
-        return value;
-      },
-      (error: unknown) => {
-        if (this.closed) throw new Closed();
-        if (error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded) this.throttle(error);
-        throw error;
-      },
-    );
-  }
-
-  /** {@link call} with bounded retries for reads and idempotent calls (transient failures and rate limits). */
-  private async retrying<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.call(label, fn);
-      } catch (error) {
-        if (error instanceof Closed) throw error;
-        const transient = isTransientReadError(error);
-        if (!transient || attempt >= this.settings.retry.maxRetries) throw error;
-        if (!(error instanceof ccxt.DDoSProtection) && !(error instanceof ccxt.RateLimitExceeded))
-          await this.sleep(this.backoff(attempt + 1));
-      }
-    }
-  }
-
-  private withWatchdog<T>(label: string, promise: Promise<T>): Promise<T> {
-    const ms = this.settings.timeoutMs + this.settings.watchdogGraceMs;
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.schedule(() => reject(new WatchdogTimeout(label, ms)), ms);
-      promise.then(
-        (value) => {
-          timer.unsubscribe();
-          this.timers.remove(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.unsubscribe();
-          this.timers.remove(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** A 429 or 418: nothing is sent until Retry-After (or the ban's end) has passed. */
-  private throttle(error: Error): void {
-    const now = this.now();
-    const pause = this.rate.throttle(now, error, this.exchange.last_response_headers?.['Retry-After']);
-    if (pause === null) return;
+  /** A 429 or 418 started a pause: reported now, and its end when it has passed. */
+  private throttled(pause: Pause, error: Error, now: number): void {
     this.emit({
       kind: 'venue-throttled',
       venue: this.venue,
@@ -1600,34 +1507,13 @@ class Session {
     }, pause.retryAfterMs);
   }
 
-  private async acquireOrderSlot(): Promise<void> {
-    for (;;) {
-      if (this.closed) throw new Closed();
-      const wait = this.waitBeforeSend(true);
-      if (wait <= 0) return;
-      await this.sleep(wait);
-    }
-  }
-
-  private async waitForPause(): Promise<void> {
-    for (;;) {
-      if (this.closed) throw new Closed();
-      const wait = this.waitBeforeSend(false);
-      if (wait <= 0) return;
-      await this.sleep(wait);
-    }
-  }
-
-  private backoff(attempt: number): number {
-    return backoffDelayMs(attempt, this.settings.retry);
-  }
-
   // ── small helpers ──────────────────────────────────────────────────────────────────────────────
 
   private now(): number {
     return this.scheduler.now();
   }
 
+  /** A timer that dies with the session; it leaves the session's set when it fires or is unsubscribed. */
   private schedule(work: () => void, delay: number): Subscription {
     const subscription = this.scheduler.schedule(
       () => {
@@ -1636,14 +1522,9 @@ class Session {
       },
       Math.max(0, delay),
     );
+    subscription.add(() => this.timers.remove(subscription));
     this.timers.add(subscription);
     return subscription;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.schedule(resolve, ms);
-    });
   }
 
   private notice(level: 'info' | 'warning', code: VenueNoticeCode, t: Tracked | null, message: string): void {

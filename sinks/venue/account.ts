@@ -17,8 +17,9 @@ export type TradeVerdict =
   /** No order of this session explains it: look its order up, then adopt it or hand it to its flow. */
   | 'unexplained';
 
-/** A base balance the exchange reported that the session did not expect, seen twice in a row. */
+/** A balance the exchange reported that the session did not expect, seen twice in a row. */
 export interface Drift {
+  /** The symbol whose base asset drifted, or the quote asset's name (see {@link AccountLedger.quoteBalance}). */
   readonly symbol: Symbol;
   readonly expected: Units;
   readonly found: Units;
@@ -35,8 +36,12 @@ export class AccountLedger {
   private readonly expectedBase = new Map<Symbol, Units>();
   /** `since` of the next trade read per symbol, ms. */
   private readonly tradesSince = new Map<Symbol, number>();
-  /** A difference seen at the last pass; flagged only when the next pass finds the same. */
-  private readonly suspected = new Map<Symbol, Units>();
+  /** Quote holding per quote asset as reported: the start-up balance plus the fills' notionals and quote fees. */
+  private readonly expectedQuote = new Map<string, Units>();
+  /** Fills per quote asset: each may round its notional by one unit on the exchange's side. */
+  private readonly quoteFills = new Map<string, bigint>();
+  /** A difference seen at the last pass; flagged only when the next pass finds the same (base: by symbol, quote: `quote:` + asset). */
+  private readonly suspected = new Map<string, Units>();
   private readonly reportedDust = new Map<Symbol, Units>();
   private readonly lastPrice = new Map<Symbol, number>();
 
@@ -49,6 +54,16 @@ export class AccountLedger {
     const dust = dustOf(base, this.instrument(symbol), this.lastPrice.get(symbol));
     this.reportedDust.set(symbol, dust);
     return dust;
+  }
+
+  /** The start-up snapshot's total of a quote asset (once per asset, whatever the number of symbols quoted in it). */
+  startQuote(asset: string, total: Units): void {
+    if (!this.expectedQuote.has(asset)) this.expectedQuote.set(asset, total);
+  }
+
+  /** The quote assets the session accounts for. */
+  quoteAssets(): string[] {
+    return [...this.expectedQuote.keys()];
   }
 
   /** A trade the start-up balances already include. */
@@ -84,6 +99,16 @@ export class AccountLedger {
     if (before !== undefined) {
       const delta = fill.side === 'buy' ? fill.qty - (fill.feeBase ?? 0n) : -fill.qty;
       this.expectedBase.set(fill.symbol, before + delta);
+    }
+    const quote = this.instruments.get(fill.symbol)?.quote;
+    const quoteBefore = quote === undefined ? undefined : this.expectedQuote.get(quote);
+    if (quote !== undefined && quoteBefore !== undefined) {
+      // A fee taken in the base asset is not paid in quote (its `fee` is only its quote value);
+      // a fee in a third asset (BNB) has a quote value of 0 here.
+      const quoteFee = fill.feeBase !== undefined ? 0n : fill.fee;
+      const delta = (fill.side === 'buy' ? -fill.notional : fill.notional) - quoteFee;
+      this.expectedQuote.set(quote, quoteBefore + delta);
+      this.quoteFills.set(quote, (this.quoteFills.get(quote) ?? 0n) + 1n);
     }
     if (fill.price > 0n) this.price(fill.symbol, unitsToNumber(fill.price));
   }
@@ -124,16 +149,39 @@ export class AccountLedger {
    * the next pass.
    */
   balance(symbol: Symbol, found: Units, idle: boolean): Drift | null {
-    const expected = this.expectedBase.get(symbol);
-    const confirmed = this.suspected.get(symbol) === found;
-    this.suspected.delete(symbol);
-    if (!idle || expected === undefined || found === expected) return null;
+    return this.compare(this.expectedBase, symbol, symbol, found, idle, 0n);
+  }
+
+  /**
+   * The exchange's total of quote asset `asset` at a pass, judged like {@link balance}: the
+   * start-up total, minus what buys paid (notional and a fee taken in quote), plus what sells
+   * received (notional minus a fee taken in quote). A difference of up to one unit (1e-8) per fill
+   * is the exchange's rounding of the notional, not a drift.
+   */
+  quoteBalance(asset: string, found: Units, idle: boolean): Drift | null {
+    return this.compare(this.expectedQuote, `quote:${asset}`, asset, found, idle, this.quoteFills.get(asset) ?? 0n);
+  }
+
+  private compare(
+    expectations: Map<string, Units>,
+    key: string,
+    name: string,
+    found: Units,
+    idle: boolean,
+    tolerance: Units,
+  ): Drift | null {
+    const expected = expectations.get(name);
+    const confirmed = this.suspected.get(key) === found;
+    this.suspected.delete(key);
+    if (!idle || expected === undefined) return null;
+    const difference = found - expected;
+    if (difference <= tolerance && difference >= -tolerance) return null;
     if (!confirmed) {
-      this.suspected.set(symbol, found);
+      this.suspected.set(key, found);
       return null;
     }
-    this.expectedBase.set(symbol, found);
-    return { symbol, expected, found };
+    expectations.set(name, found);
+    return { symbol: name, expected, found };
   }
 
   /** The dust of `symbol` at this holding, when it changed since last reported (else null). */

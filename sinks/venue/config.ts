@@ -112,6 +112,26 @@ export const CcxtVenueConfigSchema = z.strictObject({
   emulate: z.array(z.enum(['stop', 'take-profit', 'trailing', 'oco'])).default([]),
   /** How long the first leg of a native OCO waits for its partner, ms. Default 500. */
   ocoPairTimeoutMs: z.number().int().min(0).default(500),
+  /**
+   * A restart: the orders an earlier session sent and never saw settled (from its journal). At
+   * start-up each is looked up by client order id; the trades it made beyond `filled` (executed
+   * while no session watched) come back as fills in the account snapshot (`recoveredFills`), with
+   * their fee and the order's signal id. Default none.
+   */
+  recoverOrders: z
+    .array(
+      z.strictObject({
+        clientOrderId: z.string().min(1),
+        signalId: z.string(),
+        symbol: z.string().regex(/^[^/\s]+\/[^/\s]+$/, { message: 'a unified symbol such as BTC/USDT' }),
+        side: z.enum(['buy', 'sell']),
+        /** What the journal already holds as filled, units of 1e-8. */
+        filled: z.bigint().min(0n),
+        /** When it was sent (ms since the epoch): trades are searched from a minute before. */
+        sentAt: z.number().finite(),
+      }),
+    )
+    .default([]),
 });
 
 export type CcxtVenueConfig = z.input<typeof CcxtVenueConfigSchema>;

@@ -5,7 +5,7 @@
 import { filter, type OperatorFunction } from 'rxjs';
 import type { Units } from '../../operators/money';
 import type { Venue, VenueInput, VenueOutput } from '../../operators/types';
-import type { CancelAllOrders, CancelOrder, Instrument, Side, Timestamp, VenueId } from '../../operators/types';
+import type { CancelAllOrders, CancelOrder, Fill, Instrument, Side, Timestamp, VenueId } from '../../operators/types';
 
 export interface VenueBalance {
   readonly free: Units;
@@ -44,6 +44,13 @@ export interface VenueAccountSnapshot {
    * the minimum quantity or notional, else what is off the lot grid (fee dust). Omitted when zero.
    */
   readonly dust: Readonly<Record<string, Units>>;
+  /**
+   * A restart (config `recoverOrders`): the trades the earlier session's unsettled orders made
+   * while no session watched, as fills with their fees and signal ids, oldest first. The balances
+   * above already include them: they explain the difference from the journal, they are not to be
+   * added to the balances again. Empty when nothing was recovered.
+   */
+  readonly recoveredFills: readonly Fill[];
   readonly tsEvent: Timestamp;
   readonly tsInit: Timestamp;
 }
@@ -105,7 +112,9 @@ export type VenueNoticeCode =
   | 'DUST'
   /** A reduce-only order off the lot grid was sent rounded down to it. */
   | 'QTY_ROUNDED'
-  | 'RECONCILE_PASS_FAILED';
+  | 'RECONCILE_PASS_FAILED'
+  /** A restart looked up an order the earlier session never saw settled (see `recoverOrders`). */
+  | 'FILL_RECOVERED';
 
 /** What the venue did on its own (reconciliation, resends, emulation), for the journal. */
 export interface VenueNotice {

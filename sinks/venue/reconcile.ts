@@ -6,8 +6,8 @@
  * - a trade no order of the session explains (accepted and executed late after its session ended,
  *   or placed by hand) is adopted as a fill, with a TRADE_ADOPTED notice;
  * - an open order no session placed is tracked (ORDER_ADOPTED), so its fills are reported;
- * - a base balance that differs from start-up + fills at two idle passes in a row is a
- *   BALANCE_DRIFT; a change of dust is a DUST notice;
+ * - a base balance, or a quote asset's total, that differs from start-up + fills at two idle
+ *   passes in a row is a BALANCE_DRIFT; a change of dust is a DUST notice;
  * - every pass ends with a {@link VenueReconciled} (a clean one is a success for the venue's
  *   breaker, a difference trips it).
  *
@@ -247,7 +247,7 @@ export class AccountReconciler {
     }
   }
 
-  /** Compares base holdings with what this session reported (only when nothing is in flight) and reports dust. Returns drifts. */
+  /** Compares base holdings and quote totals with what this session reported (only when nothing is in flight) and reports dust. Returns drifts. */
   private async checkBalances(): Promise<number> {
     const balance = await this.host.retrying('fetchBalance', () => this.host.exchange.fetchBalance());
     const totals = (balance['total'] ?? {}) as unknown as Record<string, number | undefined>;
@@ -268,6 +268,19 @@ export class AccountReconciler {
       }
       const dust = this.host.ledger.dustChange(symbol, found);
       if (dust !== null && dust !== 0n) this.noticeDust(symbol, dust);
+    }
+    // The quote asset too: a buy executed while nobody watched moves cash, not only the base.
+    for (const asset of this.host.ledger.quoteAssets()) {
+      const drift = this.host.ledger.quoteBalance(asset, toUnits(totals[asset] ?? 0), idle);
+      if (drift) {
+        drifts += 1;
+        this.host.notice(
+          'warning',
+          'BALANCE_DRIFT',
+          null,
+          `${asset}: the exchange holds ${formatUnits(drift.found)} ${asset}, this session accounts for ${formatUnits(drift.expected)} (difference ${formatUnits(drift.found - drift.expected)}); no trade explains it (a transfer, a fee in another asset, or a trade outside the lookback)`,
+        );
+      }
     }
     return drifts;
   }

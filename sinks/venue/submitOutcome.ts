@@ -6,21 +6,20 @@
  */
 import * as ccxt from 'ccxt';
 import { isOverloadAnswer } from '../../operators/backoff';
+import { Bot4Error } from '../../operators/errors';
 import type { OrderRejectCode } from '../../operators/types';
 
 /** Our own deadline on an exchange call passed (ccxt's timeout stops at the headers). */
-export class WatchdogTimeout extends Error {
+export class WatchdogTimeout extends Bot4Error<'WATCHDOG_TIMEOUT'> {
   constructor(label: string, ms: number) {
-    super(`${label}: no complete answer within ${ms} ms`);
-    this.name = 'WatchdogTimeout';
+    super('WATCHDOG_TIMEOUT', 'ccxtVenue', `${label}: no complete answer within ${ms} ms`);
   }
 }
 
 /** The venue was closed (unsubscribed, completed or failed) while a call was on its way. */
-export class Closed extends Error {
+export class Closed extends Bot4Error<'VENUE_CLOSED'> {
   constructor() {
-    super('venue closed');
-    this.name = 'Closed';
+    super('VENUE_CLOSED', 'ccxtVenue', 'venue closed');
   }
 }
 

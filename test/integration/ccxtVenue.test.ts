@@ -810,6 +810,88 @@ describe('ccxt live venue: real ccxt binance ↔ local Binance server with a sim
     }
   });
 
+  it("a restart recovers, as fills with fee and signal, what the earlier session's unsettled orders executed while no session watched", async () => {
+    const sentAt = Date.now() - 1_000;
+    const h = await start({
+      config: {
+        recoverOrders: [
+          // The journal saw the first 0.004 of this one; the exchange filled the other 0.006 since.
+          {
+            clientOrderId: 'earlier-limit',
+            signalId: 'sig-limit',
+            symbol: 'BTC/USDT',
+            side: 'buy',
+            filled: toUnits('0.004'),
+            sentAt,
+          },
+          // The answer never reached the journal: it executed in full.
+          {
+            clientOrderId: 'earlier-market',
+            signalId: 'sig-market',
+            symbol: 'BTC/USDT',
+            side: 'sell',
+            filled: 0n,
+            sentAt,
+          },
+          // Sent, never placed (the process died before the request left).
+          { clientOrderId: 'earlier-lost', signalId: 'sig-lost', symbol: 'BTC/USDT', side: 'buy', filled: 0n, sentAt },
+        ],
+      },
+      before: (account) => {
+        account.placeDirect({
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'LIMIT',
+          timeInForce: 'GTC',
+          quantity: '0.01000000',
+          price: '48000.00',
+          newClientOrderId: 'earlier-limit',
+        });
+        account.fill('earlier-limit', '0.004');
+        account.fill('earlier-limit', '0.006');
+        account.placeDirect({
+          symbol: 'BTCUSDT',
+          side: 'SELL',
+          type: 'MARKET',
+          quantity: '0.00200000',
+          newClientOrderId: 'earlier-market',
+        });
+      },
+    });
+    const s = await snapshot(h);
+    assert.deepEqual(
+      s.recoveredFills.map((f) => [f.clientOrderId, f.signalId, f.side, f.qty, f.price, f.fee, f.feeBase, f.leavesQty]),
+      [
+        // A buy's commission is taken in BTC (0.1 % of 0.006), worth 0.288 USDT at 48,000.
+        [
+          'earlier-limit',
+          'sig-limit',
+          'buy',
+          toUnits('0.006'),
+          toUnits('48000'),
+          toUnits('0.288'),
+          toUnits('0.000006'),
+          0n,
+        ],
+        // A sell's commission is taken in USDT (0.1 % of 100).
+        ['earlier-market', 'sig-market', 'sell', toUnits('0.002'), toUnits('50000'), toUnits('0.1'), undefined, 0n],
+      ],
+    );
+    const notes = of(h, 'venue-notice')
+      .filter((n) => n.code === 'FILL_RECOVERED')
+      .map((n) => n.message);
+    assert.equal(notes.length, 3);
+    assert.match(notes.find((m) => m.includes('earlier-lost'))!, /not on the exchange \(never placed\)/);
+    assert.match(
+      notes.find((m) => m.includes('earlier-limit'))!,
+      /0\.006 bought while no session watched; recovered as fills/,
+    );
+    // The balances already hold them: no reconciliation pass adopts them again.
+    await consistently(() => assert.equal(of(h, 'venue-notice').filter((n) => n.code === 'TRADE_ADOPTED').length, 0), {
+      durationMs: 300,
+    });
+  });
+
   it('a position holding Binance fee dust is flattened on the lot grid by the emergency actions, and the dust left is reported', async () => {
     const h = await start({
       account: { balances: { USDT: '10000' } },

@@ -7,16 +7,21 @@
  * exchange's (live) or the sum of the journaled fills (paper), the kill latch is kept until an
  * audited `mode-reset`, and at the end the position can be flattened.
  *
- * `BOT4_CRASH_POINTS` sets the number of kills per mode: default 8 (every kill point at least once
- * per mode, a few minutes of CI on a shared 2-core machine); `BOT4_CRASH_POINTS=26` is the issue's
- * ≥ 50 kills. `BOT4_CRASH_SEED` sets the seed. Start-to-ready times (process start to warm-up
- * done, wall and CPU) and press-to-flatten times are printed.
+ * The live account charges Binance's commission in the asset received (0.1 %), so every buy
+ * leaves an off-grid position: exits and flattens are rounded down to the lot grid and the rest is
+ * dust — "flat" means holding nothing but dust, and the journal's dust equals the exchange's.
+ *
+ * `BOT4_CRASH_POINTS` sets the number of kills per mode: default 26 (52 kills in all, the issue's
+ * ≥ 50; every kill point several times per mode; the server is shared by every point and both
+ * modes). `BOT4_CRASH_SEED` sets the seed. Start-to-ready times (process start to warm-up done,
+ * wall and CPU) and press-to-flatten times are printed.
  */
 import { equal, ok } from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
+import { dustOf } from '../../operators/lotGrid';
 import { formatUnits, toUnits } from '../../operators/money';
 import { foldJournal, type RecoveredSession } from '../../operators/recoverSession';
 import { mulberry32 } from '../../operators/random';
@@ -24,11 +29,12 @@ import { readJournal } from '../../sinks/journal';
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
 import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
+import { BTC_USDT } from '../support/fixtures';
 import { tempDir } from '../support/tmp';
 
 const FIVE_MINUTES = 300_000;
 const CLI = path.join(__dirname, '..', '..', 'pipelines', 'cli.js');
-const POINTS = Number(process.env['BOT4_CRASH_POINTS'] ?? 8);
+const POINTS = Number(process.env['BOT4_CRASH_POINTS'] ?? 26);
 const SEED = Number(process.env['BOT4_CRASH_SEED'] ?? 7);
 const API_KEY = 'crash-loop-key-1234567890';
 const SECRET = 'crash-loop-secret-abcdefghij';
@@ -125,8 +131,14 @@ function percentile(xs: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** Flat for trading: nothing, or only dust (off the lot grid, below the minimum quantity or notional). */
+function flatButDust(qty: bigint, price: number): boolean {
+  return qty >= 0n && dustOf(qty, BTC_USDT, price) === qty;
+}
+
 describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost or forgotten', function () {
-  this.timeout(600_000);
+  // 26 kills per mode: each a process start (≈ 2 s CPU); generous for a loaded shared machine.
+  this.timeout(1_800_000);
   let server: BinanceServer;
   let account: BinanceOrders;
   const tmp = tempDir();
@@ -146,9 +158,9 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       secret: SECRET,
       balances: { USDT: '10000', BTC: '0' },
       prices: { BTCUSDT: '20000' },
-      // Commission in USDT-free form: a buy's commission in BTC leaves an off-grid position that
-      // the venue cannot sell yet (issue 7 item 1, the venue's part); this loop tests restarts.
-      commission: '0',
+      // Binance's commission: 0.1 % of what is received, so a buy leaves an off-grid BTC position
+      // (fee in base) — every exit and flatten must round to the lot grid and leave dust behind.
+      commission: '0.001',
     });
     await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 100_000, 'too close to a 5-minute boundary'), {
       timeoutMs: 200_000,
@@ -397,7 +409,7 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
             await eventually(
               () => {
                 const s = foldJournal(records(journalFile), { initialCash: toUnits('10000'), quote: 'USDT' });
-                equal(s.portfolio.positions['BTC/USDT']?.qty ?? 0n, 0n);
+                ok(flatButDust(s.portfolio.positions['BTC/USDT']?.qty ?? 0n, bar.price));
               },
               { timeoutMs: 10_000, intervalMs: 5 },
             ).catch(() => undefined);
@@ -434,13 +446,14 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
       ]?.qty ?? 0n;
     if (!latched) {
       while (priceAt(nextBar) < priceAt(nextBar - 1)) nextBar++;
-      for (let i = 0; i < 6 && holding() === 0n; i++) {
+      const tradeable = (): boolean => !flatButDust(holding(), priceAt(nextBar - 1));
+      for (let i = 0; i < 6 && !tradeable(); i++) {
         const b = pushBar(mode);
         await eventually(() => ok(readFileSync(journalFile, 'utf8').includes(b.id)), { timeoutMs: 20_000 });
         pushTrade(b.price);
-        await eventually(() => ok(holding() > 0n), { timeoutMs: 2_000, intervalMs: 20 }).catch(() => undefined);
+        await eventually(() => ok(tradeable()), { timeoutMs: 2_000, intervalMs: 20 }).catch(() => undefined);
       }
-      ok(holding() > 0n, 'no position to flatten after a rally');
+      ok(tradeable(), 'no position to flatten after a rally');
     }
     last.proc.kill('SIGUSR2');
     await eventually(() => ok(/Emergency/.test(last.text)), { timeoutMs: 10_000 });
@@ -450,24 +463,38 @@ describe('crash loop: kill -9 at seeded points, restart, nothing doubled, lost o
     await eventually(
       () => {
         const s = foldJournal(records(journalFile), { initialCash: toUnits('10000'), quote: 'USDT' });
-        equal(formatUnits(s.portfolio.positions['BTC/USDT']?.qty ?? 0n), '0', 'not flat after the press');
-        if (mode === 'live') equal(account.balance('BTC').free, '0');
+        const qty = s.portfolio.positions['BTC/USDT']?.qty ?? 0n;
+        ok(flatButDust(qty, b.price), `not flat after the press: holding ${formatUnits(qty)} BTC, more than dust`);
+        if (mode === 'live') {
+          // What is left is the exchange's dust, to the unit, and the journal knows it.
+          equal(account.balance('BTC').locked, '0');
+          equal(formatUnits(toUnits(account.balance('BTC').free)), formatUnits(qty), 'BTC dust: journal vs exchange');
+        }
       },
       { timeoutMs: 15_000 },
     );
     // SIGHUP is the graceful stop too: orders settle, the journals get their stop record.
     last.proc.kill('SIGHUP');
     equal(await last.exited, 0, last.text);
+    // The exit summary names what is left as dust.
+    const left = foldJournal(records(journalFile), { initialCash: toUnits('10000'), quote: 'USDT' }).portfolio
+      .positions['BTC/USDT']?.qty;
+    if (left !== undefined && left > 0n)
+      ok(
+        last.text.includes(`positions BTC/USDT ${formatUnits(left)} (dust ${formatUnits(left)})`),
+        `the exit summary does not show the dust: ${last.text.slice(-600)}`,
+      );
     flattenTimes.push(...last.flattenMs());
     const final = records(journalFile);
     const stop = final[final.length - 1]!;
     equal(stop.kind, 'session');
     equal(stop['event'], 'stopped');
     const adopted = final.filter((r) => r.kind === 'portfolio-adopted').length;
+    const recoveredFills = final.filter((r) => r.kind === 'fill-recovered').length;
     const abandoned = final.filter((r) => r.kind === 'order-abandoned').length;
     const crashes = final.filter((r) => r.kind === 'session' && r['previous'] === 'crashed').length;
     process.stderr.write(
-      `      ${mode}: ${POINTS} kills at ${JSON.stringify(seen)}; ${crashes} starts after a crash; ${adopted} account adoptions, ${abandoned} unsettled orders closed at a restart\n`,
+      `      ${mode}: ${POINTS} kills at ${JSON.stringify(seen)}; ${crashes} starts after a crash; ${recoveredFills} fills made while down recovered as fills, ${adopted} account adoptions, ${abandoned} unsettled orders closed at a restart\n`,
     );
   }
 

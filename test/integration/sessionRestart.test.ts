@@ -372,6 +372,36 @@ describe('paper sessions across restarts', function () {
     equal(thirdSummary.finalMode, 'Normal');
   });
 
+  it('a restart restores the breakers the journal left open: the session starts Paused (fail-closed), the restored changes journaled', async () => {
+    const outDir = path.join(tmp.dir, 'breakers');
+    const first = start(outDir);
+    await ready(first);
+    await stop(first);
+    // The earlier session's last word on its breakers: two feeds OPEN, and so the global breaker
+    // (as a session journals them during an outage).
+    const now = Date.now();
+    const change = (component: string): string =>
+      `${JSON.stringify({ kind: 'breaker-state-changed', component, from: 'CLOSED', to: 'OPEN', reason: '5 consecutive errors ≥ 5; cooldown 30000 ms', numbers: { errorsInRow: 5 }, tsEvent: now })}\n`;
+    writeFileSync(
+      first.journal,
+      readFileSync(first.journal, 'utf8') + change('feed:ohlcv') + change('feed:trades') + change('global'),
+    );
+
+    const second = start(outDir);
+    await ready(second);
+    match(
+      second.log.text(),
+      /breakers not closed at the end: feed:ohlcv OPEN, feed:trades OPEN, global OPEN \(restored/,
+    );
+    await eventually(() => match(second.log.text(), /mode Normal → Paused/), { timeoutMs: 10_000 });
+    const restored = recordsOf(second.journal).filter(
+      (r) => r.kind === 'breaker-state-changed' && /^restored from the journal/.test(String(r['reason'])),
+    );
+    equal(restored.map((r) => `${r['component']}:${r['to']}`).join(' '), 'feed:ohlcv:OPEN feed:trades:OPEN');
+    const summary = await stop(second);
+    equal(summary.finalMode, 'Paused');
+  });
+
   it('a press during the warm-up starts the session in Emergency, audited', async () => {
     const outDir = path.join(tmp.dir, 'early');
     const session = start(outDir);

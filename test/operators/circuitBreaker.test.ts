@@ -265,6 +265,54 @@ describe('trackBreakers', () => {
     equal(modes[modes.length - 1]!.to, 'Normal');
   });
 
+  it('a restart restores the breakers the journal left open: OPEN components (and so the global breaker) start open, cool down, and close once outcomes succeed', () => {
+    const ts = makeTestScheduler();
+    const seen: string[] = [];
+    ts.run(({ cold }) => {
+      // Restored at frame 0 (one tick after subscription): exchange and feed OPEN → global OPEN;
+      // half-open at 20 (cooldown) → global closes; successes at 31–34 close both.
+      outcomes(ts, cold('31ms stst|'))
+        .pipe(
+          trackBreakers({ ...BASE, scheduler: ts, restore: { exchange: 'OPEN', feed: 'OPEN', global: 'OPEN' } }),
+          brief,
+        )
+        .subscribe((e) => seen.push(`${e}/${ts.now()}`));
+    });
+    deepStrictEqual(seen, [
+      'exchange:OPEN@0/0',
+      'feed:OPEN@0/0',
+      'global:OPEN@0/0',
+      'exchange:HALF_OPEN@20/20',
+      'global:CLOSED@20/20',
+      'feed:HALF_OPEN@20/20',
+      'exchange:CLOSED@33/33',
+      'feed:CLOSED@34/34',
+    ]);
+  });
+
+  it('a restored HALF_OPEN breaker needs its successes to close; CLOSED entries change nothing; a bad restored state is named', () => {
+    const ts = makeTestScheduler();
+    const events: BreakerStateChanged[] = [];
+    ts.run(({ cold }) => {
+      outcomes(ts, cold('-ss|'))
+        .pipe(trackBreakers({ ...BASE, scheduler: ts, restore: { exchange: 'HALF_OPEN', feed: 'CLOSED' } }))
+        .subscribe((e) => events.push(e));
+    });
+    deepStrictEqual(
+      events.map((e) => `${e.component}:${e.from}→${e.to}@${e.tsEvent} ${e.reason.split(',')[0]}`),
+      [
+        'exchange:CLOSED→HALF_OPEN@0 restored from the journal',
+        'exchange:HALF_OPEN→CLOSED@2 2 successes in half-open ≥ 2',
+      ],
+    );
+    throws(
+      () => trackBreakers({ restore: { exchange: 'AJAR' as never } }),
+      (e: unknown) =>
+        e instanceof BreakerConfigError &&
+        /restore\.exchange must be CLOSED, OPEN or HALF_OPEN, found "AJAR"/.test(e.message),
+    );
+  });
+
   it('a failure marked trip (an invariant break) opens a CLOSED or HALF_OPEN breaker at once, with its reason', () => {
     const ts = makeTestScheduler();
     const events: BreakerStateChanged[] = [];

@@ -188,6 +188,33 @@ describe('recoverSession', () => {
     assert.equal(accountingResidual(state.portfolio), 0n);
   });
 
+  it('a fill recovered at a live restart is counted and closes its order, but not applied again: the header before it holds it', () => {
+    const start = {
+      quote: 'USDT',
+      initialCash: toUnits('10000'),
+      cash: toUnits('9000'),
+      realizedPnl: 0n,
+      feesPaid: 0n,
+      positions: { 'BTC/USDT': { qty: toUnits('0.05'), costBasis: toUnits('1000'), markPrice: 20_000 } },
+      tsEvent: 7,
+    };
+    const state = foldJournal(
+      onDisk([
+        header(),
+        { kind: 'approved', order: order('a', 'buy', '0.05'), numbers: {}, tsEvent: 1000 },
+        // kill -9: the order executed, its fill never journaled; the restart finds it on the exchange.
+        header({ start }),
+        { ...fill('a', 'buy', '0.05', '20000'), kind: 'fill-recovered', reason: 'RESTART: …' },
+      ]),
+      START,
+    );
+    assert.equal(state.portfolio.positions['BTC/USDT']!.qty, toUnits('0.05'), 'applied once, by the header');
+    assert.equal(state.portfolio.cash, toUnits('9000'));
+    assert.equal(state.fills, 1);
+    assert.deepEqual(Object.keys(state.openOrders), []);
+    assert.ok(state.usedClientOrderIds.has('a'));
+  });
+
   it('fails on a record it cannot interpret, naming the line and the field', () => {
     const bad = onDisk([header(), { ...fill('a', 'buy', '0.01', '20000'), qty: 'lots' }]);
     assert.throws(

@@ -71,6 +71,26 @@ describe('AccountLedger', () => {
     equal(l.balance('BTC/USDT', toUnits('0.7'), false), null, 'never while orders are in flight');
   });
 
+  it('reconciles the quote asset too: buys pay notional (+ a fee in quote), sells receive notional (− a fee in quote), a fee in base costs no quote', () => {
+    const l = ledger();
+    l.start('BTC/USDT', 0n, 0);
+    l.startQuote('USDT', toUnits('10000'));
+    l.startQuote('USDT', toUnits('1'));
+    deepStrictEqual(l.quoteAssets(), ['USDT']);
+    // Buy 0.04969 @ 50,000 = 2,484.5 USDT, fee in BTC: the cash pays the notional only.
+    l.filled({ ...fill('buy', '0.04969', '0.00004969'), notional: toUnits('2484.5'), fee: toUnits('2.4845') }, 't1');
+    // Sell 0.04964 @ 50,000 = 2,482 USDT, fee 2.482 in USDT.
+    l.filled({ ...fill('sell', '0.04964'), notional: toUnits('2482'), fee: toUnits('2.482') }, 't2');
+    const expected = toUnits('10000') - toUnits('2484.5') + toUnits('2482') - toUnits('2.482');
+    equal(l.quoteBalance('USDT', expected, true), null, 'as expected');
+    equal(l.quoteBalance('USDT', expected + 2n, true), null, 'one unit of rounding per fill is no drift');
+    equal(l.quoteBalance('USDT', expected - 3n, true), null, 'beyond the rounding: suspected once');
+    deepStrictEqual(l.quoteBalance('USDT', expected - 3n, true), { symbol: 'USDT', expected, found: expected - 3n });
+    equal(l.quoteBalance('USDT', toUnits('5000'), false), null);
+    equal(l.quoteBalance('USDT', toUnits('5000'), false), null, 'never while orders are in flight');
+    equal(l.quoteBalance('EUR', toUnits('5'), true), null, 'an asset not accounted for is not judged');
+  });
+
   it('reports dust when it changes', () => {
     const l = ledger();
     equal(l.start('BTC/USDT', toUnits('0.04964031'), 0), toUnits('0.00000031'));

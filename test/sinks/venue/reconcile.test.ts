@@ -15,6 +15,7 @@ interface Book {
   orders: Record<string, Partial<ccxt.Order>>;
   open: Partial<ccxt.Order>[];
   btc: number;
+  usdt?: number;
 }
 
 function harness(book: Book, session: { handled?: string[]; idle?: boolean } = {}) {
@@ -26,7 +27,7 @@ function harness(book: Book, session: { handled?: string[]; idle?: boolean } = {
     fetchMyTrades: async () => book.trades,
     fetchOrder: async (id: string) => book.orders[id],
     fetchOpenOrders: async () => book.open,
-    fetchBalance: async () => ({ total: { BTC: book.btc } }),
+    fetchBalance: async () => ({ total: { BTC: book.btc, ...(book.usdt !== undefined ? { USDT: book.usdt } : {}) } }),
   } as unknown as ccxt.Exchange;
   const ledger = new AccountLedger(new Map([['BTC/USDT', BTC_USDT]]));
   const host: ReconcilerHost = {
@@ -129,5 +130,43 @@ describe('AccountReconciler', () => {
       [0, 1, 0],
     );
     equal(h.notices.filter((n) => n.startsWith('BALANCE_DRIFT')).length, 1);
+  });
+
+  it('flags a quote balance nothing explains (cash moved while the base did not) at the second idle pass, once', async () => {
+    const book: Book = { trades: [], orders: {}, open: [], btc: 0.5, usdt: 9_000 };
+    const h = harness(book);
+    h.ledger.start('BTC/USDT', toUnits('0.5'), 0);
+    h.ledger.startQuote('USDT', toUnits('10000'));
+    for (let i = 0; i < 3; i++) await h.reconciler.pass('schedule');
+    deepStrictEqual(
+      h.events.filter((e) => e.kind === 'venue-reconciled').map((e) => e.drifts),
+      [0, 1, 0],
+    );
+    deepStrictEqual(
+      h.notices.filter((n) => n.startsWith('BALANCE_DRIFT')).map((n) => n.split(';')[0]),
+      ['BALANCE_DRIFT - USDT: the exchange holds 9000 USDT, this session accounts for 10000 (difference -1000)'],
+    );
+  });
+
+  it('an adopted trade explains the quote it moved: no drift', async () => {
+    const book: Book = {
+      trades: [trade('t1', '11', 0.001, 0.000001)],
+      orders: { '11': { id: '11', clientOrderId: 'b4-late', remaining: 0 } },
+      open: [],
+      btc: 0.500999,
+      usdt: 10_000 - 50,
+    };
+    const h = harness(book);
+    h.ledger.start('BTC/USDT', toUnits('0.5'), 0);
+    h.ledger.startQuote('USDT', toUnits('10000'));
+    for (let i = 0; i < 3; i++) await h.reconciler.pass('schedule');
+    deepStrictEqual(
+      h.events.filter((e) => e.kind === 'venue-reconciled').map((e) => [e.adoptedTrades, e.drifts]),
+      [
+        [1, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    );
   });
 });
