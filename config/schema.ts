@@ -141,6 +141,18 @@ export const mlTrainingSchema = z.strictObject({
   label: z.enum(['net-of-cost', 'direction']).optional(),
   /** Bars left out between training and test samples. Default: max(horizon, longest indicator warm-up). */
   gapBars: z.number().int().nonnegative().optional(),
+  /**
+   * Purged k-fold cross-validation on the training part, k folds (≥ 2): each fold is scored by a
+   * network fitted on the other folds minus the samples whose label window overlaps the fold
+   * (purge) and those starting within `gapBars` after it (embargo). Reported in the model's
+   * metrics; the shipped network is still the one fitted on the whole training part. Default: none.
+   */
+  cvFolds: z.number().int().min(2).optional(),
+  /**
+   * An ensemble of this many networks (seeds seed, seed+1, …), averaged with weights from their
+   * log loss on the calibration slice (needs calibrationFraction > 0). Default: one network.
+   */
+  ensemble: z.number().int().min(2).max(16).optional(),
   /** Sizes of the network’s hidden layers. Default [16, 8]. */
   hiddenLayers: z.array(z.number().int().positive()).min(1).optional(),
   /** Training iterations (brain.js). Default 100. */
@@ -158,6 +170,18 @@ export const mlSchema = z.strictObject({
   band: z.number().min(0).max(0.5).optional(),
   /** Give ML signals on bars the model was trained or tested on (normally refused: in-sample skill is not skill). Default false. */
   allowInSample: z.boolean().optional(),
+  /**
+   * Drift detection on the model's log loss (Page–Hinkley; see operators/mlSignal.ts): after an
+   * alarm the model's confidence is multiplied by weightAfterDrift (default 0) until it is retrained.
+   */
+  drift: z
+    .strictObject({
+      delta: z.number().min(0).optional(),
+      threshold: z.number().positive().optional(),
+      minSamples: z.number().int().positive().optional(),
+      weightAfterDrift: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
   training: mlTrainingSchema.optional(),
 });
 

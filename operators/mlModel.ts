@@ -67,8 +67,45 @@ export interface ModelFile {
     readonly trainAccuracy: number;
     /** Calibrated-probability scores on the test slice (models with a calibration). */
     readonly calibration?: CalibrationReport;
+    /** Purged k-fold cross-validation on the training part (`training.cvFolds`). */
+    readonly cv?: CrossValidationReport;
   };
   readonly network: INeuralNetworkJSON;
+  /**
+   * Several networks (one per seed, same inputs and normalisation) whose outputs are averaged with
+   * `weights` (sum 1) before the calibration; `network` is then the first member. Absent: one network.
+   */
+  readonly ensemble?: {
+    readonly seeds: readonly number[];
+    /** ∝ max(0, base-rate log loss − member log loss) on the calibration slice; equal when none beats it. */
+    readonly weights: readonly number[];
+    readonly calibrationLogLoss: readonly number[];
+    readonly networks: readonly INeuralNetworkJSON[];
+  };
+}
+
+/** Out-of-fold scores of a purged k-fold cross-validation (raw network output, threshold 0.5). */
+export interface CrossValidationReport {
+  readonly folds: number;
+  readonly horizon: number;
+  readonly embargoBars: number;
+  readonly perFold: readonly {
+    readonly from: number;
+    readonly to: number;
+    readonly trainSamples: number;
+    readonly testSamples: number;
+    readonly purged: number;
+    readonly embargoed: number;
+    readonly accuracy: number;
+    readonly logLoss: number;
+    /** Log loss of always saying the fold's training base rate: the bar the network must beat. */
+    readonly baseLogLoss: number;
+  }[];
+  readonly meanLogLoss: number;
+  /** Sample standard deviation of the folds' log losses. */
+  readonly stdLogLoss: number;
+  readonly meanBaseLogLoss: number;
+  readonly meanAccuracy: number;
 }
 
 /** A loaded model, ready for inference. */
@@ -80,7 +117,10 @@ export interface CompiledModel {
 
 export function compileModel(file: ModelFile): CompiledModel {
   const { NeuralNetwork } = require('brain.js') as typeof Brain;
-  const net = new NeuralNetwork().fromJSON(file.network);
+  const members = (file.ensemble?.networks ?? [file.network]).map((n) => new NeuralNetwork().fromJSON(n));
+  const weights = file.ensemble?.weights ?? [1];
+  if (weights.length !== members.length)
+    throw new Error(`model ${file.id}: ${members.length} ensemble networks but ${weights.length} weights`);
   const { mean, std } = file.normalization;
   const scratch = new Array<number>(file.inputs.length).fill(0);
   const calibration = file.calibration;
@@ -88,7 +128,8 @@ export function compileModel(file: ModelFile): CompiledModel {
     file,
     predict(vector) {
       for (let i = 0; i < scratch.length; i++) scratch[i] = (vector[i]! - mean[i]!) / std[i]!;
-      const out = net.run(scratch)[0]!;
+      let out = 0;
+      for (let m = 0; m < members.length; m++) out += weights[m]! * members[m]!.run(scratch)[0]!;
       return calibration ? applyPlatt(calibration, out) : out;
     },
   };

@@ -31,6 +31,9 @@ import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 import type { IntelObservation } from '../operators/intelligence';
 import { makeIntelReplaySource, readIntelRecording } from '../sources/intel/recording';
 import { startObservability } from './observability';
+import type * as ReportModule from './report';
+import type * as ReportDataModule from './reportData';
+import type * as ResearchDataModule from './researchData';
 import { startTelemetry } from './telemetry';
 
 export interface BacktestOptions {
@@ -65,6 +68,11 @@ export interface BacktestOptions {
   /** Warnings about the data that do not stop the run (no header line, price scale). */
   readonly onWarning?: (message: string) => void;
   /**
+   * Write `report.html` beside report.json (equity and drawdown against buy-and-hold, trades on the
+   * price, statistics; one self-contained page). Default true.
+   */
+  readonly reportHtml?: boolean;
+  /**
    * Aborting stops the run between slices of bars; the run then rejects with a RunOutputError
    * `INTERRUPTED` saying what the output folder still holds (the previous run's files).
    */
@@ -90,6 +98,8 @@ export interface BacktestResult {
   };
   readonly reportFile: string;
   readonly journalFile: string;
+  /** `report.html`, when written (runBacktest with `reportHtml` not false). */
+  readonly htmlFile?: string;
 }
 
 export interface DataSeries {
@@ -125,11 +135,19 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     return bars;
   });
   const bars = mergeByEventTime(series);
-  return backtestBars(config, bars, {
+  const result = await backtestBars(config, bars, {
     ...options,
     dataFile: config.instruments.map((i) => files.get(i.symbol)!),
     ...(model ? { model } : {}),
   });
+  if (options.reportHtml === false) return result;
+  // Loaded here, not at the top: the charts and statistics are only needed once the run is done.
+  const { writeReportHtml } = require('./report') as typeof ReportModule;
+  const { backtestReport } = require('./reportData') as typeof ReportDataModule;
+  const { readBacktestRun } = require('./researchData') as typeof ResearchDataModule;
+  const htmlFile = path.join(path.dirname(result.reportFile), 'report.html');
+  writeReportHtml(htmlFile, backtestReport(readBacktestRun(path.dirname(result.reportFile), bars)));
+  return { ...result, htmlFile };
 }
 
 /**

@@ -296,6 +296,7 @@ export function buildCli(): Command {
           return;
         }
         printBacktest(result.report, result.reportFile, result.journalFile);
+        if (result.htmlFile) process.stdout.write(`  page: ${result.htmlFile}\n`);
         process.stdout.write(`  took ${seconds.toFixed(2)} s\n`);
       },
     );

@@ -1,4 +1,4 @@
-/** The report page's content for a walk-forward result and for a backtest's output folder. */
+/** The report page's content for a backtest's output folder (a walk-forward's is in reportWalkForward.ts). */
 import * as path from 'node:path';
 import {
   equityReturns,
@@ -6,89 +6,13 @@ import {
   probabilisticSharpe,
   bootstrapTrades,
   adjacentLogReturns,
+  StatsError,
 } from '../operators/stats';
 import type { ReportData } from './report';
 import { readModelResiduals, type BacktestRun } from './researchData';
-import { seriesStats } from './researchStats';
-import type { WalkForwardResult } from './researchWalkForward';
+import { seriesStats, type SeriesStats } from './researchStats';
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
-
-export function walkForwardReport(r: WalkForwardResult): ReportData {
-  const o = r.outOfSample;
-  const summary: [string, string][] = [
-    ['out-of-sample return', `${pct(o.totalReturn)} (buy & hold ${pct(o.buyAndHoldReturn)})`],
-    ['max drawdown', pct(o.maxDrawdown)],
-    ['Sharpe (annualised)', o.sharpeAnnualised.toFixed(2)],
-  ];
-  if (o.deflated) {
-    summary.push(['probabilistic Sharpe (vs 0)', o.deflated.probabilisticSharpe.toFixed(3)]);
-    summary.push([`deflated Sharpe (${o.deflated.trials} trials)`, o.deflated.deflatedSharpe.toFixed(3)]);
-  }
-  summary.push(['PBO (CSCV)', o.pbo ? `${o.pbo.pbo.toFixed(3)} over ${o.pbo.splits} splits` : 'needs ≥ 2 candidates']);
-  if (o.bootstrap)
-    summary.push(
-      [
-        `return, ${(o.bootstrap.confidence * 100).toFixed(0)} % bootstrap CI`,
-        `${pct(o.bootstrap.totalReturnInterval.low)} … ${pct(o.bootstrap.totalReturnInterval.high)}`,
-      ],
-      [
-        `max drawdown, ${(o.bootstrap.confidence * 100).toFixed(0)} % bootstrap CI`,
-        `${pct(o.bootstrap.maxDrawdownInterval.low)} … ${pct(o.bootstrap.maxDrawdownInterval.high)}`,
-      ],
-    );
-  summary.push(['round trips (out of sample)', String(o.roundTrips)]);
-  return {
-    title: `Walk-forward: ${r.config.name} on ${r.data.symbol} (${path.basename(r.data.file)})`,
-    provenance: [
-      ['config', `${r.config.file} (hash ${r.config.hash})`],
-      ['data', `${path.basename(r.data.file)}, sha256 ${r.data.sha256.slice(0, 16)}…`],
-      ['period', `${r.data.from} → ${r.data.to} (${r.data.bars} bars)`],
-      [
-        'scheme',
-        `${r.scheme.mode}, ${r.scheme.folds} folds, train ${r.scheme.trainBars} / test ${r.scheme.testBars} bars`,
-      ],
-      ['purge + embargo', `${r.scheme.purgeBars} + ${r.scheme.embargoBars} bars`],
-      ['candidates', r.candidates.map((c) => `${c.index}: ${JSON.stringify(c.overrides)}`).join('; ')],
-      ['chosen by', `${r.scheme.objective} on the training part`],
-    ],
-    summary,
-    curve: r.curve,
-    trips: r.trips,
-    folds: {
-      header: [
-        'fold',
-        'train',
-        'test',
-        'chosen',
-        'return',
-        'buy & hold',
-        'Sharpe',
-        'max DD',
-        'fills',
-        'fees',
-        'all candidates’ test returns',
-      ],
-      rows: r.folds.map((f) => [
-        String(f.index),
-        `${f.train.from.slice(0, 10)} → ${f.train.to.slice(0, 10)}`,
-        `${f.test.from.slice(0, 10)} → ${f.test.to.slice(0, 10)}`,
-        String(f.chosen),
-        pct(f.testMetrics.totalReturn),
-        pct(f.testMetrics.buyAndHoldReturn),
-        f.testMetrics.sharpe.toFixed(2),
-        pct(f.testMetrics.maxDrawdown),
-        String(f.testMetrics.trades),
-        f.testMetrics.fees,
-        f.candidateTestReturns.map(pct).join(', '),
-      ]),
-    },
-    statistics: r.statistics,
-    notes: [
-      'Every fold starts flat with the config’s initial capital; the stitched curve compounds the folds’ per-bar returns. Costs (fees, slippage) are those of the paper venue.',
-    ],
-  };
-}
 
 export function backtestReport(run: BacktestRun): ReportData {
   const { report, curve } = run;
@@ -112,13 +36,28 @@ export function backtestReport(run: BacktestRun): ReportData {
         `${pct(boot.maxDrawdownInterval.low)} … ${pct(boot.maxDrawdownInterval.high)}`,
       ],
     );
-  const statistics = [seriesStats('market: log returns of adjacent bars', adjacentLogReturns(run.bars))];
-  if (estimate) statistics.push(seriesStats('strategy: per-bar equity returns', returns));
+  const symbols = [...new Set(run.bars.map((b) => b.symbol))];
+  const first = symbols.length > 1 ? run.bars.filter((b) => b.symbol === run.symbol) : run.bars;
+  // A series the tests cannot take (too short, constant, collinear lags) is named in the notes;
+  // it does not cost the run its page.
+  const statistics: SeriesStats[] = [];
+  const untested: string[] = [];
+  const test = (label: string, x: Float64Array): void => {
+    try {
+      statistics.push(seriesStats(label, x));
+    } catch (err) {
+      if (!(err instanceof StatsError)) throw err;
+      untested.push(`${label}: no statistical tests (${err.message}).`);
+    }
+  };
+  test(
+    `market${symbols.length > 1 ? ` (${run.symbol})` : ''}: log returns of adjacent bars`,
+    adjacentLogReturns(first),
+  );
+  if (estimate) test('strategy: per-bar equity returns', returns);
   const model = readModelResiduals(run);
   if (model && model.residuals.length >= 50) {
-    statistics.push(
-      seriesStats(`ML model ${model.modelId} residuals (label − p, horizon ${model.horizon})`, model.residuals),
-    );
+    test(`ML model ${model.modelId} residuals (label − p, horizon ${model.horizon})`, model.residuals);
     summary.push(['ML model Brier score', `${model.brier.toFixed(4)} (base rate ${model.brierBaseRate.toFixed(4)})`]);
   }
   const config = (report as unknown as { config?: { file: string; hash: string; name: string } }).config;
@@ -127,8 +66,17 @@ export function backtestReport(run: BacktestRun): ReportData {
     provenance: [
       ['folder', run.dir],
       ['config', config ? `${config.file} (hash ${config.hash})` : '-'],
-      ['data', path.basename(report.data.file)],
+      [
+        'data',
+        report.data.file
+          .split(', ')
+          .map((f) => path.basename(f))
+          .join(', '),
+      ],
       ['bars', String(run.bars.length)],
+      ...(symbols.length > 1
+        ? [['symbols', `${symbols.join(', ')} (price and buy & hold curves: ${run.symbol})`] as [string, string]]
+        : []),
     ],
     summary,
     curve: {
@@ -136,12 +84,29 @@ export function backtestReport(run: BacktestRun): ReportData {
       equity: [...curve.equity],
       buyAndHold: [...curve.buyAndHold],
       drawdown: [...curve.drawdown],
-      close: run.bars.map((b) => b.close),
+      close: closesAt(curve.ts, first),
     },
-    trips: curve.trips,
+    // The price chart is the first symbol's: only its trades are marked on it.
+    trips: symbols.length > 1 ? curve.trips.filter((t) => t.symbol === run.symbol) : curve.trips,
     statistics,
     notes: [
       'In-sample: one backtest over the whole period, no choice was made on other data. Costs (fees, slippage) are those of the paper venue.',
+      ...untested,
     ],
   };
+}
+
+/** The close of `bars` (one symbol, time order) in force at each time of `ts`: the last at or before it. */
+function closesAt(ts: ArrayLike<number>, bars: readonly { tsEvent: number; close: number }[]): number[] {
+  const out: number[] = [];
+  let j = 0;
+  let last = bars[0]?.close ?? Number.NaN;
+  for (let i = 0; i < ts.length; i++) {
+    while (j < bars.length && (bars[j] as { tsEvent: number }).tsEvent <= (ts[i] as number)) {
+      last = (bars[j] as { close: number }).close;
+      j++;
+    }
+    out.push(last);
+  }
+  return out;
 }

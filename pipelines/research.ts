@@ -15,6 +15,7 @@ import type * as M5 from './researchOptimize';
 import type * as M6 from './researchStats';
 import type * as M7 from './researchWalkForward';
 import type { Objective } from './researchWalkForward';
+import type * as M8 from './reportWalkForward';
 
 // Each research module (statistics, charts, workers) loads when its command runs: `--help` stays fast.
 const writeReportHtml = ((...args: unknown[]) =>
@@ -26,9 +27,9 @@ const backtestReport = ((...args: unknown[]) =>
     ...args,
   )) as typeof M1.backtestReport;
 const walkForwardReport = ((...args: unknown[]) =>
-  ((require('./reportData') as typeof M1).walkForwardReport as (...a: unknown[]) => unknown)(
+  ((require('./reportWalkForward') as typeof M8).walkForwardReport as (...a: unknown[]) => unknown)(
     ...args,
-  )) as typeof M1.walkForwardReport;
+  )) as typeof M8.walkForwardReport;
 const parameterGrid = ((...args: unknown[]) =>
   ((require('./researchConfig') as typeof M2).parameterGrid as (...a: unknown[]) => unknown)(
     ...args,
@@ -125,7 +126,12 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       'choose among candidate configs on each training part, trade the next part unseen (purge + embargo between them); stitched out-of-sample equity, per-fold metrics, PSR/DSR, PBO, trade bootstrap',
     )
     .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
-    .requiredOption('-d, --data <file>', 'bars CSV of the config’s symbol and timeframe')
+    .requiredOption(
+      '-d, --data <file>',
+      'bars CSV of the config’s symbol and timeframe; for a universe, repeat it or give a folder (files matched by name, as in backtest)',
+      collect,
+      [],
+    )
     .option(
       '-p, --param <key=v1,v2,…>',
       'a config key and the values to try (repeatable: the grid of all combinations); e.g. signals.ta.threshold=0.3,0.5,0.7',
@@ -164,10 +170,14 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
       'out/research/walk-forward',
     )
     .option('--json', 'print the JSON result on stdout instead of the summary')
+    .option(
+      '--no-retrain',
+      'trade every fold with the model file the config names, instead of training the ML model on each fold’s training part (the default when the config has signals.ml.training)',
+    )
     .action(
       async (opts: {
         config: string;
-        data: string;
+        data: string[];
         param: string[];
         folds: number;
         mode: string;
@@ -180,14 +190,16 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
         until?: number;
         out: string;
         json?: boolean;
+        retrain: boolean;
       }) => {
         if (opts.mode !== 'rolling' && opts.mode !== 'anchored')
           throw new InvalidArgumentError(`--mode: expected rolling or anchored, found "${opts.mode}"`);
         if (opts.objective !== 'sharpe' && opts.objective !== 'return')
           throw new InvalidArgumentError(`--objective: expected sharpe or return, found "${opts.objective}"`);
+        if (opts.data.length === 0) throw new InvalidArgumentError('--data: give the bars file(s) or a folder');
         const result = await runWalkForward({
           configFile: opts.config,
-          dataFile: opts.data,
+          dataFile: opts.data.length === 1 ? (opts.data[0] as string) : opts.data,
           candidates: parameterGrid(opts.param),
           folds: opts.folds,
           mode: opts.mode,
@@ -196,6 +208,7 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           purgeBars: opts.purge,
           ...(opts.embargo !== undefined ? { embargoBars: opts.embargo } : {}),
           objective: opts.objective as Objective,
+          ...(opts.retrain === false ? { retrainModel: false } : {}),
           ...(opts.from !== undefined ? { from: opts.from } : {}),
           ...(opts.until !== undefined ? { until: opts.until } : {}),
           outDir: opts.out,
@@ -398,6 +411,8 @@ export function registerResearch(program: Command, parseTime: (value: string) =>
           `evolve: best of ${result.trials} genomes: ${(b.overrides['signals.ta.rules'] as unknown[]).length} rules, threshold ${String(b.overrides['signals.ta.threshold'])}\n` +
             `  out of sample: Sharpe ${b.objective.toFixed(3)}, return ${(b.outOfSampleReturn * 100).toFixed(2)} % vs buy & hold ${(b.buyAndHoldReturn * 100).toFixed(2)} %\n` +
             `  probabilistic Sharpe ${d.probabilisticSharpe.toFixed(3)}, deflated Sharpe ${d.deflatedSharpe.toFixed(3)} (counting ${d.trials} trials)\n` +
+            `  ${result.pbo ? `PBO ${result.pbo.pbo.toFixed(3)} over ${result.pbo.splits} CSCV splits of the ${result.pbo.candidates} genomes` : 'PBO: needs at least 2 valid genomes'}\n` +
+            `  ${result.bootstrap ? `best genome's ${result.bootstrap.trades} round trips: 95 % bootstrap CI of return ${(result.bootstrap.totalReturnInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.totalReturnInterval.high * 100).toFixed(2)} %, of max drawdown ${(result.bootstrap.maxDrawdownInterval.low * 100).toFixed(2)} % … ${(result.bootstrap.maxDrawdownInterval.high * 100).toFixed(2)} %` : 'too few round trips to bootstrap'}\n` +
             `  best config: ${result.bestConfigFile}\n`,
         );
       },

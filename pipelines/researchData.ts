@@ -89,16 +89,23 @@ export interface BacktestRun {
   readonly report: {
     initialEquity: number;
     finalEquity: number;
-    data: { file: string; symbol: string };
+    data: { file: string; symbol: string; series?: readonly { symbol: string; file: string }[] };
     totalReturn: number;
     buyAndHoldReturn: number;
   };
+  /** Every symbol's bars of the run, merged in event time (ties in universe order). */
   readonly bars: Bar[];
+  /** The first symbol: the one the price chart and buy-and-hold curve show. */
+  readonly symbol: string;
   readonly curve: EquityCurve;
 }
 
-/** A backtest's `--out` folder (report.json + journal.jsonl) and its bars, as an equity curve. */
-export function readBacktestRun(dir: string, bars?: Bar[]): BacktestRun {
+/**
+ * A backtest's `--out` folder (report.json + journal.jsonl) and its bars, as an equity curve.
+ * `bars` (the run's merged bars, as the backtest replayed them) saves reading the data files
+ * again; without it each symbol's file named in the report is read.
+ */
+export function readBacktestRun(dir: string, bars?: readonly Bar[]): BacktestRun {
   const reportFile = path.join(dir, 'report.json');
   const journalFile = path.join(dir, 'journal.jsonl');
   for (const f of [reportFile, journalFile])
@@ -107,15 +114,25 @@ export function readBacktestRun(dir: string, bars?: Bar[]): BacktestRun {
     from: string | null;
     to: string | null;
   };
-  const all = bars ?? readCandles(report.data.file, { symbol: report.data.symbol });
+  const series =
+    report.data.series && report.data.series.length > 0
+      ? report.data.series
+      : [{ symbol: report.data.symbol, file: report.data.file }];
+  const all =
+    bars ??
+    series
+      .flatMap((s) => readCandles(s.file, { symbol: s.symbol }))
+      // stable: equal times keep the universe order, as the backtest merged them
+      .sort((a, b) => a.tsEvent - b.tsEvent);
   const until = report.to ? Date.parse(report.to) : Infinity;
-  const runBars = all.filter((b) => b.tsEvent <= until && (!report.from || b.tsEvent >= Date.parse(report.from)));
+  const from = report.from ? Date.parse(report.from) : -Infinity;
+  const runBars = all.filter((b) => b.tsEvent <= until && b.tsEvent >= from);
   const curve = rebuildEquity(
-    runBars.map((b) => ({ symbol: report.data.symbol, tsEvent: b.tsEvent, close: b.close })),
+    runBars.map((b) => ({ symbol: b.symbol, tsEvent: b.tsEvent, close: b.close })),
     readJournalFills(journalFile),
     report.initialEquity,
   );
-  return { dir, report, bars: runBars, curve };
+  return { dir, report, bars: runBars, symbol: runBars[0]?.symbol ?? series[0]!.symbol, curve };
 }
 
 /** The ML model's errors in a backtest: label (close `horizon` bars later above the close) − p(up). */
@@ -141,7 +158,8 @@ export function readModelResiduals(run: BacktestRun): ModelResiduals | undefined
   const horizon = (JSON.parse(readFileSync(config.modelPath, 'utf8')) as { horizon: number }).horizon;
   const step = timeframeMs(run.bars[0]?.timeframe ?? config.timeframe);
   const closeAt = new Map<number, number>();
-  for (const b of run.bars) closeAt.set(b.tsEvent, b.close);
+  for (const b of run.bars) if (b.symbol === run.symbol) closeAt.set(b.tsEvent, b.close);
+  const oneSymbol = !run.bars.some((b) => b.symbol !== run.symbol);
   const out: number[] = [];
   const labels: number[] = [];
   for (const raw of readFileSync(path.join(run.dir, 'journal.jsonl'), 'utf8').split('\n')) {
@@ -149,9 +167,11 @@ export function readModelResiduals(run: BacktestRun): ModelResiduals | undefined
     const e = JSON.parse(raw) as {
       kind?: string;
       tsEvent?: number;
+      symbol?: string;
       components?: { source: string; available: boolean; detail?: { p?: number } }[];
     };
     if (e.kind !== 'signal' || e.tsEvent === undefined) continue;
+    if (!oneSymbol && e.symbol !== run.symbol) continue;
     const ml = e.components?.find((c) => c.source === 'ml');
     const p = ml?.available ? ml.detail?.p : undefined;
     if (p === undefined) continue;

@@ -13,7 +13,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { mulberry32 } from '../operators/random';
-import { deflatedSharpe, type DeflatedSharpe } from '../operators/stats';
+import {
+  bootstrapTrades,
+  deflatedSharpe,
+  equityReturns,
+  probabilityOfBacktestOverfitting,
+  type DeflatedSharpe,
+  type PboResult,
+  type TradeBootstrap,
+} from '../operators/stats';
 import { ConfigError, parseConfig } from './config';
 import { ParamSpecError, type Overrides } from './researchConfig';
 import { fileSha256 } from './researchData';
@@ -120,7 +128,10 @@ function mutate(space: GenomeSpace, genome: readonly number[], rand: () => numbe
   });
 }
 
-export interface EvolveOptions extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress'> {
+export interface EvolveOptions
+  extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress' | 'dataFile'> {
+  /** Bars CSV of the config's symbol (one-symbol configs). */
+  readonly dataFile: string;
   readonly population?: number;
   readonly generations?: number;
   readonly seed?: number;
@@ -143,13 +154,46 @@ export interface Individual {
   readonly invalid?: string;
 }
 
+/** What the overfitting controls need of a genome, kept out of the JSON result (65k numbers each). */
+interface Evidence {
+  /** Stitched out-of-sample per-bar returns. */
+  readonly returns: Float64Array;
+  /** Out-of-sample round trips' returns. */
+  readonly tripReturns: readonly number[];
+}
+
 export interface EvolveResult {
   readonly generations: readonly { readonly generation: number; readonly best: number; readonly mean: number }[];
   readonly best: Individual;
   /** Distinct genomes evaluated: the trial count of the deflated Sharpe. */
   readonly trials: number;
   readonly deflated: DeflatedSharpe;
+  /**
+   * Probability of backtest overfitting: CSCV over every valid genome's stitched out-of-sample
+   * per-bar returns (null with fewer than 2 genomes or too few bars for 2 blocks).
+   */
+  readonly pbo: PboResult | null;
+  /** Bootstrap of the winner's out-of-sample round trips: 95 % intervals of return and drawdown (null below 2 trips). */
+  readonly bootstrap: TradeBootstrap | null;
   readonly bestConfigFile: string;
+}
+
+/**
+ * CSCV over candidates' per-bar returns: rows truncated to the shortest series, up to 16 blocks
+ * (fewer, even, when there are few bars). Null with fewer than 2 candidates or 2 blocks.
+ */
+export function pboOfReturns(series: readonly Float64Array[]): PboResult | null {
+  if (series.length < 2) return null;
+  const rows = Math.min(...series.map((m) => m.length));
+  const blocks = Math.min(16, 2 * Math.floor(rows / 4));
+  if (blocks < 2) return null;
+  return {
+    ...probabilityOfBacktestOverfitting(
+      Array.from({ length: rows }, (_, t) => series.map((m) => m[t] as number)),
+      { blocks },
+    ),
+    logits: [],
+  };
 }
 
 export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
@@ -164,6 +208,7 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
   const base = parseConfig(readFileSync(path.resolve(options.configFile), 'utf8'), path.resolve(options.configFile));
   const rand = mulberry32(options.seed ?? 1);
   const cache = new Map<string, Individual>();
+  const evidence = new Map<Individual, Evidence>();
   mkdirSync(options.outDir, { recursive: true });
 
   const evaluate = async (genome: number[]): Promise<Individual> => {
@@ -176,6 +221,7 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       wf = await runWalkForward({
         ...options,
         candidates: [overrides],
+        statistics: false,
         outDir: path.join(options.outDir, 'last-genome'),
       });
     } catch (err) {
@@ -192,7 +238,6 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       cache.set(key, refused);
       return refused;
     }
-    const stats = wf.statistics.find((s) => s.series.startsWith('strategy'));
     const ind: Individual = {
       genome,
       overrides,
@@ -202,11 +247,12 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
       sharpe: {
         perBar: wf.outOfSample.sharpePerBar,
         n: wf.outOfSample.bars,
-        skewness: stats?.jarqueBera.skewness ?? 0,
-        kurtosis: stats?.jarqueBera.kurtosis ?? 3,
+        skewness: wf.outOfSample.moments?.skewness ?? 0,
+        kurtosis: wf.outOfSample.moments?.kurtosis ?? 3,
       },
     };
     cache.set(key, ind);
+    evidence.set(ind, { returns: equityReturns(wf.curve.equity), tripReturns: wf.trips.map((t) => t.return) });
     return ind;
   };
 
@@ -255,8 +301,12 @@ export async function runEvolve(options: EvolveOptions): Promise<EvolveResult> {
     all.length,
     all.map((i) => i.sharpe.perBar),
   );
-  const bestConfigFile = writeEvolvedConfig(options, base.hash, best, deflated, all.length);
-  return { generations: history, best, trials: all.length, deflated, bestConfigFile };
+  // The search chose among every genome it scored: CSCV over all of them, not just the last population.
+  const pbo = pboOfReturns(all.map((i) => (evidence.get(i) as Evidence).returns));
+  const bestConfigFile = writeEvolvedConfig(options, base.hash, best, deflated, all.length, pbo);
+  const trips = (evidence.get(best) as Evidence).tripReturns;
+  const bootstrap = trips.length >= 2 ? bootstrapTrades(trips) : null;
+  return { generations: history, best, trials: all.length, deflated, pbo, bootstrap, bestConfigFile };
 }
 
 function writeEvolvedConfig(
@@ -265,6 +315,7 @@ function writeEvolvedConfig(
   best: Individual,
   deflated: DeflatedSharpe,
   trials: number,
+  pbo: PboResult | null,
 ): string {
   const source = path.resolve(options.configFile);
   const doc = parseDocument(readFileSync(source, 'utf8'));
@@ -279,6 +330,9 @@ function writeEvolvedConfig(
     ` Best of ${trials} genomes by stitched out-of-sample Sharpe (walk-forward, ${options.folds ?? 6} folds): ${best.objective.toFixed(3)},`,
     ` return ${(best.outOfSampleReturn * 100).toFixed(2)} % (buy & hold ${(best.buyAndHoldReturn * 100).toFixed(2)} %).`,
     ` Deflated Sharpe ${deflated.deflatedSharpe.toFixed(3)} counting ${trials} trials (probabilistic Sharpe ${deflated.probabilisticSharpe.toFixed(3)}).`,
+    pbo
+      ? ` Probability of backtest overfitting ${pbo.pbo.toFixed(3)} (CSCV, ${pbo.splits} splits of the ${pbo.candidates} genomes).`
+      : ' Probability of backtest overfitting: not computed (fewer than 2 valid genomes).',
   ].join('\n');
   const text = doc.toString();
   parseConfig(text, out); // it must load like any other config

@@ -130,7 +130,10 @@ interface Header {
   readonly seed: number;
 }
 
-export interface OptimizeOptions extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress'> {
+export interface OptimizeOptions
+  extends Omit<WalkForwardOptions, 'candidates' | 'objective' | 'onProgress' | 'dataFile'> {
+  /** Bars CSV of the config's symbol (one-symbol configs). */
+  readonly dataFile: string;
   readonly space: readonly SearchDimension[];
   readonly trials: number;
   readonly seed?: number;
@@ -214,13 +217,18 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
       }
       const runs = batch.map((t, j) => {
         const { onProgress: _ignored, ...rest } = options;
-        return { ...rest, candidates: [t.overrides], outDir: path.join(options.outDir, `last-trial-${j}`) };
+        // No statistical tests per trial: the trial needs the returns' moments only.
+        return {
+          ...rest,
+          candidates: [t.overrides],
+          statistics: false,
+          outDir: path.join(options.outDir, `last-trial-${j}`),
+        };
       });
       const results = pool ? await pool.runAll(runs) : [await runWalkForward(runs[0] as (typeof runs)[number])];
       for (const [j, wf] of results.entries()) {
         const { x, overrides } = batch[j] as (typeof batch)[number];
         const k = trials.length;
-        const stats = wf.statistics.find((st) => st.series.startsWith('strategy'));
         const record: TrialRecord = {
           kind: 'trial',
           trial: k + 1,
@@ -234,8 +242,8 @@ export async function runOptimize(options: OptimizeOptions): Promise<OptimizeRes
           sharpe: {
             perBar: wf.outOfSample.deflated?.sharpe ?? 0,
             n: wf.outOfSample.bars,
-            skewness: stats?.jarqueBera.skewness ?? 0,
-            kurtosis: stats?.jarqueBera.kurtosis ?? 3,
+            skewness: wf.outOfSample.moments?.skewness ?? 0,
+            kurtosis: wf.outOfSample.moments?.kurtosis ?? 3,
           },
           tripReturns: wf.trips.map((t) => t.return),
         };

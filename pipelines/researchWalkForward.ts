@@ -16,6 +16,7 @@
  * bars cut into `folds` test parts of equal length L. Every backtest starts flat with the config's
  * initial capital; indicators warm up inside the part (no bar of another part is seen).
  */
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -33,9 +34,11 @@ import {
 import { unitsToNumber } from '../operators/money';
 import { timeframeMs, type Bar } from '../operators/types';
 import { readBarsCsv } from '../sources/csvBars';
-import { backtestBars } from './backtest';
+import { backtestBars, mergeByEventTime, resolveDataFiles } from './backtest';
 import type { PipelineConfig } from './config';
+import { compileModel, type CompiledModel } from '../operators/mlModel';
 import { loadModelFor } from './model';
+import { trainModel } from './train';
 import { loadConfigWith, type Overrides } from './researchConfig';
 import { fileSha256, readBacktestRun } from './researchData';
 import { seriesStats, type SeriesStats } from './researchStats';
@@ -44,7 +47,11 @@ export type Objective = 'sharpe' | 'return';
 
 export interface WalkForwardOptions {
   readonly configFile: string;
-  readonly dataFile: string;
+  /**
+   * Bars CSV of a one-symbol config; for a universe, every symbol's file (or folders of them),
+   * matched to the instruments by name as `backtest --data` does.
+   */
+  readonly dataFile: string | readonly string[];
   /** Candidate overrides (from parameterGrid); default one candidate: the config as it is. */
   readonly candidates?: readonly Overrides[];
   readonly folds?: number;
@@ -62,6 +69,30 @@ export interface WalkForwardOptions {
   /** Folder for the folds' backtests (journals of the chosen candidate per test part). */
   readonly outDir: string;
   readonly onProgress?: (message: string) => void;
+  /**
+   * Train the ML model afresh in every fold, on that fold's training part only (the config's
+   * `signals.ml.training`), and trade the test part with it. Default: true when the config has
+   * `signals.ml.training`; false uses the model file the config names in every fold.
+   */
+  readonly retrainModel?: boolean;
+  /**
+   * Run the statistical tests (ADF, KPSS, Jarque–Bera, Ljung–Box, Hurst) on the market's and the
+   * strategy's returns. Default true. `optimize` and `evolve` trials turn them off: the market's
+   * are the same in every trial, and the deflated Sharpe needs only `outOfSample.moments`.
+   */
+  readonly statistics?: boolean;
+}
+
+/** The ML model a fold traded with, trained on that fold's training part. */
+export interface FoldModel {
+  readonly id: string;
+  /** First and last training sample, and the model's own held-out slice (all inside the training part). */
+  readonly trainedFrom: string;
+  readonly trainedTo: string;
+  readonly heldOutTo: string;
+  readonly trainSamples: number;
+  /** Log loss on the model's held-out slice of the training part. */
+  readonly heldOutLogLoss: number;
 }
 
 export interface PartRange {
@@ -91,6 +122,8 @@ export interface FoldResult {
   };
   /** Out-of-sample return of every candidate on this test part (what choosing another would have given). */
   readonly candidateTestReturns: readonly number[];
+  /** The chosen candidate's ML model, when it was retrained for this fold. */
+  readonly model?: FoldModel;
 }
 
 export interface WalkForwardResult {
@@ -122,6 +155,8 @@ export interface WalkForwardResult {
     readonly maxDrawdown: number;
     readonly sharpeAnnualised: number;
     readonly sharpePerBar: number;
+    /** Skewness and kurtosis (biased, 3 for normal) of the stitched per-bar returns; null when they do not vary. */
+    readonly moments: { readonly skewness: number; readonly kurtosis: number } | null;
     readonly deflated: DeflatedSharpe | null;
     readonly pbo: PboResult | null;
     readonly bootstrap: TradeBootstrap | null;
@@ -188,6 +223,18 @@ function range(bars: readonly Bar[]): PartRange {
   };
 }
 
+function foldModel(model: CompiledModel): FoldModel {
+  const t = model.file.training;
+  return {
+    id: model.file.id,
+    trainedFrom: new Date(t.from).toISOString(),
+    trainedTo: new Date(t.to).toISOString(),
+    heldOutTo: new Date(t.testTo).toISOString(),
+    trainSamples: t.trainSamples,
+    heldOutLogLoss: model.file.metrics.oosLogLoss,
+  };
+}
+
 function score(objective: Objective, report: { sharpe: number; totalReturn: number }): number {
   const v = objective === 'sharpe' ? report.sharpe : report.totalReturn;
   return Number.isFinite(v) ? v : -Infinity;
@@ -198,19 +245,48 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const candidates = options.candidates && options.candidates.length > 0 ? options.candidates : [{}];
   const configs: PipelineConfig[] = candidates.map((o) => loadConfigWith(options.configFile, o));
   const base = configs[0] as PipelineConfig;
-  const models = configs.map((c) => (c.signals.ml ? loadModelFor(c) : undefined));
-  const bars = readBarsCsv(options.dataFile, {
-    venue: base.instrument.venue,
-    symbol: base.instrument.symbol,
-    timeframe: base.timeframe,
-    ...(options.from !== undefined ? { from: options.from } : {}),
-    ...(options.until !== undefined ? { until: options.until } : {}),
-  });
-  if (bars.length === 0) throw new Error(`${options.dataFile}: no bars in the selected range`);
+  const retrain = options.retrainModel ?? configs.some((c) => c.signals.ml?.training !== undefined);
+  // Retraining: no model file is read; each fold trains its own (below).
+  const fixedModels = configs.map((c) =>
+    c.signals.ml && !(retrain && c.signals.ml.training) ? loadModelFor(c) : undefined,
+  );
+  const files = resolveDataFiles(base, typeof options.dataFile === 'string' ? [options.dataFile] : options.dataFile);
+  const dataFiles = base.instruments.map((i) => files.get(i.symbol) as string);
+  const bars = mergeByEventTime(
+    base.instruments.map((instrument) => {
+      const file = files.get(instrument.symbol) as string;
+      const series = readBarsCsv(file, {
+        venue: instrument.venue,
+        symbol: instrument.symbol,
+        timeframe: base.timeframe,
+        ...(options.from !== undefined ? { from: options.from } : {}),
+        ...(options.until !== undefined ? { until: options.until } : {}),
+      });
+      if (series.length === 0) throw new Error(`${file}: no ${instrument.symbol} bars in the selected range`);
+      return series;
+    }),
+  );
+  const universe = base.instruments.length > 1;
+  if (universe && retrain && configs.some((c) => c.signals.ml?.training))
+    throw new RangeError(
+      `walk-forward: retraining the ML model per fold needs a one-symbol config (${base.file} trades ${base.instruments.length}); pass --no-retrain`,
+    );
+  // The folds are laid out over bar times: with a universe, all symbols' bars of a time are in the same part.
+  const times: number[] = [];
+  const firstBarAt: number[] = [];
+  for (const [k, bar] of bars.entries())
+    if (times.length === 0 || bar.tsEvent !== times[times.length - 1]) {
+      times.push(bar.tsEvent);
+      firstBarAt.push(k);
+    }
+  firstBarAt.push(bars.length);
+  const sliceTimes = (from: number, to: number): Bar[] =>
+    bars.slice(firstBarAt[from] as number, firstBarAt[to] as number);
+  const firstSymbol = base.instrument.symbol;
   const folds = options.folds ?? 6;
   const mode = options.mode ?? 'rolling';
   const purgeBars = options.purgeBars ?? 0;
-  const embargoBars = options.embargoBars ?? Math.ceil(bars.length * 0.01);
+  const embargoBars = options.embargoBars ?? Math.ceil(times.length * 0.01);
   if (!Number.isInteger(purgeBars) || purgeBars < 0)
     throw new RangeError(`walk-forward: purge must be an integer ≥ 0, found ${purgeBars}`);
   if (!Number.isInteger(embargoBars) || embargoBars < 0)
@@ -218,15 +294,15 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const objective = options.objective ?? 'sharpe';
   let trainFraction = options.trainFraction ?? 1 / 3;
   if (options.trainUntil !== undefined) {
-    const cut = bars.findIndex((b) => b.tsOpen >= (options.trainUntil as number));
+    const cut = times.findIndex((t) => t - timeframeMs(base.timeframe) >= (options.trainUntil as number));
     if (cut <= 0)
       throw new RangeError(
         `walk-forward: --train-until ${new Date(options.trainUntil).toISOString()} leaves no training or no test bars`,
       );
-    trainFraction = cut / bars.length;
+    trainFraction = cut / times.length;
   }
   const { layouts, trainBars, testBars } = layoutFolds(
-    bars.length,
+    times.length,
     folds,
     mode,
     trainFraction,
@@ -236,10 +312,59 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   const initial = unitsToNumber(base.initialCash);
   const perBarYear = Math.sqrt((365 * 86_400_000) / timeframeMs(base.timeframe));
 
+  // One file: its sha256; several: the sha256 of their "symbol sha256" lines (universe order).
+  const fileHashes = dataFiles.map((f) => fileSha256(f));
+  const dataSha256 = universe
+    ? createHash('sha256')
+        .update(base.instruments.map((i, k) => `${i.symbol} ${fileHashes[k]}\n`).join(''))
+        .digest('hex')
+    : (fileHashes[0] as string);
+  // Candidates that differ only outside the model's inputs and label share one model per fold.
+  const modelKey = (c: PipelineConfig): string =>
+    JSON.stringify([
+      c.features,
+      c.signals.ml,
+      c.signals.timeframes,
+      c.signals.patterns,
+      c.execution.takerFeeBps,
+      c.execution.slippageBps,
+    ]);
+  const trainFoldModels = async (fold: number, train: readonly Bar[]): Promise<(CompiledModel | undefined)[]> => {
+    const byKey = new Map<string, CompiledModel>();
+    const out: (CompiledModel | undefined)[] = [];
+    for (const [c, config] of configs.entries()) {
+      if (!(retrain && config.signals.ml?.training)) {
+        out.push(fixedModels[c]);
+        continue;
+      }
+      const key = modelKey(config);
+      let model = byKey.get(key);
+      if (!model) {
+        try {
+          model = compileModel(
+            await trainModel(config, train, { dataFile: path.basename(dataFiles[0] as string), dataSha256 }),
+          );
+        } catch (err) {
+          throw new Error(
+            `walk-forward fold ${fold}: cannot train the ML model on the training part (${range(train).from} → ${range(train).to}): ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        progress(
+          `fold ${fold}/${folds}: ML model ${model.file.id} trained on ${new Date(model.file.training.from).toISOString().slice(0, 16)} → ${new Date(model.file.training.to).toISOString().slice(0, 16)} (held-out log loss ${model.file.metrics.oosLogLoss.toFixed(4)})`,
+        );
+        byKey.set(key, model);
+      }
+      out.push(model);
+    }
+    return out;
+  };
+  let models: (CompiledModel | undefined)[] = fixedModels;
+
   const run = async (c: number, part: readonly Bar[], dir: string) => {
     const config = configs[c] as PipelineConfig;
     const model = models[c];
-    return backtestBars(config, part, { dataFile: options.dataFile, outDir: dir, ...(model ? { model } : {}) });
+    return backtestBars(config, part, { dataFile: dataFiles, outDir: dir, ...(model ? { model } : {}) });
   };
 
   const foldResults: FoldResult[] = [];
@@ -255,11 +380,12 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
   let equityNow = initial;
   let holdNow = initial;
   for (const [i, layout] of layouts.entries()) {
-    const train = bars.slice(layout.trainStart, layout.trainEnd);
-    const test = bars.slice(layout.testStart, layout.testEnd);
+    const train = sliceTimes(layout.trainStart, layout.trainEnd);
+    const test = sliceTimes(layout.testStart, layout.testEnd);
     progress(
       `fold ${i + 1}/${folds}: train ${range(train).from.slice(0, 10)} → ${range(train).to.slice(0, 10)} (${train.length} bars), ${candidates.length > 1 ? `${candidates.length} candidates` : 'one candidate: nothing to choose, not run'}`,
     );
+    if (retrain) models = await trainFoldModels(i + 1, train);
     const trainScores: number[] = [];
     // With one candidate there is nothing to choose: its training part is not run.
     for (let c = 0; c < (candidates.length > 1 ? candidates.length : 0); c++) {
@@ -286,16 +412,31 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       if (keep) {
         chosenReport = report;
         trips.push(...curve.trips);
-        for (const [k, v] of r.entries()) {
+        for (const v of r) {
           chosenReturns.push(v);
           equityNow *= 1 + v;
-          const bar = test[k] as Bar;
-          stitched.ts.push(bar.tsEvent);
           stitched.equity.push(equityNow);
-          stitched.close.push(bar.close);
         }
-        for (const [k, bar] of test.entries()) {
-          holdNow *= bar.close / (k === 0 ? bar.open : (test[k - 1] as Bar).close);
+        // Buy-and-hold over the part: equal weights bought at each symbol's first open (a symbol
+        // not yet traded counts as cash), as the backtest report's; the price line is the first symbol's.
+        const holdStart = holdNow;
+        const entry = new Map<string, number>();
+        const ratio = new Map<string, number>();
+        let close = Number.NaN;
+        let k = 0;
+        while (k < test.length) {
+          const t = (test[k] as Bar).tsEvent;
+          for (; k < test.length && (test[k] as Bar).tsEvent === t; k++) {
+            const bar = test[k] as Bar;
+            if (!entry.has(bar.symbol)) entry.set(bar.symbol, bar.open);
+            ratio.set(bar.symbol, bar.close / (entry.get(bar.symbol) as number));
+            if (bar.symbol === firstSymbol) close = bar.close;
+          }
+          let sum = 0;
+          for (const v of ratio.values()) sum += v;
+          holdNow = holdStart * ((sum + (base.instruments.length - ratio.size)) / base.instruments.length);
+          stitched.ts.push(t);
+          stitched.close.push(close);
           stitched.buyAndHold.push(holdNow);
         }
       } else rmSync(dir, { recursive: true, force: true });
@@ -320,6 +461,9 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
         configHash: rep.config.hash,
       },
       candidateTestReturns,
+      ...(retrain && models[chosen] && configs[chosen]?.signals.ml?.training
+        ? { model: foldModel(models[chosen] as CompiledModel) }
+        : {}),
     });
     progress(
       `fold ${i + 1}/${folds}: ${candidates.length > 1 ? `chose candidate ${chosen} (${objective} ${(trainScores[chosen] as number).toFixed(3)} in training)` : 'one candidate'}; test ${range(test).from.slice(0, 10)} → ${range(test).to.slice(0, 10)}: return ${(rep.totalReturn * 100).toFixed(2)} % vs buy & hold ${(rep.buyAndHoldReturn * 100).toFixed(2)} %`,
@@ -348,10 +492,11 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     kind: 'walk-forward',
     config: { file: options.configFile, name: base.name, hash: base.hash },
     data: {
-      file: options.dataFile,
-      sha256: fileSha256(options.dataFile),
+      file: dataFiles.join(', '),
+      sha256: dataSha256,
       ...range(bars),
-      symbol: base.instrument.symbol,
+      bars: times.length,
+      symbol: base.instruments.map((i) => i.symbol).join(', '),
     },
     scheme: { mode, folds, trainBars, testBars, purgeBars, embargoBars, objective },
     candidates: candidates.map((overrides, index) => ({
@@ -367,6 +512,7 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
       maxDrawdown: Math.max(0, ...drawdown),
       sharpePerBar: estimate?.sharpe ?? 0,
       sharpeAnnualised: (estimate?.sharpe ?? 0) * perBarYear,
+      moments: estimate ? { skewness: estimate.skewness, kurtosis: estimate.kurtosis } : null,
       deflated: estimate ? deflatedSharpe(estimate, candidates.length, trialSharpes) : null,
       pbo: pbo ? { ...pbo, logits: [] } : null,
       bootstrap: trialReturns.length >= 2 ? bootstrapTrades(trialReturns) : null,
@@ -375,19 +521,30 @@ export async function runWalkForward(options: WalkForwardOptions): Promise<WalkF
     curve: { ...stitched, drawdown },
     trips,
     trials: candidates.length,
-    statistics: [
-      seriesStats('market: log returns of adjacent bars (whole range)', adjacentLogReturns(bars)),
-      ...(estimate
-        ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
-        : []),
-    ],
+    statistics:
+      options.statistics === false
+        ? []
+        : [
+            seriesStats(
+              `market${universe ? ` (${firstSymbol})` : ''}: log returns of adjacent bars (whole range)`,
+              adjacentLogReturns(universe ? bars.filter((b) => b.symbol === firstSymbol) : bars),
+            ),
+            ...(estimate
+              ? [seriesStats('strategy: stitched out-of-sample per-bar returns', Float64Array.from(chosenReturns))]
+              : []),
+          ],
   };
 }
 
 export function formatWalkForward(r: WalkForwardResult): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   const lines = [
-    `walk-forward ${r.config.name} on ${path.basename(r.data.file)}: ${r.scheme.mode}, ${r.scheme.folds} folds, train ${r.scheme.trainBars} / test ${r.scheme.testBars} bars, purge ${r.scheme.purgeBars} + embargo ${r.scheme.embargoBars} bars, ${r.trials} candidate(s) chosen by ${r.scheme.objective}`,
+    `walk-forward ${r.config.name} on ${r.data.file
+      .split(', ')
+      .map((f) => path.basename(f))
+      .join(
+        ', ',
+      )}: ${r.scheme.mode}, ${r.scheme.folds} folds, train ${r.scheme.trainBars} / test ${r.scheme.testBars} bars, purge ${r.scheme.purgeBars} + embargo ${r.scheme.embargoBars} bars, ${r.trials} candidate(s) chosen by ${r.scheme.objective}`,
     '  fold  test period                 chosen  return     buy&hold   sharpe   max DD    trades',
     ...r.folds.map(
       (f) =>

@@ -6,7 +6,8 @@
  * Validation is time-ordered: the oldest `trainFraction` of the samples train, then `gapBars`
  * bars are left out (no label and no serially-correlated neighbour crosses the boundary), then
  * the rest test. Nothing is shuffled across time. The normalisation is fitted on the training
- * samples only.
+ * samples only. With `training.cvFolds`, a purged k-fold cross-validation with embargo
+ * (`operators/stats/purgedKFold.ts`) scores the network out of fold on the training part first.
  */
 import { mulberry32 } from '../operators/random';
 import { createHash } from 'node:crypto';
@@ -18,9 +19,11 @@ import { detectCandlePatterns } from '../operators/candlePatterns';
 import { confirmTimeframes } from '../operators/confirmTimeframes';
 import { buildLayout, computeFeatures } from '../operators/computeFeatures';
 import { makeCostModel } from '../operators/costModel';
+import { purgedKFold } from '../operators/stats/purgedKFold';
 import {
   applyPlatt,
   calibrationReport,
+  type CrossValidationReport,
   fitPlatt,
   type CalibrationReport,
   type PlattScaling,
@@ -165,54 +168,139 @@ export async function trainModel(
       `not enough data for a time-ordered split: ${trainSet.length} training and ${testSet.length} test samples (gap ${gapBars} bars)`,
     );
   }
-  const normalization = normalizationOf(
-    trainSet.map((s) => s.vector),
-    inputs.length,
-  );
-  const normalize = (v: Float64Array): number[] =>
-    Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
-  progress(
-    `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
-      `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
-  );
-
-  const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
-  const data = trainSet.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
-  const state = withSeededRandom(seed, () =>
-    net.train(data, {
-      iterations,
-      errorThresh: 1e-6,
-      learningRate: training.learningRate ?? 0.1,
-      callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
-      callback: (s: { iterations: number; error: number }) =>
-        progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
-    }),
-  );
-
-  const evaluate = (set: typeof samples): { accuracy: number; logLoss: number; baseRate: number } => {
+  type Sample = (typeof samples)[number];
+  const fitNetwork = (set: readonly Sample[], memberSeed = seed) => {
+    const normalization = normalizationOf(
+      set.map((s) => s.vector),
+      inputs.length,
+    );
+    const normalize = (v: Float64Array): number[] =>
+      Array.from(v, (x, i) => (x - normalization.mean[i]!) / normalization.std[i]!);
+    const net = new NeuralNetwork({ hiddenLayers: [...hiddenLayers], activation: 'sigmoid' });
+    const data = set.map((s) => ({ input: normalize(s.vector), output: [s.up] }));
+    const state = withSeededRandom(memberSeed, () =>
+      net.train(data, {
+        iterations,
+        errorThresh: 1e-6,
+        learningRate: training.learningRate ?? 0.1,
+        callbackPeriod: Math.max(1, Math.floor(iterations / 10)),
+        callback: (s: { iterations: number; error: number }) =>
+          progress(`iteration ${s.iterations}/${iterations}, training error ${s.error.toFixed(5)}`),
+      }),
+    );
+    return { net, normalization, normalize, state, raw: (v: Float64Array) => net.run(normalize(v))[0]! };
+  };
+  const score = (
+    model: { raw: (v: Float64Array) => number },
+    set: readonly Sample[],
+  ): { accuracy: number; logLoss: number; baseRate: number } => {
     let right = 0;
     let loss = 0;
     let ups = 0;
     for (const s of set) {
-      const p = Math.min(1 - 1e-12, Math.max(1e-12, net.run(normalize(s.vector))[0]!));
+      const p = Math.min(1 - 1e-12, Math.max(1e-12, model.raw(s.vector)));
       if ((p > 0.5 ? 1 : 0) === s.up) right++;
       loss -= s.up ? Math.log(p) : Math.log(1 - p);
       ups += s.up;
     }
     return { accuracy: right / set.length, logLoss: loss / set.length, baseRate: ups / set.length };
   };
+
+  progress(
+    `training on ${trainSet.length} samples (${iso(trainSet[0]!.ts)} → ${iso(trainSet[trainSet.length - 1]!.ts)}), ` +
+      `testing on ${testSet.length} (${iso(testSet[0]!.ts)} → ${iso(testSet[testSet.length - 1]!.ts)}), gap ${gapBars} bars`,
+  );
+  const cv = training.cvFolds ? crossValidate(training.cvFolds) : undefined;
+  function crossValidate(k: number): CrossValidationReport {
+    const folds = purgedKFold(
+      trainSet.map((s) => s.index),
+      { folds: k, horizon, embargoBars: gapBars },
+    );
+    const perFold = folds.map((f, n) => {
+      const train = f.train.map((j) => trainSet[j]!);
+      const test = f.test.map((j) => trainSet[j]!);
+      if (train.length < 50)
+        throw new Error(
+          `purged ${k}-fold cross-validation: fold ${n + 1} keeps only ${train.length} training samples after purge and embargo (need 50); use fewer folds or more data`,
+        );
+      progress(
+        `cross-validation fold ${n + 1}/${k}: ${test.length} samples ${iso(test[0]!.ts)} → ${iso(test.at(-1)!.ts)}, trained on ${train.length} (${f.purged} purged, ${f.embargoed} embargoed)`,
+      );
+      const m = score(fitNetwork(train), test);
+      const rate = Math.min(1 - 1e-12, Math.max(1e-12, train.reduce((a, s) => a + s.up, 0) / train.length));
+      const baseLogLoss = -test.reduce((a, s) => a + (s.up ? Math.log(rate) : Math.log(1 - rate)), 0) / test.length;
+      return {
+        from: test[0]!.ts,
+        to: test.at(-1)!.ts,
+        trainSamples: train.length,
+        testSamples: test.length,
+        purged: f.purged,
+        embargoed: f.embargoed,
+        accuracy: m.accuracy,
+        logLoss: m.logLoss,
+        baseLogLoss,
+      };
+    });
+    const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const losses = perFold.map((f) => f.logLoss);
+    const meanLogLoss = mean(losses);
+    const report: CrossValidationReport = {
+      folds: k,
+      horizon,
+      embargoBars: gapBars,
+      perFold,
+      meanLogLoss,
+      stdLogLoss: Math.sqrt(losses.reduce((a, l) => a + (l - meanLogLoss) ** 2, 0) / Math.max(1, losses.length - 1)),
+      meanBaseLogLoss: mean(perFold.map((f) => f.baseLogLoss)),
+      meanAccuracy: mean(perFold.map((f) => f.accuracy)),
+    };
+    progress(
+      `purged ${k}-fold cross-validation: out-of-fold log loss ${report.meanLogLoss.toFixed(4)} ± ${report.stdLogLoss.toFixed(4)} vs ${report.meanBaseLogLoss.toFixed(4)} for the base rate, accuracy ${(report.meanAccuracy * 100).toFixed(2)} %`,
+    );
+    return report;
+  }
+
+  const first = fitNetwork(trainSet);
+  const { normalization, state } = first;
+  // An ensemble: one network per seed, weighted by how much each beats the base rate's log loss
+  // on the calibration slice (data none of them trained on); the Platt scaling then fits the mix.
+  const members = training.ensemble ? ensembleMembers(training.ensemble) : undefined;
+  function ensembleMembers(n: number) {
+    if (calibrationSet.length === 0)
+      throw new Error(
+        `${config.file}: signals.ml.training.ensemble weighs its networks on the calibration slice; set calibrationFraction > 0`,
+      );
+    const nets = [first, ...Array.from({ length: n - 1 }, (_, k) => fitNetwork(trainSet, seed + k + 1))];
+    const rate = calibrationSet.reduce((a, s) => a + s.up, 0) / calibrationSet.length;
+    const q = Math.min(1 - 1e-12, Math.max(1e-12, rate));
+    const baseLoss =
+      -calibrationSet.reduce((a, s) => a + (s.up ? Math.log(q) : Math.log(1 - q)), 0) / calibrationSet.length;
+    const losses = nets.map((m) => score(m, calibrationSet).logLoss);
+    const skill = losses.map((l) => Math.max(0, baseLoss - l));
+    const total = skill.reduce((a, b) => a + b, 0);
+    const weights = total > 0 ? skill.map((v) => v / total) : nets.map(() => 1 / n);
+    progress(
+      `ensemble of ${n} (seeds ${seed}…${seed + n - 1}): calibration-slice log loss ${losses.map((l) => l.toFixed(4)).join(', ')} vs ${baseLoss.toFixed(4)} for the base rate → weights ${weights.map((w) => w.toFixed(3)).join(', ')}`,
+    );
+    return { nets, weights, losses };
+  }
+  const raw = members
+    ? (v: Float64Array) => members.nets.reduce((a, m, k) => a + members.weights[k]! * m.raw(v), 0)
+    : first.raw;
+  const final = { raw };
+  const evaluate = (set: readonly Sample[]) => score(final, set);
   const trainMetrics = evaluate(trainSet);
   const testMetrics = evaluate(testSet);
   let calibration: PlattScaling | undefined;
   let calibrationMetrics: CalibrationReport | undefined;
   if (calibrationSet.length > 0) {
     calibration = fitPlatt(
-      calibrationSet.map((s) => net.run(normalize(s.vector))[0]!),
+      calibrationSet.map((s) => raw(s.vector)),
       calibrationSet.map((s) => s.up),
     );
     const referenceRate = calibrationSet.reduce((sum, s) => sum + s.up, 0) / calibrationSet.length;
     calibrationMetrics = calibrationReport(
-      testSet.map((s) => applyPlatt(calibration!, net.run(normalize(s.vector))[0]!)),
+      testSet.map((s) => applyPlatt(calibration!, raw(s.vector))),
       testSet.map((s) => s.up),
       referenceRate,
     );
@@ -233,7 +321,7 @@ export async function trainModel(
       `(positive labels ${(testMetrics.baseRate * 100).toFixed(2)} %, log loss ${testMetrics.logLoss.toFixed(4)}); in-sample ${(trainMetrics.accuracy * 100).toFixed(2)} %`,
   );
 
-  const network = net.toJSON();
+  const network = first.net.toJSON();
   const body = {
     kind: 'feedforward' as const,
     symbol: config.instrument.symbol,
@@ -245,6 +333,16 @@ export async function trainModel(
     ...(calibration ? { calibration } : {}),
     normalization,
     network,
+    ...(members
+      ? {
+          ensemble: {
+            seeds: members.nets.map((_, k) => seed + k),
+            weights: members.weights,
+            calibrationLogLoss: members.losses,
+            networks: members.nets.map((m) => m.net.toJSON()),
+          },
+        }
+      : {}),
   };
   const id = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
   return {
@@ -273,6 +371,7 @@ export async function trainModel(
       oosLogLoss: testMetrics.logLoss,
       trainAccuracy: trainMetrics.accuracy,
       ...(calibrationMetrics ? { calibration: calibrationMetrics } : {}),
+      ...(cv ? { cv } : {}),
     },
   };
 }

@@ -28,3 +28,5 @@ export {
   type RoundTrip,
 } from './equity';
 export { proposeTpe, type TpeConfig, type TpeTrial } from './tpe';
+export { purgedKFold, type PurgedFold, type PurgedKFoldConfig } from './purgedKFold';
+export { makePageHinkley, type PageHinkley, type PageHinkleyConfig, type PageHinkleyState } from './pageHinkley';

@@ -1,6 +1,6 @@
 import { equal, ok } from 'node:assert/strict';
 import { NeuralNetwork } from 'brain.js';
-import { map } from 'rxjs';
+import { from, lastValueFrom, map, toArray } from 'rxjs';
 import { compileModel, featureVector, MODEL_FORMAT, normalizationOf, type ModelFile } from '../../operators/mlModel';
 import { mlSignal } from '../../operators/mlSignal';
 import type { Signal } from '../../operators/types';
@@ -124,6 +124,84 @@ describe('mlSignal', () => {
       const source = hot('-a-a|', { a });
       expectObservable(source.pipe(mlSignal({ model: compiled }), summary), '^-!').toBe('-a', { a: '1|true|' });
       expectSubscriptions(source.subscriptions).toBe('^-!');
+    });
+  });
+
+  describe('drift (Page–Hinkley on the log loss)', () => {
+    // The model says "up" (x = 1.5) on every bar. For 150 bars the price rises (it is right), then
+    // it falls (it is wrong on every label): the log loss jumps and the detector must fire.
+    const path = (n: number, turn: number, x = 1.5) =>
+      Array.from({ length: n }, (_, i) => features(i * 60_000, { x }, i < turn ? 100 + i : 100 + 2 * turn - i));
+    const run = (input: ReturnType<typeof path>, drift?: Parameters<typeof mlSignal>[0]['drift']) =>
+      lastValueFrom(from(input).pipe(mlSignal({ model: compiled, ...(drift ? { drift } : {}) }), toArray())) as Promise<
+        Signal[]
+      >;
+
+    it('after the model turns wrong, an alarm cuts its confidence to weightAfterDrift and every later signal says why', async () => {
+      const input = path(400, 150);
+      const plain = await run(input);
+      const watched = await run(input, { minSamples: 50, threshold: 5, weightAfterDrift: 0.25 });
+      const first = watched.findIndex((s) => s.detail['drift'] === 'drift');
+      ok(first > 150, `alarm at bar ${first}: not while the model was right`);
+      ok(first < 250, `alarm at bar ${first}: within 100 wrong labels`);
+      for (let i = 0; i < watched.length; i++) {
+        const w = watched[i]!;
+        const c = plain[i]!;
+        equal(w.direction, c.direction);
+        if (i < first) {
+          equal(w.confidence, c.confidence);
+          equal(w.detail['drift'], undefined);
+        } else {
+          ok(Math.abs(w.confidence - 0.25 * c.confidence) < 1e-12, `bar ${i}`);
+          equal(w.detail['drift'], 'drift');
+          equal(w.detail['driftSince'], watched[first]!.tsEvent);
+          equal(w.detail['driftWeight'], 0.25);
+        }
+      }
+      const loss = watched[first]!.detail['driftMeanLogLoss'] as number;
+      ok(loss > 0 && Number.isFinite(loss));
+      ok((watched[first]!.detail['driftStatistic'] as number) > 5);
+    });
+
+    it('a model that stays right never alarms', async () => {
+      const watched = await run(path(400, 400), { minSamples: 50, threshold: 5 });
+      ok(watched.every((s) => s.detail['drift'] === undefined));
+    });
+
+    it('labels come only from closed bars: changing prices after bar N changes no signal up to N', async () => {
+      const input = path(400, 150);
+      const n = 150;
+      // After bar N the perturbed prices keep rising: the model stays right there.
+      const perturbed = input.map((f, i) => (i > n ? features(f.bar.tsOpen, { x: 1.5 }, 100 + i) : f));
+      const a = await run(input, { minSamples: 50, threshold: 5 });
+      const b = await run(perturbed, { minSamples: 50, threshold: 5 });
+      for (let i = 0; i <= n; i++) equal(JSON.stringify(b[i]), JSON.stringify(a[i]), `bar ${i}`);
+      ok(
+        a.some((s) => s.detail['drift'] === 'drift'),
+        'the original alarms after N',
+      );
+      ok(
+        b.every((s) => s.detail['drift'] === undefined),
+        'the perturbation is visible: no alarm',
+      );
+    });
+
+    it('every subscription starts with a fresh detector', async () => {
+      const input = path(400, 150);
+      const op = mlSignal({ model: compiled, drift: { minSamples: 50, threshold: 5 } });
+      const once = await lastValueFrom(from(input).pipe(op, toArray()));
+      const again = await lastValueFrom(from(input).pipe(op, toArray()));
+      equal(JSON.stringify(again), JSON.stringify(once));
+    });
+
+    it('refuses a weightAfterDrift outside 0..1', () => {
+      let message = '';
+      try {
+        mlSignal({ model: compiled, drift: { weightAfterDrift: 2 } });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      equal(message, 'mlSignal: drift.weightAfterDrift must be within 0..1, found 2');
     });
   });
 

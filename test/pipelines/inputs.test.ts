@@ -155,6 +155,7 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
       equal(first.status, 0, first.stderr);
       const report = readFileSync(path.join(out, 'report.json'), 'utf8');
       const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8');
+      const page = readFileSync(path.join(out, 'report.html'), 'utf8');
 
       const child = spawn(process.execPath, [CLI, 'backtest', '-c', SURVIVAL, '-d', long, '-o', out], { cwd: tmp.dir });
       let stderr = '';
@@ -168,7 +169,8 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
         () =>
           ok(
             readdirSync(out).some(
-              (f) => !['journal.jsonl', 'report.json'].includes(f) && statSync(path.join(out, f)).size > 0,
+              (f) =>
+                !['journal.jsonl', 'report.json', 'report.html'].includes(f) && statSync(path.join(out, f)).size > 0,
             ),
           ),
         { timeoutMs: 120_000, intervalMs: 20 },
@@ -181,7 +183,8 @@ describe('inputs that cannot lie (issue 10), through the CLI', function () {
       );
       equal(readFileSync(path.join(out, 'report.json'), 'utf8'), report);
       equal(readFileSync(path.join(out, 'journal.jsonl'), 'utf8'), journal);
-      equal(readdirSync(out).sort().join(','), 'journal.jsonl,report.json', 'no partial file left behind');
+      equal(readFileSync(path.join(out, 'report.html'), 'utf8'), page, 'the page is written only when a run completes');
+      equal(readdirSync(out).sort().join(','), 'journal.jsonl,report.html,report.json', 'no partial file left behind');
     });
 
     it('fails clearly and quickly for an --out under /proc, a file, or a read-only folder', () => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runBacktest } from '../../pipelines/backtest';
 import { writeReportHtml } from '../../pipelines/report';
-import { walkForwardReport } from '../../pipelines/reportData';
+import { walkForwardReport } from '../../pipelines/reportWalkForward';
 import { parameterGrid } from '../../pipelines/researchConfig';
 import { runWalkForward } from '../../pipelines/researchWalkForward';
 import { eventually } from '../support/eventually';
@@ -74,18 +74,21 @@ describe('report.html in headless Chromium', function () {
     }
   });
 
-  it('a backtest report (research report <dir>) draws equity, drawdown and trades with no console error', async () => {
+  it('a backtest writes its own report.html (and research report <dir> rewrites it): equity, drawdown and trades drawn with no console error', async () => {
     const outDir = path.join(tmp.dir, 'bt');
-    await runBacktest({
+    const result = await runBacktest({
       configFile: path.join(repoRoot, 'config', 'growth.yaml'),
       dataFile: data,
       outDir,
       from: Date.parse('2021-04-01T00:00:00Z'),
       until: Date.parse('2021-04-08T00:00:00Z'),
     });
+    equal(result.htmlFile, path.join(outDir, 'report.html'));
+    const written = readFileSync(path.join(outDir, 'report.html'), 'utf8');
     const r = spawnSync(process.execPath, [CLI, 'research', 'report', outDir], { encoding: 'utf8' });
     equal(r.status, 0, r.stderr);
     const html = readFileSync(path.join(outDir, 'report.html'), 'utf8');
+    equal(html, written, 'the backtest and research report write the same page from the same run');
     ok(!/<script[^>]+src=|<link[^>]+href=/i.test(html), 'no external script or stylesheet');
     const page = await openPage(pathToFileURL(path.join(outDir, 'report.html')).href);
     try {
@@ -116,6 +119,30 @@ describe('report.html in headless Chromium', function () {
       const folds = await page.evaluate<number>("document.querySelectorAll('#folds tbody tr').length");
       equal(folds, 2);
       if (process.env['BOT4_REPORT_SCREENSHOT']) await page.screenshot(process.env['BOT4_REPORT_SCREENSHOT']);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a universe backtest (7 symbols) writes a page that draws the first symbol’s price and every chart', async () => {
+    const candles = path.dirname(data);
+    const outDir = path.join(tmp.dir, 'bt7');
+    const result = await runBacktest({
+      configFile: path.join(repoRoot, 'config', 'portfolio-7.yaml'),
+      dataFile: [candles],
+      outDir,
+      from: Date.parse('2021-04-01T00:00:00Z'),
+      until: Date.parse('2021-04-15T00:00:00Z'),
+    });
+    ok(result.htmlFile);
+    const page = await openPage(pathToFileURL(result.htmlFile).href);
+    try {
+      await expectRendered(page, 3);
+      const text = await page.evaluate<string>('document.body.innerText');
+      ok(
+        /BTC\/USDT, LTC\/USDT/.test(text) && /market \(BTC\/USDT\)/.test(text),
+        'the symbols and the charted one are named',
+      );
     } finally {
       await page.close();
     }

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../pipelines/config';
 import { loadConfigWith } from '../../pipelines/researchConfig';
-import { genomeOverrides, genomeSpace, runEvolve } from '../../pipelines/researchEvolve';
+import { genomeOverrides, genomeSpace, pboOfReturns, runEvolve } from '../../pipelines/researchEvolve';
+import { mulberry32 } from '../../operators/random';
 import { repoRoot, requireSharedData } from '../support/sharedData';
 import { tempDir } from '../support/tmp';
 
@@ -57,7 +58,37 @@ describe('research evolve', function () {
     const text = readFileSync(r.bestConfigFile, 'utf8');
     match(text, /^# Written by run-pipeline research evolve/);
     match(text, new RegExp(`counting ${r.trials} trials`));
+    // The overfitting controls of every optimisation result: PBO over all genomes, bootstrap of the winner.
+    ok(r.pbo, 'PBO computed over the genomes');
+    equal(r.pbo.candidates, r.trials, 'CSCV over every valid genome the search scored');
+    ok(r.pbo.pbo >= 0 && r.pbo.pbo <= 1);
+    match(text, /Probability of backtest overfitting \d\.\d{3} \(CSCV/);
+    if (r.bootstrap) {
+      ok(r.bootstrap.trades >= 2);
+      ok(r.bootstrap.totalReturnInterval.low <= r.bootstrap.totalReturnInterval.high);
+    }
     const cfg = loadConfig(r.bestConfigFile);
     equal(cfg.signals.ta?.rules.length, (r.best.overrides['signals.ta.rules'] as unknown[]).length);
+  });
+
+  it('PBO of genomes: one genome that is better on every block is never overfit; genomes each fitted to one regime are overfit; too few rows or genomes give none', () => {
+    const rand = mulberry32(7);
+    const noise = (n: number) => Float64Array.from({ length: n }, () => (rand() - 0.5) * 0.01);
+    const good = noise(400).map((v) => v + 0.01);
+    const pbo = pboOfReturns([good, noise(400), noise(390), noise(400)]);
+    ok(pbo);
+    equal(pbo.pbo, 0, 'the in-sample best is also the out-of-sample best');
+    equal(pbo.blocks, 16);
+    // Each genome shines in its own quarter and loses elsewhere: whatever wins in sample is below par out of it.
+    const quarters = [0, 1, 2, 3].map((q) =>
+      Float64Array.from(
+        { length: 400 },
+        (_, t) => (Math.floor(t / 100) === q ? 0.01 : -0.004) + (rand() - 0.5) * 0.001,
+      ),
+    );
+    const overfit = pboOfReturns(quarters);
+    ok(overfit && overfit.pbo > 0.5, `regime-fitted genomes PBO ${overfit?.pbo}`);
+    equal(pboOfReturns([good]), null);
+    equal(pboOfReturns([good.subarray(0, 3), good]), null, 'fewer than 4 rows cannot make 2 blocks of 2');
   });
 });
