@@ -71,6 +71,8 @@ import { paperExchangeFor } from './paperVenue';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
+import { alignBars } from '../operators/alignBars';
+import { mergeByEventTime } from './backtest';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
@@ -202,14 +204,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       );
     }
   }
-  if (config.instruments.length > 1) {
-    throw new SessionError(
-      'UNIVERSE_NOT_SUPPORTED',
-      `paper and live sessions trade one symbol so far; ${config.file} has a universe of ${config.instruments.length} (${config.instruments.map((i) => i.symbol).join(', ')}): backtest it, or give the session a one-instrument config`,
-    );
-  }
-  const instrument = config.instrument;
-  const exchange = instrument.venue;
+  const exchange = sessionExchange(config);
 
   // The kill switch is armed before anything slow happens: a press during start-up or warm-up is
   // latched here and the session starts in Emergency (cancel, flatten, audit), never a bare exit.
@@ -277,6 +272,7 @@ async function runLocked(
   const model: CompiledModel | undefined = config.signals.ml ? loadModelFor(config) : undefined;
   const instrument = config.instrument;
   const exchange = instrument.venue;
+  const symbols = config.instruments.map((i) => i.symbol);
   const endpoints = {
     ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
     ...(options.wsUrl !== undefined ? { wsUrl: options.wsUrl } : {}),
@@ -288,7 +284,7 @@ async function runLocked(
   const auditFile = path.join(outDir, 'audit.jsonl');
   const startedAt = scheduler.now();
   log(
-    `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${instrument.symbol} ${config.timeframe}; journal ${journalFile}`,
+    `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${symbols.join(', ')} ${config.timeframe}; journal ${journalFile}`,
   );
 
   // The journal is the source of truth: what the earlier sessions did is where this one starts.
@@ -307,30 +303,38 @@ async function runLocked(
 
   // Live bars first (buffered), so that nothing closes unseen while the history loads.
   const feedEvents$ = new Subject<FeedEvent>();
-  const historyConfig = (since: number, until: number) => ({
+  const historyConfig = (symbol: string, since: number, until: number) => ({
     exchange,
-    symbol: instrument.symbol,
+    symbol,
     timeframe: config.timeframe,
     since,
     until,
     ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
   });
-  const handover = new BarHandover((from, until) =>
-    makeOhlcvHistorySource(historyConfig(from, until), { scheduler }).pipe(map((page) => page.bars)),
+  // One handover per symbol: each series is continued from its own history without a hole.
+  const handovers = new Map(
+    symbols.map((symbol) => [
+      symbol,
+      new BarHandover((from, until) =>
+        makeOhlcvHistorySource(historyConfig(symbol, from, until), { scheduler }).pipe(map((page) => page.bars)),
+      ),
+    ]),
   );
   const liveSubscription = makeCcxtOhlcvSource(
-    { exchange, symbols: [instrument.symbol], timeframes: [config.timeframe], ...endpoints },
+    { exchange, symbols, timeframes: [config.timeframe], ...endpoints },
     { scheduler },
   ).subscribe({
     next: (e) => {
       if (e.kind === 'bar') {
-        if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) handover.live(e);
+        if (e.timeframe === config.timeframe) handovers.get(e.symbol)?.live(e);
       } else if (e.kind !== 'dead-letter') feedEvents$.next(e);
     },
-    error: (err: unknown) => handover.fail(err),
-    complete: () => handover.end(),
+    error: (err: unknown) => handovers.forEach((h) => h.fail(err)),
+    complete: () => handovers.forEach((h) => h.end()),
   });
 
+  /** The warm-up history of each symbol. */
+  const histories = new Map<string, Bar[]>();
   let warmup: Bar[];
   let initial: Portfolio | undefined = recovered.sessions > 0 ? recovered.portfolio : undefined;
   let venue: PipelineVenue;
@@ -340,20 +344,27 @@ async function runLocked(
   try {
     // Recent history: indicators, statistics and the model warm up on it; it is never traded.
     const firstOpen = Math.floor(startedAt / tf) * tf - warmupBars * tf;
-    warmup = (
-      await lastValueFrom(
-        makeOhlcvHistorySource(historyConfig(firstOpen, Math.floor(startedAt / tf) * tf), { scheduler }).pipe(
-          tap((page) =>
-            log(
-              `warm-up: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`,
+    for (const symbol of symbols) {
+      const bars = (
+        await lastValueFrom(
+          makeOhlcvHistorySource(historyConfig(symbol, firstOpen, Math.floor(startedAt / tf) * tf), {
+            scheduler,
+          }).pipe(
+            tap((page) =>
+              log(
+                `warm-up${symbols.length > 1 ? ` ${symbol}` : ''}: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`,
+              ),
             ),
+            map((page) => page.bars),
+            toArray(),
           ),
-          map((page) => page.bars),
-          toArray(),
-        ),
-      )
-    ).flat();
-    if (warmup.length === 0) throw new Error('the exchange returned no bars');
+        )
+      ).flat();
+      if (bars.length === 0) throw new Error(`the exchange returned no ${symbol} bars`);
+      histories.set(symbol, bars);
+    }
+    // In event time across symbols, in the config's order at equal times: as a backtest replays them.
+    warmup = mergeByEventTime(symbols.map((s) => histories.get(s)!));
   } catch (err) {
     liveSubscription.unsubscribe();
     throw new SessionError(
@@ -361,7 +372,8 @@ async function runLocked(
       `warm-up history could not be loaded from ${exchange}: ${(err as Error).message}`,
     );
   }
-  const lastClose = warmup[warmup.length - 1]!.close;
+  /** Each symbol's last warm-up close: what a holding the exchange reports is valued at. */
+  const lastCloses = Object.fromEntries(symbols.map((s) => [s, histories.get(s)!.at(-1)!.close]));
 
   if (options.mode === 'live') {
     const venueConfig = {
@@ -369,7 +381,7 @@ async function runLocked(
       apiKey: options.credentials!.apiKey,
       secret: options.credentials!.secret,
       ...(options.credentials!.password ? { password: options.credentials!.password } : {}),
-      symbols: [instrument.symbol],
+      symbols,
       ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
       ...(options.ccxtOptions !== undefined ? { ccxtOptions: options.ccxtOptions } : {}),
     };
@@ -382,12 +394,7 @@ async function runLocked(
     }
     // The exchange holds the money: its account is where the portfolio starts. What the journal
     // rebuilt is compared with it; a difference is adopted, and audited.
-    const fromExchange = portfolioFromAccount(
-      snapshot,
-      instrument.quote,
-      { [instrument.symbol]: lastClose },
-      startedAt,
-    );
+    const fromExchange = portfolioFromAccount(snapshot, instrument.quote, lastCloses, startedAt);
     initial = recovered.sessions > 0 ? reconcileWithAccount(recovered.portfolio, fromExchange) : fromExchange;
     if (recovered.sessions > 0) {
       // Orders the journal shows unanswered: whatever they did is in the account just read. The
@@ -474,27 +481,28 @@ async function runLocked(
     },
   });
   const warmedUp$ = new Subject<void>();
-  const bars$ = handover
-    .bars(warmup, tf, () => {
-      const cpu = process.cpuUsage();
-      log(
-        `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
-      );
-      warmedUp$.next();
-      warmedUp$.complete();
-    })
-    .pipe(observe.bars, takeUntil(stopped$));
+  const bars$ = warmedUpBars(warmup, symbols, handovers, tf, scheduler, () => {
+    const cpu = process.cpuUsage();
+    log(
+      `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
+    );
+    warmedUp$.next();
+    warmedUp$.complete();
+  }).pipe(observe.bars, takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
-  const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
+  const trades$ = makeCcxtTradeSource({ exchange, symbols, ...endpoints }, { scheduler });
   const books$ =
     options.mode === 'paper'
-      ? makeCcxtOrderBookSource({ exchange, symbols: [instrument.symbol], depth: 20, ...endpoints }, { scheduler })
+      ? makeCcxtOrderBookSource({ exchange, symbols, depth: 20, ...endpoints }, { scheduler })
       : EMPTY;
   const market$ = warmedUp$.pipe(
     switchMap(() => merge(trades$, books$)),
     filter((e): e is TradeTick | OrderBook => {
-      if (e.kind === 'trade' || e.kind === 'book') return true;
+      if (e.kind === 'trade') return true;
+      // A book with an empty side (a snapshot before any depth) says nothing about where the
+      // market is: the simulator would cancel every market order against it.
+      if (e.kind === 'book') return e.bids.length > 0 && e.asks.length > 0;
       if (e.kind !== 'dead-letter') feedEvents$.next(e as FeedEvent);
       return false;
     }),
@@ -598,7 +606,7 @@ async function runLocked(
   /** The portfolio as it is now: the last bar's, with every fill since applied. */
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
-    if (portfolio) log(statusLine(portfolio, finalMode, instrument.symbol));
+    if (portfolio) log(statusLine(portfolio, finalMode));
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
   }, options.statusEveryMs ?? 60_000);
 
@@ -617,7 +625,7 @@ async function runLocked(
             fills++;
             const fill = e as Extract<PipelineEvent, { kind: 'fill' }>;
             if (portfolio) portfolio = applyFill(portfolio, fill);
-            log(`fill: ${fill.side} ${formatUnits(fill.qty)} ${instrument.symbol} @ ${formatUnits(fill.price)}`);
+            log(`fill: ${fill.side} ${formatUnits(fill.qty)} ${fill.symbol} @ ${formatUnits(fill.price)}`);
             break;
           }
           case 'denied':
@@ -658,6 +666,7 @@ async function runLocked(
     config: { name: config.name, hash: config.hash },
     venue: exchange,
     symbol: instrument.symbol,
+    ...(symbols.length > 1 ? { symbols } : {}),
     pid: process.pid,
     previous: recovered.previousEnd,
     ...(recovered.killLatched ? { killLatched: true } : {}),
@@ -735,7 +744,7 @@ async function runLocked(
     mode: options.mode,
     config: { name: config.name, hash: config.hash },
     warmupBars: warmup.length,
-    liveBars: handover.liveCount,
+    liveBars: [...handovers.values()].reduce((n, h) => n + h.liveCount, 0),
     orders,
     fills,
     denied,
@@ -784,11 +793,14 @@ class BarHandover {
     else this.ended = true;
   }
 
-  /** The bar stream: history first, then the held and further live bars. */
-  bars(history: readonly Bar[], step: number, onLive: () => void): Observable<Bar> {
+  /**
+   * The bar stream: history first, then the held and further live bars. With `replay: false` the
+   * history only sets where the live bars continue from (the caller emits it).
+   */
+  bars(history: readonly Bar[], step: number, onLive: () => void, options: { replay?: boolean } = {}): Observable<Bar> {
     this.step = step;
     return new Observable<Bar>((subscriber) => {
-      for (const bar of history) this.pass(bar, false, subscriber);
+      for (const bar of history) this.pass(bar, false, options.replay === false ? NOWHERE : subscriber);
       this.target = subscriber;
       onLive();
       this.drain();
@@ -836,6 +848,9 @@ class BarHandover {
     to.next(bar);
   }
 }
+
+/** A target that drops what it is given: history whose bars are emitted elsewhere. */
+const NOWHERE = { next: (): void => undefined };
 
 /** The account snapshot a live venue reports when it starts (then it is closed). */
 async function accountSnapshot(venue: ReturnType<typeof makeCcxtVenue>): Promise<VenueAccountSnapshot> {
@@ -897,11 +912,59 @@ function defaultWarmup(config: PipelineConfig): number {
   return Math.max(300, indicators + 1, stats, garch);
 }
 
-function statusLine(p: Portfolio, mode: Mode, symbol: string): string {
-  const position = p.positions[symbol];
+function statusLine(p: Portfolio, mode: Mode): string {
+  const held = Object.values(p.positions).filter((position) => position.qty !== 0n);
   return `status: ${new Date(p.tsEvent).toISOString()} mode ${mode}, equity ${p.equity.toFixed(2)} ${p.quote}, drawdown ${(p.drawdown * 100).toFixed(2)} %, ${
-    position ? `${symbol} ${formatUnits(position.qty)}` : 'flat'
+    held.length > 0 ? held.map((position) => `${position.symbol} ${formatUnits(position.qty)}`).join(', ') : 'flat'
   }`;
+}
+
+/**
+ * The exchange a session trades on: every instrument of the universe must be on it (one feed,
+ * one venue connection); several venues are for backtests so far.
+ */
+function sessionExchange(config: PipelineConfig): string {
+  const exchange = config.instrument.venue;
+  const elsewhere = config.instruments.filter((i) => i.venue !== exchange);
+  if (elsewhere.length > 0)
+    throw new SessionError(
+      'UNIVERSE_NOT_SUPPORTED',
+      `${config.file}: a paper or live session trades on one exchange; the universe has ${exchange} (${config.instrument.symbol}) and ${elsewhere.map((i) => `${i.venue} (${i.symbol})`).join(', ')}: give every instrument the venue ${exchange}, or backtest it`,
+    );
+  return exchange;
+}
+
+/**
+ * The session's bar stream: the warm-up history of every symbol in event time, then each
+ * symbol's live bars (through its handover, without hole or repeat) aligned by close time in the
+ * universe's order — the sequence a backtest over the same bars replays.
+ */
+function warmedUpBars(
+  warmup: readonly Bar[],
+  symbols: readonly string[],
+  handovers: ReadonlyMap<string, BarHandover>,
+  step: number,
+  scheduler: SchedulerLike,
+  onLive: () => void,
+): Observable<Bar> {
+  return new Observable<Bar>((subscriber) => {
+    for (const bar of warmup) subscriber.next(bar);
+    const live$ = merge(
+      ...symbols.map((symbol) =>
+        handovers.get(symbol)!.bars(
+          warmup.filter((b) => b.symbol === symbol),
+          step,
+          () => undefined,
+          { replay: false },
+        ),
+      ),
+    );
+    const subscription = (symbols.length > 1 ? live$.pipe(alignBars({ symbols, scheduler })) : live$).subscribe(
+      subscriber,
+    );
+    onLive();
+    return subscription;
+  });
 }
 
 /**
