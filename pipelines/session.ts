@@ -66,7 +66,6 @@ import { makeStatusLedSink } from '../hardware/statusLeds';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
 import { acquireLock, type HeldLock } from '../sinks/lockFile';
-import { makePaperExchange } from '../sinks/paperExchange';
 import { paperExchangeFor } from './paperVenue';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
