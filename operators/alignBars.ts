@@ -1,5 +1,6 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Bar, Symbol } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface AlignBarsConfig {
   /**
@@ -72,7 +73,7 @@ export function alignBars(config: AlignBarsConfig): OperatorFunction<Bar, Bar> {
       };
 
       const subscription = source.subscribe({
-        next: (bar) => {
+        next: routeThrows(subscriber, (bar) => {
           const index = order.get(bar.symbol);
           if (index === undefined || bar.tsEvent <= released) {
             subscriber.next(bar);
@@ -95,7 +96,7 @@ export function alignBars(config: AlignBarsConfig): OperatorFunction<Bar, Bar> {
           else slot[index] = bar;
           // Earlier close times are over as soon as a later one arrives; this one once complete.
           release(Math.max(complete(), largestBelow(pending, bar.tsEvent)));
-        },
+        }),
         error: (err: unknown) => {
           // What was accepted is not lost: waiting bars go out before the error.
           release(Infinity);

@@ -13,6 +13,7 @@ import { dustOf } from './lotGrid';
 import { intentFor, type SizingInput } from './sizePosition';
 import { positionQty } from './trackPortfolio';
 import type { Instrument, OrderIntent } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface DecideTradeInput extends SizingInput {
   /** ATR of the symbol at this bar (price units), for the bracket. Needed to enter when brackets are set. */
@@ -107,7 +108,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
       let bracket: Bracket | undefined;
       let heldBars = 0;
       return source.subscribe({
-        next: (input) => {
+        next: routeThrows(subscriber, (input) => {
           const { signal, portfolio } = input;
           if (signal.symbol !== instrument.symbol) return;
           const current = positionQty(portfolio, signal.symbol) + (input.pending ?? 0n);
@@ -173,7 +174,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const diff = target > held ? target - held : held - target;
           if (unitsToNumber(diff) <= band * unitsToNumber(held)) return;
           emit(side > 0 ? target : -target, `resize outside the ${band} band: ${sizing.reason}`);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

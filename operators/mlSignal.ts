@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { featureVector, type CompiledModel } from './mlModel';
 import { signalOnBar } from './taSignal';
 import { isTimeframe, timeframeMs, type Direction, type Features, type Signal } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface MlSignalConfig {
   /** A compiled model (see `compileModel`); loading it from disk is the wiring's job. */
@@ -56,7 +57,7 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
     new Observable<Signal>((subscriber) => {
       const vector = new Float64Array(width);
       return source.subscribe({
-        next: (features) => {
+        next: routeThrows(subscriber, (features) => {
           if (features.tsEvent <= inSampleUntil) {
             subscriber.next(signalOnBar(features, 'ml', 0, 0, 0, false, IN_SAMPLE));
             return;
@@ -75,7 +76,7 @@ export function mlSignal(config: MlSignalConfig): OperatorFunction<Features, Sig
           // A calibrated model's confidence varies per bar: its skill × how far p is from the base rate.
           const confidence = calibrated ? skill * strength : fixedConfidence;
           subscriber.next(signalOnBar(features, 'ml', direction, strength, confidence, true, { p }));
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

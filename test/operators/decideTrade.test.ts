@@ -8,6 +8,7 @@ import { formatUnits, toUnits, type Units } from '../../operators/money';
 import type { Forecast, OrderIntent, Signal } from '../../operators/types';
 import { BTC_USDT, cashPortfolio, signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const COST = makeCostModel({ takerFeeBps: 10, slippageBps: 2 }); // 24 bps a round trip
 const CONFIG: DecideTradeConfig = {
@@ -161,6 +162,10 @@ describe('decideTrade', () => {
         c: 'sell 0.025 → 0 exit',
       });
     });
+  });
+
+  it('sends a throwing input to the error channel after what it decided, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(() => decideTrade(CONFIG), input(30, 20_000, '0'));
   });
 
   it('passes errors through and completes on empty; rejects a broken config', () => {
