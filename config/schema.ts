@@ -419,7 +419,10 @@ export const universeSchema = z.strictObject({
   instruments: z.array(universeInstrumentSchema).min(1),
 });
 
-/** Observability: the InfluxDB sink and the Prometheus endpoint (both off by default). */
+/** Log levels, lowest first (`silent` turns a component off). */
+export const LOG_LEVEL_VALUES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Observability: the InfluxDB sink, the Prometheus endpoint, logs and traces (all off by default). */
 export const monitoringSchema = z.strictObject({
   /** Points to InfluxDB; the server comes from INFLUX_URL, INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET. */
   influx: z
@@ -433,6 +436,37 @@ export const monitoringSchema = z.strictObject({
       flushIntervalMs: z.number().int().positive().optional(),
       /** Also write every bar's features (computed again by the same operator: costs a few µs per bar). Default false. */
       features: z.boolean().optional(),
+    })
+    .optional(),
+  /** Structured JSON logs (README "Logs and traces"): one line per trading event, per-component levels. */
+  logs: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** Level of every component without its own. Default info. */
+      level: z.enum(LOG_LEVEL_VALUES).optional(),
+      /** Per-component levels: session, orders, fills, risk, modes, venue, feed. */
+      components: z.record(z.string(), z.enum(LOG_LEVEL_VALUES)).optional(),
+      /** Also write to this file, rotated by size (e.g. "10m"), keeping `keep` files. */
+      file: z
+        .strictObject({
+          path: z.string().min(1),
+          size: z
+            .string()
+            .regex(/^\d+[kmg]?$/, 'a size such as "10m"')
+            .optional(),
+          keep: z.number().int().positive().optional(),
+        })
+        .optional(),
+      /** Write to standard output (journald under systemd). Default true. */
+      stdout: z.boolean().optional(),
+    })
+    .optional(),
+  /** Traces of the order flow over OTLP/HTTP (README "Logs and traces"). Off unless enabled or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. */
+  traces: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** OTLP/HTTP traces endpoint. Default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else http://127.0.0.1:4318/v1/traces. */
+      url: z.string().url().optional(),
     })
     .optional(),
   /** Prometheus `/metrics` (paper and live sessions). */

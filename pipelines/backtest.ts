@@ -29,6 +29,7 @@ import { paperExchangeFor } from './paperVenue';
 import { RunFiles, RunOutputError, ensureOutputDir, flushInSlices } from './runOutput';
 import { tradingPipeline, type PipelineEvent } from './tradingPipeline';
 import { startObservability } from './observability';
+import { startTelemetry } from './telemetry';
 
 export interface BacktestOptions {
   readonly configFile: string;
@@ -234,6 +235,14 @@ export async function backtestBars(
 
   // Observability (InfluxDB, Prometheus) when the config turns it on: two taps, one close.
   const observe = await startObservability(config, { run: 'backtest', outDir });
+  // Structured logs and order-flow traces when the config (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns them on.
+  const telemetry = await startTelemetry(config, {
+    run: 'backtest',
+    human: (line) => process.stderr.write(`${line}\n`),
+  }).catch(async (err: unknown) => {
+    await observe.close();
+    throw err;
+  });
   const barsBySymbol = makeBarReplaySource({ bars, scheduler }).pipe(
     observe.bars,
     tap((bar) => {
@@ -254,6 +263,7 @@ export async function backtestBars(
       : undefined;
   const events$ = pipeline({ bars$: barsBySymbol, ...(kill$ ? { kill$ } : {}) }).pipe(
     observe.events,
+    telemetry.events,
     tap((event: PipelineEvent) => {
       switch (event.kind) {
         case 'portfolio':
@@ -322,7 +332,7 @@ export async function backtestBars(
   let journal: Awaited<typeof done>;
   try {
     finished = await flushInSlices(scheduler, 2000 * timeframeMs(config.timeframe), options.signal);
-    journal = await done.finally(() => observe.close());
+    journal = await done.finally(() => Promise.all([observe.close(), telemetry.close()]));
   } catch (err) {
     files.discard();
     throw err;
@@ -354,7 +364,7 @@ export async function backtestBars(
     ...report.build(),
     journal: { file: journalFile, lines: journal.lines },
   };
-  writeFileSync(files.tempPath('report.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(files.tempPath('report.json'), `${JSON.stringify(result, null, 2)}\n`, { mode: 0o640 });
   files.commit();
   return { report: result, reportFile, journalFile };
 }

@@ -7,7 +7,10 @@
  * at their last complete line (a consistent snapshot of a file being written).
  *
  * `restore` refuses a backup whose files do not match the manifest (naming the file), and a
- * target that is not empty; it copies the session back and returns the files it restored.
+ * target that is not empty; it copies the session back, then proves the copy: it replays the
+ * restored journal and audit with the session's own recovery (`pipelines/recovery.ts`, what a
+ * restart does) and checks the state — cash, positions, open orders, fills, mode and kill latch —
+ * equals the state the backup replayed when it was taken (`manifest.state`).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -25,8 +28,16 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Bot4Error } from '../operators/errors';
 import { backupsToKeep, type RetentionPolicy, SPEC_RETENTION } from '../operators/backupRetention';
+import { formatUnits } from '../operators/money';
+import type { RecoveredSession } from '../operators/recoverSession';
+import { recoverFromJournals } from './recovery';
 
-export type BackupErrorCode = 'BACKUP_NO_SESSION' | 'BACKUP_CORRUPT' | 'BACKUP_TARGET_NOT_EMPTY' | 'BACKUP_BAD_INPUT';
+export type BackupErrorCode =
+  | 'BACKUP_NO_SESSION'
+  | 'BACKUP_CORRUPT'
+  | 'BACKUP_TARGET_NOT_EMPTY'
+  | 'BACKUP_BAD_INPUT'
+  | 'BACKUP_REPLAY_MISMATCH';
 
 export class BackupError extends Bot4Error<BackupErrorCode> {
   constructor(code: BackupErrorCode, message: string, options?: { readonly cause?: unknown }) {
@@ -48,6 +59,61 @@ export interface BackupManifest {
   /** The session directory backed up, as given. */
   readonly session: string;
   readonly files: readonly ManifestFile[];
+  /**
+   * The session's state replayed from the backed-up journal and audit (what a restart would
+   * recover); absent when the session has no journal, `replayError` when it could not be replayed.
+   */
+  readonly state?: ReplayedState;
+  readonly replayError?: string;
+}
+
+/** What a replay of the journals recovers, in the journal's decimal notation. */
+export interface ReplayedState {
+  readonly fills: number;
+  readonly cash: string;
+  readonly positions: Readonly<Record<string, string>>;
+  readonly openOrders: readonly string[];
+  readonly mode: string;
+  readonly killLatched: boolean;
+}
+
+function replayedState(s: RecoveredSession): ReplayedState {
+  return {
+    fills: s.fills,
+    cash: formatUnits(s.portfolio.cash),
+    positions: Object.fromEntries(
+      Object.entries(s.portfolio.positions)
+        .filter(([, p]) => p.qty !== 0n)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
+    ),
+    openOrders: Object.keys(s.openOrders).sort(),
+    mode: s.mode,
+    killLatched: s.killLatched,
+  };
+}
+
+/**
+ * Replays `journal.jsonl` and `audit.jsonl` of a directory as a restart would. The cash a
+ * journal without a `start` portfolio began with is not known here: 0 is used, the same for the
+ * backup and the restore, so the two replays still prove the copy.
+ */
+function replay(dir: string): ReplayedState | undefined {
+  const journal = path.join(dir, 'journal.jsonl');
+  try {
+    statSync(journal);
+  } catch {
+    return undefined;
+  }
+  return replayedState(
+    recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,
+  );
+}
+
+/** One line for a replayed state, e.g. `3 fills, cash 9990.1 USDT-units, BTC/USDT 0.01, 0 open orders, mode Normal`. */
+export function describeState(s: ReplayedState): string {
+  const positions = Object.entries(s.positions);
+  return `${s.fills} fills, cash ${s.cash}, positions ${positions.length ? positions.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}, ${s.openOrders.length} open order(s), mode ${s.mode}${s.killLatched ? ' (kill latch set)' : ''}`;
 }
 
 export interface BackupResult {
@@ -141,12 +207,20 @@ export function runBackup(options: BackupOptions): BackupResult {
       });
     }
   }
+  let replayed: { state?: ReplayedState; replayError?: string } = {};
+  try {
+    const state = replay(path.join(tmp, 'session'));
+    if (state) replayed = { state };
+  } catch (err) {
+    replayed = { replayError: (err as Error).message };
+  }
   const manifest: BackupManifest = {
     format: 'bot4-backup',
     version: 1,
     createdAt: new Date(now).toISOString(),
     session: options.session,
     files: manifestFiles,
+    ...replayed,
   };
   writeFileSync(path.join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   rmSync(final, { recursive: true, force: true });
@@ -207,6 +281,8 @@ export interface RestoreResult {
   readonly manifest: BackupManifest;
   /** Files written into the target session directory. */
   readonly restored: readonly string[];
+  /** The state the restored journals replay to (equal to `manifest.state`), when there is a journal. */
+  readonly state?: ReplayedState;
 }
 
 /** Verifies a backup and copies its session (and config) into `to`, which must be empty or absent. */
@@ -234,7 +310,25 @@ export function runRestore(options: { readonly from: string; readonly to: string
     chmodSync(target, 0o600);
     restored.push(path.relative(options.to, target));
   }
-  return { manifest, restored };
+  // The proof: the restored journals replay to the state the backup recorded.
+  if (!manifest.state) return { manifest, restored };
+  let state: ReplayedState | undefined;
+  try {
+    state = replay(options.to);
+  } catch (err) {
+    throw new BackupError(
+      'BACKUP_REPLAY_MISMATCH',
+      `${options.to}: the restored journal does not replay (${(err as Error).message}); the backup recorded ${describeState(manifest.state)}`,
+      { cause: err },
+    );
+  }
+  if (!state || JSON.stringify(state) !== JSON.stringify(manifest.state)) {
+    throw new BackupError(
+      'BACKUP_REPLAY_MISMATCH',
+      `${options.to}: the restored journal replays to ${state ? describeState(state) : 'nothing (no journal restored)'}, the backup recorded ${describeState(manifest.state)}`,
+    );
+  }
+  return { manifest, restored, state };
 }
 
 /** Registers `backup` and `restore`. */
@@ -251,6 +345,11 @@ export function registerBackupCommands(program: Command): void {
       process.stdout.write(
         `backup ${r.dir}: ${r.manifest.files.length} files, ${bytes} bytes, sha256 in manifest.json${r.pruned.length ? `; pruned ${r.pruned.join(', ')}` : ''}\n`,
       );
+      if (r.manifest.state) process.stdout.write(`journal replays to ${describeState(r.manifest.state)}\n`);
+      if (r.manifest.replayError)
+        process.stderr.write(
+          `warning: the journal could not be replayed (${r.manifest.replayError}); the files are backed up, but a restore cannot prove the state\n`,
+        );
     });
   program
     .command('restore')
@@ -262,5 +361,7 @@ export function registerBackupCommands(program: Command): void {
       process.stdout.write(
         `restored ${r.restored.length} files from ${opts.from} (taken ${r.manifest.createdAt}) into ${opts.to}\n`,
       );
+      if (r.state)
+        process.stdout.write(`replayed the restored journal: ${describeState(r.state)} — equal to the backup\n`);
     });
 }

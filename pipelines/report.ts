@@ -175,5 +175,5 @@ ${notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('\n')}
 }
 
 export function writeReportHtml(file: string, data: ReportData): void {
-  writeFileSync(file, renderReportHtml(data));
+  writeFileSync(file, renderReportHtml(data), { mode: 0o640 });
 }

@@ -61,7 +61,7 @@ export function ensureOutputDir(dir: string, option = '--out'): void {
   }
   for (const folder of missing) {
     try {
-      mkdirSync(folder);
+      mkdirSync(folder, { mode: 0o750 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST') fail(`${folder} cannot be created (${code ?? (err as Error).message})`, err);

@@ -31,6 +31,7 @@ import {
   concat,
   connectable,
   defer,
+  distinctUntilChanged,
   filter,
   finalize,
   firstValueFrom,
@@ -40,7 +41,6 @@ import {
   observeOn,
   of,
   ReplaySubject,
-  startWith,
   switchMap,
   takeUntil,
   tap,
@@ -62,7 +62,9 @@ import {
   type KillSwitchEvent,
   type SignalEmitter,
 } from '../hardware/killSwitch';
-import { makeStatusLedSink } from '../hardware/statusLeds';
+import { makeLedFrameSink, type StatusLedConfig } from '../hardware/statusLeds';
+import { showLedPattern } from '../operators/ledPattern';
+import { trackLedStatus, type FeedHealth, type WarmedUp } from '../operators/trackLedStatus';
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
 import { acquireLock, type HeldLock } from '../sinks/lockFile';
@@ -77,6 +79,7 @@ import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
 import { describeRecovery, portfolioRecord, recoverFromJournals, type Recovery } from './recovery';
 import { startObservability } from './observability';
+import { startTelemetry, type Telemetry } from './telemetry';
 import { acceptingBooks, tradingPipeline, type PipelineEvent, type PipelineVenue } from './tradingPipeline';
 
 export type SessionMode = 'paper' | 'live';
@@ -103,6 +106,8 @@ export interface SessionOptions {
   readonly killSwitch?: KillSwitchKind;
   /** Drive the status LEDs (BCM22/23/24). Default false. */
   readonly leds?: boolean;
+  /** The LEDs' rpio (a wrapper in tests), mock board and pins. Default: the real rpio, BCM22/23/24. */
+  readonly gpio?: StatusLedConfig;
   /** Live only: from the environment, never from a file or the command line. */
   readonly credentials?: SessionCredentials;
   /** Live only: the operator's explicit confirmation that real orders will be sent. */
@@ -185,8 +190,14 @@ const AUDIT_KINDS = new Set([
 export async function runSession(options: SessionOptions): Promise<SessionSummary> {
   const began = performance.now();
   const scheduler = options.scheduler ?? asyncScheduler;
-  const log = (line: string): void => {
+  const print = (line: string): void => {
     options.log.write(`${line}\n`);
+  };
+  /** Structured logs and traces, once the session has started them; until then lines are only printed. */
+  const telemetryRef: { current?: Telemetry } = {};
+  const log = (line: string, fields?: Readonly<Record<string, unknown>>): void => {
+    if (telemetryRef.current) telemetryRef.current.line(line, fields);
+    else print(line);
   };
   const config = loadConfig(options.configFile);
   if (options.mode === 'live') {
@@ -224,7 +235,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   const killWatch = armedKill$ ? merge(...kills).subscribe(armedKill$) : undefined;
 
   const outDir = options.outDir ?? path.join('out', config.name, options.mode);
-  mkdirSync(outDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true, mode: 0o750 });
   const locks: HeldLock[] = [];
   try {
     // One session per journal folder, and (live) one per exchange account.
@@ -245,7 +256,15 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
         ),
       );
     }
-    return await runLocked(options, config, outDir, { scheduler, log, began, armedKill$, pressedAt: () => pressedAt });
+    return await runLocked(options, config, outDir, {
+      scheduler,
+      log,
+      print,
+      telemetryRef,
+      began,
+      armedKill$,
+      pressedAt: () => pressedAt,
+    });
   } finally {
     killWatch?.unsubscribe();
     killLog?.unsubscribe();
@@ -255,7 +274,11 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
 
 interface SessionContext {
   readonly scheduler: SchedulerLike;
-  readonly log: (line: string) => void;
+  readonly log: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
+  /** Prints a line without logging it (the telemetry's own human output). */
+  readonly print: (line: string) => void;
+  /** Where the session puts its telemetry once started: `log` goes through it from then on. */
+  readonly telemetryRef: { current?: Telemetry };
   readonly began: number;
   readonly armedKill$: Observable<KillSwitchEvent> | undefined;
   readonly pressedAt: () => number | undefined;
@@ -467,6 +490,22 @@ async function runLocked(
     throw err;
   });
 
+  // Structured logs and order-flow traces when the config turns them on (README "Logs and traces").
+  const telemetry = await startTelemetry(config, {
+    run: options.mode,
+    human: ctx.print,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    secrets: [options.credentials?.apiKey, options.credentials?.secret, options.credentials?.password].filter(
+      (s): s is string => typeof s === 'string',
+    ),
+  }).catch(async (err: unknown) => {
+    liveSubscription.unsubscribe();
+    await observe.close();
+    throw err;
+  });
+  ctx.telemetryRef.current = telemetry;
+  if (telemetry.tracesUrl) log(`traces: one per signal, exported over OTLP/HTTP to ${telemetry.tracesUrl}`);
+
   const stopped$ = new Subject<void>();
   let stopReason = 'the bar stream ended';
   const stopSubscription = (options.stop$ ?? NEVER).subscribe({
@@ -605,13 +644,17 @@ async function runLocked(
   /** The portfolio as it is now: the last bar's, with every fill since applied. */
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
-    if (portfolio) log(statusLine(portfolio, finalMode));
+    if (portfolio) {
+      const status = statusOf(portfolio, finalMode);
+      log(statusLine(status), status);
+    }
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
   }, options.statusEveryMs ?? 60_000);
 
   const journalEvents$ = connectable(
     merge(events$, feedEvents$, venueSide$).pipe(
       observe.events,
+      telemetry.events,
       tap((e) => {
         switch (e.kind) {
           case 'portfolio':
@@ -704,15 +747,26 @@ async function runLocked(
       ),
     ),
   );
-  // Status LEDs follow the mode.
+  // Status LEDs show the session's status (README "The appliance"): mode, kill latch, and whether
+  // it trades (warm-up done, every feed up); blinking and the heartbeat run on the scheduler.
   const ledSubscription = options.leds
-    ? makeStatusLedSink({})(
-        events$.pipe(
-          filter((e): e is Extract<PipelineEvent, { kind: 'mode-changed' }> => e.kind === 'mode-changed'),
-          map((e) => e.to),
-          startWith<Mode>(config.modes?.initial ?? 'Normal'),
-        ),
-      ).subscribe({ error: (err: unknown) => log(`status LEDs: ${(err as Error).message}`) })
+    ? makeLedFrameSink(options.gpio ?? {})(
+        merge(
+          events$.pipe(filter((e): e is Extract<PipelineEvent, { kind: 'mode-changed' }> => e.kind === 'mode-changed')),
+          warmedUp$.pipe(map((): WarmedUp => ({ kind: 'warmed-up' }))),
+          feedEvents$.pipe(
+            filter(
+              (e): e is Extract<FeedEvent, { kind: FeedHealth['kind'] }> =>
+                e.kind === 'feed-disconnected' || e.kind === 'feed-connected' || e.kind === 'feed-healthy',
+            ),
+          ),
+        ).pipe(trackLedStatus(config.modes?.initial ?? 'Normal'), showLedPattern({ scheduler })),
+      )
+        .pipe(
+          distinctUntilChanged((a, b) => a.pattern === b.pattern),
+          tap((shown) => log(`status LEDs: ${shown.pattern ?? 'off'}`)),
+        )
+        .subscribe({ error: (err: unknown) => log(`status LEDs: ${(err as Error).message}`) })
     : undefined;
   const journalConnection = journalEvents$.connect();
   const connection = events$.connect();
@@ -729,6 +783,7 @@ async function runLocked(
     venueSide$.complete();
     feedEvents$.complete();
     await observe.close();
+    await telemetry.close();
   }
   const positions = Object.fromEntries(
     Object.entries(portfolio?.positions ?? {}).map(([symbol, p]) => [symbol, formatUnits(p.qty)]),
@@ -911,10 +966,38 @@ function defaultWarmup(config: PipelineConfig): number {
   return Math.max(300, indicators + 1, stats, garch);
 }
 
-function statusLine(p: Portfolio, mode: Mode): string {
-  const held = Object.values(p.positions).filter((position) => position.qty !== 0n);
-  return `status: ${new Date(p.tsEvent).toISOString()} mode ${mode}, equity ${p.equity.toFixed(2)} ${p.quote}, drawdown ${(p.drawdown * 100).toFixed(2)} %, ${
-    held.length > 0 ? held.map((position) => `${position.symbol} ${formatUnits(position.qty)}`).join(', ') : 'flat'
+/** The periodic status as an event: logged as it is, and printed as `statusLine`. */
+type SessionStatus = {
+  readonly event: 'status';
+  readonly time: string;
+  readonly mode: Mode;
+  readonly equity: number;
+  readonly quote: string;
+  readonly drawdown: number;
+  /** Open positions, as decimals. */
+  readonly positions: Readonly<Record<string, string>>;
+};
+
+function statusOf(p: Portfolio, mode: Mode): SessionStatus {
+  return {
+    event: 'status',
+    time: new Date(p.tsEvent).toISOString(),
+    mode,
+    equity: p.equity,
+    quote: p.quote,
+    drawdown: p.drawdown,
+    positions: Object.fromEntries(
+      Object.entries(p.positions)
+        .filter(([, pos]) => pos.qty !== 0n)
+        .map(([symbol, pos]) => [symbol, formatUnits(pos.qty)]),
+    ),
+  };
+}
+
+function statusLine(s: SessionStatus): string {
+  const held = Object.entries(s.positions);
+  return `status: ${s.time} mode ${s.mode}, equity ${s.equity.toFixed(2)} ${s.quote}, drawdown ${(s.drawdown * 100).toFixed(2)} %, ${
+    held.length > 0 ? held.map(([symbol, qty]) => `${symbol} ${qty}`).join(', ') : 'flat'
   }`;
 }
 

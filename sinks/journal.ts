@@ -29,6 +29,13 @@ import { Bot4Error } from '../operators/errors';
 import { formatUnits } from '../operators/money';
 
 /** What the journal keeps; see the module comment. */
+/**
+ * Journals are created owner read/write, group read (0640), never world-readable: they hold the
+ * account's trading history. Folders created for them are 0750. (The process umask can only
+ * remove bits.)
+ */
+export const JOURNAL_FILE_MODE = 0o640;
+
 export type JournalLevel = 'decisions' | 'all';
 export const JOURNAL_LEVELS: readonly JournalLevel[] = ['decisions', 'all'];
 
@@ -75,8 +82,8 @@ export function makeJournalSink(
     throw new Error(`journal level: expected one of ${JOURNAL_LEVELS.join(', ')}, found ${JSON.stringify(level)}`);
   return (events$) =>
     new Observable<JournalStats>((subscriber) => {
-      mkdirSync(path.dirname(path.resolve(config.file)), { recursive: true });
-      const fd = openSync(config.file, config.append ? 'a+' : 'w');
+      mkdirSync(path.dirname(path.resolve(config.file)), { recursive: true, mode: 0o750 });
+      const fd = openSync(config.file, config.append ? 'a+' : 'w', JOURNAL_FILE_MODE);
       let open = true;
       // A crash can leave a torn last line (no newline). Appending after it would glue the next
       // record onto it; ending it here keeps it on a line of its own, where readJournal reports it.
@@ -385,8 +392,8 @@ function corrupt(file: string, torn: TornLine): JournalReadError {
  * audited `mode-reset`). A torn last line is ended first, as the sink does.
  */
 export function appendJournalRecord(file: string, record: Journaled): void {
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const fd = openSync(file, 'a+');
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o750 });
+  const fd = openSync(file, 'a+', JOURNAL_FILE_MODE);
   try {
     const line = `${endsTorn(fd) ? '\n' : ''}${serializeEvent(record)}\n`;
     writeSync(fd, line);

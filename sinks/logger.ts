@@ -136,7 +136,22 @@ export async function makeLogger(config: LoggerConfig = {}): Promise<Bot4Logger>
     },
     flush: async () => {
       for (const { stream } of streams) {
-        const s = stream as { flushSync?: () => void; flush?: (cb?: (err?: Error) => void) => void };
+        const s = stream as {
+          fd?: number;
+          once?: (event: string, cb: () => void) => void;
+          flush?: (cb?: (err?: Error) => void) => void;
+        };
+        // A file stream (SonicBoom) opens asynchronously: a flush before it is open writes nothing.
+        if (typeof s.fd === 'number' && s.fd < 0 && typeof s.once === 'function')
+          await new Promise<void>((resolve) => s.once!('ready', resolve));
+        // SonicBoom's flush() calls back at once when it buffers nothing (minLength 0) even while a
+        // write is in flight: wait until nothing is buffered or being written (at most 5 s).
+        const pending = (): boolean => {
+          const b = s as { _writing?: boolean; _len?: number };
+          return b._writing === true || (b._len ?? 0) > 0;
+        };
+        for (let waited = 0; pending() && waited < 5000; waited += 5)
+          await new Promise<void>((resolve) => setTimeout(resolve, 5));
         if (typeof s.flush === 'function') await new Promise<void>((resolve) => s.flush!(() => resolve()));
       }
     },

@@ -27,6 +27,7 @@ import {
 } from '../../hardware/killSwitch';
 import { consistently, eventually } from '../support/eventually';
 import { makeTestScheduler } from '../support/marbles';
+import { rpioWith } from '../support/rpio';
 
 /** The real module: a process-wide singleton, shared with the status-LED tests (same board). */
 const rpio = loadRpio() as RpioLike & EventEmitter;
@@ -47,27 +48,6 @@ function released(): void {
 /** Timers alive in this process: rpio's poll interval is one of them while a pin is polled. */
 function timers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
-
-/** Delegates to the (already initialised) real module, with some calls replaced. */
-function rpioWith(overrides: Partial<RpioLike>): RpioLike {
-  return {
-    LOW: rpio.LOW,
-    HIGH: rpio.HIGH,
-    INPUT: rpio.INPUT,
-    OUTPUT: rpio.OUTPUT,
-    PULL_UP: rpio.PULL_UP,
-    POLL_LOW: rpio.POLL_LOW,
-    PIN_RESET: rpio.PIN_RESET,
-    PIN_PRESERVE: rpio.PIN_PRESERVE,
-    init: () => undefined,
-    open: (pin, mode, option) => rpio.open(pin, mode, option),
-    read: (pin) => rpio.read(pin),
-    write: (pin, value) => rpio.write(pin, value),
-    poll: (pin, callback, direction) => rpio.poll(pin, callback, direction),
-    close: (pin, reset) => rpio.close(pin, reset),
-    ...overrides,
-  };
 }
 
 const codeAt = map((e: KillSwitchEvent) => `${e.code}@${e.tsEvent}`);

@@ -8,51 +8,25 @@
  */
 import { equal, match, ok, rejects, throws } from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
 import { formatUnits, toUnits } from '../../operators/money';
 import { foldJournal } from '../../operators/recoverSession';
 import { ModeResetError, resetMode, runSession, type SessionSummary } from '../../pipelines/session';
+import type { RpioLike } from '../../hardware/killSwitch';
 import { readJournal } from '../../sinks/journal';
 import { LockError } from '../../sinks/lockFile';
 import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
+import { mockRpio, rpioWith } from '../support/rpio';
+import { taSessionConfig } from '../support/sessionConfig';
 
 const FIVE_MINUTES = 300_000;
 
-const CONFIG = `
-name: restart-test
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: hold }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-journal: { level: all }
-`;
+const CONFIG = taSessionConfig('restart-test', { extra: 'journal: { level: all }' });
 
 function kline(openTime: number, close: number): Kline {
   return {
@@ -72,6 +46,21 @@ function collect(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => text };
 }
 
+/** rpio in mock mode, wrapped to record every level written to the status LEDs (BCM22/23/24). */
+function recordingLeds(): { io: RpioLike; writes: { pin: number; level: number }[] } {
+  const rpio = mockRpio();
+  const writes: { pin: number; level: number }[] = [];
+  const io = rpioWith({
+    write: (pin, level) => {
+      writes.push({ pin, level });
+      rpio.write(pin, level);
+    },
+  });
+  return { io, writes };
+}
+const GREEN = 22;
+const RED = 24;
+
 type Rec = { kind: string; [k: string]: unknown };
 const recordsOf = (file: string): Rec[] => [...readJournal(file).records];
 const START = { initialCash: toUnits('10000'), quote: 'USDT' };
@@ -85,7 +74,11 @@ describe('paper sessions across restarts', function () {
   let next = 0;
 
   before(async () => {
-    writeFileSync(configFile, CONFIG);
+    // Structured logs on (README "Logs and traces"): JSON lines to a file beside the sessions.
+    writeFileSync(
+      configFile,
+      `${CONFIG}monitoring:\n  logs: { enabled: true, stdout: false, file: { path: ${JSON.stringify(path.join(tmp.dir, 'logs', 'bot4.log'))} } }\n`,
+    );
     server = await startBinanceServer({});
     await eventually(() => ok(Date.now() % FIVE_MINUTES < FIVE_MINUTES - 60_000, 'too close to a 5-minute boundary'), {
       timeoutMs: 70_000,
@@ -120,7 +113,7 @@ describe('paper sessions across restarts', function () {
     readonly journal: string;
   }
 
-  function start(outDir: string, options: { statusEveryMs?: number } = {}): Running {
+  function start(outDir: string, options: { statusEveryMs?: number; leds?: RpioLike } = {}): Running {
     const log = collect();
     const stop$ = new Subject<void>();
     const signals = new EventEmitter();
@@ -136,6 +129,7 @@ describe('paper sessions across restarts', function () {
       log: log.stream,
       stop$,
       ...(options.statusEveryMs ? { statusEveryMs: options.statusEveryMs } : {}),
+      ...(options.leds ? { leds: true, gpio: { rpio: options.leds, mock: 'raspi-3' as const } } : {}),
     });
     done.catch(() => undefined);
     const session = { log, stop$, signals, done, journal: path.join(outDir, 'journal.jsonl') };
@@ -284,13 +278,55 @@ describe('paper sessions across restarts', function () {
     await eventually(() => equal(held(first.journal), 0n), { timeoutMs: 10_000 });
     const firstSummary = await stop(first);
     equal(firstSummary.finalMode, 'Emergency');
+    // The structured log holds the same status lines as events (fields + the printed text), the
+    // fill and the mode change, each with its ids.
+    const logged = readdirSync(path.join(tmp.dir, 'logs'))
+      .flatMap((f) =>
+        readFileSync(path.join(tmp.dir, 'logs', f), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((l) => JSON.parse(l) as Rec);
+    const statusLines = first.log
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('status: '));
+    const statusEvents = logged.filter((l) => l['event'] === 'status');
+    ok(statusEvents.length > 0, 'no status event logged');
+    for (const e of statusEvents) {
+      ok(statusLines.includes(e['msg'] as string), `a status event whose text was not printed: ${String(e['msg'])}`);
+      equal(e['component'], 'session');
+      equal(typeof e['equity'], 'number');
+    }
+    ok(statusEvents.some((e) => (e['positions'] as Record<string, string>)['BTC/USDT'] === formatUnits(position)));
+    ok(logged.some((l) => l['event'] === 'fill' && l['clientOrderId'] === buy['clientOrderId'] && l['traceId']));
+    ok(logged.some((l) => l['event'] === 'mode-changed' && l['to'] === 'Emergency' && l['level'] === 'warn'));
     equal(Object.keys(firstSummary.positions).length, 0, 'the exit summary shows the current portfolio');
 
-    // Restart: still latched — it starts in Emergency and trades nothing.
-    const second = start(outDir);
+    // Restart (as the service does, with the status LEDs): still latched — it starts in
+    // Emergency, trades nothing, and the red LED blinks (on, off, on…) with green and yellow off.
+    const secondLeds = recordingLeds();
+    const second = start(outDir, { leds: secondLeds.io });
     await ready(second);
     match(second.log.text(), /kill latch restored/);
     await eventually(() => match(second.log.text(), /mode Normal → Emergency/));
+    await eventually(() => match(second.log.text(), /status LEDs: blink-red/));
+    await eventually(
+      () => {
+        const afterLatch = secondLeds.writes.slice(secondLeds.writes.findIndex((w) => w.pin === RED && w.level === 1));
+        const red = afterLatch.filter((w) => w.pin === RED).map((w) => w.level);
+        ok(red.length >= 4, `red LED written ${red.length} times since it lit`);
+        ok(
+          red.every((level, i) => level === (i % 2 === 0 ? 1 : 0)),
+          `red LED does not blink: ${red.join('')}`,
+        );
+        ok(
+          afterLatch.every((w) => w.pin === RED || w.level === 0),
+          'another LED lit while latched',
+        );
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     // No reset while a session runs on the folder.
     throws(() => resetMode({ outDir, reason: 'checked the account' }), LockError);
     await rally(second, 2);
@@ -325,9 +361,13 @@ describe('paper sessions across restarts', function () {
       (err: unknown) => err instanceof ModeResetError && err.code === 'RESET_NOT_LATCHED',
     );
 
-    const third = start(outDir);
+    const thirdLeds = recordingLeds();
+    const third = start(outDir, { leds: thirdLeds.io });
     await ready(third);
     ok(!/kill latch restored/.test(third.log.text()));
+    // After the audited reset the service comes up Normal: green steady once trading.
+    await eventually(() => match(third.log.text(), /status LEDs: steady-green/));
+    equal(thirdLeds.writes.filter((w) => w.pin === GREEN && w.level === 1).length >= 1, true);
     const thirdSummary = await stop(third);
     equal(thirdSummary.finalMode, 'Normal');
   });

@@ -7,7 +7,11 @@ import { deepStrictEqual, equal, match, ok } from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { feeOf, notionalOf, toUnits } from '../../operators/money';
+import type { Fill, Order } from '../../operators/types';
 import { BackupError, runBackup, runRestore, verifyBackup } from '../../pipelines/backup';
+import { serializeEvent } from '../../sinks/journal';
 import { repoRoot } from '../support/sharedData';
 import { tempDir } from '../support/tmp';
 
@@ -24,6 +28,61 @@ function errorOf(fn: () => unknown): BackupError {
   throw new Error('no error');
 }
 
+/** A session journal as a paper session writes it: header, an approved buy, its acceptance and fill. */
+function journalText(qty = '0.01'): string {
+  const order: Order = {
+    kind: 'order',
+    clientOrderId: 'b4-1',
+    intentId: 'i-1',
+    signalId: 'BTC/USDT:5m:1000:fused',
+    symbol: 'BTC/USDT',
+    side: 'buy',
+    type: 'market',
+    qty: toUnits(qty),
+    refPrice: 20_000,
+    reducesRisk: false,
+    configHash: 'h',
+    tsEvent: 1000,
+  };
+  const notional = notionalOf(toUnits(qty), toUnits('20000'));
+  const fill: Fill = {
+    kind: 'fill',
+    clientOrderId: 'b4-1',
+    signalId: order.signalId,
+    symbol: 'BTC/USDT',
+    side: 'buy',
+    qty: toUnits(qty),
+    price: toUnits('20000'),
+    notional,
+    fee: feeOf(notional, 1000n),
+    liquidity: 'taker',
+    leavesQty: 0n,
+    tsEvent: 2000,
+  };
+  return [
+    {
+      kind: 'session',
+      event: 'started',
+      mode: 'paper',
+      start: {
+        quote: 'USDT',
+        initialCash: toUnits('10000'),
+        cash: toUnits('10000'),
+        realizedPnl: 0n,
+        feesPaid: 0n,
+        peakEquity: toUnits('10000'),
+        positions: {},
+      },
+      tsEvent: 1,
+    },
+    { kind: 'approved', order, numbers: {}, tsEvent: 1000 },
+    { kind: 'order-accepted', clientOrderId: 'b4-1', signalId: order.signalId, tsEvent: 1000 },
+    fill,
+  ]
+    .map((e) => `${serializeEvent(e)}\n`)
+    .join('');
+}
+
 describe('run-pipeline backup / restore', function () {
   this.timeout(60_000);
   const tmp = tempDir('bot4-backup-');
@@ -32,8 +91,8 @@ describe('run-pipeline backup / restore', function () {
   const session = () => {
     const dir = path.join(tmp.dir, `session-${n++}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'journal.jsonl'), '{"kind":"run-started"}\n{"kind":"fill","qty":"0.01"}\n');
-    writeFileSync(path.join(dir, 'audit.jsonl'), '{"kind":"session-started"}\n');
+    writeFileSync(path.join(dir, 'journal.jsonl'), journalText());
+    writeFileSync(path.join(dir, 'audit.jsonl'), '{"kind":"session","event":"started","mode":"paper","tsEvent":1}\n');
     writeFileSync(path.join(dir, 'session.lock'), `${process.pid}\n`);
     return dir;
   };
@@ -68,7 +127,42 @@ describe('run-pipeline backup / restore', function () {
     appendFileSync(path.join(s, 'journal.jsonl'), '{"kind":"fill","qt');
     const r = runBackup({ session: s, to: path.join(tmp.dir, 'backups-b'), now: Date.UTC(2026, 0, 1, 10) });
     const copy = readFileSync(path.join(r.dir, 'session', 'journal.jsonl'), 'utf8');
-    ok(copy.endsWith('"qty":"0.01"}\n'));
+    equal(copy, journalText());
+  });
+
+  it('restore proves the copy: the restored journal replays to the state the backup recorded, or it is refused', () => {
+    const s = session();
+    const to = path.join(tmp.dir, 'backups-g');
+    const r = runBackup({ session: s, to, now: Date.UTC(2026, 0, 1, 10) });
+    deepStrictEqual(r.manifest.state, {
+      fills: 1,
+      cash: '9799.8',
+      positions: { 'BTC/USDT': '0.01' },
+      openOrders: [],
+      mode: 'Normal',
+      killLatched: false,
+    });
+    const restored = runRestore({ from: r.dir, to: path.join(tmp.dir, 'restored-g') });
+    deepStrictEqual(restored.state, r.manifest.state);
+    // A journal changed together with its checksum (the manifest rewritten to match) passes the
+    // checksums but not the replay: the position it replays to is not the one backed up.
+    const journal = path.join(r.dir, 'session', 'journal.jsonl');
+    const altered = Buffer.from(journalText('0.02'));
+    writeFileSync(journal, altered);
+    const manifestFile = path.join(r.dir, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
+      files: { path: string; bytes: number; sha256: string }[];
+    };
+    const entry = manifest.files.find((f) => f.path === 'session/journal.jsonl')!;
+    entry.bytes = altered.length;
+    entry.sha256 = createHash('sha256').update(altered).digest('hex');
+    writeFileSync(manifestFile, JSON.stringify(manifest));
+    const e = errorOf(() => runRestore({ from: r.dir, to: path.join(tmp.dir, 'restored-g2') }));
+    equal(e.code, 'BACKUP_REPLAY_MISMATCH');
+    match(
+      e.message,
+      /replays to 1 fills, cash 9599\.6, positions BTC\/USDT 0\.02.*the backup recorded 1 fills, cash 9799\.8, positions BTC\/USDT 0\.01/,
+    );
   });
 
   it('a corrupted backup (a flipped byte, a missing file, a broken manifest) is refused, naming what is wrong', () => {

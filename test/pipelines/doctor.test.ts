@@ -16,6 +16,7 @@ import { queryNtpOffset, readNtpTime, writeNtpTime } from '../../sources/ntpCloc
 import { type BinanceServer, startBinanceServer } from '../support/binanceServer';
 import { repoRoot } from '../support/sharedData';
 import { tempDir } from '../support/tmp';
+import { rpioWith } from '../support/rpio';
 
 const rpio = loadRpio();
 const CLI = path.join(repoRoot, 'dist', 'pipelines', 'cli.js');
@@ -46,23 +47,10 @@ async function startNtpServer(
 
 /** rpio in mock mode, with a button level and LED pins that can be made to fail. */
 function wiredRpio(button: 'released' | 'pressed', deadLed?: number): RpioLike {
-  return {
-    ...rpio,
-    LOW: rpio.LOW,
-    HIGH: rpio.HIGH,
-    INPUT: rpio.INPUT,
-    OUTPUT: rpio.OUTPUT,
-    PULL_UP: rpio.PULL_UP,
-    POLL_LOW: rpio.POLL_LOW,
-    PIN_RESET: rpio.PIN_RESET,
-    PIN_PRESERVE: rpio.PIN_PRESERVE,
-    init: () => undefined,
-    open: (pin, mode, option) => rpio.open(pin, mode, option),
+  return rpioWith({
     read: (pin) => (pin === 17 ? (button === 'released' ? rpio.HIGH : rpio.LOW) : rpio.read(pin)),
     write: (pin, value) => rpio.write(pin, pin === deadLed ? rpio.LOW : value),
-    poll: (pin, cb, direction) => rpio.poll(pin, cb, direction),
-    close: (pin, reset) => rpio.close(pin, reset),
-  };
+  });
 }
 
 const row = (results: readonly CheckResult[], check: string): CheckResult => {

@@ -1,9 +1,15 @@
 import { deepStrictEqual, equal, ok, rejects, throws } from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Subject, from, lastValueFrom, type Observable } from 'rxjs';
 import { toUnits } from '../../operators/money';
-import { makeJournalSink, serializeEvent, type Journaled, type JournalLevel } from '../../sinks/journal';
+import {
+  appendJournalRecord,
+  makeJournalSink,
+  serializeEvent,
+  type Journaled,
+  type JournalLevel,
+} from '../../sinks/journal';
 import { tempDir } from '../support/tmp';
 
 /** A fused signal as the pipeline emits it, with a TA component that repeats the fused fields. */
@@ -63,6 +69,22 @@ describe('journal sink (levels, serialisation)', () => {
     equal(stats.lines, lines.length, 'stats count the lines written');
     return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   }
+
+  it('creates journals and their folders private to the owner and group (0640/0750), whatever the umask', async () => {
+    const previous = process.umask(0);
+    try {
+      const dir = path.join(tmp.dir, 'private', 'run');
+      const file = path.join(dir, 'journal.jsonl');
+      await lastValueFrom(makeJournalSink({ file })(from([{ kind: 'session', event: 'started', tsEvent: 1 }])));
+      equal(statSync(file).mode & 0o777, 0o640);
+      equal(statSync(dir).mode & 0o777, 0o750);
+      const audit = path.join(tmp.dir, 'private', 'audit.jsonl');
+      appendJournalRecord(audit, { kind: 'session', event: 'stopped', tsEvent: 2 } as Journaled);
+      equal(statSync(audit).mode & 0o777, 0o640);
+    } finally {
+      process.umask(previous);
+    }
+  });
 
   it('level all writes every signal, with its evidence and its components', async () => {
     const events = [signal(1, 1), signal(2, 1), signal(3, 1), signal(4, 0)];

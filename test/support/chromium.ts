@@ -1,5 +1,5 @@
 /**
- * Headless Chromium (Debian's `chromium`, installed by `scripts/chromium.sh`) driven over the
+ * Headless Chromium (Debian's `chromium`, installed by `scripts/install-chromium.sh`) driven over the
  * DevTools protocol with `ws`: open a page, evaluate JavaScript in it, take a screenshot.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';

@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { eventually } from './eventually';
+import { freePort } from './freePort';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -32,17 +32,6 @@ export interface InfluxSeries {
   readonly tags?: Record<string, string>;
   readonly columns: string[];
   readonly values: unknown[][];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function query(url: string, db: string, q: string, method: 'GET' | 'POST' = 'GET'): Promise<InfluxSeries[]> {

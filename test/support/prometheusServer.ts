@@ -5,25 +5,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { eventually } from './eventually';
+import { freePort } from './freePort';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export function ensurePromtool(): void {
   execFileSync(path.join(REPO_ROOT, 'scripts', 'prometheus.sh'), { stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PrometheusServer {
