@@ -41,19 +41,20 @@ import {
   observeOn,
   of,
   ReplaySubject,
+  share,
   switchMap,
   takeUntil,
   tap,
   timeout,
   toArray,
   type SchedulerLike,
-  type Subscription,
+  Subscription,
 } from 'rxjs';
 import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import { applyFill } from '../operators/trackPortfolio';
-import type { Bar, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import type { Bar, Mode, OrderBook, Portfolio, Position, Timeframe, TradeTick } from '../operators/types';
 import { timeframeMs } from '../operators/types';
 import {
   makeKillSwitchSource,
@@ -73,6 +74,7 @@ import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } fro
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
 import { alignBars } from '../operators/alignBars';
+import { aggregateBars } from '../operators/aggregateBars';
 import { mergeByEventTime } from './backtest';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
@@ -153,6 +155,8 @@ export interface SessionSummary {
   readonly audit: string;
   /** How the session before this one ended, as its journal shows. */
   readonly previous: 'none' | 'stopped' | 'crashed';
+  /** `feed.bars: trades`: bars compared with the exchange's klines, and how many differed. */
+  readonly barCrossCheck?: { readonly compared: number; readonly mismatches: number };
   /** Milliseconds from the start of `runSession` to the first decision on a live bar; undefined when none was made. */
   readonly restartToFirstDecisionMs?: number;
   /** Milliseconds from the kill-switch press to the flatten orders handed to the venue; undefined when none. */
@@ -228,9 +232,16 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   // Latched here for the whole session; the watchers (pin poll, signal listener) end with it.
   const armedKill$ = kills.length > 0 ? new ReplaySubject<KillSwitchEvent>(1) : undefined;
   let pressedAt: number | undefined;
-  const killLog = armedKill$?.subscribe((press) => {
-    pressedAt ??= performance.now();
-    log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`);
+  const killLog = armedKill$?.subscribe({
+    next: (press) => {
+      pressedAt ??= performance.now();
+      log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`);
+    },
+    // The pipeline counts a failed switch as pressed (fail-closed); here it is only logged.
+    error: (err: unknown) => {
+      pressedAt ??= performance.now();
+      log(`KILL SWITCH: the switch failed (${(err as Error).message}) — treated as pressed`);
+    },
   });
   const killWatch = armedKill$ ? merge(...kills).subscribe(armedKill$) : undefined;
 
@@ -342,18 +353,53 @@ async function runLocked(
       ),
     ]),
   );
-  const liveSubscription = makeCcxtOhlcvSource(
-    { exchange, symbols, timeframes: [config.timeframe], ...endpoints },
-    { scheduler },
-  ).subscribe({
-    next: (e) => {
-      if (e.kind === 'bar') {
-        if (e.timeframe === config.timeframe) handovers.get(e.symbol)?.live(e);
-      } else if (e.kind !== 'dead-letter') feedEvents$.next(e);
-    },
+  // The trade stream, shared: after the warm-up it marks the portfolio and fills at the venue;
+  // with `feed.bars: trades` it also builds the bars, from the start.
+  const barsFromTrades = config.feed?.bars === 'trades';
+  const trades$ = makeCcxtTradeSource({ exchange, symbols, ...endpoints }, { scheduler }).pipe(share());
+  const crossCheck = new BarCrossCheck(log);
+  const liveSubscription = new Subscription();
+  const endLive = {
     error: (err: unknown) => handovers.forEach((h) => h.fail(err)),
     complete: () => handovers.forEach((h) => h.end()),
-  });
+  };
+  liveSubscription.add(
+    makeCcxtOhlcvSource({ exchange, symbols, timeframes: [config.timeframe], ...endpoints }, { scheduler }).subscribe({
+      next: (e) => {
+        if (e.kind === 'bar') {
+          if (e.timeframe !== config.timeframe) return;
+          if (barsFromTrades) crossCheck.fromExchange(e);
+          else handovers.get(e.symbol)?.live(e);
+        } else if (e.kind !== 'dead-letter') feedEvents$.next(e);
+      },
+      // With bars from trades the kline stream is only the cross-check: its end ends nothing.
+      error: (err: unknown) => {
+        if (barsFromTrades) log(`bar cross-check: the kline stream failed: ${(err as Error).message}`);
+        else endLive.error(err);
+      },
+      complete: () => {
+        if (!barsFromTrades) endLive.complete();
+      },
+    }),
+  );
+  if (barsFromTrades)
+    liveSubscription.add(
+      trades$
+        .pipe(
+          filter((e): e is TradeTick => e.kind === 'trade'),
+          // Event time; the bar a session joins mid-way is partial and never passed on.
+          aggregateBars({ timeframes: [config.timeframe as Timeframe], partialFirstBar: 'drop', scheduler }),
+        )
+        .subscribe({
+          next: (e) => {
+            if (e.kind !== 'bar') return;
+            crossCheck.fromTrades(e);
+            handovers.get(e.symbol)?.live(e);
+          },
+          error: endLive.error,
+          complete: endLive.complete,
+        }),
+    );
 
   /** The warm-up history of each symbol. */
   const histories = new Map<string, Bar[]>();
@@ -517,6 +563,11 @@ async function runLocked(
       stopReason = 'stop requested';
       stopped$.next();
     },
+    // A stop signal that fails still means stop.
+    error: (err: unknown) => {
+      stopReason = `the stop signal failed (${(err as Error).message})`;
+      stopped$.next();
+    },
   });
   const warmedUp$ = new Subject<void>();
   const bars$ = warmedUpBars(warmup, symbols, handovers, tf, scheduler, () => {
@@ -529,13 +580,14 @@ async function runLocked(
   }).pipe(observe.bars, takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
-  const trades$ = makeCcxtTradeSource({ exchange, symbols, ...endpoints }, { scheduler });
   const books$ =
     options.mode === 'paper'
       ? makeCcxtOrderBookSource({ exchange, symbols, depth: 20, ...endpoints }, { scheduler })
       : EMPTY;
   const market$ = warmedUp$.pipe(
-    switchMap(() => merge(trades$, books$)),
+    // Building bars, the trade stream is already connected: its feed events are those of that
+    // subscription, which the later one would miss (connected) or repeat.
+    switchMap(() => merge(barsFromTrades ? trades$.pipe(filter((e) => e.kind !== 'feed-connected')) : trades$, books$)),
     filter((e): e is TradeTick | OrderBook => {
       if (e.kind === 'trade') return true;
       // A book with an empty side (a snapshot before any depth) says nothing about where the
@@ -799,6 +851,7 @@ async function runLocked(
     config: { name: config.name, hash: config.hash },
     warmupBars: warmup.length,
     liveBars: [...handovers.values()].reduce((n, h) => n + h.liveCount, 0),
+    ...(barsFromTrades ? { barCrossCheck: { compared: crossCheck.compared, mismatches: crossCheck.mismatches } } : {}),
     orders,
     fills,
     denied,
@@ -811,6 +864,51 @@ async function runLocked(
     ...(firstDecisionMs !== undefined ? { restartToFirstDecisionMs: firstDecisionMs } : {}),
     ...(flattenMs !== undefined ? { pressToFlattenMs: flattenMs } : {}),
   };
+}
+
+/**
+ * `feed.bars: trades`: compares each bar built from the trade stream with the exchange's kline of
+ * the same symbol and open (prices exact on the grid; volume within 1e-6 relative, the trades'
+ * quantities being rounded one by one) and logs every disagreement.
+ */
+class BarCrossCheck {
+  private readonly waiting = new Map<string, { readonly bar: Bar; readonly from: 'trades' | 'exchange' }>();
+  mismatches = 0;
+  compared = 0;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  fromTrades(bar: Bar): void {
+    this.meet(bar, 'trades');
+  }
+
+  fromExchange(bar: Bar): void {
+    this.meet(bar, 'exchange');
+  }
+
+  private meet(bar: Bar, from: 'trades' | 'exchange'): void {
+    const key = `${bar.symbol}|${bar.tsOpen}`;
+    const other = this.waiting.get(key);
+    if (!other || other.from === from) {
+      this.waiting.set(key, { bar, from });
+      // Bounded: a bar one side never sends (the partial first one) is forgotten after a while.
+      if (this.waiting.size > 1_000) this.waiting.delete(this.waiting.keys().next().value!);
+      return;
+    }
+    this.waiting.delete(key);
+    this.compared++;
+    const [trades, exchange] = from === 'trades' ? [bar, other.bar] : [other.bar, bar];
+    const differs = (['open', 'high', 'low', 'close'] as const).filter((k) => trades[k] !== exchange[k]);
+    if (Math.abs(trades.volume - exchange.volume) > 1e-6 * Math.max(1, exchange.volume))
+      differs.push('volume' as never);
+    if (differs.length === 0) return;
+    this.mismatches++;
+    this.log(
+      `bar cross-check: ${bar.symbol} ${bar.timeframe} ${new Date(bar.tsOpen).toISOString()}: ${differs
+        .map((k) => `${k} ${trades[k as 'open']} from trades, ${exchange[k as 'open']} from the exchange`)
+        .join('; ')}`,
+    );
+  }
 }
 
 /**
