@@ -19,7 +19,7 @@ install() {
   command -v go >/dev/null || { echo "jaeger.sh: go is required to build jaeger" >&2; exit 1; }
   mkdir -p "$BIN_DIR"
   echo "jaeger.sh: building jaeger into $BIN_DIR (minutes on a cold Go cache)" >&2
-  (cd "$ROOT/tools/jaeger" && go build -trimpath -o "$JAEGER.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
+  (cd "$ROOT/tools/jaeger" && go build -o "$JAEGER.tmp" github.com/jaegertracing/jaeger/cmd/jaeger)
   mv "$JAEGER.tmp" "$JAEGER"
 }
 
