@@ -54,7 +54,7 @@ import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import { applyFill } from '../operators/trackPortfolio';
-import type { Bar, Mode, OrderBook, Portfolio, Position, Timeframe, TradeTick } from '../operators/types';
+import type { Bar, Instrument, Mode, OrderBook, Portfolio, Position, Timeframe, TradeTick } from '../operators/types';
 import { timeframeMs } from '../operators/types';
 import {
   makeKillSwitchSource,
@@ -358,6 +358,8 @@ async function runLocked(
   const barsFromTrades = config.feed?.bars === 'trades';
   const trades$ = makeCcxtTradeSource({ exchange, symbols, ...endpoints }, { scheduler }).pipe(share());
   const crossCheck = new BarCrossCheck(log);
+  // The exchange's own lot sizes, ticks and minimums, from the markets the kline feed loads.
+  const marketsLoaded = deferred<readonly Instrument[]>();
   const liveSubscription = new Subscription();
   const endLive = {
     error: (err: unknown) => handovers.forEach((h) => h.fail(err)),
@@ -370,7 +372,10 @@ async function runLocked(
           if (e.timeframe !== config.timeframe) return;
           if (barsFromTrades) crossCheck.fromExchange(e);
           else handovers.get(e.symbol)?.live(e);
-        } else if (e.kind !== 'dead-letter') feedEvents$.next(e);
+        } else if (e.kind !== 'dead-letter') {
+          if (e.kind === 'feed-markets-loaded') marketsLoaded.resolve(e.instruments);
+          feedEvents$.next(e);
+        }
       },
       // With bars from trades the kline stream is only the cross-check: its end ends nothing.
       error: (err: unknown) => {
@@ -442,6 +447,14 @@ async function runLocked(
   }
   /** Each symbol's last warm-up close: what a holding the exchange reports is valued at. */
   const lastCloses = Object.fromEntries(symbols.map((s) => [s, histories.get(s)!.at(-1)!.close]));
+  // Orders go on the exchange's grid: its precision and minimums replace the config's.
+  const fromExchange = await Promise.race([
+    marketsLoaded.promise,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref()),
+  ]);
+  if (!fromExchange)
+    log(`markets: ${exchange} did not report its markets in 30 s; lot sizes and minimums from the config`);
+  const traded = fromExchange ? withExchangeInstruments(config, fromExchange, log) : config;
 
   if (options.mode === 'live') {
     const venueConfig = {
@@ -516,7 +529,7 @@ async function runLocked(
           tsEvent: startedAt,
         });
     }
-    venue = paperExchangeFor(config, scheduler, {
+    venue = paperExchangeFor(traded, scheduler, {
       ...(initial ? { startLedger: initial } : {}),
       usedClientOrderIds: recovered.usedClientOrderIds,
     });
@@ -663,7 +676,7 @@ async function runLocked(
   // this one as live bars (a gap refetched after the restart): a decision repeated on a bar whose
   // order has filled would send its client order id again, which Binance accepts once it is free.
   const tradeFrom = Math.max(startedAt, recovered.lastSignalTs + 1);
-  const pipeline = tradingPipeline(config, {
+  const pipeline = tradingPipeline(traded, {
     venue: measured,
     scheduler,
     releaseScheduler: asapScheduler,
@@ -864,6 +877,50 @@ async function runLocked(
     ...(firstDecisionMs !== undefined ? { restartToFirstDecisionMs: firstDecisionMs } : {}),
     ...(flattenMs !== undefined ? { pressToFlattenMs: flattenMs } : {}),
   };
+}
+
+/** A promise with its resolve function. */
+function deferred<T>(): { readonly promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve: (value) => resolve(value) };
+}
+
+/**
+ * The config with each instrument's lot size, tick and minimums as the exchange reports them
+ * (sector and the rest from the config); every difference is logged. An instrument the exchange
+ * gives no usable grid for keeps the config's.
+ */
+export function withExchangeInstruments(
+  config: PipelineConfig,
+  fromExchange: readonly Instrument[],
+  log: (line: string) => void,
+): PipelineConfig {
+  const bySymbol = new Map(fromExchange.map((i) => [i.symbol, i]));
+  const merged = (i: Instrument): Instrument => {
+    const x = bySymbol.get(i.symbol);
+    if (!x || x.qtyStep <= 0n || !(x.priceTick > 0)) return i;
+    const out: Instrument = {
+      ...i,
+      qtyStep: x.qtyStep,
+      priceTick: x.priceTick,
+      minQty: x.minQty,
+      minNotional: x.minNotional,
+    };
+    const changed = [
+      i.qtyStep !== x.qtyStep ? `qtyStep ${formatUnits(x.qtyStep)} (config ${formatUnits(i.qtyStep)})` : '',
+      i.priceTick !== x.priceTick ? `priceTick ${x.priceTick} (config ${i.priceTick})` : '',
+      i.minQty !== x.minQty ? `minQty ${formatUnits(x.minQty)} (config ${formatUnits(i.minQty)})` : '',
+      i.minNotional !== x.minNotional
+        ? `minNotional ${formatUnits(x.minNotional)} (config ${formatUnits(i.minNotional)})`
+        : '',
+    ].filter((d) => d !== '');
+    if (changed.length > 0) log(`markets: ${i.symbol} from the exchange: ${changed.join(', ')}`);
+    return out;
+  };
+  const universe = config.universe.map((m) => ({ ...m, instrument: merged(m.instrument) }));
+  const instruments = universe.map((m) => m.instrument);
+  return { ...config, instrument: instruments[0]!, instruments, universe };
 }
 
 /**

@@ -34,7 +34,8 @@ const ALTERED = WARMUP + 10;
 const CONFIG = `
 name: session-trade-bars
 tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
+# A coarser lot than the exchange's (0.00001): the session must trade on the exchange's grid.
+instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.001", priceTick: 0.01, minQty: "0.001", minNotional: "5" }
 timeframe: 1m
 capital: { initial: "10000" }
 features:
@@ -204,6 +205,20 @@ describe('a paper session building its bars from the trade stream (local Binance
       'no live bar gave a signal with a direction: the comparison shows little',
     );
     deepStrictEqual(session, signals(events));
+  });
+
+  it('sizes orders on the exchange’s lot grid, not the config’s: precision and minimums come from the exchange’s markets', () => {
+    match(
+      logText,
+      /markets: BTC\/USDT from the exchange: qtyStep 0\.00001 \(config 0\.001\), minQty 0\.00001 \(config 0\.001\)/,
+    );
+    const qtys = journal.filter((e) => e.kind === 'intent' || e.kind === 'fill').map((e) => String(e['qty']));
+    ok(qtys.length > 0, 'no order');
+    ok(
+      qtys.some((q) => !/^\d+\.?\d{0,3}$/.test(q)),
+      `every quantity on the config's 0.001 grid: ${qtys.join(', ')}`,
+    );
+    for (const q of qtys) match(q, /^\d+(\.\d{1,5})?$/, `off the exchange's 0.00001 grid: ${q}`);
   });
 
   it('keeps the kline stream as a cross-check: every compared bar agrees but the one the exchange reported otherwise', () => {
