@@ -18,6 +18,7 @@ import { launchChromium, type Browser } from '../support/chromium';
 import { eventually } from '../support/eventually';
 import { repoRoot } from '../support/sharedData';
 import { tempDir } from '../support/tmp';
+import { taSessionConfig } from '../support/sessionConfig';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -205,36 +206,7 @@ describe('dashboard: routes, read-only by construction', () => {
 // ---- the page in Chromium against a running paper session ----
 
 const FIVE_MINUTES = 300_000;
-const CONFIG = `
-name: dashboard-test
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: hold }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-journal: { level: all }
-`;
+const CONFIG = taSessionConfig('dashboard-test', { extra: 'journal: { level: all }' });
 
 function kline(openTime: number, close: number): Kline {
   return {

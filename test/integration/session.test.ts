@@ -14,41 +14,12 @@ import { startBinanceServer, type BinanceServer, type Kline } from '../support/b
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
+import { taSessionConfig } from '../support/sessionConfig';
 
 const FIVE_MINUTES = 300_000;
 
-/** A config that trades readily (short EMAs, TA only) with the market-risk limits off. */
-const CONFIG = `
-name: session-test
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: hold }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-# Every signal journaled: the tests read a bar's signal as the sign that it was decided.
-journal: { level: all }
-`;
+/** A config that trades readily; every signal journaled: the tests read a bar's signal as the sign that it was decided. */
+const CONFIG = taSessionConfig('session-test', { extra: 'journal: { level: all }' });
 
 function kline(openTime: number, close: number): Kline {
   const c = close.toFixed(2);

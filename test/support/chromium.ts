@@ -19,7 +19,7 @@ export interface Browser {
 }
 
 export async function launchChromium(userDataDir: string, size = { width: 1360, height: 1000 }): Promise<Browser> {
-  const binary = execFileSync(path.join(REPO_ROOT, 'scripts', 'chromium.sh'), { encoding: 'utf8' }).trim();
+  const binary = execFileSync(path.join(REPO_ROOT, 'scripts', 'install-chromium.sh'), { encoding: 'utf8' }).trim();
   const child: ChildProcess = spawn(
     binary,
     [
