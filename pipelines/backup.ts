@@ -30,7 +30,7 @@ import { Bot4Error } from '../operators/errors';
 import { backupsToKeep, type RetentionPolicy, SPEC_RETENTION } from '../operators/backupRetention';
 import { formatUnits } from '../operators/money';
 import type { RecoveredSession } from '../operators/recoverSession';
-import { recoverFromJournals } from './recovery';
+import type * as RecoveryModule from './recovery';
 
 export type BackupErrorCode =
   | 'BACKUP_NO_SESSION'
@@ -105,6 +105,8 @@ function replay(dir: string): ReplayedState | undefined {
   } catch {
     return undefined;
   }
+  // Loaded when a backup or restore runs: the recovery fold pulls in rxjs, which `--help` must not load.
+  const { recoverFromJournals } = require('./recovery') as typeof RecoveryModule;
   return replayedState(
     recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,
   );
