@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Subject, asapScheduler, filter, from, map, tap, zip } from 'rxjs';
 import { makePaperExchange } from '../sinks/paperExchange';
@@ -16,6 +17,7 @@ import { benchCcxtIngest, tradeEvents } from './ccxtIngest';
 import { benchGarch } from './garch';
 import { benchPortfolio, benchPortfolioGate } from './portfolio';
 import { benchObservability } from './observability';
+import { benchKafka } from './kafka';
 import { benchResearch } from './research';
 import { benchSignalToOrder, describeOrderLatency } from './orderLatency';
 import { aggregateBars } from '../operators/aggregateBars';
@@ -34,7 +36,8 @@ import { forecastReturn } from '../operators/forecastReturn';
 import { taSignal } from '../operators/taSignal';
 import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
 import { applyFill, initialPortfolio } from '../operators/trackPortfolio';
-import type { Bar, Features, OrderIntent, TradeTick } from '../operators/types';
+import type { Bar, Features, Order, OrderIntent, Portfolio, TradeTick } from '../operators/types';
+import type { BracketConfig } from '../operators/brackets';
 import { loadConfig } from '../pipelines/config';
 import { loadModelFor } from '../pipelines/model';
 import { readBarsCsv } from '../sources/csvBars';
@@ -116,6 +119,40 @@ function benchDecision(): void {
   });
   // As in the pipeline: statistics first, then the decision chain, on the same bar.
   bars$.pipe(trackMarketStats(marketStats ?? {})).subscribe((s) => (stats = s));
+  // Every bar goes through the edge test, the cost model and (holding or not) the bracket: the
+  // position is whatever the previous decisions asked for, as if filled at once; the bracket's
+  // legs rest as the pipeline hands them back, and trigger when a bar's range crosses them.
+  let held = 0n;
+  let exits: Order[] = [];
+  let lastBar: Bar | undefined;
+  const holding = (): Portfolio =>
+    held === 0n
+      ? portfolio
+      : {
+          ...portfolio,
+          positions: {
+            [config.instrument.symbol]: {
+              symbol: config.instrument.symbol,
+              qty: held,
+              costBasis: 0n,
+              markPrice: lastBar?.close ?? 0,
+            },
+          },
+        };
+  bars$.subscribe((bar) => {
+    lastBar = bar;
+    // The venue's side, roughly: a resting leg whose trigger the bar's range reached has filled.
+    for (const o of exits) {
+      if (o.stopPrice === undefined) continue;
+      const stop = o.type === 'stop-market' || o.type === 'stop-limit';
+      if (stop ? bar.low <= o.stopPrice : bar.high >= o.stopPrice) {
+        held -= o.qty;
+        exits = exits.filter((x) => x !== o && (o.ocoGroup === undefined || x.ocoGroup !== o.ocoGroup));
+        break;
+      }
+    }
+    if (held < 0n) held = 0n;
+  });
   const features$ = new Subject<Features>();
   // Multi-timeframe confirmation (1h and 4h) and candlestick patterns on top of the config's
   // features, so the measurement covers every decision stage there is.
@@ -137,17 +174,15 @@ function benchDecision(): void {
     features$.pipe(taSignal(config.signals.ta!)),
     features$.pipe(mlSignal({ model, allowInSample: true })),
   ).pipe(fuseSignals(config.signals.fuse), forecastReturn(config.signals.forecast!));
-  // Every bar goes through the edge test, the cost model and (holding or not) the bracket: the
-  // position is whatever the previous decisions asked for, as if filled at once.
-  let held = 0n;
+  const { atr: _atr, support: _support, resistance: _resistance, ...bracketConfig } = brackets ?? { atr: '' };
   zip(fused$, features$)
     .pipe(
       map(([signal, f]) => {
         const atr = brackets ? f.values[brackets.atr] : undefined;
         return {
           signal,
-          portfolio,
-          pending: held,
+          portfolio: holding(),
+          ...(exits.length > 0 ? { exits } : {}),
           ...(stats?.volatility.has(signal.symbol) ? { volatility: stats.volatility.get(signal.symbol)! } : {}),
           ...(atr !== undefined && atr !== null ? { atr } : {}),
         };
@@ -161,36 +196,44 @@ function benchDecision(): void {
         noTradeBand: edge?.noTradeBand ?? 0.5,
         kellyFraction: sizing.kellyFraction ?? 0.25,
         maxPositionPct: sizing.maxPositionPct ?? 0.25,
-        ...(brackets
-          ? {
-              brackets: {
-                stopAtr: brackets.stopAtr,
-                ...(brackets.targetR !== undefined ? { targetR: brackets.targetR } : {}),
-                ...(brackets.partialFraction !== undefined ? { partialFraction: brackets.partialFraction } : {}),
-                ...(brackets.trailAtr !== undefined ? { trailAtr: brackets.trailAtr } : {}),
-                ...(brackets.maxHoldBars !== undefined ? { maxHoldBars: brackets.maxHoldBars } : {}),
-              },
-            }
-          : {}),
+        ...(brackets ? { brackets: withoutUndefined(bracketConfig as BracketConfig) } : {}),
       }),
-      map((intent) => {
-        held = intent.targetQty;
-        return { intent, portfolio, mode: 'Normal' as const, market: stats ? { stats } : {} };
+      filter((d): d is OrderIntent => {
+        if (d.kind === 'cancel-all') exits = [];
+        return d.kind === 'intent';
       }),
+      map((intent) => ({ intent, portfolio: holding(), mode: 'Normal' as const, market: stats ? { stats } : {} })),
       gateRisk({ instruments: [config.instrument], ...limits, strategyId: config.name, configHash: config.hash }),
     )
-    .subscribe(() => decisions++);
+    .subscribe((decision) => {
+      decisions++;
+      if (decision.kind !== 'approved') return;
+      if (decision.order.type === 'market')
+        held = decision.order.side === 'buy' ? held + decision.order.qty : held - decision.order.qty;
+      else exits.push(decision.order);
+    });
+  // Wall time per bar, and the process's CPU time per bar (user + system, µs resolution): on a
+  // shared machine a bar during which the process was descheduled shows in the wall time only.
   const latencies = new Float64Array(bars.length);
+  const cpu = new Float64Array(bars.length);
   for (let i = 0; i < bars.length; i++) {
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     bars$.next(bars[i]!);
     latencies[i] = Number(process.hrtime.bigint() - start) / 1000;
+    const used = process.cpuUsage(cpuStart);
+    cpu[i] = used.user + used.system;
   }
   const warm = latencies.slice(1000).sort();
+  const warmCpu = cpu.slice(1000).sort();
   line('bars', `${bars.length.toLocaleString('en')} from ${path.basename(source)} (${decisions} risk decisions)`);
   line(
-    'p50 / p99 / p99.9 / max',
+    'wall p50 / p99 / p99.9 / max',
     `${percentile(warm, 0.5).toFixed(2)} / ${percentile(warm, 0.99).toFixed(2)} / ${percentile(warm, 0.999).toFixed(2)} / ${warm[warm.length - 1]!.toFixed(2)} µs   target p99 ≤ 50 µs`,
+  );
+  line(
+    'CPU p50 / p99 / p99.9 / max',
+    `${percentile(warmCpu, 0.5).toFixed(2)} / ${percentile(warmCpu, 0.99).toFixed(2)} / ${percentile(warmCpu, 0.999).toFixed(2)} / ${warmCpu[warmCpu.length - 1]!.toFixed(2)} µs   (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`,
   );
   results['decision'] = {
     bars: bars.length,
@@ -198,6 +241,10 @@ function benchDecision(): void {
     p99us: percentile(warm, 0.99),
     p999us: percentile(warm, 0.999),
     maxUs: warm[warm.length - 1]!,
+    cpuP50us: percentile(warmCpu, 0.5),
+    cpuP99us: percentile(warmCpu, 0.99),
+    cpuP999us: percentile(warmCpu, 0.999),
+    loadAverage: os.loadavg()[0]!,
   };
 }
 
@@ -483,6 +530,10 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
     results['observability'] = await benchObservability();
   },
   research: benchResearchRuns,
+  kafka: async () => {
+    const row = await benchKafka();
+    if (row) results['kafka'] = row;
+  },
 };
 
 async function main(): Promise<void> {
@@ -508,3 +559,8 @@ void main().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });
+
+/** The object without its undefined fields (a config section spread into exact optional types). */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

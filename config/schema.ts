@@ -209,6 +209,13 @@ export const bracketsSchema = z.strictObject({
   levelBufferAtr: z.number().positive().optional(),
   /** Fibonacci-extension target, e.g. 1.618 × the support–resistance range from support. Default: none. */
   fibExtension: z.number().positive().optional(),
+  /**
+   * `resting` (default): stop and target rest at the venue as its own stop-loss / take-profit orders
+   * (one OCO group), triggered inside a bar; `on-close`: checked on closes, exits sent at market.
+   */
+  orders: z.enum(['resting', 'on-close']).optional(),
+  /** Resting legs as stop-limit / take-profit-limit orders with the limit this many bps beyond the trigger. Default: market legs. */
+  limitOffsetBps: z.number().positive().optional(),
 });
 
 /** Trading only when the edge clears the cost (`operators/decideTrade`); needs `signals.forecast`. */

@@ -1,8 +1,11 @@
 /**
  * Exit brackets, decided with the entry: an ATR stop, an R-multiple target with an optional
  * partial take-profit, a trailing stop and a time stop. Pure math over a position's state; the
- * operator that holds the state is `decideTrade`.
+ * operator that holds the state is `decideTrade`. {@link exitLegs} turns a bracket into the
+ * resting orders that hold it at the venue (stop-loss and take-profit, one-cancels-the-other).
  */
+import { absUnits, floorToStep, notionalOf, toUnits, unitsToNumber, type Units } from './money';
+import type { ExitOrderSpec, Instrument } from './types';
 
 export interface BracketConfig {
   /** Stop distance in ATRs below a long's entry (above a short's). Required. */
@@ -31,7 +34,27 @@ export interface BracketConfig {
   readonly trailAtr?: number;
   /** Time stop: exit after this many bars in the position. Unset: none. */
   readonly maxHoldBars?: number;
+  /**
+   * How stop and target reach the venue. `resting` (default): as the venue's own orders, placed
+   * at the close of the bar the entry filled in — a stop-loss and a take-profit leg sharing an OCO
+   * group — which trigger inside a bar when its price path crosses them (the paper exchange reads
+   * a bar open → nearer extreme → farther extreme → close; a gap through the level fills at the
+   * open). The trailing stop and the break-even stop after a partial take-profit move the resting
+   * stop (cancel and replace) once it has moved by a tenth of R. `on-close`: evaluated on bar
+   * closes and sent as market orders, filled at the next open (the older behaviour).
+   */
+  readonly orders?: 'resting' | 'on-close';
+  /**
+   * Resting legs as limit orders (Binance STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT): once triggered,
+   * the order accepts a price at most this many bps beyond its trigger. Unset: stop-market and
+   * take-profit-market legs (Binance STOP_LOSS / TAKE_PROFIT). A gap past the limit leaves the
+   * leg unfilled; the close check then exits at market.
+   */
+  readonly limitOffsetBps?: number;
 }
+
+/** A resting stop is moved (cancel and replace) once the level it should be at is this many R better. */
+export const STOP_REPLACE_R = 0.1;
 
 /** A live bracket: the levels of one open position. */
 export interface Bracket {
@@ -64,6 +87,9 @@ export function checkBracketConfig(config: BracketConfig): void {
   positive('maxHoldBars', config.maxHoldBars);
   positive('levelBufferAtr', config.levelBufferAtr);
   positive('fibExtension', config.fibExtension);
+  positive('limitOffsetBps', config.limitOffsetBps);
+  if (config.orders !== undefined && config.orders !== 'resting' && config.orders !== 'on-close')
+    throw new RangeError(`brackets.orders: expected "resting" or "on-close", found ${String(config.orders)}`);
   const p = config.partialFraction;
   if (p !== undefined && !(p > 0 && p <= 1))
     throw new RangeError(`brackets.partialFraction: expected a share in (0, 1], found ${p}`);
@@ -137,4 +163,99 @@ export function stepBracket(config: BracketConfig, bracket: Bracket, close: numb
   }
   if (config.maxHoldBars !== undefined && bracket.bars >= config.maxHoldBars) return 'time-stop';
   return undefined;
+}
+
+/** The stop level now: the bracket's stop, or the trailing level when that is tighter. */
+export function effectiveStop(bracket: Bracket): number {
+  if (bracket.trail === undefined) return bracket.stop;
+  const trailed = bracket.best - bracket.side * bracket.trail;
+  return bracket.side > 0 ? Math.max(bracket.stop, trailed) : Math.min(bracket.stop, trailed);
+}
+
+/** One resting order of a bracket: its role, size and venue order fields. */
+export interface ExitLeg {
+  readonly role: 'stop' | 'target';
+  /** Base quantity, positive, on the lot grid. */
+  readonly qty: Units;
+  /** The order's side: the opposite of the position. */
+  readonly side: 'buy' | 'sell';
+  /** Type, trigger and limit; `ocoGroup` is a suffix (`a`, `b`) the caller prefixes with the signal id. */
+  readonly spec: ExitOrderSpec;
+}
+
+/**
+ * The resting orders that hold a bracket at the venue for a position of `held` (signed units):
+ *
+ * - a target not yet reached, whole position: one OCO group — stop-loss + take-profit, both for
+ *   the whole position;
+ * - a partial take-profit still to come: group `a` — stop + take-profit for the partial quantity —
+ *   and group `b` — stop alone for the rest (a Binance OCO needs equal quantities, so the position
+ *   is split in two lists); when either part would be below the venue's minimums, one group;
+ * - otherwise (no target, or the partial taken): the stop alone.
+ *
+ * Prices are on the venue's tick grid, rounded away from the position (a long's stop down, its
+ * target up), limit prices `limitOffsetBps` beyond the trigger.
+ */
+export function exitLegs(config: BracketConfig, bracket: Bracket, held: Units, instrument: Instrument): ExitLeg[] {
+  const side = bracket.side > 0 ? 'sell' : 'buy';
+  const away = bracket.side > 0 ? 'down' : 'up';
+  const toward = bracket.side > 0 ? 'up' : 'down';
+  const qty = floorToStep(absUnits(held), instrument.qtyStep);
+  if (qty === 0n) return [];
+  const stopPrice = roundToTick(effectiveStop(bracket), instrument.priceTick, away);
+  const offset = config.limitOffsetBps;
+  const limitOf = (trigger: number): number | undefined =>
+    offset === undefined
+      ? undefined
+      : roundToTick(trigger * (1 - (bracket.side * offset) / 10_000), instrument.priceTick, away);
+  const stopLeg = (q: Units, group: string | undefined): ExitLeg => {
+    const limitPrice = limitOf(stopPrice);
+    return {
+      role: 'stop',
+      qty: q,
+      side,
+      spec: {
+        type: offset === undefined ? 'stop-market' : 'stop-limit',
+        stopPrice,
+        ...(limitPrice !== undefined ? { limitPrice } : {}),
+        ...(group !== undefined ? { ocoGroup: group } : {}),
+      },
+    };
+  };
+  if (bracket.target === undefined || bracket.partialDone) return [stopLeg(qty, undefined)];
+  const targetPrice = roundToTick(bracket.target, instrument.priceTick, toward);
+  const targetLeg = (q: Units, group: string): ExitLeg => {
+    const limitPrice = limitOf(targetPrice);
+    return {
+      role: 'target',
+      qty: q,
+      side,
+      spec: {
+        type: offset === undefined ? 'take-profit-market' : 'take-profit-limit',
+        stopPrice: targetPrice,
+        ...(limitPrice !== undefined ? { limitPrice } : {}),
+        ocoGroup: group,
+      },
+    };
+  };
+  const part = config.partialFraction ?? 1;
+  if (part < 1) {
+    const partial = floorToStep(toUnits(unitsToNumber(qty) * part), instrument.qtyStep);
+    const rest = qty - partial;
+    const tradeable = (q: Units): boolean =>
+      q >= instrument.minQty && q > 0n && notionalOf(q, toUnits(stopPrice)) >= instrument.minNotional;
+    if (tradeable(partial) && tradeable(rest))
+      return [stopLeg(partial, 'a'), targetLeg(partial, 'a'), stopLeg(rest, 'b')];
+  }
+  return [stopLeg(qty, 'a'), targetLeg(qty, 'a')];
+}
+
+/** `price` on the tick grid, rounded `down` or `up` (a tick of 0: unchanged). */
+export function roundToTick(price: number, tick: number, direction: 'down' | 'up'): number {
+  if (!(tick > 0)) return price;
+  const t = toUnits(tick);
+  const p = toUnits(price);
+  const r = p % t;
+  if (r === 0n) return unitsToNumber(p);
+  return unitsToNumber(direction === 'down' ? p - r : p - r + t);
 }

@@ -1,10 +1,13 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import {
   checkBracketConfig,
+  exitLegs,
   openBracket,
+  STOP_REPLACE_R,
   stepBracket,
   type Bracket,
   type BracketConfig,
+  type ExitLeg,
   type PriceLevels,
 } from './brackets';
 import type { CostModel } from './costModel';
@@ -12,7 +15,7 @@ import { absUnits, floorToStep, toUnits, unitsToNumber, type Units } from './mon
 import { dustOf } from './lotGrid';
 import { intentFor, type SizingInput } from './sizePosition';
 import { positionQty } from './trackPortfolio';
-import type { Instrument, OrderIntent } from './types';
+import type { CancelAllOrders, Instrument, Order, OrderIntent } from './types';
 import { routeThrows } from './routeThrows';
 
 export interface DecideTradeInput extends SizingInput {
@@ -23,7 +26,15 @@ export interface DecideTradeInput extends SizingInput {
   /** Support and resistance at this bar, for level stops and Fibonacci targets. */
   readonly support?: number;
   readonly resistance?: number;
+  /**
+   * The resting exit orders of this symbol at the venue (approved stop/take-profit legs not yet
+   * filled, canceled or rejected). With resting brackets, what is missing or stale is placed again.
+   */
+  readonly exits?: readonly Order[];
 }
+
+/** What a decision sends: order intents, and a cancel of the symbol's resting exits before they are replaced. */
+export type DecideTradeOutput = OrderIntent | CancelAllOrders;
 
 export interface DecideTradeConfig {
   readonly instrument: Instrument;
@@ -76,19 +87,34 @@ export interface DecideTradeConfig {
  *   held:  every bar the bracket is stepped on the close: stop, trailing stop, target (or a partial
  *          take-profit that moves the stop to break-even), time stop; after `minHoldBars`, a
  *          forecast below `exitBps` in the position's direction exits too. Otherwise the position
- *          is resized only when the new Kelly target is more than `noTradeBand` away from it.
+ *          is resized only when the new Kelly target is more than `noTradeBand` away from it (and
+ *          never added to after a partial take-profit).
  *
  * Orders still open count as held (`pending`), so a decision before a fill is not repeated. A
  * position found open without a bracket (a restart, an order filled late) gets one at the current
- * close and ATR. Exits are decided on closes and sent as reduce-only market intents, so they fill
- * at the next price — the paper venue's own stop orders are not used here.
+ * close and ATR.
+ *
+ * Resting brackets (`brackets.orders: resting`, the default): from the close of the bar the entry
+ * filled in, the bracket rests at the venue as reduce-only stop-loss and take-profit intents
+ * (`exit` set; one OCO group, see {@link exitLegs}), which the venue triggers inside a bar. On
+ * every later bar the legs the bracket needs are compared with `exits` (what still rests): a
+ * missing leg, another quantity (a fill, a resize) or a stop the trailing or break-even rule has
+ * moved by {@link STOP_REPLACE_R} R or more replaces them all — a `cancel-all` of the symbol, then
+ * the legs. A take-profit leg gone with the position shrunk in profit is the partial take-profit:
+ * the stop moves to break-even. Every market order that sells from the position while exits rest
+ * (time stop, signal exit, a resize down) is preceded by that cancel, so the reserved base is free
+ * for it; one that adds to it leaves them resting (the gate may deny it), and the legs are
+ * re-sized on the bar after its fill. The close check stays
+ * as a fallback (a stop-limit gapped past its limit, a rejected leg): a close through a level
+ * still exits at market. `brackets.orders: on-close` decides every exit on closes and sends it as
+ * a market intent, filled at the next price.
  *
  * ```
- * input:  --a--b--c--d--|   (a: μ clears the cost · c: close under the stop)
- * intent: --A-----C-----|   A buy · C sell, reason "stop"
+ * input:  --a--b--c--d--|   (a: μ clears the cost · b: the entry has filled · d: flat again)
+ * output: --A--(xST)----|   A buy · x cancel-all · S stop-loss · T take-profit (one OCO group)
  * ```
  */
-export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideTradeInput, OrderIntent> {
+export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideTradeInput, DecideTradeOutput> {
   const { instrument, cost } = config;
   const margin = config.costMargin ?? 1.5;
   const exitBps = config.exitBps ?? 0;
@@ -100,13 +126,18 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
   const allowShort = config.allowShort ?? false;
   const brackets = config.brackets;
   if (brackets) checkBracketConfig(brackets);
+  const resting = brackets !== undefined && (brackets.orders ?? 'resting') === 'resting';
   if (!(margin >= 1)) throw new RangeError(`decideTrade: costMargin must be ≥ 1, found ${margin}`);
   if (!(band >= 0)) throw new RangeError(`decideTrade: noTradeBand must be ≥ 0, found ${band}`);
 
   return (source) =>
-    new Observable<OrderIntent>((subscriber) => {
+    new Observable<DecideTradeOutput>((subscriber) => {
       let bracket: Bracket | undefined;
       let heldBars = 0;
+      /** What the last placement of resting legs protected: the quantity, and whether it held a target. */
+      let placed: { qty: Units; withTarget: boolean } | undefined;
+      /** A position was found without a bracket: what rests at the venue is an earlier session's, canceled before the first legs. */
+      let found = false;
       return source.subscribe({
         next: routeThrows(subscriber, (input) => {
           const { signal, portfolio } = input;
@@ -115,9 +146,19 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const price = signal.price;
           if (!(price > 0) || !(portfolio.equity > 0)) return;
           const forecast = signal.forecast;
+          const exits = input.exits ?? [];
+          const cancelExits = (why: string, always = false): void => {
+            if (exits.length === 0 && !always) return;
+            subscriber.next({ kind: 'cancel-all', symbol: signal.symbol, reason: why, tsEvent: signal.tsEvent });
+          };
           const emit = (target: Units, reason: string, leg = 0): void => {
             const intent = intentFor(signal, current, target, instrument, reason, leg);
-            if (intent) subscriber.next(intent);
+            if (!intent) return;
+            // A market order that sells what the resting legs hold needs them canceled first; one
+            // that adds to the position does not, and keeps them in case the gate denies it.
+            const sellsHeld = current !== 0n && (intent.side === 'sell') === current > 0n;
+            if (sellsHeld) cancelExits(`before ${intent.side} ${reason}`);
+            subscriber.next(intent);
           };
 
           // Dust (below the venue's minimums or off its lot grid) is not a position: nothing can
@@ -125,7 +166,10 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
           const tradeable = current - dustOf(current, instrument, price);
           if (tradeable === 0n) {
             bracket = undefined;
+            placed = undefined;
+            found = false;
             heldBars = 0;
+            cancelExits('flat: resting exits have nothing left to protect');
             if (!forecast?.available) return;
             const side: 1 | -1 = forecast.expectedBps > 0 ? 1 : -1;
             if (side < 0 && !allowShort) return;
@@ -141,9 +185,28 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
 
           const side: 1 | -1 = tradeable > 0n ? 1 : -1;
           heldBars++;
-          if (brackets && !bracket && input.atr !== undefined && input.atr > 0)
+          // A position found without a bracket (a restart, a fill after its session ended): its
+          // bracket starts here, and whatever an earlier session left resting is canceled before
+          // the new legs go out.
+          if (brackets && !bracket && input.atr !== undefined && input.atr > 0) {
             bracket = openBracket(brackets, side, price, input.atr, levelsOf(input));
+            found = true;
+          }
           if (brackets && bracket) {
+            // The resting take-profit of the partial quantity has filled: the rest rides at break-even.
+            const part = brackets.partialFraction ?? 1;
+            if (
+              resting &&
+              placed?.withTarget &&
+              part < 1 &&
+              !bracket.partialDone &&
+              !exits.some((o) => o.type === 'take-profit-market' || o.type === 'take-profit-limit') &&
+              absUnits(tradeable) < placed.qty &&
+              side * (price - bracket.entryPrice) > 0
+            ) {
+              bracket.partialDone = true;
+              bracket.stop = bracket.entryPrice;
+            }
             const exit = stepBracket(brackets, bracket, price);
             if (exit === 'partial-target') {
               const keep = floorToStep(
@@ -166,14 +229,49 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             return;
           }
           // Resize only outside the no-trade band, and only while the forecast still clears the cost.
-          if (!forecast?.available || side * forecast.expectedBps <= 0) return;
-          const sizing = targetFraction(input, side);
-          if (sizing === undefined) return;
-          const target = floorToStep(toUnits((portfolio.equity * sizing.pct) / price), instrument.qtyStep);
-          const held = absUnits(tradeable);
-          const diff = target > held ? target - held : held - target;
-          if (unitsToNumber(diff) <= band * unitsToNumber(held)) return;
-          emit(side > 0 ? target : -target, `resize outside the ${band} band: ${sizing.reason}`);
+          if (forecast?.available && side * forecast.expectedBps > 0) {
+            const sizing = targetFraction(input, side);
+            if (sizing !== undefined) {
+              const target = floorToStep(toUnits((portfolio.equity * sizing.pct) / price), instrument.qtyStep);
+              const held = absUnits(tradeable);
+              const diff = target > held ? target - held : held - target;
+              // After a partial take-profit the position is not added to: that would undo it.
+              const undoesPartial = bracket?.partialDone === true && target > held;
+              if (!undoesPartial && unitsToNumber(diff) > band * unitsToNumber(held)) {
+                emit(side > 0 ? target : -target, `resize outside the ${band} band: ${sizing.reason}`);
+                // A resize down has canceled the legs; one up goes on to check them for what is held now.
+                if (target < held) return;
+              }
+            }
+          }
+          // The bracket rests at the venue: place what is missing or stale (not while an order of
+          // this symbol is still on its way, which changes the quantity to protect).
+          if (!resting || !brackets || !bracket || (input.pending ?? 0n) !== 0n) return;
+          const legs = exitLegs(brackets, bracket, tradeable, instrument);
+          if (legs.length === 0 || legsRest(legs, exits, bracket.risk)) return;
+          cancelExits(
+            found ? 'a position found without its bracket: cancel what rests' : 'replace the resting exits',
+            found,
+          );
+          found = false;
+          legs.forEach((leg, i) => {
+            const group = leg.spec.ocoGroup === undefined ? undefined : `${signal.id}:${leg.spec.ocoGroup}`;
+            subscriber.next({
+              kind: 'intent',
+              id: `${signal.id}:${i + 1}`,
+              signalId: signal.id,
+              symbol: signal.symbol,
+              side: leg.side,
+              qty: leg.qty,
+              refPrice: price,
+              targetQty: side > 0 ? tradeable - leg.qty : tradeable + leg.qty,
+              reducesRisk: true,
+              tsEvent: signal.tsEvent,
+              reason: `${leg.role === 'stop' ? 'stop-loss' : 'take-profit'} at ${leg.spec.stopPrice} (entry ${round(bracket!.entryPrice)}${group ? `, OCO ${group}` : ''})`,
+              exit: { ...leg.spec, ...(group !== undefined ? { ocoGroup: group } : {}) },
+            });
+          });
+          placed = { qty: absUnits(tradeable), withTarget: legs.some((l) => l.role === 'target') };
         }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
@@ -204,6 +302,31 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
       reason: `μ ${round(mu)} bps over ${forecast.horizonBars} bars ≥ ${margin} × cost ${round(c)} bps; kelly ${round(kelly)} × ${fraction} → ${round(pct * 100)}% of equity`,
     };
   }
+}
+
+/**
+ * Whether the resting orders are exactly the legs the bracket needs: the same count, and each leg
+ * matched by a resting order of its type, side, quantity and OCO part — a target at its price, a
+ * stop no more than {@link STOP_REPLACE_R} R behind where it should be (never ahead of it).
+ */
+function legsRest(legs: readonly ExitLeg[], exits: readonly Order[], risk: number): boolean {
+  if (legs.length !== exits.length) return false;
+  const used = new Set<Order>();
+  for (const leg of legs) {
+    const match = exits.find((o) => {
+      if (used.has(o) || o.type !== leg.spec.type || o.side !== leg.side || o.qty !== leg.qty) return false;
+      if ((o.ocoGroup === undefined) !== (leg.spec.ocoGroup === undefined)) return false;
+      if (o.ocoGroup !== undefined && !o.ocoGroup.endsWith(`:${leg.spec.ocoGroup}`)) return false;
+      if (o.stopPrice === undefined) return false;
+      if (leg.role === 'target') return o.stopPrice === leg.spec.stopPrice;
+      // How far the resting stop lags the level it should be at, in the position's favour.
+      const lag = leg.side === 'sell' ? leg.spec.stopPrice - o.stopPrice : o.stopPrice - leg.spec.stopPrice;
+      return lag >= 0 && lag < STOP_REPLACE_R * risk;
+    });
+    if (!match) return false;
+    used.add(match);
+  }
+  return true;
 }
 
 function levelsOf(input: DecideTradeInput): PriceLevels {

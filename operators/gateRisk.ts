@@ -5,6 +5,7 @@ import { feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, ty
 import type { MarketStats } from './trackMarketStats';
 import { positionQty } from './trackPortfolio';
 import type {
+  ExitOrderSpec,
   Instrument,
   Mode,
   Order,
@@ -359,15 +360,26 @@ export function gateRisk(config: GateRiskConfig): OperatorFunction<RiskInput, Ri
       signalId: intent.signalId,
       symbol: intent.symbol,
       side: intent.side,
-      type: 'market',
+      type: intent.exit?.type ?? 'market',
       qty: intent.qty,
       refPrice: intent.refPrice,
+      ...(intent.exit ? exitFields(intent.exit) : {}),
       reducesRisk: intent.reducesRisk,
       configHash: config.configHash,
       tsEvent: intent.tsEvent,
     };
     return { kind: 'approved', order, numbers, tsEvent: intent.tsEvent };
   }
+}
+
+/** The order fields of a resting exit (a bracket's stop or take-profit leg). */
+function exitFields(exit: ExitOrderSpec): Pick<Order, 'stopPrice' | 'limitPrice' | 'ocoGroup' | 'timeInForce'> {
+  return {
+    stopPrice: exit.stopPrice,
+    ...(exit.limitPrice !== undefined ? { limitPrice: exit.limitPrice } : {}),
+    ...(exit.ocoGroup !== undefined ? { ocoGroup: exit.ocoGroup } : {}),
+    timeInForce: 'GTC',
+  };
 }
 
 /** Raised for an input no decision can be made on (a NaN price, a non-positive quantity…). */

@@ -44,6 +44,18 @@ export interface DecisionState {
   readonly pending: ReadonlyMap<Symbol, Units>;
   /** The orders behind `pending`: signed quantity still to fill, per client order id. */
   readonly open: ReadonlyMap<string, { readonly symbol: Symbol; readonly remaining: Units }>;
+  /**
+   * Resting exits (a bracket's stop-loss and take-profit legs, any non-market order) at the venue,
+   * per client order id. Not pending: they protect the position rather than change it.
+   */
+  readonly resting: ReadonlyMap<string, Order>;
+}
+
+/** The resting exits of one symbol. */
+export function exitsOf(state: DecisionState, symbol: Symbol): Order[] {
+  const out: Order[] = [];
+  for (const o of state.resting.values()) if (o.symbol === symbol) out.push(o);
+  return out;
 }
 
 export interface TrackDecisionStateConfig {
@@ -84,6 +96,7 @@ export function trackDecisionState(
     var99: new Map(),
     pending: new Map(),
     open: new Map(),
+    resting: new Map(),
   };
   return scan(foldDecisionState, start);
 }
@@ -109,6 +122,11 @@ export function foldDecisionState(state: DecisionState, event: DecisionStateEven
     }
     case 'order-sent': {
       const order = event.order;
+      if (order.type !== 'market') {
+        const resting = new Map(state.resting);
+        resting.set(order.clientOrderId, order);
+        return { ...state, resting };
+      }
       return withOpen(state, order.clientOrderId, {
         symbol: order.symbol,
         remaining: order.side === 'buy' ? order.qty : -order.qty,
@@ -116,7 +134,7 @@ export function foldDecisionState(state: DecisionState, event: DecisionStateEven
     }
     case 'fill': {
       const o = state.open.get(event.clientOrderId);
-      if (!o) return state;
+      if (!o) return event.leavesQty === 0n ? withoutResting(state, event.clientOrderId) : state;
       return withOpen(
         state,
         event.clientOrderId,
@@ -127,13 +145,23 @@ export function foldDecisionState(state: DecisionState, event: DecisionStateEven
     }
     case 'order-canceled':
     case 'order-rejected':
-    case 'order-halted':
-      return state.open.has(event.clientOrderId) ? withOpen(state, event.clientOrderId, undefined) : state;
+    case 'order-halted': {
+      const closed = withoutResting(state, event.clientOrderId);
+      return closed.open.has(event.clientOrderId) ? withOpen(closed, event.clientOrderId, undefined) : closed;
+    }
     default:
       throw new DecisionStateInputError(
         `expected a portfolio, mode change, market statistics or risk, or an order event, found kind ${JSON.stringify((event as { kind?: unknown }).kind)}`,
       );
   }
+}
+
+/** The state without one resting order (filled, canceled, rejected or halted). */
+function withoutResting(state: DecisionState, clientOrderId: string): DecisionState {
+  if (!state.resting.has(clientOrderId)) return state;
+  const resting = new Map(state.resting);
+  resting.delete(clientOrderId);
+  return { ...state, resting };
 }
 
 /** The state with one order's remaining quantity set (or the order closed), and its symbol's pending sum. */

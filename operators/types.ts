@@ -220,6 +220,23 @@ export interface OrderIntent {
   readonly reducesRisk: boolean;
   readonly tsEvent: Timestamp;
   readonly reason: string;
+  /**
+   * A resting exit instead of a market order: one protective leg of a bracket (stop-loss or
+   * take-profit), sent as the venue's own order type — natively where the venue has it, emulated
+   * by the venue otherwise. Unset: a market order.
+   */
+  readonly exit?: ExitOrderSpec;
+}
+
+/** The venue order type and prices of a resting exit (see {@link OrderIntent.exit}). */
+export interface ExitOrderSpec {
+  readonly type: 'stop-market' | 'stop-limit' | 'take-profit-market' | 'take-profit-limit';
+  /** Trigger price. */
+  readonly stopPrice: number;
+  /** Limit price of the `*-limit` types (the worst price the triggered order accepts). */
+  readonly limitPrice?: number;
+  /** Legs sharing a group are one-cancels-the-other (a Binance OCO order list). */
+  readonly ocoGroup?: string;
 }
 
 /**

@@ -105,7 +105,7 @@ function replay(dir: string): ReplayedState | undefined {
   } catch {
     return undefined;
   }
-  // Loaded when a backup or restore runs: the recovery fold pulls in rxjs, which `--help` must not load.
+  // Loaded here, not at the top: `run-pipeline --help` must not load rxjs (cliStartup test).
   const { recoverFromJournals } = require('./recovery') as typeof RecoveryModule;
   return replayedState(
     recoverFromJournals(journal, path.join(dir, 'audit.jsonl'), { initialCash: 0n, quote: 'USDT' }).state,

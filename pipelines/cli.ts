@@ -20,6 +20,7 @@ import { loadCredentials, registerKeysCommand } from './keys';
 import { ensureOutputDir } from './runOutput';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
+import { registerRolesCommand } from './rolesCommand';
 import type * as DoctorModule from './doctor';
 import type * as DownloadModule from './download';
 import type * as SessionModule from './session';
@@ -651,6 +652,7 @@ export function buildCli(): Command {
   registerBackupCommands(program);
 
   registerResearch(program, parseTime);
+  registerRolesCommand(program, parseTime);
   return program;
 }
 

@@ -58,19 +58,26 @@ import { sequenceBars } from '../operators/sequenceBars';
 import { detectCandlePatterns } from '../operators/candlePatterns';
 import { confirmTimeframes, type HigherTimeframe } from '../operators/confirmTimeframes';
 import { makeCostModel } from '../operators/costModel';
-import { decideTrade, type DecideTradeInput } from '../operators/decideTrade';
+import { decideTrade, type DecideTradeInput, type DecideTradeOutput } from '../operators/decideTrade';
 import { forecastReturn } from '../operators/forecastReturn';
 import { sizePosition } from '../operators/sizePosition';
 import { read, taSignal } from '../operators/taSignal';
 import { trackMarketStats } from '../operators/trackMarketStats';
-import { trackDecisionState, type DecisionState, type PendingOrderSent } from '../operators/trackDecisionState';
+import {
+  exitsOf,
+  trackDecisionState,
+  type DecisionState,
+  type PendingOrderSent,
+} from '../operators/trackDecisionState';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
   Bar,
+  CancelAllOrders,
   BarGap,
   DeadLetter,
   Fill,
   ModeChanged,
+  Order,
   OrderBook,
   OrderCanceled,
   OrderCommand,
@@ -379,6 +386,10 @@ export function tradingPipeline(
                 signal,
                 portfolio: state.portfolio,
                 pending: state.pending.get(signal.symbol) ?? 0n,
+                ...(() => {
+                  const exits = exitsOf(state, signal.symbol);
+                  return exits.length > 0 ? { exits } : {};
+                })(),
                 ...(volatility === undefined ? {} : { volatility }),
                 ...(atr === null ? {} : { atr }),
                 ...(support === null ? {} : { support }),
@@ -388,10 +399,22 @@ export function tradingPipeline(
             chain.size,
           ),
         ),
+      ).pipe(share());
+      // A decision's cancel of its resting exits goes straight to the venue (a cancel adds no
+      // risk), ahead of the intents that follow it.
+      subscriptions.add(
+        intents$.pipe(filter((d): d is CancelAllOrders => d.kind === 'cancel-all')).subscribe({
+          next: (command) => {
+            emit(command);
+            approved$.next(command);
+          },
+          error: fail,
+        }),
       );
       subscriptions.add(
         intents$
           .pipe(
+            filter((d): d is OrderIntent => d.kind === 'intent'),
             withLatestFrom(state$),
             map(([intent, state]) => {
               emit(intent);
@@ -468,8 +491,8 @@ export interface SymbolDecisionChain {
   readonly symbol: Symbol;
   /** Bars of this symbol → one fused signal per bar (features → TA/ML → fuse → forecast), with bracket levels. */
   readonly signals: OperatorFunction<Bar, DecidedSignal>;
-  /** A signal with the portfolio state it is decided on → an order intent, or nothing. */
-  readonly size: OperatorFunction<DecideTradeInput, OrderIntent>;
+  /** A signal with the portfolio state it is decided on → order intents (and cancels of resting exits), or nothing. */
+  readonly size: OperatorFunction<DecideTradeInput, DecideTradeOutput>;
 }
 
 /**
@@ -527,7 +550,7 @@ export function symbolDecisionChain(
   };
   // With an edge section, trades are decided from forecasts net of costs, with brackets;
   // without, every signal is sized (the older behaviour).
-  const size: OperatorFunction<DecideTradeInput, OrderIntent> = edge
+  const size: OperatorFunction<DecideTradeInput, DecideTradeOutput> = edge
     ? decideTrade({
         instrument,
         cost: costModel,

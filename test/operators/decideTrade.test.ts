@@ -3,9 +3,14 @@ import fc from 'fast-check';
 import { Subject, map } from 'rxjs';
 import { openBracket, stepBracket, type BracketConfig } from '../../operators/brackets';
 import { makeCostModel } from '../../operators/costModel';
-import { decideTrade, type DecideTradeConfig, type DecideTradeInput } from '../../operators/decideTrade';
-import { formatUnits, toUnits, type Units } from '../../operators/money';
-import type { Forecast, OrderIntent, Signal } from '../../operators/types';
+import {
+  decideTrade,
+  type DecideTradeConfig,
+  type DecideTradeInput,
+  type DecideTradeOutput,
+} from '../../operators/decideTrade';
+import { formatUnits, notionalOf, toUnits, type Units } from '../../operators/money';
+import type { Forecast, Order, OrderIntent, Portfolio, Signal } from '../../operators/types';
 import { BTC_USDT, cashPortfolio, signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
@@ -50,9 +55,75 @@ function input(
   return { signal: s, portfolio: cashPortfolio('10000'), pending: toUnits(pending), atr: 100, ...extra };
 }
 
-const summary = map(
-  (i: OrderIntent) => `${i.side} ${formatUnits(i.qty)} → ${formatUnits(i.targetQty)} ${i.reason.split(':')[0]}`,
+const summary = map((i: DecideTradeOutput) =>
+  i.kind === 'cancel-all'
+    ? `cancel ${i.symbol}`
+    : `${i.side} ${formatUnits(i.qty)} → ${formatUnits(i.targetQty)} ${i.reason.split(':')[0]}`,
 );
+
+/** A portfolio of 10,000 USDT of equity holding `qty` BTC bought at `price`. */
+function holding(qty: string, price: number): Portfolio {
+  const base = cashPortfolio('10000');
+  const units = toUnits(qty);
+  return {
+    ...base,
+    cash: base.cash - notionalOf(units, toUnits(price)),
+    positions: {
+      'BTC/USDT': { symbol: 'BTC/USDT', qty: units, costBasis: notionalOf(units, toUnits(price)), markPrice: price },
+    },
+  };
+}
+
+/** The approved order a resting leg becomes (what the pipeline hands back as `exits`). */
+function restingOrder(i: DecideTradeOutput): Order {
+  if (i.kind !== 'intent' || !i.exit) throw new Error('not a resting leg');
+  return {
+    kind: 'order',
+    clientOrderId: i.id,
+    intentId: i.id,
+    signalId: i.signalId,
+    symbol: i.symbol,
+    side: i.side,
+    type: i.exit.type,
+    qty: i.qty,
+    refPrice: i.refPrice,
+    stopPrice: i.exit.stopPrice,
+    ...(i.exit.limitPrice !== undefined ? { limitPrice: i.exit.limitPrice } : {}),
+    ...(i.exit.ocoGroup !== undefined ? { ocoGroup: i.exit.ocoGroup } : {}),
+    reducesRisk: true,
+    configHash: 'test',
+    tsEvent: i.tsEvent,
+  };
+}
+
+/** Runs inputs one at a time through one decideTrade, each built from what rests after the previous ones. */
+function drive(config: DecideTradeConfig, steps: ((exits: Order[]) => DecideTradeInput)[]): string[][] {
+  const source = new Subject<DecideTradeInput>();
+  const out: DecideTradeOutput[] = [];
+  const sub = source.pipe(decideTrade(config)).subscribe((o) => out.push(o));
+  let exits: Order[] = [];
+  const perStep: string[][] = [];
+  for (const step of steps) {
+    const before = out.length;
+    source.next(step(exits));
+    const emitted = out.slice(before);
+    for (const o of emitted) {
+      if (o.kind === 'cancel-all') exits = [];
+      else if (o.exit) exits.push(restingOrder(o));
+    }
+    const texts: string[] = [];
+    for (const o of emitted) texts.push(...[o].map((x) => (x.kind === 'cancel-all' ? 'cancel-all' : describeOrder(x))));
+    perStep.push(texts);
+  }
+  sub.unsubscribe();
+  return perStep;
+}
+
+function describeOrder(i: OrderIntent): string {
+  return i.exit
+    ? `${i.side} ${formatUnits(i.qty)} ${i.exit.type} ${i.exit.stopPrice}${i.exit.limitPrice !== undefined ? ` limit ${i.exit.limitPrice}` : ''}${i.exit.ocoGroup !== undefined ? ` oco ${i.exit.ocoGroup.replace(/^.*:/, '')}` : ''}`
+    : `${i.side} ${formatUnits(i.qty)} market`;
+}
 
 describe('decideTrade', () => {
   it('enters only when the forecast clears the round trip cost by the margin', () => {
@@ -125,7 +196,9 @@ describe('decideTrade', () => {
       expectObservable(
         source.pipe(
           decideTrade(config),
-          map((i) => `${i.side} ${formatUnits(i.targetQty)} ${i.reason.replace(/ \(.*$/, '')}`),
+          map((i) =>
+            i.kind === 'intent' ? `${i.side} ${formatUnits(i.targetQty)} ${i.reason.replace(/ \(.*$/, '')}` : i.kind,
+          ),
         ),
       ).toBe('a-c|', {
         a: 'buy 0.05833 enter: μ 40 bps over 288 bars ≥ 1.5 × cost 24 bps; kelly 0.47 × 0.25 → 11.67% of equity',
@@ -189,7 +262,9 @@ describe('decideTrade', () => {
         (path) => {
           const source = new Subject<DecideTradeInput>();
           const intents: OrderIntent[] = [];
-          const sub = source.pipe(decideTrade({ ...CONFIG, brackets: bracket })).subscribe((i) => intents.push(i));
+          const sub = source.pipe(decideTrade({ ...CONFIG, brackets: bracket })).subscribe((i) => {
+            if (i.kind === 'intent') intents.push(i);
+          });
           let held: Units = 0n;
           let price = 20_000;
           let stop: number | undefined;
@@ -216,6 +291,149 @@ describe('decideTrade', () => {
         },
       ),
     );
+  });
+
+  describe('resting brackets (the venue holds the stop and the target)', () => {
+    const config: DecideTradeConfig = { ...CONFIG, brackets: { stopAtr: 2, targetR: 3 } };
+    const at = (mu: number, price: number, portfolio: Portfolio, i: number, exits: Order[], extra = {}) => ({
+      ...input(mu, price, '0', { portfolio, ...extra }, i),
+      ...(exits.length > 0 ? { exits } : {}),
+    });
+
+    it('places a stop-loss and a take-profit as one OCO group once the entry has filled, and nothing while they rest', () => {
+      // entry at 20,000, ATR 100: stop 19,800, target 20,600 (3 R)
+      const steps = drive(config, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_050, holding('0.05833', 20_000), 1, x),
+        (x) => at(40, 20_100, holding('0.05833', 20_000), 2, x),
+      ]);
+      deepStrictEqual(steps, [
+        ['buy 0.05833 market'],
+        ['sell 0.05833 stop-market 19800 oco a', 'sell 0.05833 take-profit-market 20600 oco a'],
+        [],
+      ]);
+    });
+
+    it('sends limit legs on the tick grid, rounded away from the position, with the offset beyond the trigger', () => {
+      const limitConfig = { ...CONFIG, brackets: { stopAtr: 2.0005, targetR: 3, limitOffsetBps: 50 } };
+      // stop 20,000 − 200.05 = 19,799.95 (on the grid); target 20,000 + 3 × 200.05 = 20,600.15
+      const steps = drive(limitConfig, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, holding('0.05', 20_000), 1, x),
+      ]);
+      deepStrictEqual(steps[1], [
+        'sell 0.05 stop-limit 19799.95 limit 19700.95 oco a',
+        'sell 0.05 take-profit-limit 20600.15 limit 20497.14 oco a',
+      ]);
+    });
+
+    it('moves the resting stop with the trailing level only once it has moved a tenth of R', () => {
+      const trail = { ...CONFIG, brackets: { stopAtr: 2, trailAtr: 2 } };
+      // R = 200: the stop is replaced once best − 200 is ≥ 20 above the resting stop
+      const steps = drive(trail, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, holding('0.05', 20_000), 1, x),
+        (x) => at(40, 20_019, holding('0.05', 20_000), 2, x), // trailing level 19,819: 19 better, stays
+        (x) => at(40, 20_020, holding('0.05', 20_000), 3, x), // 19,820: replaced
+      ]);
+      deepStrictEqual(steps.slice(1), [
+        ['sell 0.05 stop-market 19800'],
+        [],
+        ['cancel-all', 'sell 0.05 stop-market 19820'],
+      ]);
+    });
+
+    it('cancels the resting legs before a market exit (time stop) and when the position is gone', () => {
+      const timed = { ...CONFIG, brackets: { stopAtr: 2, targetR: 3, maxHoldBars: 2 } };
+      const held = holding('0.05', 20_000);
+      const steps = drive(timed, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, held, 1, x),
+        (x) => at(40, 20_000, held, 2, x), // 2 bars held: time stop
+      ]);
+      deepStrictEqual(steps[2], ['cancel-all', 'sell 0.05 market']);
+      // the stop filled at the venue: flat, and the take-profit leg left over is canceled
+      const stopped = drive(config, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, holding('0.05', 20_000), 1, x),
+        (x) => at(0, 19_700, cashPortfolio('9990'), 2, x.slice(1)),
+      ]);
+      deepStrictEqual(stopped[2], ['cancel-all']);
+    });
+
+    it('splits a partial take-profit into two OCO lists, and moves the rest to break-even once it has filled', () => {
+      const partial = { ...CONFIG, brackets: { stopAtr: 2, targetR: 2, partialFraction: 0.5 } };
+      const steps = drive(partial, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_100, holding('0.05', 20_000), 1, x),
+        // the take-profit of list a filled at 20,400 (its stop canceled by the venue): list b's stop rests
+        (x) => at(40, 20_300, holding('0.025', 20_000), 2, x.slice(2)),
+      ]);
+      deepStrictEqual(steps.slice(1), [
+        [
+          'sell 0.025 stop-market 19800 oco a',
+          'sell 0.025 take-profit-market 20400 oco a',
+          'sell 0.025 stop-market 19800 oco b',
+        ],
+        ['cancel-all', 'sell 0.025 stop-market 20000'],
+      ]);
+    });
+
+    it('protects what is held while a buy adds to it (the gate may deny the buy), and re-sizes the legs after its fill', () => {
+      // Kelly target at 40 bps: 0.0625 (no bracket cap without a target); holding 0.03 is outside the band
+      const plain = { ...CONFIG, brackets: { stopAtr: 2 } };
+      const steps = drive(plain, [
+        (x) => at(40, 20_000, holding('0.03', 20_000), 0, x),
+        (x) => at(40, 20_000, holding('0.03', 20_000), 1, x),
+        (x) => at(40, 20_000, holding('0.0625', 20_000), 2, x),
+      ]);
+      deepStrictEqual(steps, [
+        ['buy 0.0325 market', 'cancel-all', 'sell 0.03 stop-market 19800'], // found without a bracket
+        ['buy 0.0325 market'],
+        ['cancel-all', 'sell 0.0625 stop-market 19800'],
+      ]);
+    });
+
+    it('cancels what an earlier session left resting before the first legs of a position found without a bracket (a restart)', () => {
+      const steps = drive(config, [
+        (x) => ({ ...at(40, 20_000, holding('0.05', 20_000), 0, x), pending: toUnits('0.01') }), // an order still on its way
+        (x) => at(40, 20_000, holding('0.06', 20_000), 1, x),
+        (x) => at(40, 20_000, holding('0.06', 20_000), 2, x),
+      ]);
+      deepStrictEqual(steps, [
+        [],
+        ['cancel-all', 'sell 0.06 stop-market 19800 oco a', 'sell 0.06 take-profit-market 20600 oco a'],
+        [],
+      ]);
+    });
+
+    it('keeps the close check as a fallback: a close through the stop with the leg still resting exits at market', () => {
+      const steps = drive(config, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, holding('0.05', 20_000), 1, x),
+        (x) => at(40, 19_750, holding('0.05', 20_000), 2, x), // a stop-limit gapped past its limit
+      ]);
+      deepStrictEqual(steps[2], ['cancel-all', 'sell 0.05 market']);
+    });
+
+    it('places nothing while an order of the symbol is still on its way, and with `on-close` never', () => {
+      const pendingSteps = drive(config, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => ({ ...at(40, 20_000, holding('0.03', 20_000), 1, x), pending: toUnits('0.02') }),
+      ]);
+      deepStrictEqual(pendingSteps[1], []);
+      const onClose = drive({ ...CONFIG, brackets: { stopAtr: 2, targetR: 3, orders: 'on-close' } }, [
+        (x) => at(40, 20_000, cashPortfolio('10000'), 0, x),
+        (x) => at(40, 20_000, holding('0.05', 20_000), 1, x),
+        (x) => at(40, 19_790, holding('0.05', 20_000), 2, x),
+      ]);
+      deepStrictEqual(onClose.slice(1), [[], ['sell 0.05 market']]);
+      throws(
+        () => decideTrade({ ...CONFIG, brackets: { stopAtr: 2, orders: 'never' as 'resting' } }),
+        /brackets.orders/,
+      );
+      throws(() => decideTrade({ ...CONFIG, brackets: { stopAtr: 2, limitOffsetBps: -1 } }), /limitOffsetBps/);
+    });
   });
 
   describe('brackets', () => {

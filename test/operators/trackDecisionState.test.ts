@@ -20,7 +20,15 @@ import { makeTestScheduler } from '../support/marbles';
 const start = cashPortfolio('10000');
 const later = cashPortfolio('9000', 60_000);
 const order = (id: string, side: 'buy' | 'sell', qty: string, symbol = 'BTC/USDT'): Order =>
-  ({ kind: 'order', clientOrderId: id, signalId: `s-${id}`, symbol, side, qty: toUnits(qty) }) as unknown as Order;
+  ({
+    kind: 'order',
+    type: 'market',
+    clientOrderId: id,
+    signalId: `s-${id}`,
+    symbol,
+    side,
+    qty: toUnits(qty),
+  }) as unknown as Order;
 const fill = (id: string, leaves: string): Fill =>
   ({ kind: 'fill', clientOrderId: id, leavesQty: toUnits(leaves) }) as unknown as Fill;
 const mode: ModeChanged = { kind: 'mode-changed', from: 'Normal', to: 'Reduced', reason: 'drawdown', tsEvent: 1 };
@@ -73,6 +81,7 @@ describe('trackDecisionState', () => {
         var99: new Map(),
         pending: new Map(),
         open: new Map(),
+        resting: new Map(),
       },
       { kind: 'order-sent', order: order('1', 'buy', '1') },
     );

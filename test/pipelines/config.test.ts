@@ -2,6 +2,7 @@ import { equal, match, ok, throws } from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../pipelines/config';
+import { withoutTimeframes } from '../support/growthConfig';
 import { repoRoot } from '../support/sharedData';
 
 const GROWTH = path.join(repoRoot, 'config', 'growth.yaml');
@@ -96,7 +97,7 @@ describe('pipeline config', () => {
 
   it('publishes candlestick patterns as features only when signals.patterns is on', () => {
     const rule = '      - { kind: sign, group: momentum, feature: cdl.engulfing }\n  ml:';
-    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    const withRule = withoutTimeframes(growthText).replace(/\n {2}ml:/, `\n${rule}`);
     match(
       problemsOf(withRule),
       /key "signals\.ta\.rules\[5\]\.feature": expected a published feature.*found "cdl\.engulfing"/,
@@ -106,7 +107,7 @@ describe('pipeline config', () => {
 
   it('publishes higher-timeframe features for rules when signals.timeframes names them; refuses a timeframe that is not a multiple', () => {
     const rule = '      - { kind: cross, group: trend, fast: 1h.close, slow: 1h.ema24 }\n  ml:';
-    const withRule = growthText.replace(/\n {2}ml:/, `\n${rule}`);
+    const withRule = withoutTimeframes(growthText).replace(/\n {2}ml:/, `\n${rule}`);
     match(problemsOf(withRule), /key "signals\.ta\.rules\[5\]\.fast": expected a published feature.*found "1h\.close"/);
     const mtf =
       '  timeframes:\n    - { timeframe: 1h, features: [{ id: ema24, indicator: ema, options: [24] }], trend: { fast: close, slow: ema24 } }\n  forecast:';

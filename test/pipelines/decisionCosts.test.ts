@@ -41,6 +41,26 @@ describe('shipped configs on real data, 2020-12 → 2021-03 (the period they wer
     });
   }
 
+  it('growth-7 (seven symbols, one book): at most 2 round trips per symbol a day, fees at most 30 % of the gross PnL, a positive net return', async function () {
+    const symbols = ['BTC', 'LTC', 'XRP', 'SOL', 'ADA', 'DOT', 'LINK'];
+    const files = symbols.map(
+      (s) => `${s}/USDT=${requireSharedData(this, `candles/binance_spot_${s}USDT_5m_nfi.csv`)}`,
+    );
+    const { report } = await runBacktest({
+      configFile: path.join(repoRoot, 'config', 'growth-7.yaml'),
+      dataFile: files,
+      until: UNTIL,
+      outDir: path.join(tmp.dir, 'growth-7'),
+    });
+    const days = report.bars / 288;
+    const fees = Number(report.fees);
+    const gross = Number(report.realizedPnl);
+    ok(report.roundTrips > 0, 'no round trip at all: the test would prove nothing');
+    ok(report.roundTrips / days / symbols.length <= 2, `${report.roundTrips} round trips in ${days.toFixed(0)} days`);
+    ok(gross > 0 && fees <= 0.3 * gross, `fees ${fees} against a gross PnL of ${gross}`);
+    ok(report.totalReturn > 0, `net return ${report.totalReturn}`);
+  });
+
   it('ML: probabilities calibrated on a later slice score better than the raw network on the test slice', async function () {
     const data = requireSharedData(this, FILE);
     const config = loadConfig(path.join(repoRoot, 'config', 'growth.yaml'));

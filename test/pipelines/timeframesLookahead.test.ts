@@ -11,7 +11,7 @@ import { loadModelFor, saveModel } from '../../pipelines/model';
 import { trainModel } from '../../pipelines/train';
 import type { Bar } from '../../operators/types';
 import { randomWalkBars } from '../support/fixtures';
-import { writeTestGrowthConfig } from '../support/growthConfig';
+import { withoutTimeframes, writeTestGrowthConfig } from '../support/growthConfig';
 import { tempDir } from '../support/tmp';
 
 interface Line {
@@ -28,7 +28,7 @@ describe('backtest with higher timeframes and candlestick patterns (lookahead)',
 
   before(async () => {
     configFile = writeTestGrowthConfig(tmp.dir, (text) =>
-      text
+      withoutTimeframes(text)
         .replace(
           '  forecast:',
           [

@@ -23,3 +23,15 @@ export function writeTestGrowthConfig(dir: string, edit: (text: string) => strin
   writeFileSync(file, edit(text));
   return file;
 }
+
+/**
+ * The Growth config's text without its higher timeframes (the `signals.timeframes` block and the
+ * rules reading them), for tests that add timeframes of their own.
+ */
+export function withoutTimeframes(text: string): string {
+  const out = text
+    .replace(/ {2}# Higher timeframes rolled up[\s\S]*?\n {2}timeframes:\n(?: {4}- \{ timeframe:.*\n)+/, '')
+    .replace(/ {6}- \{ kind: cross, group: trend, fast: [0-9]+[mhd]\.close, slow: [0-9]+[mhd]\.\w+ \}\n/g, '');
+  if (/timeframes:|\b[14]h\./.test(out)) throw new Error('withoutTimeframes: the Growth config changed shape');
+  return out;
+}
