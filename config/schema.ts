@@ -453,6 +453,16 @@ export const journalSchema = z.strictObject({
   level: z.enum(['decisions', 'all']).optional(),
 });
 
+/** Where a paper or live session's bars come from. */
+export const feedSchema = z.strictObject({
+  /**
+   * `ohlcv`: the exchange's kline stream (ccxt.pro watchOHLCV). `trades`: built from the trade
+   * stream with aggregateBars (the first, partial bar dropped), the kline stream kept as a
+   * cross-check whose disagreements are logged and counted. Default ohlcv.
+   */
+  bars: z.enum(['ohlcv', 'trades']).optional(),
+});
+
 export const signalsSchema = z.strictObject({
   ta: taSchema.optional(),
   ml: mlSchema.optional(),
@@ -682,6 +692,8 @@ export const pipelineConfigSchema = z.strictObject({
   journal: journalSchema.optional(),
   monitoring: monitoringSchema.optional(),
   intelligence: intelligenceSchema.optional(),
+  /** Paper/live: where the bars come from. */
+  feed: feedSchema.optional(),
 });
 
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -1,5 +1,6 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { timeframeMs, type Bar, type BarGap, type DeadLetter, type Timeframe, type TradeTick } from './types';
+import { routeThrows } from './routeThrows';
 
 export type AggregatedEvent = Bar | BarGap | DeadLetter;
 
@@ -69,7 +70,7 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
       };
 
       return source.subscribe({
-        next: (tick) => {
+        next: routeThrows(subscriber, (tick) => {
           const states = statesFor(tick);
           // A tick late for one timeframe is rejected for all of them, so that every timeframe is
           // built from the same trades.
@@ -86,7 +87,7 @@ export function aggregateBars(config: AggregateBarsConfig): OperatorFunction<Tra
             return;
           }
           for (let i = 0; i < states.length; i++) states[i]!.add(tick, subscriber, dropPartial);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           if (config.emitPartialOnComplete) {

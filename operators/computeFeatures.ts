@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { createIndicator } from './indicators/registry';
 import type { PriceField, StreamingIndicator } from './indicators/types';
 import type { Bar, Features } from './types';
+import { routeThrows } from './routeThrows';
 
 /** One indicator requested by config. */
 export interface FeatureSpec {
@@ -46,7 +47,7 @@ export function computeFeatures(config: ComputeFeaturesConfig): OperatorFunction
       let lastKey = '';
       let lastSet: StreamingIndicator[] | undefined;
       return source.subscribe({
-        next: (bar) => {
+        next: routeThrows(subscriber, (bar) => {
           const key = `${bar.venue}|${bar.symbol}|${bar.timeframe}`;
           let set = key === lastKey ? lastSet : series.get(key);
           if (!set) {
@@ -63,7 +64,7 @@ export function computeFeatures(config: ComputeFeaturesConfig): OperatorFunction
             for (let j = 0; j < names.length; j++) values[names[j]!] = warm ? indicator.values[j]! : null;
           }
           subscriber.next({ kind: 'features', bar, tsEvent: bar.tsEvent, values });
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

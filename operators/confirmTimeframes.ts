@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { buildLayout, type FeatureSpec } from './computeFeatures';
 import type { StreamingIndicator } from './indicators/types';
 import { timeframeMs, type Bar, type Features, type Timeframe } from './types';
+import { routeThrows } from './routeThrows';
 
 /** One higher timeframe: its bars are built from the base bars. */
 export interface HigherTimeframe {
@@ -103,7 +104,7 @@ export function confirmTimeframes(config: ConfirmTimeframesConfig): OperatorFunc
         };
       });
       return source.subscribe({
-        next: (features) => {
+        next: routeThrows(subscriber, (features) => {
           const bar = features.bar;
           const values: Record<string, number | null> = { ...features.values };
           let votes = 0;
@@ -141,7 +142,7 @@ export function confirmTimeframes(config: ConfirmTimeframesConfig): OperatorFunc
           }
           values['mtf.confluence'] = votes > 0 ? sum / votes : null;
           subscriber.next({ ...features, values });
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

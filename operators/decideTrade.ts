@@ -16,6 +16,7 @@ import { dustOf } from './lotGrid';
 import { intentFor, type SizingInput } from './sizePosition';
 import { positionQty } from './trackPortfolio';
 import type { CancelAllOrders, Instrument, Order, OrderIntent } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface DecideTradeInput extends SizingInput {
   /** ATR of the symbol at this bar (price units), for the bracket. Needed to enter when brackets are set. */
@@ -138,7 +139,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
       /** A position was found without a bracket: what rests at the venue is an earlier session's, canceled before the first legs. */
       let found = false;
       return source.subscribe({
-        next: (input) => {
+        next: routeThrows(subscriber, (input) => {
           const { signal, portfolio } = input;
           if (signal.symbol !== instrument.symbol) return;
           const current = positionQty(portfolio, signal.symbol) + (input.pending ?? 0n);
@@ -271,7 +272,7 @@ export function decideTrade(config: DecideTradeConfig): OperatorFunction<DecideT
             });
           });
           placed = { qty: absUnits(tradeable), withTarget: legs.some((l) => l.role === 'target') };
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

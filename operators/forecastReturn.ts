@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Forecast, Signal } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface ForecastReturnConfig {
   /** Horizon of the forecast, bars: the return from this bar's close to the close `horizonBars` later. */
@@ -93,7 +94,7 @@ export function forecastReturn(config: ForecastReturnConfig): OperatorFunction<S
       const pendingPrice = new Float64Array(horizon);
       let count = 0;
       return source.subscribe({
-        next: (signal) => {
+        next: routeThrows(subscriber, (signal) => {
           const slot = count % horizon;
           const price = signal.price;
           // The signal of H bars ago matures now.
@@ -144,7 +145,7 @@ export function forecastReturn(config: ForecastReturnConfig): OperatorFunction<S
             };
           }
           subscriber.next({ ...signal, forecast });
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

@@ -8,6 +8,7 @@ import {
   type TradeTick,
   timeframeMs,
 } from './types';
+import { routeThrows } from './routeThrows';
 
 /** What a market-data socket or a ccxt `watchTrades` call hands us. */
 export type RawMarketMessage = string | Uint8Array | object;
@@ -116,7 +117,7 @@ export function parseTrades(config: ParseTradesConfig = {}): OperatorFunction<Ra
     new Observable<ParsedMessage>((subscriber) => {
       const parser = new MessageParser(config);
       return source.subscribe({
-        next: (message) => subscriber.next(parser.parse(message)),
+        next: routeThrows(subscriber, (message) => subscriber.next(parser.parse(message))),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { bpsToPpm, feeOf, floorToStep, formatUnits, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import type { Instrument, Order, OrderBook, Symbol, Timestamp, VenueId } from './types';
+import { routeThrows } from './routeThrows';
 
 /** One venue the router may send to, with its fee schedule. */
 export interface RouteVenue {
@@ -89,20 +90,13 @@ export function routeOrders(config: RouteOrdersConfig): OperatorFunction<RouteIn
     new Observable<RoutePlan>((subscriber) => {
       const books = new Map<string, OrderBook>();
       return source.subscribe({
-        next: (input) => {
+        next: routeThrows(subscriber, (input) => {
           if (input.kind === 'book') {
             books.set(bookKey(input.venue, input.symbol), input);
             return;
           }
-          let plan: RoutePlan;
-          try {
-            plan = planRoute(input, (venue) => books.get(bookKey(venue, input.symbol)), config);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          subscriber.next(plan);
-        },
+          subscriber.next(planRoute(input, (venue) => books.get(bookKey(venue, input.symbol)), config));
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

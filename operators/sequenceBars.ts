@@ -1,6 +1,7 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { OutlierDetector, barValueProblem, type OutlierConfig } from './barChecks';
 import { timeframeMs, type Bar, type BarGap, type DeadLetter } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface SequenceBarsConfig {
   /** Clock for the `tsInit` of dead letters. Default `asyncScheduler`. */
@@ -34,7 +35,7 @@ export function sequenceBars(config: SequenceBarsConfig = {}): OperatorFunction<
       const dead = (bar: Bar, reason: string): void =>
         subscriber.next({ kind: 'dead-letter', stage: 'sequenceBars', reason, raw: bar, tsInit: scheduler.now() });
       return source.subscribe({
-        next: (bar) => {
+        next: routeThrows(subscriber, (bar) => {
           const key = `${bar.venue}|${bar.symbol}|${bar.timeframe}`;
           const impossible = barValueProblem(bar);
           if (impossible) {
@@ -86,7 +87,7 @@ export function sequenceBars(config: SequenceBarsConfig = {}): OperatorFunction<
           }
           last.set(key, bar);
           subscriber.next(bar);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { absUnits, floorToStep, notionalOf, toUnits, unitsToNumber, type Units } from './money';
 import { positionQty } from './trackPortfolio';
 import type { Instrument, OrderIntent, Portfolio, Signal } from './types';
+import { routeThrows } from './routeThrows';
 
 export interface SizingInput {
   readonly signal: Signal;
@@ -79,7 +80,7 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
   return (source) =>
     new Observable<OrderIntent>((subscriber) =>
       source.subscribe({
-        next: ({ signal, portfolio, volatility, pending }) => {
+        next: routeThrows(subscriber, ({ signal, portfolio, volatility, pending }) => {
           if (signal.symbol !== instrument.symbol) return;
           const current = positionQty(portfolio, signal.symbol) + (pending ?? 0n);
           let targetPct: number;
@@ -115,7 +116,7 @@ export function sizePosition(config: SizePositionConfig): OperatorFunction<Sizin
           if (sameDirection && absUnits(delta) < rebalanceFloor(targetQty, rebalance)) return;
           const intent = intentFor(signal, current, targetQty, instrument, reason);
           if (intent) subscriber.next(intent);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       }),

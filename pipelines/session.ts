@@ -41,19 +41,20 @@ import {
   observeOn,
   of,
   ReplaySubject,
+  share,
   switchMap,
   takeUntil,
   tap,
   timeout,
   toArray,
   type SchedulerLike,
-  type Subscription,
+  Subscription,
 } from 'rxjs';
 import type { ComponentOutcome } from '../operators/circuitBreaker';
 import type { CompiledModel } from '../operators/mlModel';
 import { formatUnits, notionalOf, toUnits, unitsToNumber } from '../operators/money';
 import { applyFill } from '../operators/trackPortfolio';
-import type { Bar, Instrument, Mode, OrderBook, Portfolio, Position, TradeTick } from '../operators/types';
+import type { Bar, Instrument, Mode, OrderBook, Portfolio, Position, Timeframe, TradeTick } from '../operators/types';
 import { dustOf } from '../operators/lotGrid';
 import { timeframeMs } from '../operators/types';
 import {
@@ -69,11 +70,13 @@ import { trackLedStatus, type FeedHealth, type WarmedUp } from '../operators/tra
 import { makeCcxtVenue, asVenue, type CcxtVenueEvent, type VenueAccountSnapshot } from '../sinks/ccxtVenue';
 import { appendJournalRecord, makeJournalSink, type Journaled } from '../sinks/journal';
 import { acquireLock, type HeldLock } from '../sinks/lockFile';
-import { makePaperExchange } from '../sinks/paperExchange';
 import { paperExchangeFor } from './paperVenue';
 import { makeCcxtOhlcvSource, makeCcxtOrderBookSource, makeCcxtTradeSource } from '../sources/ccxtMarketData';
 import { feedOutcomeOf, type FeedEvent } from '../sources/ccxtFeed';
 import { makeOhlcvHistorySource } from '../sources/ohlcvHistory';
+import { alignBars } from '../operators/alignBars';
+import { aggregateBars } from '../operators/aggregateBars';
+import { mergeByEventTime } from './backtest';
 import { buildLayout } from '../operators/computeFeatures';
 import { loadConfig, type PipelineConfig } from './config';
 import { loadModelFor } from './model';
@@ -160,6 +163,8 @@ export interface SessionSummary {
   readonly audit: string;
   /** How the session before this one ended, as its journal shows. */
   readonly previous: 'none' | 'stopped' | 'crashed';
+  /** `feed.bars: trades`: bars compared with the exchange's klines, and how many differed. */
+  readonly barCrossCheck?: { readonly compared: number; readonly mismatches: number };
   /** Milliseconds from the start of `runSession` to the first decision on a live bar; undefined when none was made. */
   readonly restartToFirstDecisionMs?: number;
   /** Milliseconds from the kill-switch press to the flatten orders handed to the venue; undefined when none. */
@@ -222,14 +227,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
       );
     }
   }
-  if (config.instruments.length > 1) {
-    throw new SessionError(
-      'UNIVERSE_NOT_SUPPORTED',
-      `paper and live sessions trade one symbol so far; ${config.file} has a universe of ${config.instruments.length} (${config.instruments.map((i) => i.symbol).join(', ')}): backtest it, or give the session a one-instrument config`,
-    );
-  }
-  const instrument = config.instrument;
-  const exchange = instrument.venue;
+  const exchange = sessionExchange(config);
 
   // The kill switch is armed before anything slow happens: a press during start-up or warm-up is
   // latched here and the session starts in Emergency (cancel, flatten, audit), never a bare exit.
@@ -243,9 +241,16 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   // Latched here for the whole session; the watchers (pin poll, signal listener) end with it.
   const armedKill$ = kills.length > 0 ? new ReplaySubject<KillSwitchEvent>(1) : undefined;
   let pressedAt: number | undefined;
-  const killLog = armedKill$?.subscribe((press) => {
-    pressedAt ??= performance.now();
-    log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`);
+  const killLog = armedKill$?.subscribe({
+    next: (press) => {
+      pressedAt ??= performance.now();
+      log(`KILL SWITCH: ${press.reason} — mode Emergency, cancelling and flattening`);
+    },
+    // The pipeline counts a failed switch as pressed (fail-closed); here it is only logged.
+    error: (err: unknown) => {
+      pressedAt ??= performance.now();
+      log(`KILL SWITCH: the switch failed (${(err as Error).message}) — treated as pressed`);
+    },
   });
   const killWatch = armedKill$ ? merge(...kills).subscribe(armedKill$) : undefined;
 
@@ -309,6 +314,7 @@ async function runLocked(
   const model: CompiledModel | undefined = config.signals.ml ? loadModelFor(config) : undefined;
   const instrument = config.instrument;
   const exchange = instrument.venue;
+  const symbols = config.instruments.map((i) => i.symbol);
   const endpoints = {
     ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
     ...(options.wsUrl !== undefined ? { wsUrl: options.wsUrl } : {}),
@@ -320,7 +326,7 @@ async function runLocked(
   const auditFile = path.join(outDir, 'audit.jsonl');
   const startedAt = scheduler.now();
   log(
-    `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${instrument.symbol} ${config.timeframe}; journal ${journalFile}`,
+    `${options.mode} session ${config.name} (config ${config.hash}) on ${exchange} ${symbols.join(', ')} ${config.timeframe}; journal ${journalFile}`,
   );
 
   // The journal is the source of truth: what the earlier sessions did is where this one starts.
@@ -339,30 +345,78 @@ async function runLocked(
 
   // Live bars first (buffered), so that nothing closes unseen while the history loads.
   const feedEvents$ = new Subject<FeedEvent>();
-  const historyConfig = (since: number, until: number) => ({
+  const historyConfig = (symbol: string, since: number, until: number) => ({
     exchange,
-    symbol: instrument.symbol,
+    symbol,
     timeframe: config.timeframe,
     since,
     until,
     ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
   });
-  const handover = new BarHandover((from, until) =>
-    makeOhlcvHistorySource(historyConfig(from, until), { scheduler }).pipe(map((page) => page.bars)),
+  // One handover per symbol: each series is continued from its own history without a hole.
+  const handovers = new Map(
+    symbols.map((symbol) => [
+      symbol,
+      new BarHandover((from, until) =>
+        makeOhlcvHistorySource(historyConfig(symbol, from, until), { scheduler }).pipe(map((page) => page.bars)),
+      ),
+    ]),
   );
-  const liveSubscription = makeCcxtOhlcvSource(
-    { exchange, symbols: [instrument.symbol], timeframes: [config.timeframe], ...endpoints },
-    { scheduler },
-  ).subscribe({
-    next: (e) => {
-      if (e.kind === 'bar') {
-        if (e.symbol === instrument.symbol && e.timeframe === config.timeframe) handover.live(e);
-      } else if (e.kind !== 'dead-letter') feedEvents$.next(e);
-    },
-    error: (err: unknown) => handover.fail(err),
-    complete: () => handover.end(),
-  });
+  // The trade stream, shared: after the warm-up it marks the portfolio and fills at the venue;
+  // with `feed.bars: trades` it also builds the bars, from the start.
+  const barsFromTrades = config.feed?.bars === 'trades';
+  const trades$ = makeCcxtTradeSource({ exchange, symbols, ...endpoints }, { scheduler }).pipe(share());
+  const crossCheck = new BarCrossCheck(log);
+  // The exchange's own lot sizes, ticks and minimums, from the markets the kline feed loads.
+  const marketsLoaded = deferred<readonly Instrument[]>();
+  const liveSubscription = new Subscription();
+  const endLive = {
+    error: (err: unknown) => handovers.forEach((h) => h.fail(err)),
+    complete: () => handovers.forEach((h) => h.end()),
+  };
+  liveSubscription.add(
+    makeCcxtOhlcvSource({ exchange, symbols, timeframes: [config.timeframe], ...endpoints }, { scheduler }).subscribe({
+      next: (e) => {
+        if (e.kind === 'bar') {
+          if (e.timeframe !== config.timeframe) return;
+          if (barsFromTrades) crossCheck.fromExchange(e);
+          else handovers.get(e.symbol)?.live(e);
+        } else if (e.kind !== 'dead-letter') {
+          if (e.kind === 'feed-markets-loaded') marketsLoaded.resolve(e.instruments);
+          feedEvents$.next(e);
+        }
+      },
+      // With bars from trades the kline stream is only the cross-check: its end ends nothing.
+      error: (err: unknown) => {
+        if (barsFromTrades) log(`bar cross-check: the kline stream failed: ${(err as Error).message}`);
+        else endLive.error(err);
+      },
+      complete: () => {
+        if (!barsFromTrades) endLive.complete();
+      },
+    }),
+  );
+  if (barsFromTrades)
+    liveSubscription.add(
+      trades$
+        .pipe(
+          filter((e): e is TradeTick => e.kind === 'trade'),
+          // Event time; the bar a session joins mid-way is partial and never passed on.
+          aggregateBars({ timeframes: [config.timeframe as Timeframe], partialFirstBar: 'drop', scheduler }),
+        )
+        .subscribe({
+          next: (e) => {
+            if (e.kind !== 'bar') return;
+            crossCheck.fromTrades(e);
+            handovers.get(e.symbol)?.live(e);
+          },
+          error: endLive.error,
+          complete: endLive.complete,
+        }),
+    );
 
+  /** The warm-up history of each symbol. */
+  const histories = new Map<string, Bar[]>();
   let warmup: Bar[];
   let initial: Portfolio | undefined = recovered.sessions > 0 ? recovered.portfolio : undefined;
   let venue: PipelineVenue;
@@ -372,20 +426,27 @@ async function runLocked(
   try {
     // Recent history: indicators, statistics and the model warm up on it; it is never traded.
     const firstOpen = Math.floor(startedAt / tf) * tf - warmupBars * tf;
-    warmup = (
-      await lastValueFrom(
-        makeOhlcvHistorySource(historyConfig(firstOpen, Math.floor(startedAt / tf) * tf), { scheduler }).pipe(
-          tap((page) =>
-            log(
-              `warm-up: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`,
+    for (const symbol of symbols) {
+      const bars = (
+        await lastValueFrom(
+          makeOhlcvHistorySource(historyConfig(symbol, firstOpen, Math.floor(startedAt / tf) * tf), {
+            scheduler,
+          }).pipe(
+            tap((page) =>
+              log(
+                `warm-up${symbols.length > 1 ? ` ${symbol}` : ''}: ${page.progress.barsFetched} bars, up to ${new Date(page.bars[page.bars.length - 1]!.tsEvent).toISOString()}`,
+              ),
             ),
+            map((page) => page.bars),
+            toArray(),
           ),
-          map((page) => page.bars),
-          toArray(),
-        ),
-      )
-    ).flat();
-    if (warmup.length === 0) throw new Error('the exchange returned no bars');
+        )
+      ).flat();
+      if (bars.length === 0) throw new Error(`the exchange returned no ${symbol} bars`);
+      histories.set(symbol, bars);
+    }
+    // In event time across symbols, in the config's order at equal times: as a backtest replays them.
+    warmup = mergeByEventTime(symbols.map((s) => histories.get(s)!));
   } catch (err) {
     liveSubscription.unsubscribe();
     throw new SessionError(
@@ -393,7 +454,16 @@ async function runLocked(
       `warm-up history could not be loaded from ${exchange}: ${(err as Error).message}`,
     );
   }
-  const lastClose = warmup[warmup.length - 1]!.close;
+  /** Each symbol's last warm-up close: what a holding the exchange reports is valued at. */
+  const lastCloses = Object.fromEntries(symbols.map((s) => [s, histories.get(s)!.at(-1)!.close]));
+  // Orders go on the exchange's grid: its precision and minimums replace the config's.
+  const fromExchange = await Promise.race([
+    marketsLoaded.promise,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref()),
+  ]);
+  if (!fromExchange)
+    log(`markets: ${exchange} did not report its markets in 30 s; lot sizes and minimums from the config`);
+  const traded = fromExchange ? withExchangeInstruments(config, fromExchange, log) : config;
 
   if (options.mode === 'live') {
     const venueConfig = {
@@ -401,7 +471,7 @@ async function runLocked(
       apiKey: options.credentials!.apiKey,
       secret: options.credentials!.secret,
       ...(options.credentials!.password ? { password: options.credentials!.password } : {}),
-      symbols: [instrument.symbol],
+      symbols,
       ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
       ...(options.ccxtOptions !== undefined ? { ccxtOptions: options.ccxtOptions } : {}),
     };
@@ -426,12 +496,7 @@ async function runLocked(
     }
     // The exchange holds the money: its account is where the portfolio starts. What the journal
     // rebuilt is compared with it; a difference is adopted, and audited.
-    const fromExchange = portfolioFromAccount(
-      snapshot,
-      instrument.quote,
-      { [instrument.symbol]: lastClose },
-      startedAt,
-    );
+    const fromExchange = portfolioFromAccount(snapshot, instrument.quote, lastCloses, startedAt);
     // Fills made while the session was down are fills (price, fee, signal), not a balance difference.
     let journalView = recovered.portfolio;
     for (const fill of snapshot.recoveredFills) {
@@ -499,7 +564,7 @@ async function runLocked(
           tsEvent: startedAt,
         });
     }
-    venue = paperExchangeFor(config, scheduler, {
+    venue = paperExchangeFor(traded, scheduler, {
       ...(initial ? { startLedger: initial } : {}),
       usedClientOrderIds: recovered.usedClientOrderIds,
     });
@@ -546,29 +611,36 @@ async function runLocked(
       stopReason = 'stop requested';
       stopped$.next();
     },
+    // A stop signal that fails still means stop.
+    error: (err: unknown) => {
+      stopReason = `the stop signal failed (${(err as Error).message})`;
+      stopped$.next();
+    },
   });
   const warmedUp$ = new Subject<void>();
-  const bars$ = handover
-    .bars(warmup, tf, () => {
-      const cpu = process.cpuUsage();
-      log(
-        `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
-      );
-      warmedUp$.next();
-      warmedUp$.complete();
-    })
-    .pipe(observe.bars, takeUntil(stopped$));
+  const bars$ = warmedUpBars(warmup, symbols, handovers, tf, scheduler, () => {
+    const cpu = process.cpuUsage();
+    log(
+      `warm-up done (${warmup.length} bars); trading on live bars from ${new Date(startedAt).toISOString()} — ready ${((performance.now() - ctx.began) / 1000).toFixed(2)} s after the session started (process: up ${process.uptime().toFixed(2)} s, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU)`,
+    );
+    warmedUp$.next();
+    warmedUp$.complete();
+  }).pipe(observe.bars, takeUntil(stopped$));
 
   // Market data for the venue after warm-up: trades (fills, marks, emulated stops), and books for the simulator.
-  const trades$ = makeCcxtTradeSource({ exchange, symbols: [instrument.symbol], ...endpoints }, { scheduler });
   const books$ =
     options.mode === 'paper'
-      ? makeCcxtOrderBookSource({ exchange, symbols: [instrument.symbol], depth: 20, ...endpoints }, { scheduler })
+      ? makeCcxtOrderBookSource({ exchange, symbols, depth: 20, ...endpoints }, { scheduler })
       : EMPTY;
   const market$ = warmedUp$.pipe(
-    switchMap(() => merge(trades$, books$)),
+    // Building bars, the trade stream is already connected: its feed events are those of that
+    // subscription, which the later one would miss (connected) or repeat.
+    switchMap(() => merge(barsFromTrades ? trades$.pipe(filter((e) => e.kind !== 'feed-connected')) : trades$, books$)),
     filter((e): e is TradeTick | OrderBook => {
-      if (e.kind === 'trade' || e.kind === 'book') return true;
+      if (e.kind === 'trade') return true;
+      // A book with an empty side (a snapshot before any depth) says nothing about where the
+      // market is: the simulator would cancel every market order against it.
+      if (e.kind === 'book') return e.bids.length > 0 && e.asks.length > 0;
       if (e.kind !== 'dead-letter') feedEvents$.next(e as FeedEvent);
       return false;
     }),
@@ -644,7 +716,7 @@ async function runLocked(
     scheduler,
     onProblem: (p) => log(`intelligence ${p.provider} ${p.code}: ${p.detail}`, { ...p }),
   });
-  const pipeline = tradingPipeline(config, {
+  const pipeline = tradingPipeline(traded, {
     venue: measured,
     scheduler,
     releaseScheduler: asapScheduler,
@@ -682,8 +754,8 @@ async function runLocked(
   let portfolio: Portfolio | undefined = initial;
   const statusTimer = scheduler.schedule(function () {
     if (portfolio) {
-      const status = statusOf(portfolio, finalMode, instrument);
-      log(statusLine(status, instrument.symbol), status);
+      const status = statusOf(portfolio, finalMode, config.instruments);
+      log(statusLine(status), status);
     }
     this.schedule(undefined, options.statusEveryMs ?? 60_000);
   }, options.statusEveryMs ?? 60_000);
@@ -704,7 +776,7 @@ async function runLocked(
             fills++;
             const fill = e as Extract<PipelineEvent, { kind: 'fill' }>;
             if (portfolio) portfolio = applyFill(portfolio, fill);
-            log(`fill: ${fill.side} ${formatUnits(fill.qty)} ${instrument.symbol} @ ${formatUnits(fill.price)}`);
+            log(`fill: ${fill.side} ${formatUnits(fill.qty)} ${fill.symbol} @ ${formatUnits(fill.price)}`);
             break;
           }
           case 'denied':
@@ -745,6 +817,7 @@ async function runLocked(
     config: { name: config.name, hash: config.hash },
     venue: exchange,
     symbol: instrument.symbol,
+    ...(symbols.length > 1 ? { symbols } : {}),
     pid: process.pid,
     previous: recovered.previousEnd,
     ...(recovered.killLatched ? { killLatched: true } : {}),
@@ -841,7 +914,8 @@ async function runLocked(
     mode: options.mode,
     config: { name: config.name, hash: config.hash },
     warmupBars: warmup.length,
-    liveBars: handover.liveCount,
+    liveBars: [...handovers.values()].reduce((n, h) => n + h.liveCount, 0),
+    ...(barsFromTrades ? { barCrossCheck: { compared: crossCheck.compared, mismatches: crossCheck.mismatches } } : {}),
     orders,
     fills,
     denied,
@@ -855,6 +929,95 @@ async function runLocked(
     ...(firstDecisionMs !== undefined ? { restartToFirstDecisionMs: firstDecisionMs } : {}),
     ...(flattenMs !== undefined ? { pressToFlattenMs: flattenMs } : {}),
   };
+}
+
+/** A promise with its resolve function. */
+function deferred<T>(): { readonly promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve: (value) => resolve(value) };
+}
+
+/**
+ * The config with each instrument's lot size, tick and minimums as the exchange reports them
+ * (sector and the rest from the config); every difference is logged. An instrument the exchange
+ * gives no usable grid for keeps the config's.
+ */
+export function withExchangeInstruments(
+  config: PipelineConfig,
+  fromExchange: readonly Instrument[],
+  log: (line: string) => void,
+): PipelineConfig {
+  const bySymbol = new Map(fromExchange.map((i) => [i.symbol, i]));
+  const merged = (i: Instrument): Instrument => {
+    const x = bySymbol.get(i.symbol);
+    if (!x || x.qtyStep <= 0n || !(x.priceTick > 0)) return i;
+    const out: Instrument = {
+      ...i,
+      qtyStep: x.qtyStep,
+      priceTick: x.priceTick,
+      minQty: x.minQty,
+      minNotional: x.minNotional,
+    };
+    const changed = [
+      i.qtyStep !== x.qtyStep ? `qtyStep ${formatUnits(x.qtyStep)} (config ${formatUnits(i.qtyStep)})` : '',
+      i.priceTick !== x.priceTick ? `priceTick ${x.priceTick} (config ${i.priceTick})` : '',
+      i.minQty !== x.minQty ? `minQty ${formatUnits(x.minQty)} (config ${formatUnits(i.minQty)})` : '',
+      i.minNotional !== x.minNotional
+        ? `minNotional ${formatUnits(x.minNotional)} (config ${formatUnits(i.minNotional)})`
+        : '',
+    ].filter((d) => d !== '');
+    if (changed.length > 0) log(`markets: ${i.symbol} from the exchange: ${changed.join(', ')}`);
+    return out;
+  };
+  const universe = config.universe.map((m) => ({ ...m, instrument: merged(m.instrument) }));
+  const instruments = universe.map((m) => m.instrument);
+  return { ...config, instrument: instruments[0]!, instruments, universe };
+}
+
+/**
+ * `feed.bars: trades`: compares each bar built from the trade stream with the exchange's kline of
+ * the same symbol and open (prices exact on the grid; volume within 1e-6 relative, the trades'
+ * quantities being rounded one by one) and logs every disagreement.
+ */
+class BarCrossCheck {
+  private readonly waiting = new Map<string, { readonly bar: Bar; readonly from: 'trades' | 'exchange' }>();
+  mismatches = 0;
+  compared = 0;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  fromTrades(bar: Bar): void {
+    this.meet(bar, 'trades');
+  }
+
+  fromExchange(bar: Bar): void {
+    this.meet(bar, 'exchange');
+  }
+
+  private meet(bar: Bar, from: 'trades' | 'exchange'): void {
+    const key = `${bar.symbol}|${bar.tsOpen}`;
+    const other = this.waiting.get(key);
+    if (!other || other.from === from) {
+      this.waiting.set(key, { bar, from });
+      // Bounded: a bar one side never sends (the partial first one) is forgotten after a while.
+      if (this.waiting.size > 1_000) this.waiting.delete(this.waiting.keys().next().value!);
+      return;
+    }
+    this.waiting.delete(key);
+    this.compared++;
+    const [trades, exchange] = from === 'trades' ? [bar, other.bar] : [other.bar, bar];
+    const differs = (['open', 'high', 'low', 'close'] as const).filter((k) => trades[k] !== exchange[k]);
+    if (Math.abs(trades.volume - exchange.volume) > 1e-6 * Math.max(1, exchange.volume))
+      differs.push('volume' as never);
+    if (differs.length === 0) return;
+    this.mismatches++;
+    this.log(
+      `bar cross-check: ${bar.symbol} ${bar.timeframe} ${new Date(bar.tsOpen).toISOString()}: ${differs
+        .map((k) => `${k} ${trades[k as 'open']} from trades, ${exchange[k as 'open']} from the exchange`)
+        .join('; ')}`,
+    );
+  }
 }
 
 /**
@@ -891,11 +1054,14 @@ class BarHandover {
     else this.ended = true;
   }
 
-  /** The bar stream: history first, then the held and further live bars. */
-  bars(history: readonly Bar[], step: number, onLive: () => void): Observable<Bar> {
+  /**
+   * The bar stream: history first, then the held and further live bars. With `replay: false` the
+   * history only sets where the live bars continue from (the caller emits it).
+   */
+  bars(history: readonly Bar[], step: number, onLive: () => void, options: { replay?: boolean } = {}): Observable<Bar> {
     this.step = step;
     return new Observable<Bar>((subscriber) => {
-      for (const bar of history) this.pass(bar, false, subscriber);
+      for (const bar of history) this.pass(bar, false, options.replay === false ? NOWHERE : subscriber);
       this.target = subscriber;
       onLive();
       this.drain();
@@ -943,6 +1109,9 @@ class BarHandover {
     to.next(bar);
   }
 }
+
+/** A target that drops what it is given: history whose bars are emitted elsewhere. */
+const NOWHERE = { next: (): void => undefined };
 
 /** The account snapshot a live venue reports when it starts (then it is closed). */
 async function accountSnapshot(venue: ReturnType<typeof makeCcxtVenue>): Promise<VenueAccountSnapshot> {
@@ -1018,8 +1187,9 @@ type SessionStatus = {
   readonly dust: Readonly<Record<string, string>>;
 };
 
-function statusOf(p: Portfolio, mode: Mode, instrument: Instrument): SessionStatus {
+function statusOf(p: Portfolio, mode: Mode, instruments: readonly Instrument[]): SessionStatus {
   const held = Object.entries(p.positions).filter(([, pos]) => pos.qty !== 0n);
+  const bySymbol = new Map(instruments.map((i) => [i.symbol, i]));
   return {
     event: 'status',
     time: new Date(p.tsEvent).toISOString(),
@@ -1030,29 +1200,77 @@ function statusOf(p: Portfolio, mode: Mode, instrument: Instrument): SessionStat
     positions: Object.fromEntries(held.map(([symbol, pos]) => [symbol, formatUnits(pos.qty)])),
     dust: Object.fromEntries(
       held
-        .filter(([symbol]) => symbol === instrument.symbol)
-        .map(([symbol, pos]) => [symbol, dustOf(pos.qty, instrument, pos.markPrice)] as const)
+        .filter(([symbol]) => bySymbol.has(symbol))
+        .map(([symbol, pos]) => [symbol, dustOf(pos.qty, bySymbol.get(symbol)!, pos.markPrice)] as const)
         .filter(([, d]) => d !== 0n)
         .map(([symbol, d]) => [symbol, formatUnits(d)]),
     ),
   };
 }
 
-function statusLine(s: SessionStatus, symbol: string): string {
-  const position = s.positions[symbol];
-  const dust = s.dust[symbol];
-  const held =
-    position === undefined
-      ? 'flat'
-      : dust === position
-        ? `${symbol} ${position} (all dust: flat for trading)`
-        : `${symbol} ${position}${dust !== undefined ? ` (dust ${dust})` : ''}`;
-  return `status: ${s.time} mode ${s.mode}, equity ${s.equity.toFixed(2)} ${s.quote}, drawdown ${(s.drawdown * 100).toFixed(2)} %, ${held}`;
+function statusLine(s: SessionStatus): string {
+  const held = Object.entries(s.positions).map(([symbol, qty]) => {
+    const dust = s.dust[symbol];
+    return dust === qty
+      ? `${symbol} ${qty} (all dust: flat for trading)`
+      : `${symbol} ${qty}${dust !== undefined ? ` (dust ${dust})` : ''}`;
+  });
+  return `status: ${s.time} mode ${s.mode}, equity ${s.equity.toFixed(2)} ${s.quote}, drawdown ${(s.drawdown * 100).toFixed(2)} %, ${
+    held.length > 0 ? held.join(', ') : 'flat'
+  }`;
 }
 
-/** A status line for the current portfolio, with the dust of the position named. */
-export function statusLineOf(p: Portfolio, mode: Mode, instrument: Instrument): string {
-  return statusLine(statusOf(p, mode, instrument), instrument.symbol);
+/** A status line for the current portfolio, with the dust of each position named. */
+export function statusLineOf(p: Portfolio, mode: Mode, instruments: readonly Instrument[]): string {
+  return statusLine(statusOf(p, mode, instruments));
+}
+
+/**
+ * The exchange a session trades on: every instrument of the universe must be on it (one feed,
+ * one venue connection); several venues are for backtests so far.
+ */
+function sessionExchange(config: PipelineConfig): string {
+  const exchange = config.instrument.venue;
+  const elsewhere = config.instruments.filter((i) => i.venue !== exchange);
+  if (elsewhere.length > 0)
+    throw new SessionError(
+      'UNIVERSE_NOT_SUPPORTED',
+      `${config.file}: a paper or live session trades on one exchange; the universe has ${exchange} (${config.instrument.symbol}) and ${elsewhere.map((i) => `${i.venue} (${i.symbol})`).join(', ')}: give every instrument the venue ${exchange}, or backtest it`,
+    );
+  return exchange;
+}
+
+/**
+ * The session's bar stream: the warm-up history of every symbol in event time, then each
+ * symbol's live bars (through its handover, without hole or repeat) aligned by close time in the
+ * universe's order — the sequence a backtest over the same bars replays.
+ */
+function warmedUpBars(
+  warmup: readonly Bar[],
+  symbols: readonly string[],
+  handovers: ReadonlyMap<string, BarHandover>,
+  step: number,
+  scheduler: SchedulerLike,
+  onLive: () => void,
+): Observable<Bar> {
+  return new Observable<Bar>((subscriber) => {
+    for (const bar of warmup) subscriber.next(bar);
+    const live$ = merge(
+      ...symbols.map((symbol) =>
+        handovers.get(symbol)!.bars(
+          warmup.filter((b) => b.symbol === symbol),
+          step,
+          () => undefined,
+          { replay: false },
+        ),
+      ),
+    );
+    const subscription = (symbols.length > 1 ? live$.pipe(alignBars({ symbols, scheduler })) : live$).subscribe(
+      subscriber,
+    );
+    onLive();
+    return subscription;
+  });
 }
 
 /**

@@ -9,20 +9,21 @@
  *                │                                            ml ┴▶ fuse ─▶ size ─▶ gate ─▶ orders
  *                └───────────────────────────────────────────────────────────────────────────┘
  *
- * The venue passes every bar through only after filling what that price filled, and the
- * portfolio state and the market statistics subscribe before the decision chain, so a decision
- * on bar N always sees the fills of bar N's open and the marks and statistics of bar N's close —
- * and nothing later.
+ * The venue passes every bar through only after filling what that price filled. The portfolio,
+ * the market statistics, the VaR, the trading mode and the pending orders are folded into one
+ * decision state (`trackDecisionState`, a `scan`) that is connected before the decision chain;
+ * the decisions and the gate join it with `withLatestFrom`, so a decision on bar N sees the fills
+ * of bar N's open and the marks, statistics and mode of bar N's close — and nothing later.
  *
  * With a universe, each symbol runs its own chain from features to sizing
  * ({@link symbolDecisionChain}); the venue, the portfolio, the market statistics (volatility,
  * correlation, ADV), the GARCH VaR and the one risk gate see every symbol.
  */
 import {
-  BehaviorSubject,
   EMPTY,
   NEVER,
   Observable,
+  ReplaySubject,
   Subject,
   Subscription,
   connectable,
@@ -33,9 +34,11 @@ import {
   merge,
   share,
   shareReplay,
+  startWith,
   take,
   takeUntil,
   tap,
+  withLatestFrom,
   zip,
   type MonoTypeOperatorFunction,
   type Observable as Obs,
@@ -57,7 +60,6 @@ import { computeFeatures } from '../operators/computeFeatures';
 import { fuseSignals } from '../operators/fuseSignals';
 import { gateRisk } from '../operators/gateRisk';
 import type { CompiledModel } from '../operators/mlModel';
-import type { Units } from '../operators/money';
 import { mlSignal } from '../operators/mlSignal';
 import { sequenceBars } from '../operators/sequenceBars';
 import { detectCandlePatterns } from '../operators/candlePatterns';
@@ -67,7 +69,13 @@ import { decideTrade, type DecideTradeInput, type DecideTradeOutput } from '../o
 import { forecastReturn } from '../operators/forecastReturn';
 import { sizePosition } from '../operators/sizePosition';
 import { read, taSignal } from '../operators/taSignal';
-import { trackMarketStats, type MarketStats } from '../operators/trackMarketStats';
+import { trackMarketStats } from '../operators/trackMarketStats';
+import {
+  exitsOf,
+  trackDecisionState,
+  type DecisionState,
+  type PendingOrderSent,
+} from '../operators/trackDecisionState';
 import { initialPortfolio, trackPortfolio, type PortfolioEvent } from '../operators/trackPortfolio';
 import type {
   Bar,
@@ -75,13 +83,16 @@ import type {
   BarGap,
   DeadLetter,
   Features,
+  Fill,
   Mode,
   ModeChanged,
   Order,
   OrderBook,
+  OrderCanceled,
   OrderCommand,
   OrderEvent,
   OrderIntent,
+  OrderRejected,
   Portfolio,
   RiskDecision,
   Signal,
@@ -249,29 +260,10 @@ export function tradingPipeline(
       const toVenue$ = new Subject<OrderCommand>();
       const approved$ = new Subject<OrderCommand>();
       const emergency$ = new Subject<EmergencyCommand>();
-      const portfolioAtBar$ = new Subject<Portfolio>();
-      const portfolio = new BehaviorSubject<Portfolio>(start);
-      let mode: Mode = config.modes?.initial ?? 'Normal';
-      let stats: MarketStats | undefined;
-      /** Orders on their way or resting at the venue: signed quantity still to fill, per client order id. */
-      const open = new Map<string, { symbol: string; remaining: Units }>();
-      const pendingFor = (symbol: string): Units => {
-        let sum = 0n;
-        for (const o of open.values()) if (o.symbol === symbol) sum += o.remaining;
-        return sum;
-      };
-      /**
-       * Resting exits (a bracket's stop-loss and take-profit legs) at the venue, per client order id.
-       * Not pending: they protect the position rather than change it, until they trigger.
-       */
-      const resting = new Map<string, Order>();
-      const exitsFor = (symbol: string): Order[] => {
-        const out: Order[] = [];
-        for (const o of resting.values()) if (o.symbol === symbol) out.push(o);
-        return out;
-      };
-      /** Latest GARCH-t 1-day 99 % VaR per symbol, as a fraction of the position (1 − e^(−VaR) of the log-return loss). */
-      const var99 = new Map<string, number>();
+      // Fed back into the decision state: orders the gate sent, and orders the kill switch stopped.
+      const sent$ = new Subject<PendingOrderSent>();
+      const halted$ = new Subject<OrderHalted>();
+      const fits$ = new Subject<MarketRiskEstimate>();
 
       // The kill switch, shared: the mode machine and the guard before the venue both watch it.
       // Whatever it does — a value, an error, completing — is a press.
@@ -310,46 +302,60 @@ export function tradingPipeline(
       ).pipe(deps.venue, share());
       const venueBars$ = venue$.pipe(filter(isUniverseBar));
 
-      // 1. Fed-back state first: it must see bar N before the decision chain does.
-      subscriptions.add(
-        venue$
-          .pipe(
-            filter((e): e is PortfolioEvent => e.kind === 'fill' || e.kind === 'bar' || e.kind === 'trade'),
-            trackPortfolio({ initialCash: start.initialCash, quote: instrument.quote, start }),
-          )
-          .subscribe({ next: (p) => portfolio.next(p), error: fail }),
+      // The portfolio, joined to the venue event it follows (one per event: zip pairs them exactly).
+      const portfolioEvents$ = venue$.pipe(
+        filter((e): e is PortfolioEvent => e.kind === 'fill' || e.kind === 'bar' || e.kind === 'trade'),
+        share(),
       );
-      subscriptions.add(
-        venueBars$.pipe(trackMarketStats(statsConfig ?? {})).subscribe({ next: (s) => (stats = s), error: fail }),
+      const portfolioAfter$ = zip(
+        portfolioEvents$,
+        portfolioEvents$.pipe(trackPortfolio({ initialCash: start.initialCash, quote: instrument.quote, start })),
+      ).pipe(share());
+      const portfolio$ = portfolioAfter$.pipe(map(([, p]) => p));
+      /** The portfolio at each universe bar: journaled, and it drives the mode machine's drawdown rules. */
+      const portfolioAtBar$ = portfolioAfter$.pipe(
+        filter(([e]) => isUniverseBar(e)),
+        map(([, p]) => p),
+        share(),
       );
+      const stats$ = venueBars$.pipe(trackMarketStats(statsConfig ?? {}));
       // Between refits each symbol's GARCH variance rolls forward through every bar's return, so
       // the VaR the gate reads on bar N includes bar N's move (and nothing later).
-      const fits$ = new Subject<MarketRiskEstimate>();
-      if (garch) {
-        subscriptions.add(
-          merge(venueBars$, fits$)
-            .pipe(rollMarketRisk())
-            .subscribe({ next: (r) => var99.set(r.symbol, 1 - Math.exp(-r.var)), error: fail }),
-        );
-      }
+      const rolled$ = garch ? merge(venueBars$, fits$).pipe(rollMarketRisk()) : EMPTY;
+      const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
+      const modeChanged$ = merge(killPresses$, commands$ ?? NEVER, portfolioAtBar$, breakers$).pipe(modes, share());
+
+      // 1. The decision state first: it must fold bar N (its fills, marks, statistics, VaR and
+      //    the mode it leads to) before the decision chain sees bar N. One fold, joined by the
+      //    decisions with withLatestFrom.
+      const state$ = connectable(
+        merge(
+          portfolio$,
+          stats$,
+          rolled$,
+          fits$,
+          venue$.pipe(
+            filter(
+              (e): e is Fill | OrderCanceled | OrderRejected =>
+                e.kind === 'fill' || e.kind === 'order-canceled' || e.kind === 'order-rejected',
+            ),
+          ),
+          sent$,
+          halted$,
+          modeChanged$,
+        ).pipe(trackDecisionState({ portfolio: start, mode: config.modes?.initial ?? 'Normal' })),
+        { connector: () => new ReplaySubject<DecisionState>(1), resetOnDisconnect: false },
+      );
+      subscriptions.add(state$.subscribe({ error: fail }));
+      subscriptions.add(state$.connect());
 
       // 2. Safety: breakers, the mode machine, emergency flattening, the kill switch guard.
-      const breakers$ = (outcomes$ ?? NEVER).pipe(breakers, share());
       subscriptions.add(breakers$.subscribe({ next: emit, error: fail }));
-      const modeChanged$ = merge(killPresses$, commands$ ?? NEVER, portfolioAtBar$, breakers$).pipe(modes, share());
-      subscriptions.add(
-        modeChanged$.subscribe({
-          next: (change) => {
-            mode = change.to;
-            emit(change);
-          },
-          error: fail,
-        }),
-      );
+      subscriptions.add(modeChanged$.subscribe({ next: emit, error: fail }));
       // Emergency flattens the portfolio as it is now — fills since the last bar included — not
       // the last bar's: a position opened mid-bar is sold at the press, not at the next close.
       subscriptions.add(
-        merge(modeChanged$, portfolio)
+        merge(modeChanged$, portfolio$.pipe(startWith(start)))
           .pipe(flatten)
           .subscribe({
             next: (command) => {
@@ -366,52 +372,41 @@ export function tradingPipeline(
               scheduler: deps.releaseScheduler ?? deps.scheduler,
               onHalt: (item) => {
                 if (item.kind !== 'order') return;
-                open.delete(item.clientOrderId);
-                resting.delete(item.clientOrderId);
-                emit({
+                const halted: OrderHalted = {
                   kind: 'order-halted',
                   clientOrderId: item.clientOrderId,
                   signalId: item.signalId,
                   reason: 'kill switch pressed',
                   tsEvent: deps.scheduler.now(),
-                });
+                };
+                halted$.next(halted);
+                emit(halted);
               },
             }),
           )
           .subscribe({ next: (command) => toVenue$.next(command), error: fail, complete: () => toVenue$.complete() }),
       );
 
-      // 3. Observations: data problems, venue events, the portfolio at each bar (which also
-      //    drives the mode machine's drawdown rules, before the decision on that bar).
-      subscriptions.add(sequenced$.pipe(filter((e): e is BarGap | DeadLetter => e.kind !== 'bar')).subscribe(emit));
+      // 3. Observations: data problems, venue events, the portfolio at each bar.
       subscriptions.add(
-        venue$.subscribe({
-          next: (e) => {
-            if (e.kind === 'bar') {
-              if (isUniverseBar(e)) {
-                emit(portfolio.value);
-                portfolioAtBar$.next(portfolio.value);
-              }
-            } else if (e.kind !== 'trade' && e.kind !== 'book' && e.kind !== 'ticker') {
-              if (e.kind === 'fill') {
-                const o = open.get(e.clientOrderId);
-                if (o) {
-                  if (e.leavesQty === 0n) open.delete(e.clientOrderId);
-                  else o.remaining = o.remaining > 0n ? e.leavesQty : -e.leavesQty;
-                }
-                if (e.leavesQty === 0n) resting.delete(e.clientOrderId);
-              } else if (e.kind === 'order-canceled' || e.kind === 'order-rejected') {
-                open.delete(e.clientOrderId);
-                resting.delete(e.clientOrderId);
-              }
-              emit(e);
-            }
-          },
-          error: fail,
-        }),
+        sequenced$
+          .pipe(filter((e): e is BarGap | DeadLetter => e.kind !== 'bar'))
+          .subscribe({ next: emit, error: fail }),
+      );
+      subscriptions.add(portfolioAtBar$.subscribe({ next: emit, error: fail }));
+      subscriptions.add(
+        venue$
+          .pipe(
+            filter(
+              (e): e is Exclude<PipelineVenueOutput, Bar | TradeTick | OrderBook | Ticker> =>
+                e.kind !== 'bar' && e.kind !== 'trade' && e.kind !== 'book' && e.kind !== 'ticker',
+            ),
+          )
+          .subscribe({ next: emit, error: fail }),
       );
 
-      // 4. Decisions: one chain per symbol (its own indicator and signal state), one gate for all.
+      // 4. Decisions: one chain per symbol (its own indicator and signal state), one gate for all,
+      //    each joined to the decision state of the moment.
       const intents$ = merge(
         ...chains.map((chain) =>
           venueBars$.pipe(
@@ -422,15 +417,17 @@ export function tradingPipeline(
               return decided;
             }),
             filter(({ signal }) => tradeFrom === undefined || signal.tsEvent >= tradeFrom),
-            map(({ signal, atr, support, resistance }): DecideTradeInput => {
-              const volatility = stats?.volatility.get(signal.symbol);
-              const pending = pendingFor(signal.symbol);
-              const exits = exitsFor(signal.symbol);
+            withLatestFrom(state$),
+            map(([{ signal, atr, support, resistance }, state]): DecideTradeInput => {
+              const volatility = state.stats?.volatility.get(signal.symbol);
               return {
                 signal,
-                portfolio: portfolio.value,
-                pending,
-                ...(exits.length > 0 ? { exits } : {}),
+                portfolio: state.portfolio,
+                pending: state.pending.get(signal.symbol) ?? 0n,
+                ...(() => {
+                  const exits = exitsOf(state, signal.symbol);
+                  return exits.length > 0 ? { exits } : {};
+                })(),
                 ...(volatility === undefined ? {} : { volatility }),
                 ...(atr === null ? {} : { atr }),
                 ...(support === null ? {} : { support }),
@@ -456,14 +453,17 @@ export function tradingPipeline(
         intents$
           .pipe(
             filter((d): d is OrderIntent => d.kind === 'intent'),
-            map((intent) => {
+            withLatestFrom(state$),
+            map(([intent, state]) => {
               emit(intent);
               return {
                 intent,
-                portfolio: portfolio.value,
-                mode,
-                pending: pendingFor(intent.symbol),
-                market: stats ? { stats, ...(var99.size > 0 ? { var99 } : {}) } : {},
+                portfolio: state.portfolio,
+                mode: state.mode,
+                pending: state.pending.get(intent.symbol) ?? 0n,
+                market: state.stats
+                  ? { stats: state.stats, ...(state.var99.size > 0 ? { var99: state.var99 } : {}) }
+                  : {},
               };
             }),
             gate,
@@ -472,14 +472,9 @@ export function tradingPipeline(
             next: (decision) => {
               emit(decision);
               if (decision.kind === 'approved') {
-                const order = decision.order;
-                if (order.type !== 'market') resting.set(order.clientOrderId, order);
-                else
-                  open.set(order.clientOrderId, {
-                    symbol: order.symbol,
-                    remaining: order.side === 'buy' ? order.qty : -order.qty,
-                  });
-                approved$.next(order);
+                // Pending in the state before the venue can fill it.
+                sent$.next({ kind: 'order-sent', order: decision.order });
+                approved$.next(decision.order);
               }
             },
             error: fail,
@@ -492,7 +487,6 @@ export function tradingPipeline(
         subscriptions.add(
           venueBars$.pipe(garch).subscribe({
             next: (estimate) => {
-              var99.set(estimate.symbol, 1 - Math.exp(-estimate.var));
               fits$.next(estimate);
               emit(estimate);
             },

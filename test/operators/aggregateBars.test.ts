@@ -11,6 +11,7 @@ import type { Bar, BarGap, DeadLetter, Timeframe, TradeTick } from '../../operat
 import { tick } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 import { requireSharedData } from '../support/sharedData';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const S = 1_000;
 const M = 60_000;
@@ -307,6 +308,14 @@ describe('aggregateBars', () => {
   });
 
   describe('stream lifecycle', () => {
+    it('sends a throwing input to the error channel after the bars it built, and unsubscribes (it used to be reported unhandled and lost)', () => {
+      assertThrowingInputReachesErrorChannel(
+        () => aggregateBars({ partialFirstBar: 'emit', timeframes: ['1m'] }),
+        tick(0, 100),
+        tick(2 * M, 101),
+      );
+    });
+
     it('passes a source error through and does not flush the open bar, even with emitPartialOnComplete', () => {
       makeTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const source = cold('-a-b-#', { a: tick(0, 100), b: tick(M, 101) }, new Error('feed lost'));

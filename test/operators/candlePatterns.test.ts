@@ -18,6 +18,7 @@ import { readBarsCsv } from '../../sources/csvBars';
 import { features } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 import { repoRoot, requireSharedData } from '../support/sharedData';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 interface Reference {
   readonly bars: number;
@@ -84,6 +85,10 @@ describe('candlestick patterns', () => {
       expectObservable(out).toBe('abc|', { a: 'null|null', b: 'null|null', c: '100|null' });
       expectSubscriptions(source.subscriptions).toBe(['^--!', '^--!']);
     });
+  });
+
+  it('sends a throwing input to the error channel after the patterns it published, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(() => detectCandlePatterns(), features(0, {}), features(120_000, {}));
   });
 
   it('passes a source error through', () => {

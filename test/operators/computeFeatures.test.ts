@@ -4,6 +4,7 @@ import { computeFeatures } from '../../operators/computeFeatures';
 import type { Features } from '../../operators/types';
 import { bar, randomWalkBars } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const SMA3 = { features: [{ id: 'sma3', indicator: 'sma', options: [3] }] };
 
@@ -84,6 +85,14 @@ describe('computeFeatures', () => {
           ],
         }),
       /unique/,
+    );
+  });
+
+  it('sends a throwing input to the error channel after the features it computed, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(
+      () => computeFeatures({ features: [{ id: 'ema3', indicator: 'ema', options: [3] }] }),
+      bar(0, { o: 1 }),
+      bar(120_000, { o: 2 }),
     );
   });
 

@@ -17,6 +17,7 @@ import { readBarsCsv } from '../../sources/csvBars';
 import { bar, randomWalkBars } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
 import { requireSharedData } from '../support/sharedData';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const CONFIG: ConfirmTimeframesConfig = {
   base: '5m',
@@ -135,6 +136,14 @@ describe('confirmTimeframes', () => {
     deepStrictEqual(timeframeFeatureNames(CONFIG.timeframes), ['mtf.confluence', '1h.close', '1h.ema12', '1h.atr14']);
     throws(() => confirmTimeframes({ base: '5m', timeframes: [{ timeframe: '5m', features: [] }] }), /whole multiple/);
     throws(() => confirmTimeframes({ base: '1h', timeframes: [{ timeframe: '30m', features: [] }] }), /whole multiple/);
+  });
+
+  it('sends a throwing input to the error channel after what it confirmed, and unsubscribes', () => {
+    const at = (tsOpen: number): Features => {
+      const b = bar(tsOpen, { o: 1 }, '5m');
+      return { kind: 'features', bar: b, tsEvent: b.tsEvent, values: {} };
+    };
+    assertThrowingInputReachesErrorChannel(() => confirmTimeframes(CONFIG), at(0), at(600_000));
   });
 
   it('passes a source error through', () => {

@@ -13,6 +13,7 @@ import { formatUnits, notionalOf, toUnits, type Units } from '../../operators/mo
 import type { Forecast, Order, OrderIntent, Portfolio, Signal } from '../../operators/types';
 import { BTC_USDT, cashPortfolio, signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const COST = makeCostModel({ takerFeeBps: 10, slippageBps: 2 }); // 24 bps a round trip
 const CONFIG: DecideTradeConfig = {
@@ -234,6 +235,10 @@ describe('decideTrade', () => {
         c: 'sell 0.025 → 0 exit',
       });
     });
+  });
+
+  it('sends a throwing input to the error channel after what it decided, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(() => decideTrade(CONFIG), input(30, 20_000, '0'));
   });
 
   it('passes errors through and completes on empty; rejects a broken config', () => {

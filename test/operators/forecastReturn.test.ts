@@ -5,6 +5,7 @@ import { binOf, forecastReturn } from '../../operators/forecastReturn';
 import type { Signal } from '../../operators/types';
 import { signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 /** A fused signal of score `score` on bar `i` at `price`. */
 function at(i: number, score: number, price: number): Signal {
@@ -78,6 +79,14 @@ describe('forecastReturn', () => {
           for (let i = 0; i <= cut; i++) strictEqual(JSON.stringify(a[i]!.forecast), JSON.stringify(b[i]!.forecast));
         },
       ),
+    );
+  });
+
+  it('sends a throwing input to the error channel after what it forecast, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(
+      () => forecastReturn({ horizonBars: 2, edges: [0], minSamples: 1 }),
+      at(0, 0.5, 100),
+      at(1, 0.5, 101),
     );
   });
 

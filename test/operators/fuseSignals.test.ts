@@ -4,6 +4,7 @@ import { fuseSignals } from '../../operators/fuseSignals';
 import type { Signal } from '../../operators/types';
 import { signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const HYBRID = { weights: { ta: 0.5, ml: 0.5 }, minScore: 0.2, minConfidence: 0.2 };
 const summary = map((s: Signal) => `${s.direction}|${s.strength.toFixed(3)}|${s.confidence.toFixed(3)}|${s.available}`);
@@ -122,6 +123,13 @@ describe('fuseSignals', () => {
 
   it('refuses a config with no positive weight when created', () => {
     throws(() => fuseSignals({ weights: { ta: 0 } }), /positive weight/);
+  });
+
+  it('sends a throwing input to the error channel after what it fused, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(
+      () => fuseSignals(HYBRID),
+      [signal({ source: 'ta', direction: 1, strength: 1, confidence: 1 })],
+    );
   });
 
   it('passes a source error through, completes on empty, stops on unsubscribe', () => {

@@ -6,6 +6,7 @@ import { mlSignal } from '../../operators/mlSignal';
 import type { Signal } from '../../operators/types';
 import { features } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 /** A tiny network trained to say "up" when x > 0: enough to exercise the operator exactly. */
 function model(overrides: Partial<ModelFile['metrics']> = {}, trainedUntil = -120_000): ModelFile {
@@ -114,6 +115,14 @@ describe('mlSignal', () => {
         b: '1|true|',
       });
     });
+  });
+
+  it('sends a throwing input to the error channel after what it signalled, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(
+      () => mlSignal({ model: compiled }),
+      features(0, { x: 1.5 }),
+      features(120_000, { x: 1.5 }),
+    );
   });
 
   it('passes a source error through, completes on empty, stops on unsubscribe', () => {

@@ -16,6 +16,7 @@ import {
 import type { Instrument, Order, OrderBook, Side } from '../../operators/types';
 import { BTC_USDT } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const u = toUnits;
 
@@ -318,6 +319,10 @@ describe('routeOrders', () => {
   });
 
   describe('stream lifecycle', () => {
+    it('sends a throwing input to the error channel and unsubscribes', () => {
+      assertThrowingInputReachesErrorChannel(() => routeOrders(CONFIG), book('alpha', 0, [], []) as RouteInput);
+    });
+
     it('passes a source error through', () => {
       makeTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
         const source = hot<RouteInput>('-a-#', { a: book('alpha', 0, [], []) }, new Error('feed down'));

@@ -8,6 +8,7 @@ import { sequenceBars } from '../../operators/sequenceBars';
 import type { Bar, BarGap, DeadLetter, Timeframe } from '../../operators/types';
 import { bar } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const M = 60_000;
 
@@ -115,6 +116,10 @@ describe('sequenceBars', () => {
         g: eth2,
       });
     });
+  });
+
+  it('sends a throwing input to the error channel after the bars it passed, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(() => sequenceBars(), bar(0, { o: 1 }), bar(2 * M, { o: 2 }));
   });
 
   it('passes a source error through', () => {

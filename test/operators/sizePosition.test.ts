@@ -7,6 +7,7 @@ import { applyFill } from '../../operators/trackPortfolio';
 import type { OrderIntent, Portfolio } from '../../operators/types';
 import { BTC_USDT, cashPortfolio, signal } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const CONFIG: SizePositionConfig = {
   instrument: BTC_USDT,
@@ -160,6 +161,13 @@ describe('sizePosition', () => {
           map((i) => [i.id, i.signalId, i.refPrice, i.tsEvent]),
         ),
       ).toBe('a|', { a: [`${s.id}:0`, s.id, 20_000, s.tsEvent] });
+    });
+  });
+
+  it('sends a throwing input to the error channel after what it sized, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(() => sizePosition(CONFIG), {
+      signal: signal({ source: 'fused', direction: 1, strength: 0.6, confidence: 0.8, price: 20_000 }),
+      portfolio: cashPortfolio('10000'),
     });
   });
 

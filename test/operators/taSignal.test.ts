@@ -4,6 +4,7 @@ import { throws } from 'node:assert/strict';
 import type { Signal } from '../../operators/types';
 import { features } from '../support/fixtures';
 import { makeTestScheduler } from '../support/marbles';
+import { assertThrowingInputReachesErrorChannel } from '../support/errorChannel';
 
 const CONFIG: TaSignalConfig = {
   threshold: 0.25,
@@ -136,6 +137,14 @@ describe('taSignal', () => {
         a: 'BTC/USDT:1m:60000:ta',
       });
     });
+  });
+
+  it('sends a throwing input to the error channel after what it signalled, and unsubscribes', () => {
+    assertThrowingInputReachesErrorChannel(
+      () => taSignal({ rules: [{ kind: 'sign', group: 'trend', feature: 'x' }] }),
+      features(0, { x: 1 }),
+      features(120_000, { x: 1 }),
+    );
   });
 
   it('passes a source error through, completes on empty, stops on unsubscribe', () => {
