@@ -24,7 +24,7 @@ import type * as ValidateModule from './validate';
 import type * as ConfigDocsModule from './configDocs';
 import type * as ConfigModule from './config';
 import type * as SealAuditModule from './sealAudit';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type * as DashboardModule from './dashboard';
 import { registerResearch } from './research';
 import { registerRolesCommand } from './rolesCommand';
@@ -315,6 +315,8 @@ export function buildCli(): Command {
         return;
       }
       printBacktest(report, reportFile, journalFile);
+      const page = path.resolve(dir, 'report.html');
+      if (existsSync(page)) process.stdout.write(`  page: ${page}\n`);
     });
 
   program
