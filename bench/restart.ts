@@ -23,7 +23,7 @@ import { toUnits } from '../operators/money';
 import { foldJournal } from '../operators/recoverSession';
 import { readJournal } from '../sinks/journal';
 import { mountBinanceOrders } from '../test/support/binanceOrders';
-import { startBinanceServer, type Kline } from '../test/support/binanceServer';
+import { startBinanceServer, klineAround } from '../test/support/binanceServer';
 import { eventually } from '../test/support/eventually';
 import { BTC_USDT } from '../test/support/fixtures';
 import { tempDir } from '../test/support/tmp';
@@ -70,16 +70,7 @@ function argument(name: string, fallback: number): number {
   return value;
 }
 
-function kline(openTime: number, close: number): Kline {
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: close.toFixed(2),
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 function percentile(xs: readonly number[], q: number): number {
   const sorted = [...xs].sort((a, b) => a - b);

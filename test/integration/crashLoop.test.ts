@@ -27,7 +27,7 @@ import { foldJournal, type RecoveredSession } from '../../operators/recoverSessi
 import { mulberry32 } from '../../operators/random';
 import { readJournal } from '../../sinks/journal';
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
-import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, klineAround } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
 import { BTC_USDT } from '../support/fixtures';
 import { tempDir } from '../support/tmp';
@@ -71,16 +71,7 @@ execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
 
 type Point = 'startup' | 'decision' | 'order-response' | 'accepted' | 'fill' | 'press' | 'idle';
 
-function kline(openTime: number, close: number): Kline {
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: close.toFixed(2),
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 /** Closes of the live bars: up 6 bars, down 6 bars, again — the strategy buys, then sells. */
 function priceAt(i: number): number {

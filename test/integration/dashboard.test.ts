@@ -13,7 +13,7 @@ import { formatUnits, toUnits } from '../../operators/money';
 import { runSession } from '../../pipelines/session';
 import { DASHBOARD_ROUTES, serveDashboard } from '../../sinks/dashboard';
 import { DashboardFold } from '../../sinks/dashboardState';
-import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, klineAround } from '../support/binanceServer';
 import { launchChromium, type Browser } from '../support/chromium';
 import { eventually } from '../support/eventually';
 import { repoRoot } from '../support/sharedData';
@@ -208,16 +208,7 @@ describe('dashboard: routes, read-only by construction', () => {
 const FIVE_MINUTES = 300_000;
 const CONFIG = taSessionConfig('dashboard-test', { extra: 'journal: { level: all }' });
 
-function kline(openTime: number, close: number): Kline {
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: close.toFixed(2),
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 interface PageNumbers {
   equity: string;

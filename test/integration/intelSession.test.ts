@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
 import { runSession } from '../../pipelines/session';
-import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, klineAround } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
 import { fearGreedBody, startIntelServer, type IntelServer } from '../support/intelServer';
 import { taSessionConfig } from '../support/sessionConfig';
@@ -18,16 +18,7 @@ import { tempDir } from '../support/tmp';
 
 const FIVE_MINUTES = 300_000;
 
-function kline(openTime: number, close: number): Kline {
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: close.toFixed(2),
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 describe('a paper session with intelligence providers (local Binance and provider servers)', function () {
   this.timeout(90_000);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
 import { runSession, SessionError, type SessionSummary } from '../../pipelines/session';
-import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, klineAround } from '../support/binanceServer';
 import { mountBinanceOrders, type BinanceOrders } from '../support/binanceOrders';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
@@ -21,17 +21,7 @@ const FIVE_MINUTES = 300_000;
 /** A config that trades readily; every signal journaled: the tests read a bar's signal as the sign that it was decided. */
 const CONFIG = taSessionConfig('session-test', { extra: 'journal: { level: all }' });
 
-function kline(openTime: number, close: number): Kline {
-  const c = close.toFixed(2);
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: c,
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 function collect(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

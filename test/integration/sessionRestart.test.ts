@@ -18,7 +18,7 @@ import { ModeResetError, resetMode, runSession, type SessionSummary } from '../.
 import type { RpioLike } from '../../hardware/killSwitch';
 import { readJournal } from '../../sinks/journal';
 import { LockError } from '../../sinks/lockFile';
-import { startBinanceServer, type BinanceServer, type Kline } from '../support/binanceServer';
+import { startBinanceServer, type BinanceServer, klineAround } from '../support/binanceServer';
 import { eventually } from '../support/eventually';
 import { tempDir } from '../support/tmp';
 import { mockRpio, rpioWith } from '../support/rpio';
@@ -28,16 +28,7 @@ const FIVE_MINUTES = 300_000;
 
 const CONFIG = taSessionConfig('restart-test', { extra: 'journal: { level: all }' });
 
-function kline(openTime: number, close: number): Kline {
-  return {
-    openTime,
-    open: (close - 5).toFixed(2),
-    high: (close + 10).toFixed(2),
-    low: (close - 10).toFixed(2),
-    close: close.toFixed(2),
-    volume: '12.5',
-  };
-}
+const kline = klineAround;
 
 function collect(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

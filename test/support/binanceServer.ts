@@ -69,6 +69,18 @@ export interface Kline {
   readonly takerBuyQuoteVolume?: string;
 }
 
+/** A 5-minute-style candle around `close` (open 5 below, high/low ±10, volume 12.5) for the session tests. */
+export function klineAround(openTime: number, close: number): Kline {
+  return {
+    openTime,
+    open: (close - 5).toFixed(2),
+    high: (close + 10).toFixed(2),
+    low: (close - 10).toFixed(2),
+    close: close.toFixed(2),
+    volume: '12.5',
+  };
+}
+
 /** A spot symbol as listed by `exchangeInfo`, with the filters ccxt reads limits and precision from. */
 export interface SymbolSpec {
   /** Binance id, e.g. `BTCUSDT`. */
