@@ -27,40 +27,13 @@ import { startBinanceServer, klineAround } from '../test/support/binanceServer';
 import { eventually } from '../test/support/eventually';
 import { BTC_USDT } from '../test/support/fixtures';
 import { tempDir } from '../test/support/tmp';
+import { taSessionConfig } from '../test/support/sessionConfig';
 
 const FIVE_MINUTES = 300_000;
 const CLI = path.join(__dirname, '..', 'pipelines', 'cli.js');
 const API_KEY = 'bench-restart-key-1234567890';
 const SECRET = 'bench-restart-secret-abcdefghij';
-const CONFIG = `
-name: bench-restart
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: close }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-`;
+const CONFIG = taSessionConfig('bench-restart', { onFlat: 'close' });
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -54,7 +54,6 @@ export function logPlaceOf(kind: string): { readonly component: string; readonly
   switch (kind) {
     case 'intent':
     case 'approved':
-      return { component: 'risk', level: 'info' };
     case 'denied':
       return { component: 'risk', level: 'info' };
     case 'order-accepted':
@@ -68,11 +67,9 @@ export function logPlaceOf(kind: string): { readonly component: string; readonly
     case 'fill':
       return { component: 'fills', level: 'info' };
     case 'mode-changed':
-      return { component: 'modes', level: 'warn' };
     case 'breaker-state-changed':
       return { component: 'modes', level: 'warn' };
     case 'dead-letter':
-      return { component: 'feed', level: 'warn' };
     case 'gap':
       return { component: 'feed', level: 'warn' };
     default:

@@ -31,6 +31,7 @@ import { startBinanceServer, type BinanceServer, klineAround } from '../support/
 import { eventually } from '../support/eventually';
 import { BTC_USDT } from '../support/fixtures';
 import { tempDir } from '../support/tmp';
+import { taSessionConfig } from '../support/sessionConfig';
 
 const FIVE_MINUTES = 300_000;
 const CLI = path.join(__dirname, '..', '..', 'pipelines', 'cli.js');
@@ -39,35 +40,7 @@ const SEED = Number(process.env['BOT4_CRASH_SEED'] ?? 7);
 const API_KEY = 'crash-loop-key-1234567890';
 const SECRET = 'crash-loop-secret-abcdefghij';
 
-const CONFIG = `
-name: crash-loop
-tier: growth
-instrument: { venue: binance, symbol: BTC/USDT, qtyStep: "0.00001", priceTick: 0.01, minQty: "0.00001", minNotional: "5" }
-timeframe: 5m
-capital: { initial: "10000" }
-features:
-  - { id: ema3, indicator: ema, options: [3] }
-  - { id: ema8, indicator: ema, options: [8] }
-  - { id: roc1, indicator: roc, options: [1] }
-signals:
-  ta:
-    threshold: 0.5
-    rules:
-      - { kind: cross, group: trend, fast: ema3, slow: ema8 }
-      - { kind: sign, group: momentum, feature: roc1 }
-  fuse: { weights: { ta: 1 }, minScore: 0.5, minConfidence: 0.5 }
-sizing: { kellyFraction: 0.5, misspecificationBuffer: 0, maxPositionPct: 0.1, onFlat: close }
-risk:
-  maxPositionPct: 0.2
-  maxVenuePct: 0.5
-  maxStrategyPct: 0.5
-  maxHeat: null
-  maxCorrelation: null
-  volTarget: null
-  maxVar: null
-  marketStats: { minReturns: 20 }
-execution: { venue: paper, takerFeeBps: 10, slippageBps: 2 }
-`;
+const CONFIG = taSessionConfig('crash-loop', { onFlat: 'close' });
 
 type Point = 'startup' | 'decision' | 'order-response' | 'accepted' | 'fill' | 'press' | 'idle';
 
